@@ -58,7 +58,7 @@ else
     say "building mmcv 2.1.0 with compiled ops from source (about 14 minutes on 2 cores)..."
     export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
     "$PY" -m pip wheel --no-build-isolation --no-deps -w "$CACHE" "mmcv==2.1.0" 2>&1 \
-      | grep --line-buffered -E "Building|Created|error|Error" || true
+      | grep --line-buffered -E "Building|running|Created|error|Error" || true
     "${PIP[@]}" -q --no-index --find-links "$CACHE" --no-deps "mmcv==2.1.0"
     "$PY" -c "import mmcv.ops" || { echo "mmcv ops failed to import after the build" >&2; exit 1; }
   fi

@@ -1,0 +1,3 @@
+from .face_detector import FaceDetections, FaceDetector
+
+__all__ = ['FaceDetector', 'FaceDetections']

@@ -1,0 +1,6 @@
+from .formatting import PackFaceInputs
+from .geometric import FLIP_ORDER, FaceRandomFlip, FaceResize, RandomSquareCrop
+from .loading import LoadFaceAnnotations
+
+__all__ = ['LoadFaceAnnotations', 'RandomSquareCrop', 'FaceResize', 'FaceRandomFlip', 'FLIP_ORDER',
+           'PackFaceInputs']

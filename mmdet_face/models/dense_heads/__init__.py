@@ -1,0 +1,3 @@
+from .scrfd_head import SCRFDHead
+
+__all__ = ['SCRFDHead']

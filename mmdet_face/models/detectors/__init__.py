@@ -1,0 +1,3 @@
+from .scrfd import SCRFD
+
+__all__ = ['SCRFD']

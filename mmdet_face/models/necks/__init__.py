@@ -1,0 +1,1 @@
+from .ssh import RetinaFaceFPN, RetinaFaceSSH  # noqa: F401

@@ -1,0 +1,159 @@
+"""``FaceDetector``: config + checkpoint -> boxes, scores and landmarks for images, in one call.
+
+    detector = FaceDetector('configs/scrfd/scrfd_500m_bnkps_4xb8-640e_widerface.py', 'scrfd_500m_bnkps.pth')
+    faces = detector('photo.jpg', score_thr=0.5)
+    faces.bboxes     # (N, 4) float32 x1, y1, x2, y2 in original-image pixels
+    faces.scores     # (N,)
+    faces.keypoints  # (N, 5, 2) (left eye, right eye, nose, left mouth, right mouth) or None
+"""
+import copy
+import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+ImageLike = Union[str, np.ndarray]
+
+
+@dataclass
+class FaceDetections:
+    """Faces found in one image, as numpy arrays in original-image pixels (x1y1x2y2, no +1)."""
+    bboxes: np.ndarray
+    scores: np.ndarray
+    keypoints: Optional[np.ndarray]
+
+    def __len__(self):
+        return len(self.scores)
+
+
+def _read_image(image: ImageLike) -> np.ndarray:
+    """A BGR uint8 (H, W, 3) image from a path or an array (grayscale and BGRA are converted)."""
+    import cv2
+    if isinstance(image, (str, bytes)) or hasattr(image, '__fspath__'):
+        path = osp.expanduser(str(image))
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no such image file')
+        array = cv2.imread(path, cv2.IMREAD_COLOR)
+        if array is None:
+            raise ValueError(f'{path}: not a readable image')
+        return array
+    array = np.asarray(image)
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f'expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {array.shape}')
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f'empty image of shape {array.shape}')
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return array
+
+
+class FaceDetector:
+    """Runs any face config of this repository on images.
+
+    Args:
+        config (str | mmengine.Config): a face config.
+        checkpoint (str, optional): weights to load; without it the model keeps its initialisation.
+        device (str): 'cpu', 'cuda', 'cuda:1' ...
+        fp16 (bool, optional): half-precision inference; default True on CUDA, False on the CPU.
+    """
+
+    def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                 fp16: Optional[bool] = None):
+        from mmengine.config import Config
+        from mmengine.dataset import Compose
+        from mmengine.registry import init_default_scope
+        from mmengine.runner import load_checkpoint
+
+        import mmdet_face  # noqa: F401
+        from mmdet_face.registry import MODELS
+
+        self.cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+        init_default_scope(self.cfg.get('default_scope', 'mmdet_face'))
+        model_cfg = copy.deepcopy(self.cfg.model)
+        model_cfg.pop('pretrained', None)
+        if isinstance(model_cfg.get('backbone'), dict):
+            model_cfg.backbone.pop('init_cfg', None)  # no download of ImageNet weights for inference
+        self.model = MODELS.build(model_cfg)
+        if checkpoint is not None:
+            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=False)
+        self.device = torch.device(device)
+        self.model.to(self.device).eval()
+        self.fp16 = (self.device.type == 'cuda') if fp16 is None else fp16
+        self.head = self.model.bbox_head
+        self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
+        self._compose = Compose
+        self._pipelines = {}
+
+    @staticmethod
+    def _inference_pipeline(pipeline):
+        """The test pipeline with images given as arrays and no annotation loading."""
+        steps = []
+        for step in copy.deepcopy(list(pipeline)):
+            kind = step['type']
+            if kind == 'LoadImageFromFile':
+                step = dict(type='mmdet.LoadImageFromNDArray')
+            elif 'Annotations' in kind:
+                continue
+            elif kind in ('PackDetInputs', 'PackFaceInputs'):
+                step['meta_keys'] = ('img_id', 'ori_shape', 'img_shape', 'scale_factor', 'pad_shape')
+            steps.append(step)
+        return steps
+
+    def _pipeline(self, max_size):
+        if max_size not in self._pipelines:
+            steps = copy.deepcopy(self._base_pipeline)
+            if max_size is not None:
+                for step in steps:
+                    if step['type'].endswith('Resize'):
+                        step.pop('scale_factor', None)
+                        step['scale'] = (int(max_size), int(max_size))
+                        step['keep_ratio'] = True
+            self._pipelines[max_size] = self._compose(steps)
+        return self._pipelines[max_size]
+
+    @torch.no_grad()
+    def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], score_thr: float = 0.5,
+                 nms_thr: float = 0.4, max_size: Optional[int] = None,
+                 batch_size: int = 8) -> Union[FaceDetections, List[FaceDetections]]:
+        """Detect faces.
+
+        Args:
+            images: a path, a BGR ``numpy`` image, or a list of them.
+            score_thr: minimum score kept. nms_thr: IoU threshold of the NMS.
+            max_size: resize so the long side is ``max_size`` (aspect kept); None uses the config's test size.
+            batch_size: images per forward pass (padded to a common size).
+
+        Returns:
+            FaceDetections for one image, a list of them for a list.
+        """
+        single = not isinstance(images, (list, tuple))
+        images = [images] if single else list(images)
+        pipeline = self._pipeline(max_size)
+        test_cfg = self.head.test_cfg
+        saved = copy.deepcopy(test_cfg)
+        test_cfg['score_thr'] = score_thr
+        test_cfg.setdefault('nms', dict(type='nms'))['iou_threshold'] = nms_thr
+        results = []
+        try:
+            for start in range(0, len(images), batch_size):
+                chunk = [_read_image(img) for img in images[start:start + batch_size]]
+                data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
+                batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+                    outputs = self.model.test_step(batch)
+                results.extend(self._to_numpy(out.pred_instances) for out in outputs)
+        finally:
+            self.head.test_cfg = saved
+        return results[0] if single else results
+
+    @staticmethod
+    def _to_numpy(pred) -> FaceDetections:
+        keypoints = pred.keypoints.float().cpu().numpy().reshape(-1, 5, 2) if 'keypoints' in pred else None
+        return FaceDetections(bboxes=pred.bboxes.float().cpu().numpy().reshape(-1, 4),
+                              scores=pred.scores.float().cpu().numpy().reshape(-1), keypoints=keypoints)

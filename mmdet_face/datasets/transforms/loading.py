@@ -1,0 +1,43 @@
+"""Turn a :class:`RetinaFaceDataset` entry's ``instances`` into arrays the geometric transforms move together."""
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmdet.structures.bbox import HorizontalBoxes
+
+from mmdet_face.registry import TRANSFORMS
+
+NUM_KEYPOINTS = 5
+
+
+@TRANSFORMS.register_module()
+class LoadFaceAnnotations(BaseTransform):
+    """Load boxes, labels, ignore flags and 5 landmarks of every face (ignore boxes included, flagged).
+
+    Added keys:
+        - gt_bboxes (HorizontalBoxes, float32 (N, 4), x1y1x2y2 pixels)
+        - gt_bboxes_labels (np.int64 (N,))
+        - gt_ignore_flags (np.bool_ (N,))
+        - gt_keypoints (np.float32 (N, 5, 2), x y pixels)
+        - gt_keypoints_weights (np.float32 (N, 5), 1 = landmark annotated)
+    """
+
+    def transform(self, results: dict) -> dict:
+        instances = results.get('instances', [])
+        n = len(instances)
+        bboxes = np.zeros((n, 4), dtype=np.float32)
+        labels = np.zeros(n, dtype=np.int64)
+        ignore = np.zeros(n, dtype=bool)
+        keypoints = np.zeros((n, NUM_KEYPOINTS, 2), dtype=np.float32)
+        weights = np.zeros((n, NUM_KEYPOINTS), dtype=np.float32)
+        for i, inst in enumerate(instances):
+            bboxes[i] = inst['bbox']
+            labels[i] = inst.get('bbox_label', 0)
+            ignore[i] = bool(inst.get('ignore_flag', 0))
+            if inst.get('keypoints') is not None:
+                keypoints[i] = np.asarray(inst['keypoints'], dtype=np.float32).reshape(NUM_KEYPOINTS, 2)
+                weights[i] = np.asarray(inst.get('keypoints_weights', [1.0] * NUM_KEYPOINTS), dtype=np.float32)
+        results['gt_bboxes'] = HorizontalBoxes(bboxes)
+        results['gt_bboxes_labels'] = labels
+        results['gt_ignore_flags'] = ignore
+        results['gt_keypoints'] = keypoints
+        results['gt_keypoints_weights'] = weights
+        return results

@@ -1,0 +1,503 @@
+"""The WIDER FACE validation protocol (Easy / Medium / Hard AP), in numpy only.
+
+Reference: Yang, Luo, Loy, Tang, "WIDER FACE: A Face Detection Benchmark", CVPR 2016, and its official MATLAB
+evaluation kit (``eval_tools/``: ``read_pred.m``, ``norm_score.m``, ``evaluation.m``, ``boxoverlap.m``,
+``VOCap.m``), of which ``wondervictor/WiderFace-Evaluation`` is the widely used Python port.
+
+This file imports neither torch nor mmengine: anyone can score any detector's submission folder with it.
+
+What the kit does, and what this module reproduces exactly (results agree to the last bit in practice; the tests
+check 1e-9 against a line-by-line re-implementation of the kit):
+
+1. *Reading* (``read_pred.m``): each image's boxes are sorted by score, descending, with ties kept in file order
+   (MATLAB's ``sort(..., 'descend')`` is stable). An image without a prediction file has no detections.
+2. *Score normalisation* (``norm_score.m``): ``s' = (s - min) / (max - min)`` with ``min`` / ``max`` taken over
+   the whole submission (all images, all events), starting from ``max = realmin('single')`` and
+   ``min = realmax('single')``. When every score is equal this is ``0 / 0 = NaN``: no box passes any threshold and
+   every AP is 0 - that is the official result, and we warn about it. (The Python port starts from ``max = 0,
+   min = 1`` instead, which only differs when scores lie outside [0, 1]; we warn in that case.)
+3. *Matching* (``evaluation.m: image_evaluation``), per image, boxes in score order: a box's IoU with every ground
+   truth box uses the ``+1`` pixel convention of ``boxoverlap.m`` on ``x2 = x + w`` (so a ``w x h`` box has area
+   ``(w + 1) (h + 1)``), and an IoU is 0 when the intersection's ``+1`` width or height is ``<= 0``. The box takes
+   the first ground-truth box of maximal IoU; if that IoU is ``>= 0.5``: when it is an *ignore* face (not in the
+   setting's ``gt_list``) the box is discarded (it is neither a true nor a false positive) and the face marked; else
+   the face is recalled if it was not already (a second box on a recalled face stays a proposal: a false
+   positive). ``pred_recall[h]`` is the number of faces recalled by boxes ``0..h``.
+4. *PR curve* (``image_pr_info`` / ``dataset_pr_info``): for ``t = 1..1000``, ``thresh = 1 - t / 1000``; each image
+   contributes, at its last box with score ``>= thresh``, the count of non-discarded boxes up to it and
+   ``pred_recall`` there. Summed over images: ``precision = recalled / proposals`` (0/0 = NaN at thresholds no box
+   passes), ``recall = recalled / number of faces in the setting``.
+5. *AP* (``VOCap.m``): the area under the monotone precision envelope, sentinels ``rec = [0, ..., 1]``,
+   ``prec = [0, ..., 0]``, summed where recall changes.
+
+Because each image's boxes are sorted, "boxes up to the last one with score >= thresh" is exactly "boxes with
+score >= thresh", so the whole curve is two weighted histograms over the 1000 thresholds: that is the vectorised
+algorithm below (integer counts, hence bit-identical to the loop).
+
+Formats:
+- predictions: ``{event: {image_name: (N, 5) array [x, y, w, h, score]}}`` (``image_name`` without ``.jpg``) or a
+  submission folder ``<event>/<image_name>.txt`` holding the image name, the box count, then ``x y w h score`` lines.
+- ground truth: the four official ``.mat`` files (``wider_face_val.mat``, ``wider_{easy,medium,hard}_val.mat``),
+  read by :func:`load_ground_truth` into ``{'boxes': {event: {image: (K, 4) int x y w h}},
+  'settings': {'easy'|'medium'|'hard': {event: {image: 0-based index array}}}}``.
+"""
+import json
+import os
+import os.path as osp
+import warnings
+
+import numpy as np
+
+__all__ = [
+    'SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'load_ground_truth', 'write_gt_mats', 'read_pred_file',
+    'read_submission', 'write_submission', 'evaluate_widerface', 'voc_ap', 'dump_pr_curves', 'format_results'
+]
+
+SETTINGS = ('easy', 'medium', 'hard')
+THRESH_NUM = 1000
+IOU_THRESH = 0.5
+GT_FILES = {'all': 'wider_face_val.mat', 'easy': 'wider_easy_val.mat', 'medium': 'wider_medium_val.mat',
+            'hard': 'wider_hard_val.mat'}
+LABEL_KEYS = ('blur_label_list', 'expression_label_list', 'illumination_label_list', 'invalid_label_list',
+              'occlusion_label_list', 'pose_label_list')
+# norm_score.m initial values: realmin('single') and realmax('single').
+_MATLAB_REALMIN_SINGLE = float(np.finfo(np.float32).tiny)
+_MATLAB_REALMAX_SINGLE = float(np.finfo(np.float32).max)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Ground truth: the official .mat files
+# ----------------------------------------------------------------------------------------------------------------
+def _cells(arr):
+    """MATLAB (n, 1) cell array as loaded by scipy -> list of its cell contents."""
+    return [arr[i][0] for i in range(arr.shape[0])]
+
+
+def load_ground_truth(gt_dir):
+    """Read the four official WIDER FACE validation ``.mat`` files.
+
+    Args:
+        gt_dir (str): folder holding ``wider_face_val.mat`` and ``wider_{easy,medium,hard}_val.mat``.
+
+    Returns:
+        dict: ``{'boxes': {event: {image_name: (K, 4) int32 x y w h}},
+        'settings': {'easy'|'medium'|'hard': {event: {image_name: (m,) int64 0-based indices into boxes}}}}``.
+        Events and images keep the order of the files.
+    """
+    from scipy.io import loadmat  # scipy is only needed for the ground truth
+
+    mats = {}
+    for key, name in GT_FILES.items():
+        path = osp.join(gt_dir, name)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'WIDER FACE ground truth file not found: {path} (expected the official '
+                                    f'{", ".join(GT_FILES.values())})')
+        mats[key] = loadmat(path)
+    ref = mats['all']
+    boxes = {}
+    order = []
+    for event_cell, files, bbxs in zip(_cells(ref['event_list']), _cells(ref['file_list']),
+                                      _cells(ref['face_bbx_list'])):
+        event = str(event_cell[0])
+        images = {}
+        for file_cell, bbx in zip(_cells(files), _cells(bbxs)):
+            images[str(file_cell[0])] = np.asarray(bbx, dtype=np.int32).reshape(-1, 4)
+        boxes[event] = images
+        order.append((event, list(images)))
+    settings = {}
+    for setting in SETTINGS:
+        mat = mats[setting]
+        gt_lists = _cells(mat['gt_list'])
+        if len(gt_lists) != len(order):
+            raise ValueError(f'{osp.join(gt_dir, GT_FILES[setting])}: gt_list has {len(gt_lists)} events, '
+                             f'{GT_FILES["all"]} has {len(order)}')
+        per_event = {}
+        for (event, image_names), lists in zip(order, gt_lists):
+            lists = _cells(lists)
+            if len(lists) != len(image_names):
+                raise ValueError(f'{osp.join(gt_dir, GT_FILES[setting])}: event {event} has {len(lists)} '
+                                 f'gt_list cells, expected {len(image_names)}')
+            per_event[event] = {
+                name: np.asarray(keep, dtype=np.int64).reshape(-1) - 1  # 1-based in the file
+                for name, keep in zip(image_names, lists)
+            }
+        settings[setting] = per_event
+    return {'boxes': boxes, 'settings': settings}
+
+
+def _cell_column(items):
+    """list -> (n, 1) object array, which scipy writes as a MATLAB cell column."""
+    out = np.empty((len(items), 1), dtype=object)
+    for i, item in enumerate(items):
+        out[i, 0] = item
+    return out
+
+
+def write_gt_mats(gt_dir, boxes, settings):
+    """Write ground truth in the official kit's ``.mat`` structure (what :func:`load_ground_truth` reads).
+
+    Args:
+        gt_dir (str): output folder (created if needed).
+        boxes (dict): ``{event: {image_name: (K, 4) int array x y w h}}``. Image order within an event is kept;
+            events are written in lexicographic order, like the official files.
+        settings (dict): ``{'easy'|'medium'|'hard': {event: {image_name: 0-based index array}}}``: the boxes that
+            count in each setting; the others are ignore faces. A missing event/image means "no box counts".
+
+    Writes ``wider_face_val.mat`` and ``wider_{easy,medium,hard}_val.mat``: ``(E, 1)`` cells ``event_list``,
+    ``file_list``, ``face_bbx_list`` (``(K, 4) int32``), the six attribute label lists (``(K, 1) uint8`` zeros),
+    and in the setting files ``gt_list`` (``(m, 1)`` 1-based, ``uint8``, or ``uint16`` when an image has more than
+    255 boxes).
+    """
+    from scipy.io import savemat
+
+    missing = [s for s in SETTINGS if s not in settings]
+    if missing:
+        raise KeyError(f'write_gt_mats: settings lacks {missing}; expected keys {SETTINGS}')
+    os.makedirs(gt_dir, exist_ok=True)
+    events = sorted(boxes)
+    base = {'event_list': _cell_column([np.array([e]) for e in events])}
+    file_cells, bbx_cells, label_cells = [], [], []
+    for event in events:
+        names = list(boxes[event])
+        file_cells.append(_cell_column([np.array([n]) for n in names]))
+        bbx = []
+        for name in names:
+            b = np.asarray(boxes[event][name])
+            if b.size == 0:
+                b = b.reshape(0, 4)
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(f'write_gt_mats: boxes[{event!r}][{name!r}] has shape {b.shape}, expected (K, 4)')
+            bbx.append(b.astype(np.int32))
+        bbx_cells.append(_cell_column(bbx))
+        label_cells.append(_cell_column([np.zeros((len(b), 1), np.uint8) for b in bbx]))
+    base['file_list'] = _cell_column(file_cells)
+    base['face_bbx_list'] = _cell_column(bbx_cells)
+    for key in LABEL_KEYS:
+        base[key] = _cell_column(label_cells)
+    savemat(osp.join(gt_dir, GT_FILES['all']), base)
+    for setting in SETTINGS:
+        gt_cells = []
+        for event, event_bbx in zip(events, bbx_cells):
+            per_image = []
+            for name, b in zip(boxes[event], event_bbx[:, 0]):
+                keep = np.asarray(settings[setting].get(event, {}).get(name, []), dtype=np.int64).reshape(-1)
+                if keep.size and (keep.min() < 0 or keep.max() >= len(b)):
+                    raise ValueError(f'write_gt_mats: settings[{setting!r}][{event!r}][{name!r}] indexes '
+                                     f'outside the image\'s {len(b)} boxes: {keep.tolist()}')
+                dtype = np.uint8 if len(b) <= 255 else np.uint16
+                per_image.append((keep + 1).astype(dtype).reshape(-1, 1))
+            gt_cells.append(_cell_column(per_image))
+        mat = dict(base)
+        mat['gt_list'] = _cell_column(gt_cells)
+        savemat(osp.join(gt_dir, GT_FILES[setting]), mat)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Predictions: the submission folder
+# ----------------------------------------------------------------------------------------------------------------
+def read_pred_file(path):
+    """Read one submission file: image name line, box count line, then ``x y w h score`` lines.
+
+    Extra columns after the fifth are ignored (as ``read_pred.m`` does); blank lines after the boxes are allowed.
+
+    Returns:
+        np.ndarray: ``(N, 5)`` float64 ``[x, y, w, h, score]`` in file order.
+
+    Raises:
+        ValueError: naming the file and the 1-based line when the count is not an integer, disagrees with the
+            number of box lines, or a box line does not hold 5 numbers.
+    """
+    with open(path, 'r') as f:
+        lines = f.read().splitlines()
+    if len(lines) < 2:
+        raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
+    count_text = lines[1].strip()
+    try:
+        count = float(count_text)
+        if count != int(count) or count < 0:
+            raise ValueError
+        count = int(count)
+    except (ValueError, OverflowError):
+        raise ValueError(f'{path}:2: expected the number of boxes (a non-negative integer), got {lines[1]!r}')
+    box_lines = lines[2:]
+    while box_lines and not box_lines[-1].strip():
+        box_lines.pop()
+    if len(box_lines) != count:
+        raise ValueError(f'{path}:2: the file says {count} boxes but has {len(box_lines)} box line(s) '
+                         f'(lines 3-{len(lines)})')
+    if count == 0:
+        return np.zeros((0, 5), np.float64)
+    rows = [line.replace(',', ' ').split() for line in box_lines]
+    for i, row in enumerate(rows):
+        if len(row) < 5:
+            raise ValueError(f'{path}:{i + 3}: expected "x y w h score", got {box_lines[i]!r}')
+    try:
+        return np.array([row[:5] for row in rows], dtype=np.float64)
+    except ValueError:
+        for i, row in enumerate(rows):
+            try:
+                [float(v) for v in row[:5]]
+            except ValueError:
+                raise ValueError(f'{path}:{i + 3}: expected 5 numbers "x y w h score", got {box_lines[i]!r}')
+        raise
+
+
+def read_submission(pred_dir):
+    """Read a submission folder ``<event>/<image_name>.txt`` into ``{event: {image_name: (N, 5) array}}``.
+
+    Like ``read_pred.m``, the image is identified by the file's path (event folder + file stem); the first line of
+    each file is not used.
+    """
+    if not osp.isdir(pred_dir):
+        raise FileNotFoundError(f'submission folder not found: {pred_dir}')
+    preds = {}
+    for event in sorted(os.listdir(pred_dir)):
+        event_dir = osp.join(pred_dir, event)
+        if not osp.isdir(event_dir):
+            continue
+        images = {}
+        for fname in sorted(os.listdir(event_dir)):
+            if fname.endswith('.txt'):
+                images[fname[:-4]] = read_pred_file(osp.join(event_dir, fname))
+        preds[event] = images
+    return preds
+
+
+def write_submission(out_dir, predictions):
+    """Write ``{event: {image_name: (N, 5) [x, y, w, h, score]}}`` as a submission folder under ``out_dir``.
+
+    Numbers are written with Python's shortest round-trip repr, so reading the folder back gives the same floats
+    (and the same AP) as evaluating ``predictions`` directly.
+    """
+    for event, images in predictions.items():
+        event_dir = osp.join(out_dir, event)
+        os.makedirs(event_dir, exist_ok=True)
+        for name, boxes in images.items():
+            name = _strip_jpg(name)
+            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+            lines = [name, str(len(boxes))]
+            lines += [' '.join(map(repr, row)) for row in boxes.tolist()]
+            with open(osp.join(event_dir, name + '.txt'), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+
+
+def _strip_jpg(name):
+    name = osp.basename(str(name))
+    return name[:-4] if name.lower().endswith('.jpg') else name
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The protocol
+# ----------------------------------------------------------------------------------------------------------------
+class _FlatGT:
+    """Ground truth flattened to arrays once (image order of the files), reused for every evaluation."""
+
+    def __init__(self, gt):
+        self.keys = []  # (event, image_name) in file order
+        boxes, offsets = [], [0]
+        for event, images in gt['boxes'].items():
+            for name, b in images.items():
+                self.keys.append((event, name))
+                b = np.asarray(b, dtype=np.float64).reshape(-1, 4).copy()
+                # evaluation.m: x2 = x + w, y2 = y + h (boxoverlap.m then adds the +1)
+                b[:, 2] += b[:, 0]
+                b[:, 3] += b[:, 1]
+                boxes.append(b)
+                offsets.append(offsets[-1] + len(b))
+        self.boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.index = {key: i for i, key in enumerate(self.keys)}
+        self.keep = {}
+        self.count_face = {}
+        for setting in SETTINGS:
+            keep = np.zeros(len(self.boxes), bool)
+            count = 0
+            per_event = gt['settings'][setting]
+            for i, (event, name) in enumerate(self.keys):
+                idx = np.asarray(per_event.get(event, {}).get(name, ()), dtype=np.int64).reshape(-1)
+                count += len(idx)  # evaluation.m: count_face += length(keep_index)
+                keep[self.offsets[i] + idx] = True
+            self.keep[setting] = keep
+            self.count_face[setting] = count
+
+
+def _as_flat_gt(gt):
+    if isinstance(gt, _FlatGT):
+        return gt
+    if isinstance(gt, (str, os.PathLike)):
+        gt = load_ground_truth(gt)
+    return _FlatGT(gt)
+
+
+def _gather_predictions(predictions, flat_gt):
+    """Predictions for the ground-truth images only, in ground-truth order: list of (N, 5) float64 arrays."""
+    per_image = [None] * len(flat_gt.keys)
+    extra = 0
+    for event, images in predictions.items():
+        for name, boxes in images.items():
+            i = flat_gt.index.get((event, _strip_jpg(name)))
+            if i is None:
+                extra += 1
+                continue
+            arr = np.asarray(boxes, dtype=np.float64)
+            if arr.size == 0:
+                arr = arr.reshape(0, 5)
+            if arr.ndim != 2 or arr.shape[1] < 5:
+                raise ValueError(f'predictions[{event!r}][{name!r}]: expected an (N, 5) array [x, y, w, h, score], '
+                                 f'got shape {arr.shape}')
+            arr = arr[:, :5]
+            if not np.isfinite(arr).all():
+                raise ValueError(f'predictions[{event!r}][{name!r}]: boxes and scores must be finite numbers')
+            per_image[i] = arr
+    missing = sum(p is None for p in per_image)
+    if missing:
+        warnings.warn(f'WIDER FACE evaluation: {missing} of {len(per_image)} ground-truth images have no '
+                      'predictions; they count as images with no detections.', stacklevel=3)
+    if extra:
+        warnings.warn(f'WIDER FACE evaluation: {extra} predicted image(s) are not in the ground truth and are '
+                      'ignored (the official read_pred.m only reads the ground-truth images).', stacklevel=3)
+    empty = np.zeros((0, 5), np.float64)
+    return [empty if p is None else p for p in per_image]
+
+
+def _normalise_scores(scores):
+    """norm_score.m: min-max over the whole submission, from realmin/realmax('single') as the kit starts."""
+    if len(scores) == 0:
+        return scores
+    max_score = max(_MATLAB_REALMIN_SINGLE, float(scores.max()))
+    min_score = min(_MATLAB_REALMAX_SINGLE, float(scores.min()))
+    if scores.min() < 0 or scores.max() > 1:
+        warnings.warn('WIDER FACE evaluation: scores lie outside [0, 1]; they are min-max normalised as the official '
+                      'MATLAB kit does (the Python port wondervictor/WiderFace-Evaluation would instead use '
+                      'min(min, 1) and max(max, 0), so its numbers can differ).', stacklevel=3)
+    if max_score == min_score:
+        warnings.warn('WIDER FACE evaluation: every score is equal, so the official normalisation '
+                      '(s - min) / (max - min) is 0 / 0 = NaN, no box passes any threshold, and all APs are 0 '
+                      '(this is what the official kit reports too). Give the detections distinct scores.',
+                      stacklevel=3)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return (scores - min_score) / (max_score - min_score)
+
+
+def _match_image(pred, gt_boxes, iou_thresh, chunk=4096):
+    """Per box (already in score order): matched gt index (image-local) or -1, from boxoverlap.m's IoU.
+
+    Each box's match depends only on its own IoU row, so images with many boxes are done in chunks (memory).
+    """
+    if len(pred) > chunk:
+        return np.concatenate([_match_image(pred[i:i + chunk], gt_boxes, iou_thresh, chunk)
+                               for i in range(0, len(pred), chunk)])
+    x1 = pred[:, 0]
+    y1 = pred[:, 1]
+    x2 = pred[:, 0] + pred[:, 2]
+    y2 = pred[:, 1] + pred[:, 3]
+    gx1, gy1, gx2, gy2 = gt_boxes.T
+    iw = np.minimum(x2[:, None], gx2[None]) - np.maximum(x1[:, None], gx1[None]) + 1
+    ih = np.minimum(y2[:, None], gy2[None]) - np.maximum(y1[:, None], gy1[None]) + 1
+    inter = iw * ih
+    union = ((x2 - x1 + 1) * (y2 - y1 + 1))[:, None] + ((gx2 - gx1 + 1) * (gy2 - gy1 + 1))[None] - inter
+    with np.errstate(invalid='ignore', divide='ignore'):
+        overlaps = np.where((iw > 0) & (ih > 0), inter / union, 0.0)
+    best = overlaps.argmax(axis=1)
+    best_overlap = overlaps[np.arange(len(best)), best]
+    return np.where(best_overlap >= iou_thresh, best, -1)
+
+
+def voc_ap(recall, precision):
+    """VOCap.m: area under the monotone precision envelope, sentinels recall 0 / 1 and precision 0 / 0.
+
+    NaN precisions (thresholds that no box passes) propagate through the envelope exactly as in the kit's numpy
+    loop; they only ever sit at recall 0, where they do not contribute.
+    """
+    mrec = np.concatenate(([0.], recall, [1.]))
+    mpre = np.concatenate(([0.], precision, [0.]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+def evaluate_widerface(predictions, gt, iou_thresh=IOU_THRESH, thresh_num=THRESH_NUM):
+    """Easy / Medium / Hard AP of a submission, exactly as the official WIDER FACE kit computes them.
+
+    Args:
+        predictions (dict | str): ``{event: {image_name: (N, 5) [x, y, w, h, score]}}`` (pixels, int or float; the
+            input is not modified) or the path of a submission folder.
+        gt (dict | str): :func:`load_ground_truth`'s output, or the folder of the four official ``.mat`` files.
+        iou_thresh (float): 0.5 in the official protocol.
+        thresh_num (int): 1000 score thresholds in the official protocol.
+
+    Returns:
+        dict: ``{'easy': ap, 'medium': ap, 'hard': ap, 'pr_curves': {setting: {'precision': (T,), 'recall': (T,),
+        'thresholds': (T,)}}, 'num_images': int, 'num_predictions': int}``.
+    """
+    if isinstance(predictions, (str, os.PathLike)):
+        predictions = read_submission(predictions)
+    flat_gt = _as_flat_gt(gt)
+    per_image = _gather_predictions(predictions, flat_gt)
+
+    # read_pred.m: each image's boxes sorted by score, descending, ties in file order (stable).
+    num_boxes = np.array([len(p) for p in per_image], dtype=np.int64)
+    all_preds = np.concatenate(per_image) if len(per_image) else np.zeros((0, 5))
+    image_id = np.repeat(np.arange(len(per_image)), num_boxes)
+    order = np.lexsort((-all_preds[:, 4], image_id))
+    all_preds = all_preds[order]
+    scores = _normalise_scores(all_preds[:, 4])
+
+    # evaluation.m skips images with no ground-truth box or no prediction.
+    gt_counts = np.diff(flat_gt.offsets)
+    matched = np.full(len(all_preds), -1, dtype=np.int64)  # global gt index, or -1
+    counted = np.zeros(len(all_preds), dtype=bool)
+    starts = np.concatenate(([0], np.cumsum(num_boxes)))
+    for i in np.nonzero((num_boxes > 0) & (gt_counts > 0))[0]:
+        s, e = starts[i], starts[i + 1]
+        g0, g1 = flat_gt.offsets[i], flat_gt.offsets[i + 1]
+        local = _match_image(all_preds[s:e], flat_gt.boxes[g0:g1], iou_thresh)
+        matched[s:e] = np.where(local >= 0, local + g0, -1)
+        counted[s:e] = True
+
+    # image_pr_info: with boxes sorted, "boxes up to the last one with score >= thresh" = "boxes with score >=
+    # thresh". Box passes thresholds t >= first_t (0-based t, thresh_t = 1 - (t + 1) / thresh_num, decreasing).
+    thresholds = np.array([1 - (t + 1) / thresh_num for t in range(thresh_num)])
+    passed = np.searchsorted(thresholds[::-1], scores, side='right')  # number of thresholds <= score
+    first_t = np.where(np.isnan(scores), thresh_num, thresh_num - passed)
+
+    is_matched = matched >= 0
+    results = {'pr_curves': {}, 'num_images': len(per_image), 'num_predictions': int(num_boxes.sum())}
+    for setting in SETTINGS:
+        keep = flat_gt.keep[setting]
+        matched_keep = is_matched & keep[np.maximum(matched, 0)]
+        # a box on an ignore face is discarded: proposal_list(h) = -1
+        proposal = counted & ~(is_matched & ~matched_keep)
+        # a counted face is recalled by the first box (in image score order) matched to it
+        recalled = np.zeros(len(all_preds), dtype=bool)
+        cand = np.nonzero(counted & matched_keep)[0]
+        if len(cand):
+            _, first = np.unique(matched[cand], return_index=True)
+            recalled[cand[first]] = True
+        num_prop = np.cumsum(np.bincount(first_t, weights=proposal, minlength=thresh_num + 1)[:thresh_num])
+        num_rec = np.cumsum(np.bincount(first_t, weights=recalled, minlength=thresh_num + 1)[:thresh_num])
+        with np.errstate(invalid='ignore', divide='ignore'):
+            precision = num_rec / num_prop
+            recall = num_rec / flat_gt.count_face[setting]
+        results[setting] = voc_ap(recall, precision)
+        results['pr_curves'][setting] = {'precision': precision, 'recall': recall, 'thresholds': thresholds}
+    return results
+
+
+def format_results(results):
+    """Three lines ``Easy   Val AP: ...`` like the official scripts print."""
+    return '\n'.join(f'{s.capitalize():<6} Val AP: {results[s]:.4f}' for s in SETTINGS)
+
+
+def dump_pr_curves(results, path, name=None):
+    """Write APs and PR curves as JSON (``tools/analysis/plot_widerface_pr.py`` reads it). NaN -> null."""
+
+    def clean(values):
+        return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+    data = {'name': name, **{s: results[s] for s in SETTINGS}, 'pr_curves': {
+        s: {k: clean(v) for k, v in results['pr_curves'][s].items()} for s in SETTINGS}}
+    parent = osp.dirname(osp.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(data, f)

@@ -1,0 +1,261 @@
+"""RetinaFace head: per-level 1x1 convs for a 2-way softmax face score, box deltas and 5-landmark deltas.
+
+Deng et al., "RetinaFace: Single-stage Dense Face Localisation in the Wild", 2019 (training recipe and inference
+as in the widely used PyTorch release).
+
+Priors: 2 square anchors per location, sizes 16/32, 64/128, 256/512 at strides 8/16/32, centred at
+((x + 0.5) * s, (y + 0.5) * s) on a ceil(H / s) x ceil(W / s) grid; order level -> row -> column -> anchor.
+Loss: priors are matched to faces with IoU >= 0.35 (plus each face's best prior when its IoU >= 0.2); softmax
+cross-entropy on the positives and the hardest negatives (3 per positive, per image), smooth-L1 on box deltas
+(weight 2) and on landmark deltas of faces that have landmarks; all divided by the number of positives (landmarks:
+by the number of positives with landmarks).
+Prediction: softmax score > ``score_thr`` over all levels together, the ``nms_pre`` best, greedy NMS (the release
+uses the +1-pixel area convention: ``nms=dict(type='nms', iou_threshold=0.4, offset=1)``), ``max_per_img``.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.ops import batched_nms
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.structures.bbox import get_box_tensor
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet_face.registry import MODELS, TASK_UTILS
+
+
+@MODELS.register_module()
+class RetinaFaceHead(BaseDenseHead):
+    """RetinaFace detection head.
+
+    Args:
+        num_classes (int): foreground classes; RetinaFace has one (face). The score branch predicts
+            ``num_classes + 1`` logits per anchor, background first (the release's layout).
+        in_channels (int): channels of every input level.
+        num_keypoints (int): landmarks per face (5).
+        prior_generator (dict): mmdet ``AnchorGenerator`` config; the default gives the release's priors.
+        bbox_coder (dict): :class:`RetinaFaceBoxCoder` config (variances 0.1 / 0.2).
+        loss_cls_weight (float): weight of the hard-negative-mined cross-entropy.
+        neg_pos_ratio (int): hard negatives per positive, per image (3).
+        loss_bbox (dict): box regression loss (smooth-L1, weight 2 in the release).
+        loss_kps (dict): landmark regression loss (smooth-L1, weight 1).
+        train_cfg (dict): ``assigner`` (mmdet ``MaxIoUAssigner`` with the release's thresholds).
+        test_cfg (dict): ``score_thr``, ``nms_pre`` (over all levels together), ``nms``, ``max_per_img``.
+
+    ``forward`` returns three lists over levels: scores (B, A * (num_classes + 1), H, W), box deltas
+    (B, A * 4, H, W), landmark deltas (B, A * 2 * num_keypoints, H, W), where A = anchors per location.
+    """
+
+    def __init__(self,
+                 num_classes: int = 1,
+                 in_channels: int = 64,
+                 num_keypoints: int = 5,
+                 prior_generator: dict = dict(
+                     type='AnchorGenerator', strides=[8, 16, 32], ratios=[1.0], scales=[1.0, 2.0],
+                     base_sizes=[16, 64, 256], centers=[(4, 4), (8, 8), (16, 16)]),
+                 bbox_coder: dict = dict(type='RetinaFaceBoxCoder', variances=(0.1, 0.2)),
+                 loss_cls_weight: float = 1.0,
+                 neg_pos_ratio: int = 3,
+                 loss_bbox: dict = dict(type='SmoothL1Loss', beta=1.0, loss_weight=2.0),
+                 loss_kps: dict = dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_classes != 1:
+            raise ValueError(f'RetinaFaceHead detects one class (face), got num_classes={num_classes}')
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.num_keypoints = num_keypoints
+        self.prior_generator = TASK_UTILS.build(prior_generator)
+        self.bbox_coder = TASK_UTILS.build(bbox_coder)
+        self.num_levels = self.prior_generator.num_levels
+        self.num_anchors = self.prior_generator.num_base_priors[0]
+        self.loss_cls_weight = loss_cls_weight
+        self.neg_pos_ratio = neg_pos_ratio
+        self.loss_bbox = MODELS.build(loss_bbox)
+        self.loss_kps = MODELS.build(loss_kps)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        if train_cfg is not None:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+
+        def level_convs(out_per_anchor):
+            return nn.ModuleList([nn.Conv2d(in_channels, self.num_anchors * out_per_anchor, 1)
+                                  for _ in range(self.num_levels)])
+
+        self.cls_convs = level_convs(num_classes + 1)
+        self.reg_convs = level_convs(4)
+        self.kps_convs = level_convs(2 * num_keypoints)
+
+    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
+        assert len(x) == self.num_levels
+        return ([conv(f) for conv, f in zip(self.cls_convs, x)],
+                [conv(f) for conv, f in zip(self.reg_convs, x)],
+                [conv(f) for conv, f in zip(self.kps_convs, x)])
+
+    # ------------------------------------------------------------------ helpers
+    def _flatten(self, preds: Sequence[Tensor], per_anchor: int) -> Tensor:
+        """List over levels of (B, A * per_anchor, H, W) -> (B, P, per_anchor), prior order level/row/col/anchor."""
+        return torch.cat([p.permute(0, 2, 3, 1).reshape(p.shape[0], -1, per_anchor) for p in preds], dim=1)
+
+    def _priors(self, preds: Sequence[Tensor]) -> Tensor:
+        """All priors (P, 4) x1y1x2y2 pixels for the feature maps of ``preds``."""
+        featmap_sizes = [p.shape[-2:] for p in preds]
+        return torch.cat(self.prior_generator.grid_priors(featmap_sizes, dtype=preds[0].dtype,
+                                                          device=preds[0].device), dim=0)
+
+    # ------------------------------------------------------------------ training
+    def get_targets(self, priors: Tensor, gt_instances: InstanceData,
+                    gt_instances_ignore: Optional[InstanceData] = None):
+        """Match priors (P, 4) to one image's faces.
+
+        Returns:
+            labels (P,) int64: 1 face, 0 background, -1 ignored (neither positive nor negative);
+            bbox_targets (P, 4), kps_targets (P, 2K), kps_weights (P, 2K): zero except on positives.
+        """
+        num_priors = priors.shape[0]
+        gt_bboxes = get_box_tensor(gt_instances.bboxes).to(priors)
+        num_gts = gt_bboxes.shape[0]
+        if 'keypoints' in gt_instances:
+            gt_kps = gt_instances.keypoints.to(priors).reshape(num_gts, self.num_keypoints, 2)
+            gt_kps_w = (gt_instances.keypoints_weights.to(priors).reshape(num_gts, self.num_keypoints)
+                        if 'keypoints_weights' in gt_instances else gt_kps.new_ones(num_gts, self.num_keypoints))
+        else:
+            gt_kps = priors.new_zeros(num_gts, self.num_keypoints, 2)
+            gt_kps_w = priors.new_zeros(num_gts, self.num_keypoints)
+
+        labels = priors.new_zeros(num_priors, dtype=torch.long)
+        bbox_targets = priors.new_zeros(num_priors, 4)
+        kps_targets = priors.new_zeros(num_priors, 2 * self.num_keypoints)
+        kps_weights = priors.new_zeros(num_priors, 2 * self.num_keypoints)
+        if num_gts == 0:
+            return labels, bbox_targets, kps_targets, kps_weights
+        gt_for_assign = InstanceData(bboxes=gt_bboxes, labels=gt_instances.labels)
+        ignore_for_assign = None
+        if gt_instances_ignore is not None and len(gt_instances_ignore) > 0:
+            ignore_for_assign = InstanceData(bboxes=get_box_tensor(gt_instances_ignore.bboxes).to(priors))
+        assign = self.assigner.assign(InstanceData(priors=priors), gt_for_assign, ignore_for_assign)
+        inds = assign.gt_inds
+        labels[inds < 0] = -1
+        pos = inds > 0
+        labels[pos] = 1
+        matched = inds[pos] - 1
+        bbox_targets[pos] = self.bbox_coder.encode(priors[pos], gt_bboxes[matched])
+        kps_targets[pos] = self.bbox_coder.encode_keypoints(priors[pos], gt_kps[matched])
+        kps_weights[pos] = (gt_kps_w[matched] > 0).to(priors).repeat_interleave(2, dim=1)
+        return labels, bbox_targets, kps_targets, kps_weights
+
+    def hard_negative_mining(self, cls_loss: Tensor, labels: Tensor) -> Tensor:
+        """Pick the positives and the hardest negatives of one image.
+
+        Args:
+            cls_loss (P,): per-prior cross-entropy (detached is fine).
+            labels (P,): 1 face, 0 background, -1 ignored.
+
+        Returns:
+            (P,) bool: positives plus the ``min(neg_pos_ratio * num_pos, P - 1, num_background)`` background priors
+            with the largest loss.
+        """
+        pos = labels > 0
+        neg_candidates = labels == 0
+        num_neg = min(self.neg_pos_ratio * int(pos.sum()), cls_loss.numel() - 1, int(neg_candidates.sum()))
+        selected = pos.clone()
+        if num_neg > 0:
+            ranking = cls_loss.detach().masked_fill(~neg_candidates, float('-inf'))
+            selected[ranking.topk(num_neg).indices] = True
+        return selected
+
+    def loss_by_feat(self,
+                     cls_scores: List[Tensor],
+                     bbox_preds: List[Tensor],
+                     kps_preds: List[Tensor],
+                     batch_gt_instances: List[InstanceData],
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore: Optional[List[InstanceData]] = None) -> dict:
+        """Multi-task loss; returns ``loss_cls``, ``loss_bbox`` and ``loss_kps`` (scalars)."""
+        priors = self._priors(cls_scores)
+        cls_flat = self._flatten(cls_scores, self.num_classes + 1)
+        bbox_flat = self._flatten(bbox_preds, 4)
+        kps_flat = self._flatten(kps_preds, 2 * self.num_keypoints)
+        if batch_gt_instances_ignore is None:
+            batch_gt_instances_ignore = [None] * len(batch_gt_instances)
+
+        cls_losses, pos_bbox_preds, pos_bbox_targets = [], [], []
+        pos_kps_preds, pos_kps_targets, pos_kps_weights = [], [], []
+        num_pos = 0
+        num_pos_kps = 0
+        for img_id, gt_instances in enumerate(batch_gt_instances):
+            labels, bbox_t, kps_t, kps_w = self.get_targets(priors, gt_instances,
+                                                            batch_gt_instances_ignore[img_id])
+            ce = F.cross_entropy(cls_flat[img_id], labels.clamp(min=0), reduction='none')
+            selected = self.hard_negative_mining(ce, labels)
+            cls_losses.append(ce[selected].sum())
+            pos = labels > 0
+            num_pos += int(pos.sum())
+            num_pos_kps += int((kps_w[pos].sum(dim=1) > 0).sum())
+            pos_bbox_preds.append(bbox_flat[img_id][pos])
+            pos_bbox_targets.append(bbox_t[pos])
+            pos_kps_preds.append(kps_flat[img_id][pos])
+            pos_kps_targets.append(kps_t[pos])
+            pos_kps_weights.append(kps_w[pos])
+
+        avg = max(float(num_pos), 1.0)
+        loss_cls = self.loss_cls_weight * torch.stack(cls_losses).sum() / avg
+        bbox_p, bbox_t = torch.cat(pos_bbox_preds), torch.cat(pos_bbox_targets)
+        kps_p, kps_t, kps_w = torch.cat(pos_kps_preds), torch.cat(pos_kps_targets), torch.cat(pos_kps_weights)
+        if bbox_p.numel() == 0:  # no positives anywhere: keep the graph, contribute zero
+            loss_bbox = bbox_flat.sum() * 0
+            loss_kps = kps_flat.sum() * 0
+        else:
+            loss_bbox = self.loss_bbox(bbox_p, bbox_t, avg_factor=avg)
+            loss_kps = self.loss_kps(kps_p, kps_t, weight=kps_w, avg_factor=max(float(num_pos_kps), 1.0))
+        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, loss_kps=loss_kps)
+
+    # ------------------------------------------------------------------ inference
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor],
+                        kps_preds: List[Tensor],
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: Optional[ConfigDict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> List[InstanceData]:
+        """Detections per image: ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros and
+        ``keypoints`` (N, K, 2), in input pixels, or original-image pixels when ``rescale`` (divided by the
+        ``scale_factor`` in the image meta). Sorted by decreasing score."""
+        cfg = self.test_cfg if cfg is None else cfg
+        cfg = ConfigDict(cfg or {})
+        priors = self._priors(cls_scores)
+        scores_all = self._flatten(cls_scores, self.num_classes + 1).softmax(dim=-1)[..., 1]
+        bbox_flat = self._flatten(bbox_preds, 4)
+        kps_flat = self._flatten(kps_preds, 2 * self.num_keypoints)
+        results = []
+        for img_id in range(scores_all.shape[0]):
+            img_meta = batch_img_metas[img_id] if batch_img_metas is not None else {}
+            scores = scores_all[img_id]
+            keep = scores > cfg.get('score_thr', 0.0)
+            scores, img_priors = scores[keep], priors[keep]
+            deltas, kps_deltas = bbox_flat[img_id][keep], kps_flat[img_id][keep]
+            nms_pre = cfg.get('nms_pre', -1)
+            if 0 < nms_pre < scores.numel():
+                scores, order = scores.topk(nms_pre)
+                img_priors, deltas, kps_deltas = img_priors[order], deltas[order], kps_deltas[order]
+            bboxes = self.bbox_coder.decode(img_priors, deltas)
+            keypoints = self.bbox_coder.decode_keypoints(img_priors, kps_deltas)
+            if rescale and 'scale_factor' in img_meta:
+                scale = bboxes.new_tensor(img_meta['scale_factor'])  # (w_scale, h_scale)
+                bboxes = bboxes / scale.repeat(2)
+                keypoints = keypoints / scale
+            labels = scores.new_zeros(scores.shape, dtype=torch.long)
+            if with_nms and bboxes.numel() > 0 and cfg.get('nms') is not None:
+                _, keep = batched_nms(bboxes, scores, labels, cfg.nms)
+                max_per_img = cfg.get('max_per_img', -1)
+                if max_per_img > 0:
+                    keep = keep[:max_per_img]
+                bboxes, scores, labels, keypoints = bboxes[keep], scores[keep], labels[keep], keypoints[keep]
+            results.append(InstanceData(bboxes=bboxes, scores=scores, labels=labels, keypoints=keypoints))
+        return results

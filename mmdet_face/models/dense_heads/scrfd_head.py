@@ -1,0 +1,440 @@
+"""SCRFD head: shared (optionally depthwise) conv towers, boxes and 5 keypoints as offsets from anchor centres.
+
+Sample and Computation Redistribution for Efficient Face Detection (Guo et al., 2021). Training follows
+Generalized Focal Loss (Li et al., 2020): QualityFocalLoss with the IoU of the decoded box as the soft target,
+a DIoU box loss weighted by the detached classification score, and a SmoothL1 loss on keypoint offsets.
+
+Conventions: boxes are x1y1x2y2 pixels; box regression is ``(left, top, right, bottom)`` distances from the anchor
+centre and keypoint regression ``(dx, dy)`` offsets from it, both in units of the level's stride. Anchor centres
+lie on ``(i * stride, j * stride)`` (mmdet's ``AnchorGenerator`` with ``center_offset=0``).
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, Scale
+from mmcv.ops import batched_nms
+from mmdet.models.dense_heads import AnchorHead
+from mmdet.models.task_modules.prior_generators import anchor_inside_flags
+from mmdet.models.task_modules.samplers import PseudoSampler
+from mmdet.models.utils import filter_scores_and_topk, images_to_levels, multi_apply, unmap
+from mmdet.structures.bbox import bbox_overlaps, distance2bbox
+from mmdet.utils import reduce_mean
+from mmengine.config import ConfigDict
+from mmengine.model import normal_init
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet_face.registry import MODELS, TASK_UTILS
+
+# SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
+CLS_BIAS_INIT = -4.595
+
+
+@MODELS.register_module()
+class SCRFDHead(AnchorHead):
+    """The SCRFD detection head.
+
+    Args:
+        num_classes (int): Foreground classes (1 for faces).
+        in_channels (int): Channels of every neck output.
+        feat_channels (int): Channels of the tower convs.
+        stacked_convs (int | Sequence[int]): Tower depth (per stride when ``strides_share=False``).
+        feat_mults (Sequence[float], optional): Per-stride multiplier of ``feat_channels``.
+        conv_cfg, norm_cfg (dict): Tower convs and norms (GN in the plain models, BN in the ``_bnkps`` ones).
+        cls_reg_share (bool): One tower for classification and regression (all released models).
+        strides_share (bool): One tower and one set of predictors shared by all strides.
+        scale_mode (int): SCRFD's switch for the learnable per-level ``Scale`` on the box regression: used when
+            ``scale_mode > 0 and (strides_share or scale_mode == 2)``.
+        dw_conv (bool): Depthwise-separable tower convs (the 0.5GF/1GF models).
+        use_kps (bool): Predict ``num_keypoints`` landmarks per anchor.
+        num_keypoints (int): Landmarks per face (5).
+        anchor_generator (dict): mmdet ``AnchorGenerator`` config.
+        loss_cls (dict): ``QualityFocalLoss`` (sigmoid).
+        loss_bbox (dict): Box loss on decoded boxes in stride units (``DIoULoss``, weight 2).
+        loss_kps (dict): Keypoint loss on offsets in stride units (``SmoothL1Loss``, beta 1/9, weight 0.1).
+        loss_dfl (dict | bool, optional): Distribution focal loss; not used by any released SCRFD model and not
+            supported here (must be falsy).
+        reg_max (int): Kept for config compatibility with ``loss_dfl``.
+        train_cfg (dict): ``assigner`` (``SCRFDATSSAssigner``), ``allowed_border``, ``pos_weight``.
+        test_cfg (dict): ``nms_pre`` (per level, <= 0: all), ``score_thr``, ``nms``, ``max_per_img`` (<= 0: all).
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 stacked_convs=4,
+                 feat_mults: Optional[Sequence[float]] = None,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = dict(type='GN', num_groups=32, requires_grad=True),
+                 cls_reg_share: bool = False,
+                 strides_share: bool = True,
+                 scale_mode: int = 1,
+                 dw_conv: bool = False,
+                 use_kps: bool = False,
+                 num_keypoints: int = 5,
+                 anchor_generator: dict = dict(type='AnchorGenerator', ratios=[1.0], scales=[1, 2],
+                                               base_sizes=[16, 64, 256], strides=[8, 16, 32]),
+                 loss_cls: dict = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0),
+                 loss_bbox: dict = dict(type='DIoULoss', loss_weight=2.0),
+                 loss_kps: dict = dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=0.1),
+                 loss_dfl=None,
+                 reg_max: int = 8,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg=None,
+                 **kwargs):
+        if loss_dfl:
+            raise NotImplementedError('SCRFDHead: loss_dfl (distribution focal loss) is not implemented; no '
+                                      'released SCRFD model uses it')
+        self.stacked_convs = stacked_convs
+        self.feat_mults = feat_mults
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.cls_reg_share = cls_reg_share
+        self.strides_share = strides_share
+        self.scale_mode = scale_mode
+        self.use_scale = scale_mode > 0 and (strides_share or scale_mode == 2)
+        self.dw_conv = dw_conv
+        self.use_kps = use_kps
+        self.num_keypoints = num_keypoints
+        self.reg_max = reg_max
+        # The assigner lives in our registry, which mmdet's AnchorHead does not search without a default scope,
+        # so it is built here rather than by the parent.
+        super().__init__(num_classes=num_classes, in_channels=in_channels, feat_channels=feat_channels,
+                         anchor_generator=anchor_generator, loss_cls=loss_cls, loss_bbox=loss_bbox,
+                         reg_decoded_bbox=True, train_cfg=None, test_cfg=test_cfg, init_cfg=init_cfg, **kwargs)
+        self.train_cfg = train_cfg
+        if train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+            self.sampler = PseudoSampler(context=self)
+        self.loss_kps = MODELS.build(loss_kps)
+        if not self.use_sigmoid_cls:
+            raise ValueError('SCRFDHead needs a sigmoid classification loss (QualityFocalLoss)')
+
+    # ------------------------------------------------------------------ layers
+    def _conv(self, in_channels: int, out_channels: int) -> nn.Module:
+        if self.dw_conv:
+            return DepthwiseSeparableConvModule(in_channels, out_channels, 3, stride=1, padding=1,
+                                                dw_norm_cfg=self.norm_cfg, pw_norm_cfg=self.norm_cfg)
+        return ConvModule(in_channels, out_channels, 3, stride=1, padding=1, conv_cfg=self.conv_cfg,
+                          norm_cfg=self.norm_cfg)
+
+    def _stride_keys(self) -> List[str]:
+        # Keys of the ModuleDicts: '0' when shared, else str((s, s)) as in SCRFD's checkpoints.
+        return ['0'] if self.strides_share else [str(tuple(s)) for s in self.prior_generator.strides]
+
+    def _init_layers(self) -> None:
+        self.cls_stride_convs = nn.ModuleDict()
+        self.reg_stride_convs = nn.ModuleDict()
+        self.stride_cls = nn.ModuleDict()
+        self.stride_reg = nn.ModuleDict()
+        if self.use_kps:
+            self.stride_kps = nn.ModuleDict()
+        for idx, key in enumerate(self._stride_keys()):
+            depth = (self.stacked_convs[idx] if isinstance(self.stacked_convs, (list, tuple))
+                     else self.stacked_convs)
+            channels = int(self.feat_channels * (self.feat_mults[idx] if self.feat_mults is not None else 1))
+            cls_convs, reg_convs = nn.ModuleList(), nn.ModuleList()
+            last = self.in_channels
+            for _ in range(depth):
+                cls_convs.append(self._conv(last, channels))
+                if not self.cls_reg_share:
+                    reg_convs.append(self._conv(last, channels))
+                last = channels
+            self.cls_stride_convs[key] = cls_convs
+            self.reg_stride_convs[key] = reg_convs
+            self.stride_cls[key] = nn.Conv2d(last, self.cls_out_channels * self.num_base_priors, 3, padding=1)
+            self.stride_reg[key] = nn.Conv2d(last, 4 * self.num_base_priors, 3, padding=1)
+            if self.use_kps:
+                self.stride_kps[key] = nn.Conv2d(last, self.num_keypoints * 2 * self.num_base_priors, 3, padding=1)
+        if self.use_scale:
+            self.scales = nn.ModuleList([Scale(1.0) for _ in self.prior_generator.strides])
+        else:
+            self.scales = [None for _ in self.prior_generator.strides]
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for convs in list(self.cls_stride_convs.values()) + list(self.reg_stride_convs.values()):
+            for m in convs:
+                for conv in ([m.depthwise_conv.conv, m.pointwise_conv.conv] if self.dw_conv else [m.conv]):
+                    normal_init(conv, std=0.01)
+        for conv in self.stride_cls.values():
+            normal_init(conv, std=0.01, bias=CLS_BIAS_INIT)
+        for conv in self.stride_reg.values():
+            normal_init(conv, std=0.01)
+        if self.use_kps:
+            for conv in self.stride_kps.values():
+                normal_init(conv, std=0.01)
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor], List[Optional[Tensor]]]:
+        """Returns per level: ``cls_scores`` ``(B, A*C, H, W)`` logits, ``bbox_preds`` ``(B, A*4, H, W)`` and
+        ``kps_preds`` ``(B, A*2K, H, W)`` (``None`` without a keypoint branch), regressions in stride units."""
+        keys = self._stride_keys()
+        keys = keys * len(x) if self.strides_share else keys
+        return multi_apply(self.forward_single, x, self.scales, keys)
+
+    def forward_single(self, x: Tensor, scale: Optional[Scale], key: str):
+        cls_feat = x
+        for conv in self.cls_stride_convs[key]:
+            cls_feat = conv(cls_feat)
+        if self.cls_reg_share:
+            reg_feat = cls_feat
+        else:
+            reg_feat = x
+            for conv in self.reg_stride_convs[key]:
+                reg_feat = conv(reg_feat)
+        cls_score = self.stride_cls[key](cls_feat)
+        bbox_pred = self.stride_reg[key](reg_feat)
+        if self.use_scale:
+            bbox_pred = scale(bbox_pred)
+        kps_pred = self.stride_kps[key](reg_feat) if self.use_kps else None
+        return cls_score, bbox_pred, kps_pred
+
+    @staticmethod
+    def anchor_center(anchors: Tensor) -> Tensor:
+        """``(N, 4)`` x1y1x2y2 -> ``(N, 2)`` centres."""
+        return torch.stack([(anchors[:, 0] + anchors[:, 2]) / 2, (anchors[:, 1] + anchors[:, 3]) / 2], dim=-1)
+
+    # ------------------------------------------------------------------ losses
+    def loss_by_feat(self,
+                     cls_scores: List[Tensor],
+                     bbox_preds: List[Tensor],
+                     kps_preds: List[Optional[Tensor]],
+                     batch_gt_instances: List[InstanceData],
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore: Optional[List[InstanceData]] = None) -> dict:
+        """Losses of a batch.
+
+        ``batch_gt_instances[i]`` holds ``bboxes`` ``(N, 4)``, ``labels`` ``(N,)`` and, for the keypoint loss,
+        ``keypoints`` ``(N, K, 2)`` with ``keypoints_weights`` ``(N, K)`` (0 = no landmark; a face's keypoint
+        weight is the mean over its K points). ``batch_gt_instances_ignore[i].bboxes`` are ignore faces.
+
+        Returns:
+            dict: ``loss_cls``, ``loss_bbox`` (and ``loss_kps``), each a list over levels. The box and keypoint
+            losses are normalised by the sum of the positives' detached scores, averaged across GPUs; the
+            classification loss by the number of positives, averaged across GPUs.
+        """
+        featmap_sizes = [f.shape[-2:] for f in cls_scores]
+        device = cls_scores[0].device
+        anchor_list, valid_flag_list = self.get_anchors(featmap_sizes, batch_img_metas, device=device)
+        (anchors_list, labels_list, label_weights_list, bbox_targets_list, kps_targets_list,
+         kps_weights_list, num_total_pos) = self.get_targets(anchor_list, valid_flag_list, batch_gt_instances,
+                                                             batch_img_metas, batch_gt_instances_ignore)
+        num_total_samples = max(reduce_mean(torch.tensor(num_total_pos, dtype=torch.float,
+                                                         device=device)).item(), 1.0)
+        if kps_preds is None:
+            kps_preds = [None] * len(cls_scores)
+        losses_cls, losses_bbox, losses_kps, weight_sums = multi_apply(
+            self.loss_by_feat_single, anchors_list, cls_scores, bbox_preds, kps_preds, labels_list,
+            label_weights_list, bbox_targets_list, kps_targets_list, kps_weights_list,
+            self.prior_generator.strides, num_total_samples=num_total_samples)
+        # Guard only against "no positive anywhere" (the losses are then exact zeros): SCRFD divides by the raw
+        # score sum, which starts near 0.01 per positive, so a clamp at 1 would change the loss scale.
+        avg_factor = reduce_mean(sum(weight_sums)).clamp_(min=torch.finfo(torch.float32).eps).item()
+        losses = dict(loss_cls=losses_cls, loss_bbox=[loss / avg_factor for loss in losses_bbox])
+        if self.use_kps:
+            losses['loss_kps'] = [loss / avg_factor for loss in losses_kps]
+        return losses
+
+    def loss_by_feat_single(self, anchors: Tensor, cls_score: Tensor, bbox_pred: Tensor,
+                            kps_pred: Optional[Tensor], labels: Tensor, label_weights: Tensor,
+                            bbox_targets: Tensor, kps_targets: Tensor, kps_weights: Tensor, stride: tuple,
+                            num_total_samples: float):
+        """Losses of one level (all images flattened); see :meth:`loss_by_feat`."""
+        if stride[0] != stride[1]:
+            raise ValueError(f'SCRFDHead needs square strides, got {stride}')
+        stride = stride[0]
+        anchors = anchors.reshape(-1, 4)
+        cls_score = cls_score.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
+        bbox_pred = bbox_pred.permute(0, 2, 3, 1).reshape(-1, 4)
+        bbox_targets = bbox_targets.reshape(-1, 4)
+        labels = labels.reshape(-1)
+        label_weights = label_weights.reshape(-1)
+        if self.use_kps:
+            kps_pred = kps_pred.permute(0, 2, 3, 1).reshape(-1, self.num_keypoints * 2)
+            kps_targets = kps_targets.reshape(-1, self.num_keypoints, 2)
+            kps_weights = kps_weights.reshape(-1)
+
+        pos_inds = ((labels >= 0) & (labels < self.num_classes)).nonzero().squeeze(1)
+        score = label_weights.new_zeros(labels.shape)
+        if len(pos_inds) > 0:
+            pos_centers = self.anchor_center(anchors[pos_inds]) / stride
+            weight_targets = cls_score.detach().sigmoid().max(dim=1)[0][pos_inds]
+            pos_bbox_targets = bbox_targets[pos_inds] / stride
+            pos_bbox_decoded = distance2bbox(pos_centers, bbox_pred[pos_inds])
+            score[pos_inds] = bbox_overlaps(pos_bbox_decoded.detach(), pos_bbox_targets, is_aligned=True)
+            loss_bbox = self.loss_bbox(pos_bbox_decoded, pos_bbox_targets, weight=weight_targets,
+                                       avg_factor=1.0)
+            if self.use_kps:
+                pos_kps_targets = (kps_targets[pos_inds] / stride - pos_centers[:, None, :]).reshape(
+                    -1, self.num_keypoints * 2)
+                pos_kps_weights = (kps_weights[pos_inds] * weight_targets)[:, None].expand_as(pos_kps_targets)
+                loss_kps = self.loss_kps(kps_pred[pos_inds], pos_kps_targets, weight=pos_kps_weights,
+                                         avg_factor=1.0)
+            else:
+                loss_kps = bbox_pred.sum() * 0
+            weight_sum = weight_targets.sum()
+        else:
+            loss_bbox = bbox_pred.sum() * 0
+            loss_kps = kps_pred.sum() * 0 if self.use_kps else bbox_pred.sum() * 0
+            weight_sum = bbox_pred.new_tensor(0.)
+        loss_cls = self.loss_cls(cls_score, (labels, score), weight=label_weights, avg_factor=num_total_samples)
+        return loss_cls, loss_bbox, loss_kps, weight_sum
+
+    def get_targets(self, anchor_list: List[List[Tensor]], valid_flag_list: List[List[Tensor]],
+                    batch_gt_instances: List[InstanceData], batch_img_metas: List[dict],
+                    batch_gt_instances_ignore: Optional[List[InstanceData]] = None):
+        """Targets of a batch, split back into levels.
+
+        Returns:
+            tuple: per level ``anchors`` ``(B, A_l, 4)``, ``labels`` ``(B, A_l)`` (background = num_classes),
+            ``label_weights`` ``(B, A_l)`` (0 for ignored anchors), ``bbox_targets`` ``(B, A_l, 4)`` pixels,
+            ``kps_targets`` ``(B, A_l, K, 2)`` pixels, ``kps_weights`` ``(B, A_l)``; then the number of
+            positives in the batch (at least 1 per image, as SCRFD counts them).
+        """
+        num_imgs = len(batch_img_metas)
+        num_level_anchors = [a.size(0) for a in anchor_list[0]]
+        flat_anchors = [torch.cat(a) for a in anchor_list]
+        flat_valid = [torch.cat(v) for v in valid_flag_list]
+        if batch_gt_instances_ignore is None:
+            batch_gt_instances_ignore = [None] * num_imgs
+        (all_labels, all_label_weights, all_bbox_targets, all_kps_targets, all_kps_weights,
+         pos_inds_list) = multi_apply(self._get_targets_single, flat_anchors, flat_valid, batch_gt_instances,
+                                      batch_img_metas, batch_gt_instances_ignore,
+                                      num_level_anchors=num_level_anchors)
+        num_total_pos = sum(max(inds.numel(), 1) for inds in pos_inds_list)
+        return (images_to_levels(flat_anchors, num_level_anchors),
+                images_to_levels(all_labels, num_level_anchors),
+                images_to_levels(all_label_weights, num_level_anchors),
+                images_to_levels(all_bbox_targets, num_level_anchors),
+                images_to_levels(all_kps_targets, num_level_anchors),
+                images_to_levels(all_kps_weights, num_level_anchors),
+                num_total_pos)
+
+    def _get_targets_single(self, flat_anchors: Tensor, valid_flags: Tensor, gt_instances: InstanceData,
+                            img_meta: dict, gt_instances_ignore: Optional[InstanceData] = None,
+                            num_level_anchors: Sequence[int] = ()):
+        """Targets of one image over all its anchors ``(A, 4)``; see :meth:`get_targets`."""
+        num_anchors = flat_anchors.size(0)
+        inside = anchor_inside_flags(flat_anchors, valid_flags, img_meta['img_shape'][:2],
+                                     self.train_cfg.get('allowed_border', -1))
+        anchors = flat_anchors[inside]
+        num_level_inside = [int(f.sum()) for f in torch.split(inside, list(num_level_anchors))]
+        pred_instances = InstanceData(priors=anchors)
+        assign_result = self.assigner.assign(pred_instances, num_level_inside, gt_instances, gt_instances_ignore)
+        sampling_result = self.sampler.sample(assign_result, pred_instances, gt_instances)
+
+        n = anchors.size(0)
+        labels = anchors.new_full((n,), self.num_classes, dtype=torch.long)
+        label_weights = anchors.new_zeros(n)
+        bbox_targets = torch.zeros_like(anchors)
+        kps_targets = anchors.new_zeros((n, self.num_keypoints, 2))
+        kps_weights = anchors.new_zeros(n)
+        pos_inds, neg_inds = sampling_result.pos_inds, sampling_result.neg_inds
+        if len(pos_inds) > 0:
+            gt_inds = sampling_result.pos_assigned_gt_inds
+            bbox_targets[pos_inds] = sampling_result.pos_gt_bboxes
+            labels[pos_inds] = gt_instances.labels[gt_inds]
+            pos_weight = self.train_cfg.get('pos_weight', -1)
+            label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
+            if self.use_kps and 'keypoints' in gt_instances:
+                gt_kps = gt_instances.keypoints.to(anchors).reshape(-1, self.num_keypoints, 2)
+                if 'keypoints_weights' in gt_instances:
+                    gt_kps_w = gt_instances.keypoints_weights.to(anchors).reshape(-1, self.num_keypoints)
+                else:
+                    gt_kps_w = gt_kps.new_ones(gt_kps.shape[:2])
+                # faces without landmarks may carry NaN/-1 placeholders; their weight is 0 anyway
+                gt_kps = torch.nan_to_num(gt_kps) * (gt_kps_w[..., None] > 0)
+                kps_targets[pos_inds] = gt_kps[gt_inds]
+                kps_weights[pos_inds] = gt_kps_w.mean(dim=1)[gt_inds]
+        if len(neg_inds) > 0:
+            label_weights[neg_inds] = 1.0
+
+        labels = unmap(labels, num_anchors, inside, fill=self.num_classes)
+        label_weights = unmap(label_weights, num_anchors, inside)
+        bbox_targets = unmap(bbox_targets, num_anchors, inside)
+        kps_targets = unmap(kps_targets.reshape(n, -1), num_anchors, inside).reshape(
+            num_anchors, self.num_keypoints, 2)
+        kps_weights = unmap(kps_weights, num_anchors, inside)
+        return labels, label_weights, bbox_targets, kps_targets, kps_weights, pos_inds
+
+    # ------------------------------------------------------------- prediction
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor],
+                        kps_preds: Optional[List[Optional[Tensor]]] = None,
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: Optional[dict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> List[InstanceData]:
+        """Decode, filter and NMS the head outputs.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)``, ``labels``
+            ``(N,)`` and, with a keypoint branch, ``keypoints`` ``(N, K, 2)``; in original-image pixels when
+            ``rescale`` (boxes are clipped to the network input ``img_shape`` before rescaling).
+        """
+        cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
+        num_levels = len(cls_scores)
+        featmap_sizes = [cls_scores[i].shape[-2:] for i in range(num_levels)]
+        mlvl_priors = self.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
+                                                       device=cls_scores[0].device)
+        use_kps = self.use_kps and kps_preds is not None and kps_preds[0] is not None
+        results = []
+        for img_id, img_meta in enumerate(batch_img_metas):
+            results.append(self._predict_by_feat_single(
+                [cls_scores[i][img_id].detach() for i in range(num_levels)],
+                [bbox_preds[i][img_id].detach() for i in range(num_levels)],
+                [kps_preds[i][img_id].detach() for i in range(num_levels)] if use_kps else None,
+                mlvl_priors, img_meta, cfg, rescale, with_nms))
+        return results
+
+    def _predict_by_feat_single(self, cls_scores, bbox_preds, kps_preds, mlvl_priors, img_meta, cfg, rescale,
+                                with_nms) -> InstanceData:
+        img_shape = img_meta['img_shape']
+        nms_pre = cfg.get('nms_pre', -1)
+        score_thr = cfg.get('score_thr', 0.0)
+        mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_kps = [], [], [], []
+        for level, (cls_score, bbox_pred, priors) in enumerate(zip(cls_scores, bbox_preds, mlvl_priors)):
+            stride = self.prior_generator.strides[level][0]
+            scores = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).sigmoid()
+            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4) * stride
+            inputs = dict(bbox_pred=bbox_pred, priors=priors)
+            if kps_preds is not None:
+                inputs['kps_pred'] = kps_preds[level].permute(1, 2, 0).reshape(-1, self.num_keypoints, 2) * stride
+            topk = nms_pre if nms_pre > 0 else scores.numel()
+            scores, labels, _, filtered = filter_scores_and_topk(scores, score_thr, topk, inputs)
+            centers = self.anchor_center(filtered['priors'])
+            mlvl_bboxes.append(distance2bbox(centers, filtered['bbox_pred'], max_shape=img_shape))
+            mlvl_scores.append(scores)
+            mlvl_labels.append(labels)
+            if kps_preds is not None:
+                mlvl_kps.append(centers[:, None, :] + filtered['kps_pred'])
+
+        results = InstanceData()
+        results.bboxes = torch.cat(mlvl_bboxes)
+        results.scores = torch.cat(mlvl_scores)
+        results.labels = torch.cat(mlvl_labels)
+        if kps_preds is not None:
+            results.keypoints = torch.cat(mlvl_kps)
+        if rescale:
+            scale_factor = results.bboxes.new_tensor(img_meta['scale_factor'][:2])  # (w_scale, h_scale)
+            results.bboxes = results.bboxes / scale_factor.repeat(2)
+            if kps_preds is not None:
+                results.keypoints = results.keypoints / scale_factor
+        min_size = cfg.get('min_bbox_size', -1)
+        if min_size > 0:
+            w = results.bboxes[:, 2] - results.bboxes[:, 0]
+            h = results.bboxes[:, 3] - results.bboxes[:, 1]
+            results = results[(w > min_size) & (h > min_size)]
+        if with_nms and results.bboxes.numel() > 0:
+            det_bboxes, keep = batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
+            results = results[keep]
+            results.scores = det_bboxes[:, -1]
+            max_per_img = cfg.get('max_per_img', -1)
+            if max_per_img > 0:
+                results = results[:max_per_img]
+        return results

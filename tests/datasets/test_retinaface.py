@@ -1,0 +1,154 @@
+"""RetinaFaceDataset: both annotation formats, ignore boxes, min_size, filtering, and every malformed input."""
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from mmdet_face.datasets import RetinaFaceDataset
+
+LABELV2 = """\
+# 0--Parade/a.jpg 100 80
+10 20 50 70 20.0 30.0 0.0 40.0 31.0 1.0 30.0 45.0 0.0 22.0 55.0 0.0 38.0 56.0 0.0
+60 10 64 13 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0
+1 2 3 4 1
+# 1--Handshaking/b.jpg 64 48
+5 6 25 30
+# 1--Handshaking/c.jpg 64 48
+"""
+
+WIDER_GT = """\
+0--Parade/a.jpg
+2
+10 20 40 50 0 0 0 0 0 0
+60 10 4 3 2 0 0 1 0 0
+1--Handshaking/b.jpg
+0
+0 0 0 0 0 0 0 0 0 0
+"""
+
+
+def _write_images(root, names, size=(48, 64)):
+    for name in names:
+        path = root / 'images' / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.zeros(size + (3, ), np.uint8))
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    _write_images(tmp_path, ['0--Parade/a.jpg', '1--Handshaking/b.jpg', '1--Handshaking/c.jpg'])
+    (tmp_path / 'labelv2.txt').write_text(LABELV2)
+    (tmp_path / 'gt.txt').write_text(WIDER_GT)
+    return tmp_path
+
+
+def _dataset(root, ann_file='labelv2.txt', **kwargs):
+    return RetinaFaceDataset(ann_file=ann_file, data_root=str(root), pipeline=[], **kwargs)
+
+
+def test_labelv2_fields(data_root):
+    ds = _dataset(data_root)
+    assert ds.metainfo['classes'] == ('face', )
+    assert len(ds) == 3
+    a = ds.get_data_info(0)
+    assert a['img_id'] == '0--Parade/a'
+    assert a['img_path'] == str(data_root / 'images' / '0--Parade' / 'a.jpg')
+    assert (a['width'], a['height']) == (100, 80)
+    face, no_kps, ignored = a['instances']
+    assert face['bbox'] == [10.0, 20.0, 50.0, 70.0]
+    assert face['bbox_label'] == 0 and face['ignore_flag'] == 0
+    assert face['keypoints'] == [[20, 30], [40, 31], [30, 45], [22, 55], [38, 56]]
+    assert face['keypoints_weights'] == [1, 1, 1, 1, 1]  # flags 0 and 1 both mean "annotated"
+    # flag -1: no landmark -> weight 0 and zero coordinates
+    assert no_kps['keypoints'] == [[0, 0]] * 5 and no_kps['keypoints_weights'] == [0] * 5
+    assert no_kps['ignore_flag'] == 0
+    # one trailing number: ignore flag
+    assert ignored['bbox'] == [1, 2, 3, 4] and ignored['ignore_flag'] == 1
+    assert ignored['keypoints_weights'] == [0] * 5
+    # box-only line works in training mode
+    b = ds.get_data_info(1)['instances']
+    assert b == [dict(bbox=[5, 6, 25, 30], bbox_label=0, ignore_flag=0, keypoints=[[0, 0]] * 5,
+                      keypoints_weights=[0] * 5)]
+    assert ds.get_data_info(2)['instances'] == []
+
+
+def test_min_size_and_filter_empty_gt(data_root):
+    ds = _dataset(data_root, min_size=5)
+    flags = [i['ignore_flag'] for i in ds.get_data_info(0)['instances']]
+    assert flags == [0, 1, 1]  # 4x3 box: min(w, h) = 3 < 5
+    assert [i['ignore_flag'] for i in _dataset(data_root, min_size=3).get_data_info(0)['instances']] == [0, 0, 1]
+    assert len(_dataset(data_root, filter_empty_gt=True)) == 2  # c.jpg has no face
+    assert len(_dataset(data_root, filter_cfg=dict(filter_empty_gt=True))) == 2
+    # only images with ignore faces only are dropped too
+    assert len(_dataset(data_root, filter_empty_gt=True, min_size=100, serialize_data=False)) == 0
+    # never in test mode
+    assert len(_dataset(data_root, filter_empty_gt=True, test_mode=True)) == 3
+
+
+def test_wider_gt_format(data_root):
+    ds = _dataset(data_root, ann_file='gt.txt')
+    assert len(ds) == 2
+    a = ds.get_data_info(0)
+    assert (a['width'], a['height']) == (64, 48)  # read from the image
+    assert [i['bbox'] for i in a['instances']] == [[10, 20, 50, 70], [60, 10, 64, 13]]
+    assert [i['ignore_flag'] for i in a['instances']] == [0, 1]  # invalid = 1 -> ignore
+    assert a['instances'][0]['keypoints_weights'] == [0] * 5
+    assert ds.get_data_info(1)['instances'] == []  # count 0 followed by a line of zeros
+    # forced format
+    assert len(_dataset(data_root, ann_file='gt.txt', ann_format='wider_gt')) == 2
+
+
+def _expect_error(root, text, line, what, exc=ValueError, ann_format=None):
+    (root / 'bad.txt').write_text(text)
+    with pytest.raises(exc) as info:
+        _dataset(root, ann_file='bad.txt', ann_format=ann_format)
+    msg = str(info.value)
+    assert re.search(r'bad\.txt:%d\b' % line, msg), msg
+    assert what in msg, msg
+
+
+@pytest.mark.parametrize('text,line,what', [
+    ('# 0--Parade/a.jpg 100 80\n1 2 3\n', 2, '4 (box), 5 (box + ignore flag) or 19'),
+    ('# 0--Parade/a.jpg 100 80\n1 2 3 4 5 6\n', 2, 'got 6'),
+    ('# 0--Parade/a.jpg 100 80\n1 2 3 4\n1 2 x 4\n', 3, 'non-numeric'),
+    ('# 0--Parade/a.jpg 100 80\n10 2 3 4\n', 2, 'non-negative width and height'),
+    ('# 0--Parade/a.jpg 100\n', 1, 'header'),
+    ('# 0--Parade/a.jpg 100 -80\n', 1, 'positive integer width and height'),
+    ('# 0--Parade/a.jpg 100 abc\n', 1, 'non-numeric'),
+    ('# 0--Parade/a.jpg 100 80\n\n# 0--Parade/missing.jpg 100 80\n', 3, 'missing.jpg'),
+])
+def test_labelv2_malformed(data_root, text, line, what):
+    exc = FileNotFoundError if 'missing' in text else ValueError
+    _expect_error(data_root, text, line, what, exc)
+
+
+def test_labelv2_face_before_header(data_root):
+    _expect_error(data_root, '1 2 3 4\n', 1, 'header', ann_format='labelv2')
+
+
+@pytest.mark.parametrize('text,line,what', [
+    ('0--Parade/a.jpg\nx\n', 2, 'face count'),
+    ('0--Parade/a.jpg\n-1\n', 2, 'non-negative face count'),
+    ('0--Parade/a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n', 4, 'expected 2 face line(s)'),
+    # count says 1 but two face lines follow: the second is read as an image path
+    ('0--Parade/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\n5 6 7 8 0 0 0 0 0 0\n', 4, 'image path'),
+    # count says 2 but the next image starts after one face line
+    ('0--Parade/a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n1--Handshaking/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n', 4,
+     'expected 10 numbers'),
+    ('0--Parade/a.jpg\n1\n1 2 3 4 0 0\n', 3, 'expected 10 numbers'),
+    ('0--Parade/a.jpg\n1\n1 2 3 4 0 0 0 a 0 0\n', 3, 'non-numeric'),
+    ('0--Parade/a.jpg\n1\n1 2 -3 4 0 0 0 0 0 0\n', 3, 'non-negative box width and height'),
+    ('0--Parade/a.jpg\n', 2, 'face count'),
+    ('0--Parade/a.jpg\n0\n', 3, 'expected 1 face line(s)'),
+    ('0--Parade/missing.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n', 1, 'missing.jpg'),
+])
+def test_wider_gt_malformed(data_root, text, line, what):
+    exc = FileNotFoundError if 'missing' in text else ValueError
+    _expect_error(data_root, text, line, what, exc)
+
+
+def test_labelv2_header_without_size_reads_image(data_root):
+    (data_root / 'nosize.txt').write_text('# 1--Handshaking/b.jpg\n5 6 25 30\n')
+    info = _dataset(data_root, ann_file='nosize.txt').get_data_info(0)
+    assert (info['width'], info['height']) == (64, 48)

@@ -1,0 +1,115 @@
+"""tools/test_widerface.py (submission scoring without torch, config surgery for --mode / --tta) and
+tools/analysis/plot_widerface_pr.py."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmdet_face.evaluation.functional import widerface as wf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_tool(rel):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem, ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tiny_submission(tmp_path):
+    boxes = {'0--Parade': {'a': np.array([[0, 0, 9, 9], [20, 20, 9, 9]])}, '1--Handshaking': {'b': np.array([[5, 5, 9, 9]])}}
+    settings = {s: {'0--Parade': {'a': [0, 1]}, '1--Handshaking': {'b': [0]}} for s in wf.SETTINGS}
+    wf.write_gt_mats(str(tmp_path / 'gt'), boxes, settings)
+    # a: face 1 (1.0), FP (0.5), face 2 (0.0); b: nothing -> P 1 R 1/3, P 1/2 R 1/3, P 2/3 R 2/3 at threshold 0
+    # AP = 1/3 * 1 + 1/3 * 2/3 = 5/9
+    preds = {'0--Parade': {'a': np.array([[0, 0, 9, 9, 1.0], [300, 300, 9, 9, 0.5], [20, 20, 9, 9, 0.0]])},
+             '1--Handshaking': {'b': np.zeros((0, 5))}}
+    wf.write_submission(str(tmp_path / 'pred'), preds)
+    return tmp_path
+
+
+def test_pred_dir_scoring_imports_neither_torch_nor_mmdet(tiny_submission):
+    code = (
+        'import runpy, sys\n'
+        f'sys.argv = ["test_widerface.py", "--pred-dir", r"{tiny_submission / "pred"}", '
+        f'"--gt-dir", r"{tiny_submission / "gt"}", "--json", r"{tiny_submission / "res.json"}"]\n'
+        f'runpy.run_path(r"{ROOT / "tools" / "test_widerface.py"}", run_name="__main__")\n'
+        'heavy = [m for m in ("torch", "mmdet", "mmengine", "mmdet_face") if m in sys.modules]\n'
+        'assert not heavy, heavy\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=str(ROOT), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'Easy   Val AP: 0.5556' in out.stdout and 'Hard   Val AP: 0.5556' in out.stdout
+    data = json.loads((tiny_submission / 'res.json').read_text())
+    assert data['hard'] == pytest.approx(5 / 9, abs=1e-12)
+    assert sorted(p.name for p in (tiny_submission / 'pred').iterdir()) == ['0--Parade', '1--Handshaking']
+
+
+def test_plot_pr_curves(tiny_submission, tmp_path):
+    pytest.importorskip('matplotlib')
+    res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
+    wf.dump_pr_curves(res, str(tmp_path / 'r1.json'), name='one')
+    wf.dump_pr_curves(res, str(tmp_path / 'r2.json'))
+    plot = _load_tool('tools/analysis/plot_widerface_pr.py')
+    plot.main([str(tmp_path / 'r1.json'), str(tmp_path / 'r2.json'), '--out', str(tmp_path / 'pr.png')])
+    assert (tmp_path / 'pr.png').stat().st_size > 10000
+    (tmp_path / 'bad.json').write_text('{"easy": 1}')
+    with pytest.raises(ValueError, match='not a WIDER FACE PR-curve file'):
+        plot.load_result(str(tmp_path / 'bad.json'))
+
+
+CONFIG = """
+model = dict(type='Dummy')
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(640, 640), keep_ratio=True),
+    dict(type='LoadFaceAnnotations'),
+    dict(type='PackFaceInputs'),
+]
+test_dataloader = dict(batch_size=1, dataset=dict(type='RetinaFaceDataset', pipeline=test_pipeline))
+test_evaluator = dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
+"""
+
+
+@pytest.mark.parametrize('mode, size, expected', [
+    ('vga', None, dict(type='Resize', scale=(640, 640), keep_ratio=True)),
+    ('vga', 960, dict(type='Resize', scale=(960, 960), keep_ratio=True)),
+    ('origin', None, dict(type='Resize', scale_factor=1.0, keep_ratio=True)),
+    ('fixed', 1024, dict(type='Resize', scale=(1024, 1024), keep_ratio=False)),
+])
+def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    tool = _load_tool('tools/test_widerface.py')
+    argv = [str(tmp_path / 'cfg.py'), 'ckpt.pth', '--mode', mode, '--out', str(tmp_path / 'sub')]
+    if size:
+        argv += ['--size', str(size)]
+    cfg = tool.build_test_cfg(tool.parse_args(argv))
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert dict(pipeline[1]) == expected and len(pipeline) == 4
+    assert cfg.test_evaluator == dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/',
+                                      outfile_prefix=str(tmp_path / 'sub'))
+    assert cfg.load_from == 'ckpt.pth'
+
+
+def test_tta_wraps_model_and_pipeline(tmp_path):
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    tool = _load_tool('tools/test_widerface.py')
+    cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--gt-dir', 'G',
+                                               '--cfg-options', 'test_dataloader.batch_size=2']))
+    assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'Dummy'
+    last = cfg.test_dataloader.dataset.pipeline[-1]
+    assert last.type == 'TestTimeAug' and [t.prob for t in last.transforms[0]] == [1.0, 0.0]
+    assert last.transforms[1][0].type == 'PackFaceInputs'
+    assert cfg.test_evaluator.gt_dir == 'G' and cfg.test_dataloader.batch_size == 2
+
+
+def test_argument_errors():
+    tool = _load_tool('tools/test_widerface.py')
+    for argv in (['--pred-dir', 'x'], [], ['c.py', 'k.pth', '--mode', 'fixed']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)

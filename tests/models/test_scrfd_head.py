@@ -1,0 +1,147 @@
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from mmdet_face.models.dense_heads import SCRFDHead
+
+IMG = 64  # feature maps 8x8, 4x4, 2x2 for strides 8, 16, 32
+TRAIN_CFG = dict(assigner=dict(type='SCRFDATSSAssigner', topk=9, ignore_iof_thr=0.5), allowed_border=-1,
+                 pos_weight=-1)
+TEST_CFG = dict(nms_pre=-1, min_bbox_size=0, score_thr=0.02, nms=dict(type='nms', iou_threshold=0.45),
+                max_per_img=-1)
+
+
+def make_head(use_kps=True, **kwargs):
+    cfg = dict(num_classes=1, in_channels=8, feat_channels=16, stacked_convs=2,
+               norm_cfg=dict(type='BN', requires_grad=True), cls_reg_share=True, strides_share=False,
+               scale_mode=2, dw_conv=True, use_kps=use_kps, train_cfg=TRAIN_CFG, test_cfg=TEST_CFG)
+    cfg.update(kwargs)
+    head = SCRFDHead(**cfg)
+    head.init_weights()
+    return head
+
+
+def feats(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, 8, IMG // s, IMG // s, generator=g) for s in (8, 16, 32)]
+
+
+def face(with_kps=True, kps_weight=1.0):
+    gt = InstanceData(bboxes=torch.tensor([[12., 10., 40., 42.]]), labels=torch.tensor([0]))
+    if with_kps:
+        gt.keypoints = torch.tensor([[[20., 22.], [32., 22.], [26., 28.], [21., 35.], [31., 35.]]])
+        gt.keypoints_weights = torch.full((1, 5), kps_weight)
+    return gt
+
+
+META = dict(img_shape=(IMG, IMG), pad_shape=(IMG, IMG), scale_factor=(1.0, 1.0))
+
+
+def train(head, gt, ignore=None, steps=12):
+    x = feats()
+    opt = torch.optim.SGD(head.parameters(), lr=0.05, momentum=0.9)
+    history = []
+    for _ in range(steps):
+        losses = head.loss_by_feat(*head(x), [gt], [META], None if ignore is None else [ignore])
+        total = sum(sum(v) for v in losses.values())
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        history.append({k: float(sum(v)) for k, v in losses.items()})
+    return history
+
+
+def test_forward_shapes():
+    head = make_head()
+    cls, box, kps = head(feats())
+    assert [tuple(c.shape) for c in cls] == [(1, 2, 8, 8), (1, 2, 4, 4), (1, 2, 2, 2)]
+    assert [b.shape[1] for b in box] == [8, 8, 8] and [k.shape[1] for k in kps] == [20, 20, 20]
+    assert set(head.stride_cls) == {'(8, 8)', '(16, 16)', '(32, 32)'}  # SCRFD's checkpoint keys
+    # the cls bias starts at p = 0.01
+    assert torch.sigmoid(head.stride_cls['(8, 8)'].bias).mean().item() == pytest.approx(0.01, abs=1e-3)
+    no_kps = make_head(use_kps=False, strides_share=True, norm_cfg=dict(type='GN', num_groups=4))
+    assert no_kps(feats())[2] == [None, None, None] and len(no_kps.scales) == 3
+
+
+def test_loss_decreases_with_keypoints():
+    history = train(make_head(), face())
+    first, last = history[0], history[-1]
+    assert set(first) == {'loss_cls', 'loss_bbox', 'loss_kps'}
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
+    assert first['loss_kps'] > 0 and first['loss_bbox'] > 0
+    for key in first:
+        assert last[key] < first[key], key
+
+
+def test_loss_decreases_without_keypoint_branch():
+    history = train(make_head(use_kps=False), face(with_kps=False))
+    assert set(history[0]) == {'loss_cls', 'loss_bbox'}
+    assert history[-1]['loss_cls'] < history[0]['loss_cls']
+    assert history[-1]['loss_bbox'] < history[0]['loss_bbox']
+
+
+def test_faces_without_landmarks_give_no_keypoint_loss():
+    head = make_head()
+    gt = face(kps_weight=0.0)
+    gt.keypoints = torch.full_like(gt.keypoints, -1.0)  # placeholder coordinates
+    losses = head.loss_by_feat(*head(feats()), [gt], [META])
+    assert float(sum(losses['loss_kps'])) == 0.0
+    assert float(sum(losses['loss_bbox'])) > 0
+
+
+def test_no_face_gives_finite_zero_box_loss():
+    head = make_head()
+    gt = InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
+                      keypoints=torch.zeros(0, 5, 2), keypoints_weights=torch.zeros(0, 5))
+    losses = head.loss_by_feat(*head(feats()), [gt], [META])
+    assert float(sum(losses['loss_bbox'])) == 0.0 and float(sum(losses['loss_kps'])) == 0.0
+    assert torch.isfinite(sum(losses['loss_cls']))
+
+
+def test_ignore_box_anchors_are_not_negatives():
+    head = make_head()
+    ignore = InstanceData(bboxes=torch.tensor([[44., 44., 64., 64.]]), labels=torch.tensor([0]))
+    anchors, valid = head.get_anchors([(8, 8), (4, 4), (2, 2)], [META], device='cpu')
+    flat = torch.cat(anchors[0])
+    labels, label_weights, *_ = head._get_targets_single(flat, torch.cat(valid[0]), face(), META, ignore,
+                                                         num_level_anchors=[128, 32, 8])
+    result = head.assigner.assign(InstanceData(priors=flat), [128, 32, 8], face(), ignore)
+    ignored = result.gt_inds == -1
+    assert ignored.any()
+    assert (label_weights[ignored] == 0).all()   # neither negative ...
+    assert (labels[ignored] == head.num_classes).all()  # ... nor positive
+    assert (label_weights[result.gt_inds == 0] == 1).all()
+    # and training with it still works
+    history = train(make_head(), face(), ignore=ignore, steps=4)
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
+
+
+def test_predict_decodes_and_rescales_keypoints():
+    head = make_head()
+    cls = [torch.full((1, 2, IMG // s, IMG // s), -10.) for s in (8, 16, 32)]
+    box = [torch.zeros(1, 8, IMG // s, IMG // s) for s in (8, 16, 32)]
+    kps = [torch.zeros(1, 20, IMG // s, IMG // s) for s in (8, 16, 32)]
+    # stride 8, row y=2, column x=3, anchor 0: centre (24, 16)
+    cls[0][0, 0, 2, 3] = 5.0
+    box[0][0, 0:4, 2, 3] = 1.0  # 8 px on every side -> [16, 8, 32, 24]
+    kps[0][0, 0:10:2, 2, 3] = torch.arange(5.) * 0.5  # dx = 4 px * j
+    kps[0][0, 1:10:2, 2, 3] = -0.25                   # dy = -2 px
+    meta = dict(img_shape=(IMG, IMG), scale_factor=(0.5, 0.5))
+    (res,) = head.predict_by_feat(cls, box, kps, batch_img_metas=[meta], rescale=True)
+    assert len(res) == 1 and res.keypoints.shape == (1, 5, 2)
+    assert res.scores[0].item() == pytest.approx(torch.sigmoid(torch.tensor(5.)).item())
+    assert res.bboxes[0].tolist() == pytest.approx([32., 16., 64., 48.])
+    expected = torch.stack([(24. + 4. * torch.arange(5.)) / 0.5, torch.full((5,), 14. / 0.5)], dim=1)
+    assert torch.allclose(res.keypoints[0], expected)
+    (raw,) = head.predict_by_feat(cls, box, kps, batch_img_metas=[meta], rescale=False)
+    assert raw.bboxes[0].tolist() == pytest.approx([16., 8., 32., 24.])
+    # without a keypoint branch there is no keypoints field
+    (nokps,) = make_head(use_kps=False).predict_by_feat(cls, box, None, batch_img_metas=[meta],
+                                                        cfg=ConfigDict(TEST_CFG))
+    assert 'keypoints' not in nokps
+
+
+def test_dfl_is_not_supported():
+    with pytest.raises(NotImplementedError):
+        make_head(loss_dfl=dict(type='DistributionFocalLoss'))
