@@ -150,8 +150,13 @@ def main(argv=None):
         return score_submission(args.pred_dir, args.gt_dir, args.json)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     sys.path.insert(0, ROOT)
-    import mmdet_face  # noqa: F401  (registers everything)
+    from mmdet.utils import register_all_modules
     from mmengine.runner import Runner
+
+    import mmdet_face  # noqa: F401  (registers everything)
+
+    # our registries are children of mmdet's; a child finds a parent's class only once mmdet's modules are imported
+    register_all_modules(init_default_scope=False)
     cfg = build_test_cfg(args)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()

@@ -163,8 +163,10 @@ def _tiny(preds):
 
 @pytest.fixture(scope='module')
 def real_gt():
-    from tests.conftest import SHARED_DIR
-    path = SHARED_DIR / 'widerface_gt'
+    # as conftest.shared_path (module scope, so the 0.5 s load happens once)
+    from pathlib import Path
+    shared = Path(os.environ.get('MMDET_FACE_SHARED', Path(__file__).resolve().parents[2].parent / 'shared'))
+    path = shared / 'widerface_gt'
     if not path.exists():
         pytest.skip(f'{path} is not available on this machine')
     return wf.load_ground_truth(str(path))
@@ -215,6 +217,8 @@ def test_write_gt_mats_many_boxes_and_empty(tmp_path):
     np.testing.assert_array_equal(back['settings']['easy']['1--A']['many'], np.arange(290))  # uint16 path
     with pytest.raises(ValueError, match='outside'):
         wf.write_gt_mats(str(tmp_path), boxes, {s: {'1--A': {'many': [300]}} for s in wf.SETTINGS})
+    with pytest.raises(ValueError, match='non-integer'):
+        wf.write_gt_mats(str(tmp_path), {'1--A': {'x': [[1.5, 2, 3, 4]]}}, {s: {} for s in wf.SETTINGS})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -303,7 +307,8 @@ def test_odd_inputs_are_tolerated_and_match_the_reference():
     for s in wf.SETTINGS:
         assert abs(res[s] - ref[s]) < 1e-9
     ints = {'0--Parade': {'img': np.array([FACE_A + [9], FACE_B + [1], [0, 0, 3, 3, 4]], np.int64)}}
-    res = wf.evaluate_widerface(ints, gt)
+    with pytest.warns(UserWarning, match='outside'):
+        res = wf.evaluate_widerface(ints, gt)
     ref = _kit_reference(ints, gt)
     assert all(abs(res[s] - ref[s]) < 1e-9 for s in wf.SETTINGS)
 
@@ -434,3 +439,13 @@ def test_many_boxes_in_one_image_are_chunked_exactly():
     whole = wf._match_image(sorted_preds, flat.boxes, 0.5, chunk=10 ** 6)
     np.testing.assert_array_equal(wf._match_image(sorted_preds, flat.boxes, 0.5, chunk=1000), whole)
     assert (whole >= 0).sum() > 40
+
+
+def test_setting_without_faces_is_nan_with_a_warning(tmp_path):
+    import json
+    gt = _tiny_gt([FACE_A], [])
+    with pytest.warns(UserWarning, match='no face counts in the'):
+        res = wf.evaluate_widerface(_tiny([FACE_A + [1.0], [50, 50, 5, 5, 0.0]]), gt)
+    assert np.isnan(res['easy'])
+    wf.dump_pr_curves(res, str(tmp_path / 'r.json'))
+    assert json.loads((tmp_path / 'r.json').read_text())['easy'] is None  # valid JSON, no NaN literal

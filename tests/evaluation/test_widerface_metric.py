@@ -138,7 +138,7 @@ def test_through_mmengine_evaluator():
         ds.gt_instances = InstanceData(bboxes=torch.tensor([[0., 0., 10., 10.]]))
         ds.ignored_instances = InstanceData(bboxes=torch.zeros((0, 4)))
         samples.append(ds)
-    evaluator = Evaluator(dict(type='WiderFaceMetric'))
+    evaluator = Evaluator(WiderFaceMetric())  # the Runner builds it by name under default_scope mmdet_face
     evaluator.process(data_samples=samples, data_batch={})
     # a: TP at 1.0 (R 1/2, P 1); b: FP at 0.0 -> AP = 1/2
     assert evaluator.evaluate(2) == {'widerface/easy': 0.5, 'widerface/medium': 0.5, 'widerface/hard': 0.5}

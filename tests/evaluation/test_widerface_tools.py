@@ -23,7 +23,8 @@ def _load_tool(rel):
 
 @pytest.fixture
 def tiny_submission(tmp_path):
-    boxes = {'0--Parade': {'a': np.array([[0, 0, 9, 9], [20, 20, 9, 9]])}, '1--Handshaking': {'b': np.array([[5, 5, 9, 9]])}}
+    boxes = {'0--Parade': {'a': np.array([[0, 0, 9, 9], [20, 20, 9, 9]])},
+             '1--Handshaking': {'b': np.array([[5, 5, 9, 9]])}}
     settings = {s: {'0--Parade': {'a': [0, 1]}, '1--Handshaking': {'b': [0]}} for s in wf.SETTINGS}
     wf.write_gt_mats(str(tmp_path / 'gt'), boxes, settings)
     # a: face 1 (1.0), FP (0.5), face 2 (0.0); b: nothing -> P 1 R 1/3, P 1/2 R 1/3, P 2/3 R 2/3 at threshold 0

@@ -48,7 +48,7 @@ def train(head, gt, ignore=None, steps=12):
         opt.zero_grad()
         total.backward()
         opt.step()
-        history.append({k: float(sum(v)) for k, v in losses.items()})
+        history.append({k: float(sum(v).detach()) for k, v in losses.items()})
     return history
 
 
@@ -70,15 +70,17 @@ def test_loss_decreases_with_keypoints():
     assert set(first) == {'loss_cls', 'loss_bbox', 'loss_kps'}
     assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
     assert first['loss_kps'] > 0 and first['loss_bbox'] > 0
-    for key in first:
-        assert last[key] < first[key], key
+    # QFL's target is the IoU of the predicted box, which grows as boxes improve, so loss_cls alone need not fall
+    for key in ('loss_bbox', 'loss_kps'):
+        assert last[key] < 0.7 * first[key], key
+    assert sum(last.values()) < sum(first.values())
 
 
 def test_loss_decreases_without_keypoint_branch():
     history = train(make_head(use_kps=False), face(with_kps=False))
     assert set(history[0]) == {'loss_cls', 'loss_bbox'}
-    assert history[-1]['loss_cls'] < history[0]['loss_cls']
-    assert history[-1]['loss_bbox'] < history[0]['loss_bbox']
+    assert history[-1]['loss_bbox'] < 0.7 * history[0]['loss_bbox']
+    assert sum(history[-1].values()) < sum(history[0].values())
 
 
 def test_faces_without_landmarks_give_no_keypoint_loss():

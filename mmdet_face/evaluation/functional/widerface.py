@@ -138,7 +138,8 @@ def write_gt_mats(gt_dir, boxes, settings):
 
     Args:
         gt_dir (str): output folder (created if needed).
-        boxes (dict): ``{event: {image_name: (K, 4) int array x y w h}}``. Image order within an event is kept;
+        boxes (dict): ``{event: {image_name: (K, 4) int array x y w h}}`` (integer-valued; stored as int32).
+            Image order within an event is kept;
             events are written in lexicographic order, like the official files.
         settings (dict): ``{'easy'|'medium'|'hard': {event: {image_name: 0-based index array}}}``: the boxes that
             count in each setting; the others are ignore faces. A missing event/image means "no box counts".
@@ -167,6 +168,9 @@ def write_gt_mats(gt_dir, boxes, settings):
                 b = b.reshape(0, 4)
             if b.ndim != 2 or b.shape[1] != 4:
                 raise ValueError(f'write_gt_mats: boxes[{event!r}][{name!r}] has shape {b.shape}, expected (K, 4)')
+            if b.size and not np.array_equal(b, np.round(b)):
+                raise ValueError(f'write_gt_mats: boxes[{event!r}][{name!r}] has non-integer values; the official '
+                                 'files store int32 pixels (round them first)')
             bbx.append(b.astype(np.int32))
         bbx_cells.append(_cell_column(bbx))
         label_cells.append(_cell_column([np.zeros((len(b), 1), np.uint8) for b in bbx]))
@@ -479,6 +483,9 @@ def evaluate_widerface(predictions, gt, iou_thresh=IOU_THRESH, thresh_num=THRESH
         with np.errstate(invalid='ignore', divide='ignore'):
             precision = num_rec / num_prop
             recall = num_rec / flat_gt.count_face[setting]
+        if flat_gt.count_face[setting] == 0:
+            warnings.warn(f'WIDER FACE evaluation: no face counts in the {setting} setting; its AP is NaN '
+                          '(recall is 0 / 0), as in the official kit.', stacklevel=2)
         results[setting] = voc_ap(recall, precision)
         results['pr_curves'][setting] = {'precision': precision, 'recall': recall, 'thresholds': thresholds}
     return results
@@ -495,7 +502,7 @@ def dump_pr_curves(results, path, name=None):
     def clean(values):
         return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
 
-    data = {'name': name, **{s: results[s] for s in SETTINGS}, 'pr_curves': {
+    data = {'name': name, **{s: clean([results[s]])[0] for s in SETTINGS}, 'pr_curves': {
         s: {k: clean(v) for k, v in results['pr_curves'][s].items()} for s in SETTINGS}}
     parent = osp.dirname(osp.abspath(path))
     os.makedirs(parent, exist_ok=True)
