@@ -66,7 +66,12 @@ def main(argv=None):
                 metric.gt_dir = osp.join(data_root, 'val', 'gt')
                 metric.outfile_prefix = osp.join(args.work_dir, 'submission')
     if args.epochs:
+        # schedulers that ran to the old last epoch now run to the new one
+        for scheduler in cfg.param_scheduler:
+            if scheduler.get('by_epoch', True) and scheduler.get('end') == cfg.train_cfg.max_epochs:
+                scheduler.end = args.epochs
         cfg.train_cfg.max_epochs = args.epochs
+        cfg.train_cfg.val_interval = args.epochs
     print(f'[demo] training {osp.relpath(args.config, REPO_ROOT)} on the CPU for '
           f'{cfg.train_cfg.max_epochs} epochs (progress every {cfg.default_hooks.logger.interval} iterations)')
     runner = Runner.from_cfg(cfg)
@@ -75,6 +80,7 @@ def main(argv=None):
     metrics = runner.test()
 
     picture = save_picture(runner, cfg, data_root, args.work_dir)
+    pr_png = plot_pr_curves(args.work_dir)
     summary = {k: float(v) for k, v in metrics.items()}
     summary['minutes'] = (time.time() - t0) / 60
     with open(osp.join(args.work_dir, 'demo_result.json'), 'w') as f:
@@ -87,8 +93,24 @@ def main(argv=None):
         print(f"Landmark NME    {metrics['landmarks/nme']:.4f} (mean distance / sqrt(box area)), "
               f"{100 * metrics['landmarks/matched']:.1f}% of annotated faces detected")
     print(f'Detections      {picture}')
+    if pr_png:
+        print(f'PR curves       {pr_png}')
     print(f"Total time      {summary['minutes']:.1f} min; results in {args.work_dir}")
     return summary
+
+
+def plot_pr_curves(work_dir):
+    """Easy/Medium/Hard PR curves of the run, drawn by tools/analysis/plot_widerface_pr.py."""
+    import subprocess
+    import sys
+    curves = osp.join(work_dir, 'submission_pr_curves.json')
+    out = osp.join(work_dir, 'pr_curves.png')
+    script = osp.join(REPO_ROOT, 'tools', 'analysis', 'plot_widerface_pr.py')
+    if not (osp.exists(curves) and osp.exists(script)):
+        return None
+    done = subprocess.run([sys.executable, script, curves, '--out', out, '--labels', 'toy SCRFD-kps'],
+                          capture_output=True, text=True)
+    return out if done.returncode == 0 else None
 
 
 def save_picture(runner, cfg, data_root, work_dir):

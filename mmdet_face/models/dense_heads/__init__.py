@@ -1,3 +1,4 @@
 from .scrfd_head import SCRFDHead
+from .retinaface_head import RetinaFaceHead  # noqa: F401
 
 __all__ = ['SCRFDHead']

@@ -1,0 +1,91 @@
+"""Convert the released RetinaFace (PyTorch, ``RetinaFace(cfg_mnet)`` key layout) weights to our model's keys.
+
+Our model is ``configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py``: ``MobileNetV1RetinaFace`` +
+[``RetinaFaceFPN``, ``RetinaFaceSSH``] + ``RetinaFaceHead``. Only names change; tensors are copied unchanged, so
+the converted model computes exactly what the release computes.
+
+    body.stage{s}.0.{0,1}          -> backbone.stage{s}.0.{conv,bn}                          (stem, stage 1 only)
+    body.stage{s}.{i}.{0,1,3,4}    -> backbone.stage{s}.{i}.{depthwise_conv,pointwise_conv}.{conv,bn}
+    fpn.output{k}.{0,1}            -> neck.0.lateral_convs.{k-1}.{conv,bn}
+    fpn.merge{k}.{0,1}             -> neck.0.merge_convs.{k-1}.{conv,bn}
+    ssh{k}.<branch>.{0,1}          -> neck.1.levels.{k-1}.<branch>.{conv,bn}
+    ClassHead / BboxHead / LandmarkHead.{k}.conv1x1 -> bbox_head.{cls,reg,kps}_convs.{k}
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, Mapping
+
+import torch
+
+_SSH_BRANCHES = {'conv3X3': 'conv3x3', 'conv5X5_1': 'conv5x5_1', 'conv5X5_2': 'conv5x5_2',
+                 'conv7X7_2': 'conv7x7_2', 'conv7x7_3': 'conv7x7_3'}
+_HEADS = {'ClassHead': 'cls_convs', 'BboxHead': 'reg_convs', 'LandmarkHead': 'kps_convs'}
+_CONV_BN = {'0': 'conv', '1': 'bn'}
+_DW_BLOCK = {'0': 'depthwise_conv.conv', '1': 'depthwise_conv.bn', '3': 'pointwise_conv.conv',
+             '4': 'pointwise_conv.bn'}
+
+
+def _strip_wrappers(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
+    """Accept a bare state dict, ``{'state_dict': ...}`` / ``{'model': ...}`` and ``module.`` prefixes."""
+    state = checkpoint
+    for key in ('state_dict', 'model'):
+        if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
+            state = state[key]
+    out = OrderedDict()
+    for name, value in state.items():
+        if name.startswith('module.'):
+            name = name[len('module.'):]
+        out[name] = value
+    return out
+
+
+def convert_key(name: str) -> str:
+    """One release key -> our key; raises ``KeyError`` for a key the release layout does not have."""
+    m = re.fullmatch(r'body\.(stage[123])\.(\d+)\.(\d+)\.(\w+)', name)
+    if m:
+        stage, block, layer, param = m.groups()
+        table = _CONV_BN if (stage == 'stage1' and block == '0') else _DW_BLOCK
+        if layer in table:
+            return f'backbone.{stage}.{block}.{table[layer]}.{param}'
+    m = re.fullmatch(r'fpn\.(output|merge)([123])\.([01])\.(\w+)', name)
+    if m:
+        kind, level, layer, param = m.groups()
+        group = 'lateral_convs' if kind == 'output' else 'merge_convs'
+        return f'neck.0.{group}.{int(level) - 1}.{_CONV_BN[layer]}.{param}'
+    m = re.fullmatch(r'ssh([123])\.(\w+?)\.([01])\.(\w+)', name)
+    if m and m.group(2) in _SSH_BRANCHES:
+        level, branch, layer, param = m.groups()
+        return f'neck.1.levels.{int(level) - 1}.{_SSH_BRANCHES[branch]}.{_CONV_BN[layer]}.{param}'
+    m = re.fullmatch(r'(ClassHead|BboxHead|LandmarkHead)\.(\d+)\.conv1x1\.(weight|bias)', name)
+    if m:
+        head, level, param = m.groups()
+        return f'bbox_head.{_HEADS[head]}.{level}.{param}'
+    raise KeyError(f'unexpected key {name!r} for a RetinaFace MobileNet-0.25 release checkpoint')
+
+
+def convert_retinaface_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, torch.Tensor]':
+    """Release checkpoint (state dict, possibly wrapped / ``module.``-prefixed) -> our model's state dict."""
+    return OrderedDict((convert_key(name), value) for name, value in _strip_wrappers(checkpoint).items())
+
+
+def convert_retinaface_checkpoint(src: str, dst: str, config: str = None) -> dict:
+    """Read ``src`` (release ``.pth``), write an mmengine checkpoint ``{'state_dict', 'meta'}`` to ``dst``.
+
+    When ``config`` is given, the model is built from it and loaded strictly first, so a mismatch fails here and
+    not at test time. Returns the written checkpoint.
+    """
+    state = convert_retinaface_state_dict(torch.load(src, map_location='cpu', weights_only=True))
+    if config is not None:
+        from mmengine.config import Config
+        from mmengine.registry import init_default_scope
+
+        from mmdet_face.registry import MODELS
+        cfg = Config.fromfile(config)
+        init_default_scope(cfg.get('default_scope', 'mmdet_face'))
+        model = MODELS.build(cfg.model)
+        model.load_state_dict(state, strict=True)
+    checkpoint = dict(state_dict=state,
+                      meta=dict(converted_from=str(src), converter='mmdet_face.deployment.retinaface_convert',
+                                config=config))
+    torch.save(checkpoint, dst)
+    return checkpoint
