@@ -4,7 +4,7 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py']
 
 model = dict(
-    type='SingleStageDetector',
+    type='RetinaFace',
     # The release subtracts the BGR mean (104, 117, 123) and does not scale; no padding at test time so the
     # prior grid is ceil(H / s) x ceil(W / s) of the original image, as in the release.
     data_preprocessor=dict(

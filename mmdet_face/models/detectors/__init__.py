@@ -1,3 +1,4 @@
 from .scrfd import SCRFD
+from .retinaface import RetinaFace  # noqa: F401
 
 __all__ = ['SCRFD']

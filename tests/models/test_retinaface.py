@@ -1,0 +1,207 @@
+"""RetinaFace pieces with hand-built tensors: priors, coder, matching, hard-negative mining, loss, predict."""
+import math
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from mmdet_face.registry import MODELS, TASK_UTILS
+from tests.conftest import REPO_ROOT
+
+MNET_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'
+R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'
+
+
+def _head(in_channels=8):
+    init_default_scope('mmdet_face')
+    cfg = Config.fromfile(str(MNET_CONFIG)).model
+    cfg.bbox_head.update(in_channels=in_channels, train_cfg=cfg.train_cfg, test_cfg=cfg.test_cfg)
+    return MODELS.build(cfg.bbox_head)
+
+
+def _model(config=MNET_CONFIG):
+    init_default_scope('mmdet_face')
+    return MODELS.build(Config.fromfile(str(config)).model)
+
+
+# ----------------------------------------------------------------------------- priors
+def test_priors_count_and_centres():
+    head = _head()
+    # an image of H=41, W=64: grids ceil(41/8) x ceil(64/8) = 6 x 8, 3 x 4, 2 x 2; 2 anchors per location
+    feats = [torch.zeros(1, 4, 6, 8), torch.zeros(1, 4, 3, 4), torch.zeros(1, 4, 2, 2)]
+    priors = head._priors(feats)
+    assert priors.shape == (2 * (48 + 12 + 4), 4)
+    level0 = priors[:96]
+    # location (y=0, x=0): centre (4, 4), sizes 16 then 32
+    assert level0[0].tolist() == [-4, -4, 12, 12]
+    assert level0[1].tolist() == [-12, -12, 20, 20]
+    # next location is x=1 (row-major): centre (12, 4)
+    assert level0[2].tolist() == [4, -4, 20, 12]
+    # location (y=1, x=0) is the 9th: centre (4, 12)
+    assert level0[16].tolist() == [-4, 4, 12, 20]
+    level1 = priors[96:120]
+    assert level1[0].tolist() == [-24, -24, 40, 40]        # centre (8, 8), size 64
+    assert level1[1].tolist() == [-56, -56, 72, 72]        # size 128
+    level2 = priors[120:]
+    assert level2[0].tolist() == [-112, -112, 144, 144]    # centre (16, 16), size 256
+    assert level2[-1].tolist() == [48 - 256, 48 - 256, 48 + 256, 48 + 256]  # centre (48, 48), size 512
+
+
+def test_backbone_grid_is_ceil():
+    model = _model().eval()
+    with torch.no_grad():
+        feats = model.extract_feat(torch.zeros(1, 3, 41, 65))
+    assert [tuple(f.shape[-2:]) for f in feats] == [(6, 9), (3, 5), (2, 3)]
+    assert [f.shape[1] for f in feats] == [64, 64, 64]
+
+
+def test_parameter_counts():
+    count = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)  # noqa: E731
+    assert count(_model(MNET_CONFIG)) == 426_608  # the released mobilenet0.25 file
+    assert count(_model(R50_CONFIG)) == 27_293_600
+
+
+# ----------------------------------------------------------------------------- coder
+def test_coder_hand_values_and_round_trip():
+    coder = TASK_UTILS.build(dict(type='RetinaFaceBoxCoder', variances=(0.1, 0.2)))
+    prior = torch.tensor([[0., 0., 16., 16.]])           # centre (8, 8), size 16
+    gt = torch.tensor([[2., 4., 22., 20.]])              # centre (12, 12), size (20, 16)
+    deltas = coder.encode(prior, gt)
+    expected = torch.tensor([[4 / 1.6, 4 / 1.6, math.log(20 / 16) / 0.2, 0.0]])
+    torch.testing.assert_close(deltas, expected)
+    torch.testing.assert_close(coder.decode(prior, deltas), gt)
+
+    kps = torch.tensor([[[10., 6.], [8., 8.], [0., 24.], [16., 8.], [8., 16.]]])
+    kd = coder.encode_keypoints(prior, kps)
+    assert kd.shape == (1, 10)
+    torch.testing.assert_close(kd[0, :4], torch.tensor([1.25, -1.25, 0.0, 0.0]))
+    torch.testing.assert_close(kd[0, 4:6], torch.tensor([-5.0, 10.0]))
+    torch.testing.assert_close(coder.decode_keypoints(prior, kd), kps)
+
+    priors = torch.rand(50, 2) * 100
+    priors = torch.cat([priors, priors + 5 + torch.rand(50, 2) * 60], 1)
+    boxes = torch.rand(50, 2) * 100
+    boxes = torch.cat([boxes, boxes + 1 + torch.rand(50, 2) * 60], 1)
+    torch.testing.assert_close(coder.decode(priors, coder.encode(priors, boxes)), boxes, atol=1e-3, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- matching and mining
+def test_matching_thresholds():
+    head = _head()
+    feats = [torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 4, 4), torch.zeros(1, 4, 2, 2)]
+    priors = head._priors(feats)
+    # face 0 equals prior 0 of level 0 location (2, 2): centre (20, 20), size 16 -> positive by IoU 1
+    # face 1 is an 8 x 8 face whose best prior (size 16) has IoU 0.25: in [0.2, 0.35), still matched
+    gt = InstanceData(bboxes=torch.tensor([[12., 12., 28., 28.], [40., 40., 48., 48.]]),
+                      labels=torch.tensor([0, 0]),
+                      keypoints=torch.rand(2, 5, 2) * 30 + 12,
+                      keypoints_weights=torch.tensor([[1.] * 5, [0.] * 5]))
+    labels, bbox_t, kps_t, kps_w = head.get_targets(priors, gt)
+    idx0 = (2 * 8 + 2) * 2
+    assert labels[idx0] == 1
+    torch.testing.assert_close(bbox_t[idx0], torch.zeros(4))
+    # 8x8 face centred at (44, 44): priors with size 16 centred at (44, 44) -> IoU 64 / 256 = 0.25
+    idx1 = (5 * 8 + 5) * 2
+    assert labels[idx1] == 1
+    assert kps_w[idx0].sum() == 10 and kps_w[idx1].sum() == 0
+    assert int((labels == 1).sum()) == 2
+
+
+def test_hard_negative_mining_ratio():
+    head = _head()
+    labels = torch.zeros(30, dtype=torch.long)
+    labels[[0, 1]] = 1
+    labels[[2, 3, 4]] = -1                        # ignored: never picked, however large their loss
+    loss = torch.arange(30, dtype=torch.float32)
+    loss[[2, 3, 4]] = 1000.0
+    selected = head.hard_negative_mining(loss, labels)
+    assert selected[[0, 1]].all()
+    assert int(selected.sum()) == 2 + 6           # 3 negatives per positive
+    assert selected[24:].all() and not selected[2:24].any()
+    # no positive -> no negative
+    assert not head.hard_negative_mining(loss, torch.zeros(30, dtype=torch.long)).any()
+    # capped by the number of background priors
+    few = torch.full((5,), -1, dtype=torch.long)
+    few[0], few[1] = 1, 0
+    assert int(head.hard_negative_mining(loss[:5], few).sum()) == 2
+
+
+# ----------------------------------------------------------------------------- loss
+def _tiny_batch(with_landmarks):
+    gts = []
+    for boxes in ([[10., 12., 40., 46.]], [[30., 8., 50., 30.], [4., 36., 20., 56.]]):
+        boxes = torch.tensor(boxes)
+        n = len(boxes)
+        ctr = (boxes[:, :2] + boxes[:, 2:]) / 2
+        kps = ctr[:, None, :] + torch.tensor([[-4., -3.], [4., -3.], [0., 0.], [-3., 4.], [3., 4.]])
+        weights = torch.ones(n, 5) if with_landmarks else torch.zeros(n, 5)
+        gts.append(InstanceData(bboxes=boxes, labels=torch.zeros(n, dtype=torch.long), keypoints=kps,
+                                keypoints_weights=weights))
+    metas = [dict(img_shape=(64, 64), pad_shape=(64, 64))] * 2
+    return gts, metas
+
+
+@pytest.mark.parametrize('with_landmarks', [True, False])
+def test_loss_finite_and_decreasing(with_landmarks):
+    torch.manual_seed(0)
+    head = _head(in_channels=8)
+    feats = tuple(torch.randn(2, 8, s, s) for s in (8, 4, 2))
+    gts, metas = _tiny_batch(with_landmarks)
+    optimizer = torch.optim.SGD(head.parameters(), lr=0.05, momentum=0.9)
+    totals = []
+    for _ in range(30):
+        losses = head.loss_by_feat(*head(feats), gts, metas)
+        total = sum(losses.values())
+        assert all(torch.isfinite(v) for v in losses.values())
+        if not with_landmarks:
+            assert losses['loss_kps'].item() == 0.0
+        totals.append(total.item())
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    assert totals[-1] < 0.5 * totals[0]
+
+
+def test_loss_without_faces_is_zero_regression():
+    head = _head(in_channels=8)
+    feats = tuple(torch.randn(1, 8, s, s) for s in (8, 4, 2))
+    empty = InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
+                         keypoints=torch.zeros(0, 5, 2), keypoints_weights=torch.zeros(0, 5))
+    losses = head.loss_by_feat(*head(feats), [empty], [dict(img_shape=(64, 64))])
+    assert losses['loss_cls'].item() == 0 and losses['loss_bbox'].item() == 0
+    sum(losses.values()).backward()
+
+
+# ----------------------------------------------------------------------------- detector round trip
+def test_detector_loss_and_predict():
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.bbox import HorizontalBoxes
+    torch.manual_seed(0)
+    model = _model()
+    gts, _ = _tiny_batch(True)
+    samples = []
+    for gt in gts:
+        sample = DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(128, 128), pad_shape=(64, 64),
+                                             scale_factor=(0.5, 0.5)))
+        gt.bboxes = HorizontalBoxes(gt.bboxes)
+        sample.gt_instances = gt
+        sample.ignored_instances = InstanceData(bboxes=HorizontalBoxes(torch.zeros(0, 4)),
+                                                labels=torch.zeros(0, dtype=torch.long))
+        samples.append(sample)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2, data_samples=samples)
+    data = model.data_preprocessor(data, training=True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_kps'}
+    model.eval()
+    model.bbox_head.test_cfg['score_thr'] = 0.0
+    with torch.no_grad():
+        preds = model.predict(data['inputs'], data['data_samples'], rescale=True)
+    pred = preds[0].pred_instances
+    n = len(pred)
+    assert 0 < n <= 750
+    assert pred.bboxes.shape == (n, 4) and pred.keypoints.shape == (n, 5, 2) and pred.labels.eq(0).all()
+    assert (pred.scores[:-1] >= pred.scores[1:]).all()
+    # rescaled to the 128 x 128 original: prior centres reach past 64 px
+    assert pred.bboxes[:, 2].max() > 64
