@@ -10,6 +10,8 @@ the converted model computes exactly what the release computes.
     fpn.merge{k}.{0,1}             -> neck.0.merge_convs.{k-1}.{conv,bn}
     ssh{k}.<branch>.{0,1}          -> neck.1.levels.{k-1}.<branch>.{conv,bn}
     ClassHead / BboxHead / LandmarkHead.{k}.conv1x1 -> bbox_head.{cls,reg,kps}_convs.{k}
+    body.{conv1,bn1,layer1..4}.*   -> backbone.*   (ResNet-50 release, torchvision names = mmdet ResNet names;
+                                                    use the ResNet-50 config with ``--config``)
 """
 import re
 from collections import OrderedDict
@@ -47,6 +49,10 @@ def convert_key(name: str) -> str:
         table = _CONV_BN if (stage == 'stage1' and block == '0') else _DW_BLOCK
         if layer in table:
             return f'backbone.{stage}.{block}.{table[layer]}.{param}'
+    # ResNet-50 release: torchvision names, which mmdet's ResNet keeps (fc is not part of the release's body)
+    m = re.fullmatch(r'body\.((conv1|bn1|layer[1-4])\..+)', name)
+    if m:
+        return f'backbone.{m.group(1)}'
     m = re.fullmatch(r'fpn\.(output|merge)([123])\.([01])\.(\w+)', name)
     if m:
         kind, level, layer, param = m.groups()
@@ -60,7 +66,7 @@ def convert_key(name: str) -> str:
     if m:
         head, level, param = m.groups()
         return f'bbox_head.{_HEADS[head]}.{level}.{param}'
-    raise KeyError(f'unexpected key {name!r} for a RetinaFace MobileNet-0.25 release checkpoint')
+    raise KeyError(f'unexpected key {name!r} for a RetinaFace release checkpoint')
 
 
 def convert_retinaface_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, torch.Tensor]':

@@ -26,6 +26,8 @@ CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface
     ('ClassHead.2.conv1x1.bias', 'bbox_head.cls_convs.2.bias'),
     ('BboxHead.0.conv1x1.weight', 'bbox_head.reg_convs.0.weight'),
     ('LandmarkHead.1.conv1x1.weight', 'bbox_head.kps_convs.1.weight'),
+    ('body.conv1.weight', 'backbone.conv1.weight'),  # ResNet-50 release: torchvision names kept
+    ('body.layer3.5.downsample.1.running_mean', 'backbone.layer3.5.downsample.1.running_mean'),
 ])
 def test_convert_key(release, ours):
     assert convert_key(release) == ours
@@ -36,6 +38,8 @@ def test_unexpected_key_is_an_error():
         convert_key('body.stage4.0.0.weight')
     with pytest.raises(KeyError):
         convert_key('body.stage1.1.2.weight')  # an activation has no parameters
+    with pytest.raises(KeyError):
+        convert_key('body.fc.weight')
 
 
 def test_wrappers_and_module_prefix():
@@ -66,3 +70,20 @@ def test_command_line(tmp_path):
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'wrote 300 tensors' in proc.stdout and dst.exists()
+
+
+def test_resnet50_release_layout_covers_our_r50_model():
+    """The R50 release = torchvision ResNet-50 under ``body.`` + the same FPN / SSH / head names as MobileNet-0.25."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmdet_face.registry import MODELS
+    release = torch.load(shared_path('real', 'weights', 'retinaface_mobilenet025.pth'), map_location='cpu',
+                         weights_only=True)
+    init_default_scope('mmdet_face')
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'))
+    cfg.model.backbone.init_cfg = None
+    ours = MODELS.build(cfg.model).state_dict()
+    release_keys = ['body.' + k[len('backbone.'):] for k in ours if k.startswith('backbone.')]
+    release_keys += [k for k in release if not k.startswith('body.')]
+    assert sorted(convert_key(k) for k in release_keys) == sorted(ours)

@@ -205,3 +205,27 @@ def test_detector_loss_and_predict():
     assert (pred.scores[:-1] >= pred.scores[1:]).all()
     # rescaled to the 128 x 128 original: prior centres reach past 64 px
     assert pred.bboxes[:, 2].max() > 64
+
+
+@pytest.mark.parametrize('config', ['retinaface/retinaface_mnet025_1xb32-250e_widerface.py',
+                                    'retinaface/retinaface_r50_4xb6-100e_widerface.py',
+                                    'toy/retinaface_toy_mnet025.py'])
+def test_configs_build_and_keep_the_release_recipe(config):
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs' / config))
+    assert cfg.model.type == 'RetinaFace'
+    pre = cfg.model.data_preprocessor
+    assert pre.mean == [104, 117, 123] and pre.std == [1, 1, 1] and not pre.bgr_to_rgb
+    assert cfg.model.test_cfg.score_thr == 0.02 and cfg.model.test_cfg.nms == dict(
+        type='nms', iou_threshold=0.4, offset=1)
+    if config.startswith('retinaface/'):
+        opt = cfg.optim_wrapper.optimizer
+        assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 1e-3, 0.9, 5e-4)
+        r50 = 'r50' in config
+        assert cfg.train_cfg.max_epochs == (100 if r50 else 250)
+        assert cfg.param_scheduler[0].milestones == ([70, 90] if r50 else [190, 220])
+        assert cfg.train_dataloader.batch_size == (6 if r50 else 32)
+        assert cfg.image_size == (840 if r50 else 640)
+    if 'r50' in config:
+        cfg.model.backbone.init_cfg = None  # no download in tests
+    init_default_scope('mmdet_face')
+    MODELS.build(cfg.model)
