@@ -12,7 +12,8 @@ Test-time scales (the Resize step of ``cfg.test_dataloader.dataset.pipeline`` is
     vga     long side 640, aspect ratio kept (SCRFD's "VGA" protocol; --size changes 640)
     origin  the original image, no resizing (RetinaFace's single-scale protocol)
     fixed   every image resized to exactly N x N (--size N), boxes mapped back per axis
-    --tta   horizontal-flip test-time augmentation via mmdet's DetTTAModel, unless the config defines its own
+    --tta   multi-scale (--tta-scales, factors of the original size) + horizontal-flip test-time augmentation,
+            merged by FaceTTAModel with NMS or box voting (--tta-merge), unless the config defines its own
             ``tta_model`` / ``tta_pipeline``
 Predictions are scored by WiderFaceMetric; ``--out DIR`` also writes the submission folder to DIR and the PR curves
 to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them).
@@ -47,7 +48,11 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write the submission folder here (and DIR_pr_curves.json)')
     parser.add_argument('--mode', choices=['vga', 'origin', 'fixed'], help='test scale (default: the config\'s)')
     parser.add_argument('--size', type=int, help='long side for vga (default 640), side for fixed')
-    parser.add_argument('--tta', action='store_true', help='flip test-time augmentation')
+    parser.add_argument('--tta', action='store_true', help='multi-scale + flip test-time augmentation')
+    parser.add_argument('--tta-scales', type=float, nargs='+', default=[1.0],
+                        help='with --tta: factors of the original image size (e.g. 0.5 1 1.5 2)')
+    parser.add_argument('--tta-merge', choices=['nms', 'vote'], default='nms',
+                        help='with --tta: merge the views by NMS (0.4) or box voting (0.3)')
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='config overrides key=value (as tools/test.py)')
@@ -101,19 +106,32 @@ def set_test_scale(cfg, mode, size):
     raise KeyError('tools/test_widerface.py --mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
 
 
-def set_tta(cfg):
+def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None):
+    """Multi-scale + flip test-time augmentation: every ``scale`` (a factor of the original image size) with and
+    without a horizontal flip, merged by ``FaceTTAModel`` with NMS or box voting. A config's own
+    ``tta_model`` / ``tta_pipeline`` take precedence."""
     from copy import deepcopy
 
     from mmengine.config import ConfigDict
     if 'tta_model' not in cfg:
-        cfg.tta_model = dict(type='DetTTAModel',
-                             tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.4), max_per_img=1000))
+        tta_cfg = dict(merge=merge)
+        if iou_threshold is not None:
+            tta_cfg['iou_threshold'] = iou_threshold
+        elif merge == 'vote':
+            tta_cfg['iou_threshold'] = 0.3  # the S3FD / SRN voting scripts
+        cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
     if 'tta_pipeline' not in cfg:
         pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
-        pack = pipeline[-1]
-        flip = [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)]
-        pipeline[-1] = dict(type='TestTimeAug', transforms=[flip, [pack]])
-        cfg.tta_pipeline = pipeline
+        resize_index = next((i for i, step in enumerate(pipeline)
+                             if str(step.get('type', '')).split('.')[-1].endswith('Resize')), None)
+        if resize_index is None:
+            raise KeyError('tools/test_widerface.py --tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
+        resize_type = pipeline[resize_index]['type']
+        after = pipeline[resize_index + 1:]
+        resizes = [dict(type=resize_type, scale_factor=float(s), keep_ratio=True) for s in scales]
+        flips = [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)]
+        cfg.tta_pipeline = pipeline[:resize_index] + [
+            dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
     return cfg
@@ -135,7 +153,7 @@ def build_test_cfg(args):
     if args.mode:
         set_test_scale(cfg, args.mode, args.size)
     if args.tta:
-        set_tta(cfg)
+        set_tta(cfg, args.tta_scales, args.tta_merge)
     gt_dir = args.gt_dir
     evaluator = cfg.get('test_evaluator') or {}
     if gt_dir is None and isinstance(evaluator, dict) and 'WiderFaceMetric' in str(evaluator.get('type', '')):

@@ -101,11 +101,15 @@ def test_tta_wraps_model_and_pipeline(tmp_path):
     (tmp_path / 'cfg.py').write_text(CONFIG)
     tool = _load_tool('tools/test_widerface.py')
     cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--gt-dir', 'G',
+                                               '--tta-scales', '0.5', '1', '1.5', '--tta-merge', 'vote',
                                                '--cfg-options', 'test_dataloader.batch_size=2']))
-    assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'Dummy'
+    assert cfg.model.type == 'FaceTTAModel' and cfg.model.module.type == 'Dummy'
+    assert cfg.model.tta_cfg == dict(merge='vote', iou_threshold=0.3)
     last = cfg.test_dataloader.dataset.pipeline[-1]
-    assert last.type == 'TestTimeAug' and [t.prob for t in last.transforms[0]] == [1.0, 0.0]
-    assert last.transforms[1][0].type == 'PackFaceInputs'
+    assert last.type == 'TestTimeAug'
+    assert [t.scale_factor for t in last.transforms[0]] == [0.5, 1.0, 1.5]
+    assert [t.prob for t in last.transforms[1]] == [1.0, 0.0]
+    assert last.transforms[-1][0].type == 'PackFaceInputs'
     assert cfg.test_evaluator.gt_dir == 'G' and cfg.test_dataloader.batch_size == 2
 
 

@@ -1,0 +1,105 @@
+"""Test-time augmentation for face detectors: merge the views of one image (scales x flips) with NMS or with
+the box voting of the S3FD / PyramidBox / SRN evaluation scripts, carrying landmarks along."""
+from typing import List
+
+import torch
+from mmcv.ops import nms
+from mmdet.models.test_time_augs import DetTTAModel
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_flip, bbox_overlaps
+from mmengine.structures import InstanceData
+
+from mmdet_face.registry import MODELS
+
+# left/right landmark swap of a horizontal flip: left eye, right eye, nose, left mouth, right mouth
+FLIP_KEYPOINT_ORDER = [1, 0, 2, 4, 3]
+
+
+def flip_keypoints_back(keypoints: torch.Tensor, width: float) -> torch.Tensor:
+    """Undo a horizontal flip of (N, 5, 2) keypoints in an image of ``width`` pixels (x' = W - x, then swap)."""
+    flipped = keypoints[:, FLIP_KEYPOINT_ORDER].clone()
+    flipped[..., 0] = width - flipped[..., 0]
+    return flipped
+
+
+def box_vote(bboxes: torch.Tensor, scores: torch.Tensor, keypoints=None, iou_threshold: float = 0.3,
+             drop_single: bool = True):
+    """Box voting: the highest-scoring box takes every remaining box with IoU >= ``iou_threshold``; the group's
+    box (and landmarks) become their score-weighted mean and its score the group's maximum.
+
+    ``drop_single`` follows the reference scripts, which discard a group of one box (a detection no other view
+    confirmed) unless it is the last one left.
+
+    Returns:
+        tuple: (M, 4) boxes, (M,) scores and (M, 5, 2) keypoints or None, sorted by score.
+    """
+    order = torch.argsort(scores, descending=True)
+    bboxes, scores = bboxes[order], scores[order]
+    keypoints = keypoints[order] if keypoints is not None else None
+    alive = torch.ones(len(scores), dtype=torch.bool, device=scores.device)
+    out_boxes, out_scores, out_kps = [], [], []
+    ious = bbox_overlaps(bboxes, bboxes)
+    for i in range(len(scores)):
+        if not alive[i]:
+            continue
+        group = alive & (ious[i] >= iou_threshold)
+        group[i] = True
+        alive &= ~group
+        if drop_single and int(group.sum()) == 1 and bool(alive.any()):
+            continue
+        weights = scores[group][:, None]
+        out_boxes.append((bboxes[group] * weights).sum(0) / weights.sum())
+        out_scores.append(scores[group].max())
+        if keypoints is not None:
+            out_kps.append((keypoints[group] * weights[:, :, None]).sum(0) / weights.sum())
+    if not out_scores:
+        empty_kps = keypoints.new_zeros((0, *keypoints.shape[1:])) if keypoints is not None else None
+        return bboxes.new_zeros((0, 4)), scores.new_zeros((0,)), empty_kps
+    return (torch.stack(out_boxes), torch.stack(out_scores),
+            torch.stack(out_kps) if keypoints is not None else None)
+
+
+@MODELS.register_module()
+class FaceTTAModel(DetTTAModel):
+    """mmdet's ``DetTTAModel`` for faces: landmarks are flipped back and merged too, and the merge is NMS
+    (``tta_cfg=dict(merge='nms', iou_threshold=0.4)``) or box voting (``merge='vote', iou_threshold=0.3``).
+    ``max_per_img`` caps the merged detections (the reference scripts keep 750)."""
+
+    def __init__(self, tta_cfg=None, **kwargs):
+        tta_cfg = {**dict(merge='nms', iou_threshold=0.4, max_per_img=750), **(tta_cfg or {})}
+        if tta_cfg['merge'] not in ('nms', 'vote'):
+            raise ValueError(f"FaceTTAModel: tta_cfg.merge must be 'nms' or 'vote', got {tta_cfg['merge']!r}")
+        super().__init__(tta_cfg=tta_cfg, **kwargs)
+
+    def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
+        bboxes, scores, keypoints = [], [], []
+        with_kps = all('keypoints' in s.pred_instances for s in data_samples)
+        for sample in data_samples:
+            pred, meta = sample.pred_instances, sample.metainfo
+            boxes, kps = pred.bboxes, pred.keypoints if with_kps else None
+            if meta.get('flip', False):
+                boxes = bbox_flip(boxes, meta['ori_shape'], meta['flip_direction'])
+                if kps is not None:
+                    if meta['flip_direction'] != 'horizontal':
+                        raise NotImplementedError('FaceTTAModel: only horizontal flips carry landmarks')
+                    kps = flip_keypoints_back(kps, meta['ori_shape'][1])
+            bboxes.append(boxes)
+            scores.append(pred.scores)
+            keypoints.append(kps)
+        bboxes, scores = torch.cat(bboxes), torch.cat(scores)
+        keypoints = torch.cat(keypoints) if with_kps else None
+        cfg = self.tta_cfg
+        if cfg['merge'] == 'nms' and len(scores):
+            _, keep = nms(bboxes, scores, cfg['iou_threshold'])
+            bboxes, scores = bboxes[keep], scores[keep]
+            keypoints = keypoints[keep] if keypoints is not None else None
+        elif cfg['merge'] == 'vote':
+            bboxes, scores, keypoints = box_vote(bboxes, scores, keypoints, cfg['iou_threshold'])
+        limit = cfg['max_per_img']
+        results = InstanceData(bboxes=bboxes[:limit], scores=scores[:limit],
+                               labels=torch.zeros(len(scores[:limit]), dtype=torch.long, device=scores.device))
+        if keypoints is not None:
+            results.keypoints = keypoints[:limit]
+        merged = data_samples[0]
+        merged.pred_instances = results
+        return merged
