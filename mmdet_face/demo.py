@@ -24,21 +24,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def draw_detections(image, bboxes, scores, keypoints=None):
-    """Boxes (green), scores and the 5 landmarks (left eye, right eye, nose, left/right mouth) on a BGR copy."""
-    import cv2
-    canvas = image.copy()
-    colors = [(0, 0, 255), (0, 255, 255), (255, 0, 255), (0, 255, 0), (255, 0, 0)]
-    for i, (box, score) in enumerate(zip(bboxes, scores)):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), 1)
-        cv2.putText(canvas, f'{score:.2f}', (x1, max(y1 - 2, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 255, 0), 1)
-        if keypoints is not None:
-            for (x, y), color in zip(keypoints[i], colors):
-                cv2.circle(canvas, (int(round(float(x))), int(round(float(y)))), 1, color, -1)
-    return canvas
-
-
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
@@ -114,21 +99,16 @@ def plot_pr_curves(work_dir):
 
 
 def save_picture(runner, cfg, data_root, work_dir):
-    """Run the trained model on the first val image and save the drawing."""
+    """Run the trained checkpoint through the FaceDetector API on the first val image and save the drawing."""
     import cv2
-    from mmdet.apis import inference_detector
 
-    dataset = runner.test_dataloader.dataset
-    img_path = dataset.get_data_info(0)['img_path']
-    model = runner.model
-    model.cfg = cfg
-    model.eval()
-    result = inference_detector(model, img_path)
-    pred = result.pred_instances
-    keep = pred.scores > 0.3
-    keypoints = pred.keypoints[keep].cpu().numpy() if 'keypoints' in pred else None
-    canvas = draw_detections(cv2.imread(img_path), pred.bboxes[keep].cpu().numpy(), pred.scores[keep].cpu().numpy(),
-                             keypoints)
+    from mmdet_face.apis import FaceDetector
+    from mmdet_face.visualization import draw_faces
+
+    img_path = runner.test_dataloader.dataset.get_data_info(0)['img_path']
+    checkpoint = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    faces = FaceDetector(cfg, checkpoint)(img_path, score_thr=0.3)
+    canvas = draw_faces(cv2.imread(img_path), faces.bboxes, faces.scores, faces.keypoints)
     out = osp.join(work_dir, 'detections.jpg')
     os.makedirs(work_dir, exist_ok=True)
     cv2.imwrite(out, canvas)

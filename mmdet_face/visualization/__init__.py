@@ -1,1 +1,4 @@
-"""Visualizers: mmdet's DetLocalVisualizer is used by name; face-specific drawing lives in mmdet_face.demo."""
+"""Visualizers: mmdet's DetLocalVisualizer is used by name in configs; face drawing for tools lives here."""
+from .draw import KEYPOINT_COLORS, draw_faces
+
+__all__ = ['draw_faces', 'KEYPOINT_COLORS']
