@@ -61,10 +61,14 @@ class FaceDetector:
         checkpoint (str, optional): weights to load; without it the model keeps its initialisation.
         device (str): 'cpu', 'cuda', 'cuda:1' ...
         fp16 (bool, optional): half-precision inference; default True on CUDA, False on the CPU.
+        letterbox (int, optional): instead of the config's test pipeline, preprocess as the released SCRFD
+            ONNX models do (insightface ``SCRFD.detect``): resize keeping the aspect ratio so the long side is
+            ``letterbox`` (short side truncated to an int), place it in the top-left of a black
+            ``letterbox x letterbox`` canvas, one scale factor for both axes. ``max_size`` then overrides it.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
-                 fp16: Optional[bool] = None):
+                 fp16: Optional[bool] = None, letterbox: Optional[int] = None):
         from mmengine.config import Config
         from mmengine.dataset import Compose
         from mmengine.registry import init_default_scope
@@ -89,6 +93,7 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._compose = Compose
         self._pipelines = {}
+        self.letterbox = letterbox
 
     @staticmethod
     def _inference_pipeline(pipeline):
@@ -143,7 +148,10 @@ class FaceDetector:
         try:
             for start in range(0, len(images), batch_size):
                 chunk = [_read_image(img) for img in images[start:start + batch_size]]
-                data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
+                if self.letterbox:
+                    data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
+                else:
+                    data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
                 batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
                     outputs = self.model.test_step(batch)
@@ -151,6 +159,25 @@ class FaceDetector:
         finally:
             self.head.test_cfg = saved
         return results[0] if single else results
+
+    @staticmethod
+    def _letterbox(img: np.ndarray, img_id: int, size: int) -> dict:
+        """The released SCRFD preprocessing (same integer sizes and scale as insightface's ``SCRFD.detect``)."""
+        import cv2
+        from mmdet.structures import DetDataSample
+        h, w = img.shape[:2]
+        ratio = float(h) / w
+        if ratio > 1.0:
+            new_h, new_w = size, int(size / ratio)
+        else:
+            new_w, new_h = size, int(size * ratio)
+        new_w, new_h = max(new_w, 1), max(new_h, 1)
+        scale = float(new_h) / h
+        canvas = np.zeros((size, size, 3), np.uint8)
+        canvas[:new_h, :new_w] = cv2.resize(img, (new_w, new_h))
+        sample = DetDataSample(metainfo=dict(img_id=img_id, ori_shape=(h, w), img_shape=(new_h, new_w),
+                                             scale_factor=(scale, scale), pad_shape=(size, size)))
+        return dict(inputs=torch.from_numpy(canvas).permute(2, 0, 1).contiguous(), data_samples=sample)
 
     @staticmethod
     def _to_numpy(pred) -> FaceDetections:

@@ -1,0 +1,2 @@
+from .scrfd_onnx import (SCRFDExportWrapper, SCRFDOnnxMismatch, convert_scrfd_onnx, export_scrfd_onnx,  # noqa: F401
+                         find_matching_configs, load_scrfd_onnx_weights)

@@ -1,0 +1,105 @@
+"""SCRFD ONNX export round trip (GN and BN heads) and import of released / model-pack ONNX files."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmdet_face.deployment import (SCRFDOnnxMismatch, convert_scrfd_onnx, export_scrfd_onnx,
+                                   load_scrfd_onnx_weights)
+from mmdet_face.deployment.scrfd_onnx import head_outputs_flat
+from mmdet_face.models.utils.complexity import build_detector_from_config
+from tests.conftest import shared_path
+
+onnx = pytest.importorskip('onnx')
+ort = pytest.importorskip('onnxruntime')
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
+GN_CONFIG = CONFIGS / 'scrfd_500m_4xb8-640e_widerface.py'
+BN_CONFIG = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
+
+
+def _random_model(config):
+    torch.manual_seed(0)
+    model = build_detector_from_config(str(config)).eval()
+    with torch.no_grad():  # move norms off their identity init so the check sees them
+        for name, p in model.named_parameters():
+            if 'bn' in name or 'gn' in name or p.ndim == 1:
+                p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def _run(path, x):
+    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: x})))
+
+
+@pytest.mark.parametrize('config,dynamic', [(GN_CONFIG, False), (BN_CONFIG, True)])
+def test_export_round_trip(tmp_path, config, dynamic):
+    model = _random_model(config)
+    out = tmp_path / 'model.onnx'
+    names = export_scrfd_onnx(model, str(out), shape=(64, 96), dynamic=dynamic)
+    kinds = ['score', 'bbox', 'kps'] if 'kps' in config.name else ['score', 'bbox']
+    assert names == [f'{k}_{s}' for k in kinds for s in (8, 16, 32)]
+    graph = onnx.load(str(out)).graph
+    ops = {n.op_type for n in graph.node}
+    if config is GN_CONFIG:
+        assert 'GroupNormalization' in ops and 'InstanceNormalization' not in ops
+    assert 'BatchNormalization' not in ops or config is BN_CONFIG
+    x = torch.randn(2, 3, *((96, 64) if dynamic else (64, 96)))  # batch 2; another shape when dynamic
+    ref = head_outputs_flat(model, x)
+    got = _run(out, x.numpy())
+    assert list(got) == names
+    for name in names:
+        channels = {'score': 1, 'bbox': 4, 'kps': 10}[name.split('_')[0]]
+        stride = int(name.split('_')[1])
+        assert got[name].shape == (2, x.shape[2] // stride * x.shape[3] // stride * 2, channels)
+        np.testing.assert_allclose(got[name], ref[name].numpy(), atol=1e-4, err_msg=name)
+
+
+def test_mismatch_names_matching_config():
+    path = shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')
+    model = build_detector_from_config(str(GN_CONFIG)).eval()
+    with pytest.raises(SCRFDOnnxMismatch, match='scrfd_500m_bnkps_4xb16-640e_widerface.py'):
+        load_scrfd_onnx_weights(model, onnx.load(str(path)), 'scrfd_500m GN')
+
+
+def _model_pack_variant(src, dst):
+    """The older insightface model-pack layout: numeric output names, symbolic H/W, no batch dimension."""
+    from onnx import helper
+    m = onnx.load(str(src))
+    g = m.graph
+    inp = g.input[0]
+    inp.type.tensor_type.shape.dim[2].dim_param = '?'
+    inp.type.tensor_type.shape.dim[3].dim_param = '?'
+    renames = {out.name: str(400 + i) for i, out in enumerate(g.output)}
+    for node in g.node:
+        node.output[:] = [o + '_b' if o in renames else o for o in node.output]
+    for old, new in renames.items():
+        g.node.append(helper.make_node('Squeeze', [old + '_b'], [new], axes=[0]))  # opset 11: axes attribute
+    new_outputs = list(renames.values())
+    del g.output[:]
+    for new in new_outputs:
+        g.output.append(helper.make_tensor_value_info(new, onnx.TensorProto.FLOAT, None))
+    onnx.save(m, str(dst))
+
+
+def test_convert_released_and_model_pack_files(tmp_path):
+    src = shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')
+    legacy = tmp_path / 'det_500m.onnx'
+    _model_pack_variant(src, legacy)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32)
+    legacy_out = _run(legacy, x)
+    assert list(legacy_out) == [str(400 + i) for i in range(9)] and legacy_out['400'].shape == (12800, 1)
+    ref = _run(src, x)
+    for a, b in zip(ref.values(), legacy_out.values()):
+        np.testing.assert_array_equal(a[0], b)
+    states = [convert_scrfd_onnx(str(p), str(BN_CONFIG), str(tmp_path / f'{i}.pth'))['state_dict']
+              for i, p in enumerate((src, legacy))]
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+    model = build_detector_from_config(str(BN_CONFIG)).eval()
+    model.load_state_dict(torch.load(tmp_path / '0.pth', weights_only=False)['state_dict'])
+    ours = head_outputs_flat(model, torch.from_numpy(x))
+    for name, value in ref.items():
+        np.testing.assert_allclose(ours[name].numpy(), value, atol=1e-4 if 'score' in name else 1e-3,
+                                   err_msg=name)

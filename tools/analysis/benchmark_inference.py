@@ -1,0 +1,122 @@
+"""CPU inference latency of a face detector: pre-processing, network and post-processing, timed separately.
+
+    python tools/analysis/benchmark_inference.py configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py \
+        --checkpoint scrfd_500m_bnkps.pth --onnx scrfd_500m_bnkps.onnx [--image photo.jpg] [--repeat 20]
+
+For each thread count (1, 2) and input size (640x640, 640x480 = W x H) it reports median milliseconds of
+  pre   letterbox resize + normalisation of the image into a (1, 3, H, W) float blob (numpy / OpenCV),
+  net   our PyTorch model (``_forward``), our model exported to ONNX (onnxruntime) and, with ``--onnx``, the
+        given file (a released model is fixed at 640x640: at 640x480 it runs on the blob padded to 640x640),
+  post  FaceDetector's decoding + NMS (``bbox_head.predict_by_feat``) at ``--score-thr`` (0.02), rescaled.
+"""
+import argparse
+import os
+import os.path as osp
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+SIZES = [(640, 640), (480, 640)]  # (H, W)
+
+
+def median_ms(fn, repeat, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def letterbox_blob(img, h, w):
+    """Aspect-preserving resize into the top-left of an (h, w) black canvas; (x - 127.5) / 128, RGB, NCHW."""
+    import cv2
+    scale = min(h / img.shape[0], w / img.shape[1])
+    new_w, new_h = int(img.shape[1] * scale), int(img.shape[0] * scale)
+    canvas = np.zeros((h, w, 3), np.uint8)
+    canvas[:new_h, :new_w] = cv2.resize(img, (new_w, new_h))
+    blob = ((canvas[..., ::-1].astype(np.float32) - 127.5) / 128).transpose(2, 0, 1)[None]
+    return np.ascontiguousarray(blob), scale, (new_h, new_w)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', default=None)
+    parser.add_argument('--onnx', default=None, help='a released ONNX file to compare with (same run)')
+    parser.add_argument('--image', default=None, help='photo to run on (default: a real one under ../shared, '
+                        'else random noise)')
+    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--repeat', type=int, default=20)
+    parser.add_argument('--score-thr', type=float, default=0.02)
+    args = parser.parse_args()
+
+    import cv2
+    import onnxruntime as ort
+    from mmengine.runner import load_checkpoint
+
+    import mmdet_face  # noqa: F401
+    from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
+    from mmdet_face.models.utils.complexity import build_detector_from_config
+
+    model = build_detector_from_config(args.config).eval()
+    if args.checkpoint:
+        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True, logger='silent')
+    head = model.bbox_head
+    head.test_cfg.score_thr = args.score_thr
+    image = args.image or osp.join(osp.dirname(__file__), '..', '..', '..', 'shared', 'real', 'images', 'test.jpg')
+    img = cv2.imread(image) if osp.isfile(image) else \
+        np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
+    print(f'config {args.config}\nimage {image if osp.isfile(image) else "random 1024x768"}; '
+          f'median of {args.repeat} runs, milliseconds')
+
+    tmp = tempfile.mkdtemp()
+    ours = osp.join(tmp, 'ours.onnx')
+    export_scrfd_onnx(model, ours, dynamic=True)
+
+    header = f'{"threads":>7} {"size WxH":>9} {"pre":>6} {"torch":>7} {"ours.onnx":>9} ' \
+             f'{"given.onnx":>10} {"post":>6} {"faces":>5}'
+    print(header)
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        sess_ours = ort.InferenceSession(ours, opts, providers=['CPUExecutionProvider'])
+        sess_given = ort.InferenceSession(args.onnx, opts, providers=['CPUExecutionProvider']) if args.onnx \
+            else None
+        for h, w in SIZES:
+            pre = median_ms(lambda: letterbox_blob(img, h, w), args.repeat)
+            blob, scale, resized = letterbox_blob(img, h, w)
+            x = torch.from_numpy(blob)
+            with torch.no_grad():
+                t_torch = median_ms(lambda: model._forward(x), args.repeat)
+                feats = model._forward(x)
+            t_ours = median_ms(lambda: sess_ours.run(None, {'input.1': blob}), args.repeat)
+            t_given = float('nan')
+            if sess_given is not None:
+                shape = sess_given.get_inputs()[0].shape
+                given_blob = blob
+                if all(isinstance(d, int) for d in shape[2:]) and tuple(shape[2:]) != (h, w):
+                    given_blob = np.zeros((1, 3, *shape[2:]), np.float32)
+                    given_blob[:, :, :h, :w] = blob
+                name = sess_given.get_inputs()[0].name
+                t_given = median_ms(lambda: sess_given.run(None, {name: given_blob}), args.repeat)
+            meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale),
+                         pad_shape=(h, w))]
+            feats = [list(f) if f[0] is not None else None for f in feats]
+            t_post = median_ms(lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True),
+                               args.repeat)
+            faces = len(head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True)[0])
+            print(f'{threads:>7} {f"{w}x{h}":>9} {pre:6.2f} {t_torch:7.2f} {t_ours:9.2f} {t_given:10.2f} '
+                  f'{t_post:6.2f} {faces:>5}')
+    os.remove(ours)
+
+
+if __name__ == '__main__':
+    main()
