@@ -17,9 +17,12 @@ CONFIG = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
 
     from mmdet_face.registry import MODELS
-    model = MODELS.build(Config.fromfile(CONFIG).model)
+    # other tests may leave another default scope current; build in ours
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        model = MODELS.build(Config.fromfile(CONFIG).model)
     model.init_weights()
     path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
     torch.save({'state_dict': model.state_dict()}, path)

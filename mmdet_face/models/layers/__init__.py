@@ -1,0 +1,1 @@
+from .rfe import RFE  # noqa: F401

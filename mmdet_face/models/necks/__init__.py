@@ -1,1 +1,2 @@
 from .ssh import RetinaFaceFPN, RetinaFaceSSH  # noqa: F401
+from .srn_fpn import SRNFPN  # noqa: F401

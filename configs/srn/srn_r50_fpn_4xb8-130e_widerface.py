@@ -1,0 +1,75 @@
+# SRN, ResNet-50 (Chi et al., AAAI 2019, arXiv 1809.02693): STC on P2-P4, STR on P5-P7, RFE in the heads.
+# Every value cites the paper section it comes from. "as recalled": taken from the paper from memory in this
+# session and not re-checked against the PDF (no copy was at hand) -- verify before reporting numbers.
+# "paper silent": our choice, reason given. "release": the authors' test-only code, ChiCheng123/SRN (config.json,
+# srn/model/resnet_srn.py), read for facts only.
+_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py']
+
+model = dict(
+    type='SRN',
+    # ImageNet-pretrained ResNet-50 (Sec. 4.1); torchvision weights expect RGB, mean/std normalised
+    data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                           bgr_to_rgb=True, pad_size_divisor=128),  # divisor 128 = coarsest stride (P7)
+    backbone=dict(type='mmdet.ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=1,
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True, style='pytorch',
+                  init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+    # Sec. 3.1: 6-level pyramid P2-P7 (strides 4..128), extra C6/C7 by stride-2 3x3 convs on C5; widths of
+    # C6/C7 (1024, 256) and bilinear top-down: release
+    neck=dict(type='SRNFPN', in_channels=[256, 512, 1024, 2048], out_channels=256, extra_channels=(1024, 256),
+              upsample_mode='bilinear'),
+    bbox_head=dict(
+        type='SRNHead', num_classes=1, in_channels=256, feat_channels=256,
+        tower=('conv', 'rfe', 'conv'),  # Sec. 3.3 / Fig. 3 RFE; its place between two 3x3 convs: release
+        share_step_predictors=True,  # release: one head (towers + 1x1 predictors) applied to both steps
+        pred_kernel_size=1,  # release
+        stc_levels=(0, 1, 2),  # Sec. 3.2 STC: the three lower levels P2-P4 (release: multi_cls_levels)
+        str_levels=(3, 4, 5),  # Sec. 3.2 STR: the three higher levels P5-P7 (release: multi_reg_levels)
+        stc_threshold=0.99,  # Sec. 3.2: background threshold theta = 0.99 (release keeps first-step p > 0.01)
+        # Sec. 3.4 anchors: two scales 2S and 2*sqrt(2)S per level (stride S), one aspect ratio 1.25 (h/w);
+        # release: anchor_scales [2, 2.828427], anchor_ratios [1.25], base stride 4
+        anchor_generator=dict(type='AnchorGenerator', octave_base_scale=2, scales_per_octave=2, ratios=[1.25],
+                              strides=[4, 8, 16, 32, 64, 128]),
+        # paper silent on delta normalisation; SSD/RefineDet variances (0.1, 0.2) as in the authors' lineage
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
+                        target_stds=[0.1, 0.1, 0.2, 0.2]),
+        # Sec. 3.2: sigmoid focal loss in both steps; alpha/gamma are RetinaNet's (paper silent on the values)
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+        # Sec. 3.2: smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is RetinaNet's (silent)
+        loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=1.0)),
+    train_cfg=dict(
+        # Sec. 3.4 (as recalled): first step IoU >= 0.7 positive, < 0.3 negative; second step >= 0.5 / < 0.4
+        # match_low_quality / min_pos_iou: paper silent; kept so every face gets at least one anchor
+        assigner_first=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.,
+                            ignore_iof_thr=0.5),  # ignore_iof_thr: WIDER ignore boxes, our choice
+        assigner_second=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0.,
+                             ignore_iof_thr=0.5),
+        allowed_border=-1),
+    # release config.json: score > 0.05 (the release drops the threshold on maps with < 120 cells; not
+    # reproduced), top 6000 per level, NMS IoU 0.4, keep 750
+    test_cfg=dict(nms_pre=6000, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.4), max_per_img=750))
+
+# Sec. 4.1 (as recalled): random crop (data-anchor style square crops) resized to 1024 x 1024, flip, photometric
+image_size = 1024
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='LoadFaceAnnotations'),
+    dict(type='RandomSquareCrop', crop_choice=[0.3, 0.45, 0.6, 0.8, 1.0]),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='PackFaceInputs'),
+]
+train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))  # 4 GPUs x 8 = 32 (Sec. 4.1)
+
+# Sec. 4.1 (as recalled): SGD, momentum 0.9, weight decay 1e-4, lr 0.01 for 100 epochs, then 0.001 for 20 and
+# 0.0001 for 10 (130 epochs); warm-up is our choice
+max_epochs = 130
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
+                     clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[100, 120], gamma=0.1),
+]
+auto_scale_lr = dict(enable=False, base_batch_size=32)
