@@ -66,6 +66,8 @@ train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))  # 
 # 0.0001 for 10 (130 epochs); warm-up is our choice
 max_epochs = 130
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
                      clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
