@@ -1,5 +1,6 @@
+from .retinaface import RetinaFace
 from .scrfd import SCRFD
-from .retinaface import RetinaFace  # noqa: F401
+from .single_stage_face import SingleStageFaceDetector
+from .srn import SRN
 
-__all__ = ['SCRFD']
-from .srn import SRN  # noqa: F401
+__all__ = ['SingleStageFaceDetector', 'SCRFD', 'RetinaFace', 'SRN']

@@ -5,10 +5,9 @@ is the same detector with other head switches, configured in ``configs/ainnoface
 """
 from mmdet_face.registry import MODELS
 
-from .scrfd import SCRFD
+from .single_stage_face import SingleStageFaceDetector
 
 
 @MODELS.register_module()
-class SRN(SCRFD):
-    """A single-stage detector; :class:`SCRFD` only adds building under the ``mmdet_face`` scope, which SRN
-    needs too. Predictions carry no keypoints."""
+class SRN(SingleStageFaceDetector):
+    """Predictions carry no keypoints (SRN has no landmark branch)."""
