@@ -1,6 +1,6 @@
 """Training-pipeline throughput (images/s in one process, i.e. per dataloader worker) on real-sized photos.
 
-    python tools/analysis/benchmark_pipeline.py [--images /work/shared/real/images] [--config CFG] [--iters 40]
+    python tools/analysis/benchmark_pipeline.py [--images ../shared/real/images] [--config CFG] [--iters 40]
 
 Uses ``train_pipeline`` of the config (default: the SCRFD WIDER FACE recipe, 640x640 output) with synthetic faces
 (boxes + 5 landmarks) on the given photos. Logic: :mod:`mmdet_face.datasets.benchmark`.
@@ -17,7 +17,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--images', default='/work/shared/real/images', help='folder of .jpg/.png photos')
+    parser.add_argument('--images', default=osp.join(REPO, '..', 'shared', 'real', 'images'),
+                        help='folder of .jpg/.png photos (default: ../shared/real/images)')
     parser.add_argument('--config', default=osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
     parser.add_argument('--iters', type=int, default=40)
     parser.add_argument('--seed', type=int, default=0)
