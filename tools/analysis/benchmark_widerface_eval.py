@@ -9,8 +9,8 @@ below follows wondervictor/WiderFace-Evaluation loop for loop; its IoU is vector
 original calls a compiled Cython routine, so the comparison does not penalise it for pure-Python IoU.
 """
 import argparse
-import importlib.util
 import os.path as osp
+import sys
 import time
 
 import numpy as np
@@ -19,11 +19,10 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load_functional():
-    path = osp.join(ROOT, 'mmdet_face', 'evaluation', 'functional', 'widerface.py')
-    spec = importlib.util.spec_from_file_location('mmdet_face_widerface_eval', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The numpy-only evaluator, loaded the way ``tools/test_widerface.py --pred-dir`` loads it (no torch)."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from test_widerface import load_functional as load
+    return load()
 
 
 # --- the kit's Python port, for comparison only ---------------------------------------------------------------
