@@ -70,7 +70,6 @@ class FaceDetector:
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                  fp16: Optional[bool] = None, letterbox: Optional[int] = None):
         from mmengine.config import Config
-        from mmengine.dataset import Compose
         from mmengine.registry import init_default_scope
         from mmengine.runner import load_checkpoint
 
@@ -91,7 +90,6 @@ class FaceDetector:
         self.fp16 = (self.device.type == 'cuda') if fp16 is None else fp16
         self.head = self.model.bbox_head
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
-        self._compose = Compose
         self._pipelines = {}
         self.letterbox = letterbox
 
@@ -119,7 +117,8 @@ class FaceDetector:
                         step.pop('scale_factor', None)
                         step['scale'] = (int(max_size), int(max_size))
                         step['keep_ratio'] = True
-            self._pipelines[max_size] = self._compose(steps)
+            from mmengine.dataset import Compose
+            self._pipelines[max_size] = Compose(steps)
         return self._pipelines[max_size]
 
     @torch.no_grad()
