@@ -5,7 +5,7 @@ Score an existing submission folder (``<event>/<image>.txt``); imports neither t
 
 Run a model on the validation set through mmengine's test loop, then score it:
     python tools/test_widerface.py CONFIG CHECKPOINT [--out DIR] [--gt-dir GT_DIR]
-        [--mode vga|origin|fixed --size N] [--tta] [--cfg-options ...]
+        [--mode vga|origin|fixed --size N] [--tta] [--max-size N] [--cfg-options ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [same options]
 
 Test-time scales (the Resize step of ``cfg.test_dataloader.dataset.pipeline`` is replaced):
@@ -15,12 +15,26 @@ Test-time scales (the Resize step of ``cfg.test_dataloader.dataset.pipeline`` is
     --tta   multi-scale (--tta-scales, factors of the original size) + horizontal-flip test-time augmentation,
             merged by FaceTTAModel with NMS or box voting (--tta-merge), unless the config defines its own
             ``tta_model`` / ``tta_pipeline``
+    --max-size N  cap every test scale of --tta and of --mode origin so that the resized image has at most N x N
+            pixels (the area cap of the SRN release, ChiCheng123/SRN tools/test.py: ``largest_input =
+            max_size * max_size``); ``--max-size-mode side`` caps the long side at N instead. A scale that would
+            pass the cap is clipped to it, and scales that clip to the same size are tested once per image.
+
+SRN's multi-scale + flip protocol (Chi et al., AAAI 2019; main result max size 1400, Hard-best 2100):
+    python tools/test_widerface.py CONFIG CHECKPOINT --tta --tta-scales 0.5 1 1.5 2.25 3.375 16 \
+        --tta-merge vote --tta-iou 0.5 --max-size 1400
+The release tests 0.5x, 1x (+ flip), every 1.5^t x whose area stays under max_size^2, and one view exactly at
+the cap; the scale 16 above always clips to that cap view. Merged by box voting at IoU >= 0.5, top 750. Not
+reproduced here: the release flips only the 1x view (we flip every scale), keeps only boxes with max side > 30 px
+from the 0.5x view and min side < 100 px from the enlarged views, and tests an image already over the cap at
+r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed scales that fit plus r.
 Predictions are scored by WiderFaceMetric; ``--out DIR`` also writes the submission folder to DIR and the PR curves
 to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them).
 """
 import argparse
 import importlib.util
 import json
+import math
 import os
 import os.path as osp
 import sys
@@ -53,6 +67,17 @@ def parse_args(argv=None):
                         help='with --tta: factors of the original image size (e.g. 0.5 1 1.5 2)')
     parser.add_argument('--tta-merge', choices=['nms', 'vote'], default='nms',
                         help='with --tta: merge the views by NMS (0.4) or box voting (0.3)')
+    parser.add_argument('--tta-iou', type=float,
+                        help='with --tta: IoU threshold of the merge (default 0.4 for nms, 0.3 for vote; '
+                        'the SRN release votes at 0.5)')
+    parser.add_argument('--max-size', type=int,
+                        help='with --tta or --mode origin: cap every test scale so that the resized image has at '
+                        'most N x N pixels (SRN release: 1400, or 2100 for its best Hard AP); a scale over the cap '
+                        'is clipped to it (the release drops such scales and adds one view exactly at the cap, '
+                        'which clipping reproduces when a scale above the cap is listed); duplicates are tested '
+                        'once')
+    parser.add_argument('--max-size-mode', choices=['area', 'side'], default='area',
+                        help='with --max-size: cap the area at N*N (SRN release, default) or the long side at N')
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='config overrides key=value (as tools/test.py)')
@@ -66,6 +91,13 @@ def parse_args(argv=None):
         parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
     if args.mode == 'fixed' and not args.size:
         parser.error('--mode fixed needs --size N')
+    if args.max_size is not None:
+        if args.max_size <= 0:
+            parser.error('--max-size must be positive')
+        if args.mode in ('vga', 'fixed'):
+            parser.error(f'--max-size applies to --tta and --mode origin; --mode {args.mode} sets the size (--size)')
+        if not (args.tta or args.mode == 'origin'):
+            parser.error('--max-size needs --tta or --mode origin')
     return args
 
 
@@ -77,6 +109,99 @@ def score_submission(pred_dir, gt_dir, json_path=None):
         wf.dump_pr_curves(results, json_path, name=osp.basename(osp.normpath(pred_dir)))
         print(f'APs and PR curves written to {json_path}')
     return {s: results[s] for s in wf.SETTINGS}
+
+
+def capped_scale_factor(height, width, scale, max_size=None, mode='area'):
+    """The factor actually applied to an ``height`` x ``width`` image for test scale ``scale`` under ``max_size``:
+    ``min(scale, max_size / sqrt(height * width))`` for the area cap of the SRN release (at most max_size^2
+    pixels), ``min(scale, max_size / max(height, width))`` for ``mode='side'``."""
+    scale = float(scale)
+    if not max_size:
+        return scale
+    if mode == 'area':
+        cap = max_size / math.sqrt(height * width)
+    elif mode == 'side':
+        cap = max_size / max(height, width)
+    else:
+        raise ValueError(f"max_size mode must be 'area' or 'side', got {mode!r}")
+    return min(scale, cap)
+
+
+def tta_scale_factors(height, width, scales, max_size=None, mode='area'):
+    """The distinct capped factors of ``scales`` for one image, in the order given (clipped duplicates once)."""
+    factors = []
+    for scale in scales:
+        factor = capped_scale_factor(height, width, scale, max_size, mode)
+        if not any(math.isclose(factor, f, rel_tol=1e-9) for f in factors):
+            factors.append(factor)
+    return factors
+
+
+def resized_shape(height, width, factor):
+    """(height, width) after mmcv's ``Resize(scale_factor=factor, keep_ratio=True)``: the target size is rounded
+    half up, then ``imrescale`` refits the image into it (so e.g. 768 x 1024 at 1.5787 gives 1212 x 1616)."""
+    target_w, target_h = int(width * factor + 0.5), int(height * factor + 0.5)
+    refit = min(max(target_w, target_h) / max(width, height), min(target_w, target_h) / min(width, height))
+    return int(height * refit + 0.5), int(width * refit + 0.5)
+
+
+_CAPPED_TRANSFORMS = {}
+
+
+def register_capped_transforms():
+    """Register the two transforms ``--max-size`` puts into the test pipeline (into ``mmdet_face``'s TRANSFORMS;
+    defined here so that ``--pred-dir`` scoring still imports neither torch nor mmdet)."""
+    if _CAPPED_TRANSFORMS:
+        return _CAPPED_TRANSFORMS
+    import copy
+
+    from mmcv.transforms import BaseTransform, Compose
+
+    from mmdet_face.registry import TRANSFORMS
+
+    def build_resize(resize_type, results, scale_factor, max_size, mode):
+        h, w = results['img'].shape[:2]
+        factor = capped_scale_factor(h, w, scale_factor, max_size, mode)
+        return TRANSFORMS.build(dict(type=resize_type, scale_factor=factor, keep_ratio=True))
+
+    class WiderFaceCappedResize(BaseTransform):
+        """``resize_type`` with ``scale_factor`` (of the loaded image) clipped by ``max_size``."""
+
+        def __init__(self, scale_factor=1.0, max_size=None, max_size_mode='area', resize_type='Resize'):
+            self.scale_factor, self.max_size = scale_factor, max_size
+            self.max_size_mode, self.resize_type = max_size_mode, resize_type
+
+        def transform(self, results):
+            resize = build_resize(self.resize_type, results, self.scale_factor, self.max_size, self.max_size_mode)
+            return resize(results)
+
+    class WiderFaceCappedTTA(BaseTransform):
+        """Multi-scale (+ flip) test-time augmentation whose scales are clipped by ``max_size`` per image; scales
+        that clip to the same factor make one view. Output as mmcv's ``TestTimeAug`` (a dict of per-view lists);
+        the number of views can differ between images, so the dataloader must use batch_size 1."""
+
+        def __init__(self, scales, max_size, max_size_mode='area', resize_type='Resize', flip=True,
+                     transforms=()):
+            self.scales, self.max_size, self.max_size_mode = list(scales), max_size, max_size_mode
+            self.resize_type = resize_type
+            self.flips = [TRANSFORMS.build(dict(type='RandomFlip', prob=p)) for p in ((1., 0.) if flip else (0.,))]
+            self.after = Compose(list(transforms))
+
+        def transform(self, results):
+            h, w = results['img'].shape[:2]
+            views = []
+            for factor in tta_scale_factors(h, w, self.scales, self.max_size, self.max_size_mode):
+                resize = TRANSFORMS.build(dict(type=self.resize_type, scale_factor=factor, keep_ratio=True))
+                for flip in self.flips:
+                    view = self.after(flip(resize(copy.deepcopy(results))))
+                    assert view is not None
+                    views.append(view)
+            return {key: [view[key] for view in views] for key in views[0]}
+
+    for cls in (WiderFaceCappedResize, WiderFaceCappedTTA):
+        TRANSFORMS.register_module(module=cls, force=True)
+        _CAPPED_TRANSFORMS[cls.__name__] = cls
+    return _CAPPED_TRANSFORMS
 
 
 def _resize_step(mode, size):
@@ -94,22 +219,28 @@ def _innermost_dataset(dataset_cfg):
     return dataset_cfg
 
 
-def set_test_scale(cfg, mode, size):
-    """Replace the Resize step of the test pipeline (the first transform whose type ends with 'Resize')."""
+def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
+    """Replace the Resize step of the test pipeline (the first transform whose type ends with 'Resize').
+    ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`."""
     pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
     for i, step in enumerate(pipeline):
         if str(step.get('type', '')).split('.')[-1].endswith('Resize'):
-            new = _resize_step(mode, size)
-            new['type'] = step['type']  # keep the (keypoint-aware) transform the config chose
+            if max_size and mode == 'origin':
+                new = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
+                           max_size_mode=max_size_mode, resize_type=step['type'])
+            else:
+                new = _resize_step(mode, size)
+                new['type'] = step['type']  # keep the (keypoint-aware) transform the config chose
             pipeline[i] = new
             return cfg
     raise KeyError('tools/test_widerface.py --mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
 
 
-def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None):
+def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, max_size_mode='area'):
     """Multi-scale + flip test-time augmentation: every ``scale`` (a factor of the original image size) with and
     without a horizontal flip, merged by ``FaceTTAModel`` with NMS or box voting. A config's own
-    ``tta_model`` / ``tta_pipeline`` take precedence."""
+    ``tta_model`` / ``tta_pipeline`` take precedence. ``max_size`` clips the scales per image
+    (:func:`tta_scale_factors`); the views then vary per image, so the test batch size becomes 1."""
     from copy import deepcopy
 
     from mmengine.config import ConfigDict
@@ -128,10 +259,18 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None):
             raise KeyError('tools/test_widerface.py --tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
         resize_type = pipeline[resize_index]['type']
         after = pipeline[resize_index + 1:]
-        resizes = [dict(type=resize_type, scale_factor=float(s), keep_ratio=True) for s in scales]
-        flips = [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)]
-        cfg.tta_pipeline = pipeline[:resize_index] + [
-            dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
+        if max_size:
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='WiderFaceCappedTTA', scales=[float(s) for s in scales], max_size=max_size,
+                     max_size_mode=max_size_mode, resize_type=resize_type, flip=True, transforms=after)]
+            if cfg.test_dataloader.get('batch_size', 1) != 1:
+                print('tools/test_widerface.py: --max-size gives each image its own views; test batch size set to 1')
+            cfg.test_dataloader.batch_size = 1
+        else:
+            resizes = [dict(type=resize_type, scale_factor=float(s), keep_ratio=True) for s in scales]
+            flips = [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)]
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
     return cfg
@@ -151,9 +290,9 @@ def build_test_cfg(args):
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     if args.mode:
-        set_test_scale(cfg, args.mode, args.size)
+        set_test_scale(cfg, args.mode, args.size, None if args.tta else args.max_size, args.max_size_mode)
     if args.tta:
-        set_tta(cfg, args.tta_scales, args.tta_merge)
+        set_tta(cfg, args.tta_scales, args.tta_merge, args.tta_iou, args.max_size, args.max_size_mode)
     gt_dir = args.gt_dir
     evaluator = cfg.get('test_evaluator') or {}
     if gt_dir is None and isinstance(evaluator, dict) and 'WiderFaceMetric' in str(evaluator.get('type', '')):
@@ -175,6 +314,8 @@ def main(argv=None):
 
     # our registries are children of mmdet's; a child finds a parent's class only once mmdet's modules are imported
     register_all_modules(init_default_scope=False)
+    if args.max_size:
+        register_capped_transforms()
     cfg = build_test_cfg(args)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()

@@ -1,13 +1,18 @@
 # SRN, ResNet-50 (Chi et al., AAAI 2019, arXiv 1809.02693): STC on P2-P4, STR on P5-P7, RFE in the heads.
-# Every value cites the paper section it comes from. "as recalled": taken from the paper from memory in this
-# session and not re-checked against the PDF (no copy was at hand) -- verify before reporting numbers.
+# Every value cites the paper section it comes from. "as recalled": taken from the paper from memory and still
+# NOT verified: a second check could read only the paper's abstract and introduction (the stored copies of arXiv
+# 1809.02693 are truncated after the opening), which confirm STC on the low levels, STR on the high levels and
+# RFE but give no hyper-parameters -- verify against the PDF before reporting numbers.
 # "paper silent": our choice, reason given. "release": the authors' test-only code, ChiCheng123/SRN (config.json,
-# srn/model/resnet_srn.py), read for facts only.
+# srn/model/resnet_srn.py, srn/model/rpn_proposal.py, srn/utils/bbox_helper.py, tools/test.py), read for facts
+# only; it has no training code, so it settles nothing about training. Neither the SRN nor the AInnoFace paper
+# reports parameter counts or FLOPs (none in the parts that could be read).
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py']
 
 model = dict(
     type='SRN',
-    # ImageNet-pretrained ResNet-50 (Sec. 4.1); torchvision weights expect RGB, mean/std normalised
+    # ImageNet-pretrained ResNet-50 (Sec. 4.1, as recalled); release tools/test.py preprocess(): BGR->RGB,
+    # ToTensor, Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]) = these values x 255
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True, pad_size_divisor=128),  # divisor 128 = coarsest stride (P7)
     backbone=dict(type='mmdet.ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=1,
@@ -26,29 +31,40 @@ model = dict(
         str_levels=(3, 4, 5),  # Sec. 3.2 STR: the three higher levels P5-P7 (release: multi_reg_levels)
         stc_threshold=0.99,  # Sec. 3.2: background threshold theta = 0.99 (release keeps first-step p > 0.01)
         # Sec. 3.4 anchors: two scales 2S and 2*sqrt(2)S per level (stride S), one aspect ratio 1.25 (h/w);
-        # release: anchor_scales [2, 2.828427], anchor_ratios [1.25], base stride 4
+        # confirmed by release config.json: "anchor_scales": [2, 2.828427], "anchor_ratios": [1.25],
+        # "anchor_stride": 4
         anchor_generator=dict(type='AnchorGenerator', octave_base_scale=2, scales_per_octave=2, ratios=[1.25],
                               strides=[4, 8, 16, 32, 64, 128]),
-        # paper silent on delta normalisation; SSD/RefineDet variances (0.1, 0.2) as in the authors' lineage
+        # release srn/utils/bbox_helper.py compute_loc_bboxes decodes raw deltas with no variances
+        # (cx = dx * w + cx_a, w = exp(dw) * w_a), i.e. stds 1 as in RetinaNet (was 0.1/0.2, SSD-style: changed)
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                        target_stds=[0.1, 0.1, 0.2, 0.2]),
-        # Sec. 3.2: sigmoid focal loss in both steps; alpha/gamma are RetinaNet's (paper silent on the values)
+                        target_stds=[1.0, 1.0, 1.0, 1.0]),
+        # Sec. 3.2 (as recalled): focal loss in both steps; sigmoid confirmed by release config.json
+        # "cls_loss_type": "sigmoid_focal_loss"; alpha/gamma are RetinaNet's (release and readable text silent)
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-        # Sec. 3.2: smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is RetinaNet's (silent)
+        # Sec. 3.2 (as recalled): smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is
+        # RetinaNet's (silent; consistent with the unnormalised deltas above)
         loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=1.0)),
     train_cfg=dict(
-        # Sec. 3.4 (as recalled): first step IoU >= 0.7 positive, < 0.3 negative; second step >= 0.5 / < 0.4
+        # Sec. 3.4 (as recalled, not verified): first step IoU >= 0.7 positive, < 0.3 negative; second step
+        # >= 0.5 / < 0.4 (the release has no training code to confirm)
         # match_low_quality / min_pos_iou: paper silent; kept so every face gets at least one anchor
         assigner_first=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.,
                             ignore_iof_thr=0.5),  # ignore_iof_thr: WIDER ignore boxes, our choice
         assigner_second=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0.,
                              ignore_iof_thr=0.5),
         allowed_border=-1),
-    # release config.json: score > 0.05 (the release drops the threshold on maps with < 120 cells; not
-    # reproduced), top 6000 per level, NMS IoU 0.4, keep 750
+    # release config.json test_rpn_proposal_cfg: "score_thresh": 0.05 (rpn_proposal.py uses 0.0 on maps with
+    # K < 120 cells; not reproduced), "top_n_per_level": 6000, "nms_iou_thresh": 0.4, "top_n": 750; the STC
+    # filter keeps first-step p > 0.01 (rpn_proposal.py) = stc_threshold 0.99 above.
+    # Test protocol of the release (tools/test.py, README): multi-scale + flip, views capped at max_size^2 pixels
+    # (1400: 96.5/95.2/89.6, 2100: 96.5/95.3/90.2 Easy/Medium/Hard val), box voting at IoU 0.5, top 750:
+    #   tools/test_widerface.py CONFIG CKPT --tta --tta-scales 0.5 1 1.5 2.25 3.375 16 --tta-merge vote
+    #       --tta-iou 0.5 --max-size 1400
     test_cfg=dict(nms_pre=6000, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.4), max_per_img=750))
 
-# Sec. 4.1 (as recalled): random crop (data-anchor style square crops) resized to 1024 x 1024, flip, photometric
+# Sec. 4.1 (as recalled, not verified; the release has no training code): square crops resized to 1024 x 1024,
+# flip, photometric distortion; whether SRN also expands (zoom-out) could not be checked -- none here
 image_size = 1024
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
@@ -62,8 +78,8 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))  # 4 GPUs x 8 = 32 (Sec. 4.1)
 
-# Sec. 4.1 (as recalled): SGD, momentum 0.9, weight decay 1e-4, lr 0.01 for 100 epochs, then 0.001 for 20 and
-# 0.0001 for 10 (130 epochs); warm-up is our choice
+# Sec. 4.1 (as recalled, not verified): SGD, momentum 0.9, weight decay 1e-4, batch 32, lr 0.01 for 100 epochs,
+# then 0.001 for 20 and 0.0001 for 10 (130 epochs); warm-up and grad clipping are our choice
 max_epochs = 130
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 val_cfg = dict(type='ValLoop')

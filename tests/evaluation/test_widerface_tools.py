@@ -118,3 +118,88 @@ def test_argument_errors():
     for argv in (['--pred-dir', 'x'], [], ['c.py', 'k.pth', '--mode', 'fixed']):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
+
+
+# --max-size: the SRN release (ChiCheng123/SRN tools/test.py) caps the area of every test view at max_size^2
+# 1024 x 768 image (area 786432): the area cap 1400^2 gives 1400 / sqrt(786432) = 1.57869..., the long-side
+# cap 1400 / 1024 = 1.3671875; scales 0.5 / 1 / 1.5 / 2.25. mmcv rounds the target to 1617 x 1212, then refits
+# at min(1617 / 1024, 1212 / 768) = 1.578125, so the capped view is 1616 x 1212 (1958592 <= 1400^2 pixels)
+@pytest.mark.parametrize('mode, factors, shapes', [
+    ('area', [0.5, 1.0, 1.5, 1.5786924], [(384, 512), (768, 1024), (1152, 1536), (1212, 1616)]),
+    ('side', [0.5, 1.0, 1.3671875], [(384, 512), (768, 1024), (1050, 1400)]),
+])
+def test_max_size_scale_factors(mode, factors, shapes):
+    tool = _load_tool('tools/test_widerface.py')
+    got = tool.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
+    assert got == pytest.approx(factors, abs=1e-6)
+    assert [tool.resized_shape(768, 1024, f) for f in got] == shapes
+    h, w = shapes[-1]
+    assert (h * w <= 1400 ** 2) if mode == 'area' else max(h, w) <= 1400
+    assert tool.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
+    # an image already over the cap (2000 x 1500, area 3e6): 1, 1.5 and 2.25 all clip to 1400 / sqrt(3e6)
+    assert tool.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx([0.5, 0.8082904])
+
+
+def test_max_size_config_surgery(tmp_path):
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    tool = _load_tool('tools/test_widerface.py')
+    cfg = tool.build_test_cfg(tool.parse_args([
+        str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--tta-scales', '0.5', '1', '2', '--max-size', '1400',
+        '--tta-merge', 'vote', '--tta-iou', '0.5', '--cfg-options', 'test_dataloader.batch_size=2']))
+    assert cfg.model.tta_cfg == dict(merge='vote', iou_threshold=0.5)
+    last = cfg.test_dataloader.dataset.pipeline[-1]
+    assert last.type == 'WiderFaceCappedTTA' and last.scales == [0.5, 1.0, 2.0] and last.max_size == 1400
+    assert last.max_size_mode == 'area' and last.resize_type == 'Resize'
+    assert [t.type for t in last.transforms] == ['LoadFaceAnnotations', 'PackFaceInputs']
+    assert cfg.test_dataloader.batch_size == 1  # views differ per image
+    cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--mode', 'origin',
+                                               '--max-size', '2100', '--max-size-mode', 'side']))
+    assert dict(cfg.test_dataloader.dataset.pipeline[1]) == dict(
+        type='WiderFaceCappedResize', scale_factor=1.0, max_size=2100, max_size_mode='side', resize_type='Resize')
+    for argv in (['c.py', 'k.pth', '--max-size', '1400'], ['c.py', 'k.pth', '--mode', 'vga', '--max-size', '9'],
+                 ['c.py', 'k.pth', '--tta', '--max-size', '0']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)
+
+
+def test_capped_transforms_views():
+    from mmengine.registry import DefaultScope
+    tool = _load_tool('tools/test_widerface.py')
+    classes = tool.register_capped_transforms()
+    img = np.zeros((768, 1024, 3), np.uint8)
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_size=1400)
+        out = tta(dict(img=img.copy(), img_shape=(768, 1024), ori_shape=(768, 1024)))
+        # 2.25 and 3.375 clip to the same cap view: 4 scales x (flip, no flip)
+        assert [v.shape[:2] for v in out['img']] == [s for s in [(384, 512), (768, 1024), (1152, 1536),
+                                                                  (1212, 1616)] for _ in range(2)]
+        assert out['flip'] == [True, False] * 4
+        resize = classes['WiderFaceCappedResize'](scale_factor=1.0, max_size=640, max_size_mode='side')
+        assert resize(dict(img=img.copy(), img_shape=(768, 1024)))['img'].shape[:2] == (480, 640)
+
+
+def test_max_size_tta_end_to_end(tmp_path):
+    """Random toy SRN on two toy images, SRN-style protocol (vote 0.5, scales clipped at 200 px area cap)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.datasets.toy import make_toy_widerface
+    from mmdet_face.registry import MODELS
+    root = tmp_path / 'toy'
+    make_toy_widerface(str(root), num_train=1, num_val=2, size=160, seed=0, num_events=1)
+    config = str(ROOT / 'configs' / 'toy' / 'srn_toy.py')
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict()}, tmp_path / 'random.pth')
+    tool = _load_tool('tools/test_widerface.py')
+    metrics = tool.main([config, str(tmp_path / 'random.pth'), '--tta', '--tta-scales', '0.5', '1', '4',
+                         '--tta-merge', 'vote', '--tta-iou', '0.5', '--max-size', '200',
+                         '--gt-dir', str(root / 'val' / 'gt'), '--out', str(tmp_path / 'sub'),
+                         '--work-dir', str(tmp_path / 'work'),
+                         '--cfg-options', f'test_dataloader.dataset.data_root={root}/',
+                         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+                         'model.test_cfg.max_per_img=20'])  # keeps the Python box-vote loop short
+    assert {k.split('/')[-1] for k in metrics} >= {'easy', 'medium', 'hard'}
+    assert sum(1 for _ in (tmp_path / 'sub').rglob('*.txt')) == 2
