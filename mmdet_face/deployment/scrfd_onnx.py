@@ -208,7 +208,7 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
 
     ``dynamic``: batch, height and width are symbolic; otherwise only the batch is. GroupNorm becomes a single
     ``GroupNormalization`` node when ``opset >= 21``; below that (or if the exporter refuses it) torch's own
-    decomposition is kept.
+    decomposition is kept. ``simplify``: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
     """
     model = copy.deepcopy(model).cpu().eval()
     wrapper = SCRFDExportWrapper(model).eval()
@@ -235,16 +235,9 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
             _export(wrapper, 17)
     else:
         _export(wrapper, opset)
-    if simplify:
-        import onnx
-        try:
-            from onnxsim import simplify as onnxsim_simplify
-        except ImportError as err:
-            raise ImportError('--simplify needs onnxsim (pip install onnxsim, see requirements/optional.txt)') \
-                from err
-        simplified, ok = onnxsim_simplify(onnx.load(out_file))
-        if ok:
-            onnx.save(simplified, out_file)
+    if simplify:  # onnxsim when installed, else onnxruntime's basic offline optimisation
+        from .onnx_utils import simplify_onnx
+        simplify_onnx(out_file)
     return names
 
 

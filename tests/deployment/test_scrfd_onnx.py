@@ -1,4 +1,5 @@
-"""SCRFD ONNX export round trip (GN and BN heads) and import of released / model-pack ONNX files."""
+"""SCRFD ONNX export round trip (GN and BN heads), ``simplify``, and import of released / model-pack ONNX files."""
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,60 @@ def test_convert_released_and_model_pack_files(tmp_path):
     for name, value in ref.items():
         np.testing.assert_allclose(ours[name].numpy(), value, atol=1e-4 if 'score' in name else 1e-3,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize('simplifier', ['onnxsim', 'onnxruntime'])
+@pytest.mark.parametrize('config,dynamic', [(GN_CONFIG, True), (BN_CONFIG, False)])
+def test_export_simplify(tmp_path, monkeypatch, config, dynamic, simplifier):
+    """``simplify=True`` with onnxsim, and without it (onnxruntime's basic offline optimisation): the file still
+    loads, has the same input / output names and gives the same outputs."""
+    import mmdet_face.deployment.onnx_utils as onnx_utils
+    if simplifier == 'onnxsim':
+        pytest.importorskip('onnxsim')
+    else:
+        monkeypatch.setitem(sys.modules, 'onnxsim', None)  # import onnxsim -> ImportError: the fallback runs
+    ran = []
+    for name in onnx_utils.SIMPLIFIERS:
+        original = getattr(onnx_utils, f'_simplify_{name}')
+        monkeypatch.setattr(onnx_utils, f'_simplify_{name}',
+                            lambda *a, _n=name, _f=original: ran.append(_n) or _f(*a))
+    model = _random_model(config)
+    plain, simple = tmp_path / 'plain.onnx', tmp_path / 'simple.onnx'
+    names = export_scrfd_onnx(model, str(plain), shape=(64, 96), dynamic=dynamic)
+    assert export_scrfd_onnx(model, str(simple), shape=(64, 96), dynamic=dynamic, simplify=True) == names
+    assert ran[-1] == simplifier
+    simplified = onnx.load(str(simple))
+    onnx.checker.check_model(simplified)
+    assert [i.name for i in simplified.graph.input] == ['input.1']
+    plain_nodes = onnx.load(str(plain)).graph.node
+    if config is GN_CONFIG:  # the single GroupNormalization nodes survive (onnxruntime would expand them: kept)
+        assert {n.op_type for n in simplified.graph.node} >= {'GroupNormalization'}
+    if simplifier == 'onnxruntime' and config is BN_CONFIG:
+        assert len(simplified.graph.node) < len(plain_nodes)
+    assert len(simplified.graph.node) <= len(plain_nodes)
+    x = torch.randn(2, 3, *((96, 128) if dynamic else (64, 96))).numpy()
+    ref, got = _run(plain, x), _run(simple, x)
+    assert list(got) == list(ref) == names
+    for name in names:
+        np.testing.assert_allclose(got[name], ref[name], atol=1e-5, err_msg=name)
+
+
+def test_simplify_reports_failures(tmp_path):
+    from mmdet_face.deployment.onnx_utils import simplify_onnx
+    path = tmp_path / 'model.onnx'
+    export_scrfd_onnx(_random_model(BN_CONFIG), str(path), shape=(32, 32))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match='unknown simplifier'):
+        simplify_onnx(str(path), ['polygraphy'])
+    with pytest.raises(RuntimeError, match='could not simplify'):
+        simplify_onnx(str(path), [])
+    assert path.read_bytes() == before
+    assert simplify_onnx(str(path), ['onnxruntime']) == 'onnxruntime'
+    # opset-21 GroupNormalization: onnxruntime would expand each node into its function body -> file kept as is
+    gn_model = _random_model(GN_CONFIG)
+    export_scrfd_onnx(gn_model, str(path), shape=(64, 64))
+    before = path.read_bytes()
+    assert simplify_onnx(str(path), ['onnxruntime']) == 'none'
+    assert path.read_bytes() == before
+    export_scrfd_onnx(gn_model, str(path), shape=(64, 64), opset=17)  # InstanceNormalization decomposition
+    assert simplify_onnx(str(path), ['onnxruntime']) == 'onnxruntime'

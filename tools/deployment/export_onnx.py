@@ -1,16 +1,30 @@
-"""Export an SCRFD config + checkpoint to ONNX in the released models' output layout.
+"""Export an SCRFD or RetinaFace config + checkpoint to ONNX in the output layout of the widely used releases.
 
-    python tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--shape H W | --dynamic] [--simplify]
-        [--opset 21] [--batch 1]
+    python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] OUT.onnx [--shape H W | --dynamic] [--simplify]
+        [--opset N] [--batch 1]
 
-Outputs ``score_8/16/32`` (B, N, 1) sigmoid scores, ``bbox_8/16/32`` (B, N, 4) distances in stride units and, with
-keypoints, ``kps_8/16/32`` (B, N, 10); the batch dimension is always dynamic. Input ``input.1``: normalised RGB
-((x - 127.5) / 128). GroupNorm is exported as one GroupNormalization node at opset >= 21 (the default).
+The head type of CONFIG picks the exporter; the batch dimension is always dynamic, ``--dynamic`` makes height and
+width symbolic too.
+
+SCRFD (``SCRFDHead``; insightface's ``scrfd2onnx.py`` layout): input ``input.1``, normalised RGB
+((x - 127.5) / 128); outputs ``score_8/16/32`` (B, N, 1) sigmoid scores, ``bbox_8/16/32`` (B, N, 4) distances in
+stride units and, with keypoints, ``kps_8/16/32`` (B, N, 10). GroupNorm is exported as one GroupNormalization node
+at opset >= 21 (its default opset).
+
+RetinaFace (``RetinaFaceHead``; the PyTorch release's ``convert_to_onnx.py`` layout, test phase): input ``input``,
+BGR minus the mean (104, 117, 123), no scaling; outputs ``loc`` (B, N, 4) variance-encoded box deltas, ``conf``
+(B, N, 2) softmax [background, face], ``landms`` (B, N, 10) encoded landmark deltas, all levels concatenated in the
+release's prior order (strides 8, 16, 32; rows, columns, 2 anchors per location). Default opset 17.
+
+``--simplify``: onnxsim when it is installed, otherwise onnxruntime's basic offline graph optimisation (constant
+folding, redundant-node removal; standard ONNX ops only); the log says which one ran. Input / output names are kept,
+and a result larger than the export (onnxruntime expands opset-21 GroupNormalization) is not used.
 """
 import argparse
 
 import mmdet_face  # noqa: F401
-from mmdet_face.deployment.scrfd_onnx import DEFAULT_OPSET, export_scrfd_onnx
+
+SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead')
 
 
 def main():
@@ -21,8 +35,10 @@ def main():
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=(640, 640))
     group.add_argument('--dynamic', action='store_true', help='symbolic batch, height and width')
-    parser.add_argument('--simplify', action='store_true', help='run onnxsim on the result')
-    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
+    parser.add_argument('--simplify', action='store_true',
+                        help='simplify the graph (onnxsim if installed, else onnxruntime basic optimisation)')
+    parser.add_argument('--opset', type=int, default=None,
+                        help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace)')
     parser.add_argument('--batch', type=int, default=1, help='batch size of the trace input')
     args = parser.parse_args()
 
@@ -30,12 +46,19 @@ def main():
 
     from mmdet_face.models.utils.complexity import build_detector_from_config
     model = build_detector_from_config(args.config).eval()
-    if model.bbox_head.__class__.__name__ != 'SCRFDHead':
-        raise NotImplementedError(f'{args.config}: ONNX export is implemented for SCRFD heads only')
+    head = type(getattr(model, 'bbox_head', None)).__name__
+    if head == 'SCRFDHead':
+        from mmdet_face.deployment.scrfd_onnx import DEFAULT_OPSET, export_scrfd_onnx as export
+    elif head == 'RetinaFaceHead':
+        from mmdet_face.deployment.retinaface_onnx import DEFAULT_OPSET, export_retinaface_onnx as export
+    else:
+        raise NotImplementedError(f'{args.config}: its head is {head}; ONNX export is implemented for '
+                                  f'{" and ".join(SUPPORTED_HEADS)} only')
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    names = export_scrfd_onnx(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic, opset=args.opset,
-                              simplify=args.simplify, batch_size=args.batch)
+    names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
+                   opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
+                   batch_size=args.batch)
     print(f'wrote {args.out}: outputs {", ".join(names)}')
 
 
