@@ -17,13 +17,13 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.ops import batched_nms
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmdet_face.models.utils.nms import batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 

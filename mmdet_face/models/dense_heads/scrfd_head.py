@@ -8,12 +8,12 @@ Conventions: boxes are x1y1x2y2 pixels; box regression is ``(left, top, right, b
 centre and keypoint regression ``(dx, dy)`` offsets from it, both in units of the level's stride. Anchor centres
 lie on ``(i * stride, j * stride)`` (mmdet's ``AnchorGenerator`` with ``center_offset=0``).
 """
+import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, Scale
-from mmcv.ops import batched_nms
 from mmdet.models.dense_heads import AnchorHead
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.models.task_modules.samplers import PseudoSampler
@@ -25,6 +25,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmdet_face.models.utils.nms import batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
@@ -380,8 +381,7 @@ class SCRFDHead(AnchorHead):
         cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
         num_levels = len(cls_scores)
         featmap_sizes = [cls_scores[i].shape[-2:] for i in range(num_levels)]
-        mlvl_priors = self.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
-                                                       device=cls_scores[0].device)
+        mlvl_centers = self._prior_centers(featmap_sizes, cls_scores[0].dtype, cls_scores[0].device)
         use_kps = self.use_kps and kps_preds is not None and kps_preds[0] is not None
         results = []
         for img_id, img_meta in enumerate(batch_img_metas):
@@ -389,30 +389,46 @@ class SCRFDHead(AnchorHead):
                 [cls_scores[i][img_id].detach() for i in range(num_levels)],
                 [bbox_preds[i][img_id].detach() for i in range(num_levels)],
                 [kps_preds[i][img_id].detach() for i in range(num_levels)] if use_kps else None,
-                mlvl_priors, img_meta, cfg, rescale, with_nms))
+                mlvl_centers, img_meta, cfg, rescale, with_nms))
         return results
 
-    def _predict_by_feat_single(self, cls_scores, bbox_preds, kps_preds, mlvl_priors, img_meta, cfg, rescale,
+    def _prior_centers(self, featmap_sizes, dtype, device) -> List[Tensor]:
+        """Anchor centres ``(H * W * A, 2)`` per level, cached by feature-map size (inference calls repeat them)."""
+        key = (tuple(tuple(int(v) for v in size) for size in featmap_sizes), dtype, str(device))
+        cache = self.__dict__.setdefault('_center_cache', {})
+        if key not in cache:
+            if len(cache) > 16:
+                cache.clear()
+            priors = self.prior_generator.grid_priors(featmap_sizes, dtype=dtype, device=device)
+            cache[key] = [self.anchor_center(p) for p in priors]
+        return cache[key]
+
+    def _predict_by_feat_single(self, cls_scores, bbox_preds, kps_preds, mlvl_centers, img_meta, cfg, rescale,
                                 with_nms) -> InstanceData:
         img_shape = img_meta['img_shape']
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0.0)
+        # sigmoid(x) > thr  <=>  x > logit(thr): threshold the logits, take the sigmoid of the survivors only
+        logit_thr = math.log(score_thr / (1 - score_thr)) if 0 < score_thr < 1 else None
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_kps = [], [], [], []
-        for level, (cls_score, bbox_pred, priors) in enumerate(zip(cls_scores, bbox_preds, mlvl_priors)):
+        for level, (cls_score, bbox_pred, centers) in enumerate(zip(cls_scores, bbox_preds, mlvl_centers)):
             stride = self.prior_generator.strides[level][0]
-            scores = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).sigmoid()
-            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4) * stride
-            inputs = dict(bbox_pred=bbox_pred, priors=priors)
-            if kps_preds is not None:
-                inputs['kps_pred'] = kps_preds[level].permute(1, 2, 0).reshape(-1, self.num_keypoints, 2) * stride
-            topk = nms_pre if nms_pre > 0 else scores.numel()
-            scores, labels, _, filtered = filter_scores_and_topk(scores, score_thr, topk, inputs)
-            centers = self.anchor_center(filtered['priors'])
-            mlvl_bboxes.append(distance2bbox(centers, filtered['bbox_pred'], max_shape=img_shape))
+            logits = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
+            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
+            kps_pred = kps_preds[level].permute(1, 2, 0).reshape(-1, self.num_keypoints, 2) \
+                if kps_preds is not None else None
+            if 0 < nms_pre < logits.numel() or logit_thr is None:
+                scores, labels, keep, _ = filter_scores_and_topk(
+                    logits.sigmoid(), score_thr, nms_pre if nms_pre > 0 else logits.numel())
+            else:  # no top-k: every candidate above the threshold, in anchor order
+                keep, labels = torch.nonzero(logits > logit_thr, as_tuple=True)
+                scores = logits[keep, labels].sigmoid()
+            centers = centers[keep]
+            mlvl_bboxes.append(distance2bbox(centers, bbox_pred[keep] * stride, max_shape=img_shape))
             mlvl_scores.append(scores)
             mlvl_labels.append(labels)
-            if kps_preds is not None:
-                mlvl_kps.append(centers[:, None, :] + filtered['kps_pred'])
+            if kps_pred is not None:
+                mlvl_kps.append(centers[:, None, :] + kps_pred[keep] * stride)
 
         results = InstanceData()
         results.bboxes = torch.cat(mlvl_bboxes)

@@ -23,7 +23,6 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from mmcv.ops import batched_nms
 from mmdet.models.dense_heads import AnchorHead
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.models.utils import filter_scores_and_topk
@@ -34,6 +33,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.layers import RFE
+from mmdet_face.models.utils.nms import batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 CLS_BIAS_INIT = -4.595  # log(0.01 / 0.99): every anchor starts at p = 0.01 (RetinaNet's prior)

@@ -3,12 +3,12 @@ the box voting of the S3FD / PyramidBox / SRN evaluation scripts, carrying landm
 from typing import List
 
 import torch
-from mmcv.ops import nms
 from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox_flip, bbox_overlaps
 from mmengine.structures import InstanceData
 
+from mmdet_face.models.utils.nms import nms
 from mmdet_face.registry import MODELS
 
 # left/right landmark swap of a horizontal flip: left eye, right eye, nose, left mouth, right mouth

@@ -1,0 +1,99 @@
+"""The sweep NMS must keep exactly what mmcv's greedy NMS keeps, in the same order."""
+import numpy as np
+import pytest
+import torch
+from mmcv.ops import batched_nms as mmcv_batched_nms
+from mmcv.ops import nms as mmcv_nms
+
+from mmdet_face.models.utils import nms as fast
+
+needs_numba = pytest.mark.skipif(fast._sweep_nms is None, reason='numba not installed')
+
+
+def crowd(num_faces=150, per_face=30, seed=0, span=1000.0):
+    """Candidate boxes as a detector emits them at a low threshold: jittered clusters around faces of many
+    sizes plus scattered background boxes; distinct scores."""
+    rng = np.random.default_rng(seed)
+    sizes = np.exp(rng.uniform(np.log(6), np.log(300), num_faces))
+    centres = rng.uniform(0, span, (num_faces, 2))
+    boxes = []
+    for (cx, cy), s in zip(centres, sizes):
+        jitter = rng.normal(0, 0.15 * s, (per_face, 4))
+        scale = np.exp(rng.normal(0, 0.2, (per_face, 1)))
+        half = s * scale / 2
+        boxes.append(np.concatenate([cx - half, cy - half * 1.2, cx + half, cy + half * 1.2], 1) + jitter)
+    bg = rng.uniform(0, span, (num_faces * 5, 2))
+    bg_size = np.exp(rng.uniform(np.log(4), np.log(200), (num_faces * 5, 1)))
+    boxes.append(np.concatenate([bg, bg + bg_size * rng.uniform(0.6, 1.4, (num_faces * 5, 2))], 1))
+    boxes = np.concatenate(boxes).astype(np.float32)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])  # some boxes become empty (zero width or height)
+    scores = rng.permutation(len(boxes)).astype(np.float32) / len(boxes) + 0.01
+    return torch.from_numpy(boxes), torch.from_numpy(scores)
+
+
+@needs_numba
+@pytest.mark.parametrize('thr', [0.0, 0.3, 0.4, 0.5, 0.7, 0.95, 1.0])
+@pytest.mark.parametrize('seed', [0, 1])
+def test_same_result_as_mmcv(thr, seed):
+    boxes, scores = crowd(seed=seed)
+    assert len(boxes) >= fast.MIN_BOXES_FOR_SWEEP
+    dets_ref, keep_ref = mmcv_nms(boxes, scores, thr)
+    keep = fast.sweep_nms(boxes, scores, thr)
+    assert torch.equal(keep, keep_ref)
+    dets, keep2 = fast.batched_nms(boxes, scores, torch.zeros(len(boxes), dtype=torch.long),
+                                   dict(type='nms', iou_threshold=thr))
+    assert torch.equal(keep2, keep_ref) and torch.equal(dets, dets_ref)
+    if 0 < thr < 1:  # a real suppression happened, and something was kept in every cluster
+        assert 0 < len(keep) < len(boxes)
+
+
+@needs_numba
+def test_identical_and_degenerate_boxes():
+    base = torch.tensor([[10., 10., 50., 60.]]).repeat(300, 1)
+    base[100:200] += 500  # a second stack far away
+    base[200:250, 2] = base[200:250, 0]  # zero width
+    base[250:, 3] = base[250:, 1] - 5  # negative height
+    scores = torch.linspace(1, 0.01, 300)
+    keep_ref = mmcv_nms(base, scores, 0.5)[1]
+    keep = fast.sweep_nms(base, scores, 0.5)
+    assert torch.equal(keep, keep_ref)
+    # one survivor per stack, every empty box survives (it overlaps nothing)
+    assert keep[:2].tolist() == [0, 100] and len(keep) == 2 + 100
+
+
+@needs_numba
+def test_max_num_and_classes():
+    boxes, scores = crowd(seed=3)
+    labels = torch.from_numpy(np.random.default_rng(3).integers(0, 3, len(boxes)))
+    cfg = dict(type='nms', iou_threshold=0.45)
+    dets_ref, keep_ref = mmcv_batched_nms(boxes, scores, labels, cfg)
+    dets, keep = fast.batched_nms(boxes, scores, labels, cfg)
+    assert torch.equal(keep, keep_ref) and torch.equal(dets, dets_ref)
+    dets_ref, keep_ref = mmcv_batched_nms(boxes, scores, labels, dict(cfg, class_agnostic=True))
+    dets, keep = fast.batched_nms(boxes, scores, labels, dict(cfg, class_agnostic=True))
+    assert torch.equal(keep, keep_ref)
+    limited = fast.sweep_nms(boxes, scores, 0.45, max_num=17)
+    assert torch.equal(limited, mmcv_nms(boxes, scores, 0.45)[1][:17])
+
+
+def test_pure_python_fallback_matches_mmcv():
+    """The same algorithm without numba (slow: a small input)."""
+    boxes, scores = crowd(num_faces=6, per_face=8, seed=5, span=200.0)
+    order = torch.sort(scores, descending=True, stable=True)[1].numpy()
+    keep = fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1)
+    assert keep.tolist() == mmcv_nms(boxes, scores, 0.4)[1].tolist()
+
+
+def test_falls_back_to_mmcv(monkeypatch):
+    boxes, scores = crowd(seed=2)
+    idxs = torch.zeros(len(boxes), dtype=torch.long)
+    cfg = dict(type='nms', iou_threshold=0.4)
+    assert not fast.use_sweep(boxes[:fast.MIN_BOXES_FOR_SWEEP - 1], cfg)  # few boxes
+    assert not fast.use_sweep(boxes, dict(cfg, offset=1))
+    assert not fast.use_sweep(boxes, dict(type='soft_nms', iou_threshold=0.4))
+    assert not fast.use_sweep(boxes, None)
+    monkeypatch.setattr(fast, '_sweep_nms', None)  # numba missing
+    assert not fast.use_sweep(boxes, cfg)
+    dets, keep = fast.batched_nms(boxes, scores, idxs, cfg)
+    assert torch.equal(keep, mmcv_nms(boxes, scores, 0.4)[1])
+    assert fast.batched_nms(boxes[:0], scores[:0], idxs[:0], cfg)[1].numel() == 0
