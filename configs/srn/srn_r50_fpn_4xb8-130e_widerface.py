@@ -5,8 +5,10 @@
 # RFE but give no hyper-parameters -- verify against the PDF before reporting numbers.
 # "paper silent": our choice, reason given. "release": the authors' test-only code, ChiCheng123/SRN (config.json,
 # srn/model/resnet_srn.py, srn/model/rpn_proposal.py, srn/utils/bbox_helper.py, tools/test.py), read for facts
-# only; it has no training code, so it settles nothing about training. Neither the SRN nor the AInnoFace paper
-# reports parameter counts or FLOPs (none in the parts that could be read).
+# only; it has no training code, so it settles nothing about training. "re-implementation": the training config
+# (easydict config.py) of an independent MXNet re-implementation of SRN found by code search (not the authors'; it
+# agrees with our values, which is not a confirmation by the paper; it also has stc_theta 0.99). Neither the SRN
+# nor the AInnoFace paper reports parameter counts or FLOPs (none in the parts that could be read).
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py']
 
 model = dict(
@@ -40,14 +42,16 @@ model = dict(
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
                         target_stds=[1.0, 1.0, 1.0, 1.0]),
         # Sec. 3.2 (as recalled): focal loss in both steps; sigmoid confirmed by release config.json
-        # "cls_loss_type": "sigmoid_focal_loss"; alpha/gamma are RetinaNet's (release and readable text silent)
+        # "cls_loss_type": "sigmoid_focal_loss"; alpha/gamma are RetinaNet's (release and readable text silent;
+        # the re-implementation uses the same alpha 0.25, gamma 2.0)
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
         # Sec. 3.2 (as recalled): smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is
         # RetinaNet's (silent; consistent with the unnormalised deltas above)
         loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=1.0)),
     train_cfg=dict(
-        # Sec. 3.4 (as recalled, not verified): first step IoU >= 0.7 positive, < 0.3 negative; second step
-        # >= 0.5 / < 0.4 (the release has no training code to confirm)
+        # Sec. 3.4 (as recalled, not verified; matches an independent re-implementation's training config:
+        # fs_pos/neg_overlap 0.7/0.3, ss_pos/neg_overlap 0.5/0.4): first step IoU >= 0.7 positive, < 0.3
+        # negative; second step >= 0.5 / < 0.4 (the release has no training code to confirm)
         # match_low_quality / min_pos_iou: paper silent; kept so every face gets at least one anchor
         assigner_first=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.,
                             ignore_iof_thr=0.5),  # ignore_iof_thr: WIDER ignore boxes, our choice
@@ -64,7 +68,10 @@ model = dict(
     test_cfg=dict(nms_pre=6000, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.4), max_per_img=750))
 
 # Sec. 4.1 (as recalled, not verified; the release has no training code): square crops resized to 1024 x 1024,
-# flip, photometric distortion; whether SRN also expands (zoom-out) could not be checked -- none here
+# flip, photometric distortion; whether SRN also expands (zoom-out) could not be checked -- none here.
+# Size and photometric values: as recalled, not verified; matches an independent re-implementation's training
+# config (image_size 1024, hue 18, contrast / saturation 0.5, brightness 0.125 on a 0-1 scale = 32 on 0-255);
+# its crop procedure was not read.
 image_size = 1024
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
@@ -79,7 +86,9 @@ train_pipeline = [
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))  # 4 GPUs x 8 = 32 (Sec. 4.1)
 
 # Sec. 4.1 (as recalled, not verified): SGD, momentum 0.9, weight decay 1e-4, batch 32, lr 0.01 for 100 epochs,
-# then 0.001 for 20 and 0.0001 for 10 (130 epochs); warm-up and grad clipping are our choice
+# then 0.001 for 20 and 0.0001 for 10 (130 epochs); lr and steps: matches an independent re-implementation's
+# training config (lr 0.01, lr_step '100, 120, 130'; its momentum / weight decay were not in the file read, its
+# batch_size is 1, per device or in all not read); warm-up and grad clipping are our choice
 max_epochs = 130
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 val_cfg = dict(type='ValLoop')
