@@ -1,11 +1,12 @@
-# Toy SRN: learns the synthetic face set (tools/make_toy_widerface.py) on a CPU. ResNet-18 without pretraining,
-# 128-channel pyramid, one RFE per tower, 320 x 320 input, a short AdamW schedule.
+# Toy SRN: learns the synthetic face set (tools/make_toy_widerface.py) on a CPU in minutes. A quarter-width
+# ResNet-18 (16-32-64-128 channels, no pretraining), 48-channel pyramid, one RFE per tower, 320 x 320 input, a short
+# AdamW schedule. Everything else (STC/STR, anchors, assigners, losses) is the published SRN config's.
 _base_ = ['../srn/srn_r50_fpn_4xb8-130e_widerface.py']
 
 model = dict(
-    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128, extra_channels=(256, 128)),
-    bbox_head=dict(in_channels=128, feat_channels=128, tower=('rfe',)),
+    backbone=dict(depth=18, base_channels=16, stem_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[16, 32, 64, 128], out_channels=48, extra_channels=(128, 64)),
+    bbox_head=dict(in_channels=48, feat_channels=48, tower=('rfe',)),
     test_cfg=dict(nms_pre=1000, max_per_img=300))
 
 data_root = 'data/toy_widerface/'

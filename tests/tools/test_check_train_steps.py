@@ -1,0 +1,26 @@
+"""tools/analysis/check_train_steps.py: a few iterations of a config's own pipeline/model/optimizer on one batch."""
+import importlib.util
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'check_train_steps', osp.join(ROOT, 'tools', 'analysis', 'check_train_steps.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_toy_srn_loss_falls_on_a_fixed_batch(capsys):
+    tool = load_tool()
+    args = tool.parse_args([osp.join(ROOT, 'configs', 'toy', 'srn_toy.py'), '--iters', '4', '--batch', '1',
+                            '--threads', '1', '--lr', '0.002'])
+    result = tool.run(args)
+    out = capsys.readouterr().out
+    assert result['shape'] == (320, 320)  # the config's training size, after its pipeline
+    assert len(result['history']) == 4 and result['finite']
+    assert {'loss_stc_cls', 'loss_cls', 'loss_str_bbox', 'loss_bbox'} <= set(result['history'][0])
+    assert result['history'][-1]['loss'] < result['history'][0]['loss']
+    assert 'iter 4/4' in out and '(fell)' in out
