@@ -109,3 +109,70 @@ def test_bad_input(detector):
         detector('/nonexistent/photo.jpg')
     with pytest.raises(ValueError):
         detector(np.zeros((4, 4, 2), np.uint8))
+
+
+def _photo_or_noise():
+    cv2 = pytest.importorskip('cv2')
+    photo = shared_path('real', 'images', 'test.jpg')
+    if photo is not None and Path(photo).is_file():
+        return cv2.imread(str(photo))
+    rng = np.random.default_rng(7)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8), (7, 7), 0)
+    return img
+
+
+def test_optimized_model_matches_plain_model():
+    """BN folding + channels-last change nothing but float rounding, and really happen."""
+    import torch
+    img = _photo_or_noise()
+    plain = FaceDetector(str(KPS_CONFIG), optimize=False)
+    torch.manual_seed(0)
+    for m in plain.model.modules():  # non-trivial BN statistics, so folding has something to fold
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+    fast = FaceDetector(str(KPS_CONFIG), optimize=False)
+    fast.model.load_state_dict(plain.model.state_dict())
+    from mmdet_face.apis.face_detector import optimize_for_inference
+    fast.model = optimize_for_inference(fast.model, torch.device('cpu'))
+    fast.head = fast.model.bbox_head
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.modules())
+    convs = [m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    a = plain(img, score_thr=0.05)
+    b = fast(img, score_thr=0.05)
+    assert len(a) > 10 and len(a) == len(b)
+    np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
+    # random weights give many near-equal scores, whose order may differ: match every box to its twin
+    rows_a = np.concatenate([a.bboxes, a.keypoints.reshape(len(a), -1)], 1)
+    rows_b = np.concatenate([b.bboxes, b.keypoints.reshape(len(b), -1)], 1)
+    dist = np.abs(rows_a[:, None, :] - rows_b[None, :, :]).max(-1)
+    assert dist.min(1).max() < 1e-2 and dist.min(0).max() < 1e-2
+
+
+def test_fp16_autocast_runs_and_agrees():
+    """fp16=True runs the network under float16 autocast (the CUDA default; checked here on the CPU)."""
+    import torch
+    img = _photo_or_noise()
+    ref = FaceDetector(str(KPS_CONFIG))
+    half = FaceDetector(str(KPS_CONFIG), fp16=True)
+    half.model.load_state_dict(ref.model.state_dict())
+    assert half.fp16 and not ref.fp16
+    dtypes = []
+    conv = next(m for m in half.model.modules() if isinstance(m, torch.nn.Conv2d))
+    hook = conv.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    try:
+        _check(half(img, score_thr=0.0))
+    finally:
+        hook.remove()
+    assert dtypes == [torch.float16]
+    x = torch.from_numpy(np.ascontiguousarray(img[:256, :256].transpose(2, 0, 1))).float()[None] / 128 - 1
+    with torch.no_grad():
+        full = ref.model._forward(x)
+        with torch.autocast('cpu', dtype=torch.float16):
+            low = half.model._forward(x)
+    for level_full, level_low in zip(full[1], low[1]):  # box regression: values of order 1
+        assert level_low.dtype == torch.float16
+        err = (level_low.float() - level_full).abs().max().item()
+        assert err < 2e-2 * max(1.0, level_full.abs().max().item())

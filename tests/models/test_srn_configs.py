@@ -18,7 +18,7 @@ from mmdet_face.models.detectors import SRN
 from mmdet_face.models.utils.complexity import build_detector_from_config
 
 ROOT = Path(__file__).resolve().parents[2] / 'configs'
-CONFIGS = ['toy/srn_toy.py', 'srn/srn_r50_fpn_4xb8-130e_widerface.py',
+CONFIGS = ['toy/srn_toy.py', 'toy/ainnoface_toy.py', 'srn/srn_r50_fpn_4xb8-130e_widerface.py',
            'ainnoface/ainnoface_r50_fpn_4xb8-130e_widerface.py',
            'ainnoface/ainnoface_r152_fpn_4xb8-130e_widerface.py']
 

@@ -11,6 +11,8 @@ For each thread count (1, 2) and input size (640x640, 640x480 = W x H) it report
         on the blob padded to 640x640),
   post  FaceDetector's decoding + NMS (``bbox_head.predict_by_feat``) at ``--score-thr`` (0.02), rescaled;
         ``post/net`` is post divided by our ONNX network time and by torch-opt.
+With a CUDA device it adds a GPU table: network in fp32 and under fp16 autocast, our ONNX file with onnxruntime's
+CUDA provider when installed, decoding + NMS of the GPU outputs.
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
 """
 import copy
@@ -125,7 +127,48 @@ def main():
             ratios = f'{100 * t_post / t_ours:.0f}%/{100 * t_post / t_fast:.0f}%'
             print(f'{threads:>7} {f"{w}x{h}":>9} {pre:6.2f} {t_torch:7.2f} {t_fast:9.2f} {t_ours:9.2f} '
                   f'{t_given:10.2f} {t_post:6.2f} {ratios:>13} {faces:>5}')
+    if torch.cuda.is_available():
+        benchmark_cuda(model, img, ours, args)
     os.remove(ours)
+
+
+def cuda_ms(fn, repeat, warmup=5):
+    """Median milliseconds of a CUDA call, synchronised around each run."""
+    import torch
+
+    def synced():
+        fn()
+        torch.cuda.synchronize()
+    return median_ms(synced, repeat, warmup)
+
+
+def benchmark_cuda(model, img, onnx_file, args):
+    """Network (fp32, fp16 autocast) and decoding + NMS on the GPU; our ONNX with the CUDA provider if present."""
+    import onnxruntime as ort
+    import torch
+
+    from mmdet_face.apis.face_detector import optimize_for_inference
+    device = torch.device('cuda')
+    gpu = optimize_for_inference(copy.deepcopy(model).to(device), device)
+    head = gpu.bbox_head
+    sess = None
+    if 'CUDAExecutionProvider' in ort.get_available_providers():
+        sess = ort.InferenceSession(onnx_file, providers=['CUDAExecutionProvider'])
+    print(f'\nCUDA {torch.cuda.get_device_name(0)}')
+    print(f'{"size WxH":>9} {"fp32":>7} {"fp16":>7} {"ours.onnx":>9} {"post":>6} {"faces":>5}')
+    for h, w in SIZES:
+        blob, scale, resized = letterbox_blob(img, h, w)
+        x = torch.from_numpy(blob).to(device)
+        with torch.no_grad():
+            t32 = cuda_ms(lambda: gpu._forward(x), args.repeat)
+            with torch.autocast('cuda', dtype=torch.float16):
+                t16 = cuda_ms(lambda: gpu._forward(x), args.repeat)
+            feats = [list(f) if f[0] is not None else None for f in gpu._forward(x)]
+        t_onnx = median_ms(lambda: sess.run(None, {'input.1': blob}), args.repeat) if sess else float('nan')
+        meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale), pad_shape=(h, w))]
+        t_post = cuda_ms(lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True), args.repeat)
+        faces = len(head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True)[0])
+        print(f'{f"{w}x{h}":>9} {t32:7.2f} {t16:7.2f} {t_onnx:9.2f} {t_post:6.2f} {faces:>5}')
 
 
 if __name__ == '__main__':

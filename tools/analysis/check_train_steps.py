@@ -14,6 +14,7 @@ did not fall.
 """
 import argparse
 import copy
+import logging
 import math
 import os.path as osp
 import sys
@@ -68,6 +69,7 @@ def fixed_batch(cfg, data_root: str, batch: int, seed: int):
 def run(args) -> dict:
     import torch
     from mmengine.config import Config
+    from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
@@ -92,7 +94,13 @@ def run(args) -> dict:
         data = fixed_batch(cfg, osp.join(data_root, ''), args.batch, args.seed)
         torch.manual_seed(args.seed)
         model = MODELS.build(cfg.model)
-        model.init_weights()
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)  # init_weights logs every tensor's initialiser
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
         model.train()
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
         if args.lr is not None:

@@ -413,22 +413,26 @@ class SCRFDHead(AnchorHead):
         mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_kps = [], [], [], []
         for level, (cls_score, bbox_pred, centers) in enumerate(zip(cls_scores, bbox_preds, mlvl_centers)):
             stride = self.prior_generator.strides[level][0]
-            logits = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
-            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4)
-            kps_pred = kps_preds[level].permute(1, 2, 0).reshape(-1, self.num_keypoints, 2) \
-                if kps_preds is not None else None
-            if 0 < nms_pre < logits.numel() or logit_thr is None:
+            num_anchors = cls_score.shape[0] // self.cls_out_channels
+            if 0 < nms_pre < cls_score.numel() or logit_thr is None or self.cls_out_channels != 1:
+                logits = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
                 scores, labels, keep, _ = filter_scores_and_topk(
                     logits.sigmoid(), score_thr, nms_pre if nms_pre > 0 else logits.numel())
-            else:  # no top-k: every candidate above the threshold, in anchor order
-                keep, labels = torch.nonzero(logits > logit_thr, as_tuple=True)
-                scores = logits[keep, labels].sigmoid()
+                anchor, loc = keep % num_anchors, keep // num_anchors
+            else:  # no top-k: every candidate above the threshold, gathered without permuting whole maps
+                anchor, loc = torch.nonzero(cls_score.reshape(num_anchors, -1) > logit_thr, as_tuple=True)
+                scores = cls_score.reshape(num_anchors, -1)[anchor, loc].sigmoid()
+                labels = anchor.new_zeros(anchor.shape)
+                keep = loc * num_anchors + anchor  # row of (location, anchor) in the priors
+            # channel a * 4 + k of the map holds coordinate k of anchor a
+            boxes = bbox_pred.reshape(num_anchors, 4, -1)[anchor, :, loc] * stride
             centers = centers[keep]
-            mlvl_bboxes.append(distance2bbox(centers, bbox_pred[keep] * stride, max_shape=img_shape))
+            mlvl_bboxes.append(distance2bbox(centers, boxes, max_shape=img_shape))
             mlvl_scores.append(scores)
             mlvl_labels.append(labels)
-            if kps_pred is not None:
-                mlvl_kps.append(centers[:, None, :] + kps_pred[keep] * stride)
+            if kps_preds is not None:
+                kps = kps_preds[level].reshape(num_anchors, self.num_keypoints * 2, -1)[anchor, :, loc] * stride
+                mlvl_kps.append(centers[:, None, :] + kps.reshape(-1, self.num_keypoints, 2))
 
         results = InstanceData()
         results.bboxes = torch.cat(mlvl_bboxes)
