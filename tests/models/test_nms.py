@@ -80,8 +80,25 @@ def test_pure_python_fallback_matches_mmcv():
     """The same algorithm without numba (slow: a small input)."""
     boxes, scores = crowd(num_faces=6, per_face=8, seed=5, span=200.0)
     order = torch.sort(scores, descending=True, stable=True)[1].numpy()
-    keep = fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1)
+    keep = fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1, 10 ** 9)
     assert keep.tolist() == mmcv_nms(boxes, scores, 0.4)[1].tolist()
+    # over the work limit it declines
+    assert fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1, 10).tolist() == [-1]
+
+
+@needs_numba
+def test_wide_overlapping_boxes_stay_cheap():
+    """Thousands of near-full-image boxes: every sweep window holds every box (n^2 / 2 pairs), so mmcv's loop,
+    which stops at the few survivors, takes over; the result is the same either way."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    boxes = torch.from_numpy(np.concatenate([rng.uniform(0, 20, (n, 2)), rng.uniform(600, 640, (n, 2))], 1)
+                             .astype(np.float32))
+    scores = torch.from_numpy(rng.permutation(n).astype(np.float32) / n)
+    ref = mmcv_nms(boxes, scores, 0.4)[1]
+    assert torch.equal(fast.sweep_nms(boxes, scores, 0.4), ref)  # default limit: mmcv's loop
+    assert torch.equal(fast.sweep_nms(boxes, scores, 0.4, max_visits=10 ** 9), ref)  # forced sweep
+    assert torch.equal(fast.sweep_nms(boxes, scores, 0.4, max_num=1), ref[:1])
 
 
 def test_falls_back_to_mmcv(monkeypatch):

@@ -28,10 +28,16 @@ except ImportError:  # pragma: no cover
 
 #: below this many boxes mmcv's loop is as fast as anything else
 MIN_BOXES_FOR_SWEEP = 200
+#: beyond this many candidate pairs (about 20 ms of sweep) mmcv's loop is used instead
+MAX_SWEEP_VISITS = 4_000_000
 
 
-def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max_num: int) -> np.ndarray:
-    """Greedy NMS of ``boxes`` (float32 (n, 4)) visited in ``order``; returns kept indices in visiting order."""
+def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max_num: int,
+                  max_visits: int) -> np.ndarray:
+    """Greedy NMS of ``boxes`` (float32 (n, 4)) visited in ``order``; returns kept indices in visiting order.
+
+    Returns ``[-1]`` instead when the sweep would look at more than ``max_visits`` box pairs (many wide,
+    overlapping boxes: the classic loop, which stops at the few boxes kept, is then the cheaper one)."""
     n = boxes.shape[0]
     zero = np.float32(0.0)
     rank = np.empty(n, np.int64)
@@ -51,6 +57,24 @@ def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max
     areas = (x2 - x1) * (y2 - y1)
     # window factor (1 - thr), widened a little so float rounding can never hide a pair
     reach = (np.float32(1.0) - iou_thr) * np.float32(1.0001)
+    # work estimate: the sweep visits, for each box, the boxes up to the end of its window (binary search)
+    visits = 0
+    for a in range(n):
+        wa = x2[a] - x1[a]
+        if not wa > zero:
+            continue
+        limit = x1[a] + reach * wa + np.float32(1e-4)
+        lo = a + 1
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if x1[mid] > limit:
+                hi = mid
+            else:
+                lo = mid + 1
+        visits += lo - a - 1
+    if visits > max_visits:
+        return np.full(1, -1, np.int64)
     # pairs (higher-ranked, lower-ranked) with IoU > thr
     src = np.empty(4 * n + 16, np.int64)
     dst = np.empty(4 * n + 16, np.int64)
@@ -119,14 +143,23 @@ def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max
 _sweep_nms = numba.njit(cache=True, nogil=True, error_model='numpy')(_sweep_nms_py) if numba is not None else None
 
 
-def sweep_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_num: int = -1) -> Tensor:
-    """Indices of the boxes greedy NMS keeps, by decreasing score (CPU; numba when present, else pure Python)."""
+def sweep_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_num: int = -1,
+              max_visits: Optional[int] = None) -> Tensor:
+    """Indices of the boxes greedy NMS keeps, by decreasing score (CPU; numba when present, else pure Python).
+
+    When the sweep would visit more than ``max_visits`` pairs (default ``MAX_SWEEP_VISITS``), mmcv's loop runs
+    instead: same result, bounded cost."""
     if boxes.numel() == 0:
         return boxes.new_zeros(0, dtype=torch.long)
     order = torch.sort(scores.detach().float(), descending=True, stable=True)[1].numpy()
     arr = np.ascontiguousarray(boxes.detach().float().cpu().numpy())
     fn = _sweep_nms if _sweep_nms is not None else _sweep_nms_py
-    keep = fn(arr, order.astype(np.int64), np.float32(iou_threshold), int(max_num))
+    limit = MAX_SWEEP_VISITS if max_visits is None else max_visits
+    keep = fn(arr, order.astype(np.int64), np.float32(iou_threshold), int(max_num), int(limit))
+    if keep.shape[0] == 1 and keep[0] < 0:
+        from mmcv.ops import nms as mmcv_nms
+        keep = mmcv_nms(boxes.detach().float().cpu(), scores.detach().float().cpu(), float(iou_threshold))[1]
+        return (keep[:max_num] if max_num > 0 else keep).to(boxes.device)
     return torch.from_numpy(keep).to(boxes.device)
 
 
