@@ -28,17 +28,59 @@ class FaceDetections:
         return len(self.scores)
 
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_allocator_tuned: Optional[bool] = None
+
+
+def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 128 << 20) -> bool:
+    """Let glibc keep freed activation buffers for reuse instead of handing them back to the kernel.
+
+    PyTorch on the CPU has no caching allocator: every activation of a forward pass is a fresh ``malloc``. glibc
+    serves blocks above its mmap threshold (128 KiB at start, adjusted upwards to the largest block freed so far)
+    with ``mmap`` and trims the heap top above its trim threshold, so the multi-megabyte maps of a detector at
+    640 x 640 come back as new pages every call and each page is faulted in by the first kernel that writes it.
+    For SCRFD-500M at 640 x 640 on one thread that is about a quarter of the network time (the 320 x 320 stem
+    convolutions run 3-4x slower than on reused memory); onnxruntime avoids it with its arena allocator.
+    Raising both thresholds (``mallopt``) keeps up to ``trim_threshold`` bytes of freed memory in the process.
+
+    Process-wide and idempotent; does nothing (returns False) off glibc or when the environment variable
+    ``MMDET_FACE_DEFAULT_MALLOC=1`` is set. Returns whether the thresholds are in effect.
+    """
+    global _allocator_tuned
+    if _allocator_tuned is not None:
+        return _allocator_tuned
+    _allocator_tuned = False
+    import os
+    import platform
+    if os.environ.get('MMDET_FACE_DEFAULT_MALLOC', '') not in ('', '0') or platform.libc_ver()[0] != 'glibc':
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        # mallopt returns 1 on success; glibc caps the mmap threshold at 32 MiB on 64-bit systems
+        _allocator_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
+                                and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
+    except (OSError, AttributeError):
+        pass
+    return _allocator_tuned
+
+
 def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Inference-only rewrites that leave the outputs unchanged up to float rounding (about 1e-6 relative).
 
     BatchNorm is folded into the preceding convolution (mmcv ``fuse_conv_bn``) and, on the CPU, weights and
-    activations use the channels-last layout, which oneDNN's convolutions run faster (SCRFD-500M at 640 x 640, one
-    thread: about 1.7x faster than the plain eager model). The model must be in eval mode; it is changed in place.
+    activations use the channels-last layout, which oneDNN's convolutions run faster, and glibc's allocator keeps
+    freed activations for reuse (:func:`tune_cpu_allocator`). SCRFD-500M at 640 x 640 on one thread: about 1.5x
+    faster than the plain eager model from the layout, 1.3x more from the allocator. The model must be in eval
+    mode; it is changed in place.
     """
     from mmcv.cnn import fuse_conv_bn
     model = fuse_conv_bn(model.eval())
     if device.type == 'cpu':
         model = model.to(memory_format=torch.channels_last)
+        tune_cpu_allocator()
     return model
 
 

@@ -6,11 +6,13 @@
 For each thread count (1, 2) and input size (640x640, 640x480 = W x H) it reports median milliseconds of
   pre   letterbox resize + normalisation of the image into a (1, 3, H, W) float blob (numpy / OpenCV),
   net   our PyTorch model as built (``torch``) and as FaceDetector runs it (``torch-opt``: BatchNorm folded,
-        channels-last, see ``mmdet_face.apis.face_detector.optimize_for_inference``), our model exported to ONNX
+        channels-last, see ``mmdet_face.apis.face_detector.optimize_for_inference``; both with glibc's allocator
+        thresholds raised as FaceDetector does, unless ``--default-malloc``), our model exported to ONNX
         (onnxruntime) and, with ``--onnx``, the given file (a released model is fixed at 640x640: at 640x480 it runs
         on the blob padded to 640x640),
   post  FaceDetector's decoding + NMS (``bbox_head.predict_by_feat``) at ``--score-thr`` (0.02), rescaled;
         ``post/net`` is post divided by our ONNX network time and by torch-opt.
+All of a row's columns are measured in rotating blocks of 5 calls, so drift on a shared machine hits them alike; ``opt/onnx`` = torch-opt / ours.onnx and ``ours/given`` = ours.onnx / given.onnx come from one run.
 With a CUDA device it adds a GPU table: network in fp32 and under fp16 autocast, our ONNX file with onnxruntime's
 CUDA provider when installed, decoding + NMS of the GPU outputs.
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
@@ -40,6 +42,23 @@ def median_ms(fn, repeat, warmup=2):
     return 1000 * statistics.median(times)
 
 
+def interleaved_ms(jobs, repeat, block=5):
+    """Median milliseconds of each job over ``repeat`` timed calls, run in rotating blocks (``block`` + 1 calls
+    of one job, the first untimed, then the next job) so that a slow spell of a shared machine hits every column
+    alike, while no job is timed right after another one's threads (onnxruntime's spin, OpenMP's) or cache use."""
+    names = list(jobs)
+    times = {name: [] for name in names}
+    rounds = max(1, -(-repeat // block))
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            jobs[name]()
+            for _ in range(block):
+                start = time.perf_counter()
+                jobs[name]()
+                times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(ts) for name, ts in times.items()}
+
+
 def letterbox_blob(img, h, w):
     """Aspect-preserving resize into the top-left of an (h, w) black canvas; (x - 127.5) / 128, RGB, NCHW."""
     import cv2
@@ -61,14 +80,18 @@ def main():
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--repeat', type=int, default=20)
     parser.add_argument('--score-thr', type=float, default=0.02)
+    parser.add_argument('--default-malloc', action='store_true',
+                        help="keep glibc's allocator thresholds (FaceDetector raises them: see tune_cpu_allocator)")
     args = parser.parse_args()
+    if args.default_malloc:
+        os.environ['MMDET_FACE_DEFAULT_MALLOC'] = '1'
 
     import cv2
     import onnxruntime as ort
     from mmengine.runner import load_checkpoint
 
     import mmdet_face  # noqa: F401
-    from mmdet_face.apis.face_detector import optimize_for_inference
+    from mmdet_face.apis.face_detector import optimize_for_inference, tune_cpu_allocator
     from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
     from mmdet_face.models.utils.complexity import build_detector_from_config
 
@@ -82,6 +105,9 @@ def main():
         np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
     print(f'config {args.config}\nimage {image if osp.isfile(image) else "random 1024x768"}; '
           f'median of {args.repeat} runs, milliseconds')
+    # FaceDetector does this on the CPU; done first so every column (onnxruntime has its own arena) runs alike
+    print('allocator: ' + ('glibc thresholds raised (tune_cpu_allocator)' if tune_cpu_allocator()
+                           else 'default'))
 
     fast = optimize_for_inference(copy.deepcopy(model), torch.device('cpu'))
     tmp = tempfile.mkdtemp()
@@ -89,7 +115,7 @@ def main():
     export_scrfd_onnx(model, ours, dynamic=True)
 
     header = f'{"threads":>7} {"size WxH":>9} {"pre":>6} {"torch":>7} {"torch-opt":>9} {"ours.onnx":>9} ' \
-             f'{"given.onnx":>10} {"post":>6} {"post/net":>13} {"faces":>5}'
+             f'{"given.onnx":>10} {"post":>6} {"opt/onnx":>8} {"ours/given":>10} {"post/net":>13} {"faces":>5}'
     print(header)
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -100,16 +126,21 @@ def main():
         sess_given = ort.InferenceSession(args.onnx, opts, providers=['CPUExecutionProvider']) if args.onnx \
             else None
         for h, w in SIZES:
-            pre = median_ms(lambda: letterbox_blob(img, h, w), args.repeat)
             blob, scale, resized = letterbox_blob(img, h, w)
             x = torch.from_numpy(blob)
+            x_cl = x.contiguous(memory_format=torch.channels_last)
             with torch.no_grad():
-                t_torch = median_ms(lambda: model._forward(x), args.repeat)
-                x_cl = x.contiguous(memory_format=torch.channels_last)
-                t_fast = median_ms(lambda: fast._forward(x_cl), args.repeat)
                 feats = model._forward(x)
-            t_ours = median_ms(lambda: sess_ours.run(None, {'input.1': blob}), args.repeat)
-            t_given = float('nan')
+            meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale),
+                         pad_shape=(h, w))]
+            feats = [list(f) if f[0] is not None else None for f in feats]
+            jobs = {
+                'pre': lambda: letterbox_blob(img, h, w),
+                'torch': lambda: model._forward(x),
+                'torch-opt': lambda: fast._forward(x_cl),
+                'ours': lambda: sess_ours.run(None, {'input.1': blob}),
+                'post': lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True),
+            }
             if sess_given is not None:
                 shape = sess_given.get_inputs()[0].shape
                 given_blob = blob
@@ -117,16 +148,15 @@ def main():
                     given_blob = np.zeros((1, 3, *shape[2:]), np.float32)
                     given_blob[:, :, :h, :w] = blob
                 name = sess_given.get_inputs()[0].name
-                t_given = median_ms(lambda: sess_given.run(None, {name: given_blob}), args.repeat)
-            meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale),
-                         pad_shape=(h, w))]
-            feats = [list(f) if f[0] is not None else None for f in feats]
-            t_post = median_ms(lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True),
-                               args.repeat)
+                jobs['given'] = lambda: sess_given.run(None, {name: given_blob})
+            with torch.no_grad():
+                t = interleaved_ms(jobs, args.repeat)
+            t.setdefault('given', float('nan'))
             faces = len(head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True)[0])
-            ratios = f'{100 * t_post / t_ours:.0f}%/{100 * t_post / t_fast:.0f}%'
-            print(f'{threads:>7} {f"{w}x{h}":>9} {pre:6.2f} {t_torch:7.2f} {t_fast:9.2f} {t_ours:9.2f} '
-                  f'{t_given:10.2f} {t_post:6.2f} {ratios:>13} {faces:>5}')
+            ratios = f'{100 * t["post"] / t["ours"]:.0f}%/{100 * t["post"] / t["torch-opt"]:.0f}%'
+            print(f'{threads:>7} {f"{w}x{h}":>9} {t["pre"]:6.2f} {t["torch"]:7.2f} {t["torch-opt"]:9.2f} '
+                  f'{t["ours"]:9.2f} {t["given"]:10.2f} {t["post"]:6.2f} {t["torch-opt"] / t["ours"]:8.2f} '
+                  f'{t["ours"] / t["given"]:10.2f} {ratios:>13} {faces:>5}')
     if torch.cuda.is_available():
         benchmark_cuda(model, img, ours, args)
     os.remove(ours)

@@ -57,11 +57,13 @@ def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max
     areas = (x2 - x1) * (y2 - y1)
     # window factor (1 - thr), widened a little so float rounding can never hide a pair
     reach = (np.float32(1.0) - iou_thr) * np.float32(1.0001)
-    # work estimate: the sweep visits, for each box, the boxes up to the end of its window (binary search)
+    # window of each box: the boxes after it whose x1 is within reach (binary search); their count bounds the work
+    ends = np.empty(n, np.int64)
     visits = 0
     for a in range(n):
         wa = x2[a] - x1[a]
-        if not wa > zero:
+        if not wa > zero:  # empty boxes overlap nothing
+            ends[a] = a + 1
             continue
         limit = x1[a] + reach * wa + np.float32(1e-4)
         lo = a + 1
@@ -72,47 +74,50 @@ def _sweep_nms_py(boxes: np.ndarray, order: np.ndarray, iou_thr: np.float32, max
                 hi = mid
             else:
                 lo = mid + 1
+        ends[a] = lo
         visits += lo - a - 1
     if visits > max_visits:
         return np.full(1, -1, np.int64)
-    # pairs (higher-ranked, lower-ranked) with IoU > thr
+    # pairs (higher-ranked, lower-ranked) with IoU > thr. Per window: the IoUs branch-free (the compiler
+    # vectorises that loop), then the hits compacted branch-free, then recorded.
+    ious = np.empty(n, np.float32)
+    hits = np.empty(n, np.int64)
     src = np.empty(4 * n + 16, np.int64)
     dst = np.empty(4 * n + 16, np.int64)
     num_pairs = 0
     for a in range(n):
-        wa = x2[a] - x1[a]
-        if not wa > zero:  # empty boxes overlap nothing
+        lo = a + 1
+        hi = ends[a]
+        if hi <= lo:
             continue
-        limit = x1[a] + reach * wa + np.float32(1e-4)
         ya1 = y1[a]
         ya2 = y2[a]
         xa2 = x2[a]
         area_a = areas[a]
-        for b in range(a + 1, n):
-            if x1[b] > limit:
-                break
-            yy1 = max(ya1, y1[b])
-            yy2 = min(ya2, y2[b])
-            if not yy2 > yy1:
-                continue
-            # same float32 operations as mmcv's kernel; max(x1) is x1[b] (sorted), w <= 0 means no overlap
-            w = min(xa2, x2[b]) - x1[b]
-            if not w > zero:
-                continue
-            inter = w * (yy2 - yy1)
-            if inter / (area_a + areas[b] - inter) > iou_thr:
-                if num_pairs == src.shape[0]:
-                    src = np.concatenate((src, np.empty(src.shape[0], np.int64)))
-                    dst = np.concatenate((dst, np.empty(dst.shape[0], np.int64)))
-                i = by_x[a]
-                j = by_x[b]
-                if rank[i] < rank[j]:
-                    src[num_pairs] = i
-                    dst[num_pairs] = j
-                else:
-                    src[num_pairs] = j
-                    dst[num_pairs] = i
-                num_pairs += 1
+        for b in range(lo, hi):
+            # the float32 operations of mmcv's kernel; max(x1) is x1[b] (sorted); 0 / 0 = nan is not > thr
+            h = max(zero, min(ya2, y2[b]) - max(ya1, y1[b]))
+            w = max(zero, min(xa2, x2[b]) - x1[b])
+            inter = w * h
+            ious[b - lo] = inter / (area_a + areas[b] - inter)
+        num_hits = 0
+        for b in range(lo, hi):
+            hits[num_hits] = b
+            num_hits += ious[b - lo] > iou_thr
+        if num_pairs + num_hits > src.shape[0]:
+            grow = max(src.shape[0], num_hits)
+            src = np.concatenate((src, np.empty(grow, np.int64)))
+            dst = np.concatenate((dst, np.empty(grow, np.int64)))
+        i = by_x[a]
+        for k in range(num_hits):
+            j = by_x[hits[k]]
+            if rank[i] < rank[j]:
+                src[num_pairs] = i
+                dst[num_pairs] = j
+            else:
+                src[num_pairs] = j
+                dst[num_pairs] = i
+            num_pairs += 1
     # CSR adjacency keyed by the higher-ranked box
     start = np.zeros(n + 1, np.int64)
     for p in range(num_pairs):
