@@ -72,8 +72,9 @@ def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torc
 
     BatchNorm is folded into the preceding convolution (mmcv ``fuse_conv_bn``) and, on the CPU, weights and
     activations use the channels-last layout, which oneDNN's convolutions run faster, and glibc's allocator keeps
-    freed activations for reuse (:func:`tune_cpu_allocator`). SCRFD-500M at 640 x 640 on one thread: about 1.5x
-    faster than the plain eager model from the layout, 1.3x more from the allocator. The model must be in eval
+    freed activations for reuse (:func:`tune_cpu_allocator`). SCRFD-500M at 640 x 640 on one thread: folding +
+    layout about 1.4x faster than the plain eager model, the allocator 1.3-1.8x more (network 35 ms against
+    onnxruntime's 24 ms; ``tools/analysis/benchmark_inference.py``). The model must be in eval
     mode; it is changed in place.
     """
     from mmcv.cnn import fuse_conv_bn
