@@ -4,7 +4,10 @@ Released files (insightface ``detection/scrfd/tools/scrfd2onnx.py``) have BatchN
 (``w' = w * gamma / sqrt(var + eps)``, ``b' = beta - mean * gamma / sqrt(var + eps)``). We load each ONNX conv into
 our conv executed at the same position (ONNX node order is the traced execution order); a conv followed by BN gets
 the folded bias through an identity BN (weight 1, bias b', running mean 0, running var ``1 - eps``), so the
-converted model computes exactly what the file computes.
+converted model computes exactly what the file computes. GroupNorm (the GN-head models) cannot be folded: its
+affine parameters come from the ``GroupNormalization`` node or, in files exported by older torch, from the
+``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add`` chain after the conv; the per-level box ``Scale``
+(``scale_mode``) is the scalar ``Mul`` after the box conv.
 
 Output layout (released and exported): ``score_8/16/32`` ``(B, N, 1)`` sigmoid scores, ``bbox_8/16/32``
 ``(B, N, 4)`` distances (left, top, right, bottom) in stride units, ``kps_8/16/32`` ``(B, N, 10)`` offsets in stride
@@ -25,14 +28,16 @@ CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))
 
 
 class SCRFDOnnxMismatch(ValueError):
-    """The ONNX graph does not have the convs of the requested config."""
+    """The ONNX graph does not have the convs (or norms, or scales) of the requested config."""
 
 
 def _execution_order(model: nn.Module, input_hw=(64, 64)) -> List[nn.Module]:
-    """Convs and BNs in the order ``model._forward`` runs them (the order an ONNX trace writes them)."""
+    """Convs, norms and ``Scale`` multipliers in the order ``model._forward`` runs them (the order an ONNX trace
+    writes them); a module shared by several strides appears once per call."""
+    from mmcv.cnn import Scale
     order = []
     hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in model.modules()
-             if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.GroupNorm))]
+             if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.GroupNorm, Scale))]
     try:
         with torch.no_grad():
             model._forward(torch.zeros(1, 3, *input_hw))
@@ -42,88 +47,276 @@ def _execution_order(model: nn.Module, input_hw=(64, 64)) -> List[nn.Module]:
     return order
 
 
-def onnx_conv_weights(onnx_model) -> List[Tuple[str, torch.Tensor, Optional[torch.Tensor]]]:
-    """``(node name, weight, bias or None)`` for every Conv node in graph order."""
-    from onnx import numpy_helper
-    graph = onnx_model.graph
-    inits = {i.name: i for i in graph.initializer}
-    # some exports keep weights in Constant nodes instead of initializers
-    consts = {n.output[0]: n.attribute[0].t for n in graph.node if n.op_type == 'Constant' and n.attribute}
+class _OnnxGraph:
+    """Constant values and consumers of an ONNX graph's tensors."""
 
-    def tensor(name):
-        proto = inits.get(name, consts.get(name))
-        if proto is None:
-            raise SCRFDOnnxMismatch(f'conv input {name!r} is not a constant: not a plain exported SCRFD graph')
-        return torch.from_numpy(numpy_helper.to_array(proto).copy())
+    def __init__(self, onnx_model):
+        graph = onnx_model.graph
+        self.nodes = list(graph.node)
+        self.opset = next((o.version for o in onnx_model.opset_import if o.domain in ('', 'ai.onnx')), 0)
+        self._inits = {i.name: i for i in graph.initializer}
+        self._consts = {n.output[0]: n for n in self.nodes if n.op_type == 'Constant' and n.attribute}
+        # exporters alias shared weights through Identity nodes
+        self._alias = {n.output[0]: n.input[0] for n in self.nodes if n.op_type == 'Identity'}
+        self._consumers: Dict[str, list] = {}
+        for node in self.nodes:
+            for name in node.input:
+                self._consumers.setdefault(name, []).append(node)
 
+    def const(self, name: str):
+        """The value of a constant tensor (initializer, Constant node, or an Identity of one) or None."""
+        import numpy as np
+        from onnx import helper, numpy_helper
+        while name in self._alias and name not in self._inits:
+            name = self._alias[name]
+        if name in self._inits:
+            return numpy_helper.to_array(self._inits[name])
+        node = self._consts.get(name)
+        if node is None:
+            return None
+        attr = node.attribute[0]
+        value = helper.get_attribute_value(attr)
+        return numpy_helper.to_array(value) if attr.name == 'value' else np.asarray(value)
+
+    def readers(self, name: str) -> list:
+        """Nodes that read ``name``'s values (``Shape`` only reads its shape)."""
+        return [n for n in self._consumers.get(name, []) if n.op_type != 'Shape']
+
+    def _single(self, name: str, op_type: str):
+        nodes = self.readers(name)
+        return nodes[0] if len(nodes) == 1 and nodes[0].op_type == op_type else None
+
+    @staticmethod
+    def _attr(node, name, default):
+        from onnx import helper
+        for attr in node.attribute:
+            if attr.name == name:
+                return helper.get_attribute_value(attr)
+        return default
+
+    def _const_input(self, node):
+        """The constant operand of a binary node, or None."""
+        for name in node.input:
+            value = self.const(name)
+            if value is not None:
+                return value
+        return None
+
+    def group_norm_after(self, name: str, channels: int):
+        """``(weight (C,), bias (C,), eps, groups)`` of a group normalisation reading ``name``, or None.
+
+        Recognises the single ``GroupNormalization`` node (opset 21 per-channel scale; opset 18 per-group) and the
+        decomposition older exporters write: ``Reshape(0, G, -1) -> InstanceNormalization(s, b) -> Reshape ->
+        Mul(w) -> Add(b)`` (insightface's released GN-head files)."""
+        import numpy as np
+        nodes = self.readers(name)
+        if len(nodes) != 1:
+            return None
+        node = nodes[0]
+        if node.op_type == 'GroupNormalization':
+            groups = int(self._attr(node, 'num_groups', 0))
+            scale, shift = self.const(node.input[1]), self.const(node.input[2])
+            if scale is None or shift is None or groups <= 0:
+                return None
+            if scale.size == groups and groups != channels:  # opset 18: one scale per group
+                scale, shift = np.repeat(scale, channels // groups), np.repeat(shift, channels // groups)
+            return scale.reshape(-1), shift.reshape(-1), float(self._attr(node, 'epsilon', 1e-5)), groups
+        if node.op_type != 'Reshape':
+            return None
+        inorm = self._single(node.output[0], 'InstanceNormalization')
+        back = inorm is not None and self._single(inorm.output[0], 'Reshape')
+        if not back:
+            return None
+        s, b = self.const(inorm.input[1]), self.const(inorm.input[2])
+        if s is None or b is None or channels % s.size:
+            return None
+        groups = s.size
+        weight, bias = np.repeat(s, channels // groups), np.repeat(b, channels // groups)
+        tail = back.output[0]
+        mul = self._single(tail, 'Mul')
+        if mul is not None and self._const_input(mul) is not None:
+            w = self._const_input(mul).reshape(-1)
+            weight, bias, tail = weight * w, bias * w, mul.output[0]
+        add = self._single(tail, 'Add')
+        if add is not None and self._const_input(add) is not None:
+            bias = bias + self._const_input(add).reshape(-1)
+        return weight, bias, float(self._attr(inorm, 'epsilon', 1e-5)), groups
+
+    def scale_after(self, name: str) -> Optional[float]:
+        """The scalar a single ``Mul`` multiplies ``name`` by (SCRFD's per-level box ``Scale``), or None."""
+        nodes = self.readers(name)
+        if len(nodes) == 1 and nodes[0].op_type == 'Mul':
+            value = self._const_input(nodes[0])
+            if value is not None and value.size == 1:
+                return float(value.reshape(-1)[0])
+        return None
+
+
+def _onnx_convs(graph: _OnnxGraph) -> List[Tuple[str, torch.Tensor, Optional[torch.Tensor], str]]:
+    """``(node name, weight, bias or None, output name)`` for every Conv node in graph order."""
     out = []
-    for node in graph.node:
-        if node.op_type == 'Conv':
-            bias = tensor(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-            out.append((node.name or node.output[0], tensor(node.input[1]), bias))
+    for node in graph.nodes:
+        if node.op_type != 'Conv':
+            continue
+        weight = graph.const(node.input[1])
+        bias = graph.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        if weight is None or (len(node.input) > 2 and node.input[2] and bias is None):
+            raise SCRFDOnnxMismatch(f'conv {node.name or node.output[0]!r} reads non-constant weights: '
+                                    'not a plain exported SCRFD graph')
+        out.append((node.name or node.output[0], torch.from_numpy(weight.copy()),
+                    None if bias is None else torch.from_numpy(bias.copy()), node.output[0]))
     return out
 
 
-def _conv_shapes(model: nn.Module) -> List[Tuple[int, ...]]:
-    return [tuple(m.weight.shape) for m in _execution_order(model) if isinstance(m, nn.Conv2d)]
+def onnx_conv_weights(onnx_model) -> List[Tuple[str, torch.Tensor, Optional[torch.Tensor]]]:
+    """``(node name, weight, bias or None)`` for every Conv node in graph order."""
+    return [c[:3] for c in _onnx_convs(_OnnxGraph(onnx_model))]
+
+
+def _onnx_signature(graph: _OnnxGraph) -> List[Tuple[Tuple[int, ...], bool]]:
+    """Per ONNX conv: weight shape and whether a group normalisation reads its output."""
+    return [(tuple(w.shape), graph.group_norm_after(out, w.shape[0]) is not None)
+            for _, w, _, out in _onnx_convs(graph)]
+
+
+def _model_signature(model: nn.Module) -> List[Tuple[Tuple[int, ...], bool]]:
+    order = _execution_order(model)
+    return [(tuple(m.weight.shape), i + 1 < len(order) and isinstance(order[i + 1], nn.GroupNorm))
+            for i, m in enumerate(order) if isinstance(m, nn.Conv2d)]
 
 
 def find_matching_configs(onnx_model, config_dir: str = CONFIG_DIR) -> List[str]:
-    """Configs in ``config_dir`` whose conv weight shapes (in execution order) equal the ONNX file's."""
+    """Configs in ``config_dir`` whose convs (weight shapes, in execution order) and GroupNorms after them equal
+    the ONNX file's."""
     from mmdet_face.models.utils.complexity import build_detector_from_config
-    shapes = [tuple(w.shape) for _, w, _ in onnx_conv_weights(onnx_model)]
+    signature = _onnx_signature(_OnnxGraph(onnx_model))
     matches = []
     for path in sorted(glob.glob(osp.join(config_dir, '*.py'))):
         try:
             model = build_detector_from_config(path).eval()
         except Exception:  # a config that does not build here is simply not a candidate
             continue
-        if _conv_shapes(model) == shapes:
+        if _model_signature(model) == signature:
             matches.append(path)
     return matches
 
 
+def _plan_onnx_load(model: nn.Module, graph: _OnnxGraph, config_name: str):
+    """What to copy where: ``[(module, {param name: tensor})]`` in execution order, or a problem description."""
+    import numpy as np
+    from mmcv.cnn import Scale
+    convs_onnx = _onnx_convs(graph)
+    order = _execution_order(model)
+    convs = [i for i, m in enumerate(order) if isinstance(m, nn.Conv2d)]
+    if len(convs) != len(convs_onnx):
+        return f'the ONNX graph has {len(convs_onnx)} convs, {config_name} has {len(convs)}'
+    plan = []
+    for index, ((name, w, b, out), pos) in enumerate(zip(convs_onnx, convs)):
+        conv = order[pos]
+        nxt = order[pos + 1] if pos + 1 < len(order) else None
+        where = f'conv #{index} ({name})'
+        if tuple(w.shape) != tuple(conv.weight.shape):
+            return f'{where} has weight shape {tuple(w.shape)} in the ONNX graph, ' \
+                   f'{tuple(conv.weight.shape)} in {config_name}'
+        gn = graph.group_norm_after(out, w.shape[0])
+        if isinstance(nxt, nn.GroupNorm) != (gn is not None):
+            return (f'{where} is followed by GroupNorm in ' + ('the ONNX graph' if gn is not None else config_name)
+                    + ' but not in ' + (config_name if gn is not None else 'the ONNX graph'))
+        if isinstance(nxt, nn.GroupNorm):
+            weight, bias, eps, groups = gn
+            if groups != nxt.num_groups:
+                return f'the GroupNorm after {where} has {groups} groups in the ONNX graph, ' \
+                       f'{nxt.num_groups} in {config_name}'
+            if abs(eps - nxt.eps) > 1e-3 * nxt.eps:
+                return f'the GroupNorm after {where} has eps {eps:g} in the ONNX graph, {nxt.eps:g} in {config_name}'
+            if b is not None and conv.bias is None and b.abs().max() > 0:
+                return f'{where} has a bias in the ONNX graph; in {config_name} a GroupNorm follows it without one'
+            plan.append((conv, dict(weight=w, bias=b if conv.bias is not None else None)))
+            plan.append((nxt, dict(weight=torch.from_numpy(np.array(weight, np.float32)),
+                                   bias=torch.from_numpy(np.array(bias, np.float32)))))
+            continue
+        b = torch.zeros(conv.out_channels) if b is None else b
+        if conv.bias is not None:
+            plan.append((conv, dict(weight=w, bias=b)))
+        elif isinstance(nxt, nn.BatchNorm2d):  # the folded bias goes into an identity BN
+            plan.append((conv, dict(weight=w)))
+            plan.append((nxt, dict(weight=torch.ones_like(nxt.weight), bias=b,
+                                   running_mean=torch.zeros_like(nxt.running_mean),
+                                   running_var=torch.full_like(nxt.running_var, 1.0 - nxt.eps))))
+        else:
+            return f'{config_name} has a conv without bias or BN after it ({name}): cannot hold a folded bias'
+        scale = graph.scale_after(out)
+        if isinstance(nxt, Scale):
+            plan.append((nxt, dict(scale=torch.tensor(1.0 if scale is None else scale))))
+        elif scale is not None and scale != 1.0:
+            return f'the ONNX graph multiplies the output of {where} by {scale:g}; {config_name} has no Scale there'
+    return plan
+
+
+def _proportional(value: torch.Tensor, first: torch.Tensor) -> Optional[float]:
+    """``r`` with ``value == r * first`` (to float rounding), or None."""
+    denom = float((first * first).sum())
+    if denom == 0.0:
+        return None
+    r = float((value * first).sum()) / denom
+    tol = 1e-5 * float(value.abs().max()) + 1e-7
+    return r if float((value - r * first).abs().max()) <= tol else None
+
+
+def _merge_shared_uses(plan, config_name: str):
+    """One set of values per module of the plan; a module our config shares between strides must get the same
+    values at each use. Exception: a shared box conv followed by per-level ``Scale`` s, whose Mul an optimiser
+    (onnxsim) folded into per-level copies ``s_l * w`` of the conv: the conv keeps the first level's weights and
+    each level's ``Scale`` the ratio. Returns the merged plan or a problem description."""
+    from mmcv.cnn import Scale
+    seen = {}
+    merged = []
+    for k, (module, values) in enumerate(plan):
+        first = seen.get(id(module))
+        if first is None:
+            seen[id(module)] = values
+            merged.append((module, values))
+            continue
+        keys = [key for key, v in values.items() if v is not None]
+        if all(first[key].shape == values[key].shape and
+               torch.allclose(first[key], values[key], rtol=1e-5, atol=1e-6) for key in keys):
+            continue
+        ratios = [_proportional(values[key], first[key]) for key in keys]
+        if (isinstance(module, nn.Conv2d) and k + 1 < len(plan) and isinstance(plan[k + 1][0], Scale)
+                and None not in ratios and max(ratios) - min(ratios) <= 1e-5 * abs(ratios[0])):
+            # the ratio goes into this level's Scale (a distinct module per level, planned next)
+            plan[k + 1][1]['scale'] = plan[k + 1][1]['scale'] * ratios[0]
+            continue
+        return (f'{config_name} shares a {type(module).__name__} between strides, the ONNX graph has different '
+                'values at its uses')
+    return merged
+
+
 def load_scrfd_onnx_weights(model: nn.Module, onnx_model, config_name: str = 'the config') -> None:
-    """Copy a BN-folded SCRFD ONNX model's conv weights into ``model`` (in place; see the module docstring).
+    """Copy a released SCRFD ONNX model's weights into ``model`` (in place; see the module docstring).
+
+    Convs (BN folded in the file: the bias goes through an identity BN), the affine parameters of head GroupNorms
+    (a single ``GroupNormalization`` node or the InstanceNormalization decomposition) and the per-level box
+    ``Scale`` multipliers (also when an optimiser folded them into the box convs). A module our config shares
+    between strides must hold the same values at every use.
 
     Raises:
-        SCRFDOnnxMismatch: the conv count or a conv shape differs; the message names the matching config(s).
+        SCRFDOnnxMismatch: conv count, a conv shape, a norm or a scale differs; the message names the matching
+            config(s).
     """
-    convs_onnx = onnx_conv_weights(onnx_model)
-    order = _execution_order(model)
-    convs = [m for m in order if isinstance(m, nn.Conv2d)]
-    problem = None
-    if len(convs) != len(convs_onnx):
-        problem = f'the ONNX graph has {len(convs_onnx)} convs, {config_name} has {len(convs)}'
-    else:
-        for index, ((name, w, _), conv) in enumerate(zip(convs_onnx, convs)):
-            if tuple(w.shape) != tuple(conv.weight.shape):
-                problem = (f'conv #{index} ({name}) has weight shape {tuple(w.shape)} in the ONNX graph, '
-                           f'{tuple(conv.weight.shape)} in {config_name}')
-                break
-    if problem is None:
-        for (name, w, b), conv in zip(convs_onnx, convs):
-            nxt = order[order.index(conv) + 1] if order.index(conv) + 1 < len(order) else None
-            if conv.bias is None and not isinstance(nxt, nn.BatchNorm2d):
-                problem = f'{config_name} has a conv without bias or BN after it ({name}): cannot hold a folded bias'
-                break
-    if problem is not None:
+    plan = _plan_onnx_load(model, _OnnxGraph(onnx_model), config_name)
+    if not isinstance(plan, str):
+        plan = _merge_shared_uses(plan, config_name)
+    if isinstance(plan, str):
         matches = find_matching_configs(onnx_model)
         hint = ('use ' + ' or '.join(osp.relpath(m) for m in matches)) if matches else \
-            'no config in configs/scrfd matches its conv shapes'
-        raise SCRFDOnnxMismatch(f'{problem}; {hint}')
-
-    for (name, w, b), conv in zip(convs_onnx, convs):
-        b = torch.zeros(conv.out_channels) if b is None else b
-        conv.weight.data.copy_(w)
-        if conv.bias is not None:
-            conv.bias.data.copy_(b)
-            continue
-        bn = order[order.index(conv) + 1]
-        bn.weight.data.fill_(1.0)
-        bn.bias.data.copy_(b)
-        bn.running_mean.zero_()
-        bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(1 - eps + eps) == x
+            'no config in configs/scrfd matches its convs and norms'
+        raise SCRFDOnnxMismatch(f'{plan}; {hint}')
+    with torch.no_grad():
+        for module, values in plan:
+            for key, value in values.items():
+                if value is not None:
+                    getattr(module, key).copy_(value.reshape(getattr(module, key).shape))
 
 
 def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None) -> dict:

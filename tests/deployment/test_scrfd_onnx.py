@@ -161,3 +161,122 @@ def test_simplify_reports_failures(tmp_path):
     assert path.read_bytes() == before
     export_scrfd_onnx(gn_model, str(path), shape=(64, 64), opset=17)  # InstanceNormalization decomposition
     assert simplify_onnx(str(path), ['onnxruntime']) == 'onnxruntime'
+
+
+def _official_like_model(config):
+    """A model with every norm and Scale moved off its init (released GN-head files carry trained GN affines and
+    per-level box scales; a converter that ignored them would still pass on an untrained model)."""
+    from mmcv.cnn import Scale
+    model = _random_model(config)
+    with torch.no_grad():
+        for i, m in enumerate(model.modules()):
+            if isinstance(m, Scale):
+                m.scale.fill_(0.6 + 0.1 * (i % 7))
+            elif isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.2, 0.2)
+                    m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+@pytest.mark.parametrize('name,opset,simplify', [
+    ('scrfd_500m_4xb8-640e_widerface.py', 11, True),      # MobileNet, depthwise GN head shared by strides
+    ('scrfd_2.5g_4xb8-640e_widerface.py', 11, False),     # ResNet (BN folded), GN head, per-level Scale
+    ('scrfd_2.5g_bnkps_4xb8-640e_widerface.py', 11, True),  # BN head with keypoints and Scale
+    ('scrfd_10g_4xb8-640e_widerface.py', 21, False),      # single GroupNormalization nodes
+    ('scrfd_34g_4xb8-640e_widerface.py', 17, False),
+])
+def test_convert_gn_and_resnet_variants(tmp_path, name, opset, simplify):
+    """The released GN-head and ResNet-family files were written by torch 1.x at opset 11 (GroupNorm as
+    Reshape/InstanceNormalization/Reshape/Mul/Add) and simplified with onnxsim; we write the same kind of file from
+    a model with known weights and convert it back."""
+    from mmcv.cnn import Scale
+    config = CONFIGS / name
+    model = _official_like_model(config)
+    path = tmp_path / 'release.onnx'
+    export_scrfd_onnx(model, str(path), shape=(64, 64), opset=opset, simplify=simplify)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert 'BatchNormalization' not in ops  # folded, as in the released files
+    if 'bnkps' not in name:
+        assert ('GroupNormalization' in ops) == (opset >= 21) and ('InstanceNormalization' in ops) == (opset < 21)
+    scales = [m for m in model.modules() if isinstance(m, Scale)]
+    assert scales or '500m' in name or '10g' in name or '34g' in name
+
+    ckpt = convert_scrfd_onnx(str(path), str(config), str(tmp_path / 'converted.pth'))
+    converted = build_detector_from_config(str(config)).eval()
+    converted.load_state_dict(ckpt['state_dict'])
+    if not simplify:  # the Mul is in the file: the Scale values come back (onnxsim folds them into the convs)
+        for ours, theirs in zip(scales, [m for m in converted.modules() if isinstance(m, Scale)]):
+            assert theirs.scale.item() == pytest.approx(ours.scale.item(), rel=1e-6)
+    for ours, theirs in zip([m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)],
+                            [m for m in converted.modules() if isinstance(m, torch.nn.GroupNorm)]):
+        torch.testing.assert_close(theirs.weight, ours.weight, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(theirs.bias, ours.bias, rtol=1e-5, atol=1e-5)
+    x = torch.randn(1, 3, 64, 64)
+    ref, got = head_outputs_flat(model, x), head_outputs_flat(converted, x)
+    onnx_out = _run(path, x.numpy())
+    for key in ref:
+        np.testing.assert_allclose(got[key].numpy(), ref[key].numpy(), atol=1e-4, rtol=1e-4, err_msg=key)
+        np.testing.assert_allclose(got[key].numpy(), onnx_out[key], atol=1e-4, rtol=1e-4, err_msg=key)
+
+
+def test_per_group_group_normalization_opset18(tmp_path):
+    """Opset 18's GroupNormalization has one scale/bias per group: expanded to channels on import."""
+    from onnx import numpy_helper
+    config = CONFIGS / 'scrfd_10g_4xb8-640e_widerface.py'
+    model = _official_like_model(config)
+    with torch.no_grad():  # group-constant affines, expressible per group
+        for m in model.modules():
+            if isinstance(m, torch.nn.GroupNorm):
+                per = m.num_channels // m.num_groups
+                m.weight.copy_(m.weight.view(m.num_groups, per)[:, :1].expand(-1, per).reshape(-1))
+                m.bias.copy_(m.bias.view(m.num_groups, per)[:, :1].expand(-1, per).reshape(-1))
+    path = tmp_path / 'gn21.onnx'
+    export_scrfd_onnx(model, str(path), shape=(64, 64), opset=21)
+    proto = onnx.load(str(path))
+    inits = {i.name: i for i in proto.graph.initializer}
+    rewritten = 0
+    for node in proto.graph.node:
+        if node.op_type == 'GroupNormalization':
+            groups = next(a.i for a in node.attribute if a.name == 'num_groups')
+            for k, suffix in ((1, 'scale'), (2, 'bias')):
+                value = numpy_helper.to_array(inits[node.input[k]]) if node.input[k] in inits else None
+                assert value is not None
+                per_group = value.reshape(groups, -1)[:, 0].copy()
+                name = f'{node.name}_{suffix}_g{rewritten}'
+                proto.graph.initializer.append(numpy_helper.from_array(per_group, name))
+                node.input[k] = name
+            rewritten += 1
+    assert rewritten > 0
+    ckpt = convert_scrfd_onnx_proto(proto, config)
+    converted = build_detector_from_config(str(config)).eval()
+    converted.load_state_dict(ckpt)
+    x = torch.randn(1, 3, 64, 64)
+    ref, got = head_outputs_flat(model, x), head_outputs_flat(converted, x)
+    for key in ref:
+        np.testing.assert_allclose(got[key].numpy(), ref[key].numpy(), atol=1e-4, rtol=1e-4, err_msg=key)
+
+
+def convert_scrfd_onnx_proto(proto, config):
+    model = build_detector_from_config(str(config)).eval()
+    load_scrfd_onnx_weights(model, proto, config.name)
+    return model.state_dict()
+
+
+def test_gn_file_with_bn_config_names_the_gn_config(tmp_path):
+    model = _official_like_model(GN_CONFIG)
+    path = tmp_path / 'gn.onnx'
+    export_scrfd_onnx(model, str(path), shape=(64, 64), opset=11)
+    bn_twin = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
+    with pytest.raises(SCRFDOnnxMismatch, match='scrfd_500m_4xb8-640e_widerface.py'):
+        convert_scrfd_onnx(str(path), str(bn_twin))
+    # a config with the same convs but no GroupNorm: the message says what differs
+    from mmengine.config import Config
+
+    from mmdet_face.deployment.scrfd_onnx import _OnnxGraph, _plan_onnx_load
+    cfg = Config.fromfile(str(GN_CONFIG))
+    cfg.model.bbox_head.norm_cfg = None
+    problem = _plan_onnx_load(build_detector_from_config(cfg).eval(), _OnnxGraph(onnx.load(str(path))), 'plain')
+    assert isinstance(problem, str) and problem.endswith('is followed by GroupNorm in the ONNX graph but not in plain')

@@ -1,4 +1,4 @@
-"""Convert a released SCRFD ONNX file (BN folded into convs) into an mmengine checkpoint for our config.
+"""Convert a released SCRFD ONNX file (BN folded into convs, GN heads, per-level scales) into an mmengine checkpoint.
 
     python tools/model_converters/scrfd_onnx2mmdet.py scrfd_500m_bnkps.onnx \
         configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py scrfd_500m_bnkps.pth
