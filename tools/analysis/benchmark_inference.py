@@ -12,7 +12,8 @@ For each thread count (1, 2) and input size (640x640, 640x480 = W x H) it report
         on the blob padded to 640x640),
   post  FaceDetector's decoding + NMS (``bbox_head.predict_by_feat``) at ``--score-thr`` (0.02), rescaled;
         ``post/net`` is post divided by our ONNX network time and by torch-opt.
-All of a row's columns are measured in rotating blocks of 5 calls, so drift on a shared machine hits them alike; ``opt/onnx`` = torch-opt / ours.onnx and ``ours/given`` = ours.onnx / given.onnx come from one run.
+All of a row's columns are measured in rotating blocks of 5 calls, so drift on a shared machine hits them alike;
+``opt/onnx`` = torch-opt / ours.onnx and ``ours/given`` = ours.onnx / given.onnx come from one run.
 With a CUDA device it adds a GPU table: network in fp32 and under fp16 autocast, our ONNX file with onnxruntime's
 CUDA provider when installed, decoding + NMS of the GPU outputs.
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
