@@ -105,9 +105,10 @@ class _OnnxGraph:
     def group_norm_after(self, name: str, channels: int):
         """``(weight (C,), bias (C,), eps, groups)`` of a group normalisation reading ``name``, or None.
 
-        Recognises the single ``GroupNormalization`` node (opset 21 per-channel scale; opset 18 per-group) and the
-        decomposition older exporters write: ``Reshape(0, G, -1) -> InstanceNormalization(s, b) -> Reshape ->
-        Mul(w) -> Add(b)`` (insightface's released GN-head files)."""
+        Recognises the single ``GroupNormalization`` node (opset 21 per-channel scale; opsets 18-20 per-group,
+        our export adds the per-channel ``Mul`` + ``Add`` after it) and the decomposition older exporters write:
+        ``Reshape(0, G, -1) -> InstanceNormalization(s, b) -> Reshape -> Mul(w) -> Add(b)`` (insightface's
+        released GN-head files)."""
         import numpy as np
         nodes = self.readers(name)
         if len(nodes) != 1:
@@ -118,21 +119,22 @@ class _OnnxGraph:
             scale, shift = self.const(node.input[1]), self.const(node.input[2])
             if scale is None or shift is None or groups <= 0:
                 return None
-            if scale.size == groups and groups != channels:  # opset 18: one scale per group
+            if scale.size == groups and groups != channels:  # opsets 18-20: one scale per group
                 scale, shift = np.repeat(scale, channels // groups), np.repeat(shift, channels // groups)
-            return scale.reshape(-1), shift.reshape(-1), float(self._attr(node, 'epsilon', 1e-5)), groups
-        if node.op_type != 'Reshape':
-            return None
-        inorm = self._single(node.output[0], 'InstanceNormalization')
-        back = inorm is not None and self._single(inorm.output[0], 'Reshape')
-        if not back:
-            return None
-        s, b = self.const(inorm.input[1]), self.const(inorm.input[2])
-        if s is None or b is None or channels % s.size:
-            return None
-        groups = s.size
-        weight, bias = np.repeat(s, channels // groups), np.repeat(b, channels // groups)
-        tail = back.output[0]
+            weight, bias, tail = scale.reshape(-1), shift.reshape(-1), node.output[0]
+            eps_node = node
+        else:
+            inorm = self._single(node.output[0], 'InstanceNormalization') if node.op_type == 'Reshape' else None
+            back = inorm is not None and self._single(inorm.output[0], 'Reshape')
+            if not back:
+                return None
+            s, b = self.const(inorm.input[1]), self.const(inorm.input[2])
+            if s is None or b is None or channels % s.size:
+                return None
+            groups = s.size
+            weight, bias = np.repeat(s, channels // groups), np.repeat(b, channels // groups)
+            tail, eps_node = back.output[0], inorm
+        # the per-channel affine as Mul + Add (torch's decomposition, our opset-18 export)
         mul = self._single(tail, 'Mul')
         if mul is not None and self._const_input(mul) is not None:
             w = self._const_input(mul).reshape(-1)
@@ -140,7 +142,9 @@ class _OnnxGraph:
         add = self._single(tail, 'Add')
         if add is not None and self._const_input(add) is not None:
             bias = bias + self._const_input(add).reshape(-1)
-        return weight, bias, float(self._attr(inorm, 'epsilon', 1e-5)), groups
+        if weight.shape != (channels,) or bias.shape != (channels,):
+            return None
+        return weight, bias, float(self._attr(eps_node, 'epsilon', 1e-5)), groups
 
     def scale_after(self, name: str) -> Optional[float]:
         """The scalar a single ``Mul`` multiplies ``name`` by (SCRFD's per-level box ``Scale``), or None."""
@@ -347,16 +351,32 @@ class _GroupNormFunction(torch.autograd.Function):
         return g.op('GroupNormalization', x, weight, bias, epsilon_f=eps, num_groups_i=num_groups)
 
 
+class _GroupNormFunction18(_GroupNormFunction):
+    """Opsets 18-20: ``GroupNormalization`` had one scale/bias per *group* then, so the node normalises with unit
+    scale and zero bias and the per-channel affine follows as ``Mul`` + ``Add`` (TensorRT 10.0 reads opsets up to
+    20 and fuses the pair)."""
+
+    @staticmethod
+    def symbolic(g, x, weight, bias, num_groups, eps):
+        ones = g.op('Constant', value_t=torch.ones(num_groups))
+        zeros = g.op('Constant', value_t=torch.zeros(num_groups))
+        y = g.op('GroupNormalization', x, ones, zeros, epsilon_f=eps, num_groups_i=num_groups)
+        axes = g.op('Constant', value_t=torch.tensor([1, 2], dtype=torch.long))
+        y = g.op('Mul', y, g.op('Unsqueeze', weight, axes))
+        return g.op('Add', y, g.op('Unsqueeze', bias, axes))
+
+
 @contextlib.contextmanager
-def _single_op_group_norm():
-    """Temporarily route every affine ``nn.GroupNorm`` through ``_GroupNormFunction`` (modules stay in place, so
-    code that reads ``norm.weight`` keeps working)."""
+def _single_op_group_norm(opset: int = 21):
+    """Temporarily route every affine ``nn.GroupNorm`` through ``_GroupNormFunction`` (opset >= 21) or
+    ``_GroupNormFunction18`` (modules stay in place, so code that reads ``norm.weight`` keeps working)."""
     original = nn.GroupNorm.forward
+    function = _GroupNormFunction if opset >= 21 else _GroupNormFunction18
 
     def forward(self, x):
         if not self.affine:
             return original(self, x)
-        return _GroupNormFunction.apply(x, self.weight, self.bias, self.num_groups, self.eps)
+        return function.apply(x, self.weight, self.bias, self.num_groups, self.eps)
 
     nn.GroupNorm.forward = forward
     try:
@@ -400,8 +420,9 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
     """Export a built SCRFD detector (weights loaded) to ``out_file``; returns the output names.
 
     ``dynamic``: batch, height and width are symbolic; otherwise only the batch is. GroupNorm becomes a single
-    ``GroupNormalization`` node when ``opset >= 21``; below that (or if the exporter refuses it) torch's own
-    decomposition is kept. ``simplify``: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
+    ``GroupNormalization`` node when ``opset >= 21``, at opsets 18-20 one ``GroupNormalization`` (unit per-group
+    scale) followed by the per-channel ``Mul`` + ``Add``; below 18 (or if the exporter refuses it) torch's own
+    InstanceNormalization decomposition is kept. ``simplify``: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
     """
     model = copy.deepcopy(model).cpu().eval()
     wrapper = SCRFDExportWrapper(model).eval()
@@ -418,11 +439,11 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
                               dynamic_axes=axes, do_constant_folding=True, dynamo=False)
 
     has_gn = any(isinstance(m, nn.GroupNorm) for m in model.modules())
-    if has_gn and opset >= 21:
+    if has_gn and opset >= 18:
         try:
-            with _single_op_group_norm():
+            with _single_op_group_norm(opset):
                 _export(wrapper, opset)
-        except Exception as err:  # an exporter without opset 21: keep torch's decomposition
+        except Exception as err:  # an exporter without these opsets: keep torch's decomposition
             warnings.warn(f'single-op GroupNormalization export failed ({type(err).__name__}: {err}); '
                           'exporting the InstanceNormalization decomposition at opset 17')
             _export(wrapper, 17)

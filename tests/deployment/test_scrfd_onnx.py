@@ -186,6 +186,7 @@ def _official_like_model(config):
     ('scrfd_2.5g_4xb8-640e_widerface.py', 11, False),     # ResNet (BN folded), GN head, per-level Scale
     ('scrfd_2.5g_bnkps_4xb8-640e_widerface.py', 11, True),  # BN head with keypoints and Scale
     ('scrfd_10g_4xb8-640e_widerface.py', 21, False),      # single GroupNormalization nodes
+    ('scrfd_1g_4xb8-640e_widerface.py', 18, False),       # GroupNormalization-18 + per-channel Mul/Add
     ('scrfd_34g_4xb8-640e_widerface.py', 17, False),
 ])
 def test_convert_gn_and_resnet_variants(tmp_path, name, opset, simplify):
@@ -200,7 +201,7 @@ def test_convert_gn_and_resnet_variants(tmp_path, name, opset, simplify):
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
     assert 'BatchNormalization' not in ops  # folded, as in the released files
     if 'bnkps' not in name:
-        assert ('GroupNormalization' in ops) == (opset >= 21) and ('InstanceNormalization' in ops) == (opset < 21)
+        assert ('GroupNormalization' in ops) == (opset >= 18) and ('InstanceNormalization' in ops) == (opset < 18)
     scales = [m for m in model.modules() if isinstance(m, Scale)]
     assert scales or '500m' in name or '10g' in name or '34g' in name
 

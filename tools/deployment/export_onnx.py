@@ -9,7 +9,9 @@ width symbolic too.
 SCRFD (``SCRFDHead``; insightface's ``scrfd2onnx.py`` layout): input ``input.1``, normalised RGB
 ((x - 127.5) / 128); outputs ``score_8/16/32`` (B, N, 1) sigmoid scores, ``bbox_8/16/32`` (B, N, 4) distances in
 stride units and, with keypoints, ``kps_8/16/32`` (B, N, 10). GroupNorm is exported as one GroupNormalization node
-at opset >= 21 (its default opset).
+at opset >= 21 (its default opset); ``--opset 18`` (for runtimes that stop at opset 20, e.g. TensorRT 10.0) writes
+one GroupNormalization-18 node with unit per-group scale followed by the per-channel Mul + Add; below 18, torch's
+InstanceNormalization decomposition.
 
 RetinaFace (``RetinaFaceHead``; the PyTorch release's ``convert_to_onnx.py`` layout, test phase): input ``input``,
 BGR minus the mean (104, 117, 123), no scaling; outputs ``loc`` (B, N, 4) variance-encoded box deltas, ``conf``
