@@ -138,6 +138,15 @@ def test_optimized_model_matches_plain_model():
     fast.model = optimize_for_inference(fast.model, torch.device('cpu'))
     fast.head = fast.model.bbox_head
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.modules())
+    import copy
+
+    from mmcv.cnn import fuse_conv_bn
+    folded_keys = set(fuse_conv_bn(copy.deepcopy(plain.model).eval()).state_dict())
+    assert set(fast.model.state_dict()) == folded_keys  # the ReLU fusion keeps every module in place
+    from mmdet_face.apis.face_detector import ConvReLU2d, fused_conv_relu_available
+    if fused_conv_relu_available():  # every ReLU of SCRFD-500M follows a conv: all run inside the conv call
+        assert not any(type(m) is torch.nn.ReLU for m in fast.model.modules())
+        assert sum(type(m) is ConvReLU2d for m in fast.model.modules()) == 41
     convs = [m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
     a = plain(img, score_thr=0.05)
@@ -191,3 +200,30 @@ def test_every_config_runs(config):
     assert len(faces) > 0 and np.isfinite(faces.bboxes).all()
     if type(det.head).__name__ != 'RetinaFaceHead':  # the RetinaFace release does not clip boxes; we match it
         assert (faces.bboxes[:, [0, 2]] <= 120 + 1e-3).all() and (faces.bboxes[:, [1, 3]] <= 90 + 1e-3).all()
+
+
+def test_conv_relu_fusion_falls_back(monkeypatch):
+    """Without the fused op nothing is fused; a fused conv given float64 or run under autocast computes conv + ReLU
+    the plain way."""
+    import torch
+    from mmdet_face.apis import face_detector as fd
+    monkeypatch.setattr(fd, 'fused_conv_relu_available', lambda: False)
+    det = FaceDetector(str(KPS_CONFIG))
+    assert sum(type(m) is torch.nn.ReLU for m in det.model.modules()) == 41
+    assert not any(isinstance(m, fd.ConvReLU2d) for m in det.model.modules())
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, 6, 3, padding=1)
+    x = torch.randn(1, 4, 5, 7)
+    ref = torch.relu(conv(x)).detach()
+    conv.__class__ = fd.ConvReLU2d
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)
+        assert (conv(x) >= 0).all() and (ref == 0).any()
+        conv64 = conv.double()
+        torch.testing.assert_close(conv64(x.double()), ref.double(), atol=1e-5, rtol=1e-5)
+        conv.float()
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            low = conv(x)
+        assert low.dtype == torch.bfloat16  # autocast applied: the plain path ran
+        torch.testing.assert_close(low.float(), ref, atol=5e-2, rtol=5e-2)
