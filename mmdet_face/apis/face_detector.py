@@ -69,15 +69,24 @@ def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 128
 
 class ConvReLU2d(torch.nn.Conv2d):
     """A ``Conv2d`` whose following ReLU runs inside the same oneDNN call (CPU, float32, no autocast); the class of a
-    fused conv is switched to this one in place, so parameters and state-dict keys stay as they were. Any other
-    input (another dtype or device, under autocast) takes the plain conv + ReLU."""
+    fused conv is switched to this one in place, so parameters and state-dict keys stay as they were.
+
+    The fused call saves a pass over large maps but costs more per call (about 70 µs against 50 µs for PyTorch's
+    own oneDNN conv and 7 µs for its GEMM path for 1x1 convs on one thread), so only inputs of at least
+    ``FUSE_MIN_NUMEL`` elements take it; smaller ones, other dtypes or devices and autocast run conv + in-place ReLU.
+    """
+    FUSE_MIN_NUMEL = 1 << 18
 
     def forward(self, x):
-        if x.dtype == torch.float32 and x.device.type == 'cpu' and not _autocast_on():
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, list(self.padding),
-                                                           list(self.stride), list(self.dilation), self.groups,
-                                                           'relu', [None], '')
-        return torch.relu(super().forward(x))
+        if (x.numel() >= self.FUSE_MIN_NUMEL and x.dtype == torch.float32 and x.device.type == 'cpu'
+                and not _autocast_on()):
+            return _fused_conv_relu(self, x)
+        return torch.relu_(super().forward(x))
+
+
+def _fused_conv_relu(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride),
+                                                   list(conv.dilation), conv.groups, 'relu', [None], '')
 
 
 def _autocast_on() -> bool:
@@ -102,8 +111,7 @@ def fused_conv_relu_available() -> bool:
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen))
                 x = torch.randn(1, 8, 7, 9, generator=gen).contiguous(memory_format=torch.channels_last)
                 ref = torch.relu(conv(x))
-                conv.__class__ = ConvReLU2d
-                got = conv(x)
+                got = _fused_conv_relu(conv, x)
             _fused_relu_ok = bool(got.shape == ref.shape and torch.allclose(got, ref, atol=1e-5))
         except Exception:  # the private op is missing or changed: keep conv + ReLU
             _fused_relu_ok = False

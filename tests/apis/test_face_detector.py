@@ -207,6 +207,7 @@ def test_conv_relu_fusion_falls_back(monkeypatch):
     the plain way."""
     import torch
     from mmdet_face.apis import face_detector as fd
+    available = fd.fused_conv_relu_available()
     monkeypatch.setattr(fd, 'fused_conv_relu_available', lambda: False)
     det = FaceDetector(str(KPS_CONFIG))
     assert sum(type(m) is torch.nn.ReLU for m in det.model.modules()) == 41
@@ -217,13 +218,21 @@ def test_conv_relu_fusion_falls_back(monkeypatch):
     x = torch.randn(1, 4, 5, 7)
     ref = torch.relu(conv(x)).detach()
     conv.__class__ = fd.ConvReLU2d
+    calls = []
+    fused = fd._fused_conv_relu
+    monkeypatch.setattr(fd, '_fused_conv_relu', lambda c, t: calls.append(t.shape) or fused(c, t))
     with torch.no_grad():
-        torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)
-        assert (conv(x) >= 0).all() and (ref == 0).any()
+        torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)  # small input: conv + ReLU
+        assert calls == [] and (ref == 0).any()
+        monkeypatch.setattr(fd.ConvReLU2d, 'FUSE_MIN_NUMEL', 0)
+        if available:
+            torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)  # the fused oneDNN call
+            assert calls == [x.shape]
         conv64 = conv.double()
         torch.testing.assert_close(conv64(x.double()), ref.double(), atol=1e-5, rtol=1e-5)
         conv.float()
         with torch.autocast('cpu', dtype=torch.bfloat16):
             low = conv(x)
         assert low.dtype == torch.bfloat16  # autocast applied: the plain path ran
+        assert len(calls) <= 1
         torch.testing.assert_close(low.float(), ref, atol=5e-2, rtol=5e-2)
