@@ -148,7 +148,6 @@ def _fuse_conv_relu(model: torch.nn.Module) -> int:
                 if j < len(children) and type(children[j][1]) is torch.nn.ReLU:
                     conv.__class__ = ConvReLU2d
                     module._modules[children[j][0]] = torch.nn.Identity()
-                    children[j] = (children[j][0], module._modules[children[j][0]])
                     count += 1
     return count
 

@@ -53,7 +53,6 @@ class _OnnxGraph:
     def __init__(self, onnx_model):
         graph = onnx_model.graph
         self.nodes = list(graph.node)
-        self.opset = next((o.version for o in onnx_model.opset_import if o.domain in ('', 'ai.onnx')), 0)
         self._inits = {i.name: i for i in graph.initializer}
         self._consts = {n.output[0]: n for n in self.nodes if n.op_type == 'Constant' and n.attribute}
         # exporters alias shared weights through Identity nodes
@@ -136,12 +135,13 @@ class _OnnxGraph:
             tail, eps_node = back.output[0], inorm
         # the per-channel affine as Mul + Add (torch's decomposition, our opset-18 export)
         mul = self._single(tail, 'Mul')
-        if mul is not None and self._const_input(mul) is not None:
-            w = self._const_input(mul).reshape(-1)
-            weight, bias, tail = weight * w, bias * w, mul.output[0]
+        w = None if mul is None else self._const_input(mul)
+        if w is not None:
+            weight, bias, tail = weight * w.reshape(-1), bias * w.reshape(-1), mul.output[0]
         add = self._single(tail, 'Add')
-        if add is not None and self._const_input(add) is not None:
-            bias = bias + self._const_input(add).reshape(-1)
+        shift = None if add is None else self._const_input(add)
+        if shift is not None:
+            bias = bias + shift.reshape(-1)
         if weight.shape != (channels,) or bias.shape != (channels,):
             return None
         return weight, bias, float(self._attr(eps_node, 'epsilon', 1e-5)), groups
