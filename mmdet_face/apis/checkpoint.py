@@ -1,0 +1,133 @@
+"""Loading weights for inference and testing: strict by default, with an error that says what does not fit.
+
+mmengine's ``load_checkpoint(..., strict=False)`` (what ``Runner`` does for ``load_from``) loads whatever keys
+happen to match and only logs the rest, so the RetinaFace weights given to an SCRFD config run a randomly
+initialised head and return thousands of random boxes with exit code 0. :func:`load_face_checkpoint` refuses a
+checkpoint that does not fit the model (missing keys, unexpected keys, shape mismatches, non-finite values), names
+what is wrong and, where the checkpoint records it, the config it was trained with. Partial loading is an explicit
+opt-in (``strict=False``), and it still logs every key it skipped.
+"""
+import os.path as osp
+import re
+from typing import Dict, List, Optional
+
+import torch
+
+_MODULE_PREFIX = re.compile(r'^module\.')
+_EXAMPLES = 5
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint's weights do not fit the model (or are not finite)."""
+
+
+def _examples(keys: List[str]) -> str:
+    shown = ', '.join(keys[:_EXAMPLES])
+    return shown + (f', ... ({len(keys) - _EXAMPLES} more)' if len(keys) > _EXAMPLES else '')
+
+
+def checkpoint_origin(checkpoint: dict) -> Optional[str]:
+    """What the checkpoint says about where it comes from: the config name of an mmengine run
+    (``meta.experiment_name`` without its timestamp), the ``config`` a converter recorded, or the converter and
+    source file. None when it records nothing."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    parts = []
+    if meta.get('config'):
+        parts.append(f"config {meta['config']}")
+    name = meta.get('experiment_name')
+    if isinstance(name, str) and name:
+        parts.append(f"trained as {re.sub(r'_[0-9]{8}_[0-9]{6}$', '', name)}")
+    source = meta.get('converted_from') or meta.get('source')
+    if source:
+        converter = meta.get('converter') or meta.get('converted_by') or 'a converter'
+        parts.append(f'converted from {osp.basename(str(source))} by {converter}')
+    return '; '.join(parts) or None
+
+
+def compare_state_dicts(model_state: Dict[str, torch.Tensor], ckpt_state: Dict[str, torch.Tensor]) -> dict:
+    """``{'missing', 'unexpected', 'shape', 'non_finite'}`` key lists (model's view; ``shape`` entries read
+    ``'key: checkpoint (a, b) vs model (c, d)'``)."""
+    missing = [k for k in model_state if k not in ckpt_state]
+    unexpected = [k for k in ckpt_state if k not in model_state]
+    shape, non_finite = [], []
+    for key, value in ckpt_state.items():
+        if not torch.is_tensor(value):
+            continue
+        if key in model_state and tuple(value.shape) != tuple(model_state[key].shape):
+            shape.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(model_state[key].shape)}')
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
+            non_finite.append(key)
+    return dict(missing=missing, unexpected=unexpected, shape=shape, non_finite=non_finite)
+
+
+def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = True,
+                         map_location='cpu', config_name: Optional[str] = None, logger=None) -> dict:
+    """Load ``filename`` into ``model`` (an mmengine checkpoint ``{'state_dict', 'meta', ...}`` or a bare state
+    dict; a DDP ``module.`` prefix is removed).
+
+    Args:
+        strict: refuse (:class:`CheckpointMismatchError`) unless every model weight is in the checkpoint with the
+            same shape and the checkpoint has no other weights. ``strict=False`` loads the matching weights and
+            logs the rest (fine-tuning from another model, on purpose).
+        config_name: the config the model was built from, for the message.
+
+    Non-finite (NaN / inf) weights are refused in both modes: such a model can only produce garbage.
+
+    Returns:
+        the loaded checkpoint dict (with its ``meta``).
+    """
+    from mmengine.logging import print_log
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    if not osp.isfile(filename) and '://' not in filename:
+        raise FileNotFoundError(f'{filename}: no such checkpoint file')
+    try:
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+    except Exception as exc:  # torch's unpickling errors are long and do not name the file
+        raise CheckpointMismatchError(f'{filename}: not a readable PyTorch checkpoint '
+                                      f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') \
+            from exc
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(f'{filename}: expected a checkpoint dict or state dict, got '
+                                      f'{type(checkpoint).__name__}')
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict) or not any(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointMismatchError(f'{filename}: holds no weights (expected a state dict of tensors)')
+    state = {_MODULE_PREFIX.sub('', k): v for k, v in state.items()}
+    model_state = model.state_dict()
+    report = compare_state_dicts(model_state, state)
+    target = f'the model of {config_name}' if config_name else 'the model'
+    origin = checkpoint_origin(checkpoint)
+    if report['non_finite']:
+        raise CheckpointMismatchError(
+            f'{filename}: {len(report["non_finite"])} weight tensor(s) hold NaN or inf values '
+            f'({_examples(report["non_finite"])}); the training that wrote it diverged')
+    problems = []
+    if report['missing']:
+        problems.append(f'{len(report["missing"])} of {len(model_state)} model weights are missing from the '
+                        f'checkpoint ({_examples(report["missing"])})')
+    if report['unexpected']:
+        problems.append(f'{len(report["unexpected"])} checkpoint weights are not in the model '
+                        f'({_examples(report["unexpected"])})')
+    if report['shape']:
+        problems.append(f'{len(report["shape"])} weights differ in shape ({_examples(report["shape"])})')
+    if problems:
+        message = (f'{filename} does not fit {target}: ' + '; '.join(problems) + '.'
+                   + (f' The checkpoint records: {origin}.' if origin else ''))
+        if strict:
+            raise CheckpointMismatchError(
+                message + ' Use the config the checkpoint was trained or converted for, or load the matching weights '
+                'only on purpose (strict=False; tools: --partial-load).')
+        print_log('partial load (strict=False): ' + message, logger=logger or 'current', level=30)
+    skip = {line.split(':')[0] for line in report['shape']}
+    loadable = {k: v for k, v in state.items() if k in model_state and k not in skip}
+    model.load_state_dict(loadable, strict=False)
+    return checkpoint
+
+
+def weights_are_finite(model: torch.nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer of ``model`` is finite."""
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
+               if torch.is_tensor(t) and t.is_floating_point())
