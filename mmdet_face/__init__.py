@@ -8,4 +8,4 @@ from . import compat  # noqa: F401  (must run before any checkpoint is loaded)
 # 'PAFPN', 'DetLocalVisualizer', 'PhotoMetricDistortion' ... resolve from the mmdet_face scope.
 _register_mmdet_modules(init_default_scope=False)
 
-from . import datasets, evaluation, models, visualization  # noqa: F401,E402
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402

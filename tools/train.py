@@ -1,7 +1,12 @@
 """Train a face detector from a config (single process, or one process per GPU under torchrun / Slurm).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]] [--auto-scale-lr] [--sync-bn]
+    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT] | --resume-if-possible]
+        [--auto-scale-lr] [--sync-bn] [--cfg-options key=value ...]
     bash tools/dist_train.sh CONFIG GPUS [same options]
+
+A new run refuses a work dir that already holds another run's checkpoints; ``--resume`` refuses a work dir with
+nothing to resume (``--resume-if-possible`` then starts a new run, saying so) and falls back to the newest intact
+checkpoint when the latest one is corrupt. Training stops at the first non-finite loss (``FiniteCheckHook``).
 """
 import argparse
 import os
@@ -10,10 +15,12 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402,F401  (registers modules, allow-lists checkpoint globals)
+from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
+from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -22,15 +29,21 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (CUDA)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT')
+                        help='resume from CKPT, or from the latest intact checkpoint in the work dir when no CKPT '
+                        '(an error when there is none)')
+    parser.add_argument('--resume-if-possible', action='store_true',
+                        help='resume from the latest intact checkpoint in the work dir, or start a new run when there '
+                        'is none (said in the log); for jobs that are re-queued')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by total batch / auto_scale_lr.base_batch_size')
     parser.add_argument('--sync-bn', action='store_true', help='convert BatchNorm to SyncBatchNorm (multi-GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
                         help='override config entries, e.g. train_cfg.max_epochs=12')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.resume is not None and args.resume_if_possible:
+        parser.error('give --resume [CKPT] or --resume-if-possible, not both')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -56,16 +69,40 @@ def build_config(args):
         cfg.auto_scale_lr.enable = True
     if args.sync_bn:
         cfg.sync_bn = 'torch'
-    if args.resume == 'auto':
+    if args.resume == 'auto' or args.resume_if_possible:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type', '')).endswith('FiniteCheckHook') for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='FiniteCheckHook')]
+    return cfg
+
+
+def check_work_dir(cfg, args):
+    """Decide, before anything is written, which checkpoint a resumed run continues from (``cfg.load_from``) and
+    refuse a new run in a work dir that holds another run's checkpoints."""
+    if cfg.resume:
+        resume_from = resolve_resume(cfg.work_dir, None if args.resume in (None, 'auto') else args.resume,
+                                     if_possible=args.resume_if_possible)
+        if resume_from is None:  # --resume-if-possible with nothing to resume
+            cfg.resume = False
+            check_new_run(cfg.work_dir)
+        else:
+            cfg.load_from = resume_from
+    else:
+        check_new_run(cfg.work_dir)
     return cfg
 
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = Runner.from_cfg(build_config(args))
+    cfg = build_config(args)
+    try:
+        check_work_dir(cfg, args)
+    except ResumeError as exc:
+        sys.exit(f'tools/train.py: {exc}')
+    runner = Runner.from_cfg(cfg)
     runner.train()
 
 

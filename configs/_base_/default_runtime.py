@@ -11,6 +11,8 @@ default_hooks = dict(
                     rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
+# Stop at the first non-finite loss term or normalisation statistic, naming it; never save NaN weights.
+custom_hooks = [dict(type='FiniteCheckHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
