@@ -37,7 +37,8 @@ def _write_images(root, names, size=(48, 64)):
 
 @pytest.fixture
 def data_root(tmp_path):
-    _write_images(tmp_path, ['0--Parade/a.jpg', '1--Handshaking/b.jpg', '1--Handshaking/c.jpg'])
+    _write_images(tmp_path, ['0--Parade/a.jpg'], size=(80, 100))  # the sizes the headers give
+    _write_images(tmp_path, ['1--Handshaking/b.jpg', '1--Handshaking/c.jpg'])
     (tmp_path / 'labelv2.txt').write_text(LABELV2)
     (tmp_path / 'gt.txt').write_text(WIDER_GT)
     return tmp_path
@@ -80,8 +81,9 @@ def test_min_size_and_filter_empty_gt(data_root):
     assert [i['ignore_flag'] for i in _dataset(data_root, min_size=3).get_data_info(0)['instances']] == [0, 0, 1]
     assert len(_dataset(data_root, filter_empty_gt=True)) == 2  # c.jpg has no face
     assert len(_dataset(data_root, filter_cfg=dict(filter_empty_gt=True))) == 2
-    # only images with ignore faces only are dropped too
-    assert len(_dataset(data_root, filter_empty_gt=True, min_size=100, serialize_data=False)) == 0
+    # images with ignore faces only are dropped too; dropping every image is an error, not an empty dataset
+    with pytest.raises(ValueError, match=r'labelv2\.txt: no image with a non-ignore face among its 3 images'):
+        _dataset(data_root, filter_empty_gt=True, min_size=100, serialize_data=False)
     # never in test mode
     assert len(_dataset(data_root, filter_empty_gt=True, test_mode=True)) == 3
 
@@ -90,7 +92,7 @@ def test_wider_gt_format(data_root):
     ds = _dataset(data_root, ann_file='gt.txt')
     assert len(ds) == 2
     a = ds.get_data_info(0)
-    assert (a['width'], a['height']) == (64, 48)  # read from the image
+    assert (a['width'], a['height']) == (100, 80)  # read from the image
     assert [i['bbox'] for i in a['instances']] == [[10, 20, 50, 70], [60, 10, 64, 13]]
     assert [i['ignore_flag'] for i in a['instances']] == [0, 1]  # invalid = 1 -> ignore
     assert a['instances'][0]['keypoints_weights'] == [0] * 5
@@ -150,5 +152,6 @@ def test_wider_gt_malformed(data_root, text, line, what):
 
 def test_labelv2_header_without_size_reads_image(data_root):
     (data_root / 'nosize.txt').write_text('# 1--Handshaking/b.jpg\n5 6 25 30\n')
-    info = _dataset(data_root, ann_file='nosize.txt').get_data_info(0)
+    # path-only headers and 4-number lines could also be RetinaFace's label.txt (x y w h): say which
+    info = _dataset(data_root, ann_file='nosize.txt', ann_format='labelv2').get_data_info(0)
     assert (info['width'], info['height']) == (64, 48)

@@ -8,6 +8,17 @@ from mmdet_face.registry import TRANSFORMS
 NUM_KEYPOINTS = 5
 
 
+def _check_image_size(results: dict) -> None:
+    width, height, ori_shape = results.get('width'), results.get('height'), results.get('ori_shape')
+    if width is None or height is None or ori_shape is None:
+        return
+    if (int(ori_shape[0]), int(ori_shape[1])) != (int(height), int(width)):
+        raise ValueError(f'{results.get("img_path", "<no img_path>")}: the annotation gives the image size '
+                         f'{int(width)}x{int(height)} (width x height) but the decoded image is '
+                         f'{int(ori_shape[1])}x{int(ori_shape[0])}; the annotations do not belong to this image '
+                         '(or its header size is wrong)')
+
+
 @TRANSFORMS.register_module()
 class LoadFaceAnnotations(BaseTransform):
     """Load boxes, labels, ignore flags and 5 landmarks of every face (ignore boxes included, flagged).
@@ -18,9 +29,15 @@ class LoadFaceAnnotations(BaseTransform):
         - gt_ignore_flags (np.bool_ (N,))
         - gt_keypoints (np.float32 (N, 5, 2), x y pixels)
         - gt_keypoints_weights (np.float32 (N, 5), 1 = landmark annotated)
+
+    When the entry has the annotation's image size (``width``/``height``) and an image was decoded
+    (``ori_shape``, set by ``LoadImageFromFile``), they must agree: the annotations were made for another image
+    otherwise, so a ``ValueError`` names the image and both sizes. ``ori_shape`` is the decoded size before any
+    resize, so this transform may follow ``Resize`` (as test pipelines do).
     """
 
     def transform(self, results: dict) -> dict:
+        _check_image_size(results)
         instances = results.get('instances', [])
         n = len(instances)
         bboxes = np.zeros((n, 4), dtype=np.float32)
