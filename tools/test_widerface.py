@@ -28,8 +28,12 @@ the cap; the scale 16 above always clips to that cap view. Merged by box voting 
 reproduced here: the release flips only the 1x view (we flip every scale), keeps only boxes with max side > 30 px
 from the 0.5x view and min side < 100 px from the enlarged views, and tests an image already over the cap at
 r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed scales that fit plus r.
-Predictions are scored by WiderFaceMetric; ``--out DIR`` also writes the submission folder to DIR and the PR curves
-to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them).
+Predictions are scored by the config's ``test_evaluator`` (every metric of a list, e.g. the landmark metric too) with
+the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--out DIR`` also writes the submission
+folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
+non-empty DIR is refused unless ``--overwrite`` (which replaces it whole). Without the official difficulty lists
+the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint must fit the config exactly
+(``--partial-load`` loads the matching weights only, on purpose).
 """
 import argparse
 import importlib.util
@@ -60,6 +64,11 @@ def parse_args(argv=None):
                         'required with --pred-dir, else overrides the config\'s test_evaluator.gt_dir')
     parser.add_argument('--json', help='with --pred-dir: write APs and PR curves to this JSON file')
     parser.add_argument('--out', help='write the submission folder here (and DIR_pr_curves.json)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='with --out: replace an existing submission folder whole (refused by default)')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load only the checkpoint weights that fit the model (default: refuse a checkpoint '
+                        'that does not fit the config exactly)')
     parser.add_argument('--mode', choices=['vga', 'origin', 'fixed'], help='test scale (default: the config\'s)')
     parser.add_argument('--size', type=int, help='long side for vga (default 640), side for fixed')
     parser.add_argument('--tta', action='store_true', help='multi-scale + flip test-time augmentation')
@@ -79,11 +88,14 @@ def parse_args(argv=None):
     parser.add_argument('--max-size-mode', choices=['area', 'side'], default='area',
                         help='with --max-size: cap the area at N*N (SRN release, default) or the long side at N')
     parser.add_argument('--work-dir')
-    parser.add_argument('--cfg-options', nargs='+', default=None,
+    parser.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
                         help='config overrides key=value (as tools/test.py)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    for item in args.cfg_options or []:
+        if '=' not in item or not item.split('=', 1)[0]:
+            parser.error(f'--cfg-options {item!r}: expected key=value (e.g. test_dataloader.batch_size=1)')
     if args.pred_dir:
         if not args.gt_dir:
             parser.error('--pred-dir needs --gt-dir')
@@ -288,17 +300,41 @@ def build_test_cfg(args):
         cfg.merge_from_dict(options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
     if args.mode:
         set_test_scale(cfg, args.mode, args.size, None if args.tta else args.max_size, args.max_size_mode)
     if args.tta:
         set_tta(cfg, args.tta_scales, args.tta_merge, args.tta_iou, args.max_size, args.max_size_mode)
-    gt_dir = args.gt_dir
-    evaluator = cfg.get('test_evaluator') or {}
-    if gt_dir is None and isinstance(evaluator, dict) and 'WiderFaceMetric' in str(evaluator.get('type', '')):
-        gt_dir = evaluator.get('gt_dir')
-    cfg.test_evaluator = dict(type='WiderFaceMetric', gt_dir=gt_dir, outfile_prefix=args.out)
+    cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite)
     return cfg
+
+
+def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False):
+    """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
+    ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
+    config has none. Without a ground-truth folder from either place the metric reports a single AP over all
+    annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
+    from copy import deepcopy
+    if evaluator is None:
+        metrics = []
+    elif isinstance(evaluator, dict) and 'metrics' in evaluator:  # dict(type='Evaluator', metrics=[...])
+        metrics = evaluator['metrics']
+    else:
+        metrics = evaluator
+    metrics = [deepcopy(m) for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
+    if not wider:
+        wider = [dict(type='WiderFaceMetric')]
+        metrics.insert(0, wider[0])
+    for metric in wider:
+        if gt_dir is not None:
+            metric['gt_dir'] = gt_dir
+        metric['outfile_prefix'] = out
+        metric['overwrite'] = overwrite
+    if not wider[0].get('gt_dir'):
+        print('tools/test_widerface.py: no WIDER FACE ground-truth folder (--gt-dir or the config\'s '
+              'WiderFaceMetric.gt_dir): the AP is over all annotated faces, not Easy / Medium / Hard')
+    return metrics
 
 
 def main(argv=None):
@@ -316,8 +352,20 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     if args.max_size:
         register_capped_transforms()
+    from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
+    from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
+
+    if args.out and not args.overwrite:
+        try:
+            check_output_free(args.out.rstrip('/\\'))
+        except FileExistsError as exc:
+            sys.exit(f'tools/test_widerface.py: {exc}')
     cfg = build_test_cfg(args)
     runner = Runner.from_cfg(cfg)
+    try:
+        load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
+    except (CheckpointMismatchError, FileNotFoundError) as exc:
+        sys.exit(f'tools/test_widerface.py: {exc}')
     metrics = runner.test()
     if args.out and runner.rank == 0:
         print(json.dumps(metrics, indent=2))

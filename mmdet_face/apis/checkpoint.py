@@ -131,3 +131,14 @@ def weights_are_finite(model: torch.nn.Module) -> bool:
     """Whether every floating-point parameter and buffer of ``model`` is finite."""
     return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
                if torch.is_tensor(t) and t.is_floating_point())
+
+
+def load_runner_checkpoint(runner, filename: str, strict: bool = True, config_name: Optional[str] = None) -> dict:
+    """:func:`load_face_checkpoint` into the detector of an mmengine ``Runner`` (unwrapping DDP and test-time
+    augmentation wrappers). The test tools call it instead of setting ``load_from``, which the runner loads with
+    ``strict=False``."""
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    if isinstance(model, BaseTTAModel):
+        model = model.module
+    return load_face_checkpoint(model, filename, strict=strict, config_name=config_name, logger=runner.logger)

@@ -52,8 +52,9 @@ def test_gt_from_data_samples_hand_checked():
     metric = WiderFaceMetric()
     metric.process({}, samples)
     res = metric.evaluate(size=2)
-    assert set(res) == {'widerface/easy', 'widerface/medium', 'widerface/hard'}
-    assert res['widerface/easy'] == pytest.approx(5 / 6, abs=1e-12)
+    # no official difficulty lists: one AP over all faces, never a made-up easy/medium/hard
+    assert set(res) == {'widerface/all'}
+    assert res['widerface/all'] == pytest.approx(5 / 6, abs=1e-12)
 
 
 def test_data_elements_and_outfile(tmp_path):
@@ -66,7 +67,7 @@ def test_data_elements_and_outfile(tmp_path):
     # one box, so its score is both min and max: the kit's 0/0 -> AP 0, with a warning
     with pytest.warns(UserWarning, match='every score is equal'):
         res = metric.evaluate(size=1)
-    assert res['widerface/easy'] == 0.0
+    assert res['widerface/all'] == 0.0
     text = (tmp_path / 'sub' / '0--Parade' / 'a.txt').read_text().split('\n')
     assert text[:3] == ['a', '1', '0.0 0.0 10.0 10.0 0.5']
     assert os.path.isfile(str(tmp_path / 'sub_pr_curves.json'))
@@ -141,4 +142,52 @@ def test_through_mmengine_evaluator():
     evaluator = Evaluator(WiderFaceMetric())  # the Runner builds it by name under default_scope mmdet_face
     evaluator.process(data_samples=samples, data_batch={})
     # a: TP at 1.0 (R 1/2, P 1); b: FP at 0.0 -> AP = 1/2
-    assert evaluator.evaluate(2) == {'widerface/easy': 0.5, 'widerface/medium': 0.5, 'widerface/hard': 0.5}
+    assert evaluator.evaluate(2) == {'widerface/all': 0.5}
+
+
+def _one_sample(name, score=0.5):
+    from mmdet.structures import DetDataSample
+    ds = DetDataSample(metainfo={'img_path': f'x/0--Parade/{name}.jpg'})
+    ds.pred_instances = InstanceData(bboxes=torch.tensor([[0., 0., 10., 10.], [20., 20., 30., 30.]]),
+                                     scores=torch.tensor([score, score / 2]))
+    ds.gt_instances = InstanceData(bboxes=torch.tensor([[0., 0., 10., 10.]]))
+    return ds
+
+
+def test_outfile_never_mixes_two_runs(tmp_path):
+    out = tmp_path / 'sub'
+    first = WiderFaceMetric(outfile_prefix=str(out))
+    first.process({}, [_one_sample('a')])
+    first.evaluate(size=1)
+    assert sorted(p.name for p in (out / '0--Parade').iterdir()) == ['a.txt']
+    # a second run into the same folder is refused when the metric is built, before any inference
+    with pytest.raises(FileExistsError, match='sub already holds a submission'):
+        WiderFaceMetric(outfile_prefix=str(out))
+    assert sorted(p.name for p in (out / '0--Parade').iterdir()) == ['a.txt']
+    # overwrite=True replaces the folder whole: the old run's a.txt is gone, not left beside b.txt
+    second = WiderFaceMetric(outfile_prefix=str(out) + '/', overwrite=True)
+    second.process({}, [_one_sample('b')])
+    second.evaluate(size=1)
+    assert sorted(p.name for p in (out / '0--Parade').iterdir()) == ['b.txt']
+    assert not list(tmp_path.glob('sub.writing-*'))
+    # the same metric validating again (next epoch) replaces its own folder without overwrite=True
+    third = WiderFaceMetric(outfile_prefix=str(tmp_path / 'val'))
+    for name in ('c', 'd'):
+        third.process({}, [_one_sample(name)])
+        third.evaluate(size=1)
+    assert sorted(p.name for p in (tmp_path / 'val' / '0--Parade').iterdir()) == ['d.txt']
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_submission(tmp_path):
+    precious = tmp_path / 'home'
+    precious.mkdir()
+    (precious / 'thesis.tex').write_text('years of work')
+    with pytest.raises(FileExistsError):
+        WiderFaceMetric(outfile_prefix=str(precious))
+    metric = WiderFaceMetric(outfile_prefix=str(precious), overwrite=True)
+    metric.process({}, [_one_sample('a')])
+    with pytest.raises(FileExistsError, match='holds files other than a WIDER FACE submission'):
+        metric.evaluate(size=1)
+    assert (precious / 'thesis.tex').read_text() == 'years of work'
+    (tmp_path / 'empty').mkdir()
+    WiderFaceMetric(outfile_prefix=str(tmp_path / 'empty'))  # an empty folder is fine

@@ -92,9 +92,9 @@ def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
     cfg = tool.build_test_cfg(tool.parse_args(argv))
     pipeline = cfg.test_dataloader.dataset.pipeline
     assert dict(pipeline[1]) == expected and len(pipeline) == 4
-    assert cfg.test_evaluator == dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/',
-                                      outfile_prefix=str(tmp_path / 'sub'))
-    assert cfg.load_from == 'ckpt.pth'
+    assert cfg.test_evaluator == [dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/',
+                                       outfile_prefix=str(tmp_path / 'sub'), overwrite=False)]
+    assert cfg.load_from is None  # main() loads the checkpoint strictly itself
 
 
 def test_tta_wraps_model_and_pipeline(tmp_path):
@@ -110,14 +110,72 @@ def test_tta_wraps_model_and_pipeline(tmp_path):
     assert [t.scale_factor for t in last.transforms[0]] == [0.5, 1.0, 1.5]
     assert [t.prob for t in last.transforms[1]] == [1.0, 0.0]
     assert last.transforms[-1][0].type == 'PackFaceInputs'
-    assert cfg.test_evaluator.gt_dir == 'G' and cfg.test_dataloader.batch_size == 2
+    assert cfg.test_evaluator[0].gt_dir == 'G' and cfg.test_dataloader.batch_size == 2
 
 
-def test_argument_errors():
+def test_argument_errors(capsys):
     tool = _load_tool('tools/test_widerface.py')
     for argv in (['--pred-dir', 'x'], [], ['c.py', 'k.pth', '--mode', 'fixed']):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['c.py', 'k.pth', '--cfg-options', 'test_dataloader.batch_size'])
+    assert "--cfg-options 'test_dataloader.batch_size': expected key=value" in capsys.readouterr().err
+
+
+def test_list_evaluator_keeps_the_difficulty_split_and_every_metric(tmp_path):
+    # the toy config's test_evaluator is [WiderFaceMetric(gt_dir=...), FaceKeypointMetric]: before, the tool
+    # replaced it by one WiderFaceMetric without gt_dir (Easy = Medium = Hard, no landmark metric)
+    tool = _load_tool('tools/test_widerface.py')
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    cfg = tool.build_test_cfg(tool.parse_args([config, 'c.pth', '--out', str(tmp_path / 'o')]))
+    assert [m['type'] for m in cfg.test_evaluator] == ['WiderFaceMetric', 'FaceKeypointMetric']
+    assert cfg.test_evaluator[0]['gt_dir'] == 'data/toy_widerface/val/gt/'
+    assert cfg.test_evaluator[0]['outfile_prefix'] == str(tmp_path / 'o')
+    cfg = tool.build_test_cfg(tool.parse_args([config, 'c.pth', '--gt-dir', 'G']))
+    assert cfg.test_evaluator[0]['gt_dir'] == 'G'
+    # a config without a WIDER metric gets one, and is told that it has no difficulty lists
+    (tmp_path / 'cfg.py').write_text(CONFIG.replace("test_evaluator = dict(type='WiderFaceMetric', "
+                                                    "gt_dir='data/widerface/val/gt/')",
+                                                    "test_evaluator = dict(type='FaceKeypointMetric')"))
+    cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth']))
+    assert [m['type'] for m in cfg.test_evaluator] == ['WiderFaceMetric', 'FaceKeypointMetric']
+    assert cfg.test_evaluator[0].get('gt_dir') is None
+
+
+def _toy_state_dict(config, path):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        model = MODELS.build(Config.fromfile(config).model)
+    import torch
+    torch.save({'state_dict': model.state_dict(), 'meta': {'experiment_name': 'retinaface_toy_20260101_120000'}},
+               path)
+    return path
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
+    tool = _load_tool('tools/test_widerface.py')
+    ckpt = _toy_state_dict(str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'), tmp_path / 'rf.pth')
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([config, str(ckpt), '--work-dir', str(tmp_path / 'w')])
+    message = str(exit_info.value.code)
+    assert f'{ckpt} does not fit the model of {config}' in message
+    assert 'model weights are missing' in message and 'checkpoint weights are not in the model' in message
+    assert 'trained as retinaface_toy' in message and '--partial-load' in message
+
+
+def test_out_folder_with_an_earlier_submission_is_refused(tmp_path):
+    tool = _load_tool('tools/test_widerface.py')
+    old = tmp_path / 'sub' / '0--Parade'
+    old.mkdir(parents=True)
+    (old / 'x.txt').write_text('x\n0\n')
+    with pytest.raises(SystemExit, match='already holds a submission'):
+        tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), 'missing.pth', '--out', str(tmp_path / 'sub')])
+    assert (old / 'x.txt').read_text() == 'x\n0\n'
 
 
 # --max-size: the SRN release (ChiCheng123/SRN tools/test.py) caps the area of every test view at max_size^2
@@ -203,3 +261,12 @@ def test_max_size_tta_end_to_end(tmp_path):
                          'model.test_cfg.max_per_img=20'])  # keeps the Python box-vote loop short
     assert {k.split('/')[-1] for k in metrics} >= {'easy', 'medium', 'hard'}
     assert sum(1 for _ in (tmp_path / 'sub').rglob('*.txt')) == 2
+
+
+def test_test_tool_loads_strictly(tmp_path):
+    tool = _load_tool('tools/test.py')
+    ckpt = _toy_state_dict(str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'), tmp_path / 'rf.pth')
+    with pytest.raises(SystemExit, match='does not fit the model of'):
+        tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), str(ckpt), '--work-dir', str(tmp_path / 'w')])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['c.py', 'k.pth', '--cfg-options', 'novalue'])

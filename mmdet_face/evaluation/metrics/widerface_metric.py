@@ -3,7 +3,9 @@
 The protocol itself lives in :mod:`mmdet_face.evaluation.functional.widerface` (numpy only); this class only
 collects each image's detections (and, without official ``.mat`` files, its ground truth) across ranks.
 """
+import os
 import os.path as osp
+import shutil
 from typing import Optional, Sequence
 
 import numpy as np
@@ -47,18 +49,25 @@ class WiderFaceMetric(BaseMetric):
     Args:
         gt_dir (str, optional): folder with the official ``wider_face_val.mat`` and
             ``wider_{easy,medium,hard}_val.mat``. When None, the ground truth comes from the data samples:
-            ``gt_instances.bboxes`` count in all three settings and ``ignored_instances.bboxes`` are ignore faces
-            (both x1y1x2y2 pixels of the original image, which holds when ``LoadAnnotations`` runs after
-            ``Resize`` as in mmdet's test pipelines). As in the official kit, detections in an image without any
-            ground-truth box (counted or ignored) are skipped, not counted as false positives.
+            ``gt_instances.bboxes`` count and ``ignored_instances.bboxes`` are ignore faces (both x1y1x2y2 pixels
+            of the original image, which holds when ``LoadAnnotations`` runs after ``Resize`` as in mmdet's test
+            pipelines). Those have no Easy / Medium / Hard lists, so the metric then reports one AP over every
+            annotated face as ``widerface/all`` (and says so), never an "easy/medium/hard" that is not the
+            benchmark's. As in the official kit, detections in an image without any ground-truth box (counted or
+            ignored) are skipped, not counted as false positives.
         outfile_prefix (str, optional): write the submission folder (``<event>/<image>.txt``) there, and the PR
             curves to ``<outfile_prefix>_pr_curves.json``.
+        overwrite (bool): replace an existing, non-empty ``outfile_prefix`` folder (only one that holds a submission
+            and nothing else) and its PR-curve file. Without it an existing one is refused when the metric is
+            built, before any inference, so two runs are never mixed in one folder. A folder this metric wrote
+            itself (validation after each epoch) is always replaced whole.
         iou_thresh (float): 0.5 in the official protocol.
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
 
     Each data sample must carry ``img_path`` (event = parent folder name, image name = file stem) and
     ``pred_instances.bboxes`` (x1y1x2y2 float pixels in the original image) with ``pred_instances.scores``.
-    Returns ``{'easy': ap, 'medium': ap, 'hard': ap}``, logged as ``widerface/easy`` etc.
+    Returns ``{'easy': ap, 'medium': ap, 'hard': ap}``, logged as ``widerface/easy`` etc. (``{'all': ap}`` without
+    ``gt_dir``).
     """
     default_prefix: Optional[str] = 'widerface'
 
@@ -66,15 +75,20 @@ class WiderFaceMetric(BaseMetric):
                  gt_dir: Optional[str] = None,
                  outfile_prefix: Optional[str] = None,
                  iou_thresh: float = 0.5,
+                 overwrite: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.gt_dir = gt_dir
-        self.outfile_prefix = outfile_prefix
+        self.outfile_prefix = outfile_prefix.rstrip('/\\') if outfile_prefix else outfile_prefix
         self.iou_thresh = iou_thresh
+        self.overwrite = overwrite
         self._flat_gt = None
+        self._wrote_outfile = False
         if gt_dir is not None and not osp.isdir(gt_dir):
             raise FileNotFoundError(f'WiderFaceMetric: gt_dir {gt_dir} does not exist')
+        if self.outfile_prefix and not overwrite:
+            check_output_free(self.outfile_prefix)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -118,9 +132,55 @@ class WiderFaceMetric(BaseMetric):
             gt = ground_truth
         out = evaluate_widerface(predictions, gt, iou_thresh=self.iou_thresh)
         if self.outfile_prefix is not None:
-            write_submission(self.outfile_prefix, predictions)
-            dump_pr_curves(out, self.outfile_prefix.rstrip('/\\') + '_pr_curves.json')
+            self._write_outputs(predictions, out)
             logger.info(f'WIDER FACE submission written to {self.outfile_prefix}')
-        metrics = {s: out[s] for s in SETTINGS}
+        if self.gt_dir is None:
+            # the three settings got identical lists above: one AP over all annotated faces
+            logger.warning('WiderFaceMetric: no gt_dir with the official Easy/Medium/Hard lists, so the AP is over '
+                           'every annotated face of the data samples (widerface/all), not the WIDER FACE settings')
+            metrics = {'all': out['hard']}
+        else:
+            metrics = {s: out[s] for s in SETTINGS}
         logger.info('WIDER FACE AP: ' + ', '.join(f'{s} {v:.4f}' for s, v in metrics.items()))
         return metrics
+
+    def _write_outputs(self, predictions: dict, out: dict) -> None:
+        """Write the submission into a fresh sibling folder, then put it in place of the old one (whole)."""
+        target = self.outfile_prefix
+        curves = target + '_pr_curves.json'
+        if not (self.overwrite or self._wrote_outfile):
+            check_output_free(target)  # another process may have written it since the metric was built
+        elif osp.isdir(target) and not is_submission_folder(target):
+            raise FileExistsError(f'WiderFaceMetric: {target} holds files other than a WIDER FACE submission; '
+                                  'not replacing it')
+        staging = f'{target}.writing-{os.getpid()}'
+        if osp.exists(staging):
+            shutil.rmtree(staging)
+        write_submission(staging, predictions)
+        if osp.isdir(target):
+            shutil.rmtree(target)
+        os.replace(staging, target)
+        dump_pr_curves(out, curves)
+        self._wrote_outfile = True
+
+
+def is_submission_folder(path: str) -> bool:
+    """Whether ``path`` holds only ``<event>/<image>.txt`` files (what :func:`write_submission` writes)."""
+    for entry in os.scandir(path):
+        if not entry.is_dir(follow_symlinks=False):
+            return False
+        for sub in os.scandir(entry.path):
+            if not (sub.is_file(follow_symlinks=False) and sub.name.endswith('.txt')):
+                return False
+    return True
+
+
+def check_output_free(outfile_prefix: str) -> None:
+    """Raise ``FileExistsError`` when ``outfile_prefix`` is a non-empty folder (or a file), or its PR-curve file
+    exists: writing there would mix two runs' submissions."""
+    curves = outfile_prefix + '_pr_curves.json'
+    if osp.isfile(outfile_prefix) or (osp.isdir(outfile_prefix) and os.listdir(outfile_prefix)) \
+            or osp.exists(curves):
+        raise FileExistsError(f'{outfile_prefix} already holds a submission (or {osp.basename(curves)} exists): '
+                              'refusing to mix two runs in one folder. Choose another folder, or overwrite it on '
+                              'purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), which replaces it whole.')
