@@ -2,7 +2,8 @@
 
     python -m mmdet_face.demo [--work-dir work_dirs/demo] [--data data/toy_widerface] [--epochs N]
 
-Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused.
+Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused. A work dir that
+holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or deleted.
 """
 import argparse
 import json
@@ -41,6 +42,9 @@ def main(argv=None):
         make_toy_widerface(data_root, seed=args.seed)
 
     cfg = Config.fromfile(args.config)
+    previous = move_previous_run(args.work_dir)
+    if previous:
+        print(f'[demo] moved the earlier run in {args.work_dir} to {previous}')
     cfg.work_dir = args.work_dir
     cfg.randomness = dict(seed=args.seed)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -50,6 +54,7 @@ def main(argv=None):
             if metric.get('type') == 'WiderFaceMetric':
                 metric.gt_dir = osp.join(data_root, 'val', 'gt')
                 metric.outfile_prefix = osp.join(args.work_dir, 'submission')
+                metric.overwrite = True  # validation and the final test write the same (fresh) work dir
     if args.epochs:
         # schedulers that ran to the old last epoch now run to the new one
         for scheduler in cfg.param_scheduler:
@@ -82,6 +87,19 @@ def main(argv=None):
         print(f'PR curves       {pr_png}')
     print(f"Total time      {summary['minutes']:.1f} min; results in {args.work_dir}")
     return summary
+
+
+def move_previous_run(work_dir):
+    """Rename a non-empty ``work_dir`` to ``<work_dir>.<YYYYmmdd-HHMMSS>``; returns the new name or None."""
+    if not (osp.isdir(work_dir) and os.listdir(work_dir)):
+        return None
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(osp.getmtime(work_dir)))
+    target, n = f'{work_dir.rstrip("/")}.{stamp}', 1
+    while osp.exists(target):
+        n += 1
+        target = f'{work_dir.rstrip("/")}.{stamp}-{n}'
+    os.rename(work_dir, target)
+    return target
 
 
 def plot_pr_curves(work_dir):

@@ -1,0 +1,20 @@
+"""The built-in demo (make demo) never mixes a second run into the first one's work dir, nor deletes it."""
+import os
+
+from mmdet_face.demo import move_previous_run
+
+
+def test_previous_run_moved_aside(tmp_path):
+    work_dir = tmp_path / 'demo'
+    assert move_previous_run(str(work_dir)) is None  # absent
+    work_dir.mkdir()
+    assert move_previous_run(str(work_dir)) is None  # empty: used as it is
+    (work_dir / 'epoch_12.pth').write_bytes(b'first run')
+    moved = move_previous_run(str(work_dir))
+    assert moved and moved.startswith(str(work_dir) + '.') and not work_dir.exists()
+    assert open(os.path.join(moved, 'epoch_12.pth'), 'rb').read() == b'first run'
+    work_dir.mkdir()
+    (work_dir / 'epoch_12.pth').write_bytes(b'second run')
+    os.utime(work_dir, (os.path.getmtime(moved), os.path.getmtime(moved)))  # same second: a distinct name
+    moved2 = move_previous_run(str(work_dir))
+    assert moved2 != moved and open(os.path.join(moved2, 'epoch_12.pth'), 'rb').read() == b'second run'
