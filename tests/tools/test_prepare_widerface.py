@@ -1,0 +1,228 @@
+"""tools/dataset_converters/prepare_widerface.py on a miniature of the official downloads (zipped and unpacked)."""
+import importlib.util
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+
+from mmdet_face.datasets import RetinaFaceDataset, parse_labelv2
+from mmdet_face.evaluation.functional.widerface import load_ground_truth, write_gt_mats
+from tests.conftest import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location('prepare_widerface',
+                                               REPO_ROOT / 'tools' / 'dataset_converters' / 'prepare_widerface.py')
+prep = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(prep)
+
+# (name, (height, width), faces as (x, y, w, h, invalid))
+TRAIN = [
+    ('0--Parade/0_Parade_a_1.jpg', (60, 80), [(10, 12, 20, 25, 0), (50, 5, 8, 9, 1)]),
+    ('0--Parade/0_Parade_a_2.jpg', (50, 70), [(3, 4, 30, 30, 0)]),
+    ('1--Handshaking/1_Handshaking_b_3.jpg', (64, 48), [(0, 0, 47, 63, 0)]),
+]
+VAL = [
+    ('0--Parade/0_Parade_c_4.jpg', (40, 56), [(5, 6, 10, 12, 0), (30, 20, 6, 5, 1)]),
+    ('1--Handshaking/1_Handshaking_d_5.jpg', (36, 36), []),
+]
+# RetinaFace train/label.txt: x y w h, 5 x (x y flag), score; no landmarks: all -1
+LABEL_TXT = """\
+# 0--Parade/0_Parade_a_1.jpg
+10 12 20 25 14.5 20.25 0.0 25.0 20.0 1.0 20.0 26.0 0.0 15.0 31.0 0.0 24.0 31.0 0.0 0.82
+50 5 8 9 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0
+# 0--Parade/0_Parade_a_2.jpg
+3 4 30 30 10.0 12.0 0.0 25.0 12.0 0.0 18.0 20.0 0.0 -1.0 -1.0 -1.0 24.0 28.0 0.0 0.9
+# 1--Handshaking/1_Handshaking_b_3.jpg
+0 0 47 63 12.0 20.0 0.0 34.0 20.0 0.0 23.0 35.0 0.0 15.0 48.0 0.0 32.0 48.0 0.0 -1
+"""
+
+
+def _bbx_gt(items):
+    lines = []
+    for name, _, faces in items:
+        lines += [name, str(len(faces))]
+        lines += [f'{x} {y} {w} {h} 0 0 0 {inv} 0 0' for x, y, w, h, inv in faces] or ['0 0 0 0 0 0 0 0 0 0']
+    return '\n'.join(lines) + '\n'
+
+
+def _write_unpacked(root, mats=True, train=TRAIN):
+    """The downloads as unpacked folders under ``root``, in the official layout."""
+    rng = np.random.default_rng(0)
+    for folder, items in (('WIDER_train', train), ('WIDER_val', VAL)):
+        for name, hw, _ in items:
+            path = root / folder / 'images' / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), rng.integers(0, 255, hw + (3, ), dtype=np.uint8))
+    split = root / 'wider_face_split'
+    split.mkdir()
+    (split / 'wider_face_train_bbx_gt.txt').write_text(_bbx_gt(TRAIN))
+    (split / 'wider_face_val_bbx_gt.txt').write_text(_bbx_gt(VAL))
+    (split / 'readme.txt').write_text('official split\n')
+    boxes, settings = {}, {s: {} for s in ('easy', 'medium', 'hard')}
+    for name, _, faces in VAL:
+        event, stem = name[:-4].split('/')
+        boxes.setdefault(event, {})[stem] = np.array([f[:4] for f in faces], np.int32).reshape(-1, 4)
+        for s in settings:
+            settings[s].setdefault(event, {})[stem] = [i for i, f in enumerate(faces) if not f[4]]
+    if mats:
+        write_gt_mats(str(root / 'eval_tools' / 'ground_truth'), boxes, settings)
+    lmk = root / 'retinaface_gt_v1.1' / 'train'
+    lmk.mkdir(parents=True)
+    (lmk / 'label.txt').write_text(LABEL_TXT)
+    return root
+
+
+def _zip_folder(folder, zip_path):
+    with zipfile.ZipFile(zip_path, 'w') as z:
+        for p in sorted(folder.rglob('*')):
+            if p.is_file():
+                z.write(p, p.relative_to(folder.parent).as_posix())
+    return zip_path
+
+
+def _write_zipped(root):
+    src = _write_unpacked(root / 'unpacked')
+    out = root / 'downloads'
+    out.mkdir()
+    for name in ('WIDER_train', 'WIDER_val', 'wider_face_split', 'eval_tools', 'retinaface_gt_v1.1'):
+        _zip_folder(src / name, out / f'{name}.zip')
+    with zipfile.ZipFile(out / 'WIDER_val.zip', 'a') as z:  # macOS metadata that must be ignored
+        z.writestr('__MACOSX/WIDER_val/images/0--Parade/._0_Parade_c_4.jpg', b'junk')
+    return out
+
+
+def _check_common(out, gt_src):
+    # images copied, sizes in the headers are the images' sizes
+    for split, items in (('train', TRAIN), ('val', VAL)):
+        images = parse_labelv2(str(out / split / 'labelv2.txt'))
+        assert [im['name'] for im in images] == [name for name, _, _ in items]
+        for im, (name, (h, w), faces) in zip(images, items):
+            assert (im['width'], im['height']) == (w, h)
+            assert cv2.imread(str(out / split / 'images' / name)).shape[:2] == (h, w)
+            # x y w h -> x1 y1 x2 y2, exactly
+            assert [f[0].tolist() for f in im['faces']] == [[x, y, x + fw, y + fh] for x, y, fw, fh, _ in faces]
+    val = parse_labelv2(str(out / 'val' / 'labelv2.txt'))
+    assert [[f[3] for f in im['faces']] for im in val] == [[False, True], []]  # invalid -> ignore flag 1
+    # the .mat files are the evaluation kit's, byte for byte
+    for mat in prep.GT_MATS:
+        assert (out / 'val' / 'gt' / mat).read_bytes() == (gt_src / mat).read_bytes()
+    gt = load_ground_truth(str(out / 'val' / 'gt'))
+    assert gt['boxes']['0--Parade']['0_Parade_c_4'].tolist() == [[5, 6, 10, 12], [30, 20, 6, 5]]
+    # the datasets load as the configs build them
+    train = RetinaFaceDataset(ann_file='train/labelv2.txt', data_root=str(out), data_prefix=dict(img='train/images/'),
+                              filter_cfg=dict(filter_empty_gt=True), pipeline=[])
+    val_ds = RetinaFaceDataset(ann_file='val/labelv2.txt', data_root=str(out), data_prefix=dict(img='val/images/'),
+                               test_mode=True, pipeline=[])
+    assert len(train) == 3 and len(val_ds) == 2
+    assert val_ds.get_data_info(0)['instances'][1]['ignore_flag'] == 1
+    return train
+
+
+def test_zipped_downloads_with_retinaface_landmarks(tmp_path):
+    downloads = _write_zipped(tmp_path)
+    out = tmp_path / 'widerface'
+    rc = prep.main(['--src', str(downloads), '--out', str(out), '--expect-counts', '3', '2',
+                    '--landmarks', str(downloads / 'retinaface_gt_v1.1.zip')])
+    assert rc == 0
+    train = _check_common(out, tmp_path / 'unpacked' / 'eval_tools' / 'ground_truth')
+    # landmarks and flags copied as given, the score dropped
+    lines = (out / 'train' / 'labelv2.txt').read_text().splitlines()
+    assert lines[:3] == [
+        '# 0--Parade/0_Parade_a_1.jpg 80 60',
+        '10 12 30 37 14.5 20.25 0.0 25.0 20.0 1.0 20.0 26.0 0.0 15.0 31.0 0.0 24.0 31.0 0.0',
+        '50 5 58 14 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0 -1.0']
+    a = train.get_data_info(0)['instances']
+    assert a[0]['keypoints'] == [[14.5, 20.25], [25, 20], [20, 26], [15, 31], [24, 31]]
+    assert a[0]['keypoints_weights'] == [1] * 5 and a[1]['keypoints_weights'] == [0] * 5
+    assert train.get_data_info(1)['instances'][0]['keypoints_weights'] == [1, 1, 1, 0, 1]
+    # label.txt has no invalid flag: no ignore box in train
+    assert [i['ignore_flag'] for i in a] == [0, 0]
+
+
+def test_unpacked_downloads_without_landmarks(tmp_path):
+    src = _write_unpacked(tmp_path)
+    out = tmp_path / 'widerface'
+    stats = prep.prepare_widerface(str(out), train_images=str(src / 'WIDER_train'),
+                                   val_images=str(src / 'WIDER_val'), split=str(src / 'wider_face_split'),
+                                   eval_kit=str(src / 'eval_tools'), expect_counts=(3, 2), log=lambda m: None)
+    assert stats['train_images'] == 3 and stats['val_images'] == 2
+    assert stats['train_faces'] == 4 and stats['val_faces'] == 2 and stats['missing'] == []
+    train = _check_common(out, src / 'eval_tools' / 'ground_truth')
+    # train from the official bbx_gt: invalid faces are ignore boxes, no landmarks
+    a = train.get_data_info(0)['instances']
+    assert [i['ignore_flag'] for i in a] == [0, 1] and a[0]['keypoints_weights'] == [0] * 5
+    assert (out / 'train' / 'labelv2.txt').read_text().splitlines()[:3] == [
+        '# 0--Parade/0_Parade_a_1.jpg 80 60', '10 12 30 37', '50 5 58 14 1']
+
+
+def test_official_counts_are_checked(tmp_path):
+    src = _write_unpacked(tmp_path)
+    out = tmp_path / 'widerface'
+    with pytest.raises(prep.PrepareError) as info:
+        prep.prepare_widerface(str(out), str(src / 'WIDER_train'), str(src / 'WIDER_val'),
+                               str(src / 'wider_face_split'), str(src / 'eval_tools'), log=lambda m: None)
+    msg = str(info.value)
+    assert '3 train images, expected 12880 (the official count' in msg
+    assert '2 val images, expected 3226' in msg and '--no-count-check' in msg
+    assert not out.exists()  # nothing written
+    prep.prepare_widerface(str(out), str(src / 'WIDER_train'), str(src / 'WIDER_val'), str(src / 'wider_face_split'),
+                           str(src / 'eval_tools'), expect_counts=None, log=lambda m: None)
+    assert (out / 'val' / 'labelv2.txt').is_file()
+
+
+def test_missing_pieces_are_reported(tmp_path, capsys):
+    src = _write_unpacked(tmp_path)
+    (src / 'eval_tools' / 'ground_truth' / 'wider_hard_val.mat').unlink()
+    out = tmp_path / 'widerface'
+    args = ['--train-images', str(src / 'WIDER_train'), '--val-images', str(src / 'WIDER_val'),
+            '--split', str(src / 'wider_face_split'), '--eval-kit', str(src / 'eval_tools'), '--out', str(out),
+            '--no-count-check']
+    assert prep.main(args) == 1
+    err = capsys.readouterr().err
+    assert "missing: the evaluation kit's wider_hard_val.mat. Nothing was written" in err
+    assert not out.exists()
+    assert prep.main(args + ['--allow-missing']) == 0
+    assert "missing (not written): the evaluation kit's wider_hard_val.mat" in capsys.readouterr().out
+    assert (out / 'val' / 'gt' / 'wider_easy_val.mat').is_file()
+    assert not (out / 'val' / 'gt' / 'wider_hard_val.mat').exists()
+
+
+def test_annotated_image_missing_from_the_download(tmp_path):
+    src = _write_unpacked(tmp_path)
+    (src / 'WIDER_train' / 'images' / '0--Parade' / '0_Parade_a_2.jpg').unlink()
+    with pytest.raises(prep.PrepareError, match=r'missing: 1 of the 3 train images listed in .*'
+                                                r'wider_face_train_bbx_gt\.txt: 0--Parade/0_Parade_a_2\.jpg'):
+        prep.prepare_widerface(str(tmp_path / 'out'), str(src / 'WIDER_train'), str(src / 'WIDER_val'),
+                               str(src / 'wider_face_split'), str(src / 'eval_tools'), expect_counts=None)
+
+
+def test_eval_kit_must_match_the_val_annotations(tmp_path):
+    src = _write_unpacked(tmp_path)
+    (src / 'wider_face_split' / 'wider_face_val_bbx_gt.txt').write_text(_bbx_gt(VAL[:1]))
+    with pytest.raises(prep.PrepareError, match=r'wider_face_val\.mat lists 2 images, .* 1; only in the \.mat: '
+                                                r'1--Handshaking/1_Handshaking_d_5\.jpg'):
+        prep.prepare_widerface(str(tmp_path / 'out'), str(src / 'WIDER_train'), str(src / 'WIDER_val'),
+                               str(src / 'wider_face_split'), str(src / 'eval_tools'), expect_counts=None)
+
+
+def test_malformed_annotation_names_file_and_line(tmp_path):
+    src = _write_unpacked(tmp_path)
+    text = _bbx_gt(TRAIN).replace('3 4 30 30 0 0 0 0 0 0', '3 4 nan 30 0 0 0 0 0 0')
+    (src / 'wider_face_split' / 'wider_face_train_bbx_gt.txt').write_text(text)
+    with pytest.raises(ValueError, match=r'wider_face_train_bbx_gt\.txt:7: expected a finite number for box width'):
+        prep.prepare_widerface(str(tmp_path / 'out'), str(src / 'WIDER_train'), str(src / 'WIDER_val'),
+                               str(src / 'wider_face_split'), str(src / 'eval_tools'), expect_counts=None)
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    src = _write_unpacked(tmp_path)
+    out = tmp_path / 'widerface'
+    (out / 'val').mkdir(parents=True)
+    (out / 'val' / 'labelv2.txt').write_text('# mine\n')
+    args = ['--src', str(src), '--out', str(out), '--no-count-check']
+    assert prep.main(args) == 1
+    err = capsys.readouterr().err
+    assert f'{out} already holds {out / "val" / "labelv2.txt"}; pass --force to overwrite' in err
+    assert (out / 'val' / 'labelv2.txt').read_text() == '# mine\n'  # untouched
+    assert prep.main(args + ['--force']) == 0
+    assert (out / 'val' / 'labelv2.txt').read_text().startswith('# 0--Parade/0_Parade_c_4.jpg 56 40\n')

@@ -1,0 +1,386 @@
+"""Lay out ``data/widerface/`` from the official WIDER FACE downloads, as the configs expect.
+
+    python tools/dataset_converters/prepare_widerface.py --src ~/Downloads --out data/widerface \
+        [--landmarks retinaface_gt_v1.1.zip]
+
+Inputs (each a ``.zip`` as downloaded or the unpacked folder; ``--src DIR`` finds them there by their official
+names, an explicit option wins):
+
+- ``--train-images`` ``WIDER_train.zip`` (``WIDER_train/images/<event>/<name>.jpg``), ``--val-images``
+  ``WIDER_val.zip``;
+- ``--split`` ``wider_face_split.zip`` (``wider_face_split/wider_face_{train,val}_bbx_gt.txt``);
+- ``--eval-kit`` ``eval_tools.zip`` or a folder holding ``ground_truth/wider_{face,easy,medium,hard}_val.mat``;
+- ``--landmarks`` (optional) the 5-point annotations for training: RetinaFace's ``retinaface_gt_v1.1``
+  ``train/label.txt`` (or that zip / folder) or a ``labelv2.txt``.
+
+Output (``--out``, default ``data/widerface``)::
+
+    train/images/<event>/<name>.jpg   train/labelv2.txt   (from --landmarks if given, else from the train bbx_gt)
+    val/images/<event>/<name>.jpg     val/labelv2.txt     (from the val bbx_gt)
+    val/gt/wider_face_val.mat  val/gt/wider_{easy,medium,hard}_val.mat
+
+``labelv2.txt`` headers carry the image size read from the written image (``# <event>/<name>.jpg <width>
+<height>``); boxes are converted from ``x y w h`` to ``x1 y1 x2 y2``; official faces flagged ``invalid`` become
+ignore boxes (``x1 y1 x2 y2 1``); landmarks and their flags are copied as given, the trailing score of
+``label.txt`` is dropped.
+
+Before anything is written, the inputs are checked: annotations are parsed with the dataset's strict readers,
+every annotated image must be in the image download, the evaluation kit's image list must equal the val
+annotations', and the image counts must be the official 12,880 train / 3,226 val (``--expect-counts TRAIN VAL``
+for another set, ``--no-count-check`` to skip). Anything missing is listed (``--allow-missing`` writes the rest).
+Existing output files are never overwritten without ``--force``.
+"""
+import argparse
+import os
+import os.path as osp
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmdet_face.datasets.retinaface import (_image_size, _read_lines, detect_format, parse_labelv2,
+                                            parse_retinaface_gt, parse_wider_gt)
+
+OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
+GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
+SPLIT_FILES = dict(train='wider_face_train_bbx_gt.txt', val='wider_face_val_bbx_gt.txt')
+_IMAGE_RE = re.compile(r'(?:^|/)images/([^/]+/[^/]+\.(?:jpe?g|png))$', re.IGNORECASE)
+
+
+class PrepareError(RuntimeError):
+    """The inputs cannot make a correct dataset (the message says what is wrong or missing)."""
+
+
+class Source:
+    """A download as a zip file or an unpacked folder; members are ``/``-separated paths relative to it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.zip: Optional[zipfile.ZipFile] = None
+        if osp.isdir(path):
+            self.names = sorted(
+                osp.relpath(osp.join(d, f), path).replace(os.sep, '/') for d, _, files in os.walk(path)
+                for f in files)
+        elif zipfile.is_zipfile(path):
+            self.zip = zipfile.ZipFile(path)
+            self.names = sorted(n for n in self.zip.namelist() if not n.endswith('/'))
+        else:
+            raise PrepareError(f'{path}: expected a .zip file or a folder')
+        # macOS archive metadata is not data
+        self.names = [n for n in self.names if not n.startswith('__MACOSX/') and not osp.basename(n).startswith('._')]
+
+    def find(self, suffix: str) -> List[str]:
+        """Members equal to ``suffix`` or ending with ``/suffix``."""
+        return [n for n in self.names if n == suffix or n.endswith('/' + suffix)]
+
+    def find_one(self, suffixes: Sequence[str]) -> Optional[str]:
+        """The single member matching the first suffix that matches any; ``PrepareError`` if it is ambiguous."""
+        for suffix in suffixes:
+            found = self.find(suffix)
+            if len(found) > 1:
+                raise PrepareError(f'{self.path}: more than one {suffix}: {", ".join(found)}')
+            if found:
+                return found[0]
+        return None
+
+    def describe(self, name: str) -> str:
+        return f'{self.path}:{name}' if self.zip else osp.join(self.path, name)
+
+    def local_path(self, name: str, tmp_dir: str) -> str:
+        """A path on disk holding the member (the member itself for a folder, an extracted copy for a zip,
+        under ``tmp_dir/<zip name>/<member>`` so that messages still say where it came from)."""
+        if self.zip is None:
+            return osp.join(self.path, name)
+        dest = osp.join(tmp_dir, osp.basename(self.path), name)
+        os.makedirs(osp.dirname(dest), exist_ok=True)
+        with self.zip.open(name) as src, open(dest, 'wb') as dst:
+            shutil.copyfileobj(src, dst)
+        return dest
+
+    def copy(self, name: str, dest: str) -> None:
+        os.makedirs(osp.dirname(dest), exist_ok=True)
+        if self.zip is None:
+            shutil.copyfile(osp.join(self.path, name), dest)
+        else:
+            with self.zip.open(name) as src, open(dest, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+
+    def images(self) -> Dict[str, str]:
+        """``{'<event>/<name>.jpg': member}`` for every ``images/<event>/<name>`` member."""
+        found: Dict[str, str] = {}
+        for name in self.names:
+            m = _IMAGE_RE.search(name)
+            if m:
+                rel = m.group(1)
+                if rel in found:
+                    raise PrepareError(f'{self.path}: the image {rel} is there twice ({found[rel]}, {name})')
+                found[rel] = name
+        return found
+
+
+def _fmt(value: float) -> str:
+    """A coordinate as short text: integers without a decimal point, others to 6 decimals at most."""
+    text = f'{float(value):.6f}'.rstrip('0').rstrip('.')
+    return '0' if text == '-0' else text
+
+
+def _default(src: Optional[str], names: Sequence[str]) -> Optional[str]:
+    if src is None:
+        return None
+    for name in names:
+        if osp.exists(osp.join(src, name)):
+            return osp.join(src, name)
+    return None
+
+
+def _landmark_lines(path: str, fmt: str) -> Dict[str, Tuple[int, Optional[Tuple[int, int]], List[str]]]:
+    """``{image name: (header line number, (width, height) from the header or None, labelv2 face lines)}``.
+
+    Called after the dataset's parser accepted the file, so the layout is known to be valid; the face lines are
+    rewritten as text to keep the landmark flags exactly as given."""
+    blocks: Dict[str, Tuple[int, Optional[Tuple[int, int]], List[str]]] = {}
+    current: Optional[List[str]] = None
+    for lineno, raw in enumerate(_read_lines(path), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        tokens = line[1:].split() if line.startswith('#') else line.split()
+        if line.startswith('#'):
+            if tokens[0] in blocks:
+                raise PrepareError(f'{path}:{lineno}: the image {tokens[0]} is listed a second time (first on line '
+                                   f'{blocks[tokens[0]][0]})')
+            size = (int(float(tokens[1])), int(float(tokens[2]))) if len(tokens) == 3 else None
+            current = []
+            blocks[tokens[0]] = (lineno, size, current)
+        elif fmt == 'retinaface_gt':
+            x, y, w, h = (float(t) for t in tokens[:4])
+            box = [_fmt(x), _fmt(y), _fmt(x + w), _fmt(y + h)]
+            current.append(' '.join(box + tokens[4:19]))  # the 20th number (a score) is not part of labelv2
+        else:
+            current.append(' '.join(tokens))
+    return blocks
+
+
+def _wider_gt_lines(images: List[dict], desc: str) -> Dict[str, Tuple[int, Optional[Tuple[int, int]], List[str]]]:
+    blocks = {}
+    for image in images:
+        if image['name'] in blocks:
+            raise PrepareError(f'{desc}:{image["lineno"]}: the image {image["name"]} is listed a second time (first '
+                               f'on line {blocks[image["name"]][0]})')
+        lines = []
+        for bbox, _, _, ignore in image['faces']:
+            lines.append(' '.join(_fmt(v) for v in bbox.tolist()) + (' 1' if ignore else ''))
+        blocks[image['name']] = (image['lineno'], None, lines)
+    return blocks
+
+
+def _mat_image_names(path: str) -> List[str]:
+    """``<event>/<name>.jpg`` of every image in an official ``wider_face_val.mat``."""
+    from scipy.io import loadmat
+    mat = loadmat(path)
+    names = []
+    for e in range(mat['event_list'].shape[0]):
+        event = str(mat['event_list'][e][0][0])
+        files = mat['file_list'][e][0]
+        for i in range(files.shape[0]):
+            names.append(f'{event}/{str(files[i][0][0])}.jpg')
+    return names
+
+
+def _examples(items: Sequence[str], k: int = 3) -> str:
+    items = sorted(items)
+    return ', '.join(items[:k]) + (f', ... ({len(items)} in all)' if len(items) > k else '')
+
+
+def prepare_widerface(out_dir: str,
+                      train_images: Optional[str] = None,
+                      val_images: Optional[str] = None,
+                      split: Optional[str] = None,
+                      eval_kit: Optional[str] = None,
+                      landmarks: Optional[str] = None,
+                      landmarks_format: Optional[str] = None,
+                      expect_counts: Optional[Tuple[int, int]] = OFFICIAL_COUNTS,
+                      force: bool = False,
+                      allow_missing: bool = False,
+                      log=print) -> dict:
+    """Check the inputs, then write the dataset under ``out_dir`` (see the module docstring).
+
+    Returns ``{'train_images', 'val_images', 'train_faces', 'val_faces', 'train_annotations', 'missing'}``.
+    Raises :class:`PrepareError` (nothing written) when an input is missing (unless ``allow_missing``), a count
+    differs from ``expect_counts`` (``None``: not checked), or an output file exists (unless ``force``);
+    ``ValueError`` naming ``file:line`` for a malformed annotation file.
+    """
+    targets = [osp.join(out_dir, p) for p in ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt')]
+    targets += [osp.join(out_dir, 'val', 'gt', m) for m in GT_MATS]
+    existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
+    if existing and not force:
+        raise PrepareError(f'{out_dir} already holds {", ".join(existing)}; pass --force to overwrite')
+
+    missing: List[str] = []
+    problems: List[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        # ---- images
+        image_sources: Dict[str, Tuple[Source, Dict[str, str]]] = {}
+        for split_name, path, official in (('train', train_images, 'WIDER_train.zip'),
+                                           ('val', val_images, 'WIDER_val.zip')):
+            if path is None:
+                missing.append(f'the {split_name} images ({official})')
+                continue
+            source = Source(path)
+            members = source.images()
+            if not members:
+                missing.append(f'the {split_name} images: no images/<event>/<name>.jpg in {path}')
+                continue
+            image_sources[split_name] = (source, members)
+
+        # ---- annotations
+        annotations: Dict[str, Tuple[str, Dict[str, tuple]]] = {}  # split -> (description, blocks)
+        split_source = Source(split) if split is not None else None
+        for split_name in ('train', 'val'):
+            if split_name == 'train' and landmarks is not None:
+                continue
+            member = split_source.find_one([f'wider_face_split/{SPLIT_FILES[split_name]}',
+                                            SPLIT_FILES[split_name]]) if split_source else None
+            if member is None:
+                missing.append(f"wider_face_split's {SPLIT_FILES[split_name]}" +
+                               ('' if split_source else ' (wider_face_split.zip not given)'))
+                continue
+            images = parse_wider_gt(split_source.local_path(member, tmp))
+            desc = split_source.describe(member)
+            annotations[split_name] = (desc, _wider_gt_lines(images, desc))
+        if landmarks is not None:
+            if osp.isfile(landmarks) and not zipfile.is_zipfile(landmarks):
+                lmk_path, lmk_desc = landmarks, landmarks
+            else:
+                lmk_source = Source(landmarks)
+                member = lmk_source.find_one(['train/label.txt', 'train/labelv2.txt', 'labelv2.txt'])
+                if member is None:
+                    raise PrepareError(f'{landmarks}: expected train/label.txt (retinaface_gt_v1.1) or labelv2.txt '
+                                       'inside')
+                lmk_path, lmk_desc = lmk_source.local_path(member, tmp), lmk_source.describe(member)
+            fmt = landmarks_format or detect_format(lmk_path)
+            if fmt not in ('labelv2', 'retinaface_gt'):
+                raise PrepareError(f'{lmk_desc}: expected RetinaFace label.txt or labelv2.txt landmarks, got the '
+                                   f'{fmt} format')
+            (parse_labelv2 if fmt == 'labelv2' else parse_retinaface_gt)(lmk_path)  # validates, file:line errors
+            annotations['train'] = (lmk_desc, _landmark_lines(lmk_path, fmt))
+
+        # ---- evaluation kit
+        mats: Dict[str, Tuple[Source, str]] = {}
+        kit = Source(eval_kit) if eval_kit is not None else None
+        for mat in GT_MATS:
+            member = kit.find_one([f'ground_truth/{mat}', mat]) if kit else None
+            if member is None:
+                missing.append(f"the evaluation kit's {mat}" + ('' if kit else ' (eval_tools.zip not given)'))
+            else:
+                mats[mat] = (kit, member)
+
+        # ---- consistency
+        for split_name in ('train', 'val'):
+            if split_name in annotations and split_name in image_sources:
+                desc, blocks = annotations[split_name]
+                absent = [n for n in blocks if n not in image_sources[split_name][1]]
+                if absent:
+                    missing.append(f'{len(absent)} of the {len(blocks)} {split_name} images listed in {desc}: '
+                                   f'{_examples(absent)}')
+        if 'wider_face_val.mat' in mats and 'val' in annotations:
+            kit_src, member = mats['wider_face_val.mat']
+            kit_names = set(_mat_image_names(kit_src.local_path(member, tmp)))
+            val_names = set(annotations['val'][1])
+            if kit_names != val_names:
+                problems.append(f'{kit_src.describe(member)} lists {len(kit_names)} images, {annotations["val"][0]} '
+                                f'{len(val_names)}; only in the .mat: {_examples(kit_names - val_names) or "-"}; '
+                                f'only in the annotations: {_examples(val_names - kit_names) or "-"}')
+        if expect_counts is not None:
+            for split_name, expected in zip(('train', 'val'), expect_counts):
+                found = []
+                if split_name in image_sources:
+                    found.append((len(image_sources[split_name][1]), f'{image_sources[split_name][0].path}'))
+                if split_name in annotations:
+                    found.append((len(annotations[split_name][1]), annotations[split_name][0]))
+                for count, where in found:
+                    if count != expected:
+                        problems.append(f'{where}: {count} {split_name} images, expected {expected} (the official '
+                                        'count; --expect-counts TRAIN VAL for another set, --no-count-check to '
+                                        'skip)')
+        if problems:
+            raise PrepareError('the inputs do not make a correct WIDER FACE:\n  ' + '\n  '.join(problems))
+        if missing and not allow_missing:
+            raise PrepareError('missing: ' + '; '.join(missing) + '. Nothing was written (--allow-missing writes '
+                               'the rest).')
+
+        # ---- write
+        stats = dict(missing=missing)
+        for split_name in ('train', 'val'):
+            if split_name in image_sources:
+                source, members = image_sources[split_name]
+                for rel, member in members.items():
+                    source.copy(member, osp.join(out_dir, split_name, 'images', rel))
+                stats[f'{split_name}_images'] = len(members)
+            if split_name in annotations and split_name in image_sources:
+                desc, blocks = annotations[split_name]
+                lines, num_faces = [], 0
+                for name, (lineno, header_size, faces) in blocks.items():
+                    img_path = osp.join(out_dir, split_name, 'images', name)
+                    if not osp.isfile(img_path):
+                        continue  # reported as missing above
+                    size = _image_size(img_path)
+                    if header_size is not None and header_size != size:
+                        raise PrepareError(f'{desc}:{lineno}: the header gives {name} the size {header_size[0]}x'
+                                           f'{header_size[1]}, the image is {size[0]}x{size[1]}')
+                    lines.append(f'# {name} {size[0]} {size[1]}')
+                    lines.extend(faces)
+                    num_faces += len(faces)
+                with open(osp.join(out_dir, split_name, 'labelv2.txt'), 'w', encoding='utf-8') as f:
+                    f.write('\n'.join(lines) + '\n')
+                stats[f'{split_name}_faces'] = num_faces
+                stats[f'{split_name}_annotations'] = desc
+        for mat, (source, member) in mats.items():
+            source.copy(member, osp.join(out_dir, 'val', 'gt', mat))
+    log(f'wrote {out_dir}: ' + ', '.join(f'{k}={v}' for k, v in stats.items() if k != 'missing'))
+    if missing:
+        log('missing (not written): ' + '; '.join(missing))
+    return stats
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--src', help='folder holding the downloads under their official names')
+    parser.add_argument('--train-images', help='WIDER_train.zip or its unpacked folder')
+    parser.add_argument('--val-images', help='WIDER_val.zip or its unpacked folder')
+    parser.add_argument('--split', help='wider_face_split.zip or its unpacked folder')
+    parser.add_argument('--eval-kit', help='eval_tools.zip or a folder holding ground_truth/*.mat')
+    parser.add_argument('--landmarks', help='retinaface_gt_v1.1 train/label.txt (or its zip/folder) or labelv2.txt')
+    parser.add_argument('--landmarks-format', choices=('labelv2', 'retinaface_gt'),
+                        help='format of --landmarks (default: detected)')
+    parser.add_argument('--out', default='data/widerface')
+    counts = parser.add_mutually_exclusive_group()
+    counts.add_argument('--expect-counts', type=int, nargs=2, metavar=('TRAIN', 'VAL'), default=OFFICIAL_COUNTS,
+                        help='expected numbers of train and val images (default: the official %(default)s)')
+    counts.add_argument('--no-count-check', action='store_true')
+    parser.add_argument('--force', action='store_true', help='overwrite existing output files')
+    parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
+    args = parser.parse_args(argv)
+    try:
+        prepare_widerface(
+            args.out,
+            train_images=args.train_images or _default(args.src, ['WIDER_train.zip', 'WIDER_train']),
+            val_images=args.val_images or _default(args.src, ['WIDER_val.zip', 'WIDER_val']),
+            split=args.split or _default(args.src, ['wider_face_split.zip', 'wider_face_split']),
+            eval_kit=args.eval_kit or _default(args.src, ['eval_tools.zip', 'eval_tools', 'ground_truth']),
+            landmarks=args.landmarks,
+            landmarks_format=args.landmarks_format,
+            expect_counts=None if args.no_count_check else tuple(args.expect_counts),
+            force=args.force,
+            allow_missing=args.allow_missing)
+    except (PrepareError, ValueError) as e:
+        print(f'prepare_widerface: error: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
