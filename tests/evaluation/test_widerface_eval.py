@@ -221,6 +221,89 @@ def test_write_gt_mats_many_boxes_and_empty(tmp_path):
         wf.write_gt_mats(str(tmp_path), {'1--A': {'x': [[1.5, 2, 3, 4]]}}, {s: {} for s in wf.SETTINGS})
 
 
+def _small_gt_dir(path):
+    boxes = {'0--Parade': {'a': [[1, 2, 10, 10], [30, 30, 8, 8]], 'b': [[5, 5, 20, 20]]},
+             '1--Handshaking': {'c': [[0, 0, 12, 12]]}}
+    settings = {s: {'0--Parade': {'a': [0, 1], 'b': [0]}, '1--Handshaking': {'c': [0]}} for s in wf.SETTINGS}
+    wf.write_gt_mats(str(path), boxes, settings)
+    return path
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+@pytest.mark.parametrize('name', sorted(wf.GT_FILES.values()))
+@pytest.mark.parametrize('damage', ['first half', 'random bytes', 'empty'])
+def test_corrupt_mat_names_the_file(tmp_path, name, damage):
+    """A truncated / corrupt ground-truth file is an error naming it and what was expected (before: scipy's bare
+    ``OSError: could not read bytes`` or ``ValueError: Unknown mat file type``, with no file name)."""
+    gt = _small_gt_dir(tmp_path / 'gt')
+    target = gt / name
+    if damage == 'first half':
+        _truncate(target)
+    elif damage == 'random bytes':
+        target.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    else:
+        target.write_bytes(b'')
+    with pytest.raises(ValueError, match=rf'{name}: not a readable MATLAB \.mat file .*truncated or corrupt.*'
+                                         rf'Expected the official WIDER FACE'):
+        wf.load_ground_truth(str(gt))
+
+
+def test_truncated_real_mat_names_the_file(tmp_path, widerface_gt_dir):
+    """The first half of the real wider_face_val.mat (the issue's case)."""
+    import shutil
+    for name in wf.GT_FILES.values():
+        shutil.copy(widerface_gt_dir / name, tmp_path / name)
+    (tmp_path / 'wider_face_val.mat').chmod(0o644)
+    _truncate(tmp_path / 'wider_face_val.mat')
+    with pytest.raises(ValueError, match=r'wider_face_val\.mat: not a readable MATLAB \.mat file'):
+        wf.load_ground_truth(str(tmp_path))
+    with pytest.raises(ValueError, match=r'wider_face_val\.mat: not a readable'):
+        wf.evaluate_widerface({}, str(tmp_path))
+
+
+def test_mat_without_the_kit_variables(tmp_path):
+    """A readable .mat file that is not the kit's (or was cut at a variable boundary) names what is missing."""
+    from scipy.io import loadmat, savemat
+    gt = _small_gt_dir(tmp_path)
+    mat = {k: v for k, v in loadmat(str(gt / 'wider_face_val.mat')).items() if k in ('event_list', 'file_list')}
+    savemat(str(gt / 'wider_face_val.mat'), mat)
+    with pytest.raises(ValueError, match=r"wider_face_val\.mat: has no variable\(s\) \['face_bbx_list'\]"):
+        wf.load_ground_truth(str(gt))
+    _small_gt_dir(tmp_path)  # restore the reference file
+    savemat(str(gt / 'wider_easy_val.mat'), {'something_else': np.zeros(3)})
+    with pytest.raises(ValueError, match=r"wider_easy_val\.mat: has no variable\(s\) \['gt_list'\]"):
+        wf.load_ground_truth(str(gt))
+
+
+def test_mat_with_inconsistent_cells(tmp_path):
+    """Cell counts that disagree and out-of-range gt_list indices used to be zipped / indexed silently (an index
+    past an image's boxes marked a box of the next image as counting)."""
+    from scipy.io import loadmat, savemat
+    gt = _small_gt_dir(tmp_path)
+    ref = loadmat(str(gt / 'wider_face_val.mat'))
+    bad = dict(ref)
+    bbx = ref['face_bbx_list'].copy()
+    bbx[0, 0] = bbx[0, 0][:1]  # event 0 keeps one of its two box arrays
+    bad['face_bbx_list'] = bbx
+    savemat(str(gt / 'wider_face_val.mat'), {k: v for k, v in bad.items() if not k.startswith('__')})
+    with pytest.raises(ValueError, match=r'wider_face_val\.mat: event 0--Parade has 2 file_list cells and 1 '
+                                         r'face_bbx_list cells'):
+        wf.load_ground_truth(str(gt))
+    gt = _small_gt_dir(tmp_path)
+    hard = loadmat(str(gt / 'wider_hard_val.mat'))
+    gt_list = hard['gt_list'].copy()
+    gt_list[0, 0][1, 0] = np.array([[1], [2]], np.uint8)  # image 'b' has one box
+    hard['gt_list'] = gt_list
+    savemat(str(gt / 'wider_hard_val.mat'), {k: v for k, v in hard.items() if not k.startswith('__')})
+    with pytest.raises(ValueError, match=r'wider_hard_val\.mat: gt_list of 0--Parade/b holds indices \[1, 2\], '
+                                         r'expected 1\.\.1'):
+        wf.load_ground_truth(str(gt))
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Hand-checked tiny cases (scores chosen so that normalisation leaves them unchanged: min 0, max 1)
 # ----------------------------------------------------------------------------------------------------------------
@@ -409,6 +492,21 @@ def test_malformed_files_name_the_file_and_line(tmp_path, text, match):
         wf.read_pred_file(path)
     with pytest.raises(ValueError, match=match):
         wf.read_submission(str(tmp_path / 'sub'))
+
+
+def test_non_utf8_submission_file_names_the_file_and_line(tmp_path):
+    """Before: a bare UnicodeDecodeError (or, under a Latin-1 locale, a silently mis-read file) with no file name."""
+    path = tmp_path / 'sub' / '0--Parade' / '0_Parade_marchingband_1_5.txt'
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'0_Parade_marchingband_1_5\n2\n1 2 3 4 0.5\n5 6 7 8 0.\xe94\n')
+    match = r'0_Parade_marchingband_1_5\.txt:4: byte 0xe9 .* is not UTF-8 text'
+    with pytest.raises(ValueError, match=match):
+        wf.read_pred_file(str(path))
+    with pytest.raises(ValueError, match=match):
+        wf.read_submission(str(tmp_path / 'sub'))
+    gt = _small_gt_dir(tmp_path / 'gt')
+    with pytest.raises(ValueError, match=match):
+        wf.evaluate_widerface(str(tmp_path / 'sub'), str(gt))
 
 
 def test_well_formed_variants(tmp_path):

@@ -73,6 +73,56 @@ def _cells(arr):
     return [arr[i][0] for i in range(arr.shape[0])]
 
 
+_EXPECTED_MAT = ('the official WIDER FACE validation ground truth (eval_tools/ground_truth/{name} of the official '
+                 'kit: a MATLAB .mat file with the (E, 1) cell arrays {keys})')
+_REQUIRED_KEYS = {'all': ('event_list', 'file_list', 'face_bbx_list'), 'easy': ('gt_list',),
+                  'medium': ('gt_list',), 'hard': ('gt_list',)}
+
+
+class _GTFormatError(ValueError):
+    """Raised while walking a ground-truth file's cells; the caller adds the file's name."""
+
+
+def _load_mat(path, key):
+    """``loadmat(path)`` with errors naming the file and what was expected (truncated or corrupt files)."""
+    from scipy.io import loadmat  # scipy is only needed for the ground truth
+
+    name = GT_FILES[key]
+    expected = _EXPECTED_MAT.format(name=name, keys=', '.join(_REQUIRED_KEYS[key]))
+    try:
+        mat = loadmat(path)
+    except Exception as err:  # scipy raises ValueError / OSError / MatReadError / IndexError / zlib.error ...
+        raise ValueError(f'{path}: not a readable MATLAB .mat file ({type(err).__name__}: {err}); the file may be '
+                         f'truncated or corrupt. Expected {expected}') from err
+    missing = [k for k in _REQUIRED_KEYS[key] if k not in mat]
+    if missing:
+        found = sorted(k for k in mat if not k.startswith('__'))
+        raise ValueError(f'{path}: has no variable(s) {missing} (found {found}); the file may be truncated or '
+                         f'not the right one. Expected {expected}')
+    for k in _REQUIRED_KEYS[key]:
+        arr = mat[k]
+        if not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.ndim == 2 and arr.shape[1] == 1):
+            raise ValueError(f'{path}: variable {k!r} is a {getattr(arr, "dtype", type(arr))} array of shape '
+                             f'{getattr(arr, "shape", None)}, expected an (E, 1) cell array. Expected {expected}')
+    return mat
+
+
+def _cells_of(arr, what):
+    """:func:`_cells` of a nested cell that must be an ``(n, 1)`` cell array itself."""
+    if not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.ndim == 2 and arr.shape[1] == 1) \
+            and not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.size == 0):
+        raise _GTFormatError(f'{what} is a {getattr(arr, "dtype", type(arr))} array of shape '
+                             f'{getattr(arr, "shape", None)}, expected an (n, 1) cell array')
+    return _cells(arr.reshape(-1, 1))
+
+
+def _cell_string(cell, what):
+    value = np.asarray(cell).reshape(-1)
+    if value.size != 1 or not isinstance(value[0], str):
+        raise _GTFormatError(f'{what} is not a string')
+    return str(value[0])
+
+
 def load_ground_truth(gt_dir):
     """Read the four official WIDER FACE validation ``.mat`` files.
 
@@ -83,44 +133,78 @@ def load_ground_truth(gt_dir):
         dict: ``{'boxes': {event: {image_name: (K, 4) int32 x y w h}},
         'settings': {'easy'|'medium'|'hard': {event: {image_name: (m,) int64 0-based indices into boxes}}}}``.
         Events and images keep the order of the files.
-    """
-    from scipy.io import loadmat  # scipy is only needed for the ground truth
 
+    Raises:
+        FileNotFoundError: a file is missing.
+        ValueError: naming the file, when it is not a readable ``.mat`` file (truncated, corrupt), lacks the kit's
+            variables, has a different structure (cell counts that disagree, boxes that are not ``(K, 4)``), or a
+            setting's ``gt_list`` indexes outside its image's boxes.
+    """
     mats = {}
     for key, name in GT_FILES.items():
         path = osp.join(gt_dir, name)
         if not osp.isfile(path):
             raise FileNotFoundError(f'WIDER FACE ground truth file not found: {path} (expected the official '
                                     f'{", ".join(GT_FILES.values())})')
-        mats[key] = loadmat(path)
+        mats[key] = _load_mat(path, key)
     ref = mats['all']
+    ref_path = osp.join(gt_dir, GT_FILES['all'])
     boxes = {}
     order = []
-    for event_cell, files, bbxs in zip(_cells(ref['event_list']), _cells(ref['file_list']),
-                                      _cells(ref['face_bbx_list'])):
-        event = str(event_cell[0])
-        images = {}
-        for file_cell, bbx in zip(_cells(files), _cells(bbxs)):
-            images[str(file_cell[0])] = np.asarray(bbx, dtype=np.int32).reshape(-1, 4)
-        boxes[event] = images
-        order.append((event, list(images)))
+    try:
+        events, file_lists, bbx_lists = (_cells(ref[k]) for k in _REQUIRED_KEYS['all'])
+        if not len(events) == len(file_lists) == len(bbx_lists):
+            raise _GTFormatError(f'event_list has {len(events)} cells, file_list {len(file_lists)}, face_bbx_list '
+                                 f'{len(bbx_lists)}; expected equal counts')
+        for e, (event_cell, files, bbxs) in enumerate(zip(events, file_lists, bbx_lists)):
+            event = _cell_string(event_cell, f'event_list{{{e + 1}}}')
+            files = _cells_of(files, f'file_list{{{e + 1}}} (event {event})')
+            bbxs = _cells_of(bbxs, f'face_bbx_list{{{e + 1}}} (event {event})')
+            if len(files) != len(bbxs):
+                raise _GTFormatError(f'event {event} has {len(files)} file_list cells and {len(bbxs)} face_bbx_list '
+                                     'cells; expected one box array per image')
+            images = {}
+            for i, (file_cell, bbx) in enumerate(zip(files, bbxs)):
+                image = _cell_string(file_cell, f'file_list{{{e + 1}}}{{{i + 1}}} (event {event})')
+                bbx = np.asarray(bbx)
+                if bbx.size and (bbx.ndim != 2 or bbx.shape[1] != 4 or not np.issubdtype(bbx.dtype, np.number)):
+                    raise _GTFormatError(f'face_bbx_list of {event}/{image} is a {bbx.dtype} array of shape '
+                                         f'{bbx.shape}; expected (K, 4) x y w h numbers')
+                images[image] = bbx.astype(np.int32).reshape(-1, 4)
+            boxes[event] = images
+            order.append((event, list(images)))
+    except _GTFormatError as err:
+        expected = _EXPECTED_MAT.format(name=GT_FILES['all'], keys=', '.join(_REQUIRED_KEYS['all']))
+        raise ValueError(f'{ref_path}: {err}; expected {expected}') from None
     settings = {}
     for setting in SETTINGS:
-        mat = mats[setting]
-        gt_lists = _cells(mat['gt_list'])
+        path = osp.join(gt_dir, GT_FILES[setting])
+        gt_lists = _cells(mats[setting]['gt_list'])
         if len(gt_lists) != len(order):
-            raise ValueError(f'{osp.join(gt_dir, GT_FILES[setting])}: gt_list has {len(gt_lists)} events, '
+            raise ValueError(f'{path}: gt_list has {len(gt_lists)} events, '
                              f'{GT_FILES["all"]} has {len(order)}')
         per_event = {}
-        for (event, image_names), lists in zip(order, gt_lists):
-            lists = _cells(lists)
-            if len(lists) != len(image_names):
-                raise ValueError(f'{osp.join(gt_dir, GT_FILES[setting])}: event {event} has {len(lists)} '
-                                 f'gt_list cells, expected {len(image_names)}')
-            per_event[event] = {
-                name: np.asarray(keep, dtype=np.int64).reshape(-1) - 1  # 1-based in the file
-                for name, keep in zip(image_names, lists)
-            }
+        try:
+            for (event, image_names), lists in zip(order, gt_lists):
+                lists = _cells_of(lists, f'gt_list of event {event}')
+                if len(lists) != len(image_names):
+                    raise ValueError(f'{path}: event {event} has {len(lists)} '
+                                     f'gt_list cells, expected {len(image_names)}')
+                per_event[event] = {}
+                for name, keep in zip(image_names, lists):
+                    keep = np.asarray(keep)
+                    if keep.size and not np.issubdtype(keep.dtype, np.number):
+                        raise _GTFormatError(f'gt_list of {event}/{name} holds {keep.dtype}, expected 1-based box '
+                                             'indices')
+                    keep = keep.astype(np.int64).reshape(-1) - 1  # 1-based in the file
+                    num = len(boxes[event][name])
+                    if keep.size and (keep.min() < 0 or keep.max() >= num):
+                        raise _GTFormatError(f'gt_list of {event}/{name} holds indices {(keep + 1).tolist()}, '
+                                             f'expected 1..{num} (the image has {num} boxes in '
+                                             f'{GT_FILES["all"]})')
+                    per_event[event][name] = keep
+        except _GTFormatError as err:
+            raise ValueError(f'{path}: {err}') from None
         settings[setting] = per_event
     return {'boxes': boxes, 'settings': settings}
 
@@ -208,11 +292,19 @@ def read_pred_file(path):
         np.ndarray: ``(N, 5)`` float64 ``[x, y, w, h, score]`` in file order.
 
     Raises:
-        ValueError: naming the file and the 1-based line when the count is not an integer, disagrees with the
-            number of box lines, or a box line does not hold 5 numbers.
+        ValueError: naming the file and the 1-based line when the file is not UTF-8 text, the count is not an
+            integer, disagrees with the number of box lines, or a box line does not hold 5 numbers.
     """
-    with open(path, 'r') as f:
-        lines = f.read().splitlines()
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as err:
+        line = data.count(b'\n', 0, err.start) + 1
+        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
+                         'expected a text submission file: the image name, the box count, then "x y w h score" '
+                         'lines') from None
+    lines = text.splitlines()
     if len(lines) < 2:
         raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
     count_text = lines[1].strip()
