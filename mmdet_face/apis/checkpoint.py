@@ -113,6 +113,8 @@ def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = T
                         f'({_examples(report["unexpected"])})')
     if report['shape']:
         problems.append(f'{len(report["shape"])} weights differ in shape ({_examples(report["shape"])})')
+    skip = {line.split(':')[0] for line in report['shape']}
+    loadable = {k: v for k, v in state.items() if k in model_state and k not in skip}
     if problems:
         message = (f'{filename} does not fit {target}: ' + '; '.join(problems) + '.'
                    + (f' The checkpoint records: {origin}.' if origin else ''))
@@ -120,9 +122,11 @@ def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = T
             raise CheckpointMismatchError(
                 message + ' Use the config the checkpoint was trained or converted for, or load the matching weights '
                 'only on purpose (strict=False; tools: --partial-load).')
+        if model_state and not loadable:
+            # a partial load that loads nothing would silently run the randomly initialised model
+            raise CheckpointMismatchError(f'{filename}: none of the checkpoint\'s weights fits {target}, not even '
+                                          f'as a partial load: ' + '; '.join(problems) + '.')
         print_log('partial load (strict=False): ' + message, logger=logger or 'current', level=30)
-    skip = {line.split(':')[0] for line in report['shape']}
-    loadable = {k: v for k, v in state.items() if k in model_state and k not in skip}
     model.load_state_dict(loadable, strict=False)
     return checkpoint
 

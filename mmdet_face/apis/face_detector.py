@@ -7,14 +7,18 @@
     faces.keypoints  # (N, 5, 2) (left eye, right eye, nose, left mouth, right mouth) or None
 """
 import copy
+import math
+import numbers
+import os
 import os.path as osp
+import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-ImageLike = Union[str, np.ndarray]
+ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
 
 
 @dataclass
@@ -173,29 +177,149 @@ def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torc
     return model
 
 
-def _read_image(image: ImageLike) -> np.ndarray:
-    """A BGR uint8 (H, W, 3) image from a path or an array (grayscale and BGRA are converted)."""
+def _jpeg_is_complete(data: bytes) -> bool:
+    """Whether a JPEG stream has its end-of-image marker (``FF D9``) after its first scan.
+
+    libjpeg decodes a cut-off JPEG without error (only a "Premature end of JPEG file" warning on stderr) and fills
+    the missing rows with grey, so a truncated download would be detected on as a half-grey picture. Inside the
+    entropy-coded data every ``FF`` byte is followed by ``00`` or a restart marker, so ``FF D9`` after the first
+    start-of-scan can only be the end marker; the segments before the scan (an EXIF thumbnail holds its own
+    ``FF D9``) are skipped by their lengths. Data after the end marker (a motion photo's video) is allowed.
+    """
+    pos = 2  # after SOI
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False  # not a marker where one must be: damaged header
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return False  # end of image before any scan
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], 'big')
+        if marker == 0xDA:  # start of scan: the end marker must follow the scan data
+            return data.find(b'\xff\xd9', pos + 2 + length) >= 0
+        pos += 2 + length
+    return False
+
+
+def _read_file(path: str) -> np.ndarray:
+    import cv2
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such image file')
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data[:2] == b'\xff\xd8' and not _jpeg_is_complete(data):
+        raise ValueError(f'{path}: truncated or damaged JPEG (no end-of-image marker after the image data); '
+                         f'the decoder would fill the missing part with grey')
+    array = cv2.imread(path, cv2.IMREAD_COLOR)  # imread (not imdecode of the bytes) applies the EXIF orientation
+    if array is None:
+        raise ValueError(f'{path}: not a readable image (unknown format, truncated or damaged)')
+    return array
+
+
+def _pil_to_array(image) -> np.ndarray:
+    """A PIL image as a BGR / grayscale array with the dtype rules of :func:`_to_uint8` (PIL holds RGB)."""
+    mode = image.mode
+    if mode.startswith('I;16'):  # 16-bit grayscale, any byte order
+        return np.asarray(image).astype(np.uint16)
+    if mode in ('L', 'I', 'F'):  # 8-bit, 32-bit integer and float grayscale: the array rules decide
+        return np.asarray(image)
+    if mode == '1':
+        return np.asarray(image.convert('L'))
+    if mode != 'RGB':  # P, PA, LA, RGBA, RGBX, CMYK, YCbCr, LAB, HSV ...: alpha is dropped, as for arrays
+        try:
+            image = image.convert('RGB')
+        except ValueError as exc:
+            raise ValueError(f'a PIL image of mode {mode!r} cannot be converted to RGB: {exc}') from exc
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Pixel values as uint8 without guessing silently: see :func:`_read_image` for the rules."""
+    dtype = array.dtype
+    if dtype == np.uint8:
+        return array
+    if dtype == np.uint16:  # full 16-bit range onto the 8-bit range: 65535 -> 255, 257 -> 1
+        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if dtype.kind in 'iu':
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ValueError(f'an image of dtype {dtype} must hold values in 0..255, got {low}..{high}; '
+                             f'scale it to uint8 yourself (its range is not known here)')
+        return array.astype(np.uint8)
+    if dtype.kind == 'f':
+        if not np.isfinite(array).all():
+            raise ValueError(f'the {dtype} image holds NaN or infinite values')
+        low, high = float(array.min()), float(array.max())
+        if low < 0 or high > 255:
+            raise ValueError(f'a float image must hold values in 0..1 or 0..255, got {low:g}..{high:g}')
+        if high <= 1:
+            array = array * 255.0
+        return np.rint(array).astype(np.uint8)
+    if dtype == np.bool_:
+        raise TypeError('got a bool array (a mask?), expected an image of dtype uint8, uint16 or float')
+    raise TypeError(f'got an array of dtype {dtype}, expected an image of dtype uint8, uint16, float or an '
+                    f'integer type holding 0..255')
+
+
+def _read_image(image) -> np.ndarray:
+    """A BGR uint8 (H, W, 3) image from a path, a numpy array or a PIL image.
+
+    Arrays are BGR (OpenCV's order); (H, W) and (H, W, 1) are grayscale, (H, W, 4) BGRA (alpha dropped). Values:
+    uint8 as is; uint16 divided by 257 (65535 -> 255); other integer dtypes must hold 0..255; float images with
+    a maximum of at most 1 are taken as 0..1 and multiplied by 255, otherwise as 0..255 (so a float image in
+    0..255 whose brightest pixel is at most 1 is read as 0..1), rounded; negative, larger or non-finite values are
+    refused, as are bool, complex and object arrays. A PIL image is converted from its mode (RGB, RGBA, L, LA, P,
+    I;16, F ...), so its colours are right. Files: anything OpenCV reads; a truncated JPEG is refused.
+    """
     import cv2
     if isinstance(image, (str, bytes)) or hasattr(image, '__fspath__'):
-        path = osp.expanduser(str(image))
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{path}: no such image file')
-        array = cv2.imread(path, cv2.IMREAD_COLOR)
-        if array is None:
-            raise ValueError(f'{path}: not a readable image')
-        return array
-    array = np.asarray(image)
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
-        array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
-    elif array.ndim == 3 and array.shape[2] == 4:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
-    if array.ndim != 3 or array.shape[2] != 3:
+        return _read_file(osp.expanduser(os.fsdecode(image)))
+    pil = sys.modules.get('PIL.Image')  # a PIL image exists only once PIL.Image is imported
+    if pil is not None and isinstance(image, pil.Image):
+        array = _pil_to_array(image)
+    elif isinstance(image, np.ndarray):
+        array = image
+    else:
+        raise TypeError(f'expected an image path, a numpy array or a PIL image, got {type(image).__name__}')
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ValueError(f'expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {array.shape}')
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f'empty image of shape {array.shape}')
-    if array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
+    array = _to_uint8(array)
+    if array.ndim == 2 or array.shape[2] == 1:
+        array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
+    elif array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
     return array
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def _check_call_args(score_thr, nms_thr, max_size, batch_size) -> None:
+    """Refuse values that would fail deep in OpenCV or the NMS, or silently keep nothing / everything."""
+    if not isinstance(score_thr, numbers.Real) or isinstance(score_thr, bool) or math.isnan(score_thr):
+        raise ValueError(f'score_thr must be a number, got {score_thr!r}')
+    if (not isinstance(nms_thr, numbers.Real) or isinstance(nms_thr, bool) or math.isnan(nms_thr)
+            or not 0 <= nms_thr <= 1):
+        raise ValueError(f'nms_thr must be an IoU threshold in [0, 1], got {nms_thr!r}')
+    if max_size is not None and not _is_positive_int(max_size):
+        raise ValueError(f'max_size must be a positive int (pixels of the long side) or None, got {max_size!r}')
+    if not _is_positive_int(batch_size):
+        raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
+
+
+def _clip_to_image(bboxes: np.ndarray, shape) -> None:
+    """Clip (N, 4) x1y1x2y2 boxes in place to an image of ``shape`` (h, w)."""
+    h, w = shape
+    np.clip(bboxes[:, 0::2], 0, w, out=bboxes[:, 0::2])
+    np.clip(bboxes[:, 1::2], 0, h, out=bboxes[:, 1::2])
 
 
 class FaceDetector:
@@ -212,18 +336,26 @@ class FaceDetector:
             ``letterbox x letterbox`` canvas, one scale factor for both axes. ``max_size`` then overrides it.
         optimize (bool): fold BatchNorm into the convolutions and use channels-last on the CPU
             (:func:`optimize_for_inference`); False keeps the model exactly as built (e.g. to fine-tune it).
+        strict (bool): the checkpoint must hold exactly the model's weights, all finite
+            (:func:`~mmdet_face.apis.checkpoint.load_face_checkpoint` raises ``CheckpointMismatchError`` naming the
+            missing and unexpected keys otherwise); False loads the matching weights only, on purpose, and logs
+            the rest. Non-finite weights are refused either way.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
-                 fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True):
+                 fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True,
+                 strict: bool = True):
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
-        from mmengine.runner import load_checkpoint
 
         import mmdet_face  # noqa: F401
+        from mmdet_face.apis.checkpoint import load_face_checkpoint
         from mmdet_face.registry import MODELS
 
-        self.cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+        if letterbox is not None and not _is_positive_int(letterbox):
+            raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
+        config_name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else getattr(config, 'filename', None)
+        self.cfg = Config.fromfile(config_name) if isinstance(config, (str, os.PathLike)) else copy.deepcopy(config)
         init_default_scope(self.cfg.get('default_scope', 'mmdet_face'))
         model_cfg = copy.deepcopy(self.cfg.model)
         model_cfg.pop('pretrained', None)
@@ -231,7 +363,8 @@ class FaceDetector:
             model_cfg.backbone.pop('init_cfg', None)  # no download of ImageNet weights for inference
         self.model = MODELS.build(model_cfg)
         if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=False)
+            load_face_checkpoint(self.model, os.fspath(checkpoint), strict=strict, map_location='cpu',
+                                 config_name=config_name)
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         if optimize:
@@ -241,6 +374,12 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self.letterbox = letterbox
+        # A head that clips its boxes to the network input (all but RetinaFace, whose release does not clip) gives
+        # boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken from
+        # the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at 640):
+        # such boxes are clipped to the image itself.
+        from mmdet_face.models.dense_heads import RetinaFaceHead
+        self._head_clips_boxes = not isinstance(self.head, RetinaFaceHead)
 
     @staticmethod
     def _inference_pipeline(pipeline):
@@ -277,14 +416,17 @@ class FaceDetector:
         """Detect faces.
 
         Args:
-            images: a path, a BGR ``numpy`` image, or a list of them.
-            score_thr: minimum score kept. nms_thr: IoU threshold of the NMS.
-            max_size: resize so the long side is ``max_size`` (aspect kept); None uses the config's test size.
-            batch_size: images per forward pass (padded to a common size).
+            images: a path, a BGR ``numpy`` image, a PIL image, or a list of them (values and colour conversions
+                as in :func:`_read_image`).
+            score_thr: minimum score kept (not NaN). nms_thr: IoU threshold of the NMS, in [0, 1].
+            max_size: resize so the long side is ``max_size`` (a positive int; aspect kept); None uses the config's
+                test size.
+            batch_size: images per forward pass (a positive int; padded to a common size).
 
         Returns:
             FaceDetections for one image, a list of them for a list.
         """
+        _check_call_args(score_thr, nms_thr, max_size, batch_size)
         single = not isinstance(images, (list, tuple))
         images = [images] if single else list(images)
         pipeline = self._pipeline(max_size)
@@ -303,7 +445,11 @@ class FaceDetector:
                 batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
                     outputs = self.model.test_step(batch)
-                results.extend(self._to_numpy(out.pred_instances) for out in outputs)
+                for img, out in zip(chunk, outputs):
+                    faces = self._to_numpy(out.pred_instances)
+                    if self.letterbox and self._head_clips_boxes:
+                        _clip_to_image(faces.bboxes, img.shape[:2])
+                    results.append(faces)
         finally:
             self.head.test_cfg = saved
         return results[0] if single else results
