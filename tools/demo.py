@@ -1,14 +1,18 @@
 """Detect faces in an image, a folder of images or a video and write the same with boxes, scores and landmarks.
 
     python tools/demo.py CONFIG CHECKPOINT INPUT [--out OUT] [--score-thr 0.5] [--nms-thr 0.4] [--max-size N]
-                         [--device cpu|cuda] [--show-fps]
+                         [--device cpu|cuda] [--show-fps] [--overwrite] [--partial-load]
 
-INPUT: an image file, a folder (every .jpg/.jpeg/.png/.bmp inside, recursively) or a video (.mp4/.avi/.mov/.mkv).
-OUT: for an image, the output image (default: INPUT's name with _faces); for a folder, an output folder mirroring
-INPUT (default: INPUT_faces); for a video, the output video (default: INPUT's name with _faces.mp4). Existing
-files are never overwritten unless --overwrite is given.
+INPUT: an image file, a folder (every .jpg/.jpeg/.png/.bmp/.webp inside, recursively) or a video
+(.mp4/.avi/.mov/.mkv/.webm).
+OUT: for an image, the output image, with an image extension (default: INPUT's name with _faces); for a folder, an
+output folder mirroring INPUT (default: INPUT_faces); for a video, the output video, .mp4/.avi/.mov/.mkv (default:
+INPUT's name with _faces.mp4). Existing files are never overwritten unless --overwrite is given.
+Arguments, the input and the output are checked before the model is built. The checkpoint must fit the config
+exactly unless --partial-load is given.
 """
 import argparse
+import math
 import os
 import os.path as osp
 import sys
@@ -18,6 +22,34 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
+VIDEO_OUT_EXTS = ('.mp4', '.avi', '.mov', '.mkv')  # containers that take the mp4v codec the demo writes
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
+    return value
+
+
+def _score(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}')
+    return value
+
+
+def _fraction(text):
+    value = _score(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f'expected an IoU threshold in [0, 1], got {text!r}')
+    return value
 
 
 def parse_args(argv=None):
@@ -26,12 +58,16 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint')
     parser.add_argument('input')
     parser.add_argument('--out')
-    parser.add_argument('--score-thr', type=float, default=0.5)
-    parser.add_argument('--nms-thr', type=float, default=0.4)
-    parser.add_argument('--max-size', type=int, help='resize so the long side is this (default: the config)')
+    parser.add_argument('--score-thr', type=_score, default=0.5, help='minimum score drawn')
+    parser.add_argument('--nms-thr', type=_fraction, default=0.4, help='IoU threshold of the NMS, in [0, 1]')
+    parser.add_argument('--max-size', type=_positive_int,
+                        help='resize so the long side is this many pixels (default: the config)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--show-fps', action='store_true', help='print and draw the detector\'s frames per second')
-    parser.add_argument('--overwrite', action='store_true')
+    parser.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load only the checkpoint weights that fit the model (logged); default: refuse a '
+                             'checkpoint that does not fit the config exactly')
     return parser.parse_args(argv)
 
 
@@ -41,8 +77,29 @@ def _default_out(path, kind):
 
 
 def _check_writable(path, overwrite):
+    if osp.isdir(path):
+        raise IsADirectoryError(f'{path} is a folder; --out for an image or a video must be a file name')
     if osp.exists(path) and not overwrite:
         raise FileExistsError(f'{path} exists; pass --overwrite or choose another --out')
+
+
+def _check_out(kind, out, overwrite, given=True):
+    """Refuse an output that could not be written, before the model is built and any frame is run."""
+    import cv2
+    ext = osp.splitext(out)[1].lower()
+    label = '--out' if given else 'output (the default from INPUT; give --out)'
+    if kind == 'image':
+        if not ext or not cv2.haveImageWriter(out):
+            raise ValueError(f'{label} {out}: expected an image file name OpenCV can write '
+                             f'({", ".join(IMAGE_EXTS)}), got {"no extension" if not ext else repr(ext)}')
+        _check_writable(out, overwrite)
+    elif kind == 'video':
+        if ext not in VIDEO_OUT_EXTS:
+            raise ValueError(f'{label} {out}: expected a video file name ending in {", ".join(VIDEO_OUT_EXTS)}, got '
+                             f'{"no extension" if not ext else repr(ext)}')
+        _check_writable(out, overwrite)
+    elif osp.exists(out) and not osp.isdir(out):
+        raise NotADirectoryError(f'--out {out}: exists and is not a folder; a folder INPUT needs an output folder')
 
 
 def _fps_label(canvas, fps):
@@ -55,6 +112,7 @@ def run(args):
     from mmengine.utils import ProgressBar
 
     from mmdet_face.apis import FaceDetector
+    from mmdet_face.apis.face_detector import read_image
     from mmdet_face.visualization import draw_faces
 
     if not osp.exists(args.input):
@@ -62,7 +120,33 @@ def run(args):
     kind = ('folder' if osp.isdir(args.input) else
             'video' if args.input.lower().endswith(VIDEO_EXTS) else 'image')
     out = args.out or _default_out(args.input, kind)
-    detector = FaceDetector(args.config, args.checkpoint, device=args.device)
+    _check_out(kind, out, args.overwrite, given=bool(args.out))
+    first = None
+    if kind == 'image':
+        first = read_image(args.input)  # an unreadable or truncated image fails before the model is built
+        pairs = [(args.input, out)]
+    elif kind == 'folder':
+        pairs = []
+        for root, dirs, files in os.walk(args.input):
+            dirs.sort()
+            for name in sorted(files):
+                if name.lower().endswith(IMAGE_EXTS):
+                    src = osp.join(root, name)
+                    pairs.append((src, osp.join(out, osp.relpath(src, args.input))))
+        if not pairs:
+            raise ValueError(f'{args.input}: no images ({", ".join(IMAGE_EXTS)}) in this folder or below')
+        for _, dst in pairs:
+            _check_writable(dst, args.overwrite)
+    else:
+        capture = cv2.VideoCapture(args.input)
+        if not capture.isOpened():
+            raise ValueError(f'{args.input}: cannot be opened as a video')
+    try:
+        detector = FaceDetector(args.config, args.checkpoint, device=args.device, strict=not args.partial_load)
+    except BaseException:
+        if kind == 'video':
+            capture.release()
+        raise
     call = dict(score_thr=args.score_thr, nms_thr=args.nms_thr, max_size=args.max_size)
     seconds, frames = 0.0, 0
 
@@ -78,48 +162,38 @@ def run(args):
         return canvas, faces
 
     if kind == 'video':
-        _check_writable(out, args.overwrite)
-        capture = cv2.VideoCapture(args.input)
-        if not capture.isOpened():
-            raise ValueError(f'{args.input}: cannot be opened as a video')
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         writer = None
         bar = ProgressBar(total) if total > 0 else None
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            canvas, _ = detect(frame)
-            if writer is None:
-                writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*'mp4v'), fps, canvas.shape[1::-1])
-            writer.write(canvas)
-            if bar:
-                bar.update()
-        capture.release()
-        if writer is not None:
-            writer.release()
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                canvas, _ = detect(frame)
+                if writer is None:
+                    writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*'mp4v'), fps, canvas.shape[1::-1])
+                    if not writer.isOpened():  # else every write would silently do nothing
+                        raise OSError(f'{out}: OpenCV cannot write this video (mp4v codec)')
+                writer.write(canvas)
+                if bar:
+                    bar.update()
+        finally:
+            capture.release()
+            if writer is not None:
+                writer.release()
+        if frames == 0:
+            raise ValueError(f'{args.input}: no frame could be read from this video')
     else:
-        if kind == 'image':
-            pairs = [(args.input, out)]
-            _check_writable(out, args.overwrite)
-        else:
-            pairs = []
-            for root, _, files in os.walk(args.input):
-                for name in sorted(files):
-                    if name.lower().endswith(IMAGE_EXTS):
-                        src = osp.join(root, name)
-                        pairs.append((src, osp.join(out, osp.relpath(src, args.input))))
-            for _, dst in pairs:
-                _check_writable(dst, args.overwrite)
         bar = ProgressBar(len(pairs))
         for src, dst in pairs:
-            image = cv2.imread(src, cv2.IMREAD_COLOR)
-            if image is None:
-                raise ValueError(f'{src}: not a readable image')
+            image = first if first is not None else read_image(src)
+            first = None
             canvas, faces = detect(image)
             os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-            cv2.imwrite(dst, canvas)
+            if not cv2.imwrite(dst, canvas):
+                raise OSError(f'{dst}: could not be written')
             bar.update()
     print(f'\n{frames} frame(s) -> {out}')
     if args.show_fps and frames:

@@ -239,7 +239,7 @@ def _pil_to_array(image) -> np.ndarray:
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
-    """Pixel values as uint8 without guessing silently: see :func:`_read_image` for the rules."""
+    """Pixel values as uint8 without guessing silently: see :func:`read_image` for the rules."""
     dtype = array.dtype
     if dtype == np.uint8:
         return array
@@ -266,7 +266,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
                     f'integer type holding 0..255')
 
 
-def _read_image(image) -> np.ndarray:
+def read_image(image) -> np.ndarray:
     """A BGR uint8 (H, W, 3) image from a path, a numpy array or a PIL image.
 
     Arrays are BGR (OpenCV's order); (H, W) and (H, W, 1) are grayscale, (H, W, 4) BGRA (alpha dropped). Values:
@@ -417,7 +417,7 @@ class FaceDetector:
 
         Args:
             images: a path, a BGR ``numpy`` image, a PIL image, or a list of them (values and colour conversions
-                as in :func:`_read_image`).
+                as in :func:`read_image`).
             score_thr: minimum score kept (not NaN). nms_thr: IoU threshold of the NMS, in [0, 1].
             max_size: resize so the long side is ``max_size`` (a positive int; aspect kept); None uses the config's
                 test size.
@@ -437,7 +437,7 @@ class FaceDetector:
         results = []
         try:
             for start in range(0, len(images), batch_size):
-                chunk = [_read_image(img) for img in images[start:start + batch_size]]
+                chunk = [read_image(img) for img in images[start:start + batch_size]]
                 if self.letterbox:
                     data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
                 else:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmdet_face.apis.face_detector import FaceDetector, _jpeg_is_complete, _read_image
+from mmdet_face.apis.face_detector import FaceDetector, _jpeg_is_complete, read_image
 from tests.conftest import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,19 +106,19 @@ def test_float_and_uint16_are_scaled_like_uint8(detector):
         'int64 0..255': img.astype(np.int64),
     }
     for name, array in variants.items():
-        np.testing.assert_array_equal(_read_image(array), img, err_msg=name)
+        np.testing.assert_array_equal(read_image(array), img, err_msg=name)
         got = detector(array, score_thr=0.05)
         np.testing.assert_array_equal(got.scores, ref.scores, err_msg=name)
         np.testing.assert_array_equal(got.bboxes, ref.bboxes, err_msg=name)
 
 
 def test_conversion_values():
-    np.testing.assert_array_equal(_read_image(np.array([[0, 128, 256, 65535]], np.uint16))[..., 0],
+    np.testing.assert_array_equal(read_image(np.array([[0, 128, 256, 65535]], np.uint16))[..., 0],
                                   [[0, 0, 1, 255]])
-    np.testing.assert_array_equal(_read_image(np.array([[0.0, 0.5, 1.0]], np.float32))[..., 0], [[0, 128, 255]])
-    np.testing.assert_array_equal(_read_image(np.array([[0.0, 2.4, 254.6]], np.float32))[..., 0], [[0, 2, 255]])
+    np.testing.assert_array_equal(read_image(np.array([[0.0, 0.5, 1.0]], np.float32))[..., 0], [[0, 128, 255]])
+    np.testing.assert_array_equal(read_image(np.array([[0.0, 2.4, 254.6]], np.float32))[..., 0], [[0, 2, 255]])
     bgra = np.dstack([_photo(4), np.full((120, 160), 7, np.uint8)])
-    np.testing.assert_array_equal(_read_image(bgra), bgra[..., :3])
+    np.testing.assert_array_equal(read_image(bgra), bgra[..., :3])
 
 
 @pytest.mark.parametrize('array, error, message', [
@@ -147,9 +147,9 @@ def test_pil_images_are_converted_from_their_mode(detector):
     Image = pytest.importorskip('PIL.Image')
     bgr = _photo(5)
     rgb = Image.fromarray(bgr[..., ::-1].copy(), 'RGB')
-    np.testing.assert_array_equal(_read_image(rgb), bgr)
-    np.testing.assert_array_equal(_read_image(rgb.convert('RGBA')), bgr)
-    np.testing.assert_array_equal(_read_image(rgb.convert('RGBX')), bgr)
+    np.testing.assert_array_equal(read_image(rgb), bgr)
+    np.testing.assert_array_equal(read_image(rgb.convert('RGBA')), bgr)
+    np.testing.assert_array_equal(read_image(rgb.convert('RGBX')), bgr)
     ref = detector(bgr, score_thr=0.05)
     got = detector(rgb, score_thr=0.05)
     assert len(ref) > 0
@@ -157,17 +157,17 @@ def test_pil_images_are_converted_from_their_mode(detector):
     np.testing.assert_array_equal(got.bboxes, ref.bboxes)
 
     gray = bgr[..., 1]
-    np.testing.assert_array_equal(_read_image(Image.fromarray(gray, 'L')), np.repeat(gray[..., None], 3, 2))
-    np.testing.assert_array_equal(_read_image(Image.fromarray(gray, 'L').convert('LA')),
+    np.testing.assert_array_equal(read_image(Image.fromarray(gray, 'L')), np.repeat(gray[..., None], 3, 2))
+    np.testing.assert_array_equal(read_image(Image.fromarray(gray, 'L').convert('LA')),
                                   np.repeat(gray[..., None], 3, 2))
     sixteen = Image.fromarray(gray.astype(np.uint16) * 257)
     assert sixteen.mode.startswith('I;16')
-    np.testing.assert_array_equal(_read_image(sixteen), np.repeat(gray[..., None], 3, 2))
+    np.testing.assert_array_equal(read_image(sixteen), np.repeat(gray[..., None], 3, 2))
     palette = rgb.convert('P', palette=Image.Palette.ADAPTIVE, colors=16)
-    np.testing.assert_array_equal(_read_image(palette), np.asarray(palette.convert('RGB'))[..., ::-1])
-    np.testing.assert_array_equal(_read_image(Image.fromarray(gray, 'L').convert('1'))[..., 0] % 255, 0)
+    np.testing.assert_array_equal(read_image(palette), np.asarray(palette.convert('RGB'))[..., ::-1])
+    np.testing.assert_array_equal(read_image(Image.fromarray(gray, 'L').convert('1'))[..., 0] % 255, 0)
     with pytest.raises(ValueError, match='0..1 or 0..255'):
-        _read_image(Image.fromarray(np.full((4, 4), 400.0, np.float32), 'F'))
+        read_image(Image.fromarray(np.full((4, 4), 400.0, np.float32), 'F'))
 
 
 # ---------------------------------------------------------------- call arguments

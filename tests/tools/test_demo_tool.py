@@ -1,4 +1,5 @@
 """tools/demo.py: image, folder and video in, the same out with detections drawn; never overwrites."""
+import re
 import sys
 from pathlib import Path
 
@@ -72,3 +73,97 @@ def test_video(tmp_path, checkpoint):
 def test_missing_input(tmp_path, checkpoint):
     with pytest.raises(FileNotFoundError, match='nothere.jpg'):
         demo_tool.main([CONFIG, checkpoint, str(tmp_path / 'nothere.jpg')])
+
+
+# ---------------------------------------------------------------- bad values fail early, with a clear message
+MISSING_CKPT = '/nonexistent/weights.pth'  # the checks below must fire before the model is built
+
+
+@pytest.mark.parametrize('out', ['result', 'result.txt', 'result.jpgx'])
+def test_image_out_needs_an_image_extension(tmp_path, out):
+    """Before: inference ran, then cv2.imwrite failed ('could not find a writer')."""
+    src = tmp_path / 'a.jpg'
+    cv2.imwrite(str(src), _image(0))
+    with pytest.raises(ValueError, match=rf'--out {tmp_path / out}: expected an image file name OpenCV can write'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(src), '--out', str(tmp_path / out)])
+
+
+def test_default_out_of_an_image_without_extension(tmp_path):
+    src = tmp_path / 'photo'
+    src.write_bytes(cv2.imencode('.png', _image(0))[1].tobytes())
+    with pytest.raises(ValueError, match=r'output \(the default from INPUT; give --out\) .*photo_faces: expected an '
+                                         r'image file name .*got no extension'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(src)])
+
+
+@pytest.mark.parametrize('out', ['clip_out', 'clip_out.webm', 'clip_out.jpg'])
+def test_video_out_needs_a_video_extension(tmp_path, out):
+    src = tmp_path / 'clip.mp4'
+    src.write_bytes(b'not checked yet')
+    with pytest.raises(ValueError, match=r'--out .*: expected a video file name ending in .mp4, .avi, .mov, .mkv'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(src), '--out', str(tmp_path / out)])
+
+
+def test_unreadable_video_fails_before_the_model(tmp_path):
+    src = tmp_path / 'clip.mp4'
+    src.write_bytes(b'not a video')
+    with pytest.raises(ValueError, match=f'{src}: cannot be opened as a video'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(src)])
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--max-size', '0', 'expected a positive integer'),
+    ('--max-size', '-640', 'expected a positive integer'),
+    ('--max-size', '640.5', 'expected a positive integer'),
+    ('--nms-thr', '1.5', r'expected an IoU threshold in \[0, 1\]'),
+    ('--nms-thr', 'nan', 'expected a number'),
+    ('--score-thr', 'nan', 'expected a number'),
+    ('--score-thr', 'high', 'expected a number'),
+])
+def test_bad_option_values(tmp_path, capsys, option, value, message):
+    """Before: --max-size 0 reached OpenCV's resize and failed with an assertion after the model was built."""
+    with pytest.raises(SystemExit) as info:
+        demo_tool.parse_args([CONFIG, MISSING_CKPT, str(tmp_path), option, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f'argument {option}: ' in err and re.search(message, err)
+
+
+def test_truncated_image_fails_before_the_model(tmp_path):
+    data = cv2.imencode('.jpg', _image(3))[1].tobytes()
+    src = tmp_path / 'cut.jpg'
+    src.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=f'{src}: truncated or damaged JPEG'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(src)])
+    assert not (tmp_path / 'cut_faces.jpg').exists()
+
+
+def test_folder_checks(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
+    with pytest.raises(ValueError, match='empty: no images'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(tmp_path / 'empty')])
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'x.png'), _image(1))
+    (tmp_path / 'file_out').write_text('mine')
+    with pytest.raises(NotADirectoryError, match='file_out: exists and is not a folder'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(tmp_path / 'in'), '--out', str(tmp_path / 'file_out')])
+    assert (tmp_path / 'file_out').read_text() == 'mine'
+
+
+def test_checkpoint_strict_and_partial_load(tmp_path, checkpoint):
+    """The demo refuses a checkpoint that does not fit the config; --partial-load loads what fits, on purpose."""
+    from mmdet_face.apis import CheckpointMismatchError
+    state = torch.load(checkpoint, map_location='cpu')['state_dict']
+    no_head = tmp_path / 'no_head.pth'
+    torch.save({'state_dict': {k: v for k, v in state.items() if not k.startswith('bbox_head.')}}, no_head)
+    src = tmp_path / 'a.png'
+    cv2.imwrite(str(src), _image(0))
+    with pytest.raises(CheckpointMismatchError, match=r'no_head.pth does not fit .*missing from the checkpoint'):
+        demo_tool.main([CONFIG, str(no_head), str(src)])
+    assert not (tmp_path / 'a_faces.png').exists()
+    out = demo_tool.main([CONFIG, str(no_head), str(src), '--partial-load', '--score-thr', '0'])
+    assert cv2.imread(out).shape == (120, 160, 3)
+    retinaface = str(REPO / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
+    with pytest.raises(CheckpointMismatchError, match='random.pth does not fit the model of .*retinaface_toy'):
+        demo_tool.main([retinaface, checkpoint, str(src), '--out', str(tmp_path / 'b.png')])
