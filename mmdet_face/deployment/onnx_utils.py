@@ -73,7 +73,8 @@ class _NotSimpler(RuntimeError):
     """The simplifier ran but its graph is larger than the original."""
 
 
-def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None) -> str:
+def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None,
+                  display_name: Optional[str] = None) -> str:
     """Simplify the ONNX file ``path`` in place; returns the simplifier used ('onnxsim' or 'onnxruntime'), or
     'none' when the simplifiers that ran would only have grown the graph (the file is then left unchanged).
 
@@ -82,6 +83,7 @@ def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None) -> str
         simplifiers: order to try them in (default ``SIMPLIFIERS``: onnxsim, then onnxruntime's basic offline
             optimisation). A simplifier that is not installed, fails, or renames the graph inputs / outputs is
             skipped with a logged reason.
+        display_name: what the log calls the file (default ``path``; the exporters simplify a temporary file).
 
     Raises:
         RuntimeError: none of them could run (the file is left unchanged).
@@ -91,6 +93,7 @@ def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None) -> str
     unknown = [s for s in simplifiers if s not in SIMPLIFIERS]
     if unknown:
         raise ValueError(f'unknown simplifier(s) {unknown}; choose from {SIMPLIFIERS}')
+    shown = path if display_name is None else display_name
     original = onnx.load(path, load_external_data=False)
     expected, num_nodes = _io_names(original), len(original.graph.node)
     runners = dict(onnxsim=_simplify_onnxsim, onnxruntime=_simplify_onnxruntime)
@@ -115,14 +118,14 @@ def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None) -> str
                 _log(f'ONNX simplify: {name} not used ({type(err).__name__}: {err})')
                 continue
             shutil.move(dst, path)
-            _log(f'ONNX simplify: simplified {path} with {name} ({num_nodes} -> {len(result.graph.node)} nodes)')
+            _log(f'ONNX simplify: simplified {shown} with {name} ({num_nodes} -> {len(result.graph.node)} nodes)')
             return name
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     if not_simpler:
-        _log(f'ONNX simplify: kept {path} as exported ({num_nodes} nodes): ' + '; '.join(reasons))
+        _log(f'ONNX simplify: kept {shown} as exported ({num_nodes} nodes): ' + '; '.join(reasons))
         return 'none'
-    raise RuntimeError(f'could not simplify {path}: ' + '; '.join(reasons))
+    raise RuntimeError(f'could not simplify {shown}: ' + '; '.join(reasons))
 
 
 def count_nodes(path: str) -> int:

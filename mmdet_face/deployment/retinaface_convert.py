@@ -13,11 +13,14 @@ the converted model computes exactly what the release computes.
     body.{conv1,bn1,layer1..4}.*   -> backbone.*   (ResNet-50 release, torchvision names = mmdet ResNet names;
                                                     use the ResNet-50 config with ``--config``)
 """
+import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, Mapping
 
 import torch
+
+from .output_file import atomic_output, check_output_path
 
 _SSH_BRANCHES = {'conv3X3': 'conv3x3', 'conv5X5_1': 'conv5x5_1', 'conv5X5_2': 'conv5x5_2',
                  'conv7X7_2': 'conv7x7_2', 'conv7x7_3': 'conv7x7_3'}
@@ -74,13 +77,63 @@ def convert_retinaface_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, torc
     return OrderedDict((convert_key(name), value) for name, value in _strip_wrappers(checkpoint).items())
 
 
-def convert_retinaface_checkpoint(src: str, dst: str, config: str = None) -> dict:
+EXPECTED = 'a RetinaFace release .pth state dict (e.g. biubug6/Pytorch_Retinaface mobilenet0.25_Final.pth)'
+
+
+def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
+    """Read a release ``.pth`` safely (``torch.load(weights_only=True)``) and convert its keys.
+
+    Raises:
+        FileNotFoundError: ``src`` does not exist.
+        ValueError: naming ``src``: it is not a checkpoint ``torch.load`` can read safely, it holds no state dict
+            of tensors, or it has a key the release layout does not have (e.g. an already converted checkpoint).
+    """
+    src = str(src)
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'{src}: file not found (expected {EXPECTED})')
+    try:
+        checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+    except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint
+        raise ValueError(f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True) '
+                         f'({type(err).__name__}: {_first_line(err)}); expected {EXPECTED}') from err
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f'{src}: holds a {type(checkpoint).__name__}, not a state dict; expected {EXPECTED}')
+    state = _strip_wrappers(checkpoint)
+    bad = [name for name, value in state.items() if not isinstance(name, str) or not torch.is_tensor(value)]
+    if not state or bad:
+        what = 'no entries' if not state else f'non-tensor entries such as {bad[0]!r}'
+        raise ValueError(f'{src}: the state dict has {what}; expected {EXPECTED}')
+    try:
+        return OrderedDict((convert_key(name), value) for name, value in state.items())
+    except KeyError as err:
+        raise ValueError(f'{src}: {err.args[0]}; expected {EXPECTED}') from None
+
+
+def _first_line(err: BaseException, limit: int = 200) -> str:
+    """The reason in an exception's message; for torch's weights-only errors the unpickler's own words (its
+    preamble suggests ``weights_only=False``, which we never do for a file of unknown origin)."""
+    text = str(err)
+    marker = 'WeightsUnpickler error:'
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
+    text = text.strip().splitlines()
+    text = text[0] if text else ''
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwrite: bool = False) -> dict:
     """Read ``src`` (release ``.pth``), write an mmengine checkpoint ``{'state_dict', 'meta'}`` to ``dst``.
 
     When ``config`` is given, the model is built from it and loaded strictly first, so a mismatch fails here and
-    not at test time. Returns the written checkpoint.
+    not at test time. ``dst`` is written atomically (temporary file + rename) and an existing ``dst`` is refused
+    unless ``overwrite``. Returns the written checkpoint.
+
+    Raises:
+        OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        FileNotFoundError / ValueError: see :func:`load_release_checkpoint`.
     """
-    state = convert_retinaface_state_dict(torch.load(src, map_location='cpu', weights_only=True))
+    check_output_path(dst, overwrite)
+    state = load_release_checkpoint(src)
     if config is not None:
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
@@ -93,5 +146,6 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None) -> dic
     checkpoint = dict(state_dict=state,
                       meta=dict(converted_from=str(src), converter='mmdet_face.deployment.retinaface_convert',
                                 config=config))
-    torch.save(checkpoint, dst)
+    with atomic_output(dst, overwrite) as tmp:
+        torch.save(checkpoint, tmp)
     return checkpoint

@@ -30,6 +30,8 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 
+from .output_file import atomic_output, check_output_path
+
 OUTPUT_NAMES = ('loc', 'conf', 'landms')
 INPUT_NAME = 'input'
 DEFAULT_OPSET = 17
@@ -65,7 +67,7 @@ class RetinaFaceExportWrapper(nn.Module):
 
 def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640),
                            dynamic: bool = False, opset: int = DEFAULT_OPSET, simplify: bool = False,
-                           batch_size: int = 1) -> List[str]:
+                           batch_size: int = 1, overwrite: bool = False) -> List[str]:
     """Export a built RetinaFace detector (weights loaded) to ``out_file``; returns the output names.
 
     Args:
@@ -76,7 +78,11 @@ def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int]
         simplify: simplify the written file (onnxsim when installed, else onnxruntime's basic offline optimisation,
             see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`).
         batch_size: batch of the trace input.
+        overwrite: replace an existing ``out_file``; otherwise it is refused
+            (:class:`~mmdet_face.deployment.output_file.OutputExistsError`). The file is written atomically
+            (temporary file + rename), so a failed export or simplification leaves nothing behind.
     """
+    check_output_path(out_file, overwrite)
     model = copy.deepcopy(model).cpu().eval()
     wrapper = RetinaFaceExportWrapper(model).eval()
     names = wrapper.output_names()
@@ -85,21 +91,21 @@ def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int]
     if dynamic:
         axes[INPUT_NAME].update({2: 'height', 3: 'width'})
     axes.update({n: {0: 'batch', 1: 'num_priors'} if dynamic else {0: 'batch'} for n in names})
-    with torch.no_grad():
-        torch.onnx.export(wrapper, x, out_file, input_names=[INPUT_NAME], output_names=names, opset_version=opset,
+    with atomic_output(out_file, overwrite) as tmp, torch.no_grad():
+        torch.onnx.export(wrapper, x, tmp, input_names=[INPUT_NAME], output_names=names, opset_version=opset,
                           dynamic_axes=axes, do_constant_folding=True, dynamo=False)
         if not dynamic:  # the tracer leaves N symbolic (it follows the symbolic batch): declare it
             import onnx
-            onnx_model = onnx.load(out_file)
+            onnx_model = onnx.load(tmp)
             for output, ref in zip(onnx_model.graph.output, wrapper(x)):
                 dims = output.type.tensor_type.shape.dim
                 for dim, size in list(zip(dims, ref.shape))[1:]:
                     dim.Clear()
                     dim.dim_value = int(size)
-            onnx.save(onnx_model, out_file)
-    if simplify:
-        from .onnx_utils import simplify_onnx
-        simplify_onnx(out_file)
+            onnx.save(onnx_model, tmp)
+        if simplify:
+            from .onnx_utils import simplify_onnx
+            simplify_onnx(tmp, display_name=str(out_file))
     return names
 
 

@@ -24,6 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .output_file import atomic_output, check_output_path
+
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'scrfd')
 
 
@@ -323,17 +325,50 @@ def load_scrfd_onnx_weights(model: nn.Module, onnx_model, config_name: str = 'th
                     getattr(module, key).copy_(value.reshape(getattr(module, key).shape))
 
 
-def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None) -> dict:
-    """Released SCRFD ONNX file + our matching config -> mmengine checkpoint dict (saved to ``dst`` if given)."""
-    import onnx
+def read_onnx_model(src: str, expected: str = 'a released SCRFD .onnx model'):
+    """``onnx.load(src)`` with errors that name the file and say what was expected.
 
+    Raises:
+        FileNotFoundError: ``src`` does not exist.
+        ValueError: ``src`` is not an ONNX model (not a ModelProto, or one without a graph of nodes: protobuf
+            parses some non-ONNX bytes, an empty file among them, as an empty model).
+    """
+    import onnx
+    src = str(src)
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'{src}: file not found (expected {expected})')
+    try:
+        model = onnx.load(src)
+    except Exception as err:  # protobuf DecodeError, external-data errors, ...
+        raise ValueError(f'{src}: not an ONNX model ({type(err).__name__}: {err}); expected {expected}') from err
+    if not model.graph.node or not model.opset_import:
+        raise ValueError(f'{src}: not an ONNX model (it parses as a protobuf message without an ONNX graph: '
+                         f'{len(model.graph.node)} nodes, {len(model.opset_import)} opset imports); '
+                         f'expected {expected}')
+    return model
+
+
+def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwrite: bool = False) -> dict:
+    """Released SCRFD ONNX file + our matching config -> mmengine checkpoint dict (saved to ``dst`` if given).
+
+    ``dst`` is written atomically (temporary file + rename); an existing ``dst`` is refused unless ``overwrite``.
+
+    Raises:
+        OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`).
+        SCRFDOnnxMismatch: the graph does not fit ``config``.
+    """
     from mmdet_face.models.utils.complexity import build_detector_from_config
+    if dst is not None:
+        check_output_path(dst, overwrite)
+    onnx_model = read_onnx_model(src)
     model = build_detector_from_config(config).eval()
-    load_scrfd_onnx_weights(model, onnx.load(src), config_name=osp.relpath(config))
+    load_scrfd_onnx_weights(model, onnx_model, config_name=osp.relpath(config))
     ckpt = dict(state_dict=model.state_dict(),
                 meta=dict(source=osp.basename(src), converted_by='mmdet_face.deployment.scrfd_onnx', config=config))
     if dst is not None:
-        torch.save(ckpt, dst)
+        with atomic_output(dst, overwrite) as tmp:
+            torch.save(ckpt, tmp)
     return ckpt
 
 
@@ -416,14 +451,19 @@ DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale
 
 
 def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
-                      opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1) -> List[str]:
+                      opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1,
+                      overwrite: bool = False) -> List[str]:
     """Export a built SCRFD detector (weights loaded) to ``out_file``; returns the output names.
+
+    ``out_file`` is written atomically (temporary file + rename); an existing one is refused
+    (:class:`~mmdet_face.deployment.output_file.OutputExistsError`) unless ``overwrite``.
 
     ``dynamic``: batch, height and width are symbolic; otherwise only the batch is. GroupNorm becomes a single
     ``GroupNormalization`` node when ``opset >= 21``, at opsets 18-20 one ``GroupNormalization`` (unit per-group
     scale) followed by the per-channel ``Mul`` + ``Add``; below 18 (or if the exporter refuses it) torch's own
     InstanceNormalization decomposition is kept. ``simplify``: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
     """
+    check_output_path(out_file, overwrite)
     model = copy.deepcopy(model).cpu().eval()
     wrapper = SCRFDExportWrapper(model).eval()
     names = wrapper.output_names()
@@ -435,23 +475,24 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
 
     def _export(m, opset_version):
         with torch.no_grad():
-            torch.onnx.export(m, x, out_file, input_names=['input.1'], output_names=names, opset_version=opset_version,
+            torch.onnx.export(m, x, tmp, input_names=['input.1'], output_names=names, opset_version=opset_version,
                               dynamic_axes=axes, do_constant_folding=True, dynamo=False)
 
     has_gn = any(isinstance(m, nn.GroupNorm) for m in model.modules())
-    if has_gn and opset >= 18:
-        try:
-            with _single_op_group_norm(opset):
-                _export(wrapper, opset)
-        except Exception as err:  # an exporter without these opsets: keep torch's decomposition
-            warnings.warn(f'single-op GroupNormalization export failed ({type(err).__name__}: {err}); '
-                          'exporting the InstanceNormalization decomposition at opset 17')
-            _export(wrapper, 17)
-    else:
-        _export(wrapper, opset)
-    if simplify:  # onnxsim when installed, else onnxruntime's basic offline optimisation
-        from .onnx_utils import simplify_onnx
-        simplify_onnx(out_file)
+    with atomic_output(out_file, overwrite) as tmp:  # a failed export or simplification leaves no file
+        if has_gn and opset >= 18:
+            try:
+                with _single_op_group_norm(opset):
+                    _export(wrapper, opset)
+            except Exception as err:  # an exporter without these opsets: keep torch's decomposition
+                warnings.warn(f'single-op GroupNormalization export failed ({type(err).__name__}: {err}); '
+                              'exporting the InstanceNormalization decomposition at opset 17')
+                _export(wrapper, 17)
+        else:
+            _export(wrapper, opset)
+        if simplify:  # onnxsim when installed, else onnxruntime's basic offline optimisation
+            from .onnx_utils import simplify_onnx
+            simplify_onnx(tmp, display_name=str(out_file))
     return names
 
 

@@ -155,11 +155,11 @@ def test_simplify_reports_failures(tmp_path):
     assert simplify_onnx(str(path), ['onnxruntime']) == 'onnxruntime'
     # opset-21 GroupNormalization: onnxruntime would expand each node into its function body -> file kept as is
     gn_model = _random_model(GN_CONFIG)
-    export_scrfd_onnx(gn_model, str(path), shape=(64, 64))
+    export_scrfd_onnx(gn_model, str(path), shape=(64, 64), overwrite=True)  # same file again: allowed explicitly
     before = path.read_bytes()
     assert simplify_onnx(str(path), ['onnxruntime']) == 'none'
     assert path.read_bytes() == before
-    export_scrfd_onnx(gn_model, str(path), shape=(64, 64), opset=17)  # InstanceNormalization decomposition
+    export_scrfd_onnx(gn_model, str(path), shape=(64, 64), opset=17, overwrite=True)  # InstanceNorm decomposition
     assert simplify_onnx(str(path), ['onnxruntime']) == 'onnxruntime'
 
 

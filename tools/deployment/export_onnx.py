@@ -1,7 +1,7 @@
 """Export an SCRFD or RetinaFace config + checkpoint to ONNX in the output layout of the widely used releases.
 
     python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] OUT.onnx [--shape H W | --dynamic] [--simplify]
-        [--opset N] [--batch 1]
+        [--opset N] [--batch 1] [--force]
 
 The head type of CONFIG picks the exporter; the batch dimension is always dynamic, ``--dynamic`` makes height and
 width symbolic too.
@@ -21,15 +21,19 @@ release's prior order (strides 8, 16, 32; rows, columns, 2 anchors per location)
 ``--simplify``: onnxsim when it is installed, otherwise onnxruntime's basic offline graph optimisation (constant
 folding, redundant-node removal; standard ONNX ops only); the log says which one ran. Input / output names are kept,
 and a result larger than the export (onnxruntime expands opset-21 GroupNormalization) is not used.
+
+An existing OUT.onnx is left alone unless ``--force`` is given (checked before the model is built); the file is
+written under a temporary name and renamed into place, so a failed export or simplification leaves no half file.
 """
 import argparse
+import sys
 
 import mmdet_face  # noqa: F401
 
 SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead')
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', nargs='?', default=None, help='omit for random weights')
@@ -42,7 +46,13 @@ def main():
     parser.add_argument('--opset', type=int, default=None,
                         help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace)')
     parser.add_argument('--batch', type=int, default=1, help='batch size of the trace input')
-    args = parser.parse_args()
+    parser.add_argument('--force', action='store_true', help='replace OUT if it exists')
+    args = parser.parse_args(argv)
+    from mmdet_face.deployment.output_file import check_output_path
+    try:  # fail before the (slow) build and export
+        check_output_path(args.out, overwrite=args.force)
+    except OSError as err:
+        sys.exit(f'error: {err}')
 
     from mmengine.runner import load_checkpoint
 
@@ -60,7 +70,7 @@ def main():
         load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
                    opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
-                   batch_size=args.batch)
+                   batch_size=args.batch, overwrite=args.force)
     print(f'wrote {args.out}: outputs {", ".join(names)}')
 
 

@@ -5,7 +5,9 @@
 
 Both insightface's ``scrfd2onnx.py`` files (``score_8``... outputs with a batch dimension) and the older model-pack
 exports (numeric output names, dynamic input, no batch dimension) are accepted. If the graph does not fit the
-config, the error names the config in configs/scrfd whose conv shapes match.
+config, the error names the config in configs/scrfd whose conv shapes match. An existing output is left alone unless
+``--force`` is given; the output is written to a temporary file and renamed into place, so an interrupted run never
+leaves a half-written checkpoint.
 """
 import argparse
 import sys
@@ -14,16 +16,19 @@ import mmdet_face  # noqa: F401  (registers modules)
 from mmdet_face.deployment import SCRFDOnnxMismatch, convert_scrfd_onnx
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='released SCRFD .onnx')
     parser.add_argument('config', help='our matching SCRFD config')
     parser.add_argument('dst', help='output .pth (mmengine checkpoint with state_dict)')
-    args = parser.parse_args()
+    parser.add_argument('--force', action='store_true', help='replace DST if it exists')
+    args = parser.parse_args(argv)
     try:
-        ckpt = convert_scrfd_onnx(args.src, args.config, args.dst)
+        ckpt = convert_scrfd_onnx(args.src, args.config, args.dst, overwrite=args.force)
     except SCRFDOnnxMismatch as err:
-        sys.exit(f'{args.src}: {err}')
+        sys.exit(f'error: {args.src}: {err}')
+    except (OSError, ValueError) as err:  # these messages already name the file and what was expected
+        sys.exit(f'error: {err}')
     print(f'wrote {len(ckpt["state_dict"])} tensors to {args.dst}')
 
 

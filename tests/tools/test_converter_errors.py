@@ -1,0 +1,223 @@
+"""Converters and the ONNX exporter: existing outputs are never replaced without --force, outputs are written
+atomically, and input that is not what the tool reads is an error naming the file and what was expected."""
+import os
+import runpy
+
+import pytest
+import torch
+
+from mmdet_face.deployment.output_file import OutputExistsError, atomic_output
+from tests.conftest import REPO_ROOT
+
+onnx = pytest.importorskip('onnx')
+
+RETINA_TOOL = REPO_ROOT / 'tools/model_converters/retinaface_pth2mmdet.py'
+SCRFD_TOOL = REPO_ROOT / 'tools/model_converters/scrfd_onnx2mmdet.py'
+EXPORT_TOOL = REPO_ROOT / 'tools/deployment/export_onnx.py'
+SCRFD_TOY = REPO_ROOT / 'configs/toy/scrfd_toy_kps.py'
+RETINA_TOY = REPO_ROOT / 'configs/toy/retinaface_toy_mnet025.py'
+PRECIOUS = b'the user\'s trained model, not to be lost\n'
+
+
+def _tool(path):
+    return runpy.run_path(str(path))['main']  # not run as __main__: we call main(argv)
+
+
+def _run(path, *argv):
+    """Run a tool's main(argv); returns the exit message (None on success)."""
+    try:
+        _tool(path)([str(a) for a in argv])
+    except SystemExit as exc:
+        assert exc.code not in (None, 0)
+        return str(exc.code)
+    return None
+
+
+def _precious(path):
+    path.write_bytes(PRECIOUS)
+    return path
+
+
+def _no_temp_files(folder):
+    return [p.name for p in folder.iterdir() if '.tmp' in p.name] == []
+
+
+@pytest.fixture(scope='module')
+def release_pth(tmp_path_factory):
+    """A tiny checkpoint in the RetinaFace release's key layout (no config: only keys are converted)."""
+    path = tmp_path_factory.mktemp('release') / 'release.pth'
+    torch.save({'ClassHead.0.conv1x1.weight': torch.arange(8.).reshape(2, 4, 1, 1),
+                'ClassHead.0.conv1x1.bias': torch.ones(2)}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def scrfd_onnx(tmp_path_factory):
+    from mmdet_face.deployment import export_scrfd_onnx
+    from mmdet_face.models.utils.complexity import build_detector_from_config
+    path = tmp_path_factory.mktemp('scrfd') / 'toy.onnx'
+    torch.manual_seed(0)
+    export_scrfd_onnx(build_detector_from_config(str(SCRFD_TOY)).eval(), str(path), shape=(64, 64))
+    return path
+
+
+# ------------------------------------------------------------------------------------------ output protection
+def test_atomic_output_helper(tmp_path):
+    out = _precious(tmp_path / 'out.bin')
+    with pytest.raises(OutputExistsError, match='out.bin: already exists'):
+        with atomic_output(out):
+            pass
+    with pytest.raises(RuntimeError, match='boom'):  # a failing writer, even with overwrite: old file kept
+        with atomic_output(out, overwrite=True) as tmp:
+            with open(tmp, 'wb') as f:
+                f.write(b'half')
+            raise RuntimeError('boom')
+    assert out.read_bytes() == PRECIOUS and _no_temp_files(tmp_path)
+    with atomic_output(tmp_path / 'new.bin') as tmp:
+        assert not os.path.exists(tmp) and os.path.dirname(tmp) == str(tmp_path) and tmp.endswith('.bin')
+        with open(tmp, 'wb') as f:
+            f.write(b'x')
+    assert (tmp_path / 'new.bin').read_bytes() == b'x' and _no_temp_files(tmp_path)
+    with pytest.raises(FileNotFoundError, match='output folder'):
+        with atomic_output(tmp_path / 'missing' / 'x.bin'):
+            pass
+
+
+def test_retinaface_converter_refuses_existing_output(tmp_path, release_pth):
+    dst = _precious(tmp_path / 'model.pth')
+    msg = _run(RETINA_TOOL, release_pth, dst)
+    assert msg is not None and f'{dst}: already exists' in msg and '--force' in msg
+    assert dst.read_bytes() == PRECIOUS
+    assert _run(RETINA_TOOL, release_pth, dst, '--force') is None
+    state = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
+    assert torch.equal(state['bbox_head.cls_convs.0.bias'], torch.ones(2)) and _no_temp_files(tmp_path)
+
+
+def test_retinaface_converter_writes_atomically(tmp_path, release_pth, monkeypatch):
+    def crash(obj, f, *args, **kwargs):
+        with open(f, 'wb') as fh:
+            fh.write(b'half a checkpoint')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, 'save', crash)
+    fresh, kept = tmp_path / 'fresh.pth', _precious(tmp_path / 'kept.pth')
+    with pytest.raises(KeyboardInterrupt):
+        _run(RETINA_TOOL, release_pth, fresh)
+    with pytest.raises(KeyboardInterrupt):
+        _run(RETINA_TOOL, release_pth, kept, '--force')
+    assert not fresh.exists() and kept.read_bytes() == PRECIOUS and _no_temp_files(tmp_path)
+
+
+def test_scrfd_converter_refuses_existing_output(tmp_path, scrfd_onnx):
+    dst = _precious(tmp_path / 'scrfd.pth')
+    msg = _run(SCRFD_TOOL, scrfd_onnx, SCRFD_TOY, dst)
+    assert msg is not None and f'{dst}: already exists' in msg and '--force' in msg
+    assert dst.read_bytes() == PRECIOUS
+    assert _run(SCRFD_TOOL, scrfd_onnx, SCRFD_TOY, dst, '--force') is None
+    assert 'state_dict' in torch.load(dst, map_location='cpu', weights_only=True) and _no_temp_files(tmp_path)
+
+
+def test_export_tool_refuses_existing_output(tmp_path, monkeypatch):
+    out = _precious(tmp_path / 'model.onnx')
+    msg = _run(EXPORT_TOOL, RETINA_TOY, out, '--shape', 32, 32)
+    assert msg is not None and f'{out}: already exists' in msg and '--force' in msg
+    assert out.read_bytes() == PRECIOUS
+    assert _run(EXPORT_TOOL, RETINA_TOY, out, '--shape', 32, 32, '--force') is None
+    assert [o.name for o in onnx.load(str(out)).graph.output] == ['loc', 'conf', 'landms']
+    assert _no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize('family', ['scrfd', 'retinaface'])
+def test_exporters_refuse_and_write_atomically(tmp_path, monkeypatch, family):
+    """Library level: an existing file is refused; a failure after the trace (here: in simplification) leaves
+    neither a half file nor a temporary one, and keeps a file that --force was about to replace."""
+    import mmdet_face.deployment.onnx_utils as onnx_utils
+    from mmdet_face.deployment.retinaface_onnx import export_retinaface_onnx
+    from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
+    from mmdet_face.models.utils.complexity import build_detector_from_config
+    config, export = (SCRFD_TOY, export_scrfd_onnx) if family == 'scrfd' else (RETINA_TOY, export_retinaface_onnx)
+    model = build_detector_from_config(str(config)).eval()
+    out = _precious(tmp_path / 'model.onnx')
+    with pytest.raises(OutputExistsError, match='model.onnx: already exists'):
+        export(model, str(out), shape=(32, 32))
+
+    def broken(path, *args, **kwargs):
+        with open(path, 'wb') as f:
+            f.write(b'half')
+        raise RuntimeError('simplifier crashed')
+
+    monkeypatch.setattr(onnx_utils, 'simplify_onnx', broken)
+    with pytest.raises(RuntimeError, match='simplifier crashed'):
+        export(model, str(out), shape=(32, 32), simplify=True, overwrite=True)
+    with pytest.raises(RuntimeError, match='simplifier crashed'):
+        export(model, str(tmp_path / 'fresh.onnx'), shape=(32, 32), simplify=True)
+    assert out.read_bytes() == PRECIOUS and not (tmp_path / 'fresh.onnx').exists() and _no_temp_files(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ wrong input files
+def _bad_inputs(tmp_path):
+    text = tmp_path / 'notes.txt'
+    text.write_text('hello, not a model\n')
+    rand = tmp_path / 'random.bin'
+    rand.write_bytes(bytes(range(256)) * 8)
+    empty = tmp_path / 'empty.onnx'
+    empty.write_bytes(b'')
+    return {'text': text, 'random': rand, 'empty': empty}
+
+
+@pytest.mark.parametrize('kind', ['text', 'random', 'empty', 'checkpoint', 'missing'])
+def test_scrfd_converter_non_onnx_input(tmp_path, release_pth, kind):
+    """Before: protobuf's DecodeError with no file name (or, for an empty file, a search of every config)."""
+    src = {**_bad_inputs(tmp_path), 'checkpoint': release_pth, 'missing': tmp_path / 'nope.onnx'}[kind]
+    dst = tmp_path / 'out.pth'
+    msg = _run(SCRFD_TOOL, src, SCRFD_TOY, dst)
+    if kind == 'missing':
+        assert msg == f'error: {src}: file not found (expected a released SCRFD .onnx model)'
+    else:
+        assert msg is not None and msg.startswith(f'error: {src}: not an ONNX model (')
+        assert msg.endswith('expected a released SCRFD .onnx model')
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize('kind', ['text', 'random', 'empty', 'onnx', 'missing'])
+def test_retinaface_converter_non_checkpoint_input(tmp_path, scrfd_onnx, kind):
+    """Before: 'Weights only load failed ... Unsupported operand' / EOFError with no file name."""
+    src = {**_bad_inputs(tmp_path), 'onnx': scrfd_onnx, 'missing': tmp_path / 'nope.pth'}[kind]
+    dst = tmp_path / 'out.pth'
+    msg = _run(RETINA_TOOL, src, dst)
+    assert msg is not None and msg.startswith(f'error: {src}: ')
+    assert 'expected a RetinaFace release .pth state dict' in msg
+    if kind != 'missing':
+        assert 'not a PyTorch checkpoint that loads with torch.load(weights_only=True)' in msg
+    assert 'weights_only=False' not in msg and not dst.exists()
+
+
+class _Payload:
+    """Pickles as a call: a safe loader must refuse it, an unsafe one would run it."""
+    ran = []
+
+    def __reduce__(self):
+        return _Payload.ran.append, ('ran',)
+
+
+def test_retinaface_converter_keeps_safe_loading(tmp_path):
+    src = tmp_path / 'crafted.pth'
+    torch.save({'ClassHead.0.conv1x1.bias': _Payload()}, src)
+    msg = _run(RETINA_TOOL, src, tmp_path / 'out.pth')
+    assert msg is not None and f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True)' in msg
+    assert _Payload.ran == []
+
+
+@pytest.mark.parametrize('content, what', [
+    ([torch.ones(2)], 'holds a list, not a state dict'),
+    ({}, 'the state dict has no entries'),
+    ({'ClassHead.0.conv1x1.bias': 3}, "non-tensor entries such as 'ClassHead.0.conv1x1.bias'"),
+    ({'state_dict': {'backbone.stage1.0.conv.weight': torch.ones(1)}}, "unexpected key 'backbone.stage1"),
+])
+def test_retinaface_converter_wrong_checkpoint_content(tmp_path, content, what):
+    """A readable file that is not a release state dict (e.g. an already converted checkpoint)."""
+    src = tmp_path / 'other.pth'
+    torch.save(content, src)
+    msg = _run(RETINA_TOOL, src, tmp_path / 'out.pth')
+    assert msg is not None and msg.startswith(f'error: {src}: ') and what in msg
+    assert 'expected a RetinaFace release .pth state dict' in msg
