@@ -3,7 +3,12 @@
     python tools/analysis/benchmark_inference.py configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py \
         --checkpoint scrfd_500m_bnkps.pth --onnx scrfd_500m_bnkps.onnx [--image photo.jpg] [--repeat 20]
 
-For each thread count (1, 2) and input size (640x640, 640x480 = W x H) it reports median milliseconds of
+Any family works (SCRFD, RetinaFace, SRN, AInnoFace): the blob is normalised and padded as the config's
+``data_preprocessor`` says, and the ``ours.onnx`` column is filled where an ONNX exporter exists (SCRFDHead,
+RetinaFaceHead; otherwise it reads ``n/a`` with the reason printed above the table).
+
+For each thread count (``--threads``, default 1 2) and input size (``--sizes``, default 640x640 640x480 = W x H) it
+reports median milliseconds of
   pre   letterbox resize + normalisation of the image into a (1, 3, H, W) float blob (numpy / OpenCV),
   net   our PyTorch model as built (``torch``) and as FaceDetector runs it (``torch-opt``: BatchNorm folded,
         channels-last, see ``mmdet_face.apis.face_detector.optimize_for_inference``; both with glibc's allocator
@@ -18,11 +23,12 @@ With a CUDA device it adds a GPU table: network in fp32 and under fp16 autocast,
 CUDA provider when installed, decoding + NMS of the GPU outputs.
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
 """
-import copy
 import argparse
+import copy
 import os
 import os.path as osp
 import statistics
+import sys
 import tempfile
 import time
 
@@ -60,18 +66,76 @@ def interleaved_ms(jobs, repeat, block=5):
     return {name: 1000 * statistics.median(ts) for name, ts in times.items()}
 
 
-def letterbox_blob(img, h, w):
-    """Aspect-preserving resize into the top-left of an (h, w) black canvas; (x - 127.5) / 128, RGB, NCHW."""
+class Preprocess:
+    """The model's own input normalisation (its ``data_preprocessor``): every family is timed and run on the input
+    it was trained on (SCRFD: RGB, (x - 127.5) / 128; RetinaFace: BGR minus (104, 117, 123); SRN / AInnoFace:
+    RGB, ImageNet mean / std, sizes padded to a multiple of 128)."""
+
+    def __init__(self, model):
+        prep = model.data_preprocessor
+        self.mean = np.asarray(prep.mean, np.float32).reshape(3) if getattr(prep, '_enable_normalize', True) \
+            else np.zeros(3, np.float32)
+        self.std = np.asarray(prep.std, np.float32).reshape(3) if getattr(prep, '_enable_normalize', True) \
+            else np.ones(3, np.float32)
+        self.bgr_to_rgb = bool(getattr(prep, '_channel_conversion', False))
+        self.divisor = int(getattr(prep, 'pad_size_divisor', 1) or 1)
+
+    def canvas_size(self, h, w):
+        d = self.divisor
+        return -(-h // d) * d, -(-w // d) * d
+
+
+def letterbox_blob(img, h, w, prep=None):
+    """Aspect-preserving resize into the top-left of a black canvas of (h, w) (rounded up to the model's
+    ``pad_size_divisor``), normalised as the model's data preprocessor does; NCHW float32.
+
+    Without ``prep``: SCRFD's normalisation, (x - 127.5) / 128, RGB. Returns ``(blob, scale, (new_h, new_w))``."""
     import cv2
+    mean, std, to_rgb, (ch, cw) = (127.5, 128.0, True, (h, w)) if prep is None else \
+        (prep.mean, prep.std, prep.bgr_to_rgb, prep.canvas_size(h, w))
     scale = min(h / img.shape[0], w / img.shape[1])
     new_w, new_h = int(img.shape[1] * scale), int(img.shape[0] * scale)
-    canvas = np.zeros((h, w, 3), np.uint8)
+    canvas = np.zeros((ch, cw, 3), np.uint8)
     canvas[:new_h, :new_w] = cv2.resize(img, (new_w, new_h))
-    blob = ((canvas[..., ::-1].astype(np.float32) - 127.5) / 128).transpose(2, 0, 1)[None]
-    return np.ascontiguousarray(blob), scale, (new_h, new_w)
+    if to_rgb:
+        canvas = canvas[..., ::-1]
+    blob = ((canvas.astype(np.float32) - mean) / std).transpose(2, 0, 1)[None]
+    return np.ascontiguousarray(blob, dtype=np.float32), scale, (new_h, new_w)
 
 
-def main():
+def onnx_exporter(model):
+    """``(export function, None)`` for a family with an ONNX exporter, else ``(None, reason)``."""
+    head = type(getattr(model, 'bbox_head', None)).__name__
+    if head == 'SCRFDHead':
+        from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
+        return export_scrfd_onnx, None
+    if head == 'RetinaFaceHead':
+        from mmdet_face.deployment.retinaface_onnx import export_retinaface_onnx
+        return export_retinaface_onnx, None
+    return None, f'n/a (no ONNX export for {head})'
+
+
+def parse_size(text):
+    """'640x480' (W x H, as printed) -> (480, 640) (H, W)."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+        if w <= 0 or h <= 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a size WxH such as 640x480, got {text!r}')
+    return h, w
+
+
+def _fmt(value, width, digits=2):
+    return f'{"n/a":>{width}}' if value is None or not np.isfinite(value) else f'{value:{width}.{digits}f}'
+
+
+def _head_outputs(model, x):
+    """``model._forward`` as lists that ``predict_by_feat`` takes (a missing branch, e.g. no keypoints, as None)."""
+    return [list(f) if f is not None and f[0] is not None else None for f in model._forward(x)]
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--checkpoint', default=None)
@@ -79,11 +143,14 @@ def main():
     parser.add_argument('--image', default=None, help='photo to run on (default: a real one under ../shared, '
                         'else random noise)')
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--sizes', type=parse_size, nargs='+', default=[parse_size(f'{w}x{h}') for h, w in SIZES],
+                        metavar='WxH', help='input sizes (default: 640x640 640x480)')
     parser.add_argument('--repeat', type=int, default=20)
     parser.add_argument('--score-thr', type=float, default=0.02)
+    parser.add_argument('--no-cuda', action='store_true', help='skip the GPU table even when CUDA is available')
     parser.add_argument('--default-malloc', action='store_true',
                         help="keep glibc's allocator thresholds (FaceDetector raises them: see tune_cpu_allocator)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.default_malloc:
         os.environ['MMDET_FACE_DEFAULT_MALLOC'] = '1'
 
@@ -93,7 +160,6 @@ def main():
 
     import mmdet_face  # noqa: F401
     from mmdet_face.apis.face_detector import optimize_for_inference, tune_cpu_allocator
-    from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
     from mmdet_face.models.utils.complexity import build_detector_from_config
 
     model = build_detector_from_config(args.config).eval()
@@ -101,19 +167,31 @@ def main():
         load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True, logger='silent')
     head = model.bbox_head
     head.test_cfg.score_thr = args.score_thr
+    prep = Preprocess(model)
     image = args.image or osp.join(osp.dirname(__file__), '..', '..', '..', 'shared', 'real', 'images', 'test.jpg')
+    if args.image and not osp.isfile(args.image):
+        sys.exit(f'error: {args.image}: image not found')
     img = cv2.imread(image) if osp.isfile(image) else \
         np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
-    print(f'config {args.config}\nimage {image if osp.isfile(image) else "random 1024x768"}; '
-          f'median of {args.repeat} runs, milliseconds')
+    if img is None:
+        sys.exit(f'error: {image}: not an image OpenCV can read')
+    print(f'config {args.config} ({type(head).__name__}{", random weights" if not args.checkpoint else ""})\n'
+          f'image {image if osp.isfile(image) else "random 1024x768"}; median of {args.repeat} runs, milliseconds')
     # FaceDetector does this on the CPU; done first so every column (onnxruntime has its own arena) runs alike
     print('allocator: ' + ('glibc thresholds raised (tune_cpu_allocator)' if tune_cpu_allocator()
                            else 'default'))
 
     fast = optimize_for_inference(copy.deepcopy(model), torch.device('cpu'))
-    tmp = tempfile.mkdtemp()
-    ours = osp.join(tmp, 'ours.onnx')
-    export_scrfd_onnx(model, ours, dynamic=True)
+    export, no_onnx = onnx_exporter(model)
+    tmp = tempfile.TemporaryDirectory()
+    ours = None
+    if export is not None:
+        ours = osp.join(tmp.name, 'ours.onnx')
+        # dynamic H, W: trace at the smallest size asked for (the trace cost grows with it, the graph does not)
+        trace_hw = prep.canvas_size(*min(args.sizes, key=lambda hw: hw[0] * hw[1]))
+        export(model, ours, shape=trace_hw, dynamic=True)
+    else:
+        print(f'ours.onnx: {no_onnx}')
 
     header = f'{"threads":>7} {"size WxH":>9} {"pre":>6} {"torch":>7} {"torch-opt":>9} {"ours.onnx":>9} ' \
              f'{"given.onnx":>10} {"post":>6} {"opt/onnx":>8} {"ours/given":>10} {"post/net":>13} {"faces":>5}'
@@ -123,44 +201,49 @@ def main():
         cv2.setNumThreads(threads)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        sess_ours = ort.InferenceSession(ours, opts, providers=['CPUExecutionProvider'])
+        sess_ours = ort.InferenceSession(ours, opts, providers=['CPUExecutionProvider']) if ours else None
         sess_given = ort.InferenceSession(args.onnx, opts, providers=['CPUExecutionProvider']) if args.onnx \
             else None
-        for h, w in SIZES:
-            blob, scale, resized = letterbox_blob(img, h, w)
+        for h, w in args.sizes:
+            blob, scale, resized = letterbox_blob(img, h, w, prep)
             x = torch.from_numpy(blob)
             x_cl = x.contiguous(memory_format=torch.channels_last)
             with torch.no_grad():
-                feats = model._forward(x)
+                feats = _head_outputs(model, x)
             meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale),
-                         pad_shape=(h, w))]
-            feats = [list(f) if f[0] is not None else None for f in feats]
+                         pad_shape=tuple(blob.shape[2:]))]
             jobs = {
-                'pre': lambda: letterbox_blob(img, h, w),
+                'pre': lambda: letterbox_blob(img, h, w, prep),
                 'torch': lambda: model._forward(x),
                 'torch-opt': lambda: fast._forward(x_cl),
-                'ours': lambda: sess_ours.run(None, {'input.1': blob}),
                 'post': lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True),
             }
+            if sess_ours is not None:
+                ours_input = sess_ours.get_inputs()[0].name
+                jobs['ours'] = lambda: sess_ours.run(None, {ours_input: blob})
             if sess_given is not None:
                 shape = sess_given.get_inputs()[0].shape
                 given_blob = blob
-                if all(isinstance(d, int) for d in shape[2:]) and tuple(shape[2:]) != (h, w):
+                if all(isinstance(d, int) for d in shape[2:]) and tuple(shape[2:]) != blob.shape[2:]:
+                    if any(g < b for g, b in zip(shape[2:], blob.shape[2:])):
+                        sys.exit(f'error: {args.onnx}: fixed input {shape[2:]} is smaller than the {w}x{h} blob')
                     given_blob = np.zeros((1, 3, *shape[2:]), np.float32)
-                    given_blob[:, :, :h, :w] = blob
+                    given_blob[:, :, :blob.shape[2], :blob.shape[3]] = blob
                 name = sess_given.get_inputs()[0].name
                 jobs['given'] = lambda: sess_given.run(None, {name: given_blob})
             with torch.no_grad():
                 t = interleaved_ms(jobs, args.repeat)
-            t.setdefault('given', float('nan'))
+            nan = float('nan')
+            t_ours, t_given = t.get('ours', nan), t.get('given', nan)
             faces = len(head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True)[0])
-            ratios = f'{100 * t["post"] / t["ours"]:.0f}%/{100 * t["post"] / t["torch-opt"]:.0f}%'
+            post_net = (f'{100 * t["post"] / t_ours:.0f}%' if np.isfinite(t_ours) else 'n/a') + \
+                f'/{100 * t["post"] / t["torch-opt"]:.0f}%'
             print(f'{threads:>7} {f"{w}x{h}":>9} {t["pre"]:6.2f} {t["torch"]:7.2f} {t["torch-opt"]:9.2f} '
-                  f'{t["ours"]:9.2f} {t["given"]:10.2f} {t["post"]:6.2f} {t["torch-opt"] / t["ours"]:8.2f} '
-                  f'{t["ours"] / t["given"]:10.2f} {ratios:>13} {faces:>5}')
-    if torch.cuda.is_available():
-        benchmark_cuda(model, img, ours, args)
-    os.remove(ours)
+                  f'{_fmt(t_ours, 9)} {_fmt(t_given, 10)} {t["post"]:6.2f} {_fmt(t["torch-opt"] / t_ours, 8)} '
+                  f'{_fmt(t_ours / t_given, 10)} {post_net:>13} {faces:>5}')
+    if torch.cuda.is_available() and not args.no_cuda:
+        benchmark_cuda(model, img, ours, args, prep)
+    tmp.cleanup()
 
 
 def cuda_ms(fn, repeat, warmup=5):
@@ -173,7 +256,7 @@ def cuda_ms(fn, repeat, warmup=5):
     return median_ms(synced, repeat, warmup)
 
 
-def benchmark_cuda(model, img, onnx_file, args):
+def benchmark_cuda(model, img, onnx_file, args, prep=None):
     """Network (fp32, fp16 autocast) and decoding + NMS on the GPU; our ONNX with the CUDA provider if present."""
     import onnxruntime as ort
     import torch
@@ -183,23 +266,25 @@ def benchmark_cuda(model, img, onnx_file, args):
     gpu = optimize_for_inference(copy.deepcopy(model).to(device), device)
     head = gpu.bbox_head
     sess = None
-    if 'CUDAExecutionProvider' in ort.get_available_providers():
+    if onnx_file and 'CUDAExecutionProvider' in ort.get_available_providers():
         sess = ort.InferenceSession(onnx_file, providers=['CUDAExecutionProvider'])
     print(f'\nCUDA {torch.cuda.get_device_name(0)}')
     print(f'{"size WxH":>9} {"fp32":>7} {"fp16":>7} {"ours.onnx":>9} {"post":>6} {"faces":>5}')
-    for h, w in SIZES:
-        blob, scale, resized = letterbox_blob(img, h, w)
+    for h, w in args.sizes:
+        blob, scale, resized = letterbox_blob(img, h, w, prep)
         x = torch.from_numpy(blob).to(device)
         with torch.no_grad():
             t32 = cuda_ms(lambda: gpu._forward(x), args.repeat)
             with torch.autocast('cuda', dtype=torch.float16):
                 t16 = cuda_ms(lambda: gpu._forward(x), args.repeat)
-            feats = [list(f) if f[0] is not None else None for f in gpu._forward(x)]
-        t_onnx = median_ms(lambda: sess.run(None, {'input.1': blob}), args.repeat) if sess else float('nan')
-        meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale), pad_shape=(h, w))]
+            feats = _head_outputs(gpu, x)
+        t_onnx = median_ms(lambda: sess.run(None, {sess.get_inputs()[0].name: blob}), args.repeat) if sess \
+            else float('nan')
+        meta = [dict(img_shape=resized, ori_shape=img.shape[:2], scale_factor=(scale, scale),
+                     pad_shape=tuple(blob.shape[2:]))]
         t_post = cuda_ms(lambda: head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True), args.repeat)
         faces = len(head.predict_by_feat(*feats, batch_img_metas=meta, rescale=True)[0])
-        print(f'{f"{w}x{h}":>9} {t32:7.2f} {t16:7.2f} {t_onnx:9.2f} {t_post:6.2f} {faces:>5}')
+        print(f'{f"{w}x{h}":>9} {t32:7.2f} {t16:7.2f} {_fmt(t_onnx, 9)} {t_post:6.2f} {faces:>5}')
 
 
 if __name__ == '__main__':
