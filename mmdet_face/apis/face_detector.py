@@ -1,7 +1,7 @@
 """``FaceDetector``: config + checkpoint -> boxes, scores and landmarks for images, in one call.
 
     detector = FaceDetector('configs/scrfd/scrfd_500m_bnkps_4xb8-640e_widerface.py', 'scrfd_500m_bnkps.pth')
-    faces = detector('photo.jpg', score_thr=0.5)
+    faces = detector('photo.jpg', score_thr=0.5)    # also a BGR numpy image or a PIL image; see read_image
     faces.bboxes     # (N, 4) float32 x1, y1, x2, y2 in original-image pixels
     faces.scores     # (N,)
     faces.keypoints  # (N, 5, 2) (left eye, right eye, nose, left mouth, right mouth) or None
@@ -333,7 +333,9 @@ class FaceDetector:
         letterbox (int, optional): instead of the config's test pipeline, preprocess as the released SCRFD
             ONNX models do (insightface ``SCRFD.detect``): resize keeping the aspect ratio so the long side is
             ``letterbox`` (short side truncated to an int), place it in the top-left of a black
-            ``letterbox x letterbox`` canvas, one scale factor for both axes. ``max_size`` then overrides it.
+            ``letterbox x letterbox`` canvas, one scale factor (the height's) for both axes. ``max_size`` then
+            overrides it. Boxes of heads that clip (all but RetinaFace) are clipped to the image after NMS;
+            keypoints are not clipped, as in the config's pipeline.
         optimize (bool): fold BatchNorm into the convolutions and use channels-last on the CPU
             (:func:`optimize_for_inference`); False keeps the model exactly as built (e.g. to fine-tune it).
         strict (bool): the checkpoint must hold exactly the model's weights, all finite
