@@ -1,4 +1,6 @@
-from .retinaface import RetinaFaceDataset, parse_labelv2, parse_wider_gt
+from .retinaface import (RetinaFaceDataset, UnreadableImageError, detect_format, parse_labelv2, parse_retinaface_gt,
+                         parse_wider_gt)
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['RetinaFaceDataset', 'parse_labelv2', 'parse_wider_gt']
+__all__ = ['RetinaFaceDataset', 'UnreadableImageError', 'detect_format', 'parse_labelv2', 'parse_retinaface_gt',
+           'parse_wider_gt']

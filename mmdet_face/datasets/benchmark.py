@@ -35,7 +35,8 @@ def benchmark_pipeline(pipeline_cfg: Sequence[dict], image_paths: Sequence[str],
     """
     import cv2
     import torch
-    from PIL import Image
+
+    from .retinaface import _image_size
 
     if single_thread:
         cv2.setNumThreads(0)
@@ -47,8 +48,7 @@ def benchmark_pipeline(pipeline_cfg: Sequence[dict], image_paths: Sequence[str],
     np.random.seed(seed)
     infos = []
     for i, path in enumerate(image_paths):
-        with Image.open(path) as img:
-            w, h = img.size
+        w, h = _image_size(path)  # as decoded (EXIF orientation applied), so LoadFaceAnnotations' size check holds
         infos.append(dict(img_path=path, img_id=osp.splitext(osp.basename(path))[0], width=w, height=h,
                           instances=synthetic_instances(rng, w, h), sample_idx=i))
     for i in range(warmup):
