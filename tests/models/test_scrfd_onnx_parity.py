@@ -55,11 +55,13 @@ def official_preprocess(img, size=640):
     return np.ascontiguousarray(blob), scale, (new_h, new_w)
 
 
-def reference_decode(outputs, score_thr, nms_thr, scale, size=640, clip_shape=None):
+def reference_decode(outputs, score_thr, nms_thr, scale, size=640, clip_shape=None, image_shape=None):
     """SCRFD's own post-processing of the ONNX outputs (insightface's python ``SCRFD.detect``), in numpy:
     2 anchors per location centred at (x * s, y * s), distances and keypoint offsets times the stride, score >=
     thr, rescale to the original image, greedy NMS with the +1-pixel area convention. ``clip_shape`` (h, w):
-    clip boxes to the resized image first, as mmdet-face (and SCRFD's mmdet code) do."""
+    clip boxes to the resized image first, as mmdet-face (and SCRFD's mmdet code) do. ``image_shape`` (h, w):
+    then clip the kept boxes to the original image (FaceDetector's letterbox mode maps the clipped width back with
+    the height's scale factor, past the image edge)."""
     boxes, scores, kpss = [], [], []
     for level, stride in enumerate((8, 16, 32)):
         score, dist, kps = (outputs[level][0], outputs[level + 3][0] * stride, outputs[level + 6][0] * stride)
@@ -84,7 +86,10 @@ def reference_decode(outputs, score_thr, nms_thr, scale, size=640, clip_shape=No
         br = np.minimum(boxes[i, 2:], boxes[order, 2:])
         inter = np.prod(np.clip(br - tl + 1, 0, None), axis=1)
         order = order[inter / (area(boxes[i]) + area(boxes[order]) - inter) <= nms_thr]
-    return boxes[keep], scores[keep], kpss[keep]
+    boxes = boxes[keep]
+    if image_shape is not None:
+        boxes = np.clip(boxes, 0, [image_shape[1], image_shape[0]] * 2)
+    return boxes, scores[keep], kpss[keep]
 
 
 IMAGES = ['0_Parade_Parade_0_873.jpg', '0_Parade_marchingband_1_765.jpg', '1.jpg',
@@ -117,7 +122,8 @@ def test_face_detector_matches_official_onnx_pipeline(converted, score_thr):
         img = cv2.imread(str(shared_path('real', 'images', name)))
         blob, scale, resized_shape = official_preprocess(img)
         ref_boxes, ref_scores, ref_kps = reference_decode(
-            sess.run(None, {sess.get_inputs()[0].name: blob}), score_thr, 0.4, scale, clip_shape=resized_shape)
+            sess.run(None, {sess.get_inputs()[0].name: blob}), score_thr, 0.4, scale, clip_shape=resized_shape,
+            image_shape=img.shape[:2])
         faces = detector(img, score_thr=score_thr, nms_thr=0.4)
         assert len(faces) == len(ref_scores), name
         np.testing.assert_allclose(faces.scores, ref_scores, atol=1e-4, err_msg=name)
