@@ -176,8 +176,11 @@ def test_pack_face_inputs():
 
 def test_registered_names_in_scope():
     init_default_scope('mmdet_face')
-    assert TRANSFORMS.get('Resize') is FaceResize
-    assert TRANSFORMS.get('RandomFlip') is FaceRandomFlip
+    assert TRANSFORMS.get('FaceResize') is FaceResize
+    assert TRANSFORMS.get('FaceRandomFlip') is FaceRandomFlip
+    # the old names are deprecated aliases: subclasses that warn once (see test_keypoint_geometry.py)
+    assert issubclass(TRANSFORMS.get('Resize'), FaceResize) and TRANSFORMS.get('Resize') is not FaceResize
+    assert issubclass(TRANSFORMS.get('RandomFlip'), FaceRandomFlip)
     for name in ('RandomSquareCrop', 'LoadFaceAnnotations', 'PackFaceInputs', 'PhotoMetricDistortion',
                  'LoadImageFromFile'):
         assert TRANSFORMS.get(name) is not None, name

@@ -1,7 +1,8 @@
 from .data_anchor_sampling import DataAnchorSampling
 from .formatting import PackFaceInputs
-from .geometric import FLIP_ORDER, FaceRandomFlip, FaceResize, RandomSquareCrop
+from .geometric import FaceRandomFlip, FaceResize, RandomSquareCrop
+from .keypoint_geometry import check_keypoint_geometry, record_keypoint_geometry
 from .loading import LoadFaceAnnotations
 
-__all__ = ['LoadFaceAnnotations', 'RandomSquareCrop', 'FaceResize', 'FaceRandomFlip', 'FLIP_ORDER',
-           'PackFaceInputs', 'DataAnchorSampling']
+__all__ = ['LoadFaceAnnotations', 'RandomSquareCrop', 'FaceResize', 'FaceRandomFlip', 'PackFaceInputs',
+           'DataAnchorSampling', 'record_keypoint_geometry', 'check_keypoint_geometry']

@@ -37,6 +37,7 @@ from mmdet.structures.bbox import BaseBoxes
 from mmdet_face.registry import TRANSFORMS
 
 from .geometric import _PER_INSTANCE_KEYS, _box_array, RandomSquareCrop
+from .keypoint_geometry import record_keypoint_geometry
 
 
 @TRANSFORMS.register_module()
@@ -176,7 +177,7 @@ class DataAnchorSampling(BaseTransform):
             if results.get('gt_keypoints', None) is not None:
                 kps = results['gt_keypoints'] * np.array([sx, sy], dtype=np.float32)
                 results['gt_keypoints'] = (kps - np.array([ox, oy], dtype=np.float32)).astype(np.float32)
-        return results
+        return record_keypoint_geometry(results)
 
     def transform(self, results: dict) -> dict:
         if self.prob < 1.0 and np.random.rand() >= self.prob:

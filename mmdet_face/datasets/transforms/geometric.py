@@ -7,7 +7,13 @@ training crops shrink faces and move training samples towards the small-face str
 Landmarks that end up outside the image (a face cut by the crop border, a landmark outside its own box) keep their
 coordinates and their weights: clipping would move them to wrong places and the keypoint loss is computed relative
 to anchor centres, so an off-image target is still a correct target. Boxes are clipped to the image as in mmdet.
+
+Each transform here registers under its own name only (``FaceResize``, ``FaceRandomFlip``) and records that the
+keypoints follow the image (:mod:`.keypoint_geometry`), so ``PackFaceInputs`` can refuse a sample that mmdet's
+``Resize`` / ``RandomFlip`` moved without its landmarks. The old aliases ``Resize`` / ``RandomFlip`` (configs ported
+from insightface's SCRFD) still build the face transforms but warn once: write the face names.
 """
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,10 +22,10 @@ from mmdet.datasets.transforms import RandomFlip as MMDetRandomFlip
 from mmdet.datasets.transforms import Resize as MMDetResize
 from mmdet.structures.bbox import BaseBoxes
 
+from mmdet_face.keypoints import KEYPOINT_FLIP_ORDER
 from mmdet_face.registry import TRANSFORMS
 
-# A horizontal flip exchanges left/right eye and left/right mouth corner.
-FLIP_ORDER = [1, 0, 2, 4, 3]
+from .keypoint_geometry import record_keypoint_geometry
 
 _PER_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_keypoints', 'gt_keypoints_weights')
 
@@ -129,7 +135,7 @@ class RandomSquareCrop(BaseTransform):
                     results[key] = results[key][keep]
             if results.get('gt_keypoints', None) is not None:
                 results['gt_keypoints'] = results['gt_keypoints'] - np.array([x1, y1], dtype=np.float32)
-        return results
+        return record_keypoint_geometry(results)
 
     def transform(self, results: dict) -> dict:
         img_h, img_w = results['img'].shape[:2]
@@ -149,11 +155,10 @@ class RandomSquareCrop(BaseTransform):
                 f'{self.crop_ratio_range}, pad_val={self.pad_val}, bbox_clip_border={self.bbox_clip_border})')
 
 
-@TRANSFORMS.register_module(name=['FaceResize', 'Resize'])
+@TRANSFORMS.register_module()
 class FaceResize(MMDetResize):
     """mmdet ``Resize`` that also scales ``gt_keypoints`` by ``scale_factor`` ``(w_scale, h_scale)``.
 
-    Registered as ``Resize`` too, so in scope ``mmdet_face`` a config's ``type='Resize'`` is keypoint-aware.
     Keypoints are not clipped (see the module docstring).
     """
 
@@ -163,16 +168,19 @@ class FaceResize(MMDetResize):
             w_scale, h_scale = results['scale_factor']
             results['gt_keypoints'] = (results['gt_keypoints'] *
                                        np.array([w_scale, h_scale], dtype=np.float32)).astype(np.float32)
-        return results
+        return record_keypoint_geometry(results)
 
 
-@TRANSFORMS.register_module(name=['FaceRandomFlip', 'RandomFlip'])
+@TRANSFORMS.register_module()
 class FaceRandomFlip(MMDetRandomFlip):
     """mmdet ``RandomFlip`` that also flips ``gt_keypoints``: horizontally ``x' = W - x`` and the landmark order
-    becomes ``[1, 0, 2, 4, 3]`` (for keypoints and weights); vertically ``y' = H - y`` with no swap; diagonally both.
-
-    Registered as ``RandomFlip`` too (see :class:`FaceResize`).
+    becomes ``KEYPOINT_FLIP_ORDER`` (``(1, 0, 2, 4, 3)``, for keypoints and weights); vertically ``y' = H - y`` with
+    no swap; diagonally both.
     """
+
+    def transform(self, results: dict) -> dict:
+        results = super().transform(results)
+        return record_keypoint_geometry(results)
 
     def _flip(self, results: dict) -> None:
         super()._flip(results)
@@ -181,11 +189,40 @@ class FaceRandomFlip(MMDetRandomFlip):
         h, w = results['img'].shape[:2]
         direction = results['flip_direction']
         kps = results['gt_keypoints'].copy()
+        order = list(KEYPOINT_FLIP_ORDER)
         if direction in ('horizontal', 'diagonal'):
             kps[..., 0] = w - kps[..., 0]
-            kps = kps[:, FLIP_ORDER]
+            kps = kps[:, order]
             if results.get('gt_keypoints_weights', None) is not None:
-                results['gt_keypoints_weights'] = results['gt_keypoints_weights'][:, FLIP_ORDER]
+                results['gt_keypoints_weights'] = results['gt_keypoints_weights'][:, order]
         if direction in ('vertical', 'diagonal'):
             kps[..., 1] = h - kps[..., 1]
         results['gt_keypoints'] = kps.astype(np.float32)
+
+
+_warned_aliases = set()
+
+
+def _warn_alias(alias: str, name: str) -> None:
+    if alias not in _warned_aliases:
+        _warned_aliases.add(alias)
+        warnings.warn(f"mmdet_face: type='{alias}' is a deprecated alias of '{name}' (kept for configs ported from "
+                      f"insightface); write type='{name}'. 'mmdet.{alias}' does not move gt_keypoints.",
+                      FutureWarning, stacklevel=3)
+
+
+# Deprecated aliases: in scope mmdet_face, 'Resize' / 'RandomFlip' build the face transforms and warn once.
+@TRANSFORMS.register_module(name='Resize')
+class _ResizeAlias(FaceResize):
+
+    def __init__(self, *args, **kwargs) -> None:
+        _warn_alias('Resize', 'FaceResize')
+        super().__init__(*args, **kwargs)
+
+
+@TRANSFORMS.register_module(name='RandomFlip')
+class _RandomFlipAlias(FaceRandomFlip):
+
+    def __init__(self, *args, **kwargs) -> None:
+        _warn_alias('RandomFlip', 'FaceRandomFlip')
+        super().__init__(*args, **kwargs)

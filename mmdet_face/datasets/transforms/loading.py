@@ -3,9 +3,10 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.structures.bbox import HorizontalBoxes
 
+from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import TRANSFORMS
 
-NUM_KEYPOINTS = 5
+from .keypoint_geometry import record_keypoint_geometry
 
 
 def _check_image_size(results: dict) -> None:
@@ -33,7 +34,11 @@ class LoadFaceAnnotations(BaseTransform):
     When the entry has the annotation's image size (``width``/``height``) and an image was decoded
     (``ori_shape``, set by ``LoadImageFromFile``), they must agree: the annotations were made for another image
     otherwise, so a ``ValueError`` names the image and both sizes. ``ori_shape`` is the decoded size before any
-    resize, so this transform may follow ``Resize`` (as test pipelines do).
+    resize, so this transform may follow ``FaceResize`` (as test pipelines do: the ground truth then stays in
+    original-image pixels).
+
+    Also records the image geometry the keypoints are in (:mod:`.keypoint_geometry`); ``PackFaceInputs`` refuses
+    the sample if a later transform changes it without moving the keypoints.
     """
 
     def transform(self, results: dict) -> dict:
@@ -57,4 +62,4 @@ class LoadFaceAnnotations(BaseTransform):
         results['gt_ignore_flags'] = ignore
         results['gt_keypoints'] = keypoints
         results['gt_keypoints_weights'] = weights
-        return results
+        return record_keypoint_geometry(results)
