@@ -51,9 +51,9 @@ import numpy as np
 from mmdet.datasets import BaseDetDataset
 from mmengine.logging import print_log
 
+from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import DATASETS
 
-NUM_KEYPOINTS = 5
 ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt')
 LANDMARK_FLAGS = (0.0, 1.0, -1.0)
 

@@ -25,8 +25,12 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-# relative landmark positions (x as fraction of face width, y of face height) from the face centre
+from mmdet_face.keypoints import NUM_KEYPOINTS
+
+# relative landmark positions (x as fraction of face width, y of face height) from the face centre, in the order
+# of mmdet_face.keypoints.KEYPOINT_NAMES
 _LANDMARKS = np.array([[-0.2, -0.1], [0.2, -0.1], [0.0, 0.1], [-0.16, 0.27], [0.16, 0.27]], dtype=np.float64)
+assert len(_LANDMARKS) == NUM_KEYPOINTS
 _SKIN_BGR = np.array([[190, 210, 245], [150, 180, 225], [115, 150, 205], [80, 110, 160], [55, 75, 115]],
                      dtype=np.float64)
 DIFFICULTY_MIN_WIDTH = dict(easy=32, medium=16, hard=0)
@@ -161,7 +165,7 @@ def _labelv2_face(face: dict, with_ignore_flag: bool) -> str:
     if face['ignore'] and with_ignore_flag:
         return head + ' 1'
     if face['keypoints'] is None:
-        return head + ' -1.0 -1.0 -1.0' * 5
+        return head + ' -1.0 -1.0 -1.0' * NUM_KEYPOINTS
     return head + ''.join(f' {x:.2f} {y:.2f} 0.0' for x, y in face['keypoints'])
 
 

@@ -8,16 +8,15 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox_flip, bbox_overlaps
 from mmengine.structures import InstanceData
 
+from mmdet_face.keypoints import KEYPOINT_FLIP_ORDER
 from mmdet_face.models.utils.nms import nms
 from mmdet_face.registry import MODELS
 
-# left/right landmark swap of a horizontal flip: left eye, right eye, nose, left mouth, right mouth
-FLIP_KEYPOINT_ORDER = [1, 0, 2, 4, 3]
-
 
 def flip_keypoints_back(keypoints: torch.Tensor, width: float) -> torch.Tensor:
-    """Undo a horizontal flip of (N, 5, 2) keypoints in an image of ``width`` pixels (x' = W - x, then swap)."""
-    flipped = keypoints[:, FLIP_KEYPOINT_ORDER].clone()
+    """Undo a horizontal flip of (N, 5, 2) keypoints in an image of ``width`` pixels (x' = W - x, then the
+    left/right swap ``KEYPOINT_FLIP_ORDER``)."""
+    flipped = keypoints[:, list(KEYPOINT_FLIP_ORDER)].clone()
     flipped[..., 0] = width - flipped[..., 0]
     return flipped
 
