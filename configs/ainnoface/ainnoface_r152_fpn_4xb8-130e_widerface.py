@@ -43,7 +43,7 @@ model = dict(
 # the other branch. The mix is mmcv's RandomChoice (both branches visible in the config, no hidden fallback in the
 # transform). Anchor scales are PyramidBox's (its anchors, 16..512), not ours (2S / 2.83S for strides 4..128 ->
 # 8..362): what matters is the spread of face sizes, and PyramidBox's range covers all our levels. pad_val 128 as
-# the square crop (the release pads 0). Crop size 1024 = SRN's training size, so the Resize below is a no-op for
+# the square crop (the release pads 0). Crop size 1024 = SRN's training size, so the FaceResize below is a no-op for
 # this branch.
 image_size = 1024
 train_pipeline = [
@@ -54,8 +54,8 @@ train_pipeline = [
                            pad_val=128)],
                      [dict(type='RandomSquareCrop', crop_choice=[0.3, 0.45, 0.6, 0.8, 1.0])]]),
     # SRN's: resize to 1024 x 1024, flip, photometric distortion
-    dict(type='Resize', scale=(image_size, image_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='FaceResize', scale=(image_size, image_size), keep_ratio=False),
+    dict(type='FaceRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
          saturation_range=(0.5, 1.5), hue_delta=18),
     dict(type='PackFaceInputs'),

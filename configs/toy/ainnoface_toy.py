@@ -19,8 +19,8 @@ train_pipeline = [
          transforms=[[dict(type='DataAnchorSampling', crop_size=img_scale[0], anchor_scales=(16, 32, 64, 128),
                            pad_val=128)],
                      [dict(type='RandomSquareCrop', crop_choice=[0.6, 0.8, 1.0, 1.2, 1.4])]]),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='FaceResize', scale=img_scale, keep_ratio=False),
+    dict(type='FaceRandomFlip', prob=0.5),
     dict(type='PackFaceInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

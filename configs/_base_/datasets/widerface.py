@@ -1,7 +1,8 @@
 # WIDER FACE with 5 landmarks (RetinaFace labelv2 annotations), the SCRFD training recipe.
 # Layout under data_root: train/images/<event>/*.jpg, train/labelv2.txt, val/images/..., val/labelv2.txt,
 # val/gt/wider_{face,easy,medium,hard}_val.mat (see data/README.md).
-# In scope mmdet_face, 'Resize' and 'RandomFlip' are the keypoint-aware FaceResize / FaceRandomFlip.
+# Geometry steps are the keypoint-aware FaceResize / FaceRandomFlip: mmdet's Resize / RandomFlip would leave the
+# landmarks behind (PackFaceInputs refuses such a sample).
 # Normalisation (mean/std, BGR->RGB) lives in the model's data_preprocessor.
 dataset_type = 'RetinaFaceDataset'
 data_root = 'data/widerface/'
@@ -12,8 +13,8 @@ train_pipeline = [
     dict(type='LoadFaceAnnotations'),
     # sample redistribution: square crops of 0.3..2.0 x the short side
     dict(type='RandomSquareCrop', crop_choice=[0.3, 0.45, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]),
-    dict(type='Resize', scale=(640, 640), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='FaceResize', scale=(640, 640), keep_ratio=False),
+    dict(type='FaceRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
          saturation_range=(0.5, 1.5), hue_delta=18),
     dict(type='PackFaceInputs'),
@@ -21,8 +22,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     # VGA-style test scale: long side 640, aspect ratio kept
-    dict(type='Resize', scale=(640, 640), keep_ratio=True),
-    # annotations after Resize: ground truth stays in original-image pixels
+    dict(type='FaceResize', scale=(640, 640), keep_ratio=True),
+    # annotations after FaceResize: ground truth stays in original-image pixels
     dict(type='LoadFaceAnnotations'),
     dict(type='PackFaceInputs'),
 ]
