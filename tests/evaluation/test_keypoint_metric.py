@@ -31,3 +31,64 @@ def test_match_keypoint_errors_picks_highest_score_first():
     errors, _ = match_keypoint_errors(gt_boxes, _kps(0, 0)[None], np.ones((1, 5)), pred_boxes,
                                       np.array([0.1, 0.9]), pred_kps)
     assert errors == pytest.approx([0.1])
+
+
+def _sample(gt_boxes, gt_kps, gt_weights, pred_boxes, pred_scores, pred_kps=None):
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.bbox import HorizontalBoxes
+    from mmengine.structures import InstanceData
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+    ds = DetDataSample(metainfo=dict(img_shape=(200, 200), ori_shape=(200, 200)))
+    ds.gt_instances = InstanceData(bboxes=HorizontalBoxes(t(gt_boxes)), keypoints=t(gt_kps),
+                                   keypoints_weights=t(gt_weights), labels=torch.zeros(len(gt_boxes)).long())
+    pred = InstanceData(bboxes=t(pred_boxes), scores=t(pred_scores), labels=torch.zeros(len(pred_boxes)).long())
+    if pred_kps is not None:
+        pred.keypoints = t(pred_kps)
+    ds.pred_instances = pred
+    return ds
+
+
+def test_face_keypoint_metric_two_images_hand_computed():
+    """Image 1: face A [0, 0, 20, 20] (sqrt area 20) predicted with every landmark shifted by (3, 4): distance 5,
+    NME 5 / 20 = 0.25; face B [40, 0, 50, 10] (sqrt area 10) with only the nose off by (6, 8): mean distance
+    10 / 5 = 2, NME 0.2; face C lacks a landmark (weight 0): not scored. Image 2: face D [0, 0, 10, 10] has no
+    detection with IoU >= 0.5 (the only one is at [5, 0, 15, 10], IoU 1/3): unmatched. A third image whose model
+    gives no landmarks (a box-only head) is skipped. NME = (0.25 + 0.2) / 2 = 0.225, matched 2 of 3."""
+    from mmengine.evaluator import Evaluator
+
+    from mmdet_face.evaluation.metrics import FaceKeypointMetric
+    kps_a, kps_b, kps_c, kps_d = _kps(6, 6), _kps(40, 0), _kps(60, 60), _kps(0, 0)
+    pred_b = kps_b.copy()
+    pred_b[2] += (6, 8)
+    image1 = _sample([[0, 0, 20, 20], [40, 0, 50, 10], [60, 60, 70, 70]], [kps_a, kps_b, kps_c],
+                     [[1] * 5, [1] * 5, [1, 1, 0, 1, 1]],
+                     [[1, 0, 21, 20], [40, 0, 50, 10], [60, 60, 70, 70]], [0.9, 0.8, 0.7],
+                     [kps_a + (3, 4), pred_b, kps_c + (50, 50)])
+    image2 = _sample([[0, 0, 10, 10]], [kps_d], [[1] * 5], [[5, 0, 15, 10]], [0.95], [kps_d])
+    box_only = _sample([[0, 0, 10, 10]], [kps_d], [[1] * 5], [[0, 0, 10, 10]], [0.95])
+    evaluator = Evaluator(FaceKeypointMetric())
+    evaluator.process(data_samples=[image1, image2])
+    evaluator.process(data_samples=[box_only])
+    metrics = evaluator.evaluate(3)
+    assert metrics['landmarks/nme'] == pytest.approx(0.225, abs=1e-6)
+    assert metrics['landmarks/matched'] == pytest.approx(2 / 3)
+
+
+def test_face_keypoint_metric_iou_threshold_and_empty():
+    from mmdet_face.evaluation.metrics import FaceKeypointMetric
+    # IoU of [0, 0, 10, 10] and [5, 0, 15, 10] is 50 / 150 = 1/3: matched at iou_thr 0.3, not at 0.5
+    sample = _sample([[0, 0, 10, 10]], [_kps(0, 0)], [[1] * 5], [[5, 0, 15, 10]], [0.9], [_kps(0, 0) + (5, 0)])
+    for thr, nme, matched in ((0.3, 0.5, 1.0), (0.5, float('nan'), 0.0)):
+        metric = FaceKeypointMetric(iou_thr=thr)
+        metric.process(None, [sample.to_dict()])
+        out = metric.compute_metrics(metric.results)
+        assert out['matched'] == matched
+        assert out['nme'] == pytest.approx(nme, nan_ok=True)  # 5 px over sqrt(100)
+    assert all(np.isnan(v) for v in FaceKeypointMetric().compute_metrics([]).values())
+
+
+def test_match_keypoint_errors_rejects_wrong_keypoint_shape():
+    with pytest.raises(ValueError, match=r'pred_keypoints: expected shape \(1, 5, 2\)'):
+        match_keypoint_errors(np.array([[0, 0, 10, 10]], float), _kps(0, 0)[None], np.ones((1, 5)),
+                              np.array([[0, 0, 10, 10]], float), np.array([0.9]), np.zeros((1, 4, 2)))

@@ -1,4 +1,4 @@
-"""Landmark error of a face detector: NME of the 5 keypoints over detected faces.
+"""Landmark error of a face detector: NME of the ``NUM_KEYPOINTS`` (5) keypoints over detected faces.
 
 For every ground-truth face with all landmarks annotated, the highest-scoring detection that overlaps it with
 IoU >= ``iou_thr`` (greedy, each detection used once) is its match. The error of a match is the mean Euclidean
@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
+from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import METRICS
 
 
@@ -35,6 +36,10 @@ def match_keypoint_errors(gt_bboxes, gt_keypoints, gt_keypoint_weights, pred_bbo
     Returns:
         tuple[ndarray, int]: errors of the matched faces and the number of annotated faces.
     """
+    for name, kps, count in (('gt_keypoints', gt_keypoints, len(gt_bboxes)),
+                             ('pred_keypoints', pred_keypoints, len(pred_bboxes))):
+        if np.shape(kps) != (count, NUM_KEYPOINTS, 2):
+            raise ValueError(f'{name}: expected shape ({count}, {NUM_KEYPOINTS}, 2), got {np.shape(kps)}')
     annotated = np.all(gt_keypoint_weights > 0, axis=1)
     gt_bboxes, gt_keypoints = gt_bboxes[annotated], gt_keypoints[annotated]
     if len(gt_bboxes) == 0 or len(pred_bboxes) == 0:
@@ -72,8 +77,9 @@ class FaceKeypointMetric(BaseMetric):
             # The test pipelines load annotations after Resize, so ground truth is in original-image pixels,
             # like the predictions (rescale=True).
             errors, num = match_keypoint_errors(
-                gt['bboxes'].cpu().numpy(), gt['keypoints'].cpu().numpy(), gt['keypoints_weights'].cpu().numpy(), pred['bboxes'].cpu().numpy(),
-                pred['scores'].cpu().numpy(), pred['keypoints'].cpu().numpy(), self.iou_thr)
+                gt['bboxes'].cpu().numpy(), gt['keypoints'].cpu().numpy(), gt['keypoints_weights'].cpu().numpy(),
+                pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy(), pred['keypoints'].cpu().numpy(),
+                self.iou_thr)
             self.results.append((errors, num))
 
     def compute_metrics(self, results: list) -> dict:
