@@ -1,9 +1,26 @@
-"""Child registries of MMDetection's, under the scope ``mmdet_face`` (the mmyolo pattern).
+"""The registries of mmdet-face: one child of each MMDetection registry, under the scope ``mmdet_face`` (the
+mmyolo pattern).
 
-A config with ``default_scope = 'mmdet_face'`` finds our classes here first and falls back to mmdet / mmengine
-for everything else (``PAFPN``, ``QualityFocalLoss``, ``Runner`` ...). ``locations`` lets a registry import our
-modules on first use, so building from a config works even before ``import mmdet_face``. Every mmdet registry
-has a child here, so mmengine never warns that it could not find the ``mmdet_face`` scope.
+Each is ``mmengine.registry.Registry(name, parent=<mmdet's registry of that name>, locations=[...])``; the scope
+``mmdet_face`` is inferred from this package's name. What follows from that (mmengine 0.10):
+
+- Our classes register here (``@MODELS.register_module()`` ...), never into mmdet's registries: mmdet's
+  ``Resize`` and our ``FaceResize`` live side by side (while the deprecated aliases last, our ``Resize`` /
+  ``RandomFlip`` shadow mmdet's in this scope; see ``datasets/transforms/geometric.py``).
+- ``get('X')`` (a name without scope) looks in this registry, then in mmdet's and further up the parent chain
+  (mmcv's / mmengine's), and takes the first hit: ``PAFPN``, ``QualityFocalLoss``, ``LoadImageFromFile`` resolve to
+  mmdet's / mmcv's classes. A parent is searched among the names *already registered* in it; mmengine does not run
+  the parent's imports then, which is why mmdet-face registers all of mmdet's modules
+  (``mmdet.utils.register_all_modules``) when it registers its own.
+- ``get('mmdet.X')`` goes to mmdet's registry only (through the root registry's children), ``get('mmdet_face.X')``
+  to ours only.
+- A config with ``default_scope = 'mmdet_face'`` makes ``Runner`` / ``build_from_cfg`` switch every build to
+  these registries (mmengine finds the registry of the default scope among the root's descendants), so the
+  rules above apply to every ``type=`` in it.
+- ``locations`` are modules imported once, on a registry's first ``get`` / ``build``, so that their
+  ``register_module`` decorators have run: building from a config works without importing our modules first.
+- Every mmdet registry has a child here, so mmengine never warns that the ``mmdet_face`` scope has no registry
+  of some kind (it would then build from the registry it was called with).
 """
 from mmdet import registry as mmdet_registry
 from mmengine.registry import Registry
