@@ -1,1 +1,3 @@
-from .rfe import RFE  # noqa: F401
+from .rfe import RFE
+
+__all__ = ['RFE']

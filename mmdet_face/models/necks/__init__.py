@@ -1,2 +1,4 @@
-from .ssh import RetinaFaceFPN, RetinaFaceSSH  # noqa: F401
-from .srn_fpn import SRNFPN  # noqa: F401
+from .srn_fpn import SRNFPN
+from .ssh import RetinaFaceFPN, RetinaFaceSSH
+
+__all__ = ['RetinaFaceFPN', 'RetinaFaceSSH', 'SRNFPN']
