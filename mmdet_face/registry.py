@@ -27,13 +27,15 @@ from mmengine.registry import Registry
 
 
 def _child(name, parent, *locations):
-    return Registry(name, parent=parent, locations=[f'mmdet_face.{loc}' for loc in locations])
+    # the parent's locations too: a child looks names up in its parent without importing the parent's modules
+    return Registry(name, parent=parent,
+                    locations=[f'mmdet_face.{loc}' for loc in locations] + list(parent._locations))
 
 
 RUNNERS = _child('runner', mmdet_registry.RUNNERS, 'engine')
 RUNNER_CONSTRUCTORS = _child('runner constructor', mmdet_registry.RUNNER_CONSTRUCTORS, 'engine')
 LOOPS = _child('loop', mmdet_registry.LOOPS, 'engine')
-HOOKS = _child('hook', mmdet_registry.HOOKS, 'engine')
+HOOKS = _child('hook', mmdet_registry.HOOKS, 'engine.hooks')
 LOG_PROCESSORS = _child('log_processor', mmdet_registry.LOG_PROCESSORS, 'engine')
 OPTIMIZERS = _child('optimizer', mmdet_registry.OPTIMIZERS, 'engine')
 OPTIM_WRAPPERS = _child('optim_wrapper', mmdet_registry.OPTIM_WRAPPERS, 'engine')
@@ -50,8 +52,8 @@ MODEL_WRAPPERS = _child('model_wrapper', mmdet_registry.MODEL_WRAPPERS, 'models'
 WEIGHT_INITIALIZERS = _child('weight initializer', mmdet_registry.WEIGHT_INITIALIZERS, 'models')
 TASK_UTILS = _child('task util', mmdet_registry.TASK_UTILS, 'models')
 
-METRICS = _child('metric', mmdet_registry.METRICS, 'evaluation')
-EVALUATOR = _child('evaluator', mmdet_registry.EVALUATOR, 'evaluation')
+METRICS = _child('metric', mmdet_registry.METRICS, 'evaluation.metrics')
+EVALUATOR = _child('evaluator', mmdet_registry.EVALUATOR, 'evaluation.metrics')
 
 VISUALIZERS = _child('visualizer', mmdet_registry.VISUALIZERS, 'visualization')
 VISBACKENDS = _child('vis_backend', mmdet_registry.VISBACKENDS, 'visualization')

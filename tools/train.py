@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-import mmdet_face  # noqa: E402,F401  (registers modules, allow-lists checkpoint globals)
+import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
@@ -97,6 +97,7 @@ def check_work_dir(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    mmdet_face.register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     try:
         check_work_dir(cfg, args)

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
+
 _MODULE_PREFIX = re.compile(r'^module\.')
 _EXAMPLES = 5
 

@@ -1,4 +1,15 @@
-"""Training-time pieces: hooks, and the checks that keep a work dir's runs apart (:mod:`.run_dir`)."""
-from .hooks import FiniteCheckHook, TrainingDivergedError, non_finite_tensors
+"""Training-time pieces: hooks (:mod:`.hooks`, registered in HOOKS), the checks that keep a work dir's runs apart
+(:mod:`.run_dir`), the shared command-line pieces (:mod:`.cli`) and the one model-running test path of the test
+tools (:mod:`.widerface_test`). Loaded on first use, so the light parts (``cli``, ``widerface_test``'s scoring of a
+submission folder) import no torch."""
+import importlib
 
-__all__ = ['FiniteCheckHook', 'TrainingDivergedError', 'non_finite_tensors']
+_LAZY = {'FiniteCheckHook': 'hooks', 'TrainingDivergedError': 'hooks', 'non_finite_tensors': 'hooks'}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f'{__name__}.{_LAZY[name]}'), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

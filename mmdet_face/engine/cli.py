@@ -1,19 +1,20 @@
-"""Command-line pieces shared by the tools (kept here so that they are tested once)."""
+"""Command-line pieces shared by the tools (kept here so that they are tested once). Light on purpose: importing it
+imports no torch or mmengine."""
 import argparse
 
-from mmengine.config import DictAction
 
-
-class ConfigOptionsAction(DictAction):
-    """mmengine's ``DictAction`` (``key=value`` pairs, values parsed as numbers / tuples / lists), with an argparse
-    error naming the item when it has no ``=`` (mmengine raises a bare "not enough values to unpack")."""
+class ConfigOptionsAction(argparse.Action):
+    """``--cfg-options key=value ...`` parsed by mmengine's ``DictAction`` (values become numbers, tuples, lists),
+    with an argparse error naming the item when it has no ``=`` (mmengine raises a bare "not enough values to
+    unpack"). mmengine is imported only when the option is given."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        for item in values if isinstance(values, (list, tuple)) else [values]:
-            key = item.split('=', 1)[0]
-            if '=' not in item or not key:
+        items = values if isinstance(values, (list, tuple)) else [values]
+        for item in items:
+            if '=' not in item or not item.split('=', 1)[0]:
                 parser.error(f'{option_string} {item!r}: expected key=value (e.g. train_cfg.max_epochs=12)')
-        super().__call__(parser, namespace, values, option_string)
+        from mmengine.config import DictAction
+        DictAction(self.option_strings, self.dest, nargs=self.nargs)(parser, namespace, items, option_string)
 
 
 def positive_int(text: str) -> int:

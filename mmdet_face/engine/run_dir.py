@@ -51,6 +51,8 @@ def inspect_checkpoint(path: str) -> Tuple[bool, str]:
     """``(True, '')`` when ``path`` loads (safely) as a full training checkpoint — weights, optimizer state and the
     epoch / iteration in ``meta`` — else ``(False, why)``."""
     import torch
+
+    from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # truncated zip, wrong format, ...

@@ -1,4 +1,5 @@
-"""tools/test_widerface.py (submission scoring without torch, config surgery for --mode / --tta) and
+"""The test doors tools/test_widerface.py and tools/test.py (mmdet_face.engine.widerface_test: submission scoring
+without torch, config surgery for --mode / --tta, strict loading), the capped test-time transforms and
 tools/analysis/plot_widerface_pr.py."""
 import importlib.util
 import json
@@ -9,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmdet_face.datasets.transforms import test_time
+from mmdet_face.engine import widerface_test as tool
 from mmdet_face.evaluation.functional import widerface as wf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +44,7 @@ def test_pred_dir_scoring_imports_neither_torch_nor_mmdet(tiny_submission):
         f'sys.argv = ["test_widerface.py", "--pred-dir", r"{tiny_submission / "pred"}", '
         f'"--gt-dir", r"{tiny_submission / "gt"}", "--json", r"{tiny_submission / "res.json"}"]\n'
         f'runpy.run_path(r"{ROOT / "tools" / "test_widerface.py"}", run_name="__main__")\n'
-        'heavy = [m for m in ("torch", "mmdet", "mmengine", "mmdet_face") if m in sys.modules]\n'
+        'heavy = [m for m in ("torch", "mmdet", "mmengine", "mmcv", "cv2") if m in sys.modules]\n'
         'assert not heavy, heavy\n')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=str(ROOT), timeout=60)
     assert out.returncode == 0, out.stderr
@@ -85,7 +88,6 @@ test_evaluator = dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
 ])
 def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
     (tmp_path / 'cfg.py').write_text(CONFIG)
-    tool = _load_tool('tools/test_widerface.py')
     argv = [str(tmp_path / 'cfg.py'), 'ckpt.pth', '--mode', mode, '--out', str(tmp_path / 'sub')]
     if size:
         argv += ['--size', str(size)]
@@ -99,7 +101,6 @@ def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
 
 def test_tta_wraps_model_and_pipeline(tmp_path):
     (tmp_path / 'cfg.py').write_text(CONFIG)
-    tool = _load_tool('tools/test_widerface.py')
     cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--gt-dir', 'G',
                                                '--tta-scales', '0.5', '1', '1.5', '--tta-merge', 'vote',
                                                '--cfg-options', 'test_dataloader.batch_size=2']))
@@ -114,7 +115,6 @@ def test_tta_wraps_model_and_pipeline(tmp_path):
 
 
 def test_argument_errors(capsys):
-    tool = _load_tool('tools/test_widerface.py')
     for argv in (['--pred-dir', 'x'], [], ['c.py', 'k.pth', '--mode', 'fixed']):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
@@ -126,7 +126,6 @@ def test_argument_errors(capsys):
 def test_list_evaluator_keeps_the_difficulty_split_and_every_metric(tmp_path):
     # the toy config's test_evaluator is [WiderFaceMetric(gt_dir=...), FaceKeypointMetric]: before, the tool
     # replaced it by one WiderFaceMetric without gt_dir (Easy = Medium = Hard, no landmark metric)
-    tool = _load_tool('tools/test_widerface.py')
     config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
     cfg = tool.build_test_cfg(tool.parse_args([config, 'c.pth', '--out', str(tmp_path / 'o')]))
     assert [m['type'] for m in cfg.test_evaluator] == ['WiderFaceMetric', 'FaceKeypointMetric']
@@ -157,7 +156,6 @@ def _toy_state_dict(config, path):
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
-    tool = _load_tool('tools/test_widerface.py')
     ckpt = _toy_state_dict(str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'), tmp_path / 'rf.pth')
     config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
     with pytest.raises(SystemExit) as exit_info:
@@ -169,7 +167,6 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
 
 
 def test_out_folder_with_an_earlier_submission_is_refused(tmp_path):
-    tool = _load_tool('tools/test_widerface.py')
     old = tmp_path / 'sub' / '0--Parade'
     old.mkdir(parents=True)
     (old / 'x.txt').write_text('x\n0\n')
@@ -187,20 +184,18 @@ def test_out_folder_with_an_earlier_submission_is_refused(tmp_path):
     ('side', [0.5, 1.0, 1.3671875], [(384, 512), (768, 1024), (1050, 1400)]),
 ])
 def test_max_size_scale_factors(mode, factors, shapes):
-    tool = _load_tool('tools/test_widerface.py')
-    got = tool.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
+    got = test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
     assert got == pytest.approx(factors, abs=1e-6)
-    assert [tool.resized_shape(768, 1024, f) for f in got] == shapes
+    assert [test_time.resized_shape(768, 1024, f) for f in got] == shapes
     h, w = shapes[-1]
     assert (h * w <= 1400 ** 2) if mode == 'area' else max(h, w) <= 1400
-    assert tool.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
+    assert test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
     # an image already over the cap (2000 x 1500, area 3e6): 1, 1.5 and 2.25 all clip to 1400 / sqrt(3e6)
-    assert tool.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx([0.5, 0.8082904])
+    assert test_time.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx([0.5, 0.8082904])
 
 
 def test_max_size_config_surgery(tmp_path):
     (tmp_path / 'cfg.py').write_text(CONFIG)
-    tool = _load_tool('tools/test_widerface.py')
     cfg = tool.build_test_cfg(tool.parse_args([
         str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--tta-scales', '0.5', '1', '2', '--max-size', '1400',
         '--tta-merge', 'vote', '--tta-iou', '0.5', '--cfg-options', 'test_dataloader.batch_size=2']))
@@ -222,8 +217,8 @@ def test_max_size_config_surgery(tmp_path):
 
 def test_capped_transforms_views():
     from mmengine.registry import DefaultScope
-    tool = _load_tool('tools/test_widerface.py')
-    classes = tool.register_capped_transforms()
+    classes = {'WiderFaceCappedTTA': test_time.WiderFaceCappedTTA,
+               'WiderFaceCappedResize': test_time.WiderFaceCappedResize}
     img = np.zeros((768, 1024, 3), np.uint8)
     with DefaultScope.overwrite_default_scope('mmdet_face'):
         tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_size=1400)
@@ -251,7 +246,6 @@ def test_max_size_tta_end_to_end(tmp_path):
         model = MODELS.build(Config.fromfile(config).model)
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'random.pth')
-    tool = _load_tool('tools/test_widerface.py')
     metrics = tool.main([config, str(tmp_path / 'random.pth'), '--tta', '--tta-scales', '0.5', '1', '4',
                          '--tta-merge', 'vote', '--tta-iou', '0.5', '--max-size', '200',
                          '--gt-dir', str(root / 'val' / 'gt'), '--out', str(tmp_path / 'sub'),
@@ -264,9 +258,10 @@ def test_max_size_tta_end_to_end(tmp_path):
 
 
 def test_test_tool_loads_strictly(tmp_path):
-    tool = _load_tool('tools/test.py')
+    test_tool = _load_tool('tools/test.py')
     ckpt = _toy_state_dict(str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'), tmp_path / 'rf.pth')
     with pytest.raises(SystemExit, match='does not fit the model of'):
-        tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), str(ckpt), '--work-dir', str(tmp_path / 'w')])
+        test_tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), str(ckpt), '--work-dir',
+                        str(tmp_path / 'w')])
     with pytest.raises(SystemExit):
-        tool.parse_args(['c.py', 'k.pth', '--cfg-options', 'novalue'])
+        test_tool.parse_args(['c.py', 'k.pth', '--cfg-options', 'novalue'])

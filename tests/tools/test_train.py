@@ -91,7 +91,7 @@ def test_kill_then_resume(toy_data, tmp_path):
     config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=4, augment=True)
     (tmp_path / 'killer_hook.py').write_text(KILLER_HOOK)
     with open(config, 'a') as f:
-        f.write("custom_imports = dict(imports=['mmdet_face', 'killer_hook'], allow_failed_imports=False)\n"
+        f.write("custom_imports = dict(imports=['mmdet_face.register', 'killer_hook'], allow_failed_imports=False)\n"
                 "custom_hooks = [dict(type='KillAfterEpoch', epoch=2)]\n")
     work_dir = tmp_path / 'wd'
     cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir)]

@@ -1,0 +1,263 @@
+"""The one model-running test path behind both test doors, ``tools/test.py`` and ``tools/test_widerface.py`` (same
+options, same numbers): WIDER FACE Easy / Medium / Hard AP exactly as the official evaluation kit computes them.
+
+Importing this module imports no torch, mmengine or mmdet: scoring a submission folder (``--pred-dir``) stays
+numpy-only; running a model imports the rest when it starts.
+
+Score an existing submission folder (``<event>/<image>.txt``); imports neither torch nor mmdet:
+    python tools/test_widerface.py --pred-dir DIR --gt-dir GT_DIR [--json RESULT.json]
+
+Run a model on the validation set through mmengine's test loop, then score it:
+    python tools/test_widerface.py CONFIG CHECKPOINT [--out DIR] [--gt-dir GT_DIR]
+        [--mode vga|origin|fixed --size N] [--tta] [--max-size N] [--cfg-options ...]
+    bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [same options]
+
+Test-time scales (the Resize step of ``cfg.test_dataloader.dataset.pipeline`` is replaced):
+    vga     long side 640, aspect ratio kept (SCRFD's "VGA" protocol; --size changes 640)
+    origin  the original image, no resizing (RetinaFace's single-scale protocol)
+    fixed   every image resized to exactly N x N (--size N), boxes mapped back per axis
+    --tta   multi-scale (--tta-scales, factors of the original size) + horizontal-flip test-time augmentation,
+            merged by FaceTTAModel with NMS or box voting (--tta-merge), unless the config defines its own
+            ``tta_model`` / ``tta_pipeline``
+    --max-size N  cap every test scale of --tta and of --mode origin so that the resized image has at most N x N
+            pixels (the area cap of the SRN release, ChiCheng123/SRN tools/test.py: ``largest_input =
+            max_size * max_size``); ``--max-size-mode side`` caps the long side at N instead. A scale that would
+            pass the cap is clipped to it, and scales that clip to the same size are tested once per image.
+
+SRN's multi-scale + flip protocol (Chi et al., AAAI 2019; main result max size 1400, Hard-best 2100):
+    python tools/test_widerface.py CONFIG CHECKPOINT --tta --tta-scales 0.5 1 1.5 2.25 3.375 16 \
+        --tta-merge vote --tta-iou 0.5 --max-size 1400
+The release tests 0.5x, 1x (+ flip), every 1.5^t x whose area stays under max_size^2, and one view exactly at
+the cap; the scale 16 above always clips to that cap view. Merged by box voting at IoU >= 0.5, top 750. Not
+reproduced here: the release flips only the 1x view (we flip every scale), keeps only boxes with max side > 30 px
+from the 0.5x view and min side < 100 px from the enlarged views, and tests an image already over the cap at
+r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed scales that fit plus r.
+Predictions are scored by the config's ``test_evaluator`` (every metric of a list, e.g. the landmark metric too) with
+the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--out DIR`` also writes the submission
+folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
+non-empty DIR is refused unless ``--overwrite`` (which replaces it whole). Without the official difficulty lists
+the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint must fit the config exactly
+(``--partial-load`` loads the matching weights only, on purpose).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmdet_face.engine.cli import ConfigOptionsAction
+
+# The types a test pipeline's resize step may have (a keypoint-aware FaceResize, or mmdet's for box-only models):
+# matched by name, not by suffix, so e.g. WiderFaceCappedResize is never mistaken for one.
+RESIZE_TYPES = ('FaceResize', 'mmdet_face.FaceResize', 'Resize', 'mmdet.Resize')
+
+
+def parse_args(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description='WIDER FACE Easy/Medium/Hard AP (official protocol)')
+    parser.add_argument('config', nargs='?', help='model config (not needed with --pred-dir)')
+    parser.add_argument('checkpoint', nargs='?', help='model checkpoint (not needed with --pred-dir)')
+    parser.add_argument('--pred-dir', help='score this submission folder instead of running a model')
+    parser.add_argument('--gt-dir', help='folder of the official wider_{face,easy,medium,hard}_val.mat; '
+                        'required with --pred-dir, else overrides the config\'s test_evaluator.gt_dir')
+    parser.add_argument('--json', help='with --pred-dir: write APs and PR curves to this JSON file')
+    parser.add_argument('--out', help='write the submission folder here (and DIR_pr_curves.json)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='with --out: replace an existing submission folder whole (refused by default)')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load only the checkpoint weights that fit the model (default: refuse a checkpoint '
+                        'that does not fit the config exactly)')
+    parser.add_argument('--mode', choices=['vga', 'origin', 'fixed'], help='test scale (default: the config\'s)')
+    parser.add_argument('--size', type=int, help='long side for vga (default 640), side for fixed')
+    parser.add_argument('--tta', action='store_true', help='multi-scale + flip test-time augmentation')
+    parser.add_argument('--tta-scales', type=float, nargs='+', default=[1.0],
+                        help='with --tta: factors of the original image size (e.g. 0.5 1 1.5 2)')
+    parser.add_argument('--tta-merge', choices=['nms', 'vote'], default='nms',
+                        help='with --tta: merge the views by NMS (0.4) or box voting (0.3)')
+    parser.add_argument('--tta-iou', type=float,
+                        help='with --tta: IoU threshold of the merge (default 0.4 for nms, 0.3 for vote; '
+                        'the SRN release votes at 0.5)')
+    parser.add_argument('--max-size', type=int,
+                        help='with --tta or --mode origin: cap every test scale so that the resized image has at '
+                        'most N x N pixels (SRN release: 1400, or 2100 for its best Hard AP); a scale over the cap '
+                        'is clipped to it (the release drops such scales and adds one view exactly at the cap, '
+                        'which clipping reproduces when a scale above the cap is listed); duplicates are tested '
+                        'once')
+    parser.add_argument('--max-size-mode', choices=['area', 'side'], default='area',
+                        help='with --max-size: cap the area at N*N (SRN release, default) or the long side at N')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
+                        help='config overrides key=value (mmengine DictAction: numbers, tuples, lists parsed)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.pred_dir:
+        if not args.gt_dir:
+            parser.error('--pred-dir needs --gt-dir')
+    elif not (args.config and args.checkpoint):
+        parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
+    if args.mode == 'fixed' and not args.size:
+        parser.error('--mode fixed needs --size N')
+    if args.max_size is not None:
+        if args.max_size <= 0:
+            parser.error('--max-size must be positive')
+        if args.mode in ('vga', 'fixed'):
+            parser.error(f'--max-size applies to --tta and --mode origin; --mode {args.mode} sets the size (--size)')
+        if not (args.tta or args.mode == 'origin'):
+            parser.error('--max-size needs --tta or --mode origin')
+    return args
+
+def score_submission(pred_dir, gt_dir, json_path=None):
+    from mmdet_face.evaluation.functional import widerface as wf
+    results = wf.evaluate_widerface(pred_dir, gt_dir)
+    print(wf.format_results(results))
+    if json_path:
+        wf.dump_pr_curves(results, json_path, name=osp.basename(osp.normpath(pred_dir)))
+        print(f'APs and PR curves written to {json_path}')
+    return {s: results[s] for s in wf.SETTINGS}
+
+def _resize_step(mode, size):
+    if mode == 'vga':
+        side = size or 640
+        return dict(type='Resize', scale=(side, side), keep_ratio=True)
+    if mode == 'origin':
+        return dict(type='Resize', scale_factor=1.0, keep_ratio=True)
+    return dict(type='Resize', scale=(size, size), keep_ratio=False)
+
+
+def _innermost_dataset(dataset_cfg):
+    while 'dataset' in dataset_cfg:  # ConcatDataset / RepeatDataset wrappers
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
+    """Replace the Resize step of the test pipeline (the first transform whose type ends with 'Resize').
+    ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`."""
+    pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
+    for i, step in enumerate(pipeline):
+        if step.get('type') in RESIZE_TYPES:
+            if max_size and mode == 'origin':
+                new = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
+                           max_size_mode=max_size_mode, resize_type=step['type'])
+            else:
+                new = _resize_step(mode, size)
+                new['type'] = step['type']  # keep the (keypoint-aware) transform the config chose
+            pipeline[i] = new
+            return cfg
+    raise KeyError('tools/test_widerface.py --mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
+
+
+def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, max_size_mode='area'):
+    """Multi-scale + flip test-time augmentation: every ``scale`` (a factor of the original image size) with and
+    without a horizontal flip, merged by ``FaceTTAModel`` with NMS or box voting. A config's own
+    ``tta_model`` / ``tta_pipeline`` take precedence. ``max_size`` clips the scales per image
+    (:func:`tta_scale_factors`); the views then vary per image, so the test batch size becomes 1."""
+    from copy import deepcopy
+
+    from mmengine.config import ConfigDict
+    if 'tta_model' not in cfg:
+        tta_cfg = dict(merge=merge)
+        if iou_threshold is not None:
+            tta_cfg['iou_threshold'] = iou_threshold
+        elif merge == 'vote':
+            tta_cfg['iou_threshold'] = 0.3  # the S3FD / SRN voting scripts
+        cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
+    if 'tta_pipeline' not in cfg:
+        pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
+        resize_index = next((i for i, step in enumerate(pipeline)
+                             if step.get('type') in RESIZE_TYPES), None)
+        if resize_index is None:
+            raise KeyError('tools/test_widerface.py --tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
+        resize_type = pipeline[resize_index]['type']
+        after = pipeline[resize_index + 1:]
+        if max_size:
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='WiderFaceCappedTTA', scales=[float(s) for s in scales], max_size=max_size,
+                     max_size_mode=max_size_mode, resize_type=resize_type, flip=True, transforms=after)]
+            if cfg.test_dataloader.get('batch_size', 1) != 1:
+                print('tools/test_widerface.py: --max-size gives each image its own views; test batch size set to 1')
+            cfg.test_dataloader.batch_size = 1
+        else:
+            resizes = [dict(type=resize_type, scale_factor=float(s), keep_ratio=True) for s in scales]
+            flip_type = 'FaceRandomFlip' if 'Face' in str(resize_type) else 'RandomFlip'
+            flips = [dict(type=flip_type, prob=1.), dict(type=flip_type, prob=0.)]
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
+    return cfg
+
+
+def build_test_cfg(args):
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
+    if args.mode:
+        set_test_scale(cfg, args.mode, args.size, None if args.tta else args.max_size, args.max_size_mode)
+    if args.tta:
+        set_tta(cfg, args.tta_scales, args.tta_merge, args.tta_iou, args.max_size, args.max_size_mode)
+    cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite)
+    return cfg
+
+
+def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False):
+    """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
+    ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
+    config has none. Without a ground-truth folder from either place the metric reports a single AP over all
+    annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
+    from copy import deepcopy
+    if evaluator is None:
+        metrics = []
+    elif isinstance(evaluator, dict) and 'metrics' in evaluator:  # dict(type='Evaluator', metrics=[...])
+        metrics = evaluator['metrics']
+    else:
+        metrics = evaluator
+    metrics = [deepcopy(m) for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
+    if not wider:
+        wider = [dict(type='WiderFaceMetric')]
+        metrics.insert(0, wider[0])
+    for metric in wider:
+        if gt_dir is not None:
+            metric['gt_dir'] = gt_dir
+        metric['outfile_prefix'] = out
+        metric['overwrite'] = overwrite
+    if not wider[0].get('gt_dir'):
+        print('tools/test_widerface.py: no WIDER FACE ground-truth folder (--gt-dir or the config\'s '
+              'WiderFaceMetric.gt_dir): the AP is over all annotated faces, not Easy / Medium / Hard')
+    return metrics
+
+def main(argv=None, prog=None):
+    """Both test doors: score a submission folder (``--pred-dir``), or run a model through mmengine's test loop and
+    score it. Returns the metrics (rank 0 prints them)."""
+    args = parse_args(argv, prog)
+    if args.pred_dir:
+        return score_submission(args.pred_dir, args.gt_dir, args.json)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    import mmdet_face
+    from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
+    from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
+    from mmengine.runner import Runner
+
+    mmdet_face.register_all_modules(init_default_scope=False)
+    name = prog or 'tools/test_widerface.py'
+    if args.out and not args.overwrite:
+        try:
+            check_output_free(args.out.rstrip('/\\'))
+        except FileExistsError as exc:
+            sys.exit(f'{name}: {exc}')
+    cfg = build_test_cfg(args)
+    runner = Runner.from_cfg(cfg)
+    try:
+        load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
+    except (CheckpointMismatchError, FileNotFoundError) as exc:
+        sys.exit(f'{name}: {exc}')
+    metrics = runner.test()
+    if args.out and runner.rank == 0:
+        print(json.dumps(metrics, indent=2))
+    return metrics
