@@ -22,3 +22,18 @@ def widerface_gt_dir():
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: takes more than ~30 s on a 2-core CPU')
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say at the end which tests did not run because ../shared (real photos, released weights, the official
+    ground truth) is absent: a green run without them has not checked parity with the releases."""
+    missing = [report for report in terminalreporter.stats.get('skipped', [])
+               if 'is not available on this machine' in str(report.longrepr)]
+    if not missing:
+        return
+    terminalreporter.section('tests that need ../shared and did not run')
+    for report in missing:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        terminalreporter.write_line(f'{report.nodeid}: {reason.replace("Skipped: ", "")}')
+    terminalreporter.write_line(f'{len(missing)} parity/reference test(s) skipped; set MMDET_FACE_SHARED to the '
+                                'shared folder to run them.')
