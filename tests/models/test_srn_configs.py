@@ -117,7 +117,7 @@ def test_ainnoface_pipeline_has_data_anchor_sampling(name):
     pipeline = cfg.train_dataloader.dataset.pipeline
     assert cfg.train_pipeline == pipeline
     types = [t['type'] for t in pipeline]
-    assert types == ['LoadImageFromFile', 'LoadFaceAnnotations', 'RandomChoice', 'Resize', 'RandomFlip',
+    assert types == ['LoadImageFromFile', 'LoadFaceAnnotations', 'RandomChoice', 'FaceResize', 'FaceRandomFlip',
                      'PhotoMetricDistortion', 'PackFaceInputs']
     choice = pipeline[2]
     assert choice['prob'] == [0.5, 0.5]
