@@ -40,8 +40,8 @@ def test_same_result_as_mmcv(thr, seed):
     dets_ref, keep_ref = mmcv_nms(boxes, scores, thr)
     keep = fast.sweep_nms(boxes, scores, thr)
     assert torch.equal(keep, keep_ref)
-    dets, keep2 = fast.batched_nms(boxes, scores, torch.zeros(len(boxes), dtype=torch.long),
-                                   dict(type='nms', iou_threshold=thr))
+    dets, keep2 = fast.sweep_batched_nms(boxes, scores, torch.zeros(len(boxes), dtype=torch.long),
+                                         dict(type='nms', iou_threshold=thr))
     assert torch.equal(keep2, keep_ref) and torch.equal(dets, dets_ref)
     if 0 < thr < 1:  # a real suppression happened, and something was kept in every cluster
         assert 0 < len(keep) < len(boxes)
@@ -67,10 +67,10 @@ def test_max_num_and_classes():
     labels = torch.from_numpy(np.random.default_rng(3).integers(0, 3, len(boxes)))
     cfg = dict(type='nms', iou_threshold=0.45)
     dets_ref, keep_ref = mmcv_batched_nms(boxes, scores, labels, cfg)
-    dets, keep = fast.batched_nms(boxes, scores, labels, cfg)
+    dets, keep = fast.sweep_batched_nms(boxes, scores, labels, cfg)
     assert torch.equal(keep, keep_ref) and torch.equal(dets, dets_ref)
     dets_ref, keep_ref = mmcv_batched_nms(boxes, scores, labels, dict(cfg, class_agnostic=True))
-    dets, keep = fast.batched_nms(boxes, scores, labels, dict(cfg, class_agnostic=True))
+    dets, keep = fast.sweep_batched_nms(boxes, scores, labels, dict(cfg, class_agnostic=True))
     assert torch.equal(keep, keep_ref)
     limited = fast.sweep_nms(boxes, scores, 0.45, max_num=17)
     assert torch.equal(limited, mmcv_nms(boxes, scores, 0.45)[1][:17])
@@ -111,6 +111,6 @@ def test_falls_back_to_mmcv(monkeypatch):
     assert not fast.use_sweep(boxes, None)
     monkeypatch.setattr(fast, '_sweep_nms', None)  # numba missing
     assert not fast.use_sweep(boxes, cfg)
-    dets, keep = fast.batched_nms(boxes, scores, idxs, cfg)
+    dets, keep = fast.sweep_batched_nms(boxes, scores, idxs, cfg)
     assert torch.equal(keep, mmcv_nms(boxes, scores, 0.4)[1])
-    assert fast.batched_nms(boxes[:0], scores[:0], idxs[:0], cfg)[1].numel() == 0
+    assert fast.sweep_batched_nms(boxes[:0], scores[:0], idxs[:0], cfg)[1].numel() == 0

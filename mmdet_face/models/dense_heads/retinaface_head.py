@@ -23,7 +23,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.utils.nms import batched_nms
+from mmdet_face.models.utils.nms import sweep_batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
@@ -252,7 +252,7 @@ class RetinaFaceHead(BaseDenseHead):
                 keypoints = keypoints / scale
             labels = scores.new_zeros(scores.shape, dtype=torch.long)
             if with_nms and bboxes.numel() > 0 and cfg.get('nms') is not None:
-                _, keep = batched_nms(bboxes, scores, labels, cfg.nms)
+                _, keep = sweep_batched_nms(bboxes, scores, labels, cfg.nms)
                 max_per_img = cfg.get('max_per_img', -1)
                 if max_per_img > 0:
                     keep = keep[:max_per_img]

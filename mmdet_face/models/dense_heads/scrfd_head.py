@@ -25,7 +25,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.utils.nms import batched_nms
+from mmdet_face.models.utils.nms import sweep_batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
@@ -451,7 +451,7 @@ class SCRFDHead(AnchorHead):
             h = results.bboxes[:, 3] - results.bboxes[:, 1]
             results = results[(w > min_size) & (h > min_size)]
         if with_nms and results.bboxes.numel() > 0:
-            det_bboxes, keep = batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
+            det_bboxes, keep = sweep_batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
             results = results[keep]
             results.scores = det_bboxes[:, -1]
             max_per_img = cfg.get('max_per_img', -1)

@@ -33,7 +33,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.layers import RFE
-from mmdet_face.models.utils.nms import batched_nms
+from mmdet_face.models.utils.nms import sweep_batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 CLS_BIAS_INIT = -4.595  # log(0.01 / 0.99): every anchor starts at p = 0.01 (RetinaNet's prior)
@@ -362,7 +362,7 @@ class SRNHead(AnchorHead):
             if rescale:
                 results.bboxes = results.bboxes / results.bboxes.new_tensor(meta['scale_factor'][:2]).repeat(2)
             if with_nms and results.bboxes.numel() > 0:
-                det, keep_nms = batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
+                det, keep_nms = sweep_batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
                 results = results[keep_nms]
                 results.scores = det[:, -1]
                 max_per_img = cfg.get('max_per_img', -1)

@@ -11,9 +11,12 @@ module computes the *same* result (same kept boxes, same order) from the few pai
 * greedy suppression then walks the boxes by decreasing score over that pair list.
 
 The sweep is compiled with numba when it is installed (``requirements/runtime.txt``); without numba, on CUDA tensors,
-for ``offset != 0`` or other NMS types, :func:`batched_nms` hands over to mmcv's implementation unchanged. IoUs are
-computed in float32 exactly as mmcv's CPU kernel computes them (``inter / (area_i + area_j - inter)``, suppress when
-``> iou_threshold``), so results are identical; score ties are broken by the lower index (stable order).
+for ``offset != 0`` or other NMS types, :func:`sweep_batched_nms` hands over to mmcv's implementation unchanged.
+IoUs are computed in float32 exactly as mmcv's CPU kernel computes them (``inter / (area_i + area_j - inter)``,
+suppress when ``> iou_threshold``), so results are identical; score ties are broken by the lower index (stable order).
+
+The face heads call :func:`sweep_batched_nms` (through ``dense_heads/base_face_head.py``) under that name, so a reader
+sees that it is not mmcv's function, although it returns exactly mmcv's result.
 """
 from typing import Dict, Optional, Tuple
 
@@ -169,7 +172,7 @@ def sweep_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_num: int 
 
 
 def use_sweep(boxes: Tensor, nms_cfg: Optional[Dict]) -> bool:
-    """Whether :func:`batched_nms` takes the sweep path for these boxes and settings."""
+    """Whether :func:`sweep_batched_nms` takes the sweep path for these boxes and settings."""
     if nms_cfg is None or _sweep_nms is None or boxes.device.type != 'cpu':
         return False
     cfg = dict(nms_cfg)
@@ -177,12 +180,24 @@ def use_sweep(boxes: Tensor, nms_cfg: Optional[Dict]) -> bool:
             and cfg.get('score_threshold', 0) == 0 and boxes.shape[0] >= MIN_BOXES_FOR_SWEEP)
 
 
-def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Optional[Dict],
-                class_agnostic: bool = False) -> Tuple[Tensor, Tensor]:
-    """Drop-in for ``mmcv.ops.batched_nms``: ``(dets (k, 5) x1y1x2y2 score, keep (k,))`` by decreasing score.
+def sweep_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Optional[Dict],
+                      class_agnostic: bool = False) -> Tuple[Tensor, Tensor]:
+    """``mmcv.ops.batched_nms`` with the sweep on the CPU: returns exactly mmcv's result.
+
+    Args:
+        boxes (Tensor): ``(n, 4)`` x1y1x2y2.
+        scores (Tensor): ``(n,)``.
+        idxs (Tensor): ``(n,)`` class of each box; boxes of different classes never suppress each other unless
+            ``class_agnostic`` (argument or ``nms_cfg`` key).
+        nms_cfg (dict, optional): mmcv's NMS config (``type``, ``iou_threshold``, ``offset``, ``max_num`` ...).
+
+    Returns:
+        tuple: ``dets`` ``(k, 5)`` x1y1x2y2 + score and ``keep`` ``(k,)`` indices into the inputs, by decreasing
+        score: the same indices, order and scores as ``mmcv.ops.batched_nms``.
 
     Plain ``nms`` on CPU tensors with at least ``MIN_BOXES_FOR_SWEEP`` boxes runs :func:`sweep_nms`; everything
-    else (CUDA, soft-NMS, ``offset``, few boxes, numba missing) runs mmcv's ``batched_nms``.
+    else (CUDA, soft-NMS, ``offset``, few boxes, numba missing) runs mmcv's ``batched_nms`` itself. Empty input
+    gives empty outputs (mmcv's version fails on it).
     """
     if boxes.shape[0] == 0 and nms_cfg is not None:  # mmcv's version fails on empty input
         return boxes.new_zeros(0, 5), boxes.new_zeros(0, dtype=torch.long)
@@ -203,4 +218,5 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Optional[D
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tuple[Tensor, Tensor]:
     """Drop-in for ``mmcv.ops.nms(boxes, scores, iou_threshold)``: ``(dets (k, 5), keep (k,))``."""
     idxs = boxes.new_zeros(boxes.shape[0], dtype=torch.long)
-    return batched_nms(boxes, scores, idxs, dict(type='nms', iou_threshold=iou_threshold), class_agnostic=True)
+    return sweep_batched_nms(boxes, scores, idxs, dict(type='nms', iou_threshold=iou_threshold),
+                             class_agnostic=True)
