@@ -1,5 +1,6 @@
+from .base_face_head import BaseFaceHead
+from .retinaface_head import RetinaFaceHead
 from .scrfd_head import SCRFDHead
-from .retinaface_head import RetinaFaceHead  # noqa: F401
+from .srn_head import SRNHead
 
-__all__ = ['SCRFDHead']
-from .srn_head import SRNHead  # noqa: F401
+__all__ = ['BaseFaceHead', 'RetinaFaceHead', 'SCRFDHead', 'SRNHead']

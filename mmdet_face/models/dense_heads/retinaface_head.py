@@ -23,12 +23,12 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.utils.nms import sweep_batched_nms
+from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
 @MODELS.register_module()
-class RetinaFaceHead(BaseDenseHead):
+class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
     """RetinaFace detection head.
 
     Args:
@@ -224,9 +224,18 @@ class RetinaFaceHead(BaseDenseHead):
                         cfg: Optional[ConfigDict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Detections per image: ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros and
-        ``keypoints`` (N, K, 2), in input pixels, or original-image pixels when ``rescale`` (divided by the
-        ``scale_factor`` in the image meta). Sorted by decreasing score."""
+        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+
+        Face probability (softmax) ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes
+        (not clipped, as in the release) and landmarks; the shared tail then rescales (when the meta has a
+        ``scale_factor``), applies ``min_bbox_size`` (absent from the RetinaFace configs: off), NMS (when ``nms``
+        is set; ``sweep_batched_nms``, exactly ``mmcv.ops.batched_nms``'s result) and ``max_per_img``.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros and
+            ``keypoints`` (N, K, 2), in input pixels, or original-image pixels when ``rescale`` (divided by the
+            ``scale_factor`` (w_scale, h_scale) in the image meta). Sorted by decreasing score after NMS.
+        """
         cfg = self.test_cfg if cfg is None else cfg
         cfg = ConfigDict(cfg or {})
         priors = self._priors(cls_scores)
@@ -246,16 +255,11 @@ class RetinaFaceHead(BaseDenseHead):
                 img_priors, deltas, kps_deltas = img_priors[order], deltas[order], kps_deltas[order]
             bboxes = self.bbox_coder.decode(img_priors, deltas)
             keypoints = self.bbox_coder.decode_keypoints(img_priors, kps_deltas)
-            if rescale and 'scale_factor' in img_meta:
-                scale = bboxes.new_tensor(img_meta['scale_factor'])  # (w_scale, h_scale)
-                bboxes = bboxes / scale.repeat(2)
-                keypoints = keypoints / scale
             labels = scores.new_zeros(scores.shape, dtype=torch.long)
-            if with_nms and bboxes.numel() > 0 and cfg.get('nms') is not None:
-                _, keep = sweep_batched_nms(bboxes, scores, labels, cfg.nms)
-                max_per_img = cfg.get('max_per_img', -1)
-                if max_per_img > 0:
-                    keep = keep[:max_per_img]
-                bboxes, scores, labels, keypoints = bboxes[keep], scores[keep], labels[keep], keypoints[keep]
-            results.append(InstanceData(bboxes=bboxes, scores=scores, labels=labels, keypoints=keypoints))
+            candidates = InstanceData(bboxes=bboxes, scores=scores, labels=labels, keypoints=keypoints)
+            # The release's conventions: no rescale without a scale factor, no NMS without an ``nms`` config, and
+            # the kept boxes' own scores (the same numbers as the NMS output's unless the NMS rescores).
+            results.append(self._face_post_process(
+                candidates, img_meta, cfg, rescale=rescale and 'scale_factor' in img_meta,
+                with_nms=with_nms and cfg.get('nms') is not None, scores_from_nms=False))
         return results

@@ -25,7 +25,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.utils.nms import sweep_batched_nms
+from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
@@ -33,7 +33,7 @@ CLS_BIAS_INIT = -4.595
 
 
 @MODELS.register_module()
-class SCRFDHead(AnchorHead):
+class SCRFDHead(BaseFaceHead, AnchorHead):
     """The SCRFD detection head.
 
     Args:
@@ -371,12 +371,20 @@ class SCRFDHead(AnchorHead):
                         cfg: Optional[dict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Decode, filter and NMS the head outputs.
+        """Decode the head outputs, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+
+        Args:
+            cls_scores, bbox_preds, kps_preds (list[Tensor]): per level, as returned by :meth:`forward`.
+            batch_img_metas (list[dict]): ``img_shape`` (boxes are clipped to it) and, for ``rescale``,
+                ``scale_factor``.
+            cfg (dict, optional): test config (default ``self.test_cfg``): ``nms_pre``, ``score_thr`` and the
+                post-processing keys ``min_bbox_size``, ``nms`` (run by ``sweep_batched_nms``, which keeps exactly
+                what ``mmcv.ops.batched_nms`` keeps), ``max_per_img``.
 
         Returns:
-            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)``, ``labels``
-            ``(N,)`` and, with a keypoint branch, ``keypoints`` ``(N, K, 2)``; in original-image pixels when
-            ``rescale`` (boxes are clipped to the network input ``img_shape`` before rescaling).
+            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)`` (the NMS output's),
+            ``labels`` ``(N,)`` and, with a keypoint branch, ``keypoints`` ``(N, K, 2)``; in original-image pixels
+            when ``rescale`` (boxes are clipped to the network input ``img_shape`` before rescaling).
         """
         cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
         num_levels = len(cls_scores)
@@ -405,6 +413,8 @@ class SCRFDHead(AnchorHead):
 
     def _predict_by_feat_single(self, cls_scores, bbox_preds, kps_preds, mlvl_centers, img_meta, cfg, rescale,
                                 with_nms) -> InstanceData:
+        """One image: per level the ``nms_pre`` best candidates above ``score_thr``, decoded (boxes clipped to
+        ``img_shape``, keypoints not), then the shared post-processing."""
         img_shape = img_meta['img_shape']
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0.0)
@@ -440,21 +450,4 @@ class SCRFDHead(AnchorHead):
         results.labels = torch.cat(mlvl_labels)
         if kps_preds is not None:
             results.keypoints = torch.cat(mlvl_kps)
-        if rescale:
-            scale_factor = results.bboxes.new_tensor(img_meta['scale_factor'][:2])  # (w_scale, h_scale)
-            results.bboxes = results.bboxes / scale_factor.repeat(2)
-            if kps_preds is not None:
-                results.keypoints = results.keypoints / scale_factor
-        min_size = cfg.get('min_bbox_size', -1)
-        if min_size > 0:
-            w = results.bboxes[:, 2] - results.bboxes[:, 0]
-            h = results.bboxes[:, 3] - results.bboxes[:, 1]
-            results = results[(w > min_size) & (h > min_size)]
-        if with_nms and results.bboxes.numel() > 0:
-            det_bboxes, keep = sweep_batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
-            results = results[keep]
-            results.scores = det_bboxes[:, -1]
-            max_per_img = cfg.get('max_per_img', -1)
-            if max_per_img > 0:
-                results = results[:max_per_img]
-        return results
+        return self._face_post_process(results, img_meta, cfg, rescale=rescale, with_nms=with_nms)

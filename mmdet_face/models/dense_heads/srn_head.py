@@ -32,15 +32,15 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
 from mmdet_face.models.layers import RFE
-from mmdet_face.models.utils.nms import sweep_batched_nms
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 CLS_BIAS_INIT = -4.595  # log(0.01 / 0.99): every anchor starts at p = 0.01 (RetinaNet's prior)
 
 
 @MODELS.register_module()
-class SRNHead(AnchorHead):
+class SRNHead(BaseFaceHead, AnchorHead):
     """Two-step SRN head over ``num_levels`` levels.
 
     Args:
@@ -329,8 +329,17 @@ class SRNHead(AnchorHead):
                         cfg: Optional[dict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)``, ``labels`` ``(N,)``: second-step
-        scores, STC-dropped anchors removed, boxes decoded from the (STR-refined) anchors."""
+        """Decode the second step, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+
+        Per level, the ``nms_pre`` best second-step scores above ``score_thr`` among the anchors STC keeps are
+        decoded from the (STR-refined) anchors and clipped to ``img_shape``; the shared tail then rescales
+        (``scale_factor``), applies ``min_bbox_size`` (absent from the SRN configs: off), NMS
+        (``sweep_batched_nms``, exactly ``mmcv.ops.batched_nms``'s result) and ``max_per_img``.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)`` (the NMS output's),
+            ``labels`` ``(N,)``; no keypoints.
+        """
         cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
         featmap_sizes = [f.shape[-2:] for f in cls_second]
         device = cls_second[0].device
@@ -359,14 +368,5 @@ class SRNHead(AnchorHead):
                 scores.append(s)
                 labels.append(lab)
             results = InstanceData(bboxes=torch.cat(bboxes), scores=torch.cat(scores), labels=torch.cat(labels))
-            if rescale:
-                results.bboxes = results.bboxes / results.bboxes.new_tensor(meta['scale_factor'][:2]).repeat(2)
-            if with_nms and results.bboxes.numel() > 0:
-                det, keep_nms = sweep_batched_nms(results.bboxes, results.scores, results.labels, cfg.nms)
-                results = results[keep_nms]
-                results.scores = det[:, -1]
-                max_per_img = cfg.get('max_per_img', -1)
-                if max_per_img > 0:
-                    results = results[:max_per_img]
-            results_list.append(results)
+            results_list.append(self._face_post_process(results, meta, cfg, rescale=rescale, with_nms=with_nms))
         return results_list
