@@ -4,7 +4,12 @@
     faces = detector('photo.jpg', score_thr=0.5)    # also a BGR numpy image or a PIL image; see read_image
     faces.bboxes     # (N, 4) float32 x1, y1, x2, y2 in original-image pixels
     faces.scores     # (N,)
-    faces.keypoints  # (N, 5, 2) (left eye, right eye, nose, left mouth, right mouth) or None
+    faces.keypoints  # (N, K, 2), K = the head's num_keypoints (5: left eye, right eye, nose, left mouth,
+                     # right mouth), or None for a model without landmarks
+
+Inference only: building the model is :func:`mmdet_face.apis.inference.init_face_detector`, the CPU speed-ups are
+:mod:`mmdet_face.apis.cpu_runtime` (exact ones on by default; the process-wide allocator tuning only on request,
+``tune_allocator=True``) and drawing is :class:`mmdet_face.visualization.FaceLocalVisualizer`.
 """
 import copy
 import math
@@ -30,151 +35,6 @@ class FaceDetections:
 
     def __len__(self):
         return len(self.scores)
-
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_allocator_tuned: Optional[bool] = None
-
-
-def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 128 << 20) -> bool:
-    """Let glibc keep freed activation buffers for reuse instead of handing them back to the kernel.
-
-    PyTorch on the CPU has no caching allocator: every activation of a forward pass is a fresh ``malloc``. glibc
-    serves blocks above its mmap threshold (128 KiB at start, adjusted upwards to the largest block freed so far)
-    with ``mmap`` and trims the heap top above its trim threshold, so the multi-megabyte maps of a detector at
-    640 x 640 come back as new pages every call and each page is faulted in by the first kernel that writes it.
-    For SCRFD-500M at 640 x 640 on one thread that is about a quarter of the network time (the 320 x 320 stem
-    convolutions run 3-4x slower than on reused memory); onnxruntime avoids it with its arena allocator.
-    Raising both thresholds (``mallopt``) keeps up to ``trim_threshold`` bytes of freed memory in the process.
-
-    Process-wide and idempotent; does nothing (returns False) off glibc or when the environment variable
-    ``MMDET_FACE_DEFAULT_MALLOC=1`` is set. Returns whether the thresholds are in effect.
-    """
-    global _allocator_tuned
-    if _allocator_tuned is not None:
-        return _allocator_tuned
-    _allocator_tuned = False
-    import os
-    import platform
-    if os.environ.get('MMDET_FACE_DEFAULT_MALLOC', '') not in ('', '0') or platform.libc_ver()[0] != 'glibc':
-        return False
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None)
-        # mallopt returns 1 on success; glibc caps the mmap threshold at 32 MiB on 64-bit systems
-        _allocator_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
-                                and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
-    except (OSError, AttributeError):
-        pass
-    return _allocator_tuned
-
-
-class ConvReLU2d(torch.nn.Conv2d):
-    """A ``Conv2d`` whose following ReLU runs inside the same oneDNN call (CPU, float32, no autocast); the class of a
-    fused conv is switched to this one in place, so parameters and state-dict keys stay as they were.
-
-    The fused call saves a pass over large maps but costs more per call (about 70 µs against 50 µs for PyTorch's
-    own oneDNN conv and 7 µs for its GEMM path for 1x1 convs on one thread), so only inputs of at least
-    ``FUSE_MIN_NUMEL`` elements take it; smaller ones, other dtypes or devices and autocast run conv + in-place ReLU.
-    """
-    FUSE_MIN_NUMEL = 1 << 18
-
-    def forward(self, x):
-        if (x.numel() >= self.FUSE_MIN_NUMEL and x.dtype == torch.float32 and x.device.type == 'cpu'
-                and not _autocast_on()):
-            return _fused_conv_relu(self, x)
-        return torch.relu_(super().forward(x))
-
-
-def _fused_conv_relu(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    return torch.ops.mkldnn._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride),
-                                                   list(conv.dilation), conv.groups, 'relu', [None], '')
-
-
-def _autocast_on() -> bool:
-    try:
-        return torch.is_autocast_enabled('cpu')
-    except TypeError:  # pragma: no cover - torch < 2.4
-        return torch.is_autocast_cpu_enabled()
-
-
-_fused_relu_ok: Optional[bool] = None
-
-
-def fused_conv_relu_available() -> bool:
-    """Whether this torch has oneDNN's fused conv + ReLU (``torch.ops.mkldnn._convolution_pointwise``, the op
-    Inductor's CPU backend calls) and it computes ``relu(conv2d(x))``; checked once on a small input."""
-    global _fused_relu_ok
-    if _fused_relu_ok is None:
-        try:
-            gen = torch.Generator().manual_seed(0)
-            conv = torch.nn.Conv2d(8, 8, 3, padding=1, groups=2)
-            with torch.no_grad():
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen))
-                x = torch.randn(1, 8, 7, 9, generator=gen).contiguous(memory_format=torch.channels_last)
-                ref = torch.relu(conv(x))
-                got = _fused_conv_relu(conv, x)
-            _fused_relu_ok = bool(got.shape == ref.shape and torch.allclose(got, ref, atol=1e-5))
-        except Exception:  # the private op is missing or changed: keep conv + ReLU
-            _fused_relu_ok = False
-    return _fused_relu_ok
-
-
-def _fuse_conv_relu(model: torch.nn.Module) -> int:
-    """Fold every ReLU that directly follows a conv (mmcv ``ConvModule`` with ``conv -> norm -> act``, or
-    ``nn.Sequential`` conv, Identity..., ReLU: BN is an Identity after folding) into :class:`ConvReLU2d`; returns how
-    many. Convs with string padding or a non-zero padding mode are left alone."""
-    from mmcv.cnn import ConvModule
-
-    def fusable(conv):
-        return (type(conv) is torch.nn.Conv2d and conv.padding_mode == 'zeros'
-                and not isinstance(conv.padding, str))
-
-    count = 0
-    for module in model.modules():
-        if isinstance(module, ConvModule):
-            if (module.with_activation and type(module.activate) is torch.nn.ReLU and fusable(module.conv)
-                    and tuple(module.order) == ('conv', 'norm', 'act')
-                    and (not module.with_norm or isinstance(module.norm, torch.nn.Identity))):
-                module.conv.__class__ = ConvReLU2d
-                module.activate = torch.nn.Identity()
-                count += 1
-        elif isinstance(module, torch.nn.Sequential):
-            children = list(module._modules.items())
-            for i, (_, conv) in enumerate(children):
-                if not fusable(conv):
-                    continue
-                j = i + 1
-                while j < len(children) and isinstance(children[j][1], torch.nn.Identity):
-                    j += 1
-                if j < len(children) and type(children[j][1]) is torch.nn.ReLU:
-                    conv.__class__ = ConvReLU2d
-                    module._modules[children[j][0]] = torch.nn.Identity()
-                    count += 1
-    return count
-
-
-def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Inference-only rewrites that leave the outputs unchanged up to float rounding (about 1e-6 relative).
-
-    BatchNorm is folded into the preceding convolution (mmcv ``fuse_conv_bn``) and, on the CPU, weights and
-    activations use the channels-last layout, which oneDNN's convolutions run faster, glibc's allocator keeps
-    freed activations for reuse (:func:`tune_cpu_allocator`) and a ReLU after a conv runs inside the conv's oneDNN
-    call (:class:`ConvReLU2d`, when :func:`fused_conv_relu_available`). SCRFD-500M at 640 x 640 on one thread:
-    folding + layout about 1.4x faster than the plain eager model, the allocator 1.3-1.8x more, the ReLU fusion
-    4-9 % more (``tools/analysis/benchmark_inference.py``). The model must be in eval
-    mode; it is changed in place.
-    """
-    from mmcv.cnn import fuse_conv_bn
-    model = fuse_conv_bn(model.eval())
-    if device.type == 'cpu':
-        model = model.to(memory_format=torch.channels_last)
-        tune_cpu_allocator()
-        if fused_conv_relu_available():
-            _fuse_conv_relu(model)
-    return model
 
 
 def _jpeg_is_complete(data: bytes) -> bool:
@@ -322,8 +182,12 @@ def _clip_to_image(bboxes: np.ndarray, shape) -> None:
     np.clip(bboxes[:, 1::2], 0, h, out=bboxes[:, 1::2])
 
 
+# the test-pipeline steps whose scale ``max_size`` replaces (type names as written in the configs)
+RESIZE_TYPES = frozenset({'FaceResize', 'mmdet_face.FaceResize', 'Resize', 'mmdet.Resize'})
+
+
 class FaceDetector:
-    """Runs any face config of this repository on images.
+    """Runs any face config of this repository on images (inference only).
 
     Args:
         config (str | mmengine.Config): a face config.
@@ -336,43 +200,44 @@ class FaceDetector:
             ``letterbox x letterbox`` canvas, one scale factor (the height's) for both axes. ``max_size`` then
             overrides it. Boxes of heads that clip (all but RetinaFace) are clipped to the image after NMS;
             keypoints are not clipped, as in the config's pipeline.
-        optimize (bool): fold BatchNorm into the convolutions and use channels-last on the CPU
-            (:func:`optimize_for_inference`); False keeps the model exactly as built (e.g. to fine-tune it).
+        optimize (bool): the exact, model-local rewrites of
+            :func:`~mmdet_face.apis.cpu_runtime.optimize_for_inference`: BatchNorm folded into the convolutions and,
+            on the CPU, channels-last and ReLU fused into its conv (SCRFD-500M, 640 x 640, one thread: about 1.5x
+            faster; outputs equal up to float rounding). False keeps the model exactly as built (e.g. to fine-tune).
         strict (bool): the checkpoint must hold exactly the model's weights, all finite
             (:func:`~mmdet_face.apis.checkpoint.load_face_checkpoint` raises ``CheckpointMismatchError`` naming the
             missing and unexpected keys otherwise); False loads the matching weights only, on purpose, and logs
             the rest. Non-finite weights are refused either way.
+        tune_allocator (bool): opt in to :func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` on a CPU device:
+            raise glibc's malloc thresholds so activation buffers are reused between calls (SCRFD-500M, 640 x 640,
+            one thread: the network a further 1.3-1.8x faster). This changes the allocator of the whole process,
+            which is why it is off by default; ``MMDET_FACE_DEFAULT_MALLOC=1`` in the environment vetoes it.
+
+    A detector may be called from several threads at once: a call's ``score_thr`` / ``nms_thr`` go to the head
+    as that call's own test config, and nothing of the detector is changed by a call.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                  fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True,
-                 strict: bool = True):
-        from mmengine.config import Config
-        from mmengine.registry import init_default_scope
-
-        import mmdet_face  # noqa: F401
-        from mmdet_face.apis.checkpoint import load_face_checkpoint
-        from mmdet_face.registry import MODELS
+                 strict: bool = True, tune_allocator: bool = False):
+        from mmdet_face.apis import cpu_runtime
+        from mmdet_face.apis.inference import init_face_detector
+        from mmdet_face.keypoints import NUM_KEYPOINTS
+        from mmdet_face.models.dense_heads import RetinaFaceHead
 
         if letterbox is not None and not _is_positive_int(letterbox):
             raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
-        config_name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else getattr(config, 'filename', None)
-        self.cfg = Config.fromfile(config_name) if isinstance(config, (str, os.PathLike)) else copy.deepcopy(config)
-        init_default_scope(self.cfg.get('default_scope', 'mmdet_face'))
-        model_cfg = copy.deepcopy(self.cfg.model)
-        model_cfg.pop('pretrained', None)
-        if isinstance(model_cfg.get('backbone'), dict):
-            model_cfg.backbone.pop('init_cfg', None)  # no download of ImageNet weights for inference
-        self.model = MODELS.build(model_cfg)
-        if checkpoint is not None:
-            load_face_checkpoint(self.model, os.fspath(checkpoint), strict=strict, map_location='cpu',
-                                 config_name=config_name)
         self.device = torch.device(device)
-        self.model.to(self.device).eval()
+        self.model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
+        self.cfg = self.model.cfg
         if optimize:
-            self.model = optimize_for_inference(self.model, self.device)
+            self.model = cpu_runtime.optimize_for_inference(self.model, self.device)
+        if tune_allocator and self.device.type == 'cpu':
+            cpu_runtime.tune_cpu_allocator()
         self.fp16 = (self.device.type == 'cuda') if fp16 is None else fp16
         self.head = self.model.bbox_head
+        self.num_keypoints = getattr(self.head, 'num_keypoints', NUM_KEYPOINTS)
+        self._scope = self.cfg.get('default_scope', 'mmdet_face')
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self.letterbox = letterbox
@@ -380,7 +245,6 @@ class FaceDetector:
         # boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken from
         # the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at 640):
         # such boxes are clipped to the image itself.
-        from mmdet_face.models.dense_heads import RetinaFaceHead
         self._head_clips_boxes = not isinstance(self.head, RetinaFaceHead)
 
     @staticmethod
@@ -399,17 +263,40 @@ class FaceDetector:
         return steps
 
     def _pipeline(self, max_size):
-        if max_size not in self._pipelines:
+        pipeline = self._pipelines.get(max_size)
+        if pipeline is None:
+            from mmengine.dataset import Compose
+            from mmengine.registry import DefaultScope
             steps = copy.deepcopy(self._base_pipeline)
             if max_size is not None:
                 for step in steps:
-                    if step['type'].endswith('Resize'):
+                    if step['type'] in RESIZE_TYPES:
                         step.pop('scale_factor', None)
                         step['scale'] = (int(max_size), int(max_size))
                         step['keep_ratio'] = True
-            from mmengine.dataset import Compose
-            self._pipelines[max_size] = Compose(steps)
-        return self._pipelines[max_size]
+            with DefaultScope.overwrite_default_scope(self._scope):  # names resolve in the config's scope
+                pipeline = Compose(steps)
+            self._pipelines[max_size] = pipeline  # two threads may both build it: the same pipeline either way
+        return pipeline
+
+    def _call_cfg(self, score_thr: float, nms_thr: float):
+        """The head's ``test_cfg`` with this call's thresholds, as a new object (the head's stays as it is)."""
+        from mmengine.config import ConfigDict
+        cfg = ConfigDict(copy.deepcopy(self.head.test_cfg) or {})
+        cfg.score_thr = float(score_thr)
+        nms = ConfigDict(cfg.get('nms') or dict(type='nms'))
+        nms.iou_threshold = float(nms_thr)
+        cfg.nms = nms
+        return cfg
+
+    def _predict(self, batch: dict, cfg) -> list:
+        """``model.test_step`` (data preprocessor, features, head, decoding rescaled to the original images) with
+        ``cfg`` passed to the head's ``predict_by_feat`` instead of its own ``test_cfg``."""
+        data = self.model.data_preprocessor(batch, False)
+        feats = self.model.extract_feat(data['inputs'])
+        outs = self.head(feats)
+        img_metas = [sample.metainfo for sample in data['data_samples']]
+        return self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
 
     @torch.no_grad()
     def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], score_thr: float = 0.5,
@@ -432,28 +319,22 @@ class FaceDetector:
         single = not isinstance(images, (list, tuple))
         images = [images] if single else list(images)
         pipeline = self._pipeline(max_size)
-        test_cfg = self.head.test_cfg
-        saved = copy.deepcopy(test_cfg)
-        test_cfg['score_thr'] = score_thr
-        test_cfg.setdefault('nms', dict(type='nms'))['iou_threshold'] = nms_thr
+        cfg = self._call_cfg(score_thr, nms_thr)
         results = []
-        try:
-            for start in range(0, len(images), batch_size):
-                chunk = [read_image(img) for img in images[start:start + batch_size]]
-                if self.letterbox:
-                    data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
-                else:
-                    data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
-                batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
-                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-                    outputs = self.model.test_step(batch)
-                for img, out in zip(chunk, outputs):
-                    faces = self._to_numpy(out.pred_instances)
-                    if self.letterbox and self._head_clips_boxes:
-                        _clip_to_image(faces.bboxes, img.shape[:2])
-                    results.append(faces)
-        finally:
-            self.head.test_cfg = saved
+        for start in range(0, len(images), batch_size):
+            chunk = [read_image(img) for img in images[start:start + batch_size]]
+            if self.letterbox:
+                data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
+            else:
+                data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
+            batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+                predictions = self._predict(batch, cfg)
+            for img, pred in zip(chunk, predictions):
+                faces = self._to_numpy(pred)
+                if self.letterbox and self._head_clips_boxes:
+                    _clip_to_image(faces.bboxes, img.shape[:2])
+                results.append(faces)
         return results[0] if single else results
 
     @staticmethod
@@ -475,8 +356,14 @@ class FaceDetector:
                                              scale_factor=(scale, scale), pad_shape=(size, size)))
         return dict(inputs=torch.from_numpy(canvas).permute(2, 0, 1).contiguous(), data_samples=sample)
 
-    @staticmethod
-    def _to_numpy(pred) -> FaceDetections:
-        keypoints = pred.keypoints.float().cpu().numpy().reshape(-1, 5, 2) if 'keypoints' in pred else None
+    def _to_numpy(self, pred) -> FaceDetections:
+        """(N, 4) boxes, (N,) scores and (N, K, 2) keypoints (K = the head's ``num_keypoints``) as float32 numpy."""
+        keypoints = None
+        if 'keypoints' in pred:
+            keypoints = pred.keypoints.float().cpu().numpy().reshape(-1, self.num_keypoints, 2)
         return FaceDetections(bboxes=pred.bboxes.float().cpu().numpy().reshape(-1, 4),
                               scores=pred.scores.float().cpu().numpy().reshape(-1), keypoints=keypoints)
+
+
+# Kept importable from here for tools/analysis/benchmark_inference.py, which predates cpu_runtime.
+from .cpu_runtime import optimize_for_inference, tune_cpu_allocator  # noqa: E402,F401

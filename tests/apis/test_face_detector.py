@@ -134,7 +134,7 @@ def test_optimized_model_matches_plain_model():
             m.weight.data.uniform_(0.5, 1.5)
     fast = FaceDetector(str(KPS_CONFIG), optimize=False)
     fast.model.load_state_dict(plain.model.state_dict())
-    from mmdet_face.apis.face_detector import optimize_for_inference
+    from mmdet_face.apis.cpu_runtime import optimize_for_inference
     fast.model = optimize_for_inference(fast.model, torch.device('cpu'))
     fast.head = fast.model.bbox_head
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.modules())
@@ -143,7 +143,7 @@ def test_optimized_model_matches_plain_model():
     from mmcv.cnn import fuse_conv_bn
     folded_keys = set(fuse_conv_bn(copy.deepcopy(plain.model).eval()).state_dict())
     assert set(fast.model.state_dict()) == folded_keys  # the ReLU fusion keeps every module in place
-    from mmdet_face.apis.face_detector import ConvReLU2d, fused_conv_relu_available
+    from mmdet_face.apis.cpu_runtime import ConvReLU2d, fused_conv_relu_available
     if fused_conv_relu_available():  # every ReLU of SCRFD-500M follows a conv: all run inside the conv call
         assert not any(type(m) is torch.nn.ReLU for m in fast.model.modules())
         assert sum(type(m) is ConvReLU2d for m in fast.model.modules()) == 41
@@ -206,25 +206,25 @@ def test_conv_relu_fusion_falls_back(monkeypatch):
     """Without the fused op nothing is fused; a fused conv given float64 or run under autocast computes conv + ReLU
     the plain way."""
     import torch
-    from mmdet_face.apis import face_detector as fd
-    available = fd.fused_conv_relu_available()
-    monkeypatch.setattr(fd, 'fused_conv_relu_available', lambda: False)
+    from mmdet_face.apis import cpu_runtime as rt
+    available = rt.fused_conv_relu_available()
+    monkeypatch.setattr(rt, 'fused_conv_relu_available', lambda: False)
     det = FaceDetector(str(KPS_CONFIG))
     assert sum(type(m) is torch.nn.ReLU for m in det.model.modules()) == 41
-    assert not any(isinstance(m, fd.ConvReLU2d) for m in det.model.modules())
+    assert not any(isinstance(m, rt.ConvReLU2d) for m in det.model.modules())
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(4, 6, 3, padding=1)
     x = torch.randn(1, 4, 5, 7)
     ref = torch.relu(conv(x)).detach()
-    conv.__class__ = fd.ConvReLU2d
+    conv.__class__ = rt.ConvReLU2d
     calls = []
-    fused = fd._fused_conv_relu
-    monkeypatch.setattr(fd, '_fused_conv_relu', lambda c, t: calls.append(t.shape) or fused(c, t))
+    fused = rt._fused_conv_relu
+    monkeypatch.setattr(rt, '_fused_conv_relu', lambda c, t: calls.append(t.shape) or fused(c, t))
     with torch.no_grad():
         torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)  # small input: conv + ReLU
         assert calls == [] and (ref == 0).any()
-        monkeypatch.setattr(fd.ConvReLU2d, 'FUSE_MIN_NUMEL', 0)
+        monkeypatch.setattr(rt.ConvReLU2d, 'FUSE_MIN_NUMEL', 0)
         if available:
             torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)  # the fused oneDNN call
             assert calls == [x.shape]
