@@ -1,6 +1,6 @@
 """Detect faces in an image, a folder of images or a video and write the same with boxes, scores and landmarks.
 
-    python tools/demo.py CONFIG CHECKPOINT INPUT [--out OUT] [--score-thr 0.5] [--nms-thr 0.4] [--max-size N]
+    python tools/image_demo.py CONFIG CHECKPOINT INPUT [--out OUT] [--score-thr 0.5] [--nms-thr 0.4] [--max-size N]
                          [--device cpu|cuda] [--show-fps] [--overwrite] [--partial-load]
 
 INPUT: an image file, a folder (every .jpg/.jpeg/.png/.bmp/.webp inside, recursively) or a video

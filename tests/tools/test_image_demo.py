@@ -1,4 +1,4 @@
-"""tools/demo.py: image, folder and video in, the same out with detections drawn; never overwrites."""
+"""tools/image_demo.py: image, folder and video in, the same out with detections drawn; never overwrites."""
 import re
 import sys
 from pathlib import Path
@@ -10,7 +10,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tools'))
-import demo as demo_tool  # noqa: E402
+import image_demo as demo_tool  # noqa: E402
 
 CONFIG = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
 
