@@ -21,16 +21,15 @@ release's ``decode`` / ``decode_landm``): prior ``k`` at level stride s, row i, 
 ``((j + 0.5) * s, (i + 0.5) * s)`` and square size ``min_sizes[level][a]`` (16, 32 | 64, 128 | 256, 512 px);
 centre ``= c + loc[:2] * 0.1 * size``, box size ``= size * exp(loc[2:] * 0.2)``, landmark ``m = c + landms[2m:2m+2]
 * 0.1 * size``. The channel layout of our head's 1x1 convs equals the release's ``ClassHead`` / ``BboxHead`` /
-``LandmarkHead`` (``mmdet_face/deployment/retinaface_convert.py`` copies them unchanged), so the released weights
+``LandmarkHead`` (:mod:`mmdet_face.deployment.retinaface_pth_import` copies them unchanged), so the released weights
 converted with ``tools/model_converters/retinaface_pth2mmdet.py`` export to the same numbers as the release.
 """
-import copy
 from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
 
-from .output_file import atomic_output, check_output_path
+from .onnx_export import export_onnx, torch_outputs
 
 OUTPUT_NAMES = ('loc', 'conf', 'landms')
 INPUT_NAME = 'input'
@@ -67,50 +66,21 @@ class RetinaFaceExportWrapper(nn.Module):
 
 def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640),
                            dynamic: bool = False, opset: int = DEFAULT_OPSET, simplify: bool = False,
-                           batch_size: int = 1, overwrite: bool = False) -> List[str]:
-    """Export a built RetinaFace detector (weights loaded) to ``out_file``; returns the output names.
+                           batch_size: int = 1, overwrite: bool = False, check: bool = True) -> List[str]:
+    """Export a built RetinaFace detector (weights loaded; left unchanged) to ``out_file``; returns the output names.
 
-    Args:
-        model: a detector whose ``bbox_head`` is a ``RetinaFaceHead`` (copied; the original is left as it is).
-        shape: ``(H, W)`` of the trace input (fixed in the graph unless ``dynamic``).
-        dynamic: symbolic batch, height and width (otherwise only the batch is symbolic).
-        opset: ONNX opset (17 by default; every op here exists since opset 11).
-        simplify: simplify the written file (onnxsim when installed, else onnxruntime's basic offline optimisation,
-            see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`).
-        batch_size: batch of the trace input.
-        overwrite: replace an existing ``out_file``; otherwise it is refused
-            (:class:`~mmdet_face.deployment.output_file.OutputExistsError`). The file is written atomically
-            (temporary file + rename), so a failed export or simplification leaves nothing behind.
+    The steps (private copy, trace, simplify, onnxruntime check, atomic write) and the arguments are
+    :func:`mmdet_face.deployment.onnx_export.export_onnx`'s; ``dynamic`` makes H, W and ``N`` symbolic (the batch
+    always is). Opset 17 by default (every op here exists since opset 11).
     """
-    check_output_path(out_file, overwrite)
-    model = copy.deepcopy(model).cpu().eval()
-    wrapper = RetinaFaceExportWrapper(model).eval()
-    names = wrapper.output_names()
-    x = torch.zeros(batch_size, 3, *shape)
-    axes = {INPUT_NAME: {0: 'batch'}}
-    if dynamic:
-        axes[INPUT_NAME].update({2: 'height', 3: 'width'})
-    axes.update({n: {0: 'batch', 1: 'num_priors'} if dynamic else {0: 'batch'} for n in names})
-    with atomic_output(out_file, overwrite) as tmp, torch.no_grad():
-        torch.onnx.export(wrapper, x, tmp, input_names=[INPUT_NAME], output_names=names, opset_version=opset,
-                          dynamic_axes=axes, do_constant_folding=True, dynamo=False)
-        if not dynamic:  # the tracer leaves N symbolic (it follows the symbolic batch): declare it
-            import onnx
-            onnx_model = onnx.load(tmp)
-            for output, ref in zip(onnx_model.graph.output, wrapper(x)):
-                dims = output.type.tensor_type.shape.dim
-                for dim, size in list(zip(dims, ref.shape))[1:]:
-                    dim.Clear()
-                    dim.dim_value = int(size)
-            onnx.save(onnx_model, tmp)
-        if simplify:
-            from .onnx_utils import simplify_onnx
-            simplify_onnx(tmp, display_name=str(out_file))
-    return names
+    return export_onnx(model, out_file, RetinaFaceExportWrapper, input_name=INPUT_NAME, output_axis='num_priors',
+                       shape=shape, dynamic=dynamic, opset=opset, simplify=simplify, batch_size=batch_size,
+                       overwrite=overwrite, check=check)
 
 
 def retinaface_outputs_flat(model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
     """PyTorch reference of the exported outputs: ``{'loc', 'conf', 'landms'}`` for the input batch ``x``."""
-    wrapper = RetinaFaceExportWrapper(model).eval()
-    with torch.no_grad():
-        return dict(zip(wrapper.output_names(), wrapper(x)))
+    return torch_outputs(RetinaFaceExportWrapper(model), x)
+
+
+__all__ = ['DEFAULT_OPSET', 'RetinaFaceExportWrapper', 'export_retinaface_onnx', 'retinaface_outputs_flat']

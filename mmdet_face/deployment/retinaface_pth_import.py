@@ -135,17 +135,14 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
     check_output_path(dst, overwrite)
     state = load_release_checkpoint(src)
     if config is not None:
-        from mmengine.config import Config
-        from mmengine.registry import init_default_scope
-
-        from mmdet_face.registry import MODELS
-        cfg = Config.fromfile(config)
-        init_default_scope(cfg.get('default_scope', 'mmdet_face'))
-        model = MODELS.build(cfg.model)
-        model.load_state_dict(state, strict=True)
+        from mmdet_face.apis.inference import init_face_detector
+        init_face_detector(config).load_state_dict(state, strict=True)
     checkpoint = dict(state_dict=state,
-                      meta=dict(converted_from=str(src), converter='mmdet_face.deployment.retinaface_convert',
+                      meta=dict(converted_from=str(src), converter=__name__,
                                 config=config))
     with atomic_output(dst, overwrite) as tmp:
         torch.save(checkpoint, tmp)
     return checkpoint
+
+
+__all__ = ['convert_key', 'convert_retinaface_state_dict', 'load_release_checkpoint', 'convert_retinaface_checkpoint']

@@ -1,4 +1,4 @@
-"""SCRFD <-> ONNX: import released (BN-folded) SCRFD ONNX files as our checkpoints, export ours in their layout.
+"""Released SCRFD ONNX file -> our checkpoint: the weights of a (BN-folded) SCRFD graph copied into our model.
 
 Released files (insightface ``detection/scrfd/tools/scrfd2onnx.py``) have BatchNorm folded into the convs
 (``w' = w * gamma / sqrt(var + eps)``, ``b' = beta - mean * gamma / sqrt(var + eps)``). We load each ONNX conv into
@@ -9,24 +9,22 @@ affine parameters come from the ``GroupNormalization`` node or, in files exporte
 ``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add`` chain after the conv; the per-level box ``Scale``
 (``scale_mode``) is the scalar ``Mul`` after the box conv.
 
-Output layout (released and exported): ``score_8/16/32`` ``(B, N, 1)`` sigmoid scores, ``bbox_8/16/32``
+Output layout (released, and what :mod:`mmdet_face.deployment.scrfd_onnx_export` writes): ``score_8/16/32`` ``(B, N, 1)`` sigmoid scores, ``bbox_8/16/32``
 ``(B, N, 4)`` distances (left, top, right, bottom) in stride units, ``kps_8/16/32`` ``(B, N, 10)`` offsets in stride
 units; row r is location ``divmod(r // A, W / s)``, anchor ``r % A``. Older model-pack files use numeric output
 names and no batch dimension; they hold the same convs and are converted the same way.
+
+When the graph does not fit the requested config, the error names the configs among ``candidate_configs`` (paths
+the caller passes in; the command-line tool passes the repository's ``configs/scrfd``) whose convs and norms match.
 """
-import contextlib
-import copy
-import glob
+import os
 import os.path as osp
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from .output_file import atomic_output, check_output_path
-
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'scrfd')
 
 
 class SCRFDOnnxMismatch(ValueError):
@@ -174,11 +172,6 @@ def _onnx_convs(graph: _OnnxGraph) -> List[Tuple[str, torch.Tensor, Optional[tor
     return out
 
 
-def onnx_conv_weights(onnx_model) -> List[Tuple[str, torch.Tensor, Optional[torch.Tensor]]]:
-    """``(node name, weight, bias or None)`` for every Conv node in graph order."""
-    return [c[:3] for c in _onnx_convs(_OnnxGraph(onnx_model))]
-
-
 def _onnx_signature(graph: _OnnxGraph) -> List[Tuple[Tuple[int, ...], bool]]:
     """Per ONNX conv: weight shape and whether a group normalisation reads its output."""
     return [(tuple(w.shape), graph.group_norm_after(out, w.shape[0]) is not None)
@@ -191,19 +184,19 @@ def _model_signature(model: nn.Module) -> List[Tuple[Tuple[int, ...], bool]]:
             for i, m in enumerate(order) if isinstance(m, nn.Conv2d)]
 
 
-def find_matching_configs(onnx_model, config_dir: str = CONFIG_DIR) -> List[str]:
-    """Configs in ``config_dir`` whose convs (weight shapes, in execution order) and GroupNorms after them equal
-    the ONNX file's."""
-    from mmdet_face.models.utils.complexity import build_detector_from_config
+def find_matching_configs(onnx_model, candidate_configs: Sequence[str]) -> List[str]:
+    """The configs among ``candidate_configs`` (paths) whose convs (weight shapes, in execution order) and
+    GroupNorms after them equal the ONNX file's, in the order given."""
+    from mmdet_face.apis.inference import init_face_detector
     signature = _onnx_signature(_OnnxGraph(onnx_model))
     matches = []
-    for path in sorted(glob.glob(osp.join(config_dir, '*.py'))):
+    for path in candidate_configs:
         try:
-            model = build_detector_from_config(path).eval()
+            model = init_face_detector(path)
         except Exception:  # a config that does not build here is simply not a candidate
             continue
         if _model_signature(model) == signature:
-            matches.append(path)
+            matches.append(os.fspath(path))
     return matches
 
 
@@ -298,7 +291,8 @@ def _merge_shared_uses(plan, config_name: str):
     return merged
 
 
-def load_scrfd_onnx_weights(model: nn.Module, onnx_model, config_name: str = 'the config') -> None:
+def load_scrfd_onnx_weights(model: nn.Module, onnx_model, config_name: str = 'the config',
+                            candidate_configs: Sequence[str] = ()) -> None:
     """Copy a released SCRFD ONNX model's weights into ``model`` (in place; see the module docstring).
 
     Convs (BN folded in the file: the bias goes through an identity BN), the affine parameters of head GroupNorms
@@ -306,18 +300,25 @@ def load_scrfd_onnx_weights(model: nn.Module, onnx_model, config_name: str = 'th
     ``Scale`` multipliers (also when an optimiser folded them into the box convs). A module our config shares
     between strides must hold the same values at every use.
 
+    Args:
+        candidate_configs: config paths to search for the one the graph fits when it does not fit ``model``.
+
     Raises:
         SCRFDOnnxMismatch: conv count, a conv shape, a norm or a scale differs; the message names the matching
-            config(s).
+            config(s) among ``candidate_configs``.
     """
     plan = _plan_onnx_load(model, _OnnxGraph(onnx_model), config_name)
     if not isinstance(plan, str):
         plan = _merge_shared_uses(plan, config_name)
     if isinstance(plan, str):
-        matches = find_matching_configs(onnx_model)
-        hint = ('use ' + ' or '.join(osp.relpath(m) for m in matches)) if matches else \
-            'no config in configs/scrfd matches its convs and norms'
-        raise SCRFDOnnxMismatch(f'{plan}; {hint}')
+        candidate_configs = list(candidate_configs)
+        if candidate_configs:
+            matches = find_matching_configs(onnx_model, candidate_configs)
+            hint = ('; use ' + ' or '.join(osp.relpath(m) for m in matches)) if matches else \
+                f'; none of the {len(candidate_configs)} candidate configs matches its convs and norms'
+        else:
+            hint = ''
+        raise SCRFDOnnxMismatch(plan + hint)
     with torch.no_grad():
         for module, values in plan:
             for key, value in values.items():
@@ -348,156 +349,31 @@ def read_onnx_model(src: str, expected: str = 'a released SCRFD .onnx model'):
     return model
 
 
-def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwrite: bool = False) -> dict:
+def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwrite: bool = False,
+                       candidate_configs: Sequence[str] = ()) -> dict:
     """Released SCRFD ONNX file + our matching config -> mmengine checkpoint dict (saved to ``dst`` if given).
 
     ``dst`` is written atomically (temporary file + rename); an existing ``dst`` is refused unless ``overwrite``.
+    ``candidate_configs``: config paths the mismatch error searches for the ones the graph fits.
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
         FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`).
         SCRFDOnnxMismatch: the graph does not fit ``config``.
     """
-    from mmdet_face.models.utils.complexity import build_detector_from_config
+    from mmdet_face.apis.inference import init_face_detector
     if dst is not None:
         check_output_path(dst, overwrite)
     onnx_model = read_onnx_model(src)
-    model = build_detector_from_config(config).eval()
-    load_scrfd_onnx_weights(model, onnx_model, config_name=osp.relpath(config))
+    model = init_face_detector(config)
+    load_scrfd_onnx_weights(model, onnx_model, config_name=osp.relpath(config), candidate_configs=candidate_configs)
     ckpt = dict(state_dict=model.state_dict(),
-                meta=dict(source=osp.basename(src), converted_by='mmdet_face.deployment.scrfd_onnx', config=config))
+                meta=dict(source=osp.basename(src), converted_by=__name__, config=config))
     if dst is not None:
         with atomic_output(dst, overwrite) as tmp:
             torch.save(ckpt, tmp)
     return ckpt
 
 
-# ----------------------------------------------------------------------------------------------------- export
-class _GroupNormFunction(torch.autograd.Function):
-    """GroupNorm that the TorchScript exporter writes as one ``GroupNormalization`` (opset >= 21, per-channel
-    scale/bias) node instead of its reshape/InstanceNormalization decomposition."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, num_groups, eps):
-        return nn.functional.group_norm(x, num_groups, weight, bias, eps)
-
-    @staticmethod
-    def symbolic(g, x, weight, bias, num_groups, eps):
-        return g.op('GroupNormalization', x, weight, bias, epsilon_f=eps, num_groups_i=num_groups)
-
-
-class _GroupNormFunction18(_GroupNormFunction):
-    """Opsets 18-20: ``GroupNormalization`` had one scale/bias per *group* then, so the node normalises with unit
-    scale and zero bias and the per-channel affine follows as ``Mul`` + ``Add`` (TensorRT 10.0 reads opsets up to
-    20 and fuses the pair)."""
-
-    @staticmethod
-    def symbolic(g, x, weight, bias, num_groups, eps):
-        ones = g.op('Constant', value_t=torch.ones(num_groups))
-        zeros = g.op('Constant', value_t=torch.zeros(num_groups))
-        y = g.op('GroupNormalization', x, ones, zeros, epsilon_f=eps, num_groups_i=num_groups)
-        axes = g.op('Constant', value_t=torch.tensor([1, 2], dtype=torch.long))
-        y = g.op('Mul', y, g.op('Unsqueeze', weight, axes))
-        return g.op('Add', y, g.op('Unsqueeze', bias, axes))
-
-
-@contextlib.contextmanager
-def _single_op_group_norm(opset: int = 21):
-    """Temporarily route every affine ``nn.GroupNorm`` through ``_GroupNormFunction`` (opset >= 21) or
-    ``_GroupNormFunction18`` (modules stay in place, so code that reads ``norm.weight`` keeps working)."""
-    original = nn.GroupNorm.forward
-    function = _GroupNormFunction if opset >= 21 else _GroupNormFunction18
-
-    def forward(self, x):
-        if not self.affine:
-            return original(self, x)
-        return function.apply(x, self.weight, self.bias, self.num_groups, self.eps)
-
-    nn.GroupNorm.forward = forward
-    try:
-        yield
-    finally:
-        nn.GroupNorm.forward = original
-
-
-class SCRFDExportWrapper(nn.Module):
-    """Image batch ``(B, 3, H, W)`` (normalised RGB) -> the released outputs (see the module docstring)."""
-
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        self.detector = detector
-        self.head = detector.bbox_head
-        self.strides = [s[0] if isinstance(s, (tuple, list)) else s for s in self.head.prior_generator.strides]
-
-    def output_names(self) -> List[str]:
-        kinds = ['score', 'bbox'] + (['kps'] if self.head.use_kps else [])
-        return [f'{kind}_{s}' for kind in kinds for s in self.strides]
-
-    def forward(self, x):
-        cls_scores, bbox_preds, kps_preds = self.detector._forward(x)
-        b = x.shape[0]
-
-        def flat(t, c):
-            return t.permute(0, 2, 3, 1).reshape(b, -1, c)
-
-        outs = [flat(t, self.head.cls_out_channels).sigmoid() for t in cls_scores]
-        outs += [flat(t, 4) for t in bbox_preds]
-        if self.head.use_kps:
-            outs += [flat(t, 2 * self.head.num_keypoints) for t in kps_preds]
-        return tuple(outs)
-
-
-DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
-
-
-def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
-                      opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1,
-                      overwrite: bool = False) -> List[str]:
-    """Export a built SCRFD detector (weights loaded) to ``out_file``; returns the output names.
-
-    ``out_file`` is written atomically (temporary file + rename); an existing one is refused
-    (:class:`~mmdet_face.deployment.output_file.OutputExistsError`) unless ``overwrite``.
-
-    ``dynamic``: batch, height and width are symbolic; otherwise only the batch is. GroupNorm becomes a single
-    ``GroupNormalization`` node when ``opset >= 21``, at opsets 18-20 one ``GroupNormalization`` (unit per-group
-    scale) followed by the per-channel ``Mul`` + ``Add``; below 18 (or if the exporter refuses it) torch's own
-    InstanceNormalization decomposition is kept. ``simplify``: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
-    """
-    check_output_path(out_file, overwrite)
-    model = copy.deepcopy(model).cpu().eval()
-    wrapper = SCRFDExportWrapper(model).eval()
-    names = wrapper.output_names()
-    x = torch.zeros(batch_size, 3, *shape)
-    axes = {'input.1': {0: 'batch'}}
-    if dynamic:
-        axes['input.1'].update({2: 'height', 3: 'width'})
-    axes.update({n: {0: 'batch', 1: f'num_{n}'} if dynamic else {0: 'batch'} for n in names})
-
-    def _export(m, opset_version):
-        with torch.no_grad():
-            torch.onnx.export(m, x, tmp, input_names=['input.1'], output_names=names, opset_version=opset_version,
-                              dynamic_axes=axes, do_constant_folding=True, dynamo=False)
-
-    has_gn = any(isinstance(m, nn.GroupNorm) for m in model.modules())
-    with atomic_output(out_file, overwrite) as tmp:  # a failed export or simplification leaves no file
-        if has_gn and opset >= 18:
-            try:
-                with _single_op_group_norm(opset):
-                    _export(wrapper, opset)
-            except Exception as err:  # an exporter without these opsets: keep torch's decomposition
-                warnings.warn(f'single-op GroupNormalization export failed ({type(err).__name__}: {err}); '
-                              'exporting the InstanceNormalization decomposition at opset 17')
-                _export(wrapper, 17)
-        else:
-            _export(wrapper, opset)
-        if simplify:  # onnxsim when installed, else onnxruntime's basic offline optimisation
-            from .onnx_utils import simplify_onnx
-            simplify_onnx(tmp, display_name=str(out_file))
-    return names
-
-
-def head_outputs_flat(model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """PyTorch reference of the exported outputs: ``{name: tensor}`` in export order."""
-    wrapper = SCRFDExportWrapper(model).eval()
-    with torch.no_grad():
-        return dict(zip(wrapper.output_names(), wrapper(x)))
+__all__ = ['SCRFDOnnxMismatch', 'convert_scrfd_onnx', 'find_matching_configs', 'load_scrfd_onnx_weights',
+           'read_onnx_model']

@@ -3,7 +3,7 @@
 The ONNX outputs are checked against the PyTorch reference (batch 1, batch 2, dynamic shape, simplified), and
 decoded here with the release's own prior-box / decoding / NMS math (written independently of our head) to give the
 detections of our head's ``predict_by_feat`` and of ``FaceDetector`` -- with random weights and with the released
-MobileNet-0.25 weights converted by ``retinaface_convert``.
+MobileNet-0.25 weights converted by ``retinaface_pth_import``.
 """
 import sys
 from itertools import product
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet_face.deployment.retinaface_onnx import export_retinaface_onnx, retinaface_outputs_flat
-from mmdet_face.models.utils.complexity import build_detector_from_config
+from mmdet_face.apis.inference import init_face_detector
+from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx, retinaface_outputs_flat
 from tests.conftest import shared_path
 
 onnx = pytest.importorskip('onnx')
@@ -33,7 +33,7 @@ def _random_model():
     random backbone washes the image out and large regions give bit-identical scores.
     """
     torch.manual_seed(0)
-    model = build_detector_from_config(str(CONFIG))
+    model = init_face_detector(str(CONFIG))
     head = model.bbox_head
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
@@ -241,7 +241,7 @@ def test_released_weights_export(tmp_path):
     ``FaceDetector``'s on a real photo."""
     src = shared_path('real', 'weights', 'retinaface_mobilenet025.pth')
     from mmdet_face.apis import FaceDetector
-    from mmdet_face.deployment.retinaface_convert import convert_retinaface_checkpoint
+    from mmdet_face.deployment.retinaface_pth_import import convert_retinaface_checkpoint
     ckpt = tmp_path / 'retinaface_mnet025.pth'
     convert_retinaface_checkpoint(str(src), str(ckpt), str(CONFIG))
     detector = FaceDetector(str(CONFIG), str(ckpt))

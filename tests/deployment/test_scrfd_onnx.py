@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import (SCRFDOnnxMismatch, convert_scrfd_onnx, export_scrfd_onnx,
                                    load_scrfd_onnx_weights)
-from mmdet_face.deployment.scrfd_onnx import head_outputs_flat
-from mmdet_face.models.utils.complexity import build_detector_from_config
+from mmdet_face.deployment.scrfd_onnx_export import scrfd_outputs_flat
 from tests.conftest import shared_path
 
 onnx = pytest.importorskip('onnx')
@@ -17,11 +17,12 @@ ort = pytest.importorskip('onnxruntime')
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
 GN_CONFIG = CONFIGS / 'scrfd_500m_4xb8-640e_widerface.py'
 BN_CONFIG = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
+CANDIDATES = sorted(str(p) for p in CONFIGS.glob('*.py'))  # what tools/model_converters/scrfd_onnx2mmdet.py passes
 
 
 def _random_model(config):
     torch.manual_seed(0)
-    model = build_detector_from_config(str(config)).eval()
+    model = init_face_detector(str(config))
     with torch.no_grad():  # move norms off their identity init so the check sees them
         for name, p in model.named_parameters():
             if 'bn' in name or 'gn' in name or p.ndim == 1:
@@ -47,7 +48,7 @@ def test_export_round_trip(tmp_path, config, dynamic):
         assert 'GroupNormalization' in ops and 'InstanceNormalization' not in ops
     assert 'BatchNormalization' not in ops or config is BN_CONFIG
     x = torch.randn(2, 3, *((96, 64) if dynamic else (64, 96)))  # batch 2; another shape when dynamic
-    ref = head_outputs_flat(model, x)
+    ref = scrfd_outputs_flat(model, x)
     got = _run(out, x.numpy())
     assert list(got) == names
     for name in names:
@@ -59,9 +60,9 @@ def test_export_round_trip(tmp_path, config, dynamic):
 
 def test_mismatch_names_matching_config():
     path = shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')
-    model = build_detector_from_config(str(GN_CONFIG)).eval()
+    model = init_face_detector(str(GN_CONFIG))
     with pytest.raises(SCRFDOnnxMismatch, match='scrfd_500m_bnkps_4xb16-640e_widerface.py'):
-        load_scrfd_onnx_weights(model, onnx.load(str(path)), 'scrfd_500m GN')
+        load_scrfd_onnx_weights(model, onnx.load(str(path)), 'scrfd_500m GN', candidate_configs=CANDIDATES)
 
 
 def _model_pack_variant(src, dst):
@@ -98,9 +99,9 @@ def test_convert_released_and_model_pack_files(tmp_path):
               for i, p in enumerate((src, legacy))]
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
-    model = build_detector_from_config(str(BN_CONFIG)).eval()
+    model = init_face_detector(str(BN_CONFIG))
     model.load_state_dict(torch.load(tmp_path / '0.pth', weights_only=False)['state_dict'])
-    ours = head_outputs_flat(model, torch.from_numpy(x))
+    ours = scrfd_outputs_flat(model, torch.from_numpy(x))
     for name, value in ref.items():
         np.testing.assert_allclose(ours[name].numpy(), value, atol=1e-4 if 'score' in name else 1e-3,
                                    err_msg=name)
@@ -206,7 +207,7 @@ def test_convert_gn_and_resnet_variants(tmp_path, name, opset, simplify):
     assert scales or '500m' in name or '10g' in name or '34g' in name
 
     ckpt = convert_scrfd_onnx(str(path), str(config), str(tmp_path / 'converted.pth'))
-    converted = build_detector_from_config(str(config)).eval()
+    converted = init_face_detector(str(config))
     converted.load_state_dict(ckpt['state_dict'])
     if not simplify:  # the Mul is in the file: the Scale values come back (onnxsim folds them into the convs)
         for ours, theirs in zip(scales, [m for m in converted.modules() if isinstance(m, Scale)]):
@@ -216,7 +217,7 @@ def test_convert_gn_and_resnet_variants(tmp_path, name, opset, simplify):
         torch.testing.assert_close(theirs.weight, ours.weight, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(theirs.bias, ours.bias, rtol=1e-5, atol=1e-5)
     x = torch.randn(1, 3, 64, 64)
-    ref, got = head_outputs_flat(model, x), head_outputs_flat(converted, x)
+    ref, got = scrfd_outputs_flat(model, x), scrfd_outputs_flat(converted, x)
     onnx_out = _run(path, x.numpy())
     for key in ref:
         np.testing.assert_allclose(got[key].numpy(), ref[key].numpy(), atol=1e-4, rtol=1e-4, err_msg=key)
@@ -252,16 +253,16 @@ def test_per_group_group_normalization_opset18(tmp_path):
             rewritten += 1
     assert rewritten > 0
     ckpt = convert_scrfd_onnx_proto(proto, config)
-    converted = build_detector_from_config(str(config)).eval()
+    converted = init_face_detector(str(config))
     converted.load_state_dict(ckpt)
     x = torch.randn(1, 3, 64, 64)
-    ref, got = head_outputs_flat(model, x), head_outputs_flat(converted, x)
+    ref, got = scrfd_outputs_flat(model, x), scrfd_outputs_flat(converted, x)
     for key in ref:
         np.testing.assert_allclose(got[key].numpy(), ref[key].numpy(), atol=1e-4, rtol=1e-4, err_msg=key)
 
 
 def convert_scrfd_onnx_proto(proto, config):
-    model = build_detector_from_config(str(config)).eval()
+    model = init_face_detector(str(config))
     load_scrfd_onnx_weights(model, proto, config.name)
     return model.state_dict()
 
@@ -272,12 +273,12 @@ def test_gn_file_with_bn_config_names_the_gn_config(tmp_path):
     export_scrfd_onnx(model, str(path), shape=(64, 64), opset=11)
     bn_twin = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
     with pytest.raises(SCRFDOnnxMismatch, match='scrfd_500m_4xb8-640e_widerface.py'):
-        convert_scrfd_onnx(str(path), str(bn_twin))
+        convert_scrfd_onnx(str(path), str(bn_twin), candidate_configs=CANDIDATES)
     # a config with the same convs but no GroupNorm: the message says what differs
     from mmengine.config import Config
 
-    from mmdet_face.deployment.scrfd_onnx import _OnnxGraph, _plan_onnx_load
+    from mmdet_face.deployment.scrfd_onnx_import import _OnnxGraph, _plan_onnx_load
     cfg = Config.fromfile(str(GN_CONFIG))
     cfg.model.bbox_head.norm_cfg = None
-    problem = _plan_onnx_load(build_detector_from_config(cfg).eval(), _OnnxGraph(onnx.load(str(path))), 'plain')
+    problem = _plan_onnx_load(init_face_detector(cfg), _OnnxGraph(onnx.load(str(path))), 'plain')
     assert isinstance(problem, str) and problem.endswith('is followed by GroupNorm in the ONNX graph but not in plain')

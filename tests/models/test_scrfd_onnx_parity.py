@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import convert_scrfd_onnx, load_scrfd_onnx_weights
-from mmdet_face.models.utils.complexity import build_detector_from_config
 from tests.conftest import shared_path
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
@@ -23,7 +23,7 @@ def test_outputs_match_released_onnx():
     onnx = pytest.importorskip('onnx')
     ort = pytest.importorskip('onnxruntime')
     path = shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')
-    model = build_detector_from_config(str(CONFIG)).eval()
+    model = init_face_detector(str(CONFIG))
     load_scrfd_onnx_weights(model, onnx.load(str(path)))
 
     x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32))

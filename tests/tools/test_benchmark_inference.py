@@ -51,13 +51,13 @@ def test_runs_for_each_family(tool, image, capsys, config, onnx):
 
 def test_blob_follows_the_data_preprocessor(tool):
     """RetinaFace: BGR minus (104, 117, 123), no scaling; SRN: RGB ImageNet mean / std, padded to 128."""
-    from mmdet_face.models.utils.complexity import build_detector_from_config
+    from mmdet_face.apis.inference import init_face_detector
     img = np.full((30, 40, 3), (10, 20, 30), np.uint8)  # B, G, R
-    retina = tool['Preprocess'](build_detector_from_config(str(REPO_ROOT / 'configs/toy/retinaface_toy_mnet025.py')))
+    retina = tool['Preprocess'](init_face_detector(str(REPO_ROOT / 'configs/toy/retinaface_toy_mnet025.py')))
     blob, scale, resized = tool['letterbox_blob'](img, 48, 64, retina)
     assert blob.shape == (1, 3, 48, 64) and resized == (48, 64) and scale == pytest.approx(1.6)
     np.testing.assert_allclose(blob[0, :, 0, 0], [10 - 104, 20 - 117, 30 - 123])
-    srn = tool['Preprocess'](build_detector_from_config(str(REPO_ROOT / 'configs/toy/srn_toy.py')))
+    srn = tool['Preprocess'](init_face_detector(str(REPO_ROOT / 'configs/toy/srn_toy.py')))
     blob, _, _ = tool['letterbox_blob'](img, 48, 64, srn)
     assert blob.shape == (1, 3, 128, 128)
     np.testing.assert_allclose(blob[0, :, 0, 0], (np.array([30, 20, 10]) - [123.675, 116.28, 103.53])

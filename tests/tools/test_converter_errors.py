@@ -53,11 +53,11 @@ def release_pth(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def scrfd_onnx(tmp_path_factory):
+    from mmdet_face.apis.inference import init_face_detector
     from mmdet_face.deployment import export_scrfd_onnx
-    from mmdet_face.models.utils.complexity import build_detector_from_config
     path = tmp_path_factory.mktemp('scrfd') / 'toy.onnx'
     torch.manual_seed(0)
-    export_scrfd_onnx(build_detector_from_config(str(SCRFD_TOY)).eval(), str(path), shape=(64, 64))
+    export_scrfd_onnx(init_face_detector(str(SCRFD_TOY)), str(path), shape=(64, 64))
     return path
 
 
@@ -132,11 +132,11 @@ def test_exporters_refuse_and_write_atomically(tmp_path, monkeypatch, family):
     """Library level: an existing file is refused; a failure after the trace (here: in simplification) leaves
     neither a half file nor a temporary one, and keeps a file that --force was about to replace."""
     import mmdet_face.deployment.onnx_utils as onnx_utils
-    from mmdet_face.deployment.retinaface_onnx import export_retinaface_onnx
-    from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
-    from mmdet_face.models.utils.complexity import build_detector_from_config
+    from mmdet_face.apis.inference import init_face_detector
+    from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx
+    from mmdet_face.deployment.scrfd_onnx_export import export_scrfd_onnx
     config, export = (SCRFD_TOY, export_scrfd_onnx) if family == 'scrfd' else (RETINA_TOY, export_retinaface_onnx)
-    model = build_detector_from_config(str(config)).eval()
+    model = init_face_detector(str(config))
     out = _precious(tmp_path / 'model.onnx')
     with pytest.raises(OutputExistsError, match='model.onnx: already exists'):
         export(model, str(out), shape=(32, 32))

@@ -5,8 +5,8 @@ import sys
 import pytest
 import torch
 
-from mmdet_face.deployment.retinaface_convert import (convert_key, convert_retinaface_checkpoint,
-                                                      convert_retinaface_state_dict)
+from mmdet_face.deployment.retinaface_pth_import import (convert_key, convert_retinaface_checkpoint,
+                                                         convert_retinaface_state_dict)
 from tests.conftest import REPO_ROOT, shared_path
 
 CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'

@@ -107,10 +107,10 @@ def onnx_exporter(model):
     """``(export function, None)`` for a family with an ONNX exporter, else ``(None, reason)``."""
     head = type(getattr(model, 'bbox_head', None)).__name__
     if head == 'SCRFDHead':
-        from mmdet_face.deployment.scrfd_onnx import export_scrfd_onnx
+        from mmdet_face.deployment.scrfd_onnx_export import export_scrfd_onnx
         return export_scrfd_onnx, None
     if head == 'RetinaFaceHead':
-        from mmdet_face.deployment.retinaface_onnx import export_retinaface_onnx
+        from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx
         return export_retinaface_onnx, None
     return None, f'n/a (no ONNX export for {head})'
 
@@ -156,15 +156,11 @@ def main(argv=None):
 
     import cv2
     import onnxruntime as ort
-    from mmengine.runner import load_checkpoint
-
     import mmdet_face  # noqa: F401
     from mmdet_face.apis.face_detector import optimize_for_inference, tune_cpu_allocator
-    from mmdet_face.models.utils.complexity import build_detector_from_config
+    from mmdet_face.apis.inference import init_face_detector
 
-    model = build_detector_from_config(args.config).eval()
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True, logger='silent')
+    model = init_face_detector(args.config, args.checkpoint)  # strict load
     head = model.bbox_head
     head.test_cfg.score_thr = args.score_thr
     prep = Preprocess(model)

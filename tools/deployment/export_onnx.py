@@ -22,7 +22,8 @@ release's prior order (strides 8, 16, 32; rows, columns, 2 anchors per location)
 folding, redundant-node removal; standard ONNX ops only); the log says which one ran. Input / output names are kept,
 and a result larger than the export (onnxruntime expands opset-21 GroupNormalization) is not used.
 
-An existing OUT.onnx is left alone unless ``--force`` is given (checked before the model is built); the file is
+The written file is run with onnxruntime and compared with the PyTorch model before it is kept (an export that
+computes something else is an error, not a file). An existing OUT.onnx is left alone unless ``--force`` is given (checked before the model is built); the file is
 written under a temporary name and renamed into place, so a failed export or simplification leaves no half file.
 """
 import argparse
@@ -54,20 +55,16 @@ def main(argv=None):
     except OSError as err:
         sys.exit(f'error: {err}')
 
-    from mmengine.runner import load_checkpoint
-
-    from mmdet_face.models.utils.complexity import build_detector_from_config
-    model = build_detector_from_config(args.config).eval()
+    from mmdet_face.apis.inference import init_face_detector
+    model = init_face_detector(args.config, args.checkpoint)  # strict load
     head = type(getattr(model, 'bbox_head', None)).__name__
     if head == 'SCRFDHead':
-        from mmdet_face.deployment.scrfd_onnx import DEFAULT_OPSET, export_scrfd_onnx as export
+        from mmdet_face.deployment.scrfd_onnx_export import DEFAULT_OPSET, export_scrfd_onnx as export
     elif head == 'RetinaFaceHead':
-        from mmdet_face.deployment.retinaface_onnx import DEFAULT_OPSET, export_retinaface_onnx as export
+        from mmdet_face.deployment.retinaface_onnx_export import DEFAULT_OPSET, export_retinaface_onnx as export
     else:
         raise NotImplementedError(f'{args.config}: its head is {head}; ONNX export is implemented for '
                                   f'{" and ".join(SUPPORTED_HEADS)} only')
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
                    opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
                    batch_size=args.batch, overwrite=args.force)

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 import mmdet_face  # noqa: F401  (registers modules, checkpoint-loading shims)
-from mmdet_face.deployment.retinaface_convert import convert_retinaface_checkpoint
+from mmdet_face.deployment.retinaface_pth_import import convert_retinaface_checkpoint
 
 
 def main(argv=None):

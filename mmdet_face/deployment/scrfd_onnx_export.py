@@ -1,0 +1,131 @@
+"""SCRFD -> ONNX in the layout of insightface's released files (``detection/scrfd/tools/scrfd2onnx.py``).
+
+Input ``input.1``: ``(B, 3, H, W)`` float32, RGB, ``(x - 127.5) / 128``. Outputs ``score_8/16/32`` ``(B, N, 1)``
+sigmoid scores, ``bbox_8/16/32`` ``(B, N, 4)`` distances (left, top, right, bottom) in stride units and, with
+keypoints, ``kps_8/16/32`` ``(B, N, 10)`` offsets in stride units; row r is location ``divmod(r // A, W / s)``,
+anchor ``r % A``. :mod:`mmdet_face.deployment.scrfd_onnx_import` reads such files (ours and the released ones) back.
+
+GroupNorm (the GN-head models) is written as one ``GroupNormalization`` node at opset >= 21 (per-channel scale and
+bias, = torch's GroupNorm); at opsets 18-20 as one ``GroupNormalization`` with unit per-group scale followed by the
+per-channel ``Mul`` + ``Add``; below 18 (or when the exporter refuses these) torch's ``Reshape ->
+InstanceNormalization -> Reshape -> Mul -> Add`` decomposition is kept. The single-node forms come from swapping
+the GroupNorm modules of the exporter's private copy of the model for :class:`ExportGroupNorm`; ``nn.GroupNorm``
+itself is never patched.
+"""
+from typing import Dict, List, Sequence
+
+import torch
+import torch.nn as nn
+
+from .onnx_export import export_onnx, torch_outputs
+
+DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
+INPUT_NAME = 'input.1'
+
+
+class _GroupNormFunction(torch.autograd.Function):
+    """GroupNorm that the TorchScript exporter writes as one ``GroupNormalization`` (opset >= 21, per-channel
+    scale/bias) node instead of its reshape/InstanceNormalization decomposition."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, num_groups, eps):
+        return nn.functional.group_norm(x, num_groups, weight, bias, eps)
+
+    @staticmethod
+    def symbolic(g, x, weight, bias, num_groups, eps):
+        return g.op('GroupNormalization', x, weight, bias, epsilon_f=eps, num_groups_i=num_groups)
+
+
+class _GroupNormFunction18(_GroupNormFunction):
+    """Opsets 18-20: ``GroupNormalization`` had one scale/bias per *group* then, so the node normalises with unit
+    scale and zero bias and the per-channel affine follows as ``Mul`` + ``Add`` (TensorRT 10.0 reads opsets up to
+    20 and fuses the pair)."""
+
+    @staticmethod
+    def symbolic(g, x, weight, bias, num_groups, eps):
+        ones = g.op('Constant', value_t=torch.ones(num_groups))
+        zeros = g.op('Constant', value_t=torch.zeros(num_groups))
+        y = g.op('GroupNormalization', x, ones, zeros, epsilon_f=eps, num_groups_i=num_groups)
+        axes = g.op('Constant', value_t=torch.tensor([1, 2], dtype=torch.long))
+        y = g.op('Mul', y, g.op('Unsqueeze', weight, axes))
+        return g.op('Add', y, g.op('Unsqueeze', bias, axes))
+
+
+class ExportGroupNorm(nn.Module):
+    """Stands in for an affine ``nn.GroupNorm`` during export (same parameters, same numbers); the exporter writes
+    it as a single ``GroupNormalization`` node (see the module docstring)."""
+
+    def __init__(self, norm: nn.GroupNorm, opset: int):
+        super().__init__()
+        self.num_groups, self.num_channels, self.eps = norm.num_groups, norm.num_channels, norm.eps
+        self.weight, self.bias = norm.weight, norm.bias
+        self.function = _GroupNormFunction if opset >= 21 else _GroupNormFunction18
+
+    def forward(self, x):
+        return self.function.apply(x, self.weight, self.bias, self.num_groups, self.eps)
+
+
+def swap_group_norms(model: nn.Module, opset: int) -> bool:
+    """Replace, in place, every affine ``nn.GroupNorm`` of ``model`` by an :class:`ExportGroupNorm` (a module
+    shared by several parents stays shared). Call it on a copy: the model is meant for export only afterwards.
+    Returns whether anything was replaced (nothing below opset 18, which has no ``GroupNormalization``)."""
+    if opset < 18:
+        return False
+    replacements = {}
+    for parent in list(model.modules()):
+        for name, child in parent._modules.items():
+            if isinstance(child, nn.GroupNorm) and child.affine:
+                if id(child) not in replacements:
+                    replacements[id(child)] = ExportGroupNorm(child, opset)
+                parent._modules[name] = replacements[id(child)]
+    return bool(replacements)
+
+
+class SCRFDExportWrapper(nn.Module):
+    """Image batch ``(B, 3, H, W)`` (normalised RGB) -> the released outputs (see the module docstring)."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+        self.head = detector.bbox_head
+        self.strides = [s[0] if isinstance(s, (tuple, list)) else s for s in self.head.prior_generator.strides]
+
+    def output_names(self) -> List[str]:
+        kinds = ['score', 'bbox'] + (['kps'] if self.head.use_kps else [])
+        return [f'{kind}_{s}' for kind in kinds for s in self.strides]
+
+    def forward(self, x):
+        cls_scores, bbox_preds, kps_preds = self.detector._forward(x)
+        b = x.shape[0]
+
+        def flat(t, c):
+            return t.permute(0, 2, 3, 1).reshape(b, -1, c)
+
+        outs = [flat(t, self.head.cls_out_channels).sigmoid() for t in cls_scores]
+        outs += [flat(t, 4) for t in bbox_preds]
+        if self.head.use_kps:
+            outs += [flat(t, 2 * self.head.num_keypoints) for t in kps_preds]
+        return tuple(outs)
+
+
+def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
+                      opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1,
+                      overwrite: bool = False, check: bool = True) -> List[str]:
+    """Export a built SCRFD detector (weights loaded; left unchanged) to ``out_file``; returns the output names.
+
+    The steps (private copy, trace, simplify, onnxruntime check, atomic write; ``dynamic``: symbolic height and
+    width) are :func:`mmdet_face.deployment.onnx_export.export_onnx`'s. GroupNorm: see the module docstring; when
+    the exporter refuses the single-node form, a warning is issued and the file is written at opset 17.
+    """
+    return export_onnx(model, out_file, SCRFDExportWrapper, input_name=INPUT_NAME, output_axis='num_{name}',
+                       shape=shape, dynamic=dynamic, opset=opset, simplify=simplify, batch_size=batch_size,
+                       overwrite=overwrite, check=check, rewrite=swap_group_norms, fallback_opset=17)
+
+
+def scrfd_outputs_flat(model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """PyTorch reference of the exported outputs: ``{name: tensor}`` in export order."""
+    return torch_outputs(SCRFDExportWrapper(model), x)
+
+
+__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'scrfd_outputs_flat',
+           'swap_group_norms']
