@@ -36,6 +36,8 @@ def draw_faces(image: np.ndarray, bboxes, scores=None, keypoints=None, color=(0,
     thickness = int(thickness or default_thickness(image.shape))
     font_scale = 0.3 * thickness
     bboxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    if len(bboxes) == 0:
+        return canvas
     if keypoints is not None:
         keypoints = np.asarray(keypoints, dtype=np.float64).reshape(len(bboxes), -1, 2)
     if keypoint_weights is not None:

@@ -95,6 +95,9 @@ def test_unannotated_landmarks_and_low_scores_are_not_drawn():
     kept = vis.draw_detections(black, two, score_thr=0.5)
     assert not kept[:, 56:].any()  # the 0.2 face is gone
     assert draw_faces(black, np.zeros((0, 4)), np.zeros(0)).sum() == 0  # no faces: nothing drawn
+    none = dict(bboxes=np.zeros((0, 4), np.float32), scores=np.zeros(0, np.float32),
+                keypoints=np.zeros((0, 5, 2), np.float32))
+    assert vis.draw_detections(black, none).sum() == 0
 
 
 def test_add_datasample_draws_gt_and_prediction_panels():
