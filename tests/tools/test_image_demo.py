@@ -167,3 +167,25 @@ def test_checkpoint_strict_and_partial_load(tmp_path, checkpoint):
     retinaface = str(REPO / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
     with pytest.raises(CheckpointMismatchError, match='random.pth does not fit the model of .*retinaface_toy'):
         demo_tool.main([retinaface, checkpoint, str(src), '--out', str(tmp_path / 'b.png')])
+
+
+# ---------------------------------------------------------------- allocator opt-in and the face visualizer
+@pytest.mark.parametrize('flag', [False, True])
+def test_tune_allocator_flag_and_face_visualizer(tmp_path, checkpoint, monkeypatch, flag):
+    """--tune-allocator is the only way the demo changes glibc's allocator; frames are drawn by
+    FaceLocalVisualizer (boxes, scores, landmarks)."""
+    from mmdet_face.apis import cpu_runtime
+    from mmdet_face.visualization import FaceLocalVisualizer
+    tuned, drawn = [], []
+    monkeypatch.setattr(cpu_runtime, 'tune_cpu_allocator', lambda *a, **k: tuned.append(1) or True)
+    draw = FaceLocalVisualizer.draw_detections
+    monkeypatch.setattr(FaceLocalVisualizer, 'draw_detections',
+                        lambda self, image, faces, **kw: drawn.append(len(faces)) or draw(self, image, faces, **kw))
+    src = tmp_path / 'a.png'
+    image = _image(3)
+    cv2.imwrite(str(src), image)
+    out = demo_tool.main([CONFIG, checkpoint, str(src), '--score-thr', '0.0', '--max-size', '96']
+                         + (['--tune-allocator'] if flag else []))
+    assert tuned == ([1] if flag else [])
+    assert len(drawn) == 1 and drawn[0] > 0
+    assert (cv2.imread(out) != image).any()
