@@ -132,16 +132,17 @@ def plot_pr_curves(work_dir):
 
 
 def save_picture(runner, cfg, data_root, work_dir):
-    """Run the trained checkpoint through the FaceDetector API on the first val image and save the drawing."""
+    """Run the trained checkpoint through the FaceDetector API on the first val image and save the drawing
+    (FaceLocalVisualizer, as the validation hook and tools/image_demo.py draw)."""
     import cv2
 
     from mmdet_face.apis import FaceDetector
-    from mmdet_face.visualization import draw_faces
+    from mmdet_face.visualization import FaceLocalVisualizer
 
     img_path = runner.test_dataloader.dataset.get_data_info(0)['img_path']
     checkpoint = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     faces = FaceDetector(cfg, checkpoint)(img_path, score_thr=0.3)
-    canvas = draw_faces(cv2.imread(img_path), faces.bboxes, faces.scores, faces.keypoints)
+    canvas = FaceLocalVisualizer(name='demo_picture').draw_detections(cv2.imread(img_path), faces)
     out = osp.join(work_dir, 'detections.jpg')
     os.makedirs(work_dir, exist_ok=True)
     cv2.imwrite(out, canvas)
