@@ -37,3 +37,16 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f'{report.nodeid}: {reason.replace("Skipped: ", "")}')
     terminalreporter.write_line(f'{len(missing)} parity/reference test(s) skipped; set MMDET_FACE_SHARED to the '
                                 'shared folder to run them.')
+
+
+def _register_dist_marker(config):
+    config.addinivalue_line('markers', 'dist: starts real distributed processes (torchrun / stand-in srun, 2 ranks, '
+                            'gloo on CPU); part of the default suite, select or skip with -m dist / -m "not dist"')
+
+
+_pytest_configure_before_dist = pytest_configure
+
+
+def pytest_configure(config):  # noqa: F811  (appended: the markers above plus 'dist')
+    _pytest_configure_before_dist(config)
+    _register_dist_marker(config)

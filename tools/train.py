@@ -1,8 +1,14 @@
-"""Train a face detector from a config (single process, or one process per GPU under torchrun / Slurm).
+"""Train a face detector from a config: one process, or one process per GPU (NCCL) / per CPU worker (gloo) under
+torchrun, Slurm or MPI.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT] | --resume-if-possible]
         [--auto-scale-lr] [--sync-bn] [--cfg-options key=value ...]
-    bash tools/dist_train.sh CONFIG GPUS [same options]
+    bash tools/dist_train.sh CONFIG NPROC [same options]          # torchrun; GPUs, or CPU processes without GPUs
+    GPUS=16 bash tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR [same options]
+
+Distributed runs start their process group before the runner (:mod:`mmdet_face.engine.dist`: NCCL on GPUs, gloo on
+CPU-only machines); every rank takes rank 0's decision about the work dir, and rank 0 alone writes checkpoints and
+logs. ``--amp`` and (distributed) ``--sync-bn`` need GPUs and are refused on a CPU-only machine.
 
 A new run refuses a work dir that already holds another run's checkpoints; ``--resume`` refuses a work dir with
 nothing to resume (``--resume-if-possible`` then starts a new run, saying so) and falls back to the newest intact
@@ -20,6 +26,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
+from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, init_distributed,  # noqa: E402
+                                    launch_rank, rank0_decides)
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
 
@@ -59,7 +67,8 @@ def build_config(args):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print('AMP is already enabled in the config')
+            if launch_rank(args.launcher) == 0:
+                print('AMP is already enabled in the config')
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -79,19 +88,24 @@ def build_config(args):
     return cfg
 
 
-def check_work_dir(cfg, args):
-    """Decide, before anything is written, which checkpoint a resumed run continues from (``cfg.load_from``) and
-    refuse a new run in a work dir that holds another run's checkpoints."""
+def decide_work_dir(cfg, args):
+    """``(resume, load_from)``: which checkpoint a resumed run continues from, decided before anything is written;
+    a new run in a work dir that holds another run's checkpoints is refused (:class:`ResumeError`)."""
     if cfg.resume:
         resume_from = resolve_resume(cfg.work_dir, None if args.resume in (None, 'auto') else args.resume,
                                      if_possible=args.resume_if_possible)
         if resume_from is None:  # --resume-if-possible with nothing to resume
-            cfg.resume = False
             check_new_run(cfg.work_dir)
-        else:
-            cfg.load_from = resume_from
-    else:
-        check_new_run(cfg.work_dir)
+            return False, cfg.load_from
+        return True, resume_from
+    check_new_run(cfg.work_dir)
+    return False, cfg.load_from
+
+
+def check_work_dir(cfg, args):
+    """:func:`decide_work_dir` taken by rank 0 and applied on every rank (one look at the file system, one
+    decision, one message)."""
+    cfg.resume, cfg.load_from = rank0_decides(decide_work_dir, cfg, args)
     return cfg
 
 
@@ -100,12 +114,24 @@ def main(argv=None):
     mmdet_face.register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     try:
+        check_device_options(cfg, args.launcher, sync_bn=args.sync_bn)
+        init_distributed(cfg, args.launcher)
+    except LaunchError as exc:
+        exit_with(f'tools/train.py: {exc}', rank=launch_rank(args.launcher))
+    if args.launcher != 'none':
+        hooks = list(cfg.get('custom_hooks') or [])
+        if not any(str(h.get('type', '')).endswith('SyncBuffersHook') for h in hooks):
+            cfg.custom_hooks = hooks + [dict(type='SyncBuffersHook')]
+    try:
         check_work_dir(cfg, args)
     except ResumeError as exc:
-        sys.exit(f'tools/train.py: {exc}')
+        exit_with(f'tools/train.py: {exc}')
     runner = Runner.from_cfg(cfg)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    # under torchrun: the failing rank's traceback is reported as the job's root cause
+    record(main)()

@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 from mmdet_face.engine.cli import ConfigOptionsAction
 
@@ -234,29 +233,44 @@ def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False):
 
 def main(argv=None, prog=None):
     """Both test doors: score a submission folder (``--pred-dir``), or run a model through mmengine's test loop and
-    score it. Returns the metrics (rank 0 prints them)."""
+    score it. Returns the metrics (rank 0 prints them). Under ``--launcher pytorch|slurm|mpi`` the process group is
+    started first (:func:`mmdet_face.engine.dist.init_distributed`: NCCL on GPUs, gloo on CPU-only machines); each
+    rank tests its share of the images, the metric gathers them and rank 0 alone scores and writes ``--out``."""
     args = parse_args(argv, prog)
     if args.pred_dir:
         return score_submission(args.pred_dir, args.gt_dir, args.json)
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    # under torchrun: a failing rank's traceback is reported as the job's root cause
+    return record(run_model)(args, prog)
+
+
+def run_model(args, prog=None):
+    """The model-running half of :func:`main` (parsed ``args``)."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     import mmdet_face
     from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
+    from mmdet_face.engine.dist import LaunchError, exit_with, init_distributed, launch_rank, rank0_decides
     from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
     from mmengine.runner import Runner
 
     mmdet_face.register_all_modules(init_default_scope=False)
     name = prog or 'tools/test_widerface.py'
-    if args.out and not args.overwrite:
-        try:
-            check_output_free(args.out.rstrip('/\\'))
-        except FileExistsError as exc:
-            sys.exit(f'{name}: {exc}')
     cfg = build_test_cfg(args)
+    try:
+        init_distributed(cfg, args.launcher)
+    except LaunchError as exc:
+        exit_with(f'{name}: {exc}', rank=launch_rank(args.launcher))
+    if args.out and not args.overwrite:
+        try:  # rank 0 looks, every rank follows
+            rank0_decides(check_output_free, args.out.rstrip('/\\'))
+        except FileExistsError as exc:
+            exit_with(f'{name}: {exc}')
     runner = Runner.from_cfg(cfg)
     try:
         load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
     except (CheckpointMismatchError, FileNotFoundError) as exc:
-        sys.exit(f'{name}: {exc}')
+        exit_with(f'{name}: {exc}')
     metrics = runner.test()
     if args.out and runner.rank == 0:
         print(json.dumps(metrics, indent=2))

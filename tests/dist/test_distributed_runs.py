@@ -1,0 +1,370 @@
+"""Distributed training and testing with real processes (2 ranks, gloo on this CPU; NCCL where GPUs are visible):
+tools/dist_train.sh and tools/dist_test.sh (torchrun), two torchrun "nodes" on one machine, and
+tools/slurm_train.sh / tools/slurm_test.sh through a stand-in ``srun`` / ``scontrol`` that start local processes with
+the variables a real ``srun`` sets.
+
+One 2-rank training run (module fixture) is the reference: each rank sees its own half of the images, parameters
+agree after a step, rank 0 alone writes; its validation AP equals a single-process test of its checkpoint; resumed,
+two-node and Slurm runs end with its exact weights. Every process runs with OMP_NUM_THREADS=1 and batch size 1 at
+test time (images of different sizes padded into one batch would change the numbers between 1 and 2 ranks), so
+equal means bit-equal.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmdet_face.datasets.toy import make_toy_widerface
+
+pytestmark = pytest.mark.dist
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
+NPROC = 2
+TIMEOUT = 300
+
+PROBE_HOOK = '''
+import hashlib
+import json
+import os
+import signal
+
+import torch
+import torch.distributed as dist
+from mmengine.hooks import Hook
+
+from mmdet_face.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DistProbeHook(Hook):
+    """Records what each rank sees (PROBE_DIR/rank<r>.jsonl); CRASH_RANK raises on that rank at iteration 1;
+    KILL_AFTER_EPOCH SIGKILLs every rank after that epoch's checkpoint."""
+    priority = 'LOWEST'  # after CheckpointHook and SyncBuffersHook
+
+    def _write(self, runner, **record):
+        path = os.path.join(os.environ['PROBE_DIR'], f'rank{dist.get_rank()}.jsonl')
+        with open(path, 'a') as f:
+            f.write(json.dumps(dict(record, rank=dist.get_rank(), world=dist.get_world_size())) + '\\n')
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if os.environ.get('CRASH_RANK') == str(dist.get_rank()) and runner.iter == 1:
+            raise RuntimeError(f'rank {dist.get_rank()} fails on purpose at iteration 1')
+        self._write(runner, iter=runner.iter, images=[s.img_path for s in data_batch['data_samples']])
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        module = getattr(runner.model, 'module', runner.model)
+        digest = hashlib.sha1()
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+        self._write(runner, iter=runner.iter, state=digest.hexdigest())
+
+    def after_train_epoch(self, runner):
+        if os.environ.get('KILL_AFTER_EPOCH') == str(runner.epoch + 1):
+            dist.barrier()  # rank 0 has written the checkpoint
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+FAKE_SRUN = '''#!{python}
+"""Stand-in for Slurm's srun: starts --ntasks local processes with the variables srun sets; --kill-on-bad-exit
+ends the others when one fails."""
+import os
+import subprocess
+import sys
+import time
+
+args, ntasks, kill_on_bad_exit = sys.argv[1:], 1, False
+while args and args[0].startswith('-'):
+    arg = args.pop(0)
+    if arg in ('-p', '--partition', '-J', '-n', '-N'):
+        value = args.pop(0)
+        if arg == '-n':
+            ntasks = int(value)
+    elif arg.startswith('--ntasks='):
+        ntasks = int(arg.split('=', 1)[1])
+    elif arg.startswith('--kill-on-bad-exit'):
+        kill_on_bad_exit = True
+procs = []
+for rank in range(ntasks):
+    env = dict(os.environ, SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), SLURM_NTASKS=str(ntasks),
+               SLURM_NODELIST='cpu-node[001]', SLURM_NNODES='1', SLURM_NODEID='0', SLURM_JOB_ID='4242',
+               SLURM_NTASKS_PER_NODE=str(ntasks))
+    procs.append(subprocess.Popen(args, env=env))
+code = 0
+while any(p.poll() is None for p in procs):
+    failed = [p.returncode for p in procs if p.returncode not in (None, 0)]
+    if failed and kill_on_bad_exit:
+        code = failed[0]
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+    time.sleep(0.2)
+codes = [p.returncode for p in procs]
+sys.exit(code or next((c for c in codes if c), 0))
+'''
+
+FAKE_SCONTROL = '''#!/usr/bin/env bash
+# Stand-in for "scontrol show hostname LIST": the job's one node is this machine.
+if [ "$1 $2" = "show hostname" ]; then echo 127.0.0.1; else echo "scontrol stand-in: $*" >&2; exit 1; fi
+'''
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('dist')
+    data = root / 'data'
+    make_toy_widerface(str(data), num_train=8, num_val=5, size=96, seed=0)  # 5 val images: the sampler pads
+    (root / 'dist_probe_hook.py').write_text(PROBE_HOOK)
+    config = root / 'cfg.py'
+    config.write_text(f"""
+_base_ = [{str(TOY_CONFIG)!r}]
+data_root = {str(data) + '/'!r}
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
+                  dict(type='FaceResize', scale=(96, 96), keep_ratio=False), dict(type='PackFaceInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='FaceResize', scale=(96, 96), keep_ratio=True),
+                 dict(type='LoadFaceAnnotations'), dict(type='PackFaceInputs')]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [dict(type='WiderFaceMetric', gt_dir=data_root + 'val/gt/'), dict(type='FaceKeypointMetric')]
+test_evaluator = val_evaluator
+model = dict(test_cfg=dict(score_thr=0.0))
+train_cfg = dict(max_epochs=2, val_interval=1)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=5, save_best=None),
+                     visualization=dict(draw=False))
+custom_imports = dict(imports=['mmdet_face.register', 'dist_probe_hook'], allow_failed_imports=False)
+custom_hooks = [dict(type='FiniteCheckHook'), dict(type='DistProbeHook')]
+randomness = dict(seed=0)
+""")
+    bin_dir = root / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(FAKE_SRUN.format(python=sys.executable))
+    (bin_dir / 'scontrol').write_text(FAKE_SCONTROL)
+    for name in ('srun', 'scontrol'):
+        (bin_dir / name).chmod(0o755)
+    return dict(root=root, data=data, config=config, bin=bin_dir)
+
+
+def run_env(setup, probe_dir, **extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK')
+           and not k.startswith(('SLURM_', 'TORCHELASTIC_'))}
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    env.update(PYTHON=sys.executable, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PROBE_DIR=str(probe_dir),
+               PYTHONPATH=os.pathsep.join([str(setup['root']), str(REPO), env.get('PYTHONPATH', '')]),
+               PATH=os.pathsep.join([str(setup['bin']), env.get('PATH', '')]))
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, env, timeout=TIMEOUT):
+    started = time.monotonic()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    out.elapsed = time.monotonic() - started
+    out.log = out.stdout + out.stderr
+    return out
+
+
+def dist_train(setup, work_dir, probe_dir, *options, nproc=NPROC, **env):
+    env = run_env(setup, probe_dir, **dict(dict(PORT=free_port()), **env))
+    return run(['bash', str(REPO / 'tools' / 'dist_train.sh'), str(setup['config']), str(nproc),
+                '--work-dir', str(work_dir), *options], env)
+
+
+def probes(probe_dir):
+    records = {}
+    for path in sorted(Path(probe_dir).glob('rank*.jsonl')):
+        records[int(path.stem[4:])] = [json.loads(line) for line in path.read_text().splitlines()]
+    return records
+
+
+def state_dict(path):
+    return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+
+
+def assert_same_weights(path_a, path_b):
+    a, b = state_dict(path_a), state_dict(path_b)
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f'{path_a} vs {path_b}: {different[:5]}'
+
+
+def val_metrics(work_dir):
+    """The validation metrics of every epoch, from rank 0's scalars.json (full precision)."""
+    (scalars,) = Path(work_dir).glob('*/vis_data/scalars.json')
+    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k.startswith(('widerface/', 'landmarks/'))}
+            for r in rows if any(k.startswith('widerface/') for k in r)]
+
+
+def train_rows(work_dir):
+    (scalars,) = Path(work_dir).glob('*/vis_data/scalars.json')
+    rows = [json.loads(line) for line in scalars.read_text().splitlines()]
+    return [(r['epoch'], r['iter'], r['lr']) for r in rows if 'lr' in r]
+
+
+def printed_metrics(stdout):
+    """The metrics JSON the test tool prints last (with --out)."""
+    start = stdout.rindex('{\n  "')
+    return json.loads(stdout[start:stdout.index('\n}', start) + 2])
+
+
+def same_metrics(a, b):
+    assert a.keys() == b.keys(), (a, b)
+    for key in a:
+        assert a[key] == b[key] or (a[key] != a[key] and b[key] != b[key]), (key, a[key], b[key])  # NaN == NaN
+
+
+@pytest.fixture(scope='module')
+def reference(setup):
+    """2 ranks, 2 epochs x 2 iterations, validation after each epoch."""
+    work_dir, probe_dir = setup['root'] / 'ref', setup['root'] / 'ref_probe'
+    out = dist_train(setup, work_dir, probe_dir)
+    assert out.returncode == 0, out.log[-4000:]
+    return dict(work_dir=work_dir, probe=probes(probe_dir), log=out.log, elapsed=out.elapsed)
+
+
+def test_each_rank_trains_on_its_half_and_ranks_agree(reference, setup):
+    records = reference['probe']
+    assert sorted(records) == [0, 1]
+    used = {img for recs in records.values() for r in recs for img in r.get('images', [])}
+    assert len(used) >= 7  # the toy set keeps 7 or 8 of its 8 images (one may have no trainable face)
+    for epoch_start in (0, 2):  # the 2 iterations of each epoch
+        seen = {rank: [img for r in recs if 'images' in r and epoch_start <= r['iter'] < epoch_start + 2
+                       for img in r['images']] for rank, recs in records.items()}
+        assert len(seen[0]) == len(seen[1]) == 4  # ceil(N / 2) each: DefaultSampler pads with repeats
+        assert set(seen[0]) | set(seen[1]) == used  # the whole set every epoch
+        assert len(set(seen[0]) & set(seen[1])) <= 8 - len(used), seen  # shared only through the padding
+    states = {rank: {r['iter']: r['state'] for r in recs if 'state' in r} for rank, recs in records.items()}
+    assert states[0] == states[1]  # parameters and (averaged) BatchNorm statistics after every step
+    assert len(set(states[0].values())) == 4  # and they did change
+    assert all(r['world'] == 2 for recs in records.values() for r in recs)
+
+
+def test_only_rank0_writes(reference):
+    work_dir = reference['work_dir']
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth', 'epoch_2.pth']
+    run_dirs = [p for p in work_dir.iterdir() if p.is_dir()]
+    assert len(run_dirs) == 1, run_dirs
+    assert [p.name for p in run_dirs[0].glob('*.log')] == [run_dirs[0].name + '.log']
+    assert not [p for p in work_dir.rglob('*') if 'rank1' in p.name or 'rank_1' in p.name]
+    assert len(re.findall(r'Epoch\(train\) \[2\]\[2/2\]', reference['log'])) == 1  # one rank logs
+
+
+def test_validation_equals_single_process_test(reference, setup):
+    """5 val images on 2 ranks (3 + 3, one padded): the distributed validation counts each image once and gives
+    exactly the AP that tools/test.py gives for the epoch's checkpoint in one process; dist_test.sh gives the
+    same numbers and a byte-identical submission folder."""
+    logged = val_metrics(reference['work_dir'])
+    assert len(logged) == 2
+    assert re.search(r'Epoch\(val\) \[2\]\[3/3\]', reference['log'])  # 3 images per rank
+    checkpoint = reference['work_dir'] / 'epoch_2.pth'
+    env = run_env(setup, setup['root'] / 'probe_unused')
+    single_out, dist_out = setup['root'] / 'sub_single', setup['root'] / 'sub_dist'
+    single = run([sys.executable, str(REPO / 'tools' / 'test.py'), str(setup['config']), str(checkpoint),
+                  '--work-dir', str(setup['root'] / 'test_single'), '--out', str(single_out)], env)
+    assert single.returncode == 0, single.log[-4000:]
+    single_metrics = printed_metrics(single.stdout)
+    same_metrics(logged[-1], single_metrics)
+
+    dist = run(['bash', str(REPO / 'tools' / 'dist_test.sh'), str(setup['config']), str(checkpoint), str(NPROC),
+                '--work-dir', str(setup['root'] / 'test_dist'), '--out', str(dist_out)],
+               dict(env, PORT=str(free_port())))
+    assert dist.returncode == 0, dist.log[-4000:]
+    dist_metrics = printed_metrics(dist.stdout)
+    same_metrics(dist_metrics, single_metrics)
+    single_files = sorted(p.relative_to(single_out) for p in single_out.rglob('*.txt'))
+    assert len(single_files) == 5
+    assert single_files == sorted(p.relative_to(dist_out) for p in dist_out.rglob('*.txt'))
+    for rel in single_files:
+        assert (single_out / rel).read_bytes() == (dist_out / rel).read_bytes(), rel
+    assert Path(str(single_out) + '_pr_curves.json').read_bytes() == Path(str(dist_out) + '_pr_curves.json') \
+        .read_bytes()
+
+
+def test_resume_after_kill_matches_uninterrupted(reference, setup):
+    work_dir, probe_dir = setup['root'] / 'resumed', setup['root'] / 'resumed_probe'
+    killed = dist_train(setup, work_dir, probe_dir, KILL_AFTER_EPOCH=1)
+    assert killed.returncode != 0
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
+    resumed = dist_train(setup, work_dir, probe_dir, '--resume')
+    assert resumed.returncode == 0, resumed.log[-4000:]
+    assert re.search(r'resumed epoch: 1, iter: 2', resumed.log), resumed.log[-3000:]
+    assert {int(e) for e in re.findall(r'Epoch\(train\)\s+\[(\d+)\]', resumed.log)} == {2}
+    # the same iterations with the same learning rates as the uninterrupted run's epoch 2
+    reference_rows = [r for r in train_rows(reference['work_dir']) if r[0] == 2]
+    resumed_rows = [r for run_dir in sorted(work_dir.iterdir()) if run_dir.is_dir()
+                    for r in train_rows_of(run_dir) if r[0] == 2]
+    assert resumed_rows == reference_rows
+    assert_same_weights(work_dir / 'epoch_2.pth', reference['work_dir'] / 'epoch_2.pth')
+
+
+def train_rows_of(run_dir):
+    scalars = run_dir / 'vis_data' / 'scalars.json'
+    if not scalars.exists():
+        return []
+    return [(r['epoch'], r['iter'], r['lr']) for r in map(json.loads, scalars.read_text().splitlines()) if 'lr' in r]
+
+
+def test_two_nodes_match_one_node(reference, setup):
+    """NNODES=2 NODE_RANK=0|1 tools/dist_train.sh CONFIG 1, started twice on this machine: one 2-rank job."""
+    work_dir, probe_dir = setup['root'] / 'two_nodes', setup['root'] / 'two_nodes_probe'
+    port = free_port()
+    cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(setup['config']), '1', '--work-dir', str(work_dir),
+           '--cfg-options', 'train_cfg.val_interval=10']
+    nodes = [subprocess.Popen(cmd, env=run_env(setup, probe_dir, NNODES=2, NODE_RANK=rank, PORT=port,
+                                               MASTER_ADDR='127.0.0.1'),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(REPO))
+             for rank in (0, 1)]
+    logs = [node.communicate(timeout=TIMEOUT)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+    assert sorted(probes(probe_dir)) == [0, 1]
+    assert_same_weights(work_dir / 'epoch_2.pth', reference['work_dir'] / 'epoch_2.pth')
+
+
+def test_slurm_scripts_match_torchrun(reference, setup):
+    """tools/slurm_train.sh and tools/slurm_test.sh through a stand-in srun (2 tasks, SLURM_* variables) and
+    scontrol: the launcher reads SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID / SLURM_NODELIST itself."""
+    work_dir, probe_dir = setup['root'] / 'slurm', setup['root'] / 'slurm_probe'
+    env = run_env(setup, probe_dir, GPUS=2, GPUS_PER_NODE=2, GRES='', CPUS_PER_TASK=1, MASTER_PORT=free_port())
+    train = run(['bash', str(REPO / 'tools' / 'slurm_train.sh'), 'cpu', 'toy', str(setup['config']), str(work_dir),
+                 '--cfg-options', 'train_cfg.val_interval=10'], env)
+    assert train.returncode == 0, train.log[-4000:]
+    assert sorted(probes(probe_dir)) == [0, 1]
+    assert_same_weights(work_dir / 'epoch_2.pth', reference['work_dir'] / 'epoch_2.pth')
+
+    out_dir = setup['root'] / 'sub_slurm'
+    test = run(['bash', str(REPO / 'tools' / 'slurm_test.sh'), 'cpu', 'toy', str(setup['config']),
+                str(reference['work_dir'] / 'epoch_2.pth'), '--work-dir', str(setup['root'] / 'test_slurm'),
+                '--out', str(out_dir)], dict(env, MASTER_PORT=str(free_port())))
+    assert test.returncode == 0, test.log[-4000:]
+    same_metrics(printed_metrics(test.stdout),
+                 val_metrics(reference['work_dir'])[-1])
+    assert len(list(out_dir.rglob('*.txt'))) == 5
+
+
+def test_one_rank_failing_ends_the_job(setup):
+    work_dir, probe_dir = setup['root'] / 'crash', setup['root'] / 'crash_probe'
+    out = dist_train(setup, work_dir, probe_dir, CRASH_RANK=1)
+    assert out.returncode != 0
+    assert out.elapsed < 90, out.elapsed  # process start-up included; no collective waits for the dead rank
+    assert 'rank 1 fails on purpose at iteration 1' in out.log
+    root_cause = out.log[out.log.index('Root Cause'):]
+    assert 'rank 1 fails on purpose' in root_cause and re.search(r'rank\s*:\s*1', root_cause), root_cause[:2000]
+    shutil.rmtree(work_dir, ignore_errors=True)
