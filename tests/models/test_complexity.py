@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch.nn as nn
 
+from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
-from mmdet_face.models.utils.complexity import build_detector_from_config
 from tests.conftest import shared_path
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
@@ -42,7 +42,7 @@ def test_500m_bnkps_matches_released_onnx():
     """Same conv layers as the released model; parameters = ONNX initializers (BN folded) + BN channels."""
     onnx = pytest.importorskip('onnx')
     graph = onnx.load(str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx'))).graph
-    model = build_detector_from_config(str(CONFIG_DIR / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'))
+    model = init_face_detector(str(CONFIG_DIR / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'))
     onnx_convs = sorted(tuple(i.dims) for i in graph.initializer if len(i.dims) == 4)
     our_convs = sorted(tuple(p.shape) for p in model.parameters() if p.dim() == 4)
     assert onnx_convs == our_convs

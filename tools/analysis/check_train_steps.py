@@ -68,22 +68,17 @@ def fixed_batch(cfg, data_root: str, batch: int, seed: int):
 
 def run(args) -> dict:
     import torch
-    from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
     import mmdet_face  # noqa: F401
+    from mmdet_face.apis.inference import init_face_detector, load_config
     from mmdet_face.datasets.toy import make_toy_widerface
-    from mmdet_face.registry import MODELS
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if not args.pretrained and isinstance(cfg.model.get('backbone'), dict):
-        cfg.model.backbone.pop('init_cfg', None)
+    cfg = load_config(args.config, args.cfg_options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
         tmp = None
         data_root = args.data_root
@@ -93,7 +88,7 @@ def run(args) -> dict:
             make_toy_widerface(data_root, num_train=max(4, 2 * args.batch), num_val=1, size=640, seed=args.seed)
         data = fixed_batch(cfg, osp.join(data_root, ''), args.batch, args.seed)
         torch.manual_seed(args.seed)
-        model = MODELS.build(cfg.model)
+        model = init_face_detector(cfg, pretrained_backbone=args.pretrained)
         logger = MMLogger.get_current_instance()
         level = logger.level
         logger.setLevel(logging.WARNING)  # init_weights logs every tensor's initialiser

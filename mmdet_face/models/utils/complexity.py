@@ -7,13 +7,11 @@ and multiplied by 0.75 to get VGA (640x480); we count at the requested shape dir
 number since 480 and 640 are multiples of the largest stride (32). Parameters are all trainable tensors,
 BN/GN weights and biases and ``Scale`` factors included (BN running statistics are buffers, not counted).
 """
-from typing import Sequence, Union
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import get_model_complexity_info
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 
 class _DummyForward(nn.Module):
@@ -27,27 +25,30 @@ class _DummyForward(nn.Module):
         return self.detector._forward(x)
 
 
-def build_detector_from_config(config: Union[str, Config]) -> nn.Module:
-    """Build ``cfg.model`` in the ``mmdet_face`` scope (no weights loaded)."""
-    import mmdet_face  # noqa: F401  (registers everything)
-    from mmdet_face.registry import MODELS
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
-        return MODELS.build(cfg.model)
+def build_detector_from_config(config) -> nn.Module:
+    """Deprecated: use :func:`mmdet_face.apis.inference.init_face_detector`. Kept, with its old result (train mode,
+    backbone ``init_cfg`` kept), only until its last importers (``tests/models/test_srn_configs.py``,
+    ``tests/models/test_scrfd_detector.py``) move."""
+    from mmdet_face.apis.inference import init_face_detector  # here: models must not import apis at import time
+    return init_face_detector(config, pretrained_backbone=True).train()
 
 
 def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640)) -> dict:
     """Count parameters and FLOPs (MACs, see the module docstring) of a detector on one image.
 
     Args:
-        model_or_config: A built detector (with ``_forward``), a config path or a ``Config``.
+        model_or_config: A built detector (with ``_forward``), or a config path / ``Config`` to build one from
+            (:func:`mmdet_face.apis.inference.init_face_detector`).
         input_shape: ``(H, W)`` of the input, VGA ``(480, 640)`` by default.
 
     Returns:
         dict: ``params`` (count), ``flops`` (count), ``params_m`` (millions), ``gflops`` (billions).
     """
-    model = model_or_config if isinstance(model_or_config, nn.Module) else \
-        build_detector_from_config(model_or_config)
+    if isinstance(model_or_config, nn.Module):
+        model = model_or_config
+    else:
+        from mmdet_face.apis.inference import init_face_detector  # not at import time: apis imports models
+        model = init_face_detector(model_or_config)
     if len(input_shape) == 1:
         input_shape = (input_shape[0], input_shape[0])
     was_training = model.training
