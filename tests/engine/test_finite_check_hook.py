@@ -24,7 +24,7 @@ def toy_config(tmp_path_factory):
 _base_ = [{str(TOY_CONFIG)!r}]
 data_root = {data_root!r}
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
-                  dict(type='Resize', scale=(128, 128), keep_ratio=False), dict(type='PackFaceInputs')]
+                  dict(type='FaceResize', scale=(128, 128), keep_ratio=False), dict(type='PackFaceInputs')]
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                         sampler=dict(type='DefaultSampler', shuffle=False),
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))

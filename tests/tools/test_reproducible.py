@@ -30,7 +30,7 @@ _base_ = [{str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')!r}]
 data_root = {data_root!r}
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
                   dict(type='RandomSquareCrop', crop_choice=[0.6, 0.8, 1.0, 1.2]),
-                  dict(type='Resize', scale=(128, 128), keep_ratio=False), dict(type='RandomFlip', prob=0.5),
+                  dict(type='FaceResize', scale=(128, 128), keep_ratio=False), dict(type='FaceRandomFlip', prob=0.5),
                   dict(type='PhotoMetricDistortion'), dict(type='PackFaceInputs')]
 train_dataloader = dict(batch_size=4, num_workers=2, persistent_workers=True,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -26,7 +26,7 @@ def _write_config(path, data_root, max_epochs, augment):
     """A config inheriting the toy one: 8 training images, batch 4, no warm-up, fixed lr."""
     train_pipeline = ("[dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'), "
                       + ("dict(type='RandomSquareCrop', crop_choice=[0.8, 1.0, 1.2]), " if augment else '')
-                      + "dict(type='Resize', scale=(160, 160), keep_ratio=False), dict(type='PackFaceInputs')]")
+                      + "dict(type='FaceResize', scale=(160, 160), keep_ratio=False), dict(type='PackFaceInputs')]")
     path.write_text(f"""
 _base_ = [{str(TOY_CONFIG)!r}]
 data_root = {str(data_root) + '/'!r}
