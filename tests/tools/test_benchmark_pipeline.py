@@ -1,13 +1,18 @@
-"""The pipeline benchmark runs the SCRFD training pipeline end to end on a few images."""
+"""tools/analysis/benchmark_pipeline.py runs the SCRFD training pipeline end to end on a few images."""
+import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 from mmengine.config import Config
 
-from mmdet_face.datasets.benchmark import benchmark_pipeline, default_images, synthetic_instances
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location('benchmark_pipeline',
+                                               osp.join(REPO, 'tools', 'analysis', 'benchmark_pipeline.py'))
+_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tool)
+benchmark_pipeline, default_images, synthetic_instances = (_tool.benchmark_pipeline, _tool.default_images,
+                                                           _tool.synthetic_instances)
 
 
 def test_synthetic_instances_inside_image():
@@ -26,3 +31,9 @@ def test_benchmark_runs(tmp_path):
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
     r = benchmark_pipeline(cfg.train_pipeline, default_images(str(tmp_path)), iters=3, warmup=1)
     assert r['images_per_s'] > 0 and r['out_shape'] == (3, 640, 640)
+
+
+def test_command_line(tmp_path, capsys):
+    cv2.imwrite(str(tmp_path / 'a.jpg'), np.random.default_rng(0).integers(0, 255, (200, 300, 3), np.uint8))
+    _tool.main(['--images', str(tmp_path), '--iters', '2'])
+    assert 'images/s per worker' in capsys.readouterr().out
