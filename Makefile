@@ -11,7 +11,7 @@ setup:
 # keypoints on the CPU, score it with the WIDER FACE protocol and save a picture of detections.
 demo:
 	bash tools/setup_env.sh
-	$(PY) -m mmdet_face.demo
+	$(PY) tools/toy_demo.py
 
 # Install, then the whole test suite (what CI runs).
 test: setup

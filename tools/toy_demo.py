@@ -1,6 +1,7 @@
 """The built-in demo (``make demo``): toy face data -> train a small SCRFD on the CPU -> WIDER FACE AP -> picture.
 
-    python -m mmdet_face.demo [--work-dir work_dirs/demo] [--data data/toy_widerface] [--epochs N]
+    python tools/toy_demo.py [--work-dir work_dirs/demo] [--data data/toy_widerface] [--epochs N] [--seed S]
+        [--threads T]
 
 Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused. A work dir that
 holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or deleted.
@@ -9,9 +10,11 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'scrfd_toy_kps.py')
 
 
@@ -39,9 +42,10 @@ def main(argv=None):
 
     import torch
 
-    import mmdet_face  # noqa: F401
+    import mmdet_face
     from mmdet_face.datasets.toy import make_toy_widerface
 
+    mmdet_face.register_all_modules(init_default_scope=False)
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -1,6 +1,6 @@
 """``FaceLocalVisualizer``: mmdet's ``DetLocalVisualizer`` that also draws the facial landmarks.
 
-The validation / test hook (``DetVisualizationHook``), ``tools/image_demo.py`` and ``mmdet_face.demo`` all draw
+The validation / test hook (``DetVisualizationHook``), ``tools/image_demo.py`` and ``tools/toy_demo.py`` all draw
 through it; the pixels come from :func:`~mmdet_face.visualization.draw.draw_faces`.
 """
 from typing import List, Optional, Tuple

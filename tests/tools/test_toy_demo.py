@@ -1,7 +1,13 @@
-"""The built-in demo (make demo) never mixes a second run into the first one's work dir, nor deletes it."""
+"""The built-in demo (make demo, tools/toy_demo.py) never mixes a second run into the first one's work dir, nor
+deletes it."""
+import importlib.util
 import os
+from pathlib import Path
 
-from mmdet_face.demo import move_previous_run
+_spec = importlib.util.spec_from_file_location('toy_demo', Path(__file__).resolve().parents[2] / 'tools' / 'toy_demo.py')
+_demo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_demo)
+move_previous_run = _demo.move_previous_run
 
 
 def test_previous_run_moved_aside(tmp_path):
