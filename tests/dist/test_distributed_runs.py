@@ -368,3 +368,15 @@ def test_one_rank_failing_ends_the_job(setup):
     root_cause = out.log[out.log.index('Root Cause'):]
     assert 'rank 1 fails on purpose' in root_cause and re.search(r'rank\s*:\s*1', root_cause), root_cause[:2000]
     shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def test_work_dir_refusal_is_one_decision(reference, setup):
+    """A new run in a work dir that holds another run's checkpoints: rank 0 decides, both ranks stop before
+    writing anything, and the reason is printed once."""
+    work_dir = reference['work_dir']
+    before = sorted(p.relative_to(work_dir) for p in work_dir.rglob('*'))
+    out = dist_train(setup, work_dir, setup['root'] / 'refused_probe')
+    assert out.returncode != 0
+    assert out.log.count('already holds the checkpoints of another run') == 1, out.log[-3000:]
+    assert 'Traceback' not in out.log.split('already holds')[0]
+    assert sorted(p.relative_to(work_dir) for p in work_dir.rglob('*')) == before

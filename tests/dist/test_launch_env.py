@@ -1,0 +1,88 @@
+"""mmdet_face.engine.dist without starting processes: what each launcher's variables give, and the options a
+CPU-only machine refuses at once (with a message, not a traceback from inside torch)."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmdet_face.engine import dist
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
+needs_no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only refusals')
+
+
+def test_torchrun_variables():
+    env = dict(RANK='1', WORLD_SIZE='2', LOCAL_RANK='1', MASTER_ADDR='10.0.0.1', MASTER_PORT='1234')
+    assert dist.launch_env('pytorch', env) == env
+    with pytest.raises(dist.LaunchError, match='MASTER_PORT not set; start the tool with torchrun'):
+        dist.launch_env('pytorch', {k: v for k, v in env.items() if k != 'MASTER_PORT'})
+
+
+def test_slurm_variables(tmp_path, monkeypatch):
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/usr/bin/env bash\n[ "$1 $2 $3" = "show hostname gpu[07-08]" ] && '
+                        'printf "gpu07\\ngpu08\\n"\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
+    env = dict(SLURM_PROCID='5', SLURM_NTASKS='8', SLURM_LOCALID='1', SLURM_NODELIST='gpu[07-08]')
+    assert dist.launch_env('slurm', env) == dict(RANK='5', WORLD_SIZE='8', LOCAL_RANK='1', MASTER_ADDR='gpu07',
+                                                 MASTER_PORT='29500')
+    given = dict(env, MASTER_ADDR='head', MASTER_PORT='4000')
+    assert dist.launch_env('slurm', given)['MASTER_ADDR'] == 'head'
+    assert dist.launch_env('slurm', given)['MASTER_PORT'] == '4000'
+    no_localid = {k: v for k, v in env.items() if k != 'SLURM_LOCALID'}
+    assert dist.launch_env('slurm', dict(no_localid, SLURM_NTASKS_PER_NODE='4(x2)'))['LOCAL_RANK'] == '1'
+    with pytest.raises(dist.LaunchError, match='gave no host'):
+        dist.launch_env('slurm', dict(env, SLURM_NODELIST='other'))
+    with pytest.raises(dist.LaunchError, match='SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST not set'):
+        dist.launch_env('slurm', {})
+    assert dist.launch_rank('slurm', env) == 5
+
+
+def test_mpi_variables():
+    env = dict(OMPI_COMM_WORLD_RANK='3', OMPI_COMM_WORLD_SIZE='4', OMPI_COMM_WORLD_LOCAL_RANK='1', MASTER_ADDR='h')
+    assert dist.launch_env('mpi', env) == dict(RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_ADDR='h',
+                                               MASTER_PORT='29500')
+    with pytest.raises(dist.LaunchError, match='MASTER_ADDR'):
+        dist.launch_env('mpi', {k: v for k, v in env.items() if k != 'MASTER_ADDR'})
+
+
+def test_no_launcher_and_no_group():
+    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    assert dist.init_distributed(cfg, 'none') == (0, 1)
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl' and 'model_wrapper_cfg' not in cfg
+    assert dist.rank0_decides(lambda a, b: a + b, 2, b=3) == 5
+    with pytest.raises(ValueError, match='same error'):
+        dist.rank0_decides(lambda: (_ for _ in ()).throw(ValueError('same error')))
+
+
+@needs_no_gpu
+def test_cpu_refuses_amp_and_sync_bn():
+    cfg = Config.fromfile(str(TOY_CONFIG))
+    dist.check_device_options(cfg, 'none', sync_bn=True)  # one process: SyncBN is reverted to BN, nothing to do
+    with pytest.raises(dist.LaunchError, match='--sync-bn .* needs GPUs'):
+        dist.check_device_options(cfg, 'pytorch', sync_bn=True)
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    with pytest.raises(dist.LaunchError, match='mixed precision .* needs a GPU'):
+        dist.check_device_options(cfg, 'none')
+
+
+@needs_no_gpu
+@pytest.mark.parametrize('options, message', [(['--amp'], 'mixed precision (--amp'),
+                                              (['--sync-bn', '--launcher', 'pytorch'], '--sync-bn (cfg.sync_bn)')])
+def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / 'tools'))
+    import train as train_tool
+    for name, value in dict(RANK='0', WORLD_SIZE='2', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+                            MASTER_PORT='1').items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_info:
+        train_tool.main([str(TOY_CONFIG), '--work-dir', str(tmp_path / 'wd'), *options])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('tools/train.py: ') and message in err and 'Traceback' not in err
+    assert not (tmp_path / 'wd').exists()
