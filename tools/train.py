@@ -27,7 +27,7 @@ from mmengine.runner import Runner  # noqa: E402
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
 from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, init_distributed,  # noqa: E402
-                                    launch_rank, rank0_decides)
+                                    launch_rank, rank0_decides, record_errors)
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
 
@@ -131,7 +131,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from torch.distributed.elastic.multiprocessing.errors import record
-
-    # under torchrun: the failing rank's traceback is reported as the job's root cause
-    record(main)()
+    record_errors(main)()  # under torchrun: a failing rank's error is reported as the job's root cause

@@ -182,13 +182,22 @@ def is_rank0() -> bool:
     return not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_rank() == 0
 
 
-def exit_with(message: str, code: int = 2, rank: Optional[int] = None) -> None:
-    """Exit every rank with ``code``; only rank 0 (``rank`` when there is no process group yet) prints."""
-    if (is_rank0() if rank is None else rank == 0):
-        print(message, file=sys.stderr, flush=True)
+def exit_with(message: str, rank: Optional[int] = None) -> None:
+    """Stop every rank with ``message``: ``sys.exit(message)`` (printed to stderr, exit status 1) on rank 0 —
+    ``rank`` where there is no process group yet — and a silent exit status 1 on the others."""
+    printing = is_rank0() if rank is None else rank == 0
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
-    sys.exit(code)
+    sys.exit(message if printing else 1)
+
+
+def record_errors(main: Callable) -> Callable:
+    """``main`` wrapped by torchrun's error recorder when it runs under torchrun, so that the job's summary names
+    the failing rank and shows its traceback as the root cause; ``main`` itself otherwise."""
+    if not os.environ.get('TORCHELASTIC_ERROR_FILE'):
+        return main
+    from torch.distributed.elastic.multiprocessing.errors import record
+    return record(main)
 
 
 @HOOKS.register_module()

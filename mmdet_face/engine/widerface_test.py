@@ -239,10 +239,9 @@ def main(argv=None, prog=None):
     args = parse_args(argv, prog)
     if args.pred_dir:
         return score_submission(args.pred_dir, args.gt_dir, args.json)
-    from torch.distributed.elastic.multiprocessing.errors import record
+    from mmdet_face.engine.dist import record_errors
 
-    # under torchrun: a failing rank's traceback is reported as the job's root cause
-    return record(run_model)(args, prog)
+    return record_errors(run_model)(args, prog)  # under torchrun: a failing rank's error is the root cause
 
 
 def run_model(args, prog=None):

@@ -74,7 +74,7 @@ def test_cpu_refuses_amp_and_sync_bn():
 @needs_no_gpu
 @pytest.mark.parametrize('options, message', [(['--amp'], 'mixed precision (--amp'),
                                               (['--sync-bn', '--launcher', 'pytorch'], '--sync-bn (cfg.sync_bn)')])
-def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch, capsys):
+def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch):
     sys.path.insert(0, str(REPO / 'tools'))
     import train as train_tool
     for name, value in dict(RANK='0', WORLD_SIZE='2', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
@@ -82,7 +82,5 @@ def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as exit_info:
         train_tool.main([str(TOY_CONFIG), '--work-dir', str(tmp_path / 'wd'), *options])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith('tools/train.py: ') and message in err and 'Traceback' not in err
+    assert str(exit_info.value.code).startswith('tools/train.py: ') and message in str(exit_info.value.code)
     assert not (tmp_path / 'wd').exists()
