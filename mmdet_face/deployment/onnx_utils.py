@@ -128,10 +128,4 @@ def simplify_onnx(path: str, simplifiers: Optional[Sequence[str]] = None,
     raise RuntimeError(f'could not simplify {shown}: ' + '; '.join(reasons))
 
 
-def count_nodes(path: str) -> int:
-    """Number of nodes in the main graph of an ONNX file (handy to report what simplification did)."""
-    import onnx
-    return len(onnx.load(path, load_external_data=False).graph.node)
-
-
-__all__ = ['SIMPLIFIERS', 'simplify_onnx', 'count_nodes']
+__all__ = ['SIMPLIFIERS', 'simplify_onnx']

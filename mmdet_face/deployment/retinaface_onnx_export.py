@@ -24,12 +24,12 @@ centre ``= c + loc[:2] * 0.1 * size``, box size ``= size * exp(loc[2:] * 0.2)``,
 ``LandmarkHead`` (:mod:`mmdet_face.deployment.retinaface_pth_import` copies them unchanged), so the released weights
 converted with ``tools/model_converters/retinaface_pth2mmdet.py`` export to the same numbers as the release.
 """
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 
-from .onnx_export import export_onnx, torch_outputs
+from .onnx_export import export_onnx
 
 OUTPUT_NAMES = ('loc', 'conf', 'landms')
 INPUT_NAME = 'input'
@@ -78,9 +78,4 @@ def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int]
                        overwrite=overwrite, check=check)
 
 
-def retinaface_outputs_flat(model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """PyTorch reference of the exported outputs: ``{'loc', 'conf', 'landms'}`` for the input batch ``x``."""
-    return torch_outputs(RetinaFaceExportWrapper(model), x)
-
-
-__all__ = ['DEFAULT_OPSET', 'RetinaFaceExportWrapper', 'export_retinaface_onnx', 'retinaface_outputs_flat']
+__all__ = ['DEFAULT_OPSET', 'RetinaFaceExportWrapper', 'export_retinaface_onnx']

@@ -12,12 +12,12 @@ InstanceNormalization -> Reshape -> Mul -> Add`` decomposition is kept. The sing
 the GroupNorm modules of the exporter's private copy of the model for :class:`ExportGroupNorm`; ``nn.GroupNorm``
 itself is never patched.
 """
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 
-from .onnx_export import export_onnx, torch_outputs
+from .onnx_export import export_onnx
 
 DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
 INPUT_NAME = 'input.1'
@@ -122,10 +122,4 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
                        overwrite=overwrite, check=check, rewrite=swap_group_norms, fallback_opset=17)
 
 
-def scrfd_outputs_flat(model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """PyTorch reference of the exported outputs: ``{name: tensor}`` in export order."""
-    return torch_outputs(SCRFDExportWrapper(model), x)
-
-
-__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'scrfd_outputs_flat',
-           'swap_group_norms']
+__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'swap_group_norms']

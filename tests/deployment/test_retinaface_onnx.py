@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from mmdet_face.apis.inference import init_face_detector
-from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx, retinaface_outputs_flat
+from mmdet_face.deployment.onnx_export import torch_outputs
+from mmdet_face.deployment.retinaface_onnx_export import RetinaFaceExportWrapper, export_retinaface_onnx
 from tests.conftest import shared_path
 
 onnx = pytest.importorskip('onnx')
@@ -24,6 +25,11 @@ cv2 = pytest.importorskip('cv2')
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'retinaface' / 'retinaface_mnet025_1xb32-250e_widerface.py'
 MEAN_BGR = np.array([104, 117, 123], np.float32)
 HW = (312, 512)  # half of test.jpg; not a multiple of 32, so the ceil(H / s) prior grid is exercised
+
+
+def retinaface_outputs_flat(model, x):
+    """PyTorch reference of the exported outputs: ``{'loc', 'conf', 'landms'}``."""
+    return torch_outputs(RetinaFaceExportWrapper(model), x)
 
 
 def _random_model():

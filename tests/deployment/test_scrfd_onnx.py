@@ -9,7 +9,8 @@ import torch
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import (SCRFDOnnxMismatch, convert_scrfd_onnx, export_scrfd_onnx,
                                    load_scrfd_onnx_weights)
-from mmdet_face.deployment.scrfd_onnx_export import scrfd_outputs_flat
+from mmdet_face.deployment.onnx_export import torch_outputs
+from mmdet_face.deployment.scrfd_onnx_export import SCRFDExportWrapper
 from tests.conftest import shared_path
 
 onnx = pytest.importorskip('onnx')
@@ -18,6 +19,11 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
 GN_CONFIG = CONFIGS / 'scrfd_500m_4xb8-640e_widerface.py'
 BN_CONFIG = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 CANDIDATES = sorted(str(p) for p in CONFIGS.glob('*.py'))  # what tools/model_converters/scrfd_onnx2mmdet.py passes
+
+
+def scrfd_outputs_flat(model, x):
+    """PyTorch reference of the exported outputs, ``{name: tensor}`` in export order."""
+    return torch_outputs(SCRFDExportWrapper(model), x)
 
 
 def _random_model(config):

@@ -85,14 +85,12 @@ class Preprocess:
         return -(-h // d) * d, -(-w // d) * d
 
 
-def letterbox_blob(img, h, w, prep=None):
+def letterbox_blob(img, h, w, prep):
     """Aspect-preserving resize into the top-left of a black canvas of (h, w) (rounded up to the model's
-    ``pad_size_divisor``), normalised as the model's data preprocessor does; NCHW float32.
-
-    Without ``prep``: SCRFD's normalisation, (x - 127.5) / 128, RGB. Returns ``(blob, scale, (new_h, new_w))``."""
+    ``pad_size_divisor``), normalised as the model's data preprocessor (``prep``: :class:`Preprocess`) does; NCHW
+    float32. Returns ``(blob, scale, (new_h, new_w))``."""
     import cv2
-    mean, std, to_rgb, (ch, cw) = (127.5, 128.0, True, (h, w)) if prep is None else \
-        (prep.mean, prep.std, prep.bgr_to_rgb, prep.canvas_size(h, w))
+    mean, std, to_rgb, (ch, cw) = prep.mean, prep.std, prep.bgr_to_rgb, prep.canvas_size(h, w)
     scale = min(h / img.shape[0], w / img.shape[1])
     new_w, new_h = int(img.shape[1] * scale), int(img.shape[0] * scale)
     canvas = np.zeros((ch, cw, 3), np.uint8)
@@ -252,7 +250,7 @@ def cuda_ms(fn, repeat, warmup=5):
     return median_ms(synced, repeat, warmup)
 
 
-def benchmark_cuda(model, img, onnx_file, args, prep=None):
+def benchmark_cuda(model, img, onnx_file, args, prep):
     """Network (fp32, fp16 autocast) and decoding + NMS on the GPU; our ONNX with the CUDA provider if present."""
     import onnxruntime as ort
     import torch
