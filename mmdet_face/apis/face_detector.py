@@ -363,7 +363,3 @@ class FaceDetector:
             keypoints = pred.keypoints.float().cpu().numpy().reshape(-1, self.num_keypoints, 2)
         return FaceDetections(bboxes=pred.bboxes.float().cpu().numpy().reshape(-1, 4),
                               scores=pred.scores.float().cpu().numpy().reshape(-1), keypoints=keypoints)
-
-
-# Kept importable from here for tools/analysis/benchmark_inference.py, which predates cpu_runtime.
-from .cpu_runtime import optimize_for_inference, tune_cpu_allocator  # noqa: E402,F401

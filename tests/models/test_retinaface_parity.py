@@ -119,7 +119,7 @@ def converted_model():
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmdet_face.deployment.retinaface_convert import convert_retinaface_state_dict
+    from mmdet_face.deployment.retinaface_pth_import import convert_retinaface_state_dict
     from mmdet_face.registry import MODELS
     weights = shared_path('real', 'weights', 'retinaface_mobilenet025.pth')
     release = torch.load(weights, map_location='cpu', weights_only=True)

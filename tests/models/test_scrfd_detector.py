@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmdet_face.models.detectors import SCRFD
-from mmdet_face.models.utils.complexity import build_detector_from_config
+from mmdet_face.apis.inference import init_face_detector
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 
@@ -25,7 +25,7 @@ def sample(h=96, w=128, scale=1.0):
 
 
 def build():
-    model = build_detector_from_config(str(CONFIG))
+    model = init_face_detector(str(CONFIG)).train()
     model.init_weights()
     return model
 

@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 
 from mmdet_face.datasets.transforms import DataAnchorSampling, RandomSquareCrop
 from mmdet_face.models.detectors import SRN
-from mmdet_face.models.utils.complexity import build_detector_from_config
+from mmdet_face.apis.inference import init_face_detector
 
 ROOT = Path(__file__).resolve().parents[2] / 'configs'
 CONFIGS = ['toy/srn_toy.py', 'toy/ainnoface_toy.py', 'srn/srn_r50_fpn_4xb8-130e_widerface.py',
@@ -34,7 +34,7 @@ def sample(size=64):
 def _losses(cfg):
     cfg.model.backbone.init_cfg = None  # no download in tests
     torch.manual_seed(0)
-    model = build_detector_from_config(cfg)
+    model = init_face_detector(cfg).train()
     model.bbox_head.init_weights()
     x = torch.rand(1, 3, 64, 64) * 255
     data = model.data_preprocessor(dict(inputs=[x[0]], data_samples=[sample()]), training=True)

@@ -12,7 +12,7 @@ reports median milliseconds of
   pre   letterbox resize + normalisation of the image into a (1, 3, H, W) float blob (numpy / OpenCV),
   net   our PyTorch model as built (``torch``) and as FaceDetector runs it (``torch-opt``: BatchNorm folded,
         channels-last, see ``mmdet_face.apis.face_detector.optimize_for_inference``; both with glibc's allocator
-        thresholds raised as FaceDetector does, unless ``--default-malloc``), our model exported to ONNX
+        thresholds raised as FaceDetector(tune_allocator=True) does, unless ``--default-malloc``), our model exported to ONNX
         (onnxruntime) and, with ``--onnx``, the given file (a released model is fixed at 640x640: at 640x480 it runs
         on the blob padded to 640x640),
   post  FaceDetector's decoding + NMS (``bbox_head.predict_by_feat``) at ``--score-thr`` (0.02), rescaled;
@@ -147,7 +147,8 @@ def main(argv=None):
     parser.add_argument('--score-thr', type=float, default=0.02)
     parser.add_argument('--no-cuda', action='store_true', help='skip the GPU table even when CUDA is available')
     parser.add_argument('--default-malloc', action='store_true',
-                        help="keep glibc's allocator thresholds (FaceDetector raises them: see tune_cpu_allocator)")
+                        help="keep glibc's allocator thresholds (by default the benchmark opts in to "
+                        "cpu_runtime.tune_cpu_allocator, as FaceDetector(tune_allocator=True) does)")
     args = parser.parse_args(argv)
     if args.default_malloc:
         os.environ['MMDET_FACE_DEFAULT_MALLOC'] = '1'
@@ -155,7 +156,7 @@ def main(argv=None):
     import cv2
     import onnxruntime as ort
     import mmdet_face  # noqa: F401
-    from mmdet_face.apis.face_detector import optimize_for_inference, tune_cpu_allocator
+    from mmdet_face.apis.cpu_runtime import optimize_for_inference, tune_cpu_allocator
     from mmdet_face.apis.inference import init_face_detector
 
     model = init_face_detector(args.config, args.checkpoint)  # strict load
@@ -255,7 +256,7 @@ def benchmark_cuda(model, img, onnx_file, args, prep):
     import onnxruntime as ort
     import torch
 
-    from mmdet_face.apis.face_detector import optimize_for_inference
+    from mmdet_face.apis.cpu_runtime import optimize_for_inference
     device = torch.device('cuda')
     gpu = optimize_for_inference(copy.deepcopy(model).to(device), device)
     head = gpu.bbox_head

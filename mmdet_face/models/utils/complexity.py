@@ -25,14 +25,6 @@ class _DummyForward(nn.Module):
         return self.detector._forward(x)
 
 
-def build_detector_from_config(config) -> nn.Module:
-    """Deprecated: use :func:`mmdet_face.apis.inference.init_face_detector`. Kept, with its old result (train mode,
-    backbone ``init_cfg`` kept), only until its last importers (``tests/models/test_srn_configs.py``,
-    ``tests/models/test_scrfd_detector.py``) move."""
-    from mmdet_face.apis.inference import init_face_detector  # here: models must not import apis at import time
-    return init_face_detector(config, pretrained_backbone=True).train()
-
-
 def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640)) -> dict:
     """Count parameters and FLOPs (MACs, see the module docstring) of a detector on one image.
 
