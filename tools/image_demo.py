@@ -23,19 +23,11 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
+
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 VIDEO_OUT_EXTS = ('.mp4', '.avi', '.mov', '.mkv')  # containers that take the mp4v codec the demo writes
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
-    return value
 
 
 def _score(text):
@@ -63,7 +55,7 @@ def parse_args(argv=None):
     parser.add_argument('--out')
     parser.add_argument('--score-thr', type=_score, default=0.5, help='minimum score drawn')
     parser.add_argument('--nms-thr', type=_fraction, default=0.4, help='IoU threshold of the NMS, in [0, 1]')
-    parser.add_argument('--max-size', type=_positive_int,
+    parser.add_argument('--max-size', type=positive_int,
                         help='resize so the long side is this many pixels (default: the config)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--show-fps', action='store_true', help='print and draw the detector\'s frames per second')
