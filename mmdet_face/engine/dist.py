@@ -152,7 +152,7 @@ def init_distributed(cfg, launcher: str) -> Tuple[int, int]:
         init_dist(launcher, **dist_cfg)  # mmengine's launcher: sets the CUDA device, reads the same variables
     else:
         os.environ.update(launch_env(launcher))
-        kwargs = {k: v for k, v in dist_cfg.items() if k not in ('backend', 'timeout')}
+        kwargs = {k: v for k, v in dist_cfg.items() if k not in ('backend', 'timeout', 'init_backend')}
         torch_dist.init_process_group(backend='gloo', init_method='env://',
                                       timeout=datetime.timedelta(seconds=float(dist_cfg['timeout'])), **kwargs)
     return torch_dist.get_rank(), torch_dist.get_world_size()
