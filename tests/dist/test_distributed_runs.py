@@ -373,7 +373,7 @@ def test_one_rank_failing_ends_the_job(setup):
     work_dir, probe_dir = setup['root'] / 'crash', setup['root'] / 'crash_probe'
     out = dist_train(setup, work_dir, probe_dir, CRASH_RANK=1)
     assert out.returncode != 0
-    assert out.elapsed < 90, out.elapsed  # process start-up included; no collective waits for the dead rank
+    assert out.elapsed < 60, out.elapsed  # process start-up included; no collective waits for the dead rank
     assert 'rank 1 fails on purpose at iteration 1' in out.log
     root_cause = out.log[out.log.index('Root Cause'):]
     assert 'rank 1 fails on purpose' in root_cause and re.search(r'rank\s*:\s*1', root_cause), root_cause[:2000]
