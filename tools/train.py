@@ -122,6 +122,11 @@ def main(argv=None):
         hooks = list(cfg.get('custom_hooks') or [])
         if not any(str(h.get('type', '')).endswith('SyncBuffersHook') for h in hooks):
             cfg.custom_hooks = hooks + [dict(type='SyncBuffersHook')]
+            # the dumped config then builds the hook anywhere (its module registers it)
+            imports = dict(cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False))
+            if 'mmdet_face.engine.dist' not in imports['imports']:
+                imports['imports'] = list(imports['imports']) + ['mmdet_face.engine.dist']
+            cfg.custom_imports = imports
     try:
         check_work_dir(cfg, args)
     except ResumeError as exc:
