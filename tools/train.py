@@ -120,8 +120,8 @@ def main(argv=None):
         exit_with(f'tools/train.py: {exc}', rank=launch_rank(args.launcher))
     if args.launcher != 'none':
         hooks = list(cfg.get('custom_hooks') or [])
-        if not any(str(h.get('type', '')).endswith('SyncBuffersHook') for h in hooks):
-            cfg.custom_hooks = hooks + [dict(type='SyncBuffersHook')]
+        if not any(str(h.get('type', '')).endswith('AverageBuffersHook') for h in hooks):
+            cfg.custom_hooks = hooks + [dict(type='AverageBuffersHook')]
             # the dumped config then builds the hook anywhere (its module registers it)
             imports = dict(cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False))
             if 'mmdet_face.engine.dist' not in imports['imports']:

@@ -112,7 +112,7 @@ def check_device_options(cfg, launcher: str, sync_bn: bool = False) -> None:
     if launcher != 'none' and (sync_bn or cfg.get('sync_bn')):
         raise LaunchError('--sync-bn (cfg.sync_bn) needs GPUs: torch\'s SyncBatchNorm cannot synchronise CPU '
                           'processes. Drop --sync-bn for a CPU run (each process then keeps its own BatchNorm '
-                          'statistics; SyncBuffersHook averages them after every iteration).')
+                          'statistics; AverageBuffersHook averages them after every iteration).')
 
 
 def init_distributed(cfg, launcher: str) -> Tuple[int, int]:
@@ -201,8 +201,8 @@ def record_errors(main: Callable) -> Callable:
 
 
 @HOOKS.register_module()
-class SyncBuffersHook(Hook):
-    """Average the floating-point buffers (BatchNorm running mean / variance) across ranks after every training
+class AverageBuffersHook(Hook):
+    """(Named apart from mmengine's ``SyncBuffersHook``, which averages once per epoch.) Average the floating-point buffers (BatchNorm running mean / variance) across ranks after every training
     iteration, so that every rank holds the same model: the checkpoint rank 0 writes is the model every rank
     validates with, and a distributed validation gives exactly the AP of a single-process test of that checkpoint.
 

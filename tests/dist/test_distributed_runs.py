@@ -51,7 +51,7 @@ from mmdet_face.registry import HOOKS
 class DistProbeHook(Hook):
     """Records what each rank sees (PROBE_DIR/rank<r>.jsonl); CRASH_RANK raises on that rank at iteration 1;
     KILL_AFTER_EPOCH SIGKILLs every rank after that epoch's checkpoint."""
-    priority = 'LOWEST'  # after CheckpointHook and SyncBuffersHook
+    priority = 'LOWEST'  # after CheckpointHook and AverageBuffersHook
 
     def _write(self, runner, **record):
         path = os.path.join(os.environ['PROBE_DIR'], f'rank{dist.get_rank()}.jsonl')
