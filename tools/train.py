@@ -21,11 +21,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
-from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
+from mmdet_face.engine.cli import ConfigOptionsAction, tool_config  # noqa: E402
 from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, init_distributed,  # noqa: E402
                                     launch_rank, rank0_decides, record_errors)
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
@@ -57,14 +56,7 @@ def parse_args(argv=None):
 
 
 def build_config(args):
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             if launch_rank(args.launcher) == 0:

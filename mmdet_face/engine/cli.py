@@ -26,3 +26,15 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f'expected a positive integer, got {value}')
     return value
+
+
+def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=None):
+    """The config a train / test tool runs: ``config`` with ``--cfg-options`` merged, the launcher set and the work
+    dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
+    import os.path as osp
+
+    from mmdet_face.apis.inference import load_config
+    cfg = load_config(config, cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg

@@ -188,13 +188,8 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
 
 
 def build_test_cfg(args):
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from mmdet_face.engine.cli import tool_config
+    cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
     if args.mode:
         set_test_scale(cfg, args.mode, args.size, None if args.tta else args.max_size, args.max_size_mode)
