@@ -109,7 +109,7 @@ fi
 
 # ---- 3. dist_train.sh with every visible GPU --------------------------------------------------------------
 if [ "$NGPU" -eq 0 ] && [ "$ON_CPU" != 1 ]; then
-    say "SKIP 3. dist_train.sh on every GPU (NCCL): $NO_GPU (the CPU / gloo path is tested by pytest tests/dist)"
+    say "SKIP 3. dist_train.sh on every GPU (NCCL): $NO_GPU (the CPU / gloo path is tested by pytest tests/distributed)"
 else
     NPROC=$([ "$NGPU" -gt 0 ] && echo "$NGPU" || echo 2)
     "$PYTHON" -c "from mmdet_face.datasets.toy import make_toy_widerface as m; m('$TMP/toy', num_train=16, num_val=5, size=160, seed=0)"
