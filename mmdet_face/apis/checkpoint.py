@@ -9,7 +9,7 @@ opt-in (``strict=False``), and it still logs every key it skipped.
 """
 import os.path as osp
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import torch
 
@@ -48,20 +48,20 @@ def checkpoint_origin(checkpoint: dict) -> Optional[str]:
     return '; '.join(parts) or None
 
 
+def non_finite_keys(tensors: Mapping[str, object]) -> List[str]:
+    """The keys of ``tensors`` (a state dict, or ``dict(module.named_buffers())`` ...) whose value is a
+    floating-point tensor holding a NaN or inf."""
+    return [key for key, t in tensors.items() if torch.is_tensor(t) and t.is_floating_point() and t.numel()
+            and not bool(torch.isfinite(t).all())]
+
+
 def compare_state_dicts(model_state: Dict[str, torch.Tensor], ckpt_state: Dict[str, torch.Tensor]) -> dict:
-    """``{'missing', 'unexpected', 'shape', 'non_finite'}`` key lists (model's view; ``shape`` entries read
-    ``'key: checkpoint (a, b) vs model (c, d)'``)."""
-    missing = [k for k in model_state if k not in ckpt_state]
-    unexpected = [k for k in ckpt_state if k not in model_state]
-    shape, non_finite = [], []
-    for key, value in ckpt_state.items():
-        if not torch.is_tensor(value):
-            continue
-        if key in model_state and tuple(value.shape) != tuple(model_state[key].shape):
-            shape.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(model_state[key].shape)}')
-        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
-            non_finite.append(key)
-    return dict(missing=missing, unexpected=unexpected, shape=shape, non_finite=non_finite)
+    """``{'missing', 'unexpected', 'shape', 'non_finite'}`` key lists, from the model's view."""
+    shape = [key for key, value in ckpt_state.items() if torch.is_tensor(value) and key in model_state
+             and tuple(value.shape) != tuple(model_state[key].shape)]
+    return dict(missing=[k for k in model_state if k not in ckpt_state],
+                unexpected=[k for k in ckpt_state if k not in model_state], shape=shape,
+                non_finite=non_finite_keys(ckpt_state))
 
 
 def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = True,
@@ -114,9 +114,11 @@ def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = T
         problems.append(f'{len(report["unexpected"])} checkpoint weights are not in the model '
                         f'({_examples(report["unexpected"])})')
     if report['shape']:
-        problems.append(f'{len(report["shape"])} weights differ in shape ({_examples(report["shape"])})')
-    skip = {line.split(':')[0] for line in report['shape']}
-    loadable = {k: v for k, v in state.items() if k in model_state and k not in skip}
+        shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(model_state[k].shape)}'
+                  for k in report['shape']]
+        problems.append(f'{len(shapes)} weights differ in shape ({_examples(shapes)})')
+    mismatched = set(report['shape'])
+    loadable = {k: v for k, v in state.items() if k in model_state and k not in mismatched}
     if problems:
         message = (f'{filename} does not fit {target}: ' + '; '.join(problems) + '.'
                    + (f' The checkpoint records: {origin}.' if origin else ''))
@@ -131,12 +133,6 @@ def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = T
         print_log('partial load (strict=False): ' + message, logger=logger or 'current', level=30)
     model.load_state_dict(loadable, strict=False)
     return checkpoint
-
-
-def weights_are_finite(model: torch.nn.Module) -> bool:
-    """Whether every floating-point parameter and buffer of ``model`` is finite."""
-    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
-               if torch.is_tensor(t) and t.is_floating_point())
 
 
 def load_runner_checkpoint(runner, filename: str, strict: bool = True, config_name: Optional[str] = None) -> dict:

@@ -12,6 +12,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmdet_face.apis.checkpoint import non_finite_keys
 from mmdet_face.registry import HOOKS
 
 
@@ -26,11 +27,12 @@ def _value(x) -> float:
 
 
 def non_finite_tensors(module: torch.nn.Module, buffers_only: bool = False) -> List[str]:
-    """Names of the floating-point parameters / buffers of ``module`` holding a NaN or inf."""
-    named = list(module.named_buffers())
+    """Names of the floating-point buffers (and, unless ``buffers_only``, parameters) of ``module`` holding a NaN
+    or inf."""
+    named = dict(module.named_buffers())
     if not buffers_only:
-        named += list(module.named_parameters())
-    return [name for name, t in named if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all())]
+        named.update(module.named_parameters())
+    return non_finite_keys(named)
 
 
 @HOOKS.register_module()
@@ -106,9 +108,7 @@ class FiniteCheckHook(Hook):
         self._check_weights(runner, 'validation')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('state_dict', {})
-        names = [k for k, t in state.items() if torch.is_tensor(t) and t.is_floating_point() and t.numel()
-                 and not bool(torch.isfinite(t).all())]
+        names = non_finite_keys(checkpoint.get('state_dict', {}))
         if names:
             raise TrainingDivergedError(
                 f'checkpoint at {self._where(runner)} not saved: non-finite weights ({", ".join(names[:5])}'
