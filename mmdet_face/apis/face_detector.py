@@ -182,10 +182,6 @@ def _clip_to_image(bboxes: np.ndarray, shape) -> None:
     np.clip(bboxes[:, 1::2], 0, h, out=bboxes[:, 1::2])
 
 
-# the test-pipeline steps whose scale ``max_size`` replaces (type names as written in the configs)
-RESIZE_TYPES = frozenset({'FaceResize', 'mmdet_face.FaceResize', 'Resize', 'mmdet.Resize'})
-
-
 class FaceDetector:
     """Runs any face config of this repository on images (inference only).
 
@@ -267,6 +263,8 @@ class FaceDetector:
         if pipeline is None:
             from mmengine.dataset import Compose
             from mmengine.registry import DefaultScope
+
+            from mmdet_face.datasets.transforms.test_time import RESIZE_TYPES
             steps = copy.deepcopy(self._base_pipeline)
             if max_size is not None:
                 for step in steps:

@@ -46,10 +46,6 @@ import os.path as osp
 
 from mmdet_face.engine.cli import ConfigOptionsAction
 
-# The types a test pipeline's resize step may have (a keypoint-aware FaceResize, or mmdet's for box-only models):
-# matched by name, not by suffix, so e.g. WiderFaceCappedResize is never mistaken for one.
-RESIZE_TYPES = ('FaceResize', 'mmdet_face.FaceResize', 'Resize', 'mmdet.Resize')
-
 
 def parse_args(argv=None, prog=None):
     parser = argparse.ArgumentParser(prog=prog, description='WIDER FACE Easy/Medium/Hard AP (official protocol)')
@@ -105,6 +101,7 @@ def parse_args(argv=None, prog=None):
             parser.error('--max-size needs --tta or --mode origin')
     return args
 
+
 def score_submission(pred_dir, gt_dir, json_path=None):
     from mmdet_face.evaluation.functional import widerface as wf
     results = wf.evaluate_widerface(pred_dir, gt_dir)
@@ -114,13 +111,14 @@ def score_submission(pred_dir, gt_dir, json_path=None):
         print(f'APs and PR curves written to {json_path}')
     return {s: results[s] for s in wf.SETTINGS}
 
-def _resize_step(mode, size):
+
+def _resize_step(resize_type, mode, size):
     if mode == 'vga':
         side = size or 640
-        return dict(type='Resize', scale=(side, side), keep_ratio=True)
+        return dict(type=resize_type, scale=(side, side), keep_ratio=True)
     if mode == 'origin':
-        return dict(type='Resize', scale_factor=1.0, keep_ratio=True)
-    return dict(type='Resize', scale=(size, size), keep_ratio=False)
+        return dict(type=resize_type, scale_factor=1.0, keep_ratio=True)
+    return dict(type=resize_type, scale=(size, size), keep_ratio=False)
 
 
 def _innermost_dataset(dataset_cfg):
@@ -130,20 +128,20 @@ def _innermost_dataset(dataset_cfg):
 
 
 def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
-    """Replace the Resize step of the test pipeline (the first transform whose type ends with 'Resize').
+    """Replace the resize step of the test pipeline (the first whose type is in ``RESIZE_TYPES``).
     ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`."""
+    from mmdet_face.datasets.transforms.test_time import resize_step_index
     pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
-    for i, step in enumerate(pipeline):
-        if step.get('type') in RESIZE_TYPES:
-            if max_size and mode == 'origin':
-                new = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
-                           max_size_mode=max_size_mode, resize_type=step['type'])
-            else:
-                new = _resize_step(mode, size)
-                new['type'] = step['type']  # keep the (keypoint-aware) transform the config chose
-            pipeline[i] = new
-            return cfg
-    raise KeyError('tools/test_widerface.py --mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
+    i = resize_step_index(pipeline)
+    if i is None:
+        raise KeyError('tools/test_widerface.py --mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
+    resize_type = pipeline[i]['type']  # keep the (keypoint-aware) transform the config chose
+    if max_size and mode == 'origin':
+        pipeline[i] = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
+                           max_size_mode=max_size_mode, resize_type=resize_type)
+    else:
+        pipeline[i] = _resize_step(resize_type, mode, size)
+    return cfg
 
 
 def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, max_size_mode='area'):
@@ -154,6 +152,8 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
     from copy import deepcopy
 
     from mmengine.config import ConfigDict
+
+    from mmdet_face.datasets.transforms.test_time import resize_step_index
     if 'tta_model' not in cfg:
         tta_cfg = dict(merge=merge)
         if iou_threshold is not None:
@@ -163,8 +163,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
         cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
     if 'tta_pipeline' not in cfg:
         pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
-        resize_index = next((i for i, step in enumerate(pipeline)
-                             if step.get('type') in RESIZE_TYPES), None)
+        resize_index = resize_step_index(pipeline)
         if resize_index is None:
             raise KeyError('tools/test_widerface.py --tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
         resize_type = pipeline[resize_index]['type']

@@ -11,6 +11,17 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmdet_face.registry import TRANSFORMS
 
+# The type names a test pipeline's resize step may have (keypoint-aware FaceResize, or mmdet's for box-only models),
+# matched exactly (not by suffix: WiderFaceCappedResize is not one of them). The test tool and FaceDetector replace
+# this step's scale.
+RESIZE_TYPES = frozenset({'FaceResize', 'mmdet_face.FaceResize', 'Resize', 'mmdet.Resize'})
+
+
+def resize_step_index(pipeline):
+    """Index of the first step of ``pipeline`` (a list of transform dicts) whose type is in :data:`RESIZE_TYPES`,
+    or None."""
+    return next((i for i, step in enumerate(pipeline) if step.get('type') in RESIZE_TYPES), None)
+
 
 def capped_scale_factor(height, width, scale, max_size=None, mode='area'):
     """The factor actually applied to an ``height`` x ``width`` image for test scale ``scale`` under ``max_size``:
