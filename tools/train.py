@@ -74,10 +74,21 @@ def build_config(args):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type', '')).endswith('FiniteCheckHook') for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='FiniteCheckHook')]
+    ensure_hook(cfg, 'FiniteCheckHook')
     return cfg
+
+
+def ensure_hook(cfg, hook_type):
+    """Add ``dict(type=hook_type)`` (an mmdet-face hook) to ``cfg.custom_hooks`` unless the config has it, and make
+    the config import ``mmdet_face.register`` so that its dumped copy builds the hook anywhere."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if any(str(h.get('type', '')).split('.')[-1] == hook_type for h in hooks):
+        return
+    cfg.custom_hooks = hooks + [dict(type=hook_type)]
+    imports = dict(cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False))
+    if 'mmdet_face.register' not in imports['imports']:
+        imports['imports'] = list(imports['imports']) + ['mmdet_face.register']
+    cfg.custom_imports = imports
 
 
 def decide_work_dir(cfg, args):
@@ -111,14 +122,7 @@ def main(argv=None):
     except LaunchError as exc:
         exit_with(f'tools/train.py: {exc}', rank=launch_rank(args.launcher))
     if args.launcher != 'none':
-        hooks = list(cfg.get('custom_hooks') or [])
-        if not any(str(h.get('type', '')).endswith('AverageBuffersHook') for h in hooks):
-            cfg.custom_hooks = hooks + [dict(type='AverageBuffersHook')]
-            # the dumped config then builds the hook anywhere (its module registers it)
-            imports = dict(cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False))
-            if 'mmdet_face.engine.dist' not in imports['imports']:
-                imports['imports'] = list(imports['imports']) + ['mmdet_face.engine.dist']
-            cfg.custom_imports = imports
+        ensure_hook(cfg, 'AverageBuffersHook')
     try:
         check_work_dir(cfg, args)
     except ResumeError as exc:
