@@ -42,6 +42,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmdet_face.datasets.retinaface import (_image_size, _read_lines, detect_format, parse_labelv2,
                                             parse_retinaface_gt, parse_wider_gt)
+from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
 GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
@@ -177,16 +178,9 @@ def _wider_gt_lines(images: List[dict], desc: str) -> Dict[str, Tuple[int, Optio
 
 
 def _mat_image_names(path: str) -> List[str]:
-    """``<event>/<name>.jpg`` of every image in an official ``wider_face_val.mat``."""
-    from scipy.io import loadmat
-    mat = loadmat(path)
-    names = []
-    for e in range(mat['event_list'].shape[0]):
-        event = str(mat['event_list'][e][0][0])
-        files = mat['file_list'][e][0]
-        for i in range(files.shape[0]):
-            names.append(f'{event}/{str(files[i][0][0])}.jpg')
-    return names
+    """``<event>/<name>.jpg`` of every image in an official ``wider_face_val.mat`` (read and checked by the
+    evaluator's :func:`load_gt_boxes`)."""
+    return [f'{event}/{name}.jpg' for event, images in load_gt_boxes(path).items() for name in images]
 
 
 def _examples(items: Sequence[str], k: int = 3) -> str:

@@ -49,7 +49,7 @@ import warnings
 import numpy as np
 
 __all__ = [
-    'SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'load_ground_truth', 'write_gt_mats', 'read_pred_file',
+    'SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'load_gt_boxes', 'load_ground_truth', 'write_gt_mats', 'read_pred_file',
     'read_submission', 'write_submission', 'evaluate_widerface', 'voc_ap', 'dump_pr_curves', 'format_results'
 ]
 
@@ -123,6 +123,43 @@ def _cell_string(cell, what):
     return str(value[0])
 
 
+def load_gt_boxes(path):
+    """The boxes of an official ``wider_face_val.mat``: ``{event: {image_name: (K, 4) int32 x y w h}}``, events
+    and images in the file's order.
+
+    Raises:
+        ValueError: naming the file, when it is not a readable ``.mat`` file (truncated, corrupt), lacks the kit's
+            variables, or has a different structure (cell counts that disagree, boxes that are not ``(K, 4)``).
+    """
+    ref = _load_mat(path, 'all')
+    boxes = {}
+    try:
+        events, file_lists, bbx_lists = (_cells(ref[k]) for k in _REQUIRED_KEYS['all'])
+        if not len(events) == len(file_lists) == len(bbx_lists):
+            raise _GTFormatError(f'event_list has {len(events)} cells, file_list {len(file_lists)}, face_bbx_list '
+                                 f'{len(bbx_lists)}; expected equal counts')
+        for e, (event_cell, files, bbxs) in enumerate(zip(events, file_lists, bbx_lists)):
+            event = _cell_string(event_cell, f'event_list{{{e + 1}}}')
+            files = _cells_of(files, f'file_list{{{e + 1}}} (event {event})')
+            bbxs = _cells_of(bbxs, f'face_bbx_list{{{e + 1}}} (event {event})')
+            if len(files) != len(bbxs):
+                raise _GTFormatError(f'event {event} has {len(files)} file_list cells and {len(bbxs)} face_bbx_list '
+                                     'cells; expected one box array per image')
+            images = {}
+            for i, (file_cell, bbx) in enumerate(zip(files, bbxs)):
+                image = _cell_string(file_cell, f'file_list{{{e + 1}}}{{{i + 1}}} (event {event})')
+                bbx = np.asarray(bbx)
+                if bbx.size and (bbx.ndim != 2 or bbx.shape[1] != 4 or not np.issubdtype(bbx.dtype, np.number)):
+                    raise _GTFormatError(f'face_bbx_list of {event}/{image} is a {bbx.dtype} array of shape '
+                                         f'{bbx.shape}; expected (K, 4) x y w h numbers')
+                images[image] = bbx.astype(np.int32).reshape(-1, 4)
+            boxes[event] = images
+    except _GTFormatError as err:
+        expected = _EXPECTED_MAT.format(name=GT_FILES['all'], keys=', '.join(_REQUIRED_KEYS['all']))
+        raise ValueError(f'{path}: {err}; expected {expected}') from None
+    return boxes
+
+
 def load_ground_truth(gt_dir):
     """Read the four official WIDER FACE validation ``.mat`` files.
 
@@ -146,36 +183,11 @@ def load_ground_truth(gt_dir):
         if not osp.isfile(path):
             raise FileNotFoundError(f'WIDER FACE ground truth file not found: {path} (expected the official '
                                     f'{", ".join(GT_FILES.values())})')
-        mats[key] = _load_mat(path, key)
-    ref = mats['all']
-    ref_path = osp.join(gt_dir, GT_FILES['all'])
-    boxes = {}
-    order = []
-    try:
-        events, file_lists, bbx_lists = (_cells(ref[k]) for k in _REQUIRED_KEYS['all'])
-        if not len(events) == len(file_lists) == len(bbx_lists):
-            raise _GTFormatError(f'event_list has {len(events)} cells, file_list {len(file_lists)}, face_bbx_list '
-                                 f'{len(bbx_lists)}; expected equal counts')
-        for e, (event_cell, files, bbxs) in enumerate(zip(events, file_lists, bbx_lists)):
-            event = _cell_string(event_cell, f'event_list{{{e + 1}}}')
-            files = _cells_of(files, f'file_list{{{e + 1}}} (event {event})')
-            bbxs = _cells_of(bbxs, f'face_bbx_list{{{e + 1}}} (event {event})')
-            if len(files) != len(bbxs):
-                raise _GTFormatError(f'event {event} has {len(files)} file_list cells and {len(bbxs)} face_bbx_list '
-                                     'cells; expected one box array per image')
-            images = {}
-            for i, (file_cell, bbx) in enumerate(zip(files, bbxs)):
-                image = _cell_string(file_cell, f'file_list{{{e + 1}}}{{{i + 1}}} (event {event})')
-                bbx = np.asarray(bbx)
-                if bbx.size and (bbx.ndim != 2 or bbx.shape[1] != 4 or not np.issubdtype(bbx.dtype, np.number)):
-                    raise _GTFormatError(f'face_bbx_list of {event}/{image} is a {bbx.dtype} array of shape '
-                                         f'{bbx.shape}; expected (K, 4) x y w h numbers')
-                images[image] = bbx.astype(np.int32).reshape(-1, 4)
-            boxes[event] = images
-            order.append((event, list(images)))
-    except _GTFormatError as err:
-        expected = _EXPECTED_MAT.format(name=GT_FILES['all'], keys=', '.join(_REQUIRED_KEYS['all']))
-        raise ValueError(f'{ref_path}: {err}; expected {expected}') from None
+        if key == 'all':
+            boxes = load_gt_boxes(path)
+        else:
+            mats[key] = _load_mat(path, key)
+    order = [(event, list(images)) for event, images in boxes.items()]
     settings = {}
     for setting in SETTINGS:
         path = osp.join(gt_dir, GT_FILES[setting])
