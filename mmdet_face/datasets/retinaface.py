@@ -45,7 +45,7 @@ one line per annotation file reports how many (``print_log``).
 import logging
 import math
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.datasets import BaseDetDataset
@@ -76,6 +76,14 @@ def _read_lines(path: str) -> List[str]:
         raise ValueError(f'{path}:{lineno}: expected UTF-8 text, got the byte 0x{data[e.start]:02x} at column '
                          f'{column} ({e.reason}); re-save the file as UTF-8') from None
     return text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
+
+
+def content_lines(lines: Sequence[str]) -> Iterator[Tuple[int, str]]:
+    """``(1-based line number, stripped line)`` of the non-blank lines of :func:`_read_lines`' output."""
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if line:
+            yield lineno, line
 
 
 def _numbers(tokens: Sequence[str], path: str, lineno: int, expected: str) -> List[float]:
@@ -170,10 +178,7 @@ def parse_labelv2(path: str) -> List[dict]:
     ``width``/``height`` are ``None`` when the header omits them.
     """
     images: List[dict] = []
-    for lineno, raw in enumerate(_read_lines(path), 1):
-        line = raw.strip()
-        if not line:
-            continue
+    for lineno, line in content_lines(_read_lines(path)):
         if line.startswith('#'):
             tokens = _header_tokens(line)
             if len(tokens) not in (1, 3):
@@ -216,10 +221,7 @@ def parse_retinaface_gt(path: str) -> List[dict]:
     """Parse a RetinaFace ``retinaface_gt_v1.1`` ``label.txt`` (see module docstring); same output as
     :func:`parse_labelv2` (boxes converted to x1y1x2y2, ``width``/``height`` ``None``, no ignore faces)."""
     images: List[dict] = []
-    for lineno, raw in enumerate(_read_lines(path), 1):
-        line = raw.strip()
-        if not line:
-            continue
+    for lineno, line in content_lines(_read_lines(path)):
         if line.startswith('#'):
             tokens = _header_tokens(line)
             if len(tokens) != 1:
@@ -307,16 +309,13 @@ def detect_format(path: str) -> str:
     asking for ``ann_format``. A file without any face line (or an empty file) is ``'labelv2'``.
     """
     lines = _read_lines(path)
-    first = next((ln.strip() for ln in lines if ln.strip()), None)
+    first = next(content_lines(lines), None)
     if first is None:
         return 'labelv2'
-    if not first.startswith('#'):
+    if not first[1].startswith('#'):
         return 'wider_gt'
     four_lineno = None
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
+    for lineno, line in content_lines(lines):
         n = len(_header_tokens(line)) if line.startswith('#') else len(line.split())
         if line.startswith('#'):
             if n == 3:

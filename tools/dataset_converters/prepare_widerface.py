@@ -40,8 +40,8 @@ import tempfile
 import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmdet_face.datasets.retinaface import (_image_size, _read_lines, detect_format, parse_labelv2,
-                                            parse_retinaface_gt, parse_wider_gt)
+from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format,
+                                            parse_labelv2, parse_retinaface_gt, parse_wider_gt)
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
@@ -143,10 +143,7 @@ def _landmark_lines(path: str, fmt: str) -> Dict[str, Tuple[int, Optional[Tuple[
     rewritten as text to keep the landmark flags exactly as given."""
     blocks: Dict[str, Tuple[int, Optional[Tuple[int, int]], List[str]]] = {}
     current: Optional[List[str]] = None
-    for lineno, raw in enumerate(_read_lines(path), 1):
-        line = raw.strip()
-        if not line:
-            continue
+    for lineno, line in content_lines(_read_lines(path)):
         tokens = line[1:].split() if line.startswith('#') else line.split()
         if line.startswith('#'):
             if tokens[0] in blocks:
