@@ -1,4 +1,5 @@
 from .srn_fpn import SRNFPN
 from .ssh import RetinaFaceFPN, RetinaFaceSSH
+from .fem import DSFDFEM
 
-__all__ = ['RetinaFaceFPN', 'RetinaFaceSSH', 'SRNFPN']
+__all__ = ['DSFDFEM', 'RetinaFaceFPN', 'RetinaFaceSSH', 'SRNFPN']

@@ -1,0 +1,237 @@
+"""DSFD head: per-level unshared conv towers, max-in-out scores, SSD box deltas on one 1.5-ratio prior per location.
+
+Li et al., "DSFD: Dual Shot Face Detector", CVPR 2019; the layout is the authors' release
+(Tencent/FaceDetection-DSFD ``face_ssd.py``: ``DeepHeadModule``, ``pa_multibox``, ``mio_module``;
+``layers/functions/detection.py`` for inference), which is the paper's *second shot* only.
+
+Per level l (unshared weights), a box branch and a score branch, each three 3x3 convs (in -> 256 -> 256 -> 256, bias,
+ReLU) and a 1x1 conv with bias: 4 box deltas and, with max-in-out, 4 score logits per prior. Max-in-out (inherited
+from PyramidBox / S3FD): on level 0 the background logit is the max of the first three logits and the face logit is
+the fourth ("max-out background": small anchors see mostly background); on levels >= 1 the face logit is the max
+of the first three and the background is the fourth. The two remaining logits go through a softmax.
+
+The released weights also carry PyramidBox head/body outputs (loc channels 4..11, conf channels 4..7) that its
+inference never reads; the converter drops them (``mmdet_face/deployment/dsfd_pth_import.py``).
+
+Priors: :class:`~mmdet_face.models.task_modules.DSFDPriorGenerator` (sizes 16..512, ratio 1.5, the release's
+clamp of centre and size). Decoding: SSD with variances (0.1, 0.2) and no clamp on the size deltas
+(:class:`RetinaFaceBoxCoder`, which follows the release's order of operations).
+Inference as the release's ``Detection``: face probability > 0.01 over all levels together, the 5000 best, then the
+shared tail of :class:`BaseFaceHead` (NMS at IoU 0.3 with areas without +1, 750 per image as in the paper).
+
+The class builds its branches with :meth:`DSFDHead.build_shot`, so a training head can add the paper's first shot
+(the same branches, own weights, on the original features) without touching inference: ``forward`` and
+``predict`` use the second shot (``cls_branches`` / ``reg_branches``) only.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.registry import MODELS, TASK_UTILS
+
+
+class DSFDHeadBranch(nn.Module):
+    """The release's ``DeepHeadModule``: ``num_convs`` 3x3 convs (bias, ReLU) then a 1x1 conv (bias).
+
+    (B, in_channels, H, W) -> (B, out_channels, H, W).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, feat_channels: int = 256, num_convs: int = 3) -> None:
+        super().__init__()
+        # the release's mid width is min(in_channels, 256)
+        mid = min(in_channels, feat_channels)
+        self.convs = nn.ModuleList([nn.Conv2d(in_channels if i == 0 else mid, mid, 3, padding=1)
+                                    for i in range(num_convs)])
+        self.out_conv = nn.Conv2d(mid, out_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return self.out_conv(x)
+
+
+def apply_max_in_out(logits: Tensor, level: int, num_anchors: int = 1, num_maxout: int = 3) -> Tensor:
+    """The release's max-in-out on one level's raw score logits.
+
+    Args:
+        logits: (B, A * (num_maxout + 1), H, W), per prior ``num_maxout + 1`` logits as the release's ``conf``
+            conv orders them (its channels 0..3 of the face part).
+        level: level index; level 0 takes the max over background candidates, the others over face candidates.
+
+    Returns:
+        (B, A * 2, H, W), per prior (face, background): mmdet's softmax convention (background last). The
+        release keeps (background, face); the values are the same.
+    """
+    b, _, h, w = logits.shape
+    per = logits.view(b, num_anchors, num_maxout + 1, h, w)
+    pooled = per[:, :, :num_maxout].max(dim=2).values
+    single = per[:, :, num_maxout]
+    face, background = (single, pooled) if level == 0 else (pooled, single)
+    return torch.stack([face, background], dim=2).view(b, num_anchors * 2, h, w)
+
+
+@MODELS.register_module()
+class DSFDHead(BaseFaceHead, BaseDenseHead):
+    """DSFD detection head (second shot, as released).
+
+    Args:
+        num_classes (int): foreground classes; one (face).
+        in_channels (int): channels of every input level (512 after the release's FEM).
+        feat_channels (int): width of the conv towers (256).
+        num_convs (int): 3x3 convs per tower (3).
+        max_in_out (bool): score branches predict ``num_maxout + 1`` logits per prior reduced by max-in-out
+            (the release); otherwise 2 logits (face, background).
+        num_maxout (int): logits pooled by max-in-out (3).
+        prior_generator (dict): :class:`DSFDPriorGenerator` config (the release's second-shot priors by default).
+        bbox_coder (dict): SSD coder with variances (0.1, 0.2), no size-delta clamp.
+        train_cfg (dict): for the training head (see DSFD-TRAIN's configs).
+        test_cfg (dict): ``score_thr``, ``nms_pre`` (over all levels together), ``nms``, ``max_per_img``.
+
+    ``forward`` returns two lists over levels: scores (B, A * 2, H_l, W_l), per prior (face, background) logits
+    after max-in-out, and box deltas (B, A * 4, H_l, W_l) as (dx, dy, dw, dh), A = 1.
+    """
+
+    def __init__(self,
+                 num_classes: int = 1,
+                 in_channels: int = 512,
+                 feat_channels: int = 256,
+                 num_convs: int = 3,
+                 max_in_out: bool = True,
+                 num_maxout: int = 3,
+                 prior_generator: dict = dict(
+                     type='DSFDPriorGenerator', strides=(4, 8, 16, 32, 64, 128),
+                     base_sizes=(16, 32, 64, 128, 256, 512), ratio=1.5, clip=True),
+                 bbox_coder: dict = dict(type='RetinaFaceBoxCoder', variances=(0.1, 0.2)),
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_classes != 1:
+            raise ValueError(f'DSFDHead detects one class (face), got num_classes={num_classes}')
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.num_convs = num_convs
+        self.max_in_out = max_in_out
+        self.num_maxout = num_maxout
+        self.prior_generator = TASK_UTILS.build(prior_generator)
+        self.bbox_coder = TASK_UTILS.build(bbox_coder)
+        self.num_levels = self.prior_generator.num_levels
+        self.num_anchors = self.prior_generator.num_base_priors[0]
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        self.cls_branches, self.reg_branches = self.build_shot(max_in_out)
+
+    # ------------------------------------------------------------------ layers
+    def build_shot(self, max_in_out: bool) -> Tuple[nn.ModuleList, nn.ModuleList]:
+        """One shot's per-level (score, box) branches; the second shot is ``cls_branches`` / ``reg_branches``."""
+        cls_out = self.num_anchors * ((self.num_maxout + 1) if max_in_out else 2)
+        cls = nn.ModuleList([DSFDHeadBranch(self.in_channels, cls_out, self.feat_channels, self.num_convs)
+                             for _ in range(self.num_levels)])
+        reg = nn.ModuleList([DSFDHeadBranch(self.in_channels, self.num_anchors * 4, self.feat_channels,
+                                            self.num_convs) for _ in range(self.num_levels)])
+        return cls, reg
+
+    def forward_shot(self, x: Sequence[Tensor], cls_branches: nn.ModuleList, reg_branches: nn.ModuleList,
+                     max_in_out: bool) -> Tuple[List[Tensor], List[Tensor]]:
+        """Run one shot's branches on levels ``x``; scores come back as (face, background) logits per prior."""
+        if len(x) != self.num_levels:
+            raise ValueError(f'DSFDHead expects {self.num_levels} levels, got {len(x)}')
+        cls_scores, bbox_preds = [], []
+        for level, (feat, cls_branch, reg_branch) in enumerate(zip(x, cls_branches, reg_branches)):
+            logits = cls_branch(feat)
+            if max_in_out:
+                logits = apply_max_in_out(logits, level, self.num_anchors, self.num_maxout)
+            cls_scores.append(logits)
+            bbox_preds.append(reg_branch(feat))
+        return cls_scores, bbox_preds
+
+    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[List[Tensor], List[Tensor]]:
+        """Second shot on the enhanced levels: (scores, deltas), each a list over levels (see the class doc)."""
+        return self.forward_shot(x, self.cls_branches, self.reg_branches, self.max_in_out)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _flatten(preds: Sequence[Tensor], per_prior: int) -> Tensor:
+        """List over levels of (B, A * per_prior, H, W) -> (B, P, per_prior), order level/row/column/anchor."""
+        return torch.cat([p.permute(0, 2, 3, 1).reshape(p.shape[0], -1, per_prior) for p in preds], dim=1)
+
+    def get_priors(self, preds: Sequence[Tensor], batch_img_metas: Optional[List[dict]] = None,
+                   prior_generator=None) -> Tensor:
+        """All priors (P, 4) x1y1x2y2 pixels for the maps of ``preds``.
+
+        The clamp bounds are the size of the tensor the network saw (``batch_input_shape`` of the metas, as the
+        release clamps to its input tensor), else ``img_shape``, else the stride times the first map's size.
+        """
+        prior_generator = self.prior_generator if prior_generator is None else prior_generator
+        featmap_sizes = [tuple(p.shape[-2:]) for p in preds]
+        meta = batch_img_metas[0] if batch_img_metas else {}
+        input_shape = meta.get('batch_input_shape', meta.get('img_shape'))
+        if input_shape is None:
+            stride = prior_generator.strides[0]
+            input_shape = (featmap_sizes[0][0] * stride, featmap_sizes[0][1] * stride)
+        return torch.cat(prior_generator.grid_priors(featmap_sizes, input_shape[:2], dtype=preds[0].dtype,
+                                                     device=preds[0].device), dim=0)
+
+    # ------------------------------------------------------------------ training
+    def loss_by_feat(self, *args, **kwargs) -> dict:
+        raise NotImplementedError('DSFD training: see DSFD-TRAIN')
+
+    # ------------------------------------------------------------------ inference
+    def decode(self, cls_scores: List[Tensor], bbox_preds: List[Tensor],
+               batch_img_metas: Optional[List[dict]] = None) -> Tuple[Tensor, Tensor]:
+        """All priors decoded, before any threshold: boxes (B, P, 4) x1y1x2y2 input pixels, face probability (B, P).
+
+        What the release's ``SSD.forward`` returns (normalised there; multiply by (W, H) to compare).
+        """
+        priors = self.get_priors(cls_scores, batch_img_metas)
+        scores = self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0]
+        deltas = self._flatten(bbox_preds, 4)
+        return self.bbox_coder.decode(priors[None].expand_as(deltas), deltas), scores
+
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor],
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: Optional[ConfigDict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> List[InstanceData]:
+        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+
+        Face probability ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes (not
+        clipped, as in the release); the shared tail then rescales (when the meta has a ``scale_factor``), NMS
+        (when ``nms`` is set) and ``max_per_img``.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros, in
+            input pixels, or original-image pixels when ``rescale``. Sorted by decreasing score after NMS.
+        """
+        cfg = self.test_cfg if cfg is None else cfg
+        cfg = ConfigDict(cfg or {})
+        priors = self.get_priors(cls_scores, batch_img_metas)
+        scores_all = self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0]
+        deltas_all = self._flatten(bbox_preds, 4)
+        results = []
+        for img_id in range(scores_all.shape[0]):
+            img_meta = batch_img_metas[img_id] if batch_img_metas is not None else {}
+            scores = scores_all[img_id]
+            keep = scores > cfg.get('score_thr', 0.0)
+            scores, img_priors, deltas = scores[keep], priors[keep], deltas_all[img_id][keep]
+            nms_pre = cfg.get('nms_pre', -1)
+            if 0 < nms_pre < scores.numel():
+                scores, order = scores.topk(nms_pre)
+                img_priors, deltas = img_priors[order], deltas[order]
+            bboxes = self.bbox_coder.decode(img_priors, deltas)
+            labels = scores.new_zeros(scores.shape, dtype=torch.long)
+            candidates = InstanceData(bboxes=bboxes, scores=scores, labels=labels)
+            results.append(self._face_post_process(
+                candidates, img_meta, cfg, rescale=rescale and 'scale_factor' in img_meta,
+                with_nms=with_nms and cfg.get('nms') is not None, scores_from_nms=False))
+        return results
