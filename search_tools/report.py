@@ -1,0 +1,348 @@
+"""Ranking and analysis of a search study: the ranking table, Hard AP vs GFLOPs with its Pareto front, the error
+EDF of Hard AP per study (search step), and the empirical bootstrap of the computation shares of the best models.
+
+The analysis is RegNet's design-space toolkit (Radosavovic et al., "Designing Network Design Spaces", CVPR 2020),
+which SCRFD's computation redistribution (Guo et al., ICLR 2022) applies to stem / C2..C5 and backbone / neck /
+head: the error EDF ``F(e)`` = fraction of models whose error is below ``e`` (here error = 1 - Hard AP), and the
+bootstrap that resamples 25 % of the (share, AP) pairs with replacement, keeps the share of the best model, repeats
+10^4 times and reports the median and the 95 % interval.
+
+Shares are fractions of the model's total FLOPs at the study's input size, from the analytic breakdown recorded
+with each trial.
+"""
+import csv
+import json
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from search_tools.study import RESULT_FILE, StudyError, load_spec, open_study, write_json_atomic
+
+STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
+NETWORK_PARTS = ('backbone', 'neck', 'head')
+SHARE_NAMES = STAGE_PARTS + NETWORK_PARTS
+REPORT_DIR = 'report'
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pure functions (unit-tested with hand-computed numbers)
+# --------------------------------------------------------------------------------------------------------------
+def pareto_front(gflops: Sequence[float], scores: Sequence[float]) -> List[int]:
+    """Indices of the models no other model beats: none has fewer (or equal) FLOPs and a higher (or equal) score
+    with one of the two strictly better. Sorted by FLOPs, then score (so the front's score rises with FLOPs)."""
+    gflops = np.asarray(gflops, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    if gflops.shape != scores.shape or gflops.ndim != 1:
+        raise ValueError(f'pareto_front: gflops {gflops.shape} and scores {scores.shape} must be equal 1-d shapes')
+    front = []
+    for i in range(len(gflops)):
+        dominated = np.any((gflops <= gflops[i]) & (scores >= scores[i])
+                           & ((gflops < gflops[i]) | (scores > scores[i])))
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: (gflops[i], scores[i]))
+
+
+def error_edf(scores: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    """RegNet's error EDF of scores in [0, 1]: ``(errors, F)`` with errors = sorted ``1 - score`` (shape ``(n,)``)
+    and ``F[i] = (i + 1) / n``, the fraction of models whose error is at most ``errors[i]`` (a step function)."""
+    errors = np.sort(1.0 - np.asarray(scores, dtype=float))
+    return errors, np.arange(1, len(errors) + 1) / max(len(errors), 1)
+
+
+def bootstrap_best(stats: np.ndarray, scores: Sequence[float], fraction: float = 0.25, repeats: int = 10000,
+                   seed: int = 0) -> Dict[str, np.ndarray]:
+    """Where the best models' statistics lie, by RegNet's empirical bootstrap.
+
+    Args:
+        stats: ``(n, k)`` statistics of n models (e.g. the FLOPs shares of stem, C2..C5); a ``(n,)`` array is one
+            statistic.
+        scores: ``(n,)`` the models' scores (Hard AP; higher is better).
+        fraction: each resample draws ``max(1, round(fraction * n))`` models with replacement.
+        repeats: number of resamples.
+        seed: the numpy generator's seed.
+
+    Returns:
+        dict of ``(k,)`` arrays: ``median``, ``low`` (2.5 %) and ``high`` (97.5 %) of the statistics of the best
+        model of each resample (quantiles of the discrete distribution: the smallest value whose empirical CDF
+        reaches the level), and ``best`` (the statistics of the overall best model).
+    """
+    stats = np.asarray(stats, dtype=float)
+    if stats.ndim == 1:
+        stats = stats[:, None]
+    scores = np.asarray(scores, dtype=float)
+    n = len(scores)
+    if n == 0 or stats.shape[0] != n:
+        raise ValueError(f'bootstrap_best: {stats.shape[0]} statistics for {n} scores')
+    size = max(1, int(round(fraction * n)))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n, size=(repeats, size))
+    best = picks[np.arange(repeats), np.argmax(scores[picks], axis=1)]
+    chosen = stats[best]
+    return dict(median=np.quantile(chosen, 0.5, axis=0, method='inverted_cdf'),
+                low=np.quantile(chosen, 0.025, axis=0, method='inverted_cdf'),
+                high=np.quantile(chosen, 0.975, axis=0, method='inverted_cdf'),
+                best=stats[int(np.argmax(scores))], sample_size=np.array(size))
+
+
+def breakdown_gflops(breakdown: Dict[str, Any]) -> Dict[str, float]:
+    """GFLOPs per part from a recorded breakdown, ``{part: {'gflops': g, 'params': p}}`` or
+    ``{'gflops': {part: g}, 'params': {...}}``."""
+    if not isinstance(breakdown, dict):
+        return {}
+    if isinstance(breakdown.get('gflops'), dict):
+        return {k: float(v) for k, v in breakdown['gflops'].items()}
+    return {k: float(v['gflops']) for k, v in breakdown.items() if isinstance(v, dict) and 'gflops' in v}
+
+
+def breakdown_params(breakdown: Dict[str, Any]) -> Dict[str, float]:
+    """Parameters (millions) per part from a recorded breakdown, ``{part: {'params_m': m}}`` (or ``'params'``,
+    a count) or ``{'params': {part: m}}``."""
+    if not isinstance(breakdown, dict):
+        return {}
+    if isinstance(breakdown.get('params'), dict):
+        return {k: float(v) for k, v in breakdown['params'].items()}
+    return {k: float(v['params_m'] if 'params_m' in v else v['params'] / 1e6) for k, v in breakdown.items()
+            if isinstance(v, dict) and ('params_m' in v or 'params' in v)}
+
+
+def shares(breakdown: Dict[str, Any]) -> Dict[str, float]:
+    """Each part's fraction of the total FLOPs (stem, c2..c5, backbone, neck, head); parts not recorded are
+    left out."""
+    parts = breakdown_gflops(breakdown)
+    total = parts.get('total') or sum(parts.get(p, 0.0) for p in NETWORK_PARTS)
+    if not total:
+        return {}
+    return {name: parts[name] / total for name in SHARE_NAMES if name in parts}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# collecting a study
+# --------------------------------------------------------------------------------------------------------------
+def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any]]:
+    """One row per finished or running trial of the study (waiting ones left out), completed first by Hard AP
+    (ties: fewer GFLOPs first, then trial number), with ``rank`` set on completed rows."""
+    from optuna.trial import TrialState
+    spec = load_spec(study_dir)
+    study = open_study(study_dir, storage, spec=spec)
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.WAITING:
+            continue
+        attrs = t.user_attrs
+        result = {}
+        if attrs.get('trial_dir') and osp.isfile(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE)):
+            with open(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE), encoding='utf-8') as f:
+                result = json.load(f)
+        breakdown = attrs.get('breakdown') or result.get('breakdown') or {}
+        gflops = breakdown_gflops(breakdown)
+        params = breakdown_params(breakdown)
+        why = attrs.get('reaped') or attrs.get('infeasible') or (attrs.get('error') or '').strip().splitlines()[-1:]
+        rows.append(dict(
+            study=spec['name'], step=spec['step'], trial=t.number, state=t.state.name, key=attrs.get('key'),
+            hard=t.value if t.state == TrialState.COMPLETE else None, medium=attrs.get('medium'),
+            easy=attrs.get('easy'), gflops=gflops.get('total'), params_m=params.get('total'),
+            shares=shares(breakdown), trial_dir=attrs.get('trial_dir'), config=attrs.get('config'),
+            checkpoint=attrs.get('checkpoint'), minutes=attrs.get('minutes'), arch=attrs.get('arch'),
+            duplicate_of=attrs.get('duplicate_of'),
+            note=(why if isinstance(why, str) else (why[0] if why else ''))[:120]))
+    complete = sorted((r for r in rows if r['state'] == 'COMPLETE'),
+                      key=lambda r: (-r['hard'], r['gflops'] if r['gflops'] is not None else 0.0, r['trial']))
+    for rank, row in enumerate(complete, 1):
+        row['rank'] = rank
+    others = sorted((r for r in rows if r['state'] != 'COMPLETE'), key=lambda r: r['trial'])
+    for row in others:
+        row['rank'] = None
+    return complete + others
+
+
+def _fmt(value, pattern='{:.4f}'):
+    return '-' if value is None else pattern.format(value)
+
+
+def ranking_table(rows: List[Dict[str, Any]]) -> str:
+    """The ranking as a Markdown table (one line per trial)."""
+    head = (['rank', 'trial', 'Hard', 'Medium', 'Easy', 'GFLOPs', 'params (M)']
+            + [f'{p}%' for p in SHARE_NAMES] + ['state', 'note'])
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in rows:
+        cells = [_fmt(r['rank'], '{}'), str(r['trial']), _fmt(r['hard']), _fmt(r['medium']), _fmt(r['easy']),
+                 _fmt(r['gflops'], '{:.3f}'), _fmt(r['params_m'], '{:.3f}')]
+        cells += [_fmt(r['shares'].get(p) if r['shares'] else None, '{:.0%}').rstrip('%') for p in SHARE_NAMES]
+        note = r['note'] or (f'duplicate of trial {r["duplicate_of"]}' if r.get('duplicate_of') is not None else '')
+        cells += [r['state'], note.replace('|', '/')]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def bootstrap_shares(rows: List[Dict[str, Any]], repeats: int = 10000, seed: int = 0) -> Dict[str, Any]:
+    """:func:`bootstrap_best` over the completed rows' FLOPs shares: ``{share: {median, low, high, best}}`` plus
+    ``n`` and ``sample_size``; empty without completed trials."""
+    done = [r for r in rows if r['state'] == 'COMPLETE' and r['shares']]
+    if not done:
+        return {}
+    names = [p for p in SHARE_NAMES if all(p in r['shares'] for r in done)]
+    stats = np.array([[r['shares'][p] for p in names] for r in done])
+    out = bootstrap_best(stats, [r['hard'] for r in done], repeats=repeats, seed=seed)
+    summary = {p: {k: float(out[k][i]) for k in ('median', 'low', 'high', 'best')} for i, p in enumerate(names)}
+    summary['n'] = len(done)
+    summary['sample_size'] = int(out['sample_size'])
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------------------
+# plots
+# --------------------------------------------------------------------------------------------------------------
+def _new_figure(figsize):
+    """A matplotlib Figure on an Agg canvas, made without pyplot: no process-wide backend switch."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize, dpi=110)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_pareto(rows: List[Dict[str, Any]], out: str) -> Optional[str]:
+    """Hard AP vs GFLOPs of the completed trials, the Pareto front drawn as a line; PNG at ``out``."""
+    done = [r for r in rows if r['state'] == 'COMPLETE' and r['gflops'] is not None]
+    if not done:
+        return None
+    fig = _new_figure((6, 4.2))
+    ax = fig.add_subplot(111)
+    for study in sorted({r['study'] for r in done}):
+        pts = [r for r in done if r['study'] == study]
+        ax.scatter([r['gflops'] for r in pts], [r['hard'] for r in pts], s=22, alpha=0.8, label=study)
+    front = pareto_front([r['gflops'] for r in done], [r['hard'] for r in done])
+    ax.plot([done[i]['gflops'] for i in front], [done[i]['hard'] for i in front], 'k--', lw=1,
+            label='Pareto front')
+    for i in front:
+        ax.annotate(f"#{done[i]['trial']}", (done[i]['gflops'], done[i]['hard']), fontsize=7,
+                    xytext=(3, 3), textcoords='offset points')
+    ax.set_xlabel('GFLOPs (analytic, study input)')
+    ax.set_ylabel('WIDER FACE Hard AP (proxy schedule)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    return out
+
+
+def plot_edf(rows: List[Dict[str, Any]], out: str) -> Optional[str]:
+    """The error EDF of Hard AP, one curve per study (search step); PNG at ``out``."""
+    done = [r for r in rows if r['state'] == 'COMPLETE']
+    if not done:
+        return None
+    fig = _new_figure((6, 4.2))
+    ax = fig.add_subplot(111)
+    for study in sorted({r['study'] for r in done}):
+        scores = [r['hard'] for r in done if r['study'] == study]
+        errors, cdf = error_edf(scores)
+        ax.step(np.concatenate([[errors[0]], errors]), np.concatenate([[0.0], cdf]), where='post',
+                label=f'{study} (n={len(scores)})')
+    ax.set_xlabel('Hard AP error (1 - AP)')
+    ax.set_ylabel('cumulative prob.')
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    return out
+
+
+def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
+    """The bootstrap medians and 95 % intervals of the best models' FLOPs shares; PNG at ``out``."""
+    names = [p for p in SHARE_NAMES if p in summary]
+    if not names:
+        return None
+    fig = _new_figure((6, 3.6))
+    ax = fig.add_subplot(111)
+    med = np.array([summary[p]['median'] for p in names])
+    low = np.array([summary[p]['low'] for p in names])
+    high = np.array([summary[p]['high'] for p in names])
+    x = np.arange(len(names))
+    ax.errorbar(x, med, yerr=[med - low, high - med], fmt='o', capsize=4)
+    ax.scatter(x, [summary[p]['best'] for p in names], marker='x', color='r', label='best model')
+    ax.set_xticks(x, names)
+    ax.set_ylabel('share of total FLOPs')
+    ax.set_title(f'bootstrap of the best model (n={summary["n"]}, {summary["sample_size"]} per resample)',
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the report command
+# --------------------------------------------------------------------------------------------------------------
+def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_dir: Optional[str] = None,
+                 repeats: int = 10000, log=print) -> Dict[str, Any]:
+    """Rank the trials of one or more studies (e.g. step 1 and step 2) and write ``ranking.md``, ``ranking.csv``,
+    ``bootstrap.json``, ``pareto.png``, ``edf.png`` and ``shares.png`` into ``out_dir`` (default
+    ``<first study>/report``). The table and the bootstrap are printed through ``log``."""
+    out_dir = out_dir or osp.join(study_dirs[0], REPORT_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    rows, tables, boots = [], [], {}
+    for study_dir in study_dirs:
+        study_rows = collect(study_dir, storage)
+        rows += study_rows
+        name = load_spec(study_dir)['name']
+        tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n')
+        boots[name] = bootstrap_shares(study_rows, repeats=repeats)
+    text = '\n'.join(tables)
+    with open(osp.join(out_dir, 'ranking.md'), 'w', encoding='utf-8') as f:
+        f.write(text)
+    with open(osp.join(out_dir, 'ranking.csv'), 'w', newline='', encoding='utf-8') as f:
+        writer = csv.writer(f)
+        writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
+                        + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note'])
+        for r in rows:
+            writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
+                             r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
+                            + [r['key'], r['config'], r['checkpoint'], r['note']])
+    write_json_atomic(osp.join(out_dir, 'bootstrap.json'), boots)
+    plots = dict(pareto=plot_pareto(rows, osp.join(out_dir, 'pareto.png')),
+                 edf=plot_edf(rows, osp.join(out_dir, 'edf.png')))
+    first = boots.get(load_spec(study_dirs[0])['name']) or {}
+    plots['shares'] = plot_shares(first, osp.join(out_dir, 'shares.png'))
+    log(text)
+    for name, summary in boots.items():
+        if summary:
+            log(f'bootstrap ({name}, n={summary["n"]}, {summary["sample_size"]} models per resample, '
+                f'{repeats} resamples): share of the best model, median [95% interval]')
+            log('  ' + '  '.join(f'{p} {summary[p]["median"]:.1%} [{summary[p]["low"]:.1%}, '
+                                 f'{summary[p]["high"]:.1%}]' for p in SHARE_NAMES if p in summary))
+    for kind, path in plots.items():
+        if path:
+            log(f'{kind:7s} {path}')
+    return dict(rows=rows, bootstrap=boots, plots=plots, out_dir=out_dir)
+
+
+def pick_template(study_dir: str, pick: str = 'best', storage: Optional[str] = None,
+                  repeats: int = 10000) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The architecture step 2 starts from, chosen from a step-1 study: ``best`` is the rank-1 trial;
+    ``bootstrap`` is the best-ranked trial whose stage shares (stem, C2..C5) all lie inside the bootstrap's 95 %
+    intervals (else the one closest to the bootstrap medians). Returns ``(arch, why)``."""
+    rows = [r for r in collect(study_dir, storage) if r['state'] == 'COMPLETE' and r.get('arch')]
+    if not rows:
+        raise StudyError(f'{study_dir}: no completed trial to take a template from (run the study first)')
+    if pick == 'best':
+        row = rows[0]
+        return row['arch'], dict(pick='best', trial=row['trial'], hard=row['hard'], study=study_dir)
+    if pick != 'bootstrap':
+        raise StudyError(f'pick must be best or bootstrap, got {pick!r}')
+    summary = bootstrap_shares(rows, repeats=repeats)
+    names = [p for p in STAGE_PARTS if p in summary]
+    if not names:
+        raise StudyError(f'{study_dir}: its trials record no stage FLOPs shares; use --pick best')
+    inside = [r for r in rows if all(summary[p]['low'] <= r['shares'][p] <= summary[p]['high'] for p in names)]
+    if inside:
+        row, how = inside[0], 'best-ranked trial inside every 95% interval'
+    else:
+        row = min(rows, key=lambda r: sum(abs(r['shares'][p] - summary[p]['median']) for p in names))
+        how = 'trial closest to the bootstrap medians (none inside every interval)'
+    return row['arch'], dict(pick='bootstrap', trial=row['trial'], hard=row['hard'], study=study_dir, how=how,
+                             intervals={p: [summary[p]['low'], summary[p]['high']] for p in names})

@@ -1,0 +1,331 @@
+"""FLOPs-constrained architecture search for SCRFD-style face detectors (Guo et al., "Sample and Computation
+Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
+
+    python search_tools/search.py sample --space resnet|mobilenet|scrfd --gflops X [--tolerance 0.02]
+            [--input 640x480] [--step backbone|full] [--template CONFIG | --template-from STEP1_DIR
+            [--pick best|bootstrap]] [--num N] [--seed S] [--sampler random|qmc|tpe] [--proxy-epochs E]
+            [--proxy-batch B] [--proxy-lr LR] [--data-root DIR] [--storage URL] --out DIR [--force]
+    python search_tools/search.py run     --study DIR [--storage URL] [--trials N] [--gpus K] [--proxy-epochs E]
+            [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
+    python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR]
+    python search_tools/search.py export  --study DIR --rank 1 --out configs/scrfd/[NAME.py] [--force]
+
+``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
+with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
+folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config.
+See search_tools/README.md.
+"""
+import argparse
+import os
+import os.path as osp
+import shutil
+import signal
+import sys
+import threading
+import time
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, open_study,  # noqa: E402
+                                storage_label, template_path, validate_spec, versions, write_json_atomic,
+                                spec_path)
+
+DEFAULT_TEMPLATES = {
+    'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
+    'scrfd': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
+    'mobilenet': 'configs/scrfd/scrfd_500m_4xb8-640e_widerface.py',
+}
+CANDIDATES_DIR = 'candidates'
+
+
+# --------------------------------------------------------------------------------------------------------------
+# argument types
+# --------------------------------------------------------------------------------------------------------------
+def input_size(text: str):
+    """``WxH`` (e.g. ``640x480``, as SCRFD writes VGA) -> ``(H, W)``; one number is a square."""
+    parts = text.lower().replace('*', 'x').split('x')
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}') from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}')
+    return values[1], values[0]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {value}')
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'expected a positive number, got {value}')
+    return value
+
+
+def tolerance(text: str) -> float:
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f'a relative tolerance in (0, 1) such as 0.02, got {value}')
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='search_tools/search.py', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    s = sub.add_parser('sample', help='create a study: sample N candidates on the budget and queue them')
+    s.add_argument('--space', required=True, help='resnet | mobilenet | scrfd, or a space file')
+    s.add_argument('--gflops', type=positive_float, required=True, help='FLOPs budget in G (MACs, at --input)')
+    s.add_argument('--tolerance', type=tolerance, default=0.02, help='relative budget tolerance (default 0.02)')
+    s.add_argument('--input', type=input_size, default=(480, 640), metavar='WxH',
+                   help='input size the FLOPs are counted at (default 640x480, VGA)')
+    s.add_argument('--step', choices=STEPS, default='backbone',
+                   help='backbone: stem/C2..C5 split (SCRFD step 1); full: backbone/neck/head (step 2)')
+    s.add_argument('--template', help='config the candidates are written from (data, schedule, runtime, model '
+                   'defaults); default: the published SCRFD config of the space')
+    s.add_argument('--template-from', metavar='STEP1_DIR',
+                   help='step 2: take the template architecture (and config) from a step-1 study')
+    s.add_argument('--pick', choices=('best', 'bootstrap'), default='best',
+                   help='with --template-from: the best trial, or the best one inside the bootstrap intervals')
+    s.add_argument('--num', type=positive_int, default=64, help='candidates to sample and queue (default 64)')
+    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--sampler', choices=SAMPLERS, default='random',
+                   help='how workers draw trials beyond the queued ones (default random, as SCRFD)')
+    s.add_argument('--proxy-epochs', type=positive_int,
+                   help='proxy training epochs (default: the template\'s / 8, SCRFD\'s 80 of 640)')
+    s.add_argument('--proxy-batch', type=positive_int, help='images per GPU (default: the template\'s)')
+    s.add_argument('--proxy-lr', type=positive_float, help='base learning rate (default: the template\'s)')
+    s.add_argument('--proxy-checkpoint-interval', type=positive_int,
+                   help='epochs between checkpoints a resumed trial continues from (default epochs/16, >= 1)')
+    s.add_argument('--data-root', help='dataset root for the template (WIDER layout: train/, val/, val/gt/)')
+    s.add_argument('--export-bases', nargs='+', metavar='CONFIG',
+                   help='dataset / schedule / runtime bases an exported winner inherits (default: WIDER FACE, '
+                   'the 640-epoch SCRFD schedule, the default runtime)')
+    s.add_argument('--name', help='study name (default: <space>-<gflops>g-<step>)')
+    s.add_argument('--storage', help='database URL for the Optuna study (default: DIR/optuna.journal)')
+    s.add_argument('--out', required=True, help='the study folder to create')
+    s.add_argument('--force', action='store_true', help='move an existing --out aside (DIR.<time>) and start anew')
+
+    r = sub.add_parser('run', help='one worker: take trials from the study and train them until it is done')
+    r.add_argument('--study', required=True)
+    r.add_argument('--storage', help='database URL (default: the study folder\'s journal file)')
+    r.add_argument('--trials', type=positive_int,
+                   help='finished trials the study should reach, all workers together (default: the queued N)')
+    r.add_argument('--gpus', type=positive_int, default=1, help='GPUs per trial (>1: torchrun --standalone)')
+    r.add_argument('--proxy-epochs', type=positive_int, help='only before any trial ran: change the proxy epochs')
+    r.add_argument('--sampler', choices=SAMPLERS, help='override the study\'s sampler for new draws')
+    r.add_argument('--heartbeat', type=positive_float, default=60.0, help='seconds between lease heartbeats')
+    r.add_argument('--stale-after', type=positive_float, default=600.0,
+                   help='seconds without a heartbeat before another worker takes a trial over (default 600)')
+    r.add_argument('--max-attempts', type=positive_int, default=3,
+                   help='times a killed trial is resumed before it stays failed')
+
+    p = sub.add_parser('report', help='rank the trials, plot Pareto front / EDF, bootstrap the FLOPs shares')
+    p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')
+    p.add_argument('--storage')
+    p.add_argument('--out', help='report folder (default: DIR/report)')
+    p.add_argument('--repeats', type=positive_int, default=10000, help='bootstrap resamples (default 10^4)')
+
+    e = sub.add_parser('export', help='write the rank-k trial as a full-schedule config')
+    e.add_argument('--study', required=True)
+    e.add_argument('--rank', type=positive_int, default=1)
+    e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
+    e.add_argument('--storage')
+    e.add_argument('--force', action='store_true', help='overwrite an existing --out')
+    return parser.parse_args(argv)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# sample
+# --------------------------------------------------------------------------------------------------------------
+def move_aside(path: str) -> str:
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    target, n = f'{path.rstrip("/")}.{stamp}', 1
+    while osp.exists(target):
+        n += 1
+        target = f'{path.rstrip("/")}.{stamp}-{n}'
+    shutil.move(path, target)
+    return target
+
+
+def set_data_root(cfg, data_root: str) -> None:
+    """Point the template's dataloaders and WIDER FACE metrics at ``data_root`` (WIDER layout)."""
+    root = osp.abspath(data_root).rstrip('/') + '/'
+    if not osp.isdir(root):
+        raise StudyError(f'--data-root {data_root}: no such folder')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if loader in cfg:
+            cfg[loader].dataset.data_root = root
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        if evaluator not in cfg:
+            continue
+        metrics = cfg[evaluator] if isinstance(cfg[evaluator], list) else [cfg[evaluator]]
+        for metric in metrics:
+            if metric.get('type') == 'WiderFaceMetric':
+                metric.gt_dir = root + 'val/gt/'
+
+
+def default_proxy(template_cfg, args) -> dict:
+    epochs = args.proxy_epochs or max(1, int(template_cfg.train_cfg.max_epochs) // 8)
+    return dict(epochs=epochs,
+                batch_size=args.proxy_batch or int(template_cfg.train_dataloader.batch_size),
+                lr=float(args.proxy_lr or template_cfg.optim_wrapper.optimizer.lr),
+                checkpoint_interval=args.proxy_checkpoint_interval or max(1, epochs // 16))
+
+
+def cmd_sample(args) -> str:
+    from mmengine.config import Config
+
+    from search_tools import space as space_mod
+    out = args.out
+    if osp.exists(out) and (not osp.isdir(out) or os.listdir(out)):
+        if not args.force:
+            raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
+                             'study (nothing was changed)')
+        print(f'[search] moved the existing {out} to {move_aside(out)}')
+    if args.template and args.template_from:
+        raise StudyError('give --template or --template-from, not both')
+    template_arch, picked = None, None
+    if args.template_from:
+        from search_tools.report import pick_template
+        template_arch, picked = pick_template(args.template_from, args.pick, args.storage)
+        template_file = template_path(args.template_from)
+    else:
+        template_file = args.template or osp.join(REPO_ROOT, DEFAULT_TEMPLATES.get(args.space,
+                                                                                  DEFAULT_TEMPLATES['resnet']))
+    if not osp.isfile(template_file):
+        raise StudyError(f'--template {template_file}: no such config file')
+    template_cfg = Config.fromfile(template_file)
+    if args.data_root:
+        set_data_root(template_cfg, args.data_root)
+    if args.step == 'full' and template_arch is None:
+        template_arch = space_mod.arch_from_config(template_cfg)
+    space = space_mod.load_space(args.space)
+
+    t0 = time.time()
+    cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
+                                               tolerance=args.tolerance, input_shape=tuple(args.input),
+                                               step=args.step, template=template_arch)
+    seconds = time.time() - t0
+    os.makedirs(out, exist_ok=True)
+    written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
+    with open(template_path(out), 'w', encoding='utf-8') as f:
+        f.write(template_cfg.pretty_text)
+
+    name = args.name or f'{osp.basename(str(args.space)).split(".")[0]}-{args.gflops:g}g-{args.step}'
+    spec = dict(
+        spec_version=SPEC_VERSION, name=name, space=str(args.space), step=args.step, gflops=args.gflops,
+        tolerance=args.tolerance, input_shape=list(args.input), seed=args.seed, sampler=args.sampler,
+        num=len(cands), proxy=default_proxy(template_cfg, args), template_config=osp.abspath(template_file),
+        template_arch=template_arch, template_picked=picked, data_root=args.data_root,
+        export_bases=args.export_bases, storage=storage_label(out, args.storage),
+        sampling=_jsonable(stats, seconds), versions=versions(), git_sha=git_sha(),
+        created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), command=' '.join(sys.argv))
+    validate_spec(spec, spec_path(out))
+    write_json_atomic(spec_path(out), spec)
+
+    study = open_study(out, args.storage, spec=spec, create=True)
+    paths = candidate_config_paths(written, cands, out)
+    for cand, path in zip(cands, paths):
+        params = getattr(cand, 'params', None) or {}
+        study.enqueue_trial(params, user_attrs=dict(
+            key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
+            has_params=bool(params), source='sample'))
+    rate = stats.get('raw_per_second') if isinstance(stats, dict) else None
+    print(f'[search] study {name!r}: {len(cands)} candidates sampled in {seconds:.2f} s'
+          + (f' ({rate:.0f} raw samples/s)' if rate else '') + f', queued in {storage_label(out, args.storage)}')
+    if isinstance(stats, dict):
+        print('[search] sampling statistics: ' + ', '.join(f'{k} {v}' for k, v in stats.items()
+                                                            if not isinstance(v, (dict, list))))
+    print(f'[search] next: python search_tools/search.py run --study {out}'
+          + (f' --storage {args.storage}' if args.storage else ''))
+    return out
+
+
+def _jsonable(stats, seconds):
+    import json
+    record = dict(stats) if isinstance(stats, dict) else {'stats': str(stats)}
+    record['seconds'] = round(seconds, 4)
+    return json.loads(json.dumps(record, default=str))
+
+
+def candidate_config_paths(written, cands, out):
+    """The config file of each candidate, from what ``write_candidates`` returned (a list of paths, or a dict
+    with one) or, failing that, the file in the candidates folder named after the candidate's key."""
+    if isinstance(written, dict):
+        written = written.get('configs') or written.get('paths') or list(written.values())
+    if isinstance(written, (list, tuple)) and len(written) == len(cands) and all(
+            isinstance(p, str) and p.endswith('.py') for p in written):
+        return [osp.join(out, CANDIDATES_DIR, p) if not osp.isabs(p) and not osp.exists(p) else p for p in written]
+    folder = osp.join(out, CANDIDATES_DIR)
+    files = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
+    paths = []
+    for cand in cands:
+        match = [f for f in files if cand.key() in f]
+        if len(match) != 1:
+            raise StudyError(f'{folder}: cannot find the config of candidate {cand.key()} ({len(match)} matches)')
+        paths.append(osp.join(folder, match[0]))
+    return paths
+
+
+# --------------------------------------------------------------------------------------------------------------
+# run / report / export
+# --------------------------------------------------------------------------------------------------------------
+def cmd_run(args):
+    from search_tools.worker import Worker
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f'[search] signal {signum}: stopping after releasing the current trial (again to abort)', flush=True)
+        stop.set()
+
+    # the command line's own process only: SIGTERM (scancel, kill), SIGUSR1 (Slurm --signal=B:USR1@T), Ctrl-C
+    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, 'SIGUSR1', None)):
+        if sig is not None:
+            signal.signal(sig, request_stop)
+    worker = Worker(args.study, storage=args.storage, target=args.trials, gpus=args.gpus, sampler=args.sampler,
+                    proxy_epochs=args.proxy_epochs, heartbeat=args.heartbeat, stale_after=args.stale_after,
+                    max_attempts=args.max_attempts, stop=stop)
+    counts = worker.run()
+    print('[search] worker done: ' + ', '.join(f'{v} {k}' for k, v in counts.items()))
+    return counts
+
+
+def cmd_report(args):
+    from search_tools.report import write_report
+    return write_report(args.study, storage=args.storage, out_dir=args.out, repeats=args.repeats)
+
+
+def cmd_export(args):
+    from search_tools.export import export
+    return export(args.study, rank=args.rank, out=args.out, force=args.force, storage=args.storage)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export)[args.command](args)
+    except StudyError as exc:
+        sys.exit(f'search.py {args.command}: {exc}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,355 @@
+"""The search study on disk and in Optuna: the study folder's ``study.json`` (the search definition), the Optuna
+study behind it (a journal file in the folder by default, any database URL for many machines), the samplers, and
+the lease / reaper that keeps a killed worker's trial from being lost.
+
+SCRFD's search (Guo et al., "Sample and Computation Redistribution for Efficient Face Detection", ICLR 2022) is a
+random search ranked by WIDER FACE Hard AP; here every trial of it is an Optuna trial.
+
+A study folder::
+
+    DIR/study.json          the search definition (space, step, budget, input, proxy schedule, sampler, seed, ...)
+    DIR/template.py         the config every candidate is written from (dumped at ``sample`` time)
+    DIR/candidates/         the sampled configs and their FLOPs table (``search_tools.space.write_candidates``)
+    DIR/optuna.journal      the Optuna study (JournalStorage + JournalFileBackend), unless ``--storage URL``
+    DIR/trials/<number>_<key>/   one trained trial: config.py, work/ (mmengine), train.log, result.json
+
+Leases. Journal storage has no heartbeat, so a RUNNING trial whose worker was killed would stay RUNNING forever.
+Every worker refreshes a ``lease`` user attribute (host, pid, Slurm job id, time of the last heartbeat) while it
+trains; :func:`reap_stale_trials` marks a RUNNING trial FAIL when its lease is older than ``stale_after`` seconds,
+when its worker's pid is gone on this host, or when its worker released it (pre-emption), and re-enqueues the
+same parameters with the trial's folder, so that the next worker resumes the training from its last checkpoint.
+The same lease is used with a database URL: Optuna's own heartbeat (``RDBStorage(heartbeat_interval=...)`` and
+``RetryHeartbeatStaleTrialCallback``) only works inside ``Study.optimize`` and re-queues a trial without its folder.
+"""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+STUDY_FILE = 'study.json'
+JOURNAL_FILE = 'optuna.journal'
+TEMPLATE_FILE = 'template.py'
+TRIALS_DIR = 'trials'
+RESULT_FILE = 'result.json'
+SAMPLERS = ('random', 'qmc', 'tpe')
+STEPS = ('backbone', 'full')
+SPEC_VERSION = 1
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# keys study.json must hold, and their types (checked when a study is opened: a hand-edited file fails here with
+# the field named, not later inside a worker)
+SPEC_FIELDS = {
+    'name': str, 'space': str, 'step': str, 'gflops': (int, float), 'tolerance': (int, float),
+    'input_shape': list, 'seed': int, 'sampler': str, 'num': int, 'proxy': dict, 'template_config': str,
+}
+PROXY_FIELDS = {'epochs': int, 'batch_size': int, 'lr': (int, float), 'checkpoint_interval': int}
+
+
+class StudyError(RuntimeError):
+    """A study folder or its definition is missing or wrong (the message names the file and the field)."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# study.json
+# --------------------------------------------------------------------------------------------------------------
+def spec_path(study_dir: str) -> str:
+    return osp.join(study_dir, STUDY_FILE)
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename: a reader (another worker) never
+    sees half a file, and a crash never leaves one."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, Any]:
+    """Check the fields and values of a study definition; raise :class:`StudyError` naming ``source`` and the
+    field. Returns ``spec``."""
+    for key, kind in SPEC_FIELDS.items():
+        if key not in spec:
+            raise StudyError(f'{source}: missing field {key!r}')
+        if not isinstance(spec[key], kind) or isinstance(spec[key], bool):
+            raise StudyError(f'{source}: field {key!r} = {spec[key]!r} has the wrong type')
+    if spec['step'] not in STEPS:
+        raise StudyError(f'{source}: step {spec["step"]!r} is not one of {STEPS}')
+    if spec['sampler'] not in SAMPLERS:
+        raise StudyError(f'{source}: sampler {spec["sampler"]!r} is not one of {SAMPLERS}')
+    if not spec['gflops'] > 0:
+        raise StudyError(f'{source}: gflops must be > 0, got {spec["gflops"]}')
+    if not 0 < spec['tolerance'] < 1:
+        raise StudyError(f'{source}: tolerance must be in (0, 1), got {spec["tolerance"]}')
+    if len(spec['input_shape']) != 2 or not all(isinstance(v, int) and v > 0 for v in spec['input_shape']):
+        raise StudyError(f'{source}: input_shape must be [height, width] in pixels, got {spec["input_shape"]}')
+    for key, kind in PROXY_FIELDS.items():
+        value = spec['proxy'].get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
+            raise StudyError(f'{source}: proxy.{key} must be a positive number, got {value!r}')
+    return spec
+
+
+def load_spec(study_dir: str) -> Dict[str, Any]:
+    """``DIR/study.json`` read and checked."""
+    path = spec_path(study_dir)
+    if not osp.isdir(study_dir):
+        raise StudyError(f'{study_dir}: no such study folder (create one with: search.py sample ... --out DIR)')
+    if not osp.isfile(path):
+        raise StudyError(f'{path}: missing; {study_dir} is not a study folder made by search.py sample')
+    try:
+        with open(path, encoding='utf-8') as f:
+            spec = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise StudyError(f'{path}: not valid JSON ({exc})') from None
+    if not isinstance(spec, dict):
+        raise StudyError(f'{path}: expected a JSON object')
+    return validate_spec(spec, path)
+
+
+def template_path(study_dir: str) -> str:
+    return osp.join(study_dir, TEMPLATE_FILE)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------------------------------
+def git_sha(repo: str = REPO_ROOT) -> str:
+    """The repository's HEAD commit (``+dirty`` when tracked files differ), or ``'unknown'`` outside git."""
+    try:
+        sha = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                             timeout=20).stdout.strip()
+        dirty = subprocess.run(['git', '-C', repo, 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    return (sha + ('+dirty' if dirty else '')) if sha else 'unknown'
+
+
+def versions() -> Dict[str, str]:
+    """Versions of the packages a trial's result depends on (those that import; absent ones are left out)."""
+    found = {'python': sys.version.split()[0]}
+    for name in ('torch', 'mmcv', 'mmengine', 'mmdet', 'mmdet_face', 'optuna', 'numpy'):
+        try:
+            module = __import__(name)
+        except Exception:  # noqa: BLE001  (a broken optional package must not stop the record)
+            continue
+        found[name] = str(getattr(module, '__version__', 'unknown'))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Optuna storage, samplers, study
+# --------------------------------------------------------------------------------------------------------------
+def open_storage(study_dir: str, url: Optional[str] = None):
+    """The Optuna storage of a study: ``url`` (any database URL Optuna takes, e.g. ``postgresql://...``;
+    ``journal:PATH`` for another journal file) or, by default, the journal file inside the study folder."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    if url is None:
+        return JournalStorage(JournalFileBackend(osp.join(study_dir, JOURNAL_FILE)))
+    if url.startswith('journal:'):
+        return JournalStorage(JournalFileBackend(url[len('journal:'):]))
+    return optuna.storages.get_storage(url)
+
+
+def storage_label(study_dir: str, url: Optional[str] = None) -> str:
+    """What :func:`open_storage` opens, for messages and records (a database URL without its password)."""
+    if url is None:
+        return osp.join(study_dir, JOURNAL_FILE)
+    if '@' in url and '://' in url:
+        scheme, rest = url.split('://', 1)
+        return f'{scheme}://***@{rest.split("@", 1)[1]}'
+    return url
+
+
+def make_sampler(name: str, seed: int, trial_number: int = 0):
+    """The Optuna sampler ``name`` (``random | qmc | tpe``).
+
+    ``random`` and ``tpe`` are seeded per trial (``seed`` and the trial number), so that parallel workers do not
+    draw the same candidate and a trial's draw does not depend on which worker took it; ``qmc`` (scrambled Sobol)
+    is seeded once: its points are indexed by the study itself, which is what keeps it space-filling across
+    workers."""
+    import optuna
+    if name not in SAMPLERS:
+        raise StudyError(f'unknown sampler {name!r}: expected one of {SAMPLERS}')
+    per_trial = (seed * 1_000_003 + trial_number) % (2 ** 32)
+    if name == 'random':
+        return optuna.samplers.RandomSampler(seed=per_trial)
+    if name == 'qmc':
+        return optuna.samplers.QMCSampler(qmc_type='sobol', scramble=True, seed=seed,
+                                          warn_independent_sampling=False)
+    # constant liar: running trials count as bad ones, so that parallel workers spread out
+    return optuna.samplers.TPESampler(seed=per_trial, constant_liar=True)
+
+
+def open_study(study_dir: str, storage_url: Optional[str] = None, sampler: Optional[str] = None,
+               spec: Optional[Dict[str, Any]] = None, create: bool = False):
+    """The Optuna study of ``study_dir`` (created when ``create``; otherwise it must exist in the storage)."""
+    import optuna
+    spec = spec or load_spec(study_dir)
+    storage = open_storage(study_dir, storage_url)
+    chosen = make_sampler(sampler or spec['sampler'], spec['seed'])
+    if create:
+        return optuna.create_study(study_name=spec['name'], storage=storage, sampler=chosen, direction='maximize',
+                                   load_if_exists=False)
+    try:
+        return optuna.load_study(study_name=spec['name'], storage=storage, sampler=chosen)
+    except KeyError:
+        raise StudyError(f'{storage_label(study_dir, storage_url)}: holds no study named {spec["name"]!r} '
+                         f'(the name in {spec_path(study_dir)}); was the study created in another storage? '
+                         'Give the same --storage as at sample time') from None
+
+
+def trial_id(trial) -> int:
+    """The storage id of a FrozenTrial (Optuna keeps it private; a storage's trial updates need it)."""
+    return trial._trial_id
+
+
+# --------------------------------------------------------------------------------------------------------------
+# lease and reaper
+# --------------------------------------------------------------------------------------------------------------
+def worker_identity() -> Dict[str, Any]:
+    """Who runs a trial: host, pid and, under Slurm, the job / array task ids."""
+    ident = {'host': socket.gethostname(), 'pid': os.getpid()}
+    for key, env in (('slurm_job_id', 'SLURM_JOB_ID'), ('slurm_array_job_id', 'SLURM_ARRAY_JOB_ID'),
+                     ('slurm_array_task_id', 'SLURM_ARRAY_TASK_ID')):
+        if os.environ.get(env):
+            ident[key] = os.environ[env]
+    if os.environ.get('CUDA_VISIBLE_DEVICES'):
+        ident['cuda_visible_devices'] = os.environ['CUDA_VISIBLE_DEVICES']
+    return ident
+
+
+class Lease:
+    """A worker's claim on a RUNNING trial: the ``lease`` user attribute (identity + ``heartbeat``, a Unix time)
+    refreshed every ``interval`` seconds by a daemon thread until :meth:`stop` / :meth:`release`.
+
+    Use as a context manager around the training of one trial."""
+
+    def __init__(self, study, trial_number: int, storage_trial_id: int, interval: float = 60.0):
+        self.study = study
+        self.trial_number = trial_number
+        self.interval = interval
+        self.identity = worker_identity()
+        self._trial_id = storage_trial_id
+        self._stop = threading.Event()
+        self._thread = None
+
+    def beat(self, released: bool = False) -> None:
+        lease = dict(self.identity, heartbeat=time.time(), interval=self.interval)
+        if released:
+            lease['released'] = True
+        try:
+            self.study._storage.set_trial_user_attr(self._trial_id, 'lease', lease)
+        except Exception as exc:  # noqa: BLE001  (finished meanwhile: reaped, or told by this worker)
+            if 'finished' not in str(exc).lower():
+                print(f'[search] lease of trial {self.trial_number}: heartbeat not written ({exc})', flush=True)
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def start(self) -> 'Lease':
+        self.beat()
+        self._thread = threading.Thread(target=self._loop, name=f'lease-{self.trial_number}', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def release(self) -> None:
+        """Stop and mark the lease released: the next reaper takes the trial over at once (pre-emption)."""
+        self.stop()
+        self.beat(released=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def lease_expired(trial, stale_after: float, now: Optional[float] = None,
+                  host: Optional[str] = None) -> Optional[str]:
+    """Why the RUNNING ``trial`` is stale (a sentence), or None while its worker is alive.
+
+    Stale when: its lease was released; its worker ran on this host (``host``) under a pid that no longer exists;
+    its last heartbeat (or, without a lease, its start) is more than ``stale_after`` seconds old."""
+    now = time.time() if now is None else now
+    host = socket.gethostname() if host is None else host
+    lease = trial.user_attrs.get('lease')
+    if not isinstance(lease, dict):
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        age = now - started
+        return f'no lease and started {age:.0f} s ago' if age > stale_after else None
+    if lease.get('released'):
+        return f'released by its worker (pid {lease.get("pid")} on {lease.get("host")})'
+    if lease.get('host') == host and isinstance(lease.get('pid'), int) and not pid_alive(lease['pid']):
+        return f'its worker (pid {lease["pid"]} on {host}) is gone'
+    age = now - float(lease.get('heartbeat', 0))
+    if age > stale_after:
+        return (f'no heartbeat for {age:.0f} s (worker pid {lease.get("pid")} on {lease.get("host")}'
+                + (f', Slurm job {lease["slurm_job_id"]}' if lease.get('slurm_job_id') else '') + ')')
+    return None
+
+
+def reap_stale_trials(study, stale_after: float = 600.0, max_attempts: int = 3, now: Optional[float] = None,
+                      log=print) -> List[int]:
+    """Fail every stale RUNNING trial of ``study`` (see :func:`lease_expired`) and re-enqueue its parameters with
+    its folder (``trial_dir``), so that the next worker resumes its training; after ``max_attempts`` attempts the
+    trial stays failed. Several reapers may run at once: the FAIL written first wins, the others skip the trial.
+
+    Returns the numbers of the trials reaped by this call."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        why = lease_expired(trial, stale_after, now)
+        if why is None:
+            continue
+        storage = study._storage
+        try:
+            storage.set_trial_user_attr(trial_id(trial), 'reaped', why)
+            storage.set_trial_state_values(trial_id(trial), TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            continue  # another reaper (or the worker itself) finished it first
+        reaped.append(trial.number)
+        attempt = int(trial.user_attrs.get('attempt', 1))
+        if attempt >= max_attempts:
+            log(f'[search] trial {trial.number} stale ({why}); {attempt} attempts made, not re-enqueued')
+            continue
+        carried = {k: v for k, v in trial.user_attrs.items()
+                   if k in ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source')}
+        carried.update(attempt=attempt + 1, resumes_trial=trial.number)
+        study.enqueue_trial(dict(trial.params), user_attrs=carried)
+        log(f'[search] trial {trial.number} stale ({why}): failed and re-enqueued (attempt {attempt + 1}, '
+            f'resumes in {carried.get("trial_dir", "a new folder")})')
+    return reaped

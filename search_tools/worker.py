@@ -1,0 +1,415 @@
+"""A search worker: takes the next trial of the study (a queued candidate first, then one the sampler draws),
+writes its config on the study's proxy schedule, trains and validates it with ``tools/train.py`` in a
+subprocess, and tells the study the WIDER FACE Hard AP. The training code knows nothing of Optuna: the metrics
+are read from mmengine's scalar log.
+
+Any number of workers may run against one study (``dist_search.sh``, ``slurm_search.sh``). Each trial lives in
+``DIR/trials/<number>_<key>/``::
+
+    config.py     the candidate's config on the proxy schedule (written once, atomically)
+    work/         tools/train.py's work dir (checkpoints, mmengine logs)
+    train.log     the training subprocess's output, one block per attempt
+    result.json   written when the trial is done; a trial folder holding it is never trained again
+
+A trial whose worker died is re-enqueued by the reaper (:mod:`search_tools.study`) with its folder and resumes from
+its last checkpoint (``tools/train.py --resume-if-possible``); a config that crashes becomes a FAIL trial with the
+tail of its log and the worker goes on with the next one.
+"""
+import ctypes
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
+                                make_sampler, open_study, reap_stale_trials, template_path, versions,
+                                worker_identity, write_json_atomic, write_text_atomic)
+
+TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
+METRIC_KEYS = ('widerface/hard', 'widerface/medium', 'widerface/easy')
+ERROR_TAIL_LINES = 40
+MAX_INFEASIBLE_IN_A_ROW = 50
+
+
+# --------------------------------------------------------------------------------------------------------------
+# config on the proxy schedule
+# --------------------------------------------------------------------------------------------------------------
+def apply_proxy(cfg, proxy: Dict[str, Any], seed: int):
+    """Put ``cfg`` (an mmengine Config, changed in place and returned) on the proxy schedule: ``proxy['epochs']``
+    epochs with one validation at the end, ``batch_size`` images per GPU, base ``lr``, a checkpoint every
+    ``checkpoint_interval`` epochs (what a resumed trial continues from) and the study's seed.
+
+    Epoch-based schedulers are rescaled: one that ended at the template's last epoch ends at the proxy's, and
+    multi-step milestones keep their fraction of the schedule (SCRFD's 440/544 of 640 become 55/68 of 80)."""
+    old_epochs = int(cfg.train_cfg.max_epochs)
+    epochs = int(proxy['epochs'])
+    schedulers = cfg.get('param_scheduler') or []
+    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if not scheduler.get('by_epoch', True):
+            continue
+        if scheduler.get('end') == old_epochs:
+            scheduler['end'] = epochs
+        if 'milestones' in scheduler:
+            scheduler['milestones'] = sorted({max(1, round(m * epochs / old_epochs)) for m in scheduler['milestones']})
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs
+    cfg.train_dataloader.batch_size = int(proxy['batch_size'])
+    cfg.optim_wrapper.optimizer.lr = float(proxy['lr'])
+    checkpoint = cfg.default_hooks.get('checkpoint', {})
+    checkpoint.update(interval=int(proxy['checkpoint_interval']), max_keep_ckpts=2, save_best=None)
+    cfg.default_hooks.checkpoint = checkpoint
+    if 'visualization' in cfg.default_hooks:
+        cfg.default_hooks.visualization.draw = False
+    cfg.randomness = dict(seed=seed)
+    return cfg
+
+
+def train_command(config: str, work_dir: str, gpus: int = 1, python: str = sys.executable,
+                  train_script: str = TRAIN_SCRIPT) -> List[str]:
+    """The training subprocess: one process, or ``torchrun --standalone`` (a free rendezvous port per trial) with
+    ``gpus`` processes. ``--resume-if-possible`` continues from the work dir's last checkpoint when there is one."""
+    tail = [config, '--work-dir', work_dir, '--resume-if-possible']
+    if gpus > 1:
+        return [python, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={gpus}', train_script,
+                *tail, '--launcher', 'pytorch']
+    return [python, train_script, *tail]
+
+
+def _die_with_parent():
+    """preexec_fn: the training gets SIGTERM when its worker dies (Linux), so a killed worker leaves no orphan
+    writing checkpoints into a folder another worker is about to resume."""
+    try:
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# reading mmengine's logs
+# --------------------------------------------------------------------------------------------------------------
+def read_metrics(work_dir: str) -> Optional[Dict[str, float]]:
+    """The last validation of a training run: the ``widerface/*`` scalars of the highest step logged in any of
+    ``work_dir``'s runs (``<work_dir>/<timestamp>/vis_data/scalars.json``, one per attempt), with ``step`` (the
+    epoch); None when no validation was logged."""
+    best = None
+    for path in glob.glob(osp.join(glob.escape(work_dir), '*', 'vis_data', 'scalars.json')):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill
+                if 'widerface/hard' in record and (best is None or record.get('step', 0) >= best.get('step', 0)):
+                    best = record
+    if best is None:
+        return None
+    return {k: float(v) for k, v in best.items() if k.startswith('widerface/') or k == 'step'}
+
+
+def tail_lines(path: str, start: int = 0, lines: int = ERROR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of ``path`` after byte offset ``start``."""
+    if not osp.isfile(path):
+        return ''
+    with open(path, 'rb') as f:
+        f.seek(start)
+        text = f.read().decode('utf-8', errors='replace')
+    return '\n'.join(text.rstrip().splitlines()[-lines:])
+
+
+def checkpoint_epoch(path: Optional[str]) -> Optional[int]:
+    base = osp.basename(path or '')
+    if base.startswith('epoch_') and base.endswith('.pth'):
+        return int(base[len('epoch_'):-len('.pth')])
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the worker
+# --------------------------------------------------------------------------------------------------------------
+class Worker:
+    """Pulls trials from one study until it holds ``target`` finished trials (all workers together), the queue
+    and sampler are exhausted, or ``stop`` is set.
+
+    Args:
+        study_dir: the study folder.
+        storage: a database URL (default: the folder's journal file).
+        target: finished trials to reach (default: the number ``sample`` queued).
+        gpus: GPUs (or CPU processes) per trial; > 1 trains under ``torchrun --standalone``.
+        sampler: override the study's sampler (``random | qmc | tpe``) for the trials this worker draws.
+        proxy_epochs: train on this many epochs instead of the study's (refused once trials ran with another).
+        heartbeat: seconds between lease heartbeats; stale_after: seconds without one before a trial is reaped.
+        stop: an object with ``is_set()`` (e.g. ``threading.Event``), checked between trials and while training.
+        python / train_script: the training command (tests point it elsewhere).
+    """
+
+    def __init__(self, study_dir: str, storage: Optional[str] = None, target: Optional[int] = None, gpus: int = 1,
+                 sampler: Optional[str] = None, proxy_epochs: Optional[int] = None, heartbeat: float = 60.0,
+                 stale_after: float = 600.0, max_attempts: int = 3, stop=None, python: str = sys.executable,
+                 train_script: str = TRAIN_SCRIPT, poll: float = 1.0, log: Callable = print):
+        self.study_dir = osp.abspath(study_dir)
+        self.spec = load_spec(self.study_dir)
+        self.storage = storage
+        self.study = open_study(self.study_dir, storage, spec=self.spec)
+        self.target = target or self.spec['num']
+        self.gpus = gpus
+        self.sampler = sampler or self.spec['sampler']
+        self.proxy = dict(self.spec['proxy'])
+        if proxy_epochs is not None:
+            self._check_proxy_change(proxy_epochs)
+            self.proxy['epochs'] = proxy_epochs
+        self.heartbeat, self.stale_after, self.max_attempts = heartbeat, stale_after, max_attempts
+        self.stop = stop
+        self.python, self.train_script, self.poll = python, train_script, poll
+        self.log = log
+        self._space = None
+        self._template_cfg = None
+        self._git_sha = git_sha()
+        self._versions = versions()
+
+    # ---- study bookkeeping ----------------------------------------------------------------------------------
+    def _check_proxy_change(self, epochs: int) -> None:
+        if epochs == self.spec['proxy']['epochs']:
+            return
+        trained = [t.number for t in self.study.get_trials(deepcopy=False)
+                   if t.user_attrs.get('proxy') and t.user_attrs['proxy'].get('epochs') != epochs]
+        if trained:
+            raise StudyError(f'--proxy-epochs {epochs}: trials {trained[:5]} of {self.study_dir} were trained for '
+                             f'{self.spec["proxy"]["epochs"]} epochs (study.json proxy.epochs); a study ranks one '
+                             'proxy schedule. Start a new study (search.py sample --proxy-epochs ...)')
+
+    def finished_and_running(self):
+        """(trials that count as done: COMPLETE, or FAIL not caused by a reaped lease or an infeasible draw;
+        RUNNING trials)."""
+        from optuna.trial import TrialState
+        done = running = 0
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state == TrialState.COMPLETE:
+                done += 1
+            elif t.state == TrialState.FAIL and not ({'reaped', 'infeasible'} & set(t.user_attrs)):
+                done += 1
+            elif t.state == TrialState.RUNNING:
+                running += 1
+        return done, running
+
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    @property
+    def space(self):
+        if self._space is None:
+            from search_tools.space import load_space
+            self._space = load_space(self.spec['space'])
+        return self._space
+
+    @property
+    def template_cfg(self):
+        if self._template_cfg is None:
+            from mmengine.config import Config
+            self._template_cfg = Config.fromfile(template_path(self.study_dir))
+        return self._template_cfg
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+    def run(self) -> Dict[str, int]:
+        """Run trials until done; returns counts of what this worker did (``complete``, ``fail``, ``reused``,
+        ``infeasible``, ``reaped``)."""
+        counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0)
+        infeasible_in_a_row = 0
+        while not self.stopping():
+            counts['reaped'] += len(reap_stale_trials(self.study, self.stale_after, self.max_attempts,
+                                                      log=self.log))
+            done, running = self.finished_and_running()
+            if done + running >= self.target:
+                self.log(f'[search] {done} trial(s) finished, {running} running: target {self.target} reached')
+                break
+            self.study.sampler = make_sampler(self.sampler, self.spec['seed'], len(self.study.trials))
+            trial = self.study.ask()
+            # the draw depends on (seed, trial number), not on which worker took it
+            self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
+            outcome = self.run_trial(trial)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            infeasible_in_a_row = infeasible_in_a_row + 1 if outcome == 'infeasible' else 0
+            if infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
+                raise StudyError(f'{MAX_INFEASIBLE_IN_A_ROW} draws in a row could not be projected onto '
+                                 f'{self.spec["gflops"]} GFLOPs +- {self.spec["tolerance"]:.0%}: the budget is '
+                                 'outside what the space can build')
+        return counts
+
+    def run_trial(self, trial) -> str:
+        """One trial from ``ask`` to ``tell``; returns ``complete | fail | reused | infeasible | stopped``."""
+        from optuna.trial import TrialState
+        try:
+            info = self.materialise(trial)
+        except Exception as exc:  # noqa: BLE001  (a space / projection error fails this trial, not the search)
+            infeasible = type(exc).__name__ == 'InfeasibleBudget'
+            trial.set_user_attr('infeasible' if infeasible else 'error', f'{type(exc).__name__}: {exc}'[-2000:])
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.log(f'[search] trial {trial.number}: {"infeasible" if infeasible else "failed"} before '
+                     f'training: {exc}')
+            return 'infeasible' if infeasible else 'fail'
+        trial_dir = osp.join(self.study_dir, info['trial_dir'])
+        lease = Lease(self.study, trial.number, trial._trial_id, self.heartbeat).start()
+        try:
+            result = self._existing_result(trial, info)
+            if result is not None:
+                return self._tell(trial, result, reused=True)
+            result = self.train(trial, info, trial_dir)
+        finally:
+            lease.stop()
+        if result is None:
+            lease.beat(released=True)  # the next reaper hands the trial to another worker at once
+            return 'stopped'
+        if result['state'] == 'FAIL':
+            trial.set_user_attr('error', result['error'][-4000:])
+            for key in ('log', 'trial_dir'):
+                trial.set_user_attr(key, result[key])
+            self._safe_tell(trial, state=TrialState.FAIL)
+            self.log(f'[search] trial {trial.number} FAILED (exit {result["returncode"]}); the search goes on. '
+                     f'Log: {result["log"]}')
+            return 'fail'
+        return self._tell(trial, result)
+
+    def materialise(self, trial) -> Dict[str, Any]:
+        """The trial's candidate: ``key``, ``arch``, ``breakdown``, ``trial_dir`` (relative to the study) and
+        the path of its config; the config is written into the trial folder on the proxy schedule unless it is
+        already there (a resumed trial keeps its config)."""
+        attrs = trial.user_attrs
+        spec = self.spec
+        template_arch = spec.get('template_arch')
+        if attrs.get('has_params', True) or 'config' not in attrs:
+            # queued candidates re-suggest their recorded draw (the sampler learns from the same parameters);
+            # new trials draw here
+            raw = self.space.sample(trial, step=spec['step'], template=template_arch)
+        cfg = None
+        if 'config' in attrs:
+            key, arch, breakdown = attrs['key'], attrs.get('arch'), attrs.get('breakdown')
+        else:
+            from search_tools.space import project
+            cand = project(self.space, raw, spec['gflops'], tolerance=spec['tolerance'],
+                           input_shape=tuple(spec['input_shape']), template=template_arch)
+            key, arch, breakdown = cand.key(), cand.arch, cand.breakdown
+            cfg = cand.to_config(self.template_cfg)
+        rel_dir = attrs.get('trial_dir') or osp.join(TRIALS_DIR, f'{trial.number}_{key}')
+        trial_dir = osp.join(self.study_dir, rel_dir)
+        os.makedirs(trial_dir, exist_ok=True)
+        config_path = osp.join(trial_dir, 'config.py')
+        if not osp.isfile(config_path):
+            from mmengine.config import Config
+            if cfg is None:
+                source = osp.join(self.study_dir, attrs['config'])
+                if not osp.isfile(source):
+                    raise StudyError(f'trial {trial.number}: its candidate config {source} is missing')
+                cfg = Config.fromfile(source)
+            apply_proxy(cfg, self.proxy, spec['seed'])
+            write_text_atomic(config_path, cfg.pretty_text)
+        for name, value in (('key', key), ('trial_dir', rel_dir), ('arch', arch), ('breakdown', breakdown),
+                            ('proxy', self.proxy)):
+            if value is not None and attrs.get(name) != value:
+                trial.set_user_attr(name, value)
+        return dict(key=key, arch=arch, breakdown=breakdown, trial_dir=rel_dir, config=config_path)
+
+    def _existing_result(self, trial, info) -> Optional[Dict[str, Any]]:
+        """A finished result for this candidate: its own folder's ``result.json`` (a restarted or re-enqueued
+        trial that had finished), or another trial's with the same key (a duplicate draw)."""
+        own = osp.join(self.study_dir, info['trial_dir'], RESULT_FILE)
+        candidates = [own] + sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)),
+                                                       f'*_{info["key"]}', RESULT_FILE)))
+        for path in candidates:
+            if osp.isfile(path):
+                with open(path, encoding='utf-8') as f:
+                    result = json.load(f)
+                if result.get('state') == 'COMPLETE':
+                    if path != own:
+                        result = dict(result, duplicate_of=result.get('trial'))
+                    return result
+        return None
+
+    def train(self, trial, info, trial_dir) -> Optional[Dict[str, Any]]:
+        """Train and validate the trial's config in a subprocess; the result record (state COMPLETE or FAIL), or
+        None when the worker was asked to stop (the lease is then released for another worker to resume)."""
+        from mmdet_face.engine.run_dir import resolve_resume
+        work_dir = osp.join(trial_dir, 'work')
+        log_path = osp.join(trial_dir, 'train.log')
+        resume_from = resolve_resume(work_dir, if_possible=True, log=lambda *_: None)
+        cmd = train_command(info['config'], work_dir, self.gpus, self.python, self.train_script)
+        start_offset = osp.getsize(log_path) if osp.isfile(log_path) else 0
+        attempt = int(trial.user_attrs.get('attempt', 1))
+        with open(log_path, 'a', encoding='utf-8') as log_file:
+            log_file.write(f'===== trial {trial.number}, attempt {attempt}, {time.strftime("%Y-%m-%d %H:%M:%S")}, '
+                           f'{worker_identity()}\n$ {" ".join(cmd)}\n'
+                           f'resuming from: {resume_from or "nothing (new run)"}\n')
+            log_file.flush()
+            self.log(f'[search] trial {trial.number} ({info["key"]}): training'
+                     + (f', resuming from {resume_from}' if resume_from else '') + f'; log {log_path}')
+            t0 = time.time()
+            env = dict(os.environ, PYTHONUNBUFFERED='1')
+            env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH', '')) if p)
+            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
+                                    preexec_fn=_die_with_parent if os.name == 'posix' else None)
+            while proc.poll() is None:
+                if self.stopping():
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                    self.log(f'[search] stop requested: trial {trial.number} interrupted; its lease is released '
+                             'and the next worker resumes it from its last checkpoint')
+                    return None
+                time.sleep(self.poll)
+        minutes = (time.time() - t0) / 60
+        record = dict(trial=trial.number, key=info['key'], study=self.spec['name'], attempt=attempt,
+                      trial_dir=info['trial_dir'], config=osp.relpath(info['config'], self.study_dir),
+                      log=osp.relpath(log_path, self.study_dir), resumed_from=resume_from,
+                      resumed_from_epoch=checkpoint_epoch(resume_from), minutes=round(minutes, 3),
+                      returncode=proc.returncode, worker=worker_identity())
+        if proc.returncode != 0:
+            return dict(record, state='FAIL', error=tail_lines(log_path, start_offset))
+        metrics = read_metrics(work_dir)
+        if metrics is None or int(metrics.get('step', -1)) != int(self.proxy['epochs']):
+            return dict(record, state='FAIL', error=f'training exited 0 but logged no WIDER FACE validation at '
+                        f'epoch {self.proxy["epochs"]} (found {metrics}); is widerface in val_evaluator?\n'
+                        + tail_lines(log_path, start_offset))
+        last = osp.join(work_dir, f'epoch_{self.proxy["epochs"]}.pth')
+        record.update(state='COMPLETE', hard=metrics['widerface/hard'], medium=metrics.get('widerface/medium'),
+                      easy=metrics.get('widerface/easy'), metrics=metrics, arch=info['arch'],
+                      breakdown=info['breakdown'], proxy=self.proxy,
+                      work_dir=osp.relpath(work_dir, self.study_dir),
+                      checkpoint=osp.relpath(last, self.study_dir) if osp.isfile(last) else None,
+                      git_sha=self._git_sha, versions=self._versions)
+        write_json_atomic(osp.join(trial_dir, RESULT_FILE), record)
+        return record
+
+    def _tell(self, trial, result, reused: bool = False) -> str:
+        from optuna.trial import TrialState
+        attrs = {k: result.get(k) for k in ('hard', 'medium', 'easy', 'config', 'log', 'checkpoint', 'work_dir',
+                                            'minutes', 'resumed_from', 'resumed_from_epoch', 'git_sha',
+                                            'versions', 'duplicate_of')}
+        for key, value in attrs.items():
+            if value is not None:
+                trial.set_user_attr(key, value)
+        if not self._safe_tell(trial, values=result['hard'], state=TrialState.COMPLETE):
+            return 'complete'
+        how = ('reused the result of trial %s' % result['duplicate_of'] if result.get('duplicate_of') is not None
+               else 'reused its finished result' if reused else f'trained in {result["minutes"]:.1f} min')
+        self.log(f'[search] trial {trial.number} COMPLETE: Hard {result["hard"]:.4f} ({how})')
+        return 'reused' if reused else 'complete'
+
+    def _safe_tell(self, trial, **kwargs) -> bool:
+        """``study.tell``; False (said) when the trial was finished meanwhile: reaped as stale while this worker
+        still ran it. Its ``result.json`` then completes the re-enqueued copy without training."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        try:
+            self.study.tell(trial, **kwargs)
+        except (UpdateFinishedTrialError, RuntimeError, ValueError) as exc:
+            if 'finished' not in str(exc).lower() and 'state' not in str(exc).lower():
+                raise
+            self.log(f'[search] trial {trial.number} was taken over (reaped) while this worker ran it: {exc}')
+            return False
+        return True
+
