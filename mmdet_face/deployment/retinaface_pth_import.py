@@ -1,8 +1,19 @@
-"""Convert the released RetinaFace (PyTorch, ``RetinaFace(cfg_mnet)`` key layout) weights to our model's keys.
+"""Convert the released RetinaFace weights (biubug6/Pytorch_Retinaface PyTorch layout) to our model's keys.
 
-Our model is ``configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py``: ``MobileNetV1RetinaFace`` +
-[``RetinaFaceFPN``, ``RetinaFaceSSH``] + ``RetinaFaceHead``. Only names change; tensors are copied unchanged, so
-the converted model computes exactly what the release computes.
+Two releases share one layout below the backbone (Deng et al., "RetinaFace: Single-shot Multi-level Face
+Localisation in the Wild", CVPR 2020; the PyTorch release by biubug6):
+
+* MobileNet-0.25 (``mobilenet0.25_Final.pth``, ``cfg_mnet``): 300 tensors (253 without ``num_batches_tracked``), no
+  prefix -> ``configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py`` (``MobileNetV1RetinaFace``).
+* ResNet-50 (``Resnet50_Final.pth``, ``cfg_re50``): torchvision ResNet-50 up to ``layer4`` (no ``fc``), 256-channel
+  FPN / SSH; trained with ``DataParallel`` on 4 GPUs, so its keys carry ``module.``; 456 tensors (383 without
+  ``num_batches_tracked``) -> ``configs/retinaface/retinaface_r50_4xb6-100e_widerface.py`` (mmdet ``ResNet``).
+
+Which release a file is, is read from its backbone keys (:func:`detect_release`), and the file must then have that
+release's complete key set with its shapes (:func:`check_release_state`; ``num_batches_tracked`` may be present or
+not), so a truncated or foreign file is an error here rather than a model with missing weights. Our model is
+backbone + [``RetinaFaceFPN``, ``RetinaFaceSSH``] + ``RetinaFaceHead``. Only names change; tensors are copied
+unchanged, so the converted model computes exactly what the release computes.
 
     body.stage{s}.0.{0,1}          -> backbone.stage{s}.0.{conv,bn}                          (stem, stage 1 only)
     body.stage{s}.{i}.{0,1,3,4}    -> backbone.stage{s}.{i}.{depthwise_conv,pointwise_conv}.{conv,bn}
@@ -10,13 +21,12 @@ the converted model computes exactly what the release computes.
     fpn.merge{k}.{0,1}             -> neck.0.merge_convs.{k-1}.{conv,bn}
     ssh{k}.<branch>.{0,1}          -> neck.1.levels.{k-1}.<branch>.{conv,bn}
     ClassHead / BboxHead / LandmarkHead.{k}.conv1x1 -> bbox_head.{cls,reg,kps}_convs.{k}
-    body.{conv1,bn1,layer1..4}.*   -> backbone.*   (ResNet-50 release, torchvision names = mmdet ResNet names;
-                                                    use the ResNet-50 config with ``--config``)
+    body.{conv1,bn1,layer1..4}.*   -> backbone.*   (ResNet-50 release: torchvision names = mmdet ResNet names)
 """
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Dict, Mapping
+from typing import Dict, List, Mapping, Tuple
 
 import torch
 
@@ -72,21 +82,150 @@ def convert_key(name: str) -> str:
     raise KeyError(f'unexpected key {name!r} for a RetinaFace release checkpoint')
 
 
+# ----------------------------------------------------------------------------- the two release layouts
+MOBILENET = 'mobilenet0.25'
+RESNET50 = 'resnet50'
+RELEASE_NAMES = {MOBILENET: 'RetinaFace MobileNet-0.25 release (mobilenet0.25_Final.pth)',
+                 RESNET50: 'RetinaFace ResNet-50 release (Resnet50_Final.pth)'}
+
+
+def _conv(layout, prefix, c_out, c_in, k, bias=False):
+    layout[f'{prefix}.weight'] = (c_out, c_in, k, k)
+    if bias:
+        layout[f'{prefix}.bias'] = (c_out,)
+
+
+def _bn(layout, prefix, c, num_batches_tracked):
+    for param in ('weight', 'bias', 'running_mean', 'running_var'):
+        layout[f'{prefix}.{param}'] = (c,)
+    if num_batches_tracked:
+        layout[f'{prefix}.num_batches_tracked'] = ()
+
+
+def release_layout(release: str, num_batches_tracked: bool = True) -> 'OrderedDict[str, Tuple[int, ...]]':
+    """The release's state-dict keys (without ``module.``), in its module order, with their shapes.
+
+    Written from the release's module definitions (``models/net.py``, ``models/retinaface.py``, torchvision's
+    ``resnet50``): MobileNet-0.25 has 300 keys (253 without ``num_batches_tracked``), ResNet-50 456 (383).
+    """
+    if release not in RELEASE_NAMES:
+        raise ValueError(f'unknown RetinaFace release {release!r}; expected one of {sorted(RELEASE_NAMES)}')
+    layout = OrderedDict()
+    if release == MOBILENET:
+        _conv(layout, 'body.stage1.0.0', 8, 3, 3)
+        _bn(layout, 'body.stage1.0.1', 8, num_batches_tracked)
+        # depthwise-separable blocks (c_in, c_out) per stage; the stem is stage1.0
+        stages = {'stage1': [(8, 16), (16, 32), (32, 32), (32, 64), (64, 64)],
+                  'stage2': [(64, 128)] + [(128, 128)] * 5, 'stage3': [(128, 256), (256, 256)]}
+        for stage, blocks in stages.items():
+            for i, (c_in, c_out) in enumerate(blocks, start=1 if stage == 'stage1' else 0):
+                p = f'body.{stage}.{i}'
+                layout[f'{p}.0.weight'] = (c_in, 1, 3, 3)
+                _bn(layout, f'{p}.1', c_in, num_batches_tracked)
+                _conv(layout, f'{p}.3', c_out, c_in, 1)
+                _bn(layout, f'{p}.4', c_out, num_batches_tracked)
+        in_channels, width = [64, 128, 256], 64
+    else:
+        _conv(layout, 'body.conv1', 64, 3, 7)
+        _bn(layout, 'body.bn1', 64, num_batches_tracked)
+        c_in = 64
+        for stage, (blocks, planes) in enumerate(zip([3, 4, 6, 3], [64, 128, 256, 512]), start=1):
+            for i in range(blocks):  # torchvision Bottleneck: 1x1, 3x3, 1x1 (x4), projection on block 0
+                p = f'body.layer{stage}.{i}'
+                for k, (o, c, size) in enumerate([(planes, c_in, 1), (planes, planes, 3), (planes * 4, planes, 1)],
+                                                 start=1):
+                    _conv(layout, f'{p}.conv{k}', o, c, size)
+                    _bn(layout, f'{p}.bn{k}', o, num_batches_tracked)
+                if i == 0:
+                    _conv(layout, f'{p}.downsample.0', planes * 4, c_in, 1)
+                    _bn(layout, f'{p}.downsample.1', planes * 4, num_batches_tracked)
+                c_in = planes * 4
+        in_channels, width = [512, 1024, 2048], 256
+    for k, c in enumerate(in_channels, start=1):
+        _conv(layout, f'fpn.output{k}.0', width, c, 1)
+        _bn(layout, f'fpn.output{k}.1', width, num_batches_tracked)
+    for k in (1, 2):
+        _conv(layout, f'fpn.merge{k}.0', width, width, 3)
+        _bn(layout, f'fpn.merge{k}.1', width, num_batches_tracked)
+    half, quarter = width // 2, width // 4
+    for level in (1, 2, 3):
+        for branch, (o, c) in {'conv3X3': (half, width), 'conv5X5_1': (quarter, width),
+                               'conv5X5_2': (quarter, quarter), 'conv7X7_2': (quarter, quarter),
+                               'conv7x7_3': (quarter, quarter)}.items():
+            _conv(layout, f'ssh{level}.{branch}.0', o, c, 3)
+            _bn(layout, f'ssh{level}.{branch}.1', o, num_batches_tracked)
+    for head, per_anchor in (('ClassHead', 2), ('BboxHead', 4), ('LandmarkHead', 10)):
+        for level in range(3):  # 2 anchors per location
+            _conv(layout, f'{head}.{level}.conv1x1', 2 * per_anchor, width, 1, bias=True)
+    return layout
+
+
+def detect_release(state: Mapping[str, torch.Tensor]) -> str:
+    """``'mobilenet0.25'`` or ``'resnet50'`` from a release state dict's backbone keys (``module.`` stripped).
+
+    Raises:
+        ValueError: the keys are of neither release (e.g. an already converted mmdet-face checkpoint, whose keys
+            start with ``backbone.``), or of both.
+    """
+    names = [str(name) for name in state]
+    mobilenet = any(name.startswith('body.stage') for name in names)
+    resnet = any(re.match(r'body\.(conv1|bn1|layer[1-4])\.', name) for name in names)
+    if mobilenet != resnet:
+        return MOBILENET if mobilenet else RESNET50
+    if mobilenet:
+        raise ValueError('it has both MobileNet (body.stage*) and ResNet (body.layer*) backbone keys')
+    hint = (' (it looks like an already converted mmdet-face checkpoint)'
+            if any(name.startswith('backbone.') for name in names) else '')
+    raise ValueError(f'its keys are of neither RetinaFace release: no MobileNet-0.25 backbone keys (body.stage1-3.*) '
+                     f'and no ResNet-50 ones (body.conv1, body.layer1-4.*); first keys: {names[:3]}{hint}')
+
+
+def check_release_state(state: Mapping[str, torch.Tensor]) -> str:
+    """Detect the release (:func:`detect_release`) and check that ``state`` has exactly its keys and shapes
+    (``num_batches_tracked`` optional). Returns the release name.
+
+    Raises:
+        ValueError: naming the release, the counts and the first few missing / unexpected / mis-shaped keys.
+    """
+    release = detect_release(state)
+    layout = release_layout(release, num_batches_tracked=True)
+    missing = [k for k in layout if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in layout]
+    shapes = [f'{k} {tuple(state[k].shape)} (release: {layout[k]})' for k in state
+              if k in layout and tuple(state[k].shape) != layout[k]]
+    problems = []
+    for what, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', shapes)):
+        if items:
+            more = f' and {len(items) - 3} more' if len(items) > 3 else ''
+            problems.append(f'{len(items)} {what}: {", ".join(items[:3])}{more}')
+    if problems:
+        raise ValueError(f'not a complete {RELEASE_NAMES[release]}: ' + '; '.join(problems))
+    return release
+
+
 def convert_retinaface_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, torch.Tensor]':
     """Release checkpoint (state dict, possibly wrapped / ``module.``-prefixed) -> our model's state dict."""
     return OrderedDict((convert_key(name), value) for name, value in _strip_wrappers(checkpoint).items())
 
 
-EXPECTED = 'a RetinaFace release .pth state dict (e.g. biubug6/Pytorch_Retinaface mobilenet0.25_Final.pth)'
+EXPECTED = ('a RetinaFace release .pth state dict (biubug6/Pytorch_Retinaface mobilenet0.25_Final.pth or '
+            'Resnet50_Final.pth)')
+# the config each release's converted weights load into (named in messages; the package never reads configs/)
+RELEASE_CONFIGS = {MOBILENET: 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py',
+                   RESNET50: 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'}
 
 
-def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Read a release ``.pth`` safely (``torch.load(weights_only=True)``) and convert its keys.
+def read_release_checkpoint(src: str) -> Tuple[str, 'OrderedDict[str, torch.Tensor]']:
+    """Read a release ``.pth`` safely (``torch.load(weights_only=True)``), detect and check its release, convert.
+
+    Returns:
+        ``(release, state)``: ``'mobilenet0.25'`` or ``'resnet50'`` and our model's state dict (same tensors).
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
         ValueError: naming ``src``: it is not a checkpoint ``torch.load`` can read safely, it holds no state dict
-            of tensors, or it has a key the release layout does not have (e.g. an already converted checkpoint).
+            of tensors, its keys are of neither release (e.g. an already converted checkpoint), or it lacks some of
+            its release's keys / has others / has a tensor of another shape.
     """
     src = str(src)
     if not osp.isfile(src):
@@ -103,10 +242,16 @@ def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
     if not state or bad:
         what = 'no entries' if not state else f'non-tensor entries such as {bad[0]!r}'
         raise ValueError(f'{src}: the state dict has {what}; expected {EXPECTED}')
-    try:
-        return OrderedDict((convert_key(name), value) for name, value in state.items())
-    except KeyError as err:
+    try:  # a foreign key first (names it), then which release and whether it is complete
+        converted = OrderedDict((convert_key(name), value) for name, value in state.items())
+        return check_release_state(state), converted
+    except (KeyError, ValueError) as err:
         raise ValueError(f'{src}: {err.args[0]}; expected {EXPECTED}') from None
+
+
+def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
+    """:func:`read_release_checkpoint` without the release name: our model's state dict."""
+    return read_release_checkpoint(src)[1]
 
 
 def _first_line(err: BaseException, limit: int = 200) -> str:
@@ -124,25 +269,46 @@ def _first_line(err: BaseException, limit: int = 200) -> str:
 def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwrite: bool = False) -> dict:
     """Read ``src`` (release ``.pth``), write an mmengine checkpoint ``{'state_dict', 'meta'}`` to ``dst``.
 
-    When ``config`` is given, the model is built from it and loaded strictly first, so a mismatch fails here and
-    not at test time. ``dst`` is written atomically (temporary file + rename) and an existing ``dst`` is refused
+    The release (MobileNet-0.25 or ResNet-50) is detected from the keys and recorded in ``meta['release']``. When
+    ``config`` is given, the model is built from it and loaded strictly first, so a mismatch (e.g. the ResNet-50
+    release with the MobileNet config) fails here, with the matching config named, and not at test time. ``dst`` is written atomically (temporary file + rename) and an existing ``dst`` is refused
     unless ``overwrite``. Returns the written checkpoint.
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
-        FileNotFoundError / ValueError: see :func:`load_release_checkpoint`.
+        FileNotFoundError / ValueError: see :func:`read_release_checkpoint`; ValueError also when the converted
+            state does not load strictly into ``config``'s model.
     """
     check_output_path(dst, overwrite)
-    state = load_release_checkpoint(src)
+    release, state = read_release_checkpoint(src)
     if config is not None:
         from mmdet_face.apis.inference import init_face_detector
-        init_face_detector(config).load_state_dict(state, strict=True)
+        _load_strictly(init_face_detector(config), state, f'{src}: the {RELEASE_NAMES[release]} does not fit the '
+                       f'model of {config} (use {RELEASE_CONFIGS[release]} or a config derived from it)')
     checkpoint = dict(state_dict=state,
-                      meta=dict(converted_from=str(src), converter=__name__,
-                                config=config))
+                      meta=dict(converted_from=str(src), converter=__name__, release=release, config=config))
     with atomic_output(dst, overwrite) as tmp:
         torch.save(checkpoint, tmp)
     return checkpoint
 
 
-__all__ = ['convert_key', 'convert_retinaface_state_dict', 'load_release_checkpoint', 'convert_retinaface_checkpoint']
+def _load_strictly(model: torch.nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
+    """``model.load_state_dict(state, strict=True)``, failing with ``message`` plus a short list of the missing /
+    unexpected / mis-shaped keys (torch's own message lists every key, hundreds for the ResNet-50 release)."""
+    ours = model.state_dict()
+    # BatchNorm fills in a missing num_batches_tracked itself: the release files may not have it
+    missing = [k for k in ours if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in ours]
+    shapes = [f'{k} {tuple(v.shape)} (model: {tuple(ours[k].shape)})' for k, v in state.items()
+              if k in ours and v.shape != ours[k].shape]
+    problems = [f'{len(items)} {what}: {", ".join(items[:3])}{" ..." if len(items) > 3 else ""}'
+                for what, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', shapes))
+                if items]
+    if problems:
+        raise ValueError(message + ': ' + '; '.join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+__all__ = ['MOBILENET', 'RESNET50', 'RELEASE_CONFIGS', 'RELEASE_NAMES', 'check_release_state', 'convert_key',
+           'convert_retinaface_checkpoint', 'convert_retinaface_state_dict', 'detect_release',
+           'load_release_checkpoint', 'read_release_checkpoint', 'release_layout']

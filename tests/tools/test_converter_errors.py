@@ -44,10 +44,13 @@ def _no_temp_files(folder):
 
 @pytest.fixture(scope='module')
 def release_pth(tmp_path_factory):
-    """A tiny checkpoint in the RetinaFace release's key layout (no config: only keys are converted)."""
+    """A complete checkpoint in the RetinaFace MobileNet-0.25 release's layout (zeros; one bias of ones), since the
+    converter refuses a partial one."""
+    from mmdet_face.deployment.retinaface_pth_import import MOBILENET, release_layout
     path = tmp_path_factory.mktemp('release') / 'release.pth'
-    torch.save({'ClassHead.0.conv1x1.weight': torch.arange(8.).reshape(2, 4, 1, 1),
-                'ClassHead.0.conv1x1.bias': torch.ones(2)}, path)
+    state = {name: torch.zeros(shape) for name, shape in release_layout(MOBILENET, num_batches_tracked=False).items()}
+    state['ClassHead.0.conv1x1.bias'] = torch.ones(4)
+    torch.save(state, path)
     return path
 
 
@@ -90,7 +93,7 @@ def test_retinaface_converter_refuses_existing_output(tmp_path, release_pth):
     assert dst.read_bytes() == PRECIOUS
     assert _run(RETINA_TOOL, release_pth, dst, '--force') is None
     state = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
-    assert torch.equal(state['bbox_head.cls_convs.0.bias'], torch.ones(2)) and _no_temp_files(tmp_path)
+    assert torch.equal(state['bbox_head.cls_convs.0.bias'], torch.ones(4)) and _no_temp_files(tmp_path)
 
 
 def test_retinaface_converter_writes_atomically(tmp_path, release_pth, monkeypatch):
