@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and install the stack into it.
-#   bash tools/setup_env.sh [--tests] [--optional]
+#   bash tools/setup_env.sh [--tests] [--optional] [--search]
+# --search installs search_tools' requirements (optuna); --tests installs them too (the suite tests search_tools).
 # Environment:
 #   VENV             where the environment lives (default: .venv in the repository root)
 #   MMCV_WHEEL_DIRS  extra folders searched for a prebuilt mmcv 2.1.0 wheel (default: ../shared/wheels)
@@ -13,7 +14,8 @@ CACHE="${MMDET_FACE_CACHE:-$HOME/.cache/mmdet-face}/wheels"
 EXTRAS=()
 for arg in "$@"; do
   case "$arg" in
-    --tests) EXTRAS+=(-r "$ROOT/requirements/tests.txt") ;;
+    --tests) EXTRAS+=(-r "$ROOT/requirements/tests.txt" -r "$ROOT/requirements/search.txt") ;;
+    --search) EXTRAS+=(-r "$ROOT/requirements/search.txt") ;;
     --optional) EXTRAS+=(-r "$ROOT/requirements/optional.txt") ;;
     *) echo "setup_env.sh: unknown option $arg" >&2; exit 2 ;;
   esac
