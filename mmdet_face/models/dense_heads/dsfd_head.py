@@ -29,11 +29,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.utils import unpack_gt_instances
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.losses.multibox_loss import multibox_loss
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
@@ -91,7 +93,17 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         num_maxout (int): logits pooled by max-in-out (3).
         prior_generator (dict): :class:`DSFDPriorGenerator` config (the release's second-shot priors by default).
         bbox_coder (dict): SSD coder with variances (0.1, 0.2), no size-delta clamp.
-        train_cfg (dict): for the training head (see DSFD-TRAIN's configs).
+        first_shot (dict, optional): the paper's first shot, training only (None: the release's head). Keys:
+            ``in_channels`` (per-level channels of the original features), ``prior_generator`` (the paper's
+            half-size anchors, 8..256), ``max_in_out`` (default: as the second shot). Its branches
+            (``first_shot_cls_branches`` / ``first_shot_reg_branches``: the second shot's structure, own weights)
+            are used by :meth:`loss` only, never by ``forward`` / ``predict``; a test config without
+            ``first_shot`` loads a training checkpoint after ``tools/model_converters/dsfd_publish.py`` drops them.
+        neg_pos_ratio (float): hard negatives per positive, per image (3, the release's ``negpos_ratio``).
+        loss_bbox (dict): box loss on SSD deltas (smooth-L1, beta 1: the release's ``F.smooth_l1_loss``).
+        second_shot_weight (float): lambda of the Progressive Anchor Loss, ``L = L_first + lambda * L_second``
+            (paper Eq. 4 in arXiv v3; v1 has no lambda, i.e. 1).
+        train_cfg (dict): ``assigner`` (mmdet ``MaxIoUAssigner``, IoU 0.4, best prior forced).
         test_cfg (dict): ``score_thr``, ``nms_pre`` (over all levels together), ``nms``, ``max_per_img``.
 
     ``forward`` returns two lists over levels: scores (B, A * 2, H_l, W_l), per prior (face, background) logits
@@ -109,6 +121,10 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
                      type='DSFDPriorGenerator', strides=(4, 8, 16, 32, 64, 128),
                      base_sizes=(16, 32, 64, 128, 256, 512), ratio=1.5, clip=True),
                  bbox_coder: dict = dict(type='RetinaFaceBoxCoder', variances=(0.1, 0.2)),
+                 first_shot: Optional[dict] = None,
+                 neg_pos_ratio: float = 3,
+                 loss_bbox: dict = dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
+                 second_shot_weight: float = 1.0,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg=None) -> None:
@@ -128,6 +144,14 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self.cls_branches, self.reg_branches = self.build_shot(max_in_out)
+        self.neg_pos_ratio = neg_pos_ratio
+        self.loss_bbox = MODELS.build(loss_bbox)
+        self.second_shot_weight = float(second_shot_weight)
+        if train_cfg is not None and 'assigner' in train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+        self.with_first_shot = first_shot is not None
+        if self.with_first_shot:
+            self._build_first_shot(**first_shot)
 
     # ------------------------------------------------------------------ layers
     def build_shot(self, max_in_out: bool) -> Tuple[nn.ModuleList, nn.ModuleList]:
@@ -138,6 +162,30 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         reg = nn.ModuleList([DSFDHeadBranch(self.in_channels, self.num_anchors * 4, self.feat_channels,
                                             self.num_convs) for _ in range(self.num_levels)])
         return cls, reg
+
+    def _build_first_shot(self, in_channels: Sequence[int], prior_generator: dict,
+                          max_in_out: Optional[bool] = None) -> None:
+        """The first shot: per level a score and a box branch of the second shot's structure on ``in_channels[l]``
+        original channels, with their own priors (the paper's half-size anchors)."""
+        if len(in_channels) != self.num_levels:
+            raise ValueError(f'first_shot.in_channels needs {self.num_levels} levels, got {list(in_channels)}')
+        self.first_shot_max_in_out = self.max_in_out if max_in_out is None else max_in_out
+        self.first_shot_prior_generator = TASK_UTILS.build(prior_generator)
+        if self.first_shot_prior_generator.num_levels != self.num_levels:
+            raise ValueError(f'first_shot.prior_generator has {self.first_shot_prior_generator.num_levels} levels, '
+                             f'the head {self.num_levels}')
+        cls_out = self.num_anchors * ((self.num_maxout + 1) if self.first_shot_max_in_out else 2)
+        self.first_shot_cls_branches = nn.ModuleList([
+            DSFDHeadBranch(c, cls_out, self.feat_channels, self.num_convs) for c in in_channels])
+        self.first_shot_reg_branches = nn.ModuleList([
+            DSFDHeadBranch(c, self.num_anchors * 4, self.feat_channels, self.num_convs) for c in in_channels])
+
+    def forward_first_shot(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+        """First shot on the original levels (training only): (scores, deltas) as :meth:`forward`."""
+        if not self.with_first_shot:
+            raise RuntimeError('this DSFDHead has no first shot (configure bbox_head.first_shot to train one)')
+        return self.forward_shot(x, self.first_shot_cls_branches, self.first_shot_reg_branches,
+                                 self.first_shot_max_in_out)
 
     def forward_shot(self, x: Sequence[Tensor], cls_branches: nn.ModuleList, reg_branches: nn.ModuleList,
                      max_in_out: bool) -> Tuple[List[Tensor], List[Tensor]]:
@@ -181,8 +229,52 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
                                                      device=preds[0].device), dim=0)
 
     # ------------------------------------------------------------------ training
-    def loss_by_feat(self, *args, **kwargs) -> dict:
-        raise NotImplementedError('DSFD training: see DSFD-TRAIN')
+    def loss(self, x: Tuple[Tensor, ...], batch_data_samples, original_feats: Optional[Sequence[Tensor]] = None
+             ) -> dict:
+        """Progressive Anchor Loss: the second shot on the enhanced levels ``x`` and, when configured, the first
+        shot on ``original_feats`` (the :class:`DSFD` detector passes both)."""
+        batch_gt_instances, batch_gt_instances_ignore, batch_img_metas = unpack_gt_instances(batch_data_samples)
+        first_shot_preds = None
+        if self.with_first_shot:
+            if original_feats is None:
+                raise ValueError('DSFDHead has a first shot: loss() needs original_feats (the DSFD detector passes '
+                                 'the backbone levels)')
+            first_shot_preds = self.forward_first_shot(original_feats)
+        cls_scores, bbox_preds = self(x)
+        return self.loss_by_feat(cls_scores, bbox_preds, batch_gt_instances, batch_img_metas,
+                                 batch_gt_instances_ignore, first_shot_preds=first_shot_preds)
+
+    def loss_by_feat(self,
+                     cls_scores: List[Tensor],
+                     bbox_preds: List[Tensor],
+                     batch_gt_instances: List[InstanceData],
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore: Optional[List[InstanceData]] = None,
+                     first_shot_preds: Optional[Tuple[List[Tensor], List[Tensor]]] = None) -> dict:
+        """Per shot, :func:`~mmdet_face.models.losses.multibox_loss.multibox_loss` (IoU-0.4 matching with the
+        best prior forced, softmax CE on positives + 3:1 hard negatives, smooth-L1 on SSD deltas, both divided by
+        the shot's positives).
+
+        Returns:
+            dict: ``loss_cls`` / ``loss_bbox`` (second shot, times ``second_shot_weight``) and, with
+            ``first_shot_preds`` ((scores, deltas) lists over levels as :meth:`forward`), ``loss_cls_first`` /
+            ``loss_bbox_first``.
+        """
+        if getattr(self, 'assigner', None) is None:
+            raise ValueError('DSFDHead.loss needs train_cfg.assigner (a DSFD training config sets it)')
+        shots = [('', cls_scores, bbox_preds, self.prior_generator, self.second_shot_weight)]
+        if first_shot_preds is not None:
+            shots.insert(0, ('_first', *first_shot_preds, self.first_shot_prior_generator, 1.0))
+        losses = {}
+        for suffix, scores, deltas, prior_generator, weight in shots:
+            priors = self.get_priors(scores, batch_img_metas, prior_generator)
+            loss_cls, loss_bbox, _ = multibox_loss(
+                self._flatten(scores, 2), self._flatten(deltas, 4), priors, batch_gt_instances, self.assigner,
+                self.bbox_coder, self.loss_bbox, self.neg_pos_ratio, background_index=1,
+                batch_gt_instances_ignore=batch_gt_instances_ignore)
+            losses['loss_cls' + suffix] = weight * loss_cls
+            losses['loss_bbox' + suffix] = weight * loss_bbox
+        return losses
 
     # ------------------------------------------------------------------ inference
     def decode(self, cls_scores: List[Tensor], bbox_preds: List[Tensor],

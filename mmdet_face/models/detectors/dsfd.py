@@ -26,3 +26,9 @@ class DSFD(SingleStageFaceDetector):
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor, ...]:
         return self.extract_original_and_enhanced(batch_inputs)[1]
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples) -> dict:
+        """Progressive Anchor Loss: the head's second shot on the enhanced levels and, when the head has a first
+        shot (training configs), its first shot on the original levels."""
+        original, enhanced = self.extract_original_and_enhanced(batch_inputs)
+        return self.bbox_head.loss(enhanced, batch_data_samples, original_feats=original)
