@@ -219,7 +219,8 @@ def read_release_checkpoint(src: str) -> Tuple[str, 'OrderedDict[str, torch.Tens
     """Read a release ``.pth`` safely (``torch.load(weights_only=True)``), detect and check its release, convert.
 
     Returns:
-        ``(release, state)``: ``'mobilenet0.25'`` or ``'resnet50'`` and our model's state dict (same tensors).
+        ``(release, state)``: ``'mobilenet0.25'`` or ``'resnet50'`` and our model's state dict (the same tensors,
+        plus ``num_batches_tracked = 0`` where the file has none, so it holds every key of our model).
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
@@ -244,9 +245,24 @@ def read_release_checkpoint(src: str) -> Tuple[str, 'OrderedDict[str, torch.Tens
         raise ValueError(f'{src}: the state dict has {what}; expected {EXPECTED}')
     try:  # a foreign key first (names it), then which release and whether it is complete
         converted = OrderedDict((convert_key(name), value) for name, value in state.items())
-        return check_release_state(state), converted
+        release = check_release_state(state)
     except (KeyError, ValueError) as err:
         raise ValueError(f'{src}: {err.args[0]}; expected {EXPECTED}') from None
+    return release, _with_num_batches_tracked(converted)
+
+
+def _with_num_batches_tracked(state: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict[str, torch.Tensor]':
+    """Add ``num_batches_tracked = 0`` after every BatchNorm's ``running_var`` that lacks it (files saved without
+    them): torch's BatchNorm fills it in when loading, but our checkpoint loader compares key sets strictly, so the
+    converted file has every key of the model. The value only matters to BN layers with ``momentum=None``."""
+    out = OrderedDict()
+    for name, value in state.items():
+        out[name] = value
+        if name.endswith('.running_var'):
+            tracked = name[:-len('running_var')] + 'num_batches_tracked'
+            if tracked not in state:
+                out[tracked] = torch.tensor(0, dtype=torch.long)
+    return out
 
 
 def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':

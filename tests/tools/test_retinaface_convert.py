@@ -160,10 +160,18 @@ def test_resnet50_release_converts_and_loads_strictly(tmp_path, num_batches_trac
     src, dst = tmp_path / 'Resnet50_Final.pth', tmp_path / 'r50.pth'
     torch.save(state, src)
     ckpt = convert_retinaface_checkpoint(str(src), str(dst), str(R50_CONFIG))  # builds + strict load
-    assert ckpt['meta']['release'] == RESNET50 and len(ckpt['state_dict']) == len(state)
+    assert ckpt['meta']['release'] == RESNET50 and len(ckpt['state_dict']) == 456  # num_batches_tracked added
     loaded = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
     for name, value in state.items():
         assert torch.equal(loaded[convert_key(name[len('module.'):])], value)
+    if not num_batches_tracked:
+        assert torch.equal(loaded['backbone.layer4.2.bn3.num_batches_tracked'], torch.tensor(0))
+    # and the project's own (key-set strict) loader takes it: before, a file without num_batches_tracked converted
+    # but its checkpoint was refused with "73 of 456 model weights are missing"
+    from mmdet_face.apis.inference import init_face_detector
+    model = init_face_detector(str(R50_CONFIG), str(dst))
+    assert torch.equal(model.state_dict()['neck.1.levels.2.conv7x7_3.bn.running_mean'],
+                       state['module.ssh3.conv7x7_3.1.running_mean'])
 
 
 def test_release_with_the_other_config_names_the_right_one(tmp_path):
