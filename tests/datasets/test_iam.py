@@ -123,6 +123,8 @@ def test_dsfd_config_mixes_das_and_ssd_crop_0_4_to_0_6():
     assert list(iam['prob']) == [0.4, 0.6]
     assert iam['transforms'][0][0]['type'] == 'DataAnchorSampling'
     assert iam['transforms'][1][0]['type'] == 'FaceMinIoURandomCrop'
+    assert iam['transforms'][0][0]['crop_size'] == 640
+    iam['transforms'][0][0]['crop_size'] = 64  # the mix does not depend on the crop size; 64 keeps the test fast
     init_default_scope('mmdet_face')
     transform = TRANSFORMS.build(iam)
     np.random.seed(0)
@@ -131,6 +133,6 @@ def test_dsfd_config_mixes_das_and_ssd_crop_0_4_to_0_6():
         out = transform(_results())
         das += 'das_info' in out
         if 'das_info' in out:
-            assert out['img'].shape[:2] == (640, 640)
+            assert out['img'].shape[:2] == (64, 64)
     # binomial(400, 0.4): sd 9.8 -> 6 sd band
     assert abs(das - 0.4 * n) < 60
