@@ -125,7 +125,13 @@ def _unpack(archive: Path, dest: Path, inner) -> None:
     try:
         if archive.name.endswith('.tar.gz'):
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter='data')
+                try:
+                    tar.extractall(tmp, filter='data')  # refuses absolute paths / links out of tmp
+                except TypeError:  # Python < 3.11.4 has no filter: check the member names ourselves
+                    if any(m.name.startswith('/') or '..' in Path(m.name).parts or m.islnk() or m.issym()
+                           for m in tar.getmembers()):
+                        raise ReferenceRunError(f'{archive}: unsafe member paths') from None
+                    tar.extractall(tmp)
         else:
             with zipfile.ZipFile(archive) as whl:
                 whl.extractall(tmp)
