@@ -214,7 +214,9 @@ def cmd_sample(args) -> str:
     template_cfg = Config.fromfile(template_file)
     if args.data_root:
         set_data_root(template_cfg, args.data_root)
-    if args.step == 'full' and template_arch is None:
+    if template_arch is None and (args.step == 'full' or args.template):
+        # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's mode 1),
+        # else the space's own, scaled to the budget
         template_arch = space_mod.arch_from_config(template_cfg)
     space = space_mod.load_space(args.space)
 
@@ -243,19 +245,35 @@ def cmd_sample(args) -> str:
     study = open_study(out, args.storage, spec=spec, create=True)
     paths = candidate_config_paths(written, cands, out)
     for cand, path in zip(cands, paths):
-        params = getattr(cand, 'params', None) or {}
+        params = raw_params(space, cand.raw) if cand.raw else {}
         study.enqueue_trial(params, user_attrs=dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
             has_params=bool(params), source='sample'))
-    rate = stats.get('raw_per_second') if isinstance(stats, dict) else None
-    print(f'[search] study {name!r}: {len(cands)} candidates sampled in {seconds:.2f} s'
-          + (f' ({rate:.0f} raw samples/s)' if rate else '') + f', queued in {storage_label(out, args.storage)}')
-    if isinstance(stats, dict):
-        print('[search] sampling statistics: ' + ', '.join(f'{k} {v}' for k, v in stats.items()
-                                                            if not isinstance(v, (dict, list))))
+    if isinstance(stats, dict) and 'raw_samples' in stats:
+        print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
+              f'in {seconds:.2f} s ({stats.get("raw_per_s", 0):.0f} raw samples/s); before projection '
+              f'{stats.get("met_budget_raw_share", 0):.2%} of the raw samples met {args.gflops:g} GFLOPs '
+              f'+- {args.tolerance:.0%}; {stats.get("infeasible", 0)} infeasible, {stats.get("duplicates", 0)} '
+              f'duplicates; queued in {storage_label(out, args.storage)}')
+    else:
+        print(f'[search] study {name!r}: {len(cands)} candidates, queued in {storage_label(out, args.storage)}')
+    if len(cands) < args.num:
+        print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
           + (f' --storage {args.storage}' if args.storage else ''))
     return out
+
+
+def raw_params(space, raw) -> dict:
+    """A raw sample as the Optuna parameters the space draws it with (``stage_blocks: [3, 5, 3, 2]`` ->
+    ``stage_blocks_0 .. stage_blocks_3``): a queued trial re-suggests exactly these, so the study's sampler sees
+    the queued candidates' parameters as its own."""
+    params = {}
+    for key, items in space.dims[raw.get('step', 'backbone')].items():
+        values = raw[key] if len(items) > 1 else [raw[key]]
+        for (name, _), value in zip(items, values):
+            params[name] = value
+    return params
 
 
 def _jsonable(stats, seconds):

@@ -1,0 +1,125 @@
+"""search_tools/search.py end to end on a tiny toy face set: sample 2 candidates on a FLOPs budget, run them (a
+worker process training each through tools/train.py for a few iterations), report, export the winner, and train
+the exported config. Also the command line's refusals (existing --out, bad input)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
+
+from mmdet_face.datasets.toy import make_toy_widerface  # noqa: E402
+from search_tools import search  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
+SEARCH = REPO / 'search_tools' / 'search.py'
+
+
+@pytest.fixture(scope='module')
+def toy_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy_widerface')
+    make_toy_widerface(str(root), num_train=8, num_val=4, size=160, seed=3)
+    return root
+
+
+def tiny_template(path, data_root):
+    """The toy SCRFD config with 160-px training crops, no dataloader workers and no warm-up."""
+    path.write_text(f"""
+_base_ = [{str(TOY_CONFIG)!r}]
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
+                  dict(type='FaceResize', scale=(160, 160), keep_ratio=False), dict(type='PackFaceInputs')]
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='CosineAnnealingLR', begin=0, end=12, by_epoch=True, eta_min_ratio=0.05)]
+default_hooks = dict(logger=dict(interval=1))
+""")
+    return path
+
+
+def run_cli(*args, timeout=900):
+    out = subprocess.run([sys.executable, str(SEARCH), *map(str, args)], capture_output=True, text=True,
+                         timeout=timeout, cwd=str(REPO))
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, capsys):
+    template = tiny_template(tmp_path / 'template.py', toy_data)
+    study = tmp_path / 'study'
+    toy_bases = ['configs/_base_/datasets/toy_widerface.py', 'configs/_base_/schedules/toy_12e.py']
+    search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--input', '320x320', '--template',
+                 str(template), '--num', '2', '--seed', '1', '--proxy-epochs', '1', '--proxy-batch', '4',
+                 '--data-root', str(toy_data), '--export-bases', *toy_bases, '--out', str(study)])
+    spec = json.loads((study / 'study.json').read_text())
+    assert spec['proxy'] == dict(epochs=1, batch_size=4, lr=0.004, checkpoint_interval=1)
+    assert spec['input_shape'] == [320, 320] and spec['num'] == 2 and spec['git_sha']
+    configs = sorted((study / 'candidates').glob('cand_*.py'))
+    assert len(configs) == 2 and (study / 'candidates' / 'candidates.csv').is_file()
+    queued = search.open_study(str(study)).get_trials()
+    assert [t.state.name for t in queued] == ['WAITING', 'WAITING']
+
+    code, log = run_cli('run', '--study', study, '--heartbeat', '1')
+    assert code == 0, log[-3000:]
+    trials = search.open_study(str(study)).get_trials()
+    assert [t.state.name for t in trials] == ['COMPLETE', 'COMPLETE'], log[-3000:]
+    for t in trials:
+        # the queued candidate was trained: its recorded draw, key, budget and config
+        assert t.params and t.user_attrs['key'] in t.user_attrs['trial_dir']
+        assert abs(t.user_attrs['breakdown']['total']['gflops'] - 0.2) <= 0.2 * 0.02 + 1e-9
+        result = json.loads((study / t.user_attrs['trial_dir'] / 'result.json').read_text())
+        assert result['hard'] == t.value and result['proxy']['epochs'] == 1
+        assert (study / result['config']).is_file() and (study / result['checkpoint']).is_file()
+
+    capsys.readouterr()
+    report = search.main(['report', '--study', str(study), '--repeats', '200'])
+    printed = capsys.readouterr().out
+    assert '| rank | trial | Hard |' in printed and 'bootstrap' in printed
+    assert [r['rank'] for r in report['rows']] == [1, 2]
+    for name in ('ranking.md', 'ranking.csv', 'bootstrap.json', 'pareto.png', 'edf.png', 'shares.png'):
+        assert (study / 'report' / name).stat().st_size > 0, name
+    assert (study / 'report' / 'pareto.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+    exported = search.main(['export', '--study', str(study), '--rank', '1', '--out', str(tmp_path) + '/'])
+    assert Path(exported).name == 'scrfd_200m-searched_kps_1xb8-12e_toy-widerface.py'
+    text = Path(exported).read_text()
+    best = report['rows'][0]
+    assert f"trial {best['trial']} (key {best['key']})" in text and 'Proxy result (1 epochs' in text
+    with pytest.raises(SystemExit, match='exists; give --force'):
+        search.main(['export', '--study', str(study), '--out', exported])
+
+    # the exported config trains with the normal tool (its full toy schedule cut to 1 epoch here)
+    root = str(toy_data) + '/'
+    train = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'train.py'), exported, '--work-dir', str(tmp_path / 'exported_wd'),
+         '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'param_scheduler=[]',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+         'train_dataloader.batch_size=4', f'train_dataloader.dataset.data_root={root}',
+         'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+         f'val_dataloader.dataset.data_root={root}', f'val_evaluator.0.gt_dir={root}val/gt/',
+         'default_hooks.logger.interval=1'],
+        capture_output=True, text=True, timeout=600, cwd=str(REPO))
+    assert train.returncode == 0, (train.stdout + train.stderr)[-3000:]
+    assert (tmp_path / 'exported_wd' / 'epoch_1.pth').is_file()
+
+
+def test_cli_refuses_bad_input(tmp_path, toy_data):
+    study = tmp_path / 'study'
+    study.mkdir()
+    (study / 'keep.txt').write_text('mine')
+    with pytest.raises(SystemExit, match='exists and is not empty; give --force'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--out', str(study)])
+    assert (study / 'keep.txt').read_text() == 'mine'
+    with pytest.raises(SystemExit, match='no such config file'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--template', str(tmp_path / 'x.py'),
+                     '--out', str(tmp_path / 'new')])
+    for bad in (['--gflops', '-1'], ['--gflops', '1', '--input', '640by480'], ['--gflops', '1', '--tolerance', '2']):
+        with pytest.raises(SystemExit):
+            search.parse_args(['sample', '--space', 'resnet', '--out', str(tmp_path / 'n'), *bad])
+    with pytest.raises(SystemExit, match='study.json: missing'):
+        search.main(['report', '--study', str(study)])
+    with pytest.raises(SystemExit, match='no such study folder'):
+        search.main(['export', '--study', str(tmp_path / 'absent'), '--out', str(tmp_path / 'a.py')])
+    assert search.input_size('640x480') == (480, 640) and search.input_size('320') == (320, 320)
