@@ -1,4 +1,5 @@
 from .data_anchor_sampling import DataAnchorSampling
+from .dsfd_release_tta import DSFDReleaseTTA
 from .formatting import PackFaceInputs
 from .geometric import FaceRandomFlip, FaceResize, RandomSquareCrop
 from .keypoint_geometry import check_keypoint_geometry, record_keypoint_geometry
@@ -8,4 +9,4 @@ from .test_time import WiderFaceCappedResize, WiderFaceCappedTTA
 
 __all__ = ['LoadFaceAnnotations', 'RandomSquareCrop', 'FaceResize', 'FaceRandomFlip', 'PackFaceInputs',
            'DataAnchorSampling', 'record_keypoint_geometry', 'check_keypoint_geometry', 'WiderFaceCappedResize',
-           'WiderFaceCappedTTA', 'FaceMinIoURandomCrop']
+           'WiderFaceCappedTTA', 'FaceMinIoURandomCrop', 'DSFDReleaseTTA']
