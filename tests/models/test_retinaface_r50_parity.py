@@ -13,7 +13,8 @@ boxes and landmarks (the package's ``PriorBox`` / ``batched_decode`` / ``decode_
 release does); and the final detections of the release's WIDER test procedure (biubug6 ``test_widerface.py``:
 score > 0.02, best 5000, greedy NMS 0.4 with +1-pixel areas, 750 kept), restated in the child, against our
 ``test_step`` with the config's test settings. Not compared through the package's ``RetinaNetResNet50`` detector:
-it subtracts the means in RGB order before swapping to BGR (see /work/shared/research/dsfd.md section 3.2).
+it subtracts (104, 117, 123) from the RGB array and only then swaps to BGR, i.e. B - 123 and R - 104, the reverse
+of the release's training and ``detect.py`` (so its end-to-end output is not the release's).
 """
 import numpy as np
 import pytest
