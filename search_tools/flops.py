@@ -1,0 +1,256 @@
+"""Analytic FLOPs and parameters of an SCRFD-style detector, part by part, without building it.
+
+Sample and Computation Redistribution for Efficient Face Detection (Guo et al., ICLR 2022) searches how a fixed
+FLOPs budget is split between the stem, the stages C2..C5, the neck and the head. The search needs that count
+for thousands of candidates a second, so this module computes it in closed form from an architecture
+description (see :func:`count_flops`) instead of building a model and running mmcv's counter on it.
+
+Convention (the one of ``tools/analysis/get_flops.py`` = ``mmdet_face.models.utils.get_model_complexity``, i.e.
+mmcv's ``get_model_complexity_info`` on ``detector._forward``): one multiply-accumulate is one FLOP; a conv also
+counts one per output element for its bias; BN/GN count two per element (affine), ReLU and pooling one per input
+element (max-pool, avg-pool shortcut); element-wise additions and ``F.interpolate`` in PAFPN are functional calls
+the counter does not see and are not counted here either. Parameters are all trainable tensors (BN/GN affine
+weights, the head's per-stride ``Scale`` factors). The count is exact (integer) for the modules below:
+
+- backbone ``ResNetV1e`` (deep 3x3 stem, 2x2 max-pool, mmdet ``BasicBlock``/``Bottleneck`` stages with
+  average-pool shortcuts) or ``MobileNetV1`` (3x3 conv + depthwise-separable stem, depthwise-separable stages);
+- neck mmdet ``PAFPN`` on C3..C5 (``start_level=1``, 3 outputs, no norm, no activation);
+- head ``SCRFDHead`` (conv or depthwise-separable towers with GN/BN + ReLU, 3x3 predictors with bias).
+
+Spatial sizes follow the layers' own arithmetic (3x3/s2/p1 conv: ``(h - 1) // 2 + 1``; 2x2 max-pool: ``h // 2``;
+ceil-mode average pool: ``ceil(h / 2)``), so any input shape is counted as the counter would; the default is VGA,
+``(H, W) = (480, 640)``.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+PARTS = ('stem', 'c2', 'c3', 'c4', 'c5', 'backbone', 'neck', 'head', 'total')
+BLOCK_EXPANSION = {'BasicBlock': 1, 'Bottleneck': 4}
+HEAD_STRIDES = (8, 16, 32)
+
+
+class _Tally:
+    """Running (flops, params) of one part; every ``add_*`` is one module call as the counter's hook sees it."""
+
+    __slots__ = ('flops', 'params')
+
+    def __init__(self):
+        self.flops = 0
+        self.params = 0
+
+    def conv(self, cin: int, cout: int, k: int, hw: int, groups: int = 1, bias: bool = False,
+             count_params: bool = True) -> None:
+        # mmcv: k*k*cin*(cout // groups) MACs per output position, + cout per position for the bias.
+        self.flops += k * k * cin * (cout // groups) * hw + (cout * hw if bias else 0)
+        if count_params:
+            self.params += k * k * (cin // groups) * cout + (cout if bias else 0)
+
+    def norm(self, channels: int, hw: int, count_params: bool = True) -> None:
+        self.flops += 2 * channels * hw  # affine BN/GN: normalise + scale/shift
+        if count_params:
+            self.params += 2 * channels
+
+    def elementwise(self, channels: int, hw: int) -> None:  # ReLU, pooling (counted on the input)
+        self.flops += channels * hw
+
+    def add(self, other: '_Tally', times: int = 1) -> None:
+        self.flops += other.flops * times
+        self.params += other.params * times
+
+
+def _down(size: Tuple[int, int]) -> Tuple[int, int]:
+    """Output size of a 3x3/stride-2/pad-1 conv (also of a ceil-mode 2x2/stride-2 average pool)."""
+    return ((size[0] - 1) // 2 + 1, (size[1] - 1) // 2 + 1)
+
+
+def _area(size: Tuple[int, int]) -> int:
+    return size[0] * size[1]
+
+
+def backbone_out_channels(backbone: dict) -> List[int]:
+    """Channels of C2..C5 of a backbone description (see :func:`count_flops`)."""
+    if backbone['type'] == 'ResNetV1e':
+        expansion = BLOCK_EXPANSION[backbone['block']]
+        return [p * expansion for p in backbone['stage_planes']]
+    if backbone['type'] == 'MobileNetV1':
+        return list(backbone['stage_planes'][2:])
+    raise ValueError(f"backbone.type must be 'ResNetV1e' or 'MobileNetV1', got {backbone['type']!r}")
+
+
+def _resnet(backbone: dict, size: Tuple[int, int], parts: Dict[str, _Tally]) -> List[Tuple[int, int]]:
+    stem_c = backbone['stem_channels']
+    half = stem_c // 2
+    t = parts['stem']
+    size = _down(size)
+    hw = _area(size)
+    t.conv(3, half, 3, hw), t.norm(half, hw), t.elementwise(half, hw)
+    t.conv(half, half, 3, hw), t.norm(half, hw), t.elementwise(half, hw)
+    t.conv(half, stem_c, 3, hw), t.norm(stem_c, hw), t.elementwise(stem_c, hw)
+    parts['maxpool'].elementwise(stem_c, hw)  # 2x2 max-pool, counted on its input
+    size = (size[0] // 2, size[1] // 2)
+
+    block = backbone['block']
+    expansion = BLOCK_EXPANSION[block]
+    inplanes, sizes = stem_c, []
+    for i, (depth, planes) in enumerate(zip(backbone['stage_blocks'], backbone['stage_planes'])):
+        out_c = planes * expansion
+        out_size = _down(size) if i > 0 else size
+        _res_block(parts[f'c{i + 2}'], block, inplanes, planes, out_c, size, out_size)
+        # blocks 2..depth are identical (stride 1, out_c -> out_c): count one, add it depth - 1 times
+        # (mmdet's ResLayer always builds the first block, so depth 0 counts as 1)
+        if depth > 1:
+            repeat = _Tally()
+            _res_block(repeat, block, out_c, planes, out_c, out_size, out_size)
+            parts[f'c{i + 2}'].add(repeat, depth - 1)
+        size = out_size
+        inplanes = out_c
+        sizes.append(size)
+    return sizes
+
+
+def _res_block(t: _Tally, block: str, cin: int, planes: int, out_c: int, size: Tuple[int, int],
+               out_size: Tuple[int, int]) -> None:
+    """One mmdet BasicBlock/Bottleneck from ``size`` to ``out_size`` (stride 2 when they differ)."""
+    hw_in, hw = _area(size), _area(out_size)
+    if block == 'BasicBlock':
+        t.conv(cin, planes, 3, hw), t.norm(planes, hw), t.elementwise(planes, hw)
+        t.conv(planes, planes, 3, hw), t.norm(planes, hw)
+    else:  # Bottleneck, 'pytorch' style: the stride is on the 3x3 conv
+        t.conv(cin, planes, 1, hw_in), t.norm(planes, hw_in), t.elementwise(planes, hw_in)
+        t.conv(planes, planes, 3, hw), t.norm(planes, hw), t.elementwise(planes, hw)
+        t.conv(planes, out_c, 1, hw), t.norm(out_c, hw)
+    if size != out_size or cin != out_c:
+        # avg_down shortcut: mmdet's ResLayer puts an average pool (kernel = stride; an identity at stride 1,
+        # still counted) before the 1x1 conv
+        t.elementwise(cin, hw_in)
+        t.conv(cin, out_c, 1, hw), t.norm(out_c, hw)
+    t.elementwise(out_c, hw)  # ReLU after the residual addition
+
+
+def _dw_separable(t: _Tally, cin: int, cout: int, size_out: Tuple[int, int], count_params: bool = True) -> None:
+    """3x3 depthwise conv -> norm -> ReLU -> 1x1 conv -> norm -> ReLU, no conv bias (both convs have a norm)."""
+    hw = _area(size_out)
+    t.conv(cin, cin, 3, hw, groups=cin, count_params=count_params)
+    t.norm(cin, hw, count_params), t.elementwise(cin, hw)
+    t.conv(cin, cout, 1, hw, count_params=count_params)
+    t.norm(cout, hw, count_params), t.elementwise(cout, hw)
+
+
+def _mobilenet(backbone: dict, size: Tuple[int, int], parts: Dict[str, _Tally]) -> List[Tuple[int, int]]:
+    planes = backbone['stage_planes']
+    t = parts['stem']
+    size = _down(size)
+    hw = _area(size)
+    t.conv(3, planes[0], 3, hw), t.norm(planes[0], hw), t.elementwise(planes[0], hw)
+    _dw_separable(t, planes[0], planes[1], size)
+    sizes = []
+    for i, depth in enumerate(backbone['stage_blocks']):
+        t = parts[f'c{i + 2}']
+        cin, cout = planes[i + 1], planes[i + 2]
+        size = _down(size)
+        _dw_separable(t, cin, cout, size)
+        if depth > 1:  # the other blocks are identical
+            repeat = _Tally()
+            _dw_separable(repeat, cout, cout, size)
+            t.add(repeat, depth - 1)
+        sizes.append(size)
+    return sizes
+
+
+def _pafpn(in_channels: Sequence[int], out_c: int, sizes: Sequence[Tuple[int, int]], t: _Tally) -> None:
+    """mmdet PAFPN without norm/activation: every conv has a bias."""
+    for cin, size in zip(in_channels, sizes):
+        t.conv(cin, out_c, 1, _area(size), bias=True)  # lateral
+    for size in sizes:
+        t.conv(out_c, out_c, 3, _area(size), bias=True)  # fpn conv
+    for size in sizes[1:]:
+        t.conv(out_c, out_c, 3, _area(size), bias=True)  # bottom-up stride-2 conv, output at this level
+        t.conv(out_c, out_c, 3, _area(size), bias=True)  # pafpn conv
+
+
+def _head(head: dict, in_c: int, sizes: Sequence[Tuple[int, int]], t: _Tally) -> None:
+    shared = head['strides_share']
+    towers = 1 if head['cls_reg_share'] else 2
+    anchors = head['num_anchors']
+    outputs = [anchors * 1, anchors * 4] + ([anchors * 2 * head['num_keypoints']] if head['use_kps'] else [])
+    for level, size in enumerate(sizes):
+        hw = _area(size)
+        count_params = not shared or level == 0  # a shared tower's weights are counted once
+        for _ in range(towers):
+            last = in_c
+            for _ in range(head['stacked_convs']):
+                c = head['feat_channels']
+                if head['dw_conv']:
+                    _dw_separable(t, last, c, size, count_params)
+                else:
+                    t.conv(last, c, 3, hw, count_params=count_params)
+                    t.norm(c, hw, count_params), t.elementwise(c, hw)
+                last = c
+        last = head['feat_channels'] if head['stacked_convs'] > 0 else in_c
+        for cout in outputs:
+            t.conv(last, cout, 3, hw, bias=True, count_params=count_params)
+    if head['scale_mode'] > 0 and (shared or head['scale_mode'] == 2):
+        t.params += len(sizes)  # one learnable Scale per stride
+
+
+def _count(arch: dict, input_shape: Sequence[int]) -> Dict[str, _Tally]:
+    """Per-module tallies: stem (without the max-pool), maxpool, c2..c5, neck, head."""
+    if len(input_shape) == 1:
+        input_shape = (input_shape[0], input_shape[0])
+    size = (int(input_shape[0]), int(input_shape[1]))
+    parts = {name: _Tally() for name in ('stem', 'maxpool', 'c2', 'c3', 'c4', 'c5', 'neck', 'head')}
+    backbone = arch['backbone']
+    if backbone['type'] == 'ResNetV1e':
+        sizes = _resnet(backbone, size, parts)
+    elif backbone['type'] == 'MobileNetV1':
+        sizes = _mobilenet(backbone, size, parts)
+    else:
+        raise ValueError(f"arch.backbone.type must be 'ResNetV1e' or 'MobileNetV1', got {backbone['type']!r}")
+    out_channels = backbone_out_channels(backbone)
+    neck_c = arch['neck']['out_channels']
+    _pafpn(out_channels[1:], neck_c, sizes[1:], parts['neck'])
+    _head(arch['head'], neck_c, sizes[1:], parts['head'])
+
+    return parts
+
+
+def printed_module_gflops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> Dict[str, float]:
+    """GFLOPs of ``stem`` (the stem Sequential, without the max-pool), ``layer1``..``layer4``, ``neck`` and
+    ``bbox_head`` rounded to 3 decimals, as mmcv's per-layer table prints them: the numbers SCRFD's generator
+    parsed for its mode-2 stage-ratio filter."""
+    parts = _count(arch, input_shape)
+    names = dict(stem='stem', c2='layer1', c3='layer2', c4='layer3', c5='layer4', neck='neck', head='bbox_head')
+    return {names[k]: round(parts[k].flops / 1e9, 3) for k in names}
+
+
+def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
+    """FLOPs and parameters of an architecture, by part.
+
+    Args:
+        arch (dict): Canonical architecture (``search_tools.space`` writes and reads it)::
+
+                backbone: {type: 'ResNetV1e', block: 'BasicBlock' | 'Bottleneck', stem_channels: int,
+                           stage_blocks: [4 ints], stage_planes: [4 ints]}            (C2..C5 planes)
+                       or {type: 'MobileNetV1', stage_blocks: [4 ints], stage_planes: [6 ints]}
+                                                               (stem conv, stem dw-sep, C2..C5 widths)
+                neck:     {type: 'PAFPN', out_channels: int}    (on C3..C5)
+                head:     {feat_channels, stacked_convs, norm: 'GN' | 'BN', num_groups, dw_conv,
+                           strides_share, cls_reg_share, scale_mode, use_kps, num_keypoints, num_anchors}
+
+        input_shape: ``(H, W)`` of the image (or one int for a square), VGA ``(480, 640)`` by default.
+
+    Returns:
+        dict: for each of ``stem`` (ResNetV1e: with its max-pool), ``c2``..``c5``, ``backbone``, ``neck``,
+        ``head`` and ``total``: ``{'flops': int, 'params': int, 'gflops': float, 'params_m': float}``.
+    """
+    result = {name: (t.flops, t.params) for name, t in _count(arch, input_shape).items()}
+    result['stem'] = (result['stem'][0] + result.pop('maxpool')[0], result['stem'][1])
+    backbone_parts = [result[p] for p in ('stem', 'c2', 'c3', 'c4', 'c5')]
+    result['backbone'] = (sum(f for f, _ in backbone_parts), sum(p for _, p in backbone_parts))
+    result['total'] = tuple(result['backbone'][i] + result['neck'][i] + result['head'][i] for i in range(2))
+    return {name: dict(flops=result[name][0], params=result[name][1], gflops=result[name][0] / 1e9,
+                       params_m=result[name][1] / 1e6) for name in PARTS}
+
+
+def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
+    """Total FLOPs (MACs) of ``arch``; see :func:`count_flops`."""
+    return count_flops(arch, input_shape)['total']['flops']

@@ -1,0 +1,107 @@
+"""search_tools.flops: the analytic FLOPs/params count equals the counter of tools/analysis/get_flops.py
+(mmcv's get_model_complexity_info on detector._forward), in total and part by part, on every published SCRFD
+config and at an input size that is not a multiple of 32."""
+import copy
+import glob
+import os
+
+import pytest
+import torch
+from mmcv.cnn.utils.flops_counter import add_flops_counting_methods
+
+from mmdet_face.apis.inference import init_face_detector
+from mmdet_face.models.utils import get_model_complexity
+from search_tools.arch import arch_from_config
+from search_tools.flops import count_flops, printed_module_gflops
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PUBLISHED = sorted(glob.glob(os.path.join(REPO, 'configs', 'scrfd', '*.py')))
+
+
+def test_published_configs_are_found():
+    names = {os.path.basename(p).split('_4xb')[0] for p in PUBLISHED}
+    assert {'scrfd_500m', 'scrfd_1g', 'scrfd_2.5g', 'scrfd_10g', 'scrfd_34g', 'scrfd_2.5g_bnkps'} <= names
+
+
+@pytest.mark.parametrize('config', PUBLISHED, ids=[os.path.basename(p) for p in PUBLISHED])
+def test_analytic_count_equals_get_flops_on_published_configs(config):
+    arch = arch_from_config(config)
+    analytic = count_flops(arch)
+    counted = get_model_complexity(config, (480, 640))
+    # exact, not just within 0.5 %: every counted module is modelled (see search_tools/flops.py)
+    assert analytic['total']['flops'] == counted['flops']
+    assert analytic['total']['params'] == counted['params']
+
+
+def test_readme_figures_of_published_models():
+    # SCRFD's table (GFLOPs at VGA, M params): 2.53 / 0.67, 9.98 / 3.86, 34.13 / 9.80, 0.508 / 0.57
+    expected = {'scrfd_2.5g_4xb8': (2.53, 0.67), 'scrfd_10g_4xb8': (9.98, 3.86), 'scrfd_34g_4xb8': (34.13, 9.80),
+                'scrfd_500m_4xb8': (0.51, 0.57)}
+    for config in PUBLISHED:
+        name = os.path.basename(config).split('-640e')[0]
+        if name in expected:
+            total = count_flops(arch_from_config(config))['total']
+            assert round(total['gflops'], 2) == pytest.approx(expected[name][0], abs=0.011), name
+            assert round(total['params_m'], 2) == pytest.approx(expected[name][1], abs=0.011), name
+
+
+def _counted_parts(model, input_shape):
+    """FLOPs per part as mmcv's hooks accumulate them in one forward of detector._forward."""
+    model.eval()
+    counted = add_flops_counting_methods(model)
+    counted.start_flops_count()
+    with torch.no_grad():
+        model._forward(torch.zeros(1, 3, *input_shape))
+    counted.stop_flops_count()
+
+    def flops(module):
+        return sum(getattr(m, '__flops__', 0) for m in module.modules())
+
+    bb = model.backbone
+    parts = dict(stem=flops(bb.stem) + (flops(bb.maxpool) if hasattr(bb, 'maxpool') else 0),
+                 c2=flops(bb.layer1), c3=flops(bb.layer2), c4=flops(bb.layer3), c5=flops(bb.layer4),
+                 neck=flops(model.neck), head=flops(model.bbox_head))
+    return parts
+
+
+@pytest.mark.parametrize('name', ['scrfd_34g_4xb8-640e_widerface.py', 'scrfd_500m_bnkps_4xb16-640e_widerface.py',
+                                  'scrfd_10g_bnkps_4xb8-640e_widerface.py'])
+def test_breakdown_matches_counter_per_part_at_odd_input(name):
+    # 100 x 150 is not a multiple of 32: exercises every layer's own size arithmetic (ceil vs floor)
+    config = os.path.join(REPO, 'configs', 'scrfd', name)
+    shape = (100, 150)
+    model = init_face_detector(config)
+    whole = get_model_complexity(copy.deepcopy(model), shape)  # a copy: both counters tag the modules
+    counted = _counted_parts(model, shape)
+    analytic = count_flops(arch_from_config(config), shape)
+    for part, value in counted.items():
+        assert analytic[part]['flops'] == value, part
+    assert analytic['total']['flops'] == sum(counted.values())
+    assert analytic['backbone']['flops'] == sum(counted[p] for p in ('stem', 'c2', 'c3', 'c4', 'c5'))
+    assert analytic['total']['flops'] == whole['flops'] and analytic['total']['params'] == whole['params']
+    params = dict(neck=sum(p.numel() for p in model.neck.parameters()),
+                  head=sum(p.numel() for p in model.bbox_head.parameters()),
+                  backbone=sum(p.numel() for p in model.backbone.parameters()))
+    for part, value in params.items():
+        assert analytic[part]['params'] == value, part
+
+
+def test_stem_by_hand():
+    # ResNetV1e stem of width 8 on a 32 x 32 image: three 3x3 convs at 16 x 16 (3->4, 4->4, 4->8), BN + ReLU each,
+    # then the 2x2 max-pool counted on its 8 x 16 x 16 input.
+    arch = dict(backbone=dict(type='ResNetV1e', block='BasicBlock', stem_channels=8, stage_blocks=[1, 1, 1, 1],
+                              stage_planes=[8, 8, 8, 8]),
+                neck=dict(type='PAFPN', out_channels=8),
+                head=dict(feat_channels=8, stacked_convs=1, norm='GN', num_groups=8, dw_conv=False,
+                          strides_share=True, cls_reg_share=True, scale_mode=2, use_kps=False, num_keypoints=5,
+                          num_anchors=2))
+    hw = 16 * 16
+    convs = 9 * 3 * 4 * hw + 9 * 4 * 4 * hw + 9 * 4 * 8 * hw
+    norms_relus = (2 + 1) * (4 + 4 + 8) * hw
+    maxpool = 8 * hw
+    stem = count_flops(arch, (32, 32))['stem']
+    assert stem['flops'] == convs + norms_relus + maxpool == 152576
+    assert stem['params'] == 9 * 3 * 4 + 9 * 4 * 4 + 9 * 4 * 8 + 2 * (4 + 4 + 8) == 572
+    # the same stem as mmcv's printed table shows it (3 decimals of GFLOPs, without the max-pool)
+    assert printed_module_gflops(arch, (32, 32))['stem'] == round((152576 - 2048) / 1e9, 3) == 0.0
+    assert printed_module_gflops(arch_from_config(PUBLISHED[0]))['stem'] > 0
