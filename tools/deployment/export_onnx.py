@@ -1,4 +1,4 @@
-"""Export an SCRFD or RetinaFace config + checkpoint to ONNX in the output layout of the widely used releases.
+"""Export an SCRFD, RetinaFace or DSFD config + checkpoint to ONNX in the output layout of the widely used releases.
 
     python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] OUT.onnx [--shape H W | --dynamic] [--simplify]
         [--opset N] [--batch 1] [--force]
@@ -18,6 +18,12 @@ BGR minus the mean (104, 117, 123), no scaling; outputs ``loc`` (B, N, 4) varian
 (B, N, 2) softmax [background, face], ``landms`` (B, N, 10) encoded landmark deltas, all levels concatenated in the
 release's prior order (strides 8, 16, 32; rows, columns, 2 anchors per location). Default opset 17.
 
+DSFD (``DSFDHead``; the second shot, what the Tencent release's ``SSD`` computes before ``Detect``; the first shot
+of training configs is never exported): input ``input``, BGR minus the mean (104, 117, 123), no scaling; outputs
+``loc`` (B, N, 4) variance-encoded box deltas and ``conf`` (B, N, 2) softmax [background, face] after max-in-out,
+levels at strides 4..128 concatenated, one prior per location (decoding: mmdet_face/deployment/dsfd_onnx_export.py).
+Default opset 17.
+
 ``--simplify``: onnxsim when it is installed, otherwise onnxruntime's basic offline graph optimisation (constant
 folding, redundant-node removal; standard ONNX ops only); the log says which one ran. Input / output names are kept,
 and a result larger than the export (onnxruntime expands opset-21 GroupNormalization) is not used.
@@ -31,7 +37,7 @@ import sys
 
 import mmdet_face  # noqa: F401
 
-SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead')
+SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead', 'DSFDHead')
 
 
 def main(argv=None):
@@ -45,7 +51,7 @@ def main(argv=None):
     parser.add_argument('--simplify', action='store_true',
                         help='simplify the graph (onnxsim if installed, else onnxruntime basic optimisation)')
     parser.add_argument('--opset', type=int, default=None,
-                        help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace)')
+                        help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace and DSFD)')
     parser.add_argument('--batch', type=int, default=1, help='batch size of the trace input')
     parser.add_argument('--force', action='store_true', help='replace OUT if it exists')
     args = parser.parse_args(argv)
@@ -62,9 +68,11 @@ def main(argv=None):
         from mmdet_face.deployment.scrfd_onnx_export import DEFAULT_OPSET, export_scrfd_onnx as export
     elif head == 'RetinaFaceHead':
         from mmdet_face.deployment.retinaface_onnx_export import DEFAULT_OPSET, export_retinaface_onnx as export
+    elif head == 'DSFDHead':
+        from mmdet_face.deployment.dsfd_onnx_export import DEFAULT_OPSET, export_dsfd_onnx as export
     else:
         raise NotImplementedError(f'{args.config}: its head is {head}; ONNX export is implemented for '
-                                  f'{" and ".join(SUPPORTED_HEADS)} only')
+                                  f'{", ".join(SUPPORTED_HEADS)} only')
     names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
                    opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
                    batch_size=args.batch, overwrite=args.force)
