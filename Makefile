@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup
+.PHONY: demo test setup search-demo
 
 setup:
 	bash tools/setup_env.sh --tests --optional
@@ -16,3 +16,18 @@ demo:
 # Install, then the whole test suite (what CI runs).
 test: setup
 	$(PY) -m pytest tests -ra $(PYTEST_ARGS)
+
+# A toy architecture search on the CPU (search_tools/README.md): 4 candidates of 0.2 GFLOPs at 320x320 (the toy
+# SCRFD's budget) sampled, each trained 3 epochs on the toy faces, then the ranking table, the plots and the
+# winner's config in $(SEARCH_DIR)/ (an earlier study there is moved aside, not deleted).
+SEARCH_DIR ?= work_dirs/search_toy
+search-demo:
+	bash tools/setup_env.sh --search
+	test -f data/toy_widerface/val/gt/wider_hard_val.mat || $(PY) tools/make_toy_widerface.py --out data/toy_widerface
+	$(PY) search_tools/search.py sample --space mobilenet --gflops 0.2 --input 320x320 \
+		--template configs/toy/search_scrfd_toy.py --num 4 --seed 0 --proxy-epochs 3 \
+		--export-bases configs/_base_/datasets/toy_widerface.py configs/_base_/schedules/toy_12e.py \
+		--out $(SEARCH_DIR) --force
+	$(PY) search_tools/search.py run --study $(SEARCH_DIR)
+	$(PY) search_tools/search.py report --study $(SEARCH_DIR)
+	$(PY) search_tools/search.py export --study $(SEARCH_DIR) --rank 1 --out $(SEARCH_DIR)/ --force

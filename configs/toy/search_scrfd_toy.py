@@ -1,0 +1,11 @@
+# Template of the toy architecture search (search_tools/README.md, `make search-demo`): the toy SCRFD-0.5GF with
+# keypoints (./scrfd_toy_kps.py) whose backbone the search reshapes, its data, runtime and AdamW schedule, with a
+# 20-iteration warm-up instead of 100 so that a 3-epoch proxy (150 iterations at batch 8) is not all warm-up.
+# The search puts the cosine schedule on the proxy's epochs (search_tools/worker.py apply_proxy).
+_base_ = ['./scrfd_toy_kps.py']
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', begin=0, end=12, by_epoch=True, eta_min_ratio=0.05,
+         convert_to_iter_based=True),
+]
