@@ -264,10 +264,9 @@ class Worker:
             lease.beat(released=True)  # the next reaper hands the trial to another worker at once
             return 'stopped'
         if result['state'] == 'FAIL':
-            trial.set_user_attr('error', result['error'][-4000:])
-            for key in ('log', 'trial_dir'):
-                trial.set_user_attr(key, result[key])
-            self._safe_tell(trial, state=TrialState.FAIL)
+            attrs = dict(error=result['error'][-4000:], log=result['log'], trial_dir=result['trial_dir'])
+            if self._set_attrs(trial, attrs):
+                self._safe_tell(trial, state=TrialState.FAIL)
             self.log(f'[search] trial {trial.number} FAILED (exit {result["returncode"]}); the search goes on. '
                      f'Log: {result["log"]}')
             return 'fail'
@@ -390,15 +389,25 @@ class Worker:
         attrs = {k: result.get(k) for k in ('hard', 'medium', 'easy', 'config', 'log', 'checkpoint', 'work_dir',
                                             'minutes', 'resumed_from', 'resumed_from_epoch', 'git_sha',
                                             'versions', 'duplicate_of')}
-        for key, value in attrs.items():
-            if value is not None:
-                trial.set_user_attr(key, value)
-        if not self._safe_tell(trial, values=result['hard'], state=TrialState.COMPLETE):
-            return 'complete'
+        if not (self._set_attrs(trial, attrs)
+                and self._safe_tell(trial, values=result['hard'], state=TrialState.COMPLETE)):
+            return 'complete'  # reaped meanwhile: its result.json completes the re-enqueued copy
         how = ('reused the result of trial %s' % result['duplicate_of'] if result.get('duplicate_of') is not None
                else 'reused its finished result' if reused else f'trained in {result["minutes"]:.1f} min')
         self.log(f'[search] trial {trial.number} COMPLETE: Hard {result["hard"]:.4f} ({how})')
         return 'reused' if reused else 'complete'
+
+    def _set_attrs(self, trial, attrs: Dict[str, Any]) -> bool:
+        """Record ``attrs`` (None values skipped) on the trial; False (said) when it was finished meanwhile."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        try:
+            for key, value in attrs.items():
+                if value is not None:
+                    trial.set_user_attr(key, value)
+        except UpdateFinishedTrialError as exc:
+            self.log(f'[search] trial {trial.number} was taken over (reaped) while this worker ran it: {exc}')
+            return False
+        return True
 
     def _safe_tell(self, trial, **kwargs) -> bool:
         """``study.tell``; False (said) when the trial was finished meanwhile: reaped as stale while this worker

@@ -1,0 +1,88 @@
+"""search_tools.worker's lease with a stand-in training script (no real training, seconds): a worker asked to stop
+releases its trial for the next worker at once; a worker whose trial was taken over while it trained leaves its
+result to the re-enqueued copy, which completes without training again."""
+import json
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
+from optuna.trial import TrialState  # noqa: E402
+
+from search_tools.study import open_study, reap_stale_trials, validate_spec, write_json_atomic  # noqa: E402
+from search_tools.worker import Worker  # noqa: E402
+
+FAKE_TRAIN = """
+import json, os, sys, time
+config, work_dir = sys.argv[1], sys.argv[3]
+time.sleep(float(os.environ.get('FAKE_TRAIN_SECONDS', '1')))
+os.makedirs(os.path.join(work_dir, '20260101_000000', 'vis_data'), exist_ok=True)
+with open(os.path.join(work_dir, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as f:
+    f.write(json.dumps({'widerface/easy': 0.9, 'widerface/medium': 0.8, 'widerface/hard': 0.5, 'step': 2}) + '\\n')
+"""
+
+
+def make_study(tmp_path, seconds):
+    study_dir = tmp_path / 'study'
+    (study_dir / 'candidates').mkdir(parents=True)
+    spec = dict(name='l', space='resnet', step='backbone', gflops=1.0, tolerance=0.02, input_shape=[320, 320],
+                seed=0, sampler='random', num=1, template_config='t.py',
+                proxy=dict(epochs=2, batch_size=2, lr=0.01, checkpoint_interval=1))
+    write_json_atomic(str(study_dir / 'study.json'), validate_spec(spec))
+    (study_dir / 'candidates' / 'k.py').write_text(
+        "train_cfg = dict(max_epochs=4, val_interval=4)\ntrain_dataloader = dict(batch_size=8)\n"
+        "optim_wrapper = dict(optimizer=dict(lr=0.1))\ndefault_hooks = dict(checkpoint=dict(interval=1))\n")
+    study = open_study(str(study_dir), spec=spec, create=True)
+    study.enqueue_trial({}, user_attrs=dict(key='kkkk', config='candidates/k.py', has_params=False))
+    script = tmp_path / 'fake_train.py'
+    script.write_text(FAKE_TRAIN)
+    return study_dir, script
+
+
+def test_stopped_worker_releases_its_trial(tmp_path, monkeypatch):
+    study_dir, script = make_study(tmp_path, seconds=60)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '60')
+    stop = threading.Event()
+    worker = Worker(str(study_dir), heartbeat=0.2, poll=0.1, stop=stop, train_script=str(script),
+                    log=lambda *_: None)
+    threading.Timer(2.0, stop.set).start()
+    t0 = time.time()
+    counts = worker.run()
+    assert counts['stopped'] == 1 and time.time() - t0 < 30  # the 60-s training was terminated
+    study = open_study(str(study_dir))
+    [trial] = study.get_trials()
+    assert trial.state == TrialState.RUNNING and trial.user_attrs['lease']['released'] is True
+    # the next reaper (any worker, any host) takes it over at once, whatever --stale-after says
+    assert reap_stale_trials(study, stale_after=10 ** 6, log=lambda *_: None) == [0]
+    requeued = study.get_trials()[1]
+    assert requeued.state == TrialState.WAITING and requeued.user_attrs['trial_dir'] == 'trials/0_kkkk'
+
+
+def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, monkeypatch):
+    study_dir, script = make_study(tmp_path, seconds=3)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '3')
+    logs = []
+    worker = Worker(str(study_dir), heartbeat=0.2, poll=0.1, train_script=str(script), log=logs.append)
+
+    def take_over():  # another worker decides the lease is stale while this one still trains
+        time.sleep(1.5)
+        other = open_study(str(study_dir))
+        assert reap_stale_trials(other, stale_after=1, now=time.time() + 100, log=lambda *_: None) == [0]
+
+    thief = threading.Thread(target=take_over)
+    thief.start()
+    counts = worker.run()
+    thief.join()
+    assert counts['reused'] == 1, logs
+    assert any('taken over' in line for line in logs)
+    first, second = open_study(str(study_dir)).get_trials()
+    assert first.state == TrialState.FAIL and 'reaped' in first.user_attrs
+    assert second.state == TrialState.COMPLETE and second.value == 0.5
+    assert second.user_attrs['trial_dir'] == first.user_attrs['trial_dir']
+    result = json.loads((study_dir / 'trials' / '0_kkkk' / 'result.json').read_text())
+    assert result['trial'] == 0 and result['hard'] == 0.5 and result['medium'] == 0.8
+    # the trial's config was put on the proxy schedule
+    config = (study_dir / 'trials' / '0_kkkk' / 'config.py').read_text()
+    assert 'max_epochs=2' in config and 'batch_size=2' in config and 'lr=0.01' in config
