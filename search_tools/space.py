@@ -460,10 +460,10 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
     a_max, f_max = flops_of(_widths_at(plan, m_max, step, lo, hi))
     if f_min is not None and f_min > high_ok:
         raise _TooHeavy(f'{f_min / 1e9:.4f} GFLOPs at the narrowest widths ({lo}) already exceed '
-                               f'{gflops} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
+                               f'{gflops:g} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
     if f_max is not None and f_max < low_ok:
         raise InfeasibleBudget(f'{f_max / 1e9:.4f} GFLOPs at the widest widths ({hi}) stay below '
-                               f'{gflops} GF - {tolerance:.1%}')
+                               f'{gflops:g} GF - {tolerance:.1%}')
     m_lo, m_hi = m_min, m_max
     for _ in range(64):
         w_lo, w_hi = _widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)
@@ -515,7 +515,7 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
         frontier = [w for _, w in sorted(nxt)[:8]]
     if best is None:
         closest = min((abs(f - target), f) for a, f in cache.values() if f is not None)[1]
-        raise InfeasibleBudget(f'rounding to multiples of {step} cannot reach {gflops} GF +- {tolerance:.1%}: '
+        raise InfeasibleBudget(f'rounding to multiples of {step} cannot reach {gflops:g} GF +- {tolerance:.1%}: '
                                f'closest {closest / 1e9:.4f} GF')
     arch, f = flops_of(best[1])
     return arch, f, multiplier
@@ -609,7 +609,7 @@ def _scrfd_project(space, raw, gflops, tolerance, input_shape, template) -> Tupl
                 raise InfeasibleBudget(f'stage-ratio lock: {layer}/stem {c_ratio:.3f} vs the template\'s '
                                        f'{t_ratio:.3f} (+-{lock:.0%})')
     if not _in_band(flops, gflops, tolerance):
-        raise InfeasibleBudget(f'{flops / 1e9:.4f} GFLOPs outside {gflops} GF +- {tolerance:.1%} '
+        raise InfeasibleBudget(f'{flops / 1e9:.4f} GFLOPs outside {gflops:g} GF +- {tolerance:.1%} '
                                f'(released rule: rejection, no projection)')
     return arch, flops
 

@@ -1,0 +1,84 @@
+"""How fast the search samples, and how often a raw sample already meets the budget before projection.
+
+    python search_tools/benchmark_sampling.py                       # the default table (about a minute)
+    python search_tools/benchmark_sampling.py --raw 20000 --candidates 200 --seed 0
+
+For each (space, step, budget) it prints:
+- raw/s: raw samples drawn and counted analytically per second (what rejection sampling would evaluate);
+- met raw: the share of raw samples inside ``budget * (1 +- tolerance)`` before any projection (for ``scrfd``,
+  the released rejection sampler, also with its step-2 stage-ratio lock: "accepted");
+- candidates/s and infeasible: projected, de-duplicated candidates per second and the share of raw samples the
+  projection could not bring inside the band.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+if __package__ in (None, ''):  # run as a script: import search_tools from the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from search_tools.flops import count_flops  # noqa: E402
+from search_tools.space import RandomSuggester, load_space, raw_arch, sample_candidates  # noqa: E402
+
+DEFAULT_CASES = [('resnet', 'backbone', 0.5), ('resnet', 'backbone', 2.5), ('resnet', 'backbone', 10.0),
+                 ('resnet', 'full', 2.5), ('mobilenet', 'backbone', 0.5), ('mobilenet', 'backbone', 1.0),
+                 ('mobilenet', 'backbone', 2.5), ('mobilenet', 'full', 0.5), ('scrfd', 'backbone', 2.5),
+                 ('scrfd', 'full', 2.5)]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--raw', type=int, default=20000, help='raw samples per case for raw/s and met raw')
+    parser.add_argument('--candidates', type=int, default=100, help='projected candidates per case')
+    parser.add_argument('--scrfd-full-candidates', type=int, default=3,
+                        help='candidates for the released step 2 (1 in ~6,000 accepted)')
+    parser.add_argument('--tolerance', type=float, default=0.02)
+    parser.add_argument('--input', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--case', action='append', default=None, metavar='SPACE:STEP:GFLOPS',
+                        help='e.g. resnet:backbone:2.5 (repeatable; default: the table of the README)')
+    return parser.parse_args(argv)
+
+
+def raw_rate(space, step, gflops, tolerance, input_shape, num, seed):
+    """(raw samples/s, share inside the band) over ``num`` draws, without projection."""
+    suggest = RandomSuggester(np.random.default_rng(seed))
+    raw_arch(space, space.sample(RandomSuggester(0), step), gflops, input_shape)  # warm the template cache
+    met = 0
+    start = time.perf_counter()
+    for _ in range(num):
+        raw = space.sample(suggest, step)
+        try:
+            flops = count_flops(raw_arch(space, raw, gflops, input_shape), input_shape)['total']['flops']
+        except ValueError:  # a released step-2 width rounding to 0
+            continue
+        met += (1 - tolerance) * gflops * 1e9 <= flops <= (1 + tolerance) * gflops * 1e9
+    return num / (time.perf_counter() - start), met / num
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cases = DEFAULT_CASES if not args.case else [
+        (c.split(':')[0], c.split(':')[1], float(c.split(':')[2])) for c in args.case]
+    shape = tuple(args.input)
+    print(f'input {shape[0]}x{shape[1]}, tolerance {args.tolerance:.1%}, seed {args.seed}')
+    header = (f"{'space':10s} {'step':9s} {'GF':>5s} {'raw/s':>8s} {'met raw':>8s} {'accepted':>9s} "
+              f"{'cand/s':>8s} {'infeasible':>10s} {'n':>4s}")
+    print(header)
+    print('-' * len(header))
+    for name, step, gflops in cases:
+        space = load_space(name)
+        rate, met = raw_rate(space, step, gflops, args.tolerance, shape, args.raw, args.seed)
+        num = args.scrfd_full_candidates if (space.faithful and step == 'full') else args.candidates
+        cands, stats = sample_candidates(space, num, seed=args.seed, gflops=gflops, tolerance=args.tolerance,
+                                         input_shape=shape, step=step)
+        infeasible = stats['infeasible'] / max(1, stats['raw_samples'])
+        print(f"{name:10s} {step:9s} {gflops:5.2f} {rate:8.0f} {met:8.3%} {stats['accepted_share']:9.3%} "
+              f"{stats['candidates_per_s']:8.1f} {infeasible:10.2%} {len(cands):4d}", flush=True)
+
+
+if __name__ == '__main__':
+    main()

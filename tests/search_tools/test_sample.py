@@ -1,0 +1,114 @@
+"""search_tools.space.sample_candidates / write_candidates: seeded, de-duplicated, and every sampled config builds
+and is counted by tools/analysis/get_flops.py's counter inside the budget (0.5, 2.5 and 10 GF)."""
+import csv
+import json
+import os
+
+import pytest
+from mmengine.config import Config
+
+from mmdet_face.models.utils import get_model_complexity
+from search_tools.arch import arch_from_config
+from search_tools.space import SPACES_DIR, load_space, sample_candidates, write_candidates
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
+SCRFD_10G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_10g_bnkps_4xb8-640e_widerface.py')
+TOY = os.path.join(REPO, 'configs', 'toy', 'scrfd_toy_kps.py')
+
+
+def test_seeded_sampling_is_reproducible_and_distinct():
+    space = load_space('resnet')
+    kwargs = dict(gflops=2.5, tolerance=0.02, input_shape=(480, 640), step='backbone')
+    first, stats = sample_candidates(space, 12, seed=7, **kwargs)
+    again, _ = sample_candidates(space, 12, seed=7, **kwargs)
+    other, _ = sample_candidates(space, 12, seed=8, **kwargs)
+    assert [c.key() for c in first] == [c.key() for c in again]
+    assert [c.arch for c in first] == [c.arch for c in again]
+    assert len({c.key() for c in first}) == 12
+    assert {c.key() for c in first} != {c.key() for c in other}
+    assert stats['candidates'] == 12 and not stats['exhausted']
+    assert stats['raw_samples'] == stats['accepted'] + stats['infeasible']
+    assert stats['accepted'] == stats['candidates'] + stats['duplicates']
+    assert 0 <= stats['met_budget_raw'] <= stats['raw_samples'] and stats['raw_per_s'] > 0
+
+
+def test_duplicates_are_dropped(tmp_path):
+    # a space whose every draw is the same architecture: one candidate, the rest counted as duplicates
+    text = (SPACES_DIR / 'resnet.py').read_text()
+    text = text.replace("block=dict(type='choice', choices=['BasicBlock', 'Bottleneck'])",
+                        "block=dict(type='choice', choices=['BasicBlock'])")
+    text = text.replace("stem_channels=dict(type='int', low=8, high=64, step=8)",
+                        "stem_channels=dict(type='int', low=16, high=16)")
+    text = text.replace("stage_blocks=dict(type='int', low=1, high=10, num=4)",
+                        "stage_blocks=dict(type='int', low=2, high=2, num=4)")
+    text = text.replace("width_ratios=dict(type='float', low=1.0, high=4.0, num=3)",
+                        "width_ratios=dict(type='float', low=2.0, high=2.0, num=3)")
+    path = tmp_path / 'single.py'
+    path.write_text(text)
+    cands, stats = sample_candidates(load_space(str(path)), 3, seed=0, gflops=1.0, step='backbone', max_draws=25)
+    assert len(cands) == 1 and stats['duplicates'] == 24 and stats['exhausted']
+
+
+CASES = [('resnet', 'backbone', 0.5, SCRFD_25G), ('resnet', 'backbone', 2.5, SCRFD_25G),
+         ('resnet', 'backbone', 10.0, SCRFD_25G), ('resnet', 'full', 2.5, SCRFD_25G),
+         ('resnet', 'full', 10.0, SCRFD_10G), ('mobilenet', 'backbone', 0.5, TOY),
+         ('mobilenet', 'backbone', 1.0, TOY), ('mobilenet', 'full', 0.5, TOY), ('mobilenet', 'full', 2.5, TOY),
+         ('scrfd', 'backbone', 2.5, SCRFD_25G)]
+
+
+@pytest.mark.parametrize('name,step,gflops,template', CASES,
+                         ids=[f'{c[0]}-{c[1]}-{c[2]:g}g' for c in CASES])
+def test_sampled_configs_build_and_meet_the_budget(name, step, gflops, template):
+    tolerance = 0.02
+    space = load_space(name)
+    template_arch = arch_from_config(template) if step == 'full' else None
+    cands, stats = sample_candidates(space, 3, seed=1, gflops=gflops, tolerance=tolerance, step=step,
+                                     template=template_arch)
+    assert len(cands) == 3
+    template_cfg = Config.fromfile(template)
+    for cand in cands:
+        counted = get_model_complexity(cand.to_config(template_cfg), (480, 640))
+        assert abs(counted['flops'] / 1e9 - gflops) <= tolerance * gflops
+        assert counted['flops'] == cand.breakdown['total']['flops']
+        assert counted['params'] == cand.breakdown['total']['params']
+
+
+def test_sampled_config_counts_at_another_input_size():
+    space = load_space('mobilenet')
+    cands, _ = sample_candidates(space, 1, seed=3, gflops=0.2, tolerance=0.01, input_shape=(320, 320),
+                                 step='full')
+    counted = get_model_complexity(cands[0].to_config(TOY), (320, 320))
+    assert abs(counted['gflops'] - 0.2) <= 0.002
+
+
+def test_write_candidates(tmp_path):
+    space = load_space('mobilenet')
+    cands, _ = sample_candidates(space, 3, seed=0, gflops=0.5, step='backbone')
+    out = tmp_path / 'cands'
+    paths = write_candidates(out, cands, TOY)
+    assert [os.path.basename(p) for p in paths] == [f'cand_{i:03d}_{c.key()}.py' for i, c in enumerate(cands)]
+    assert sorted(os.listdir(out)) == sorted([os.path.basename(p) for p in paths] +
+                                             ['candidates.csv', 'candidates.md', 'candidates.jsonl'])
+    for path, cand in zip(paths, cands):
+        assert arch_from_config(path) == cand.arch  # the written config is complete and reads back
+        cfg = Config.fromfile(path)
+        assert cfg.train_dataloader.dataset.type == Config.fromfile(TOY).train_dataloader.dataset.type
+    with open(out / 'candidates.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['key'] for r in rows] == [c.key() for c in cands]
+    for row, cand in zip(rows, cands):
+        assert float(row['gflops']) == pytest.approx(cand.breakdown['total']['gflops'], abs=1e-4)
+        parts = sum(float(row[f'{p}_gflops']) for p in ('stem', 'c2', 'c3', 'c4', 'c5', 'neck', 'head'))
+        assert parts == pytest.approx(float(row['gflops']), abs=1e-3)
+        assert sum(float(row[f'{p}_share']) for p in ('backbone', 'neck', 'head')) == pytest.approx(1, abs=1e-3)
+    lines = (out / 'candidates.md').read_text().splitlines()
+    assert len(lines) == 2 + len(cands) and all(line.count('|') == lines[0].count('|') for line in lines)
+    records = [json.loads(line) for line in (out / 'candidates.jsonl').read_text().splitlines()]
+    assert [r['arch'] for r in records] == [c.arch for c in cands]
+    with pytest.raises(FileExistsError, match='is not empty; pass force=True'):
+        write_candidates(out, cands[:1], TOY)
+    assert len(os.listdir(out)) == 6  # nothing overwritten
+    write_candidates(out, cands[:1], TOY, force=True)
+    with open(out / 'candidates.csv') as f:
+        assert len(list(csv.DictReader(f))) == 1
