@@ -194,7 +194,7 @@ class FaceDetector:
             ONNX models do (insightface ``SCRFD.detect``): resize keeping the aspect ratio so the long side is
             ``letterbox`` (short side truncated to an int), place it in the top-left of a black
             ``letterbox x letterbox`` canvas, one scale factor (the height's) for both axes. ``max_size`` then
-            overrides it. Boxes of heads that clip (all but RetinaFace) are clipped to the image after NMS;
+            overrides it. Boxes of heads that clip (all but RetinaFace and DSFD) are clipped to the image after NMS;
             keypoints are not clipped, as in the config's pipeline.
         optimize (bool): the exact, model-local rewrites of
             :func:`~mmdet_face.apis.cpu_runtime.optimize_for_inference`: BatchNorm folded into the convolutions and,
@@ -219,7 +219,7 @@ class FaceDetector:
         from mmdet_face.apis import cpu_runtime
         from mmdet_face.apis.inference import init_face_detector
         from mmdet_face.keypoints import NUM_KEYPOINTS
-        from mmdet_face.models.dense_heads import RetinaFaceHead
+        from mmdet_face.models.dense_heads import DSFDHead, RetinaFaceHead
 
         if letterbox is not None and not _is_positive_int(letterbox):
             raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
@@ -237,11 +237,11 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self.letterbox = letterbox
-        # A head that clips its boxes to the network input (all but RetinaFace, whose release does not clip) gives
+        # A head that clips its boxes to the network input (all but RetinaFace and DSFD, whose releases do not clip) gives
         # boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken from
         # the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at 640):
         # such boxes are clipped to the image itself.
-        self._head_clips_boxes = not isinstance(self.head, RetinaFaceHead)
+        self._head_clips_boxes = not isinstance(self.head, (RetinaFaceHead, DSFDHead))
 
     @staticmethod
     def _inference_pipeline(pipeline):
