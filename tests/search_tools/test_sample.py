@@ -112,3 +112,47 @@ def test_write_candidates(tmp_path):
     write_candidates(out, cands[:1], TOY, force=True)
     with open(out / 'candidates.csv') as f:
         assert len(list(csv.DictReader(f))) == 1
+
+
+def _face(h=96, w=128):
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    ds = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0),
+                                     pad_shape=(h, w)))
+    ds.gt_instances = InstanceData(
+        bboxes=torch.tensor([[30., 20., 70., 66.]]), labels=torch.tensor([0]),
+        keypoints=torch.tensor([[[42., 38.], [58., 38.], [50., 46.], [44., 56.], [56., 56.]]]),
+        keypoints_weights=torch.ones(1, 5))
+    return ds
+
+
+RAWS = [  # (space, raw, template): GN/BN, shared/per-stride, keypoints on/off, BasicBlock/Bottleneck/MobileNet
+    ('resnet', dict(step='full', depth_scale=1.0, width_scale=1.0, neck_channels=32, head_channels=48,
+                    head_convs=2, head_norm='BN', strides_share=False, use_kps=True), SCRFD_25G),
+    ('resnet', dict(step='backbone', block='Bottleneck', stem_channels=16, stage_blocks=[2, 1, 1, 1],
+                    width_ratios=[1.5, 2.0, 1.0]), SCRFD_25G),
+    ('mobilenet', dict(step='full', depth_scale=0.6, width_scale=1.0, neck_channels=24, head_channels=40,
+                       head_convs=1, head_norm='GN', strides_share=True, use_kps=False), TOY),
+]
+
+
+@pytest.mark.parametrize('name,raw,template', RAWS, ids=['resnet-bn-kps', 'resnet-bottleneck', 'mobilenet-gn'])
+def test_materialised_configs_train(name, raw, template):
+    """A candidate's config takes an optimiser step: losses finite, keypoint loss exactly when use_kps."""
+    import torch
+    from mmengine.optim import OptimWrapper
+
+    from mmdet_face.apis.inference import init_face_detector
+    from search_tools.space import project
+    space = load_space(name)
+    cand = project(space, raw, 0.5, template=arch_from_config(template) if raw['step'] == 'full' else None)
+    model = init_face_detector(cand.to_config(template)).train()
+    model.init_weights()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    data = dict(inputs=[torch.randint(0, 255, (3, 96, 128), dtype=torch.uint8) for _ in range(2)],
+                data_samples=[_face(), _face()])
+    log_vars = model.train_step(data, optim)
+    assert torch.isfinite(log_vars['loss'])
+    assert ('loss_kps' in log_vars) == cand.arch['head']['use_kps']
+    assert model.bbox_head.strides_share == cand.arch['head']['strides_share']
