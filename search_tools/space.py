@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from search_tools.arch import arch_from_config, arch_key, check_arch, materialise
-from search_tools.flops import PARTS, count_flops, printed_module_gflops
+from search_tools.flops import count_flops, printed_module_gflops
 
 __all__ = ['SearchSpace', 'RandomSuggester', 'InfeasibleBudget', 'Candidate', 'load_space', 'project',
            'sample_candidates', 'write_candidates', 'arch_from_config', 'count_flops', 'SPACES_DIR']
@@ -314,7 +314,8 @@ class _Plan:
         self.monotone = monotone
 
 
-def _template_arch(space: SearchSpace, template, step: str) -> Optional[dict]:
+def _template_arch(template) -> Optional[dict]:
+    """An arch dict from an arch dict, a config path, a Config or a config dict (None stays None)."""
     if template is None:
         return None
     if isinstance(template, dict) and 'backbone' in template and 'head' in template and 'neck' in template \
@@ -366,7 +367,6 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
           depth_factor: float = 1.0) -> _Plan:
     step = raw.get('step', 'backbone')
     _check_step(step)
-    wstep, (wlo, whi) = space.width_step, space.width_range
     gn_choices = space.ties['gn_groups']
     if step == 'backbone':
         if template is None:
@@ -467,7 +467,8 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
     m_lo, m_hi = m_min, m_max
     for _ in range(64):
         w_lo, w_hi = _widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)
-        if sum(abs(a - b) for a, b in zip(w_lo, w_hi)) <= step:
+        # adjacent roundings (one width one step apart), or equal base widths that change together
+        if sum(abs(a - b) for a, b in zip(w_lo, w_hi)) <= step or m_hi / m_lo < 1 + 1e-9:
             break
         mid = math.sqrt(m_lo * m_hi)
         f = flops_of(_widths_at(plan, mid, step, lo, hi))[1]
@@ -618,7 +619,7 @@ def raw_arch(space: SearchSpace, raw: dict, gflops: float, input_shape=(480, 640
              template: Optional[dict] = None) -> dict:
     """The architecture a raw sample describes before any projection (multiplier 1; for ``scrfd``, the
     released rules). Used to measure how often raw samples already meet a budget."""
-    template = _template_arch(space, template, raw.get('step', 'backbone'))
+    template = _template_arch(template)
     if space.faithful:
         return scrfd_arch(space, raw, template)
     plan = _plan(space, raw, gflops, input_shape, template)
@@ -649,7 +650,7 @@ def project(space: SearchSpace, raw: dict, gflops: float, tolerance: float = 0.0
         input_shape = (input_shape[0], input_shape[0])
     input_shape = tuple(int(v) for v in input_shape)
     step = raw.get('step', 'backbone')
-    template = _template_arch(space, template, step)
+    template = _template_arch(template)
     info = dict(step=step, space=space.name, gflops_target=gflops, tolerance=tolerance,
                 input_shape=list(input_shape))
     if space.faithful:
@@ -674,14 +675,14 @@ def sample_candidates(space: SearchSpace, num: int, *, seed: int, gflops: float,
         (candidates, stats): ``stats`` has ``raw_samples`` (drawn), ``met_budget_raw`` and
         ``met_budget_raw_share`` (raw samples already inside the band before projection), ``infeasible``
         (projection failures), ``accepted``/``accepted_share`` (projected, duplicates included: for ``scrfd``
-        the released acceptance rate, stage-ratio lock included), ``duplicates``, ``candidates``, ``seconds``, ``candidates_per_s``,
-        ``raw_per_s`` (draw + analytic count of the raw architecture, before projection) and ``exhausted``
-        (``max_draws`` reached before ``num`` candidates).
+        the released acceptance rate, stage-ratio lock included), ``duplicates``, ``candidates``, ``seconds``,
+        ``candidates_per_s``, ``raw_per_s`` (draw + analytic count of the raw architecture, before
+        projection) and ``exhausted`` (``max_draws`` reached before ``num`` candidates).
     """
     _check_step(step)
     if num < 1:
         raise ValueError(f'num must be >= 1, got {num}')
-    template = _template_arch(space, template, step)
+    template = _template_arch(template)
     suggester = RandomSuggester(np.random.default_rng(seed))
     max_draws = max_draws or min(10**6, 20000 * num)
     candidates, keys = [], set()
