@@ -314,6 +314,18 @@ class _Plan:
         self.monotone = monotone
 
 
+def _check_raw(space: SearchSpace, raw: dict) -> str:
+    """The raw sample's step, after checking it carries every value the space draws for that step."""
+    if not isinstance(raw, dict):
+        raise ValueError(f'raw sample: expected a dict from SearchSpace.sample, got {type(raw).__name__}')
+    step = raw.get('step', 'backbone')
+    _check_step(step)
+    missing = [key for key in space.dims[step] if key not in raw]
+    if missing:
+        raise ValueError(f'raw sample for step {step!r} of space {space.name!r}: missing {missing}')
+    return step
+
+
 def _template_arch(template) -> Optional[dict]:
     """An arch dict from an arch dict, a config path, a Config or a config dict (None stays None)."""
     if template is None:
@@ -619,6 +631,7 @@ def raw_arch(space: SearchSpace, raw: dict, gflops: float, input_shape=(480, 640
              template: Optional[dict] = None) -> dict:
     """The architecture a raw sample describes before any projection (multiplier 1; for ``scrfd``, the
     released rules). Used to measure how often raw samples already meet a budget."""
+    _check_raw(space, raw)
     template = _template_arch(template)
     if space.faithful:
         return scrfd_arch(space, raw, template)
@@ -649,7 +662,7 @@ def project(space: SearchSpace, raw: dict, gflops: float, tolerance: float = 0.0
     if len(input_shape) == 1:
         input_shape = (input_shape[0], input_shape[0])
     input_shape = tuple(int(v) for v in input_shape)
-    step = raw.get('step', 'backbone')
+    step = _check_raw(space, raw)
     template = _template_arch(template)
     info = dict(step=step, space=space.name, gflops_target=gflops, tolerance=tolerance,
                 input_shape=list(input_shape))

@@ -109,3 +109,11 @@ def test_depth_fallback_makes_deep_samples_fit_small_budgets():
     assert cand.info['depth_factor'] < 1
     assert all(d <= r for d, r in zip(cand.arch['backbone']['stage_blocks'], raw['stage_blocks']))
     assert abs(cand.breakdown['total']['gflops'] - 0.5) <= 0.01
+
+
+def test_a_raw_sample_missing_a_value_is_named():
+    space = load_space('resnet')
+    raw = space.sample(RandomSuggester(0), 'full')
+    del raw['head_norm']
+    with pytest.raises(ValueError, match=r"raw sample for step 'full' of space 'resnet': missing \['head_norm'\]"):
+        project(space, raw, 2.5)
