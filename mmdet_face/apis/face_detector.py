@@ -237,10 +237,10 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self.letterbox = letterbox
-        # A head that clips its boxes to the network input (all but RetinaFace and DSFD, whose releases do not clip) gives
-        # boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken from
-        # the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at 640):
-        # such boxes are clipped to the image itself.
+        # A head that clips its boxes to the network input (all but RetinaFace and DSFD, whose releases do not clip)
+        # gives boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken
+        # from the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at
+        # 640): such boxes are clipped to the image itself.
         self._head_clips_boxes = not isinstance(self.head, (RetinaFaceHead, DSFDHead))
 
     @staticmethod
