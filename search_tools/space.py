@@ -701,6 +701,8 @@ def sample_candidates(space: SearchSpace, num: int, *, seed: int, gflops: float,
     candidates, keys = [], set()
     stats = dict(space=space.name, step=step, gflops=gflops, tolerance=tolerance, input_shape=list(input_shape),
                  seed=seed, raw_samples=0, met_budget_raw=0, infeasible=0, accepted=0, duplicates=0)
+    if step == 'backbone' and template is None and not space.faithful:
+        _default_neck_head(space, gflops, tuple(input_shape))  # once per budget: keep it out of the raw rate
     raw_seconds = 0.0
     start = time.perf_counter()
     while len(candidates) < num and stats['raw_samples'] < max_draws:
