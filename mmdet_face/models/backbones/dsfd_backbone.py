@@ -63,9 +63,3 @@ class DSFDBackbone(BaseModule):
             feat = block(feat)
             outs.append(feat)
         return tuple(outs)
-
-    def train(self, mode: bool = True):
-        # the wrapped backbone applies its own norm_eval / frozen_stages in its train()
-        super().train(mode)
-        self.body.train(mode)
-        return self
