@@ -93,11 +93,13 @@ def test_head_decodes_zero_deltas_to_the_priors_with_max_in_out_scores():
     torch.testing.assert_close(result.bboxes[0], torch.tensor([-8., 0., 24., 16.]))
 
 
-def test_head_without_max_in_out_and_training_placeholder():
+def test_head_without_max_in_out_emits_face_background_logits():
     head = _tiny_head(max_in_out=False)
     assert head.cls_branches[0].out_conv.out_channels == 2
-    with pytest.raises(NotImplementedError, match='DSFD-TRAIN'):
-        head.loss_by_feat()
+    with torch.no_grad():
+        head.cls_branches[0].out_conv.bias.copy_(torch.tensor([2., -1.]))
+    cls_scores, _ = head((torch.zeros(1, 4, 2, 2), torch.zeros(1, 4, 1, 1)))
+    assert cls_scores[0][0, :, 0, 0].tolist() == [2., -1.]   # (face, background), no pooling
 
 
 def _build(model_cfg):
