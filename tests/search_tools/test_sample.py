@@ -42,7 +42,7 @@ def test_duplicates_are_dropped(tmp_path):
                         "stem_channels=dict(type='int', low=16, high=16)")
     text = text.replace("stage_blocks=dict(type='int', low=1, high=10, num=4)",
                         "stage_blocks=dict(type='int', low=2, high=2, num=4)")
-    text = text.replace("width_ratios=dict(type='float', low=1.0, high=4.0, num=3)",
+    text = text.replace("width_ratios=dict(type='float', low=1.0, high=3.0, num=3)",
                         "width_ratios=dict(type='float', low=2.0, high=2.0, num=3)")
     path = tmp_path / 'single.py'
     path.write_text(text)

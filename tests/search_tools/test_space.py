@@ -34,8 +34,8 @@ def test_space_file_errors_name_the_file_and_field(tmp_path):
                                 "stage_blocks=dict(type='int', low=10, high=1, num=4)"))
     with pytest.raises(ValueError, match=r'bad.py: backbone: stage_blocks: needs low <= high'):
         load_space(str(bad))
-    bad.write_text(text.replace("width_ratios=dict(type='float', low=1.0, high=4.0, num=3)",
-                                "width_ratios=dict(type='float', low=1.0, high=4.0, num=2)"))
+    bad.write_text(text.replace("width_ratios=dict(type='float', low=1.0, high=3.0, num=3)",
+                                "width_ratios=dict(type='float', low=1.0, high=3.0, num=2)"))
     with pytest.raises(ValueError, match=r'bad.py: backbone.width_ratios: 4 widths need 3 ratios, got 2'):
         load_space(str(bad))
     bad.write_text(text.replace("head_norm=dict(type='choice', choices=['GN', 'BN'])",
@@ -64,7 +64,7 @@ def test_sample_returns_raw_params_in_range_and_names_them():
     raw = space.sample(RandomSuggester(0), 'backbone')
     assert raw['step'] == 'backbone' and raw['block'] in ('BasicBlock', 'Bottleneck')
     assert len(raw['stage_blocks']) == 4 and all(1 <= d <= 10 for d in raw['stage_blocks'])
-    assert len(raw['width_ratios']) == 3 and all(1.0 <= r <= 4.0 for r in raw['width_ratios'])
+    assert len(raw['width_ratios']) == 3 and all(1.0 <= r <= 3.0 for r in raw['width_ratios'])
     assert raw['stem_channels'] % 8 == 0
     names = [n for n, _ in space.dimensions('backbone')]
     assert names == ['block', 'stem_channels', 'stage_blocks_0', 'stage_blocks_1', 'stage_blocks_2',
@@ -222,3 +222,27 @@ def test_raw_arch_is_the_unprojected_sample():
     arch = raw_arch(space, raw, 2.5, template=arch_from_config(SCRFD_25G))
     # 24, 48, 48, 81.6 -> nearest multiple of 8: 80; neck and head of the template given
     assert arch == arch_from_config(SCRFD_25G)
+
+
+def test_a_space_file_can_untie_the_stem(tmp_path):
+    # the tie rules are data too: without stem_equals_c2 the ResNet chain has 5 widths (stem, C2..C5)
+    text = (SPACES_DIR / 'resnet.py').read_text()
+    text = text.replace("width_ratios=dict(type='float', low=1.0, high=3.0, num=3)",
+                        "width_ratios=[dict(type='float', low=1.5, high=2.0), "
+                        "dict(type='float', low=1.0, high=4.0, num=3)]")
+    text = text.replace('stem_equals_c2=True,', 'stem_equals_c2=False,')
+    path = tmp_path / 'untied.py'
+    path.write_text(text)
+    space = load_space(str(path))
+    assert [n for n, _ in space.dimensions('backbone')][-4:] == [f'width_ratios_{i}' for i in range(4)]
+    suggest = RandomSuggester(1)
+    untied = 0
+    for _ in range(10):
+        raw = space.sample(suggest, 'backbone')
+        cand = project(space, raw, 10.0)
+        bb = cand.arch['backbone']
+        # C2 is 1.5..2x the stem before rounding to multiples of 8 (both may sit at the minimum width, 8)
+        assert bb['stem_channels'] <= bb['stage_planes'][0] <= 2 * bb['stem_channels'] + 8
+        untied += bb['stem_channels'] < bb['stage_planes'][0]
+        assert abs(cand.breakdown['total']['gflops'] - 10.0) <= 0.2
+    assert untied >= 8
