@@ -105,3 +105,26 @@ def test_stem_by_hand():
     # the same stem as mmcv's printed table shows it (3 decimals of GFLOPs, without the max-pool)
     assert printed_module_gflops(arch, (32, 32))['stem'] == round((152576 - 2048) / 1e9, 3) == 0.0
     assert printed_module_gflops(arch_from_config(PUBLISHED[0]))['stem'] > 0
+
+
+HEAD = dict(feat_channels=24, stacked_convs=2, norm='GN', num_groups=8, dw_conv=False, strides_share=True,
+            cls_reg_share=True, scale_mode=2, use_kps=False, num_keypoints=5, num_anchors=2)
+VARIANTS = [  # head switches no published config combines, on both backbone families
+    ('ResNetV1e', dict(cls_reg_share=False, strides_share=False, norm='BN', num_groups=None, use_kps=True)),
+    ('ResNetV1e', dict(dw_conv=True, stacked_convs=3, scale_mode=0)),
+    ('MobileNetV1', dict(cls_reg_share=False, dw_conv=True, strides_share=False, scale_mode=1)),
+    ('MobileNetV1', dict(stacked_convs=0, use_kps=True)),
+]
+
+
+@pytest.mark.parametrize('family,head', VARIANTS, ids=[f'{f}-{i}' for i, (f, _) in enumerate(VARIANTS)])
+def test_head_switches_are_counted_exactly(family, head):
+    from search_tools.arch import materialise
+    backbone = (dict(type='ResNetV1e', block='Bottleneck', stem_channels=16, stage_blocks=[2, 1, 2, 1],
+                     stage_planes=[16, 16, 24, 32]) if family == 'ResNetV1e' else
+                dict(type='MobileNetV1', stage_blocks=[1, 2, 1, 2], stage_planes=[8, 16, 16, 24, 32, 48]))
+    arch = dict(backbone=backbone, neck=dict(type='PAFPN', out_channels=16), head=dict(HEAD, **head))
+    template = os.path.join(REPO, 'configs', 'toy', 'scrfd_toy_kps.py')
+    counted = get_model_complexity(materialise(arch, template), (64, 96))
+    analytic = count_flops(arch, (64, 96))['total']
+    assert (analytic['flops'], analytic['params']) == (counted['flops'], counted['params'])
