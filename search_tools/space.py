@@ -344,7 +344,8 @@ def _default_neck_head(space: SearchSpace, gflops: float, input_shape) -> Tuple[
     ``neck_head_share`` of the budget, measured on the space's reference backbone. Cached per budget."""
     key = (space.source, space.name, round(gflops, 9), tuple(input_shape))
     if key in _STEP1_CACHE:
-        return copy.deepcopy(_STEP1_CACHE[key])
+        neck, head = _STEP1_CACHE[key]
+        return dict(neck), dict(head)  # flat dicts of scalars: a shallow copy is a full copy
     tpl = space.step1_template
     share = tpl.get('neck_head_share')
     neck, head = copy.deepcopy(tpl['neck']), copy.deepcopy(tpl['head'])
@@ -384,7 +385,7 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
         if template is None:
             neck, head = _default_neck_head(space, gflops, input_shape)
         else:
-            neck, head = copy.deepcopy(template['neck']), copy.deepcopy(template['head'])
+            neck, head = dict(template['neck']), dict(template['head'])
         ratios = raw['width_ratios'] if isinstance(raw['width_ratios'], list) else [raw['width_ratios']]
         base = [float(raw['stem_channels'])]
         for r in ratios:
@@ -399,7 +400,7 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
                 planes = widths if tie else widths[1:]
                 backbone = dict(type='ResNetV1e', block=raw['block'], stem_channels=widths[0],
                                 stage_blocks=list(depths), stage_planes=list(planes))
-            return dict(backbone=backbone, neck=copy.deepcopy(neck), head=copy.deepcopy(head))
+            return dict(backbone=backbone, neck=dict(neck), head=dict(head))
 
         monotone = [list(range(len(base)))] if space.ties['non_decreasing_widths'] else []
         return _Plan(base, build, monotone)
@@ -570,14 +571,14 @@ def scrfd_arch(space: SearchSpace, raw: dict, template: Optional[dict] = None) -
     """
     step = raw.get('step', 'backbone')
     if step == 'backbone':
-        tpl = template if template is not None else _canonical(space.step1_template)
+        tpl = template if template is not None else space.step1_template
         base = max(8, int(raw['base_channels']) // 8 * 8)
         planes = [base]
         for ratio in raw['stage_planes_ratio']:
             planes.append(int(planes[-1] * ratio) // 8 * 8)
         backbone = dict(type='ResNetV1e', block=raw['block'], stem_channels=base,
                         stage_blocks=[max(1, int(d)) for d in raw['stage_blocks']], stage_planes=planes)
-        return dict(backbone=backbone, neck=copy.deepcopy(tpl['neck']), head=copy.deepcopy(tpl['head']))
+        return dict(backbone=backbone, neck=dict(tpl['neck']), head=dict(tpl['head']))
     tpl = template if template is not None else space.reference
     tb = tpl['backbone']
     if tb['type'] != 'ResNetV1e':
