@@ -469,11 +469,11 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
 
     m_min = lo / max(plan.base) / 2
     m_max = hi / min(plan.base) * 2
-    a_min, f_min = flops_of(_widths_at(plan, m_min, step, lo, hi))
-    a_max, f_max = flops_of(_widths_at(plan, m_max, step, lo, hi))
+    _, f_min = flops_of(_widths_at(plan, m_min, step, lo, hi))
+    _, f_max = flops_of(_widths_at(plan, m_max, step, lo, hi))
     if f_min is not None and f_min > high_ok:
         raise _TooHeavy(f'{f_min / 1e9:.4f} GFLOPs at the narrowest widths ({lo}) already exceed '
-                               f'{gflops:g} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
+                        f'{gflops:g} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
     if f_max is not None and f_max < low_ok:
         raise InfeasibleBudget(f'{f_max / 1e9:.4f} GFLOPs at the widest widths ({hi}) stay below '
                                f'{gflops:g} GF - {tolerance:.1%}')

@@ -6,6 +6,7 @@ family = 'MobileNetV1'
 width_step = 8
 width_range = (8, 1024)
 depth_range = (1, 16)
+depth_fallback = True    # too heavy at the narrowest widths: every depth x 0.8, 0.64 ... until it fits
 
 backbone = dict(
     stem_channels=dict(type='int', low=8, high=32, step=8),

@@ -8,6 +8,7 @@ family = 'ResNetV1e'
 width_step = 8           # every channel count is a multiple of 8
 width_range = (8, 1024)  # after projection
 depth_range = (1, 32)    # step 2 rescales the template depths inside this range
+depth_fallback = True    # too heavy at the narrowest widths: every depth x 0.8, 0.64 ... until it fits
 
 # Step 1 ('backbone'): the computation split across stem and C2..C5; neck and head come from the template.
 backbone = dict(
