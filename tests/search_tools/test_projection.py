@@ -6,7 +6,7 @@ import pytest
 
 from search_tools.arch import arch_from_config
 from search_tools.flops import count_flops
-from search_tools.space import InfeasibleBudget, RandomSuggester, load_space, project
+from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space, project
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
@@ -117,3 +117,19 @@ def test_a_raw_sample_missing_a_value_is_named():
     del raw['head_norm']
     with pytest.raises(ValueError, match=r"raw sample for step 'full' of space 'resnet': missing \['head_norm'\]"):
         project(space, raw, 2.5)
+
+
+def test_an_unreachable_band_and_a_disabled_fallback_raise(tmp_path):
+    space = load_space('resnet')
+    raw = dict(step='backbone', block='BasicBlock', stem_channels=16, stage_blocks=[3, 3, 3, 3],
+               width_ratios=[2.0, 2.0, 2.0])
+    # +-1e-7 of 2.5 GF is 250 FLOPs wide: no width on the grid of 8 lands there, at any depth
+    with pytest.raises(InfeasibleBudget, match=r'rounding to multiples of 8 cannot reach 2.5 GF \+- 0.0%: closest'):
+        project(space, raw, 2.5, tolerance=1e-7)
+    deep = dict(raw, block='Bottleneck', stage_blocks=[10, 10, 10, 10])
+    assert project(space, deep, 0.5).info['depth_factor'] < 1
+    text = (SPACES_DIR / 'resnet.py').read_text().replace('depth_fallback = True', 'depth_fallback = False')
+    assert 'depth_fallback = False' in text
+    (tmp_path / 'strict.py').write_text(text)
+    with pytest.raises(InfeasibleBudget, match='already exceed 0.5 GF'):
+        project(load_space(str(tmp_path / 'strict.py')), deep, 0.5)
