@@ -131,8 +131,10 @@ def test_bbox_vote_order_cap_and_filters():
     boxes = np.array([[0, 0, 29, 9], [0, 0, 30, 9], [0, 0, 98, 120], [0, 0, 99, 120]], dtype=float)
     assert size_filter_mask(boxes, L).tolist() == [False, True, True, True]      # longer side 30, 31, 121, 121
     assert size_filter_mask(boxes, S).tolist() == [True, True, True, False]      # shorter side 10, 10, 99, 100
-    with pytest.raises(ValueError, match='dsfd_size_filter'):
-        size_filter_mask(boxes, 'big')
+    assert size_filter_mask(boxes, ('short_side', '>', 10)).tolist() == [False, False, True, True]
+    for bad in ('big', ('width', '>', 3), ('long_side', '>=', 3)):
+        with pytest.raises(ValueError, match='dsfd_size_filter'):
+            size_filter_mask(boxes, bad)
 
 
 def test_tools_test_tta_uses_the_release_protocol(tmp_path):

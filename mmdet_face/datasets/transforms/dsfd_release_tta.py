@@ -26,9 +26,11 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmdet_face.registry import TRANSFORMS
 
-LONG_OVER_30 = 'long_side>30'    # keep boxes whose longer side (+1) exceeds 30 px
-SHORT_UNDER_100 = 'short_side<100'  # keep boxes whose shorter side (+1) is under 100 px
-FILTER_KEY = 'dsfd_size_filter'  # the view's filter in the sample meta (None: keep all)
+# A view's size filter travels in the sample meta under FILTER_KEY as (side, comparison, pixels): keep the boxes
+# whose longer / shorter side (+1) is > / < pixels; None keeps all. DSFDReleaseTTAModel reads it.
+LONG_OVER_30 = ('long_side', '>', 30.0)
+SHORT_UNDER_100 = ('short_side', '<', 100.0)
+FILTER_KEY = 'dsfd_size_filter'
 
 
 def release_max_shrink(height: int, width: int) -> float:

@@ -21,8 +21,11 @@ from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from mmdet_face.datasets.transforms.dsfd_release_tta import FILTER_KEY, LONG_OVER_30, SHORT_UNDER_100
 from mmdet_face.registry import MODELS
+
+# the meta key DSFDReleaseTTA writes each view's size filter to: None or (side, comparison, pixels), side
+# 'long_side' / 'short_side', comparison '>' / '<'
+FILTER_KEY = 'dsfd_size_filter'
 
 # per view: the release's Detect (conf > 0.01, top 5000, NMS 0.3 without +1) and no cap
 VIEW_TEST_CFG = dict(score_thr=0.01, nms_pre=5000, nms=dict(type='nms', iou_threshold=0.3), max_per_img=-1)
@@ -69,15 +72,22 @@ def release_rounding(boxes: np.ndarray) -> np.ndarray:
 
 
 def size_filter_mask(boxes: np.ndarray, size_filter) -> np.ndarray:
-    """Boolean mask of the (N, 4) boxes a view keeps: :data:`LONG_OVER_30`, :data:`SHORT_UNDER_100` or None."""
-    sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+    """Boolean mask of the (N, 4) x1y1x2y2 boxes a view keeps. ``size_filter``: None (all) or ``(side, comparison,
+    pixels)`` with side ``'long_side'`` / ``'short_side'`` (+1 sides, as the release measures) and comparison
+    ``'>'`` / ``'<'``, e.g. ``('long_side', '>', 30)``."""
     if size_filter is None:
         return np.ones(len(boxes), dtype=bool)
-    if size_filter == LONG_OVER_30:
-        return sides.max(axis=1) > 30
-    if size_filter == SHORT_UNDER_100:
-        return sides.min(axis=1) < 100
-    raise ValueError(f'unknown {FILTER_KEY} {size_filter!r}; expected None, {LONG_OVER_30!r} or {SHORT_UNDER_100!r}')
+    try:
+        side, comparison, pixels = size_filter
+        pixels = float(pixels)
+    except (TypeError, ValueError):
+        side, comparison = None, None
+    if side not in ('long_side', 'short_side') or comparison not in ('>', '<'):
+        raise ValueError(f"{FILTER_KEY} must be None or (side, comparison, pixels) with side 'long_side' / "
+                         f"'short_side' and comparison '>' / '<', got {size_filter!r}")
+    sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+    measured = sides.max(axis=1) if side == 'long_side' else sides.min(axis=1)
+    return measured > pixels if comparison == '>' else measured < pixels
 
 
 @MODELS.register_module()
