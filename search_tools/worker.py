@@ -226,7 +226,8 @@ class Worker:
             if done + running >= self.target:
                 self.log(f'[search] {done} trial(s) finished, {running} running: target {self.target} reached')
                 break
-            self.study.sampler = make_sampler(self.sampler, self.spec['seed'], len(self.study.trials))
+            self.study.sampler = make_sampler(self.sampler, self.spec['seed'],
+                                              len(self.study.get_trials(deepcopy=False)))
             trial = self.study.ask()
             # the draw depends on (seed, trial number), not on which worker took it
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
