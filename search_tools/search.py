@@ -242,7 +242,12 @@ def cmd_sample(args) -> str:
     validate_spec(spec, spec_path(out))
     write_json_atomic(spec_path(out), spec)
 
-    study = open_study(out, args.storage, spec=spec, create=True)
+    import optuna
+    try:
+        study = open_study(out, args.storage, spec=spec, create=True)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise StudyError(f'{storage_label(out, args.storage)} already holds a study named {name!r}; give another '
+                         '--name (study.json and the candidates were written, nothing was queued)') from None
     paths = candidate_config_paths(written, cands, out)
     for cand, path in zip(cands, paths):
         params = raw_params(space, cand.raw) if cand.raw else {}

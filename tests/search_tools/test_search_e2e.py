@@ -123,3 +123,11 @@ def test_cli_refuses_bad_input(tmp_path, toy_data):
     with pytest.raises(SystemExit, match='no such study folder'):
         search.main(['export', '--study', str(tmp_path / 'absent'), '--out', str(tmp_path / 'a.py')])
     assert search.input_size('640x480') == (480, 640) and search.input_size('320') == (320, 320)
+    # one storage shared by several studies (--storage): a second study of the same name is refused
+    shared = f'journal:{tmp_path}/shared.journal'
+    common = ['sample', '--space', 'resnet', '--gflops', '2.5', '--num', '1', '--storage', shared]
+    search.main(common + ['--out', str(tmp_path / 'a')])
+    assert not (tmp_path / 'a' / 'optuna.journal').exists() and (tmp_path / 'shared.journal').is_file()
+    assert len(search.open_study(str(tmp_path / 'a'), shared).get_trials()) == 1
+    with pytest.raises(SystemExit, match="already holds a study named 'resnet-2.5g-backbone'; give another --name"):
+        search.main(common + ['--out', str(tmp_path / 'b')])
