@@ -2,7 +2,8 @@
 # half-size first shot, Progressive Anchor Loss, IoU-0.4 matching, 3:1 hard negatives) on a light backbone that
 # learns the synthetic face set (tools/make_toy_widerface.py) on a CPU in minutes. What differs from the paper,
 # all for CPU time: a quarter-width ResNet-18 (16-32-64-128 channels, no pretraining, BN trained), narrow extra
-# blocks, FEM branches and heads (widths below), 320 x 320 input, and the toy AdamW schedule.
+# blocks, FEM branches and heads (widths below, one conv per head tower instead of three), 320 x 320 input, and the
+# toy AdamW schedule cut to 6 epochs (12 reach Easy/Medium/Hard 0.9990 / 0.9991 / 0.9970 but take twice as long).
 _base_ = ['../_base_/schedules/toy_12e.py', '../_base_/datasets/toy_widerface.py',
           '../_base_/models/dsfd_r152_two_shot.py']
 
@@ -33,6 +34,15 @@ train_pipeline = [
     dict(type='PackFaceInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+max_epochs = 6
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', begin=0, end=max_epochs, by_epoch=True, eta_min_ratio=0.05,
+         convert_to_iter_based=True),
+]
+default_hooks = dict(checkpoint=dict(interval=max_epochs))
 # boxes only (DSFD predicts no landmarks)
 val_evaluator = dict(_delete_=True, type='WiderFaceMetric', gt_dir=_base_.data_root + 'val/gt/')
 test_evaluator = val_evaluator
