@@ -20,7 +20,10 @@ train_pipeline = [
     # step above its own, 640 crop around it; the release's RandomBaiduCrop does the same and pads with the mean,
     # here (104, 117, 123) in the image's BGR order), otherwise SSD's augmentation (FaceMinIoURandomCrop: SSD's
     # min-IoU random crop; the release's default RandomCrop is a square-crop variant, the paper says "SSD"). The
-    # mix is mmcv's RandomChoice (the release has one global switch; its mixing loader is not public).
+    # mix is mmcv's RandomChoice (the release has one global switch; its mixing loader is not public). SSD's
+    # constrained modes need every face's IoU with the crop >= 0.1 .. 0.9, which WIDER's many small faces rarely
+    # allow: such a mode is redrawn (SSD / mmdet behaviour), so this branch mostly keeps the image whole or takes
+    # the unconstrained crop (0.3 .. 1 of each side).
     dict(type='RandomChoice', prob=[0.4, 0.6],
          transforms=[[dict(type='DataAnchorSampling', crop_size=image_size, anchor_scales=(16, 32, 64, 128, 256, 512),
                            pad_val=(104, 117, 123))],
