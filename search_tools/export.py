@@ -91,6 +91,7 @@ def export(study_dir: str, rank: int = 1, out: str = 'configs/scrfd', force: boo
     shares = ', '.join(f'{k} {v:.0%}' for k, v in row['shares'].items())
     medium = f'{row["medium"]:.4f}' if row.get('medium') is not None else '-'
     easy = f'{row["easy"]:.4f}' if row.get('easy') is not None else '-'
+    proxy = row.get('proxy') or spec['proxy']  # what this trial trained on
     header = [
         f'# SCRFD-style face detector found by search_tools (SCRFD computation redistribution, Guo et al., ICLR 2022):',
         f'# rank {rank} of {len(rows)} completed trials of study {spec["name"]!r} ({osp.abspath(study_dir)}),',
@@ -99,8 +100,8 @@ def export(study_dir: str, rank: int = 1, out: str = 'configs/scrfd', force: boo
         f'{spec["input_shape"][1]} (HxW); this model: {row["gflops"]:.4f} GFLOPs, {row["params_m"]:.4f} M params '
         f'(analytic).' if row.get('gflops') is not None else f'# Budget {spec["gflops"]} GFLOPs.',
         f'# FLOPs shares: {shares}.' if shares else '#',
-        f'# Proxy result ({spec["proxy"]["epochs"]} epochs, {spec["proxy"]["batch_size"]} images/GPU, lr '
-        f'{spec["proxy"]["lr"]}): WIDER FACE val Hard {row["hard"]:.4f}, Medium {medium}, Easy {easy}.',
+        f'# Proxy result ({proxy["epochs"]} epochs, {proxy["batch_size"]} images/GPU, lr {proxy["lr"]}): '
+        f'WIDER FACE val Hard {row["hard"]:.4f}, Medium {medium}, Easy {easy}.',
         f'# Exported {time.strftime("%Y-%m-%d")} from git {spec.get("git_sha", "unknown")}; the full schedule below '
         'comes from the bases.',
     ]

@@ -146,6 +146,7 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
             easy=attrs.get('easy'), gflops=gflops.get('total'), params_m=params.get('total'),
             shares=shares(breakdown), trial_dir=attrs.get('trial_dir'), config=attrs.get('config'),
             checkpoint=attrs.get('checkpoint'), minutes=attrs.get('minutes'), arch=attrs.get('arch'),
+            proxy=attrs.get('proxy') or result.get('proxy'),
             duplicate_of=attrs.get('duplicate_of'),
             note=(why if isinstance(why, str) else (why[0] if why else ''))[:120]))
     complete = sorted((r for r in rows if r['state'] == 'COMPLETE'),

@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, reap_stale_trials, template_path, versions,
+                                make_sampler, open_study, reap_stale_trials, spec_path, template_path, versions,
                                 worker_identity, write_json_atomic, write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
@@ -159,9 +159,14 @@ class Worker:
         self.gpus = gpus
         self.sampler = sampler or self.spec['sampler']
         self.proxy = dict(self.spec['proxy'])
-        if proxy_epochs is not None:
+        if proxy_epochs is not None and proxy_epochs != self.proxy['epochs']:
             self._check_proxy_change(proxy_epochs)
+            # recorded in the study before any trial uses it: study.json always says what the trials train on
             self.proxy['epochs'] = proxy_epochs
+            self.spec['proxy'] = dict(self.proxy)
+            self.spec.setdefault('proxy_changes', []).append(
+                dict(epochs=proxy_epochs, when=time.strftime('%Y-%m-%dT%H:%M:%S%z'), by='run --proxy-epochs'))
+            write_json_atomic(spec_path(self.study_dir), self.spec)
         self.heartbeat, self.stale_after, self.max_attempts = heartbeat, stale_after, max_attempts
         self.stop = stop
         self.python, self.train_script, self.poll = python, train_script, poll

@@ -46,3 +46,15 @@ def test_queued_then_drawn_trials(tmp_path):
 def test_tpe_draws_are_projected_too(tmp_path):
     _, [_, (drawn, info)] = draw_two(tmp_path / 't', 'tpe')
     assert drawn.params and abs(info['breakdown']['total']['gflops'] - 2.5) <= 0.05
+
+
+def test_proxy_epochs_changed_before_any_trial_is_recorded(tmp_path):
+    import json
+    study_dir = tmp_path / 'p'
+    search.main(['sample', '--space', 'resnet', '--gflops', '2.5', '--num', '1', '--proxy-epochs', '8', '--out',
+                 str(study_dir)])
+    worker = Worker(str(study_dir), proxy_epochs=4, log=lambda *_: None)
+    spec = json.loads((study_dir / 'study.json').read_text())
+    assert worker.proxy['epochs'] == spec['proxy']['epochs'] == 4 and spec['proxy_changes'][0]['epochs'] == 4
+    info = worker.materialise(worker.study.ask())
+    assert Config.fromfile(info['config']).train_cfg.max_epochs == 4
