@@ -86,3 +86,31 @@ def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, mon
     # the trial's config was put on the proxy schedule
     config = (study_dir / 'trials' / '0_kkkk' / 'config.py').read_text()
     assert 'max_epochs=2' in config and 'batch_size=2' in config and 'lr=0.01' in config
+
+
+def test_parallel_workers_take_each_queued_trial_once(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+    study_dir, script = make_study(tmp_path, seconds=1)
+    study = open_study(str(study_dir))
+    for key in ('k2k2', 'k3k3', 'k4k4', 'k5k5'):
+        study.enqueue_trial({}, user_attrs=dict(key=key, config='candidates/k.py', has_params=False))
+    repo = str(Path(__file__).resolve().parents[2])
+    code = ('import sys\nfrom search_tools.worker import Worker\n'
+            f'print(Worker({str(study_dir)!r}, target=5, heartbeat=0.2, poll=0.1, train_script={str(script)!r})'
+            '.run())\n')
+    env = dict(os.environ, PYTHONPATH=repo, FAKE_TRAIN_SECONDS='2', OMP_NUM_THREADS='1')
+    workers = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [w.communicate(timeout=300)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers), outs
+    trials = open_study(str(study_dir)).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5, outs
+    # every queued candidate trained once, in its own folder, by one of the two workers
+    assert sorted(t.user_attrs['key'] for t in trials) == ['k2k2', 'k3k3', 'k4k4', 'k5k5', 'kkkk']
+    assert not any('duplicate_of' in t.user_attrs for t in trials)
+    pids = {json.loads((study_dir / t.user_attrs['trial_dir'] / 'result.json').read_text())['worker']['pid']
+            for t in trials}
+    # (which worker took how many depends on their start-up times; each took from the one queue)
+    assert pids <= {w.pid for w in workers}
