@@ -93,6 +93,97 @@ for size in sys.argv[1:]:
     package_dets = torch.from_numpy(detector.detect(rgb))   # pixels, score >= 0.01, NMS 0.3
     torch.save(dict(rgb=torch.from_numpy(rgb.copy()), x=x, fem=fem, mio=mio, boxes=boxes, scores=scores,
                     release_dets=release_dets, package_dets=package_dets), OUT / f'ref_{h}x{w}.pth')
+
+# The release's multi-scale test (Tencent widerface_val.py), written out on the release module: every view resized
+# with cv2 INTER_LINEAR, detected with the release's rule (> 0.01, the 5000 best, NMS 0.3, all kept), boxes divided
+# by the scale; the flip of the original image mirrored back; the 30 px / 100 px filters (+1 sides); bbox_vote.
+import cv2
+
+
+def detect_face(image, shrink):
+    x = image if shrink == 1 else cv2.resize(image, None, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_LINEAR)
+    h, w = x.shape[:2]
+    t = torch.from_numpy(x.astype(np.float32) - np.array([104, 117, 123], np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        out = net(t.contiguous(), None, None)[0]
+    boxes, scores = out[:, :4] * torch.tensor([w, h, w, h], dtype=torch.float32), out[:, 4]
+    keep = scores > 0.01
+    b, s = boxes[keep], scores[keep]
+    order = torch.argsort(s, descending=True, stable=True)[:5000]
+    b, s = b[order], s[order]
+    kept = cpu_nms(b, s, 0.3)
+    det = np.concatenate([b[kept].double().numpy() / shrink, s[kept, None].double().numpy()], axis=1)
+    return det if len(det) else np.array([[0, 0, 0, 0, 0.001]])
+
+
+def flip_test(image, shrink):
+    det = detect_face(cv2.flip(image, 1), shrink)
+    out = det.copy()
+    out[:, 0], out[:, 2] = image.shape[1] - det[:, 2], image.shape[1] - det[:, 0]
+    return out
+
+
+def sides(det):
+    return det[:, 2] - det[:, 0] + 1, det[:, 3] - det[:, 1] + 1
+
+
+def long_over_30(det):
+    w, h = sides(det)
+    return det[np.maximum(w, h) > 30]
+
+
+def short_under_100(det):
+    w, h = sides(det)
+    return det[np.minimum(w, h) < 100]
+
+
+def bbox_vote(det):
+    det = det[det[:, 4].argsort()[::-1]]
+    out = []
+    while len(det):
+        w = np.maximum(0.0, np.minimum(det[0, 2], det[:, 2]) - np.maximum(det[0, 0], det[:, 0]) + 1)
+        h = np.maximum(0.0, np.minimum(det[0, 3], det[:, 3]) - np.maximum(det[0, 1], det[:, 1]) + 1)
+        area = (det[:, 2] - det[:, 0] + 1) * (det[:, 3] - det[:, 1] + 1)
+        iou = w * h / (area[0] + area - w * h)
+        group, det = det[iou >= 0.3], det[iou < 0.3]
+        if len(group) > 1:
+            box = (group[:, :4] * group[:, 4:]).sum(0) / group[:, 4].sum()
+            out.append(np.append(box, group[:, 4].max()))
+    return np.array(out).reshape(-1, 5)[:750]
+
+
+# unsaturated scores for this check (ties at 1.0 would make the NMS order arbitrary): undo the x20
+with torch.no_grad():
+    for level in range(6):
+        net.conf[level].conv4.weight.div_(20.0)
+tta_h, tta_w = 80, 112
+tta_image = torch.randint(0, 256, (tta_h, tta_w, 3), generator=gen, dtype=torch.uint8).numpy()   # BGR
+m = min(3.0, (0x7fffffff / 200.0 / (tta_h * tta_w)) ** 0.5)
+shrink = min(m, 1.0)
+parts = [detect_face(tta_image, shrink), flip_test(tta_image, shrink)]
+st = 0.5 if m >= 0.75 else 0.5 * m
+det_s = detect_face(tta_image, st)
+if m > 0.75:
+    det_s = np.vstack([det_s, detect_face(tta_image, 0.75)])
+parts.append(long_over_30(det_s))
+bt = min(2, m) if m > 1 else (st + m) / 2
+det_b = detect_face(tta_image, bt)
+if m > 1.5:
+    det_b = np.vstack([det_b, detect_face(tta_image, 1.5)])
+if m > 2:
+    bt *= 2
+    while bt < m:
+        det_b = np.vstack([det_b, detect_face(tta_image, bt)])
+        bt *= 2
+    det_b = np.vstack([det_b, detect_face(tta_image, m)])
+parts.append(short_under_100(det_b) if bt > 1 else long_over_30(det_b))
+det_p = long_over_30(detect_face(tta_image, 0.25))
+for scale in (1.25, 1.75, 2.25):
+    if scale <= m:
+        det_p = np.vstack([det_p, short_under_100(detect_face(tta_image, scale))])
+parts.append(det_p)
+torch.save(dict(image=torch.from_numpy(tta_image.copy()), dets=torch.from_numpy(bbox_vote(np.vstack(parts)))),
+           OUT / 'tta.pth')
 '''
 
 
@@ -179,3 +270,37 @@ def test_random_weight_parity_with_the_release(reference, ours, size):
     got = _sorted(dets_all)
     assert got.shape == package.shape and len(package) > 50
     np.testing.assert_allclose(got, package, rtol=0, atol=1e-3)
+
+
+def test_release_tta_protocol_matches_the_release_script(reference, ours):
+    """Our DSFDReleaseTTA views + DSFDReleaseTTAModel merge against the release's widerface_val.py procedure run on
+    the release module (the child above) for an 80 x 112 image (m = 3: all 11 views, 0.25x to 3x)."""
+    import copy
+
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.models.test_time_augs import DSFDReleaseTTAModel
+    ref = torch.load(reference / 'tta.pth', weights_only=True)
+    image, expected = ref['image'].numpy(), ref['dets'].numpy()
+    assert len(expected) > 5
+    model = copy.deepcopy(ours)
+    with torch.no_grad():
+        for branch in model.bbox_head.cls_branches:   # as the child: the release's x20 score conv undone
+            branch.out_conv.weight.div_(20.0)
+    tta = DSFDReleaseTTAModel(module=model, tta_cfg=dict(release_rounding=False)).eval()
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        pipeline = Compose([dict(type='DSFDReleaseTTA', transforms=[dict(
+            type='PackFaceInputs', meta_keys=('img_id', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                                              'flip_direction', 'dsfd_size_filter'))])])
+    h, w = image.shape[:2]
+    data = pipeline(dict(img=image, img_id=0, img_shape=(h, w), ori_shape=(h, w)))
+    assert len(data['inputs']) == 11
+    with torch.no_grad():
+        (result,) = tta.test_step(dict(inputs=[[x] for x in data['inputs']],
+                                       data_samples=[[s] for s in data['data_samples']]))
+    pred = result.pred_instances
+    got = _sorted(torch.cat([pred.bboxes, pred.scores[:, None]], dim=1))
+    assert got.shape == expected.shape
+    # random weights decode some absurd boxes (1e15 px): equal to float32 rounding, relative
+    np.testing.assert_allclose(got, _sorted(expected), rtol=1e-5, atol=1e-3)

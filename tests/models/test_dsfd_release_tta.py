@@ -128,6 +128,9 @@ def test_bbox_vote_order_cap_and_filters():
     np.testing.assert_allclose(out, [[0, 0, 9, 9, 0.8], [50, 50, 59, 59, 0.6]])
     assert release_bbox_vote(dets, max_dets=1).shape == (1, 5)
     assert release_bbox_vote(np.zeros((0, 5))).shape == (0, 5)
+    # a box with an infinite side (random weights can decode one) is a cluster of its own, not an endless loop
+    wild = np.array([[0, -np.inf, 9, np.inf, 0.9], [0, 0, 9, 9, 0.5], [0, 0, 9, 9, 0.4]])
+    np.testing.assert_allclose(release_bbox_vote(wild), [[0, 0, 9, 9, 0.5]])
     boxes = np.array([[0, 0, 29, 9], [0, 0, 30, 9], [0, 0, 98, 120], [0, 0, 99, 120]], dtype=float)
     assert size_filter_mask(boxes, L).tolist() == [False, True, True, True]      # longer side 30, 31, 121, 121
     assert size_filter_mask(boxes, S).tolist() == [True, True, True, False]      # shorter side 10, 10, 99, 100

@@ -35,7 +35,7 @@ def release_bbox_vote(dets: np.ndarray, iou_threshold: float = 0.3, max_dets: in
     """The release's ``bbox_vote`` on (N, 5) ``x1, y1, x2, y2, score`` float64 detections.
 
     Boxes are visited by decreasing score (numpy's default ``argsort`` of the scores, reversed, as the release
-    sorts). The top remaining box takes every remaining box (itself included) whose IoU with it, with +1 sides, is
+    sorts). The top remaining box takes itself and every remaining box whose IoU with it, with +1 sides, is
     >= ``iou_threshold``; a cluster of one box is dropped, any other becomes the score-weighted mean box with the
     cluster's maximum score. The first ``max_dets`` results are kept.
 
@@ -47,12 +47,16 @@ def release_bbox_vote(dets: np.ndarray, iou_threshold: float = 0.3, max_dets: in
     merged = []
     while len(dets):
         x1, y1, x2, y2 = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
-        areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-        inter_w = np.maximum(0.0, np.minimum(x2[0], x2) - np.maximum(x1[0], x1) + 1)
-        inter_h = np.maximum(0.0, np.minimum(y2[0], y2) - np.maximum(y1[0], y1) + 1)
-        inter = inter_w * inter_h
-        iou = inter / (areas[0] + areas - inter)
+        with np.errstate(invalid='ignore', over='ignore'):   # inf - inf of a box with infinite sides: NaN IoU
+            areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+            inter_w = np.maximum(0.0, np.minimum(x2[0], x2) - np.maximum(x1[0], x1) + 1)
+            inter_h = np.maximum(0.0, np.minimum(y2[0], y2) - np.maximum(y1[0], y1) + 1)
+            inter = inter_w * inter_h
+            iou = inter / (areas[0] + areas - inter)
         in_cluster = iou >= iou_threshold
+        # the top box always belongs to its own cluster (IoU 1); only a box with infinite or NaN coordinates gives
+        # NaN there, on which the release's loop never ends
+        in_cluster[0] = True
         cluster, dets = dets[in_cluster], dets[~in_cluster]
         if len(cluster) <= 1:
             continue
