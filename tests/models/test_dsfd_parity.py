@@ -15,7 +15,10 @@ decoded boxes and the face scores. Then the final detections:
 * against the package's own ``DSFDDetector.detect`` (score >= 0.01, NMS 0.3, no top-k, no cap: ours with
   ``nms_pre`` and ``max_per_img`` off),
 * against the release's test rule (Tencent ``layers/functions/detection.py``: score > 0.01, the 5000 best, NMS 0.3;
-  750 kept), written out in the child on the release module's decoded output, with our default ``test_cfg``.
+  750 kept), written out in the child on the release module's decoded output, with our default ``test_cfg``;
+
+and the release's multi-scale + flip WIDER test (``widerface_val.py``, written out in the child on the release
+module, all 11 views of an 80 x 112 image) against our ``DSFDReleaseTTA`` + ``DSFDReleaseTTAModel``.
 
 Skips, with the reason, where the reference package cannot be fetched or imported.
 """
