@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
-CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_toy.py'
+CONFIG = REPO_ROOT / 'configs/toy/dsfd_toy.py'
 HW = (90, 130)   # not multiples of the strides: ceil grids and the prior clamps
 
 

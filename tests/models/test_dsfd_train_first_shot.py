@@ -26,11 +26,11 @@ from mmdet_face.deployment.output_file import OutputExistsError
 from mmdet_face.registry import MODELS
 from tests.conftest import REPO_ROOT
 
-DSFD = REPO_ROOT / 'configs' / 'dsfd'
+CONFIGS = REPO_ROOT / 'configs'
 
 
 def _model_cfg(name, **head):
-    cfg = Config.fromfile(str(DSFD / name)).model
+    cfg = Config.fromfile(str(CONFIGS / name)).model
     cfg.bbox_head.update(head)
     return cfg
 
@@ -45,7 +45,7 @@ def _build(cfg, device=None):
 
 def _toy(**head):
     torch.manual_seed(0)
-    return _build(_model_cfg('dsfd_toy.py', **head))
+    return _build(_model_cfg('toy/dsfd_toy.py', **head))
 
 
 def _batch(model, n=2, size=64, train=True):
@@ -72,7 +72,7 @@ def _count_first_shot_calls(model):
 
 
 def test_release_config_has_no_first_shot():
-    model = _build(Config.fromfile(str(DSFD / 'dsfd_r152_release_widerface.py')).model, device='meta')
+    model = _build(Config.fromfile(str(CONFIGS / 'dsfd' / 'dsfd_r152_release_widerface.py')).model, device='meta')
     assert not model.bbox_head.with_first_shot
     assert not [k for k in model.state_dict() if 'first_shot' in k]
     assert not [n for n, _ in model.named_modules() if 'first_shot' in n]
@@ -136,7 +136,7 @@ def test_first_shot_anchors_are_half_the_second_shots():
     assert second.base_sizes == [16, 32, 64, 128, 256, 512]
     assert first.base_sizes == [a / 2 for a in second.base_sizes]
     assert first.ratio == second.ratio == 1.5
-    cfg = Config.fromfile(str(DSFD / 'dsfd_r152_4xb4-60k_widerface.py')).model.bbox_head
+    cfg = Config.fromfile(str(CONFIGS / 'dsfd' / 'dsfd_r152_4xb4-60k_widerface.py')).model.bbox_head
     assert cfg.first_shot.prior_generator.base_sizes == [8, 16, 32, 64, 128, 256]
 
 
@@ -159,14 +159,14 @@ def test_head_loss_needs_the_original_levels_and_an_assigner():
     feats = model.extract_feat(data['inputs'])
     with pytest.raises(ValueError, match='original_feats'):
         model.bbox_head.loss(feats, data['data_samples'])
-    release_like = _build(_model_cfg('dsfd_toy.py', first_shot=None), device=None)
+    release_like = _build(_model_cfg('toy/dsfd_toy.py', first_shot=None), device=None)
     release_like.bbox_head.assigner = None
     with pytest.raises(ValueError, match='train_cfg.assigner'):
         release_like(**_batch(release_like), mode='loss')
 
 
 def test_first_shot_config_errors_name_the_field():
-    cfg = _model_cfg('dsfd_toy.py')
+    cfg = _model_cfg('toy/dsfd_toy.py')
     cfg.bbox_head.first_shot.in_channels = [16, 32, 64]
     with pytest.raises(ValueError, match='first_shot.in_channels'):
         _build(cfg)
@@ -185,14 +185,14 @@ def test_release_checkpoint_loads_into_the_r152_training_config_with_only_first_
 
     # the release's exact 967 keys and shapes, through DSFD-MODEL's converter
     converted, _ = convert_dsfd_state_dict(release_state_dict())
-    model = _build(_model_cfg('dsfd_r152_4xb4-60k_widerface.py'), device='meta')
+    model = _build(_model_cfg('dsfd/dsfd_r152_4xb4-60k_widerface.py'), device='meta')
     _only_first_shot_missing(model.state_dict(), converted)
 
 
 def test_r50_test_graph_checkpoint_loads_into_the_r50_training_config_with_only_first_shot_missing():
     # no DSFD-R50 weights were ever released: the R50 test graph (the training config without its first shot)
-    test_graph = _build(_model_cfg('dsfd_r50_4xb4-60k_widerface.py', first_shot=None), device='meta')
-    model = _build(_model_cfg('dsfd_r50_4xb4-60k_widerface.py'), device='meta')
+    test_graph = _build(_model_cfg('dsfd/dsfd_r50_4xb4-60k_widerface.py', first_shot=None), device='meta')
+    model = _build(_model_cfg('dsfd/dsfd_r50_4xb4-60k_widerface.py'), device='meta')
     # meta tensors have no values: zero-stride real stand-ins of the same shapes (the loader's checks read values)
     stand_ins = {k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in test_graph.state_dict().items()}
     _only_first_shot_missing(model.state_dict(), stand_ins)
@@ -203,7 +203,7 @@ def test_publish_drops_first_shot_and_loads_strictly_into_the_test_config(tmp_pa
     src = tmp_path / 'iter_100.pth'
     torch.save(dict(state_dict=trained.state_dict(), meta=dict(experiment_name='dsfd_toy_20260101_000000'),
                     optimizer=dict(state={})), str(src))
-    test_model = _build(_model_cfg('dsfd_toy.py', first_shot=None)).eval()
+    test_model = _build(_model_cfg('toy/dsfd_toy.py', first_shot=None)).eval()
     # the raw training checkpoint does not fit the test graph (strict loading names the first-shot keys)
     with pytest.raises(CheckpointMismatchError, match='first_shot'):
         load_face_checkpoint(test_model, str(src))

@@ -1,4 +1,4 @@
-"""Toy DSFD training decreases every loss term: the toy config's model and optimizer (configs/dsfd/dsfd_toy.py)
+"""Toy DSFD training decreases every loss term: the toy config's model and optimizer (configs/toy/dsfd_toy.py)
 overfit one fixed batch of two tiny images for a few iterations; first-shot and second-shot classification and box
 losses all fall."""
 import pytest
@@ -37,7 +37,7 @@ def _fixed_batch(model, size=96):
 
 
 def test_toy_config_training_steps_decrease_every_loss_term():
-    cfg = Config.fromfile(str(REPO_ROOT / 'configs' / 'dsfd' / 'dsfd_toy.py'))
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs' / 'toy' / 'dsfd_toy.py'))
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmdet_face'):
         model = MODELS.build(cfg.model)

@@ -6,7 +6,7 @@
 #     predict, ONNX export and published checkpoints are second shot only
 #     (tools/model_converters/dsfd_publish.py drops the first-shot weights);
 #   - the loss of each shot (mmdet_face/models/losses/multibox_loss.py), PAL = first + lambda * second.
-# Used by ../../dsfd/dsfd_r152_4xb4-60k_widerface.py, its R50 variant and ../../dsfd/dsfd_toy.py.
+# Used by ../../dsfd/dsfd_r152_4xb4-60k_widerface.py, its R50 variant and ../../toy/dsfd_toy.py.
 _base_ = './dsfd_r152.py'
 
 model = dict(
