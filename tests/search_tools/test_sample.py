@@ -94,6 +94,7 @@ def test_write_candidates(tmp_path):
         assert arch_from_config(path) == cand.arch  # the written config is complete and reads back
         cfg = Config.fromfile(path)
         assert cfg.train_dataloader.dataset.type == Config.fromfile(TOY).train_dataloader.dataset.type
+        assert cfg.to_dict() == cand.to_config(TOY).to_dict()  # the fast writer loses nothing
     with open(out / 'candidates.csv') as f:
         rows = list(csv.DictReader(f))
     assert [r['key'] for r in rows] == [c.key() for c in cands]
