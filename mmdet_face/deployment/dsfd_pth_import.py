@@ -25,15 +25,14 @@ and ``num_batches_tracked`` present (1,126 tensors) or absent (then written as 0
 model has and loads strictly).
 """
 import logging
-import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, Mapping, Tuple
 
 import torch
 
-from .output_file import atomic_output, check_output_path
-from .retinaface_pth_import import _first_line, _strip_wrappers
+from .output_file import check_output_path
+from .release_checkpoint import read_release_state, save_converted_checkpoint, strip_wrappers, with_num_batches_tracked
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def convert_key(name: str) -> str:
 def convert_dsfd_state_dict(checkpoint: Mapping) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, int]]:
     """Release checkpoint (state dict, possibly wrapped / ``module.``-prefixed) -> (our state dict, dropped), where
     ``dropped`` counts the PyramidBox head/body ``channels`` and ``numbers`` removed from the head convs."""
-    state = _strip_wrappers(checkpoint)
+    state = strip_wrappers(checkpoint)
     out = OrderedDict()
     dropped = dict(channels=0, numbers=0)
     for name, value in state.items():
@@ -95,11 +94,7 @@ def convert_dsfd_state_dict(checkpoint: Mapping) -> Tuple['OrderedDict[str, torc
             value = value[:keep].clone()
         out[key] = value
     # BN counters absent from the torch-0.3.1 file: written as 0 (what torch itself fills in for such files)
-    for key in [k for k in out if k.endswith('.running_mean')]:
-        counter = key[:-len('running_mean')] + 'num_batches_tracked'
-        if counter not in out:
-            out[counter] = torch.tensor(0, dtype=torch.long)
-    return out, dropped
+    return with_num_batches_tracked(out), dropped
 
 
 def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
@@ -110,21 +105,7 @@ def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
         ValueError: naming ``src``: not a checkpoint ``torch.load`` reads safely, no state dict of tensors, or a
             key the release layout does not have (e.g. an already converted or a RetinaFace checkpoint).
     """
-    src = str(src)
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'{src}: file not found (expected {EXPECTED})')
-    try:
-        checkpoint = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint
-        raise ValueError(f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True) '
-                         f'({type(err).__name__}: {_first_line(err)}); expected {EXPECTED}') from err
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError(f'{src}: holds a {type(checkpoint).__name__}, not a state dict; expected {EXPECTED}')
-    state = _strip_wrappers(checkpoint)
-    bad = [name for name, value in state.items() if not isinstance(name, str) or not torch.is_tensor(value)]
-    if not state or bad:
-        what = 'no entries' if not state else f'non-tensor entries such as {bad[0]!r}'
-        raise ValueError(f'{src}: the state dict has {what}; expected {EXPECTED}')
+    state = read_release_state(src, EXPECTED)
     try:
         converted, dropped = convert_dsfd_state_dict(state)
     except KeyError as err:
@@ -150,10 +131,8 @@ def convert_dsfd_checkpoint(src: str, dst: str, config: str = None, overwrite: b
     if config is not None:
         from mmdet_face.apis.inference import init_face_detector
         init_face_detector(config).load_state_dict(state, strict=True)
-    checkpoint = dict(state_dict=state, meta=dict(converted_from=str(src), converter=__name__, config=config))
-    with atomic_output(dst, overwrite) as tmp:
-        torch.save(checkpoint, tmp)
-    return checkpoint
+    return save_converted_checkpoint(dst, state, dict(converted_from=str(src), converter=__name__, config=config),
+                                     overwrite)
 
 
 __all__ = ['convert_key', 'convert_dsfd_state_dict', 'load_release_checkpoint', 'convert_dsfd_checkpoint']

@@ -23,14 +23,14 @@ unchanged, so the converted model computes exactly what the release computes.
     ClassHead / BboxHead / LandmarkHead.{k}.conv1x1 -> bbox_head.{cls,reg,kps}_convs.{k}
     body.{conv1,bn1,layer1..4}.*   -> backbone.*   (ResNet-50 release: torchvision names = mmdet ResNet names)
 """
-import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Tuple
+from typing import Mapping, Tuple
 
 import torch
 
-from .output_file import atomic_output, check_output_path
+from .output_file import check_output_path
+from .release_checkpoint import read_release_state, save_converted_checkpoint, strip_wrappers, with_num_batches_tracked
 
 _SSH_BRANCHES = {'conv3X3': 'conv3x3', 'conv5X5_1': 'conv5x5_1', 'conv5X5_2': 'conv5x5_2',
                  'conv7X7_2': 'conv7x7_2', 'conv7x7_3': 'conv7x7_3'}
@@ -38,20 +38,6 @@ _HEADS = {'ClassHead': 'cls_convs', 'BboxHead': 'reg_convs', 'LandmarkHead': 'kp
 _CONV_BN = {'0': 'conv', '1': 'bn'}
 _DW_BLOCK = {'0': 'depthwise_conv.conv', '1': 'depthwise_conv.bn', '3': 'pointwise_conv.conv',
              '4': 'pointwise_conv.bn'}
-
-
-def _strip_wrappers(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
-    """Accept a bare state dict, ``{'state_dict': ...}`` / ``{'model': ...}`` and ``module.`` prefixes."""
-    state = checkpoint
-    for key in ('state_dict', 'model'):
-        if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
-            state = state[key]
-    out = OrderedDict()
-    for name, value in state.items():
-        if name.startswith('module.'):
-            name = name[len('module.'):]
-        out[name] = value
-    return out
 
 
 def convert_key(name: str) -> str:
@@ -205,7 +191,7 @@ def check_release_state(state: Mapping[str, torch.Tensor]) -> str:
 
 def convert_retinaface_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, torch.Tensor]':
     """Release checkpoint (state dict, possibly wrapped / ``module.``-prefixed) -> our model's state dict."""
-    return OrderedDict((convert_key(name), value) for name, value in _strip_wrappers(checkpoint).items())
+    return OrderedDict((convert_key(name), value) for name, value in strip_wrappers(checkpoint).items())
 
 
 EXPECTED = ('a RetinaFace release .pth state dict (biubug6/Pytorch_Retinaface mobilenet0.25_Final.pth or '
@@ -228,58 +214,18 @@ def read_release_checkpoint(src: str) -> Tuple[str, 'OrderedDict[str, torch.Tens
             of tensors, its keys are of neither release (e.g. an already converted checkpoint), or it lacks some of
             its release's keys / has others / has a tensor of another shape.
     """
-    src = str(src)
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'{src}: file not found (expected {EXPECTED})')
-    try:
-        checkpoint = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint
-        raise ValueError(f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True) '
-                         f'({type(err).__name__}: {_first_line(err)}); expected {EXPECTED}') from err
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError(f'{src}: holds a {type(checkpoint).__name__}, not a state dict; expected {EXPECTED}')
-    state = _strip_wrappers(checkpoint)
-    bad = [name for name, value in state.items() if not isinstance(name, str) or not torch.is_tensor(value)]
-    if not state or bad:
-        what = 'no entries' if not state else f'non-tensor entries such as {bad[0]!r}'
-        raise ValueError(f'{src}: the state dict has {what}; expected {EXPECTED}')
+    state = read_release_state(src, EXPECTED)
     try:  # a foreign key first (names it), then which release and whether it is complete
         converted = OrderedDict((convert_key(name), value) for name, value in state.items())
         release = check_release_state(state)
     except (KeyError, ValueError) as err:
         raise ValueError(f'{src}: {err.args[0]}; expected {EXPECTED}') from None
-    return release, _with_num_batches_tracked(converted)
-
-
-def _with_num_batches_tracked(state: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict[str, torch.Tensor]':
-    """Add ``num_batches_tracked = 0`` after every BatchNorm's ``running_var`` that lacks it (files saved without
-    them): torch's BatchNorm fills it in when loading, but our checkpoint loader compares key sets strictly, so the
-    converted file has every key of the model. The value only matters to BN layers with ``momentum=None``."""
-    out = OrderedDict()
-    for name, value in state.items():
-        out[name] = value
-        if name.endswith('.running_var'):
-            tracked = name[:-len('running_var')] + 'num_batches_tracked'
-            if tracked not in state:
-                out[tracked] = torch.tensor(0, dtype=torch.long)
-    return out
+    return release, with_num_batches_tracked(converted)
 
 
 def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
     """:func:`read_release_checkpoint` without the release name: our model's state dict."""
     return read_release_checkpoint(src)[1]
-
-
-def _first_line(err: BaseException, limit: int = 200) -> str:
-    """The reason in an exception's message; for torch's weights-only errors the unpickler's own words (its
-    preamble suggests ``weights_only=False``, which we never do for a file of unknown origin)."""
-    text = str(err)
-    marker = 'WeightsUnpickler error:'
-    if marker in text:
-        text = text[text.index(marker) + len(marker):]
-    text = text.strip().splitlines()
-    text = text[0] if text else ''
-    return text if len(text) <= limit else text[:limit] + '...'
 
 
 def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwrite: bool = False) -> dict:
@@ -301,11 +247,8 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
         from mmdet_face.apis.inference import init_face_detector
         _load_strictly(init_face_detector(config), state, f'{src}: the {RELEASE_NAMES[release]} does not fit the '
                        f'model of {config} (use {RELEASE_CONFIGS[release]} or a config derived from it)')
-    checkpoint = dict(state_dict=state,
-                      meta=dict(converted_from=str(src), converter=__name__, release=release, config=config))
-    with atomic_output(dst, overwrite) as tmp:
-        torch.save(checkpoint, tmp)
-    return checkpoint
+    return save_converted_checkpoint(
+        dst, state, dict(converted_from=str(src), converter=__name__, release=release, config=config), overwrite)
 
 
 def _load_strictly(model: torch.nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
