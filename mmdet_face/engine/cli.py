@@ -38,3 +38,23 @@ def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def release_converter_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every release-weight converter tool takes: ``SRC DST [--config CONFIG] [--force]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help='released .pth (plain state dict, `module.` prefix or state_dict wrapper ok)')
+    parser.add_argument('dst', help='output mmengine checkpoint')
+    parser.add_argument('--config', default=None, help='build this config and load the result strictly')
+    parser.add_argument('--force', action='store_true', help='replace DST if it exists')
+    return parser
+
+
+def run_release_converter(convert, args: argparse.Namespace) -> dict:
+    """``convert(args.src, args.dst, args.config, overwrite=args.force)`` -> the written checkpoint; its
+    ``OSError`` / ``ValueError`` (whose messages name the file and what was expected) end the tool as
+    ``SystemExit('error: ...')``, without a traceback."""
+    try:
+        return convert(args.src, args.dst, args.config, overwrite=args.force)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'error: {err}') from None

@@ -11,25 +11,15 @@ an error. With ``--config`` the converted weights are also loaded strictly into 
 OUT.pth is left alone unless ``--force`` is given; the output is written to a temporary file and renamed into place,
 so an interrupted run never leaves a half-written checkpoint.
 """
-import argparse
-import sys
-
 import mmdet_face  # noqa: F401  (registers modules, checkpoint-loading shims)
 from mmdet_face.deployment.retinaface_pth_import import (RELEASE_CONFIGS, RELEASE_NAMES,
                                                          convert_retinaface_checkpoint)
+from mmdet_face.engine.cli import release_converter_parser, run_release_converter
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='released .pth (plain state dict, `module.` prefix or state_dict wrapper ok)')
-    parser.add_argument('dst', help='output mmengine checkpoint')
-    parser.add_argument('--config', default=None, help='build this config and load the result strictly')
-    parser.add_argument('--force', action='store_true', help='replace DST if it exists')
-    args = parser.parse_args(argv)
-    try:
-        ckpt = convert_retinaface_checkpoint(args.src, args.dst, args.config, overwrite=args.force)
-    except (OSError, ValueError) as err:  # the messages name the file and what was expected
-        sys.exit(f'error: {err}')
+    args = release_converter_parser(__doc__.splitlines()[0]).parse_args(argv)
+    ckpt = run_release_converter(convert_retinaface_checkpoint, args)
     release = ckpt['meta']['release']
     print(f'{args.src}: {RELEASE_NAMES[release]}')
     print(f'wrote {len(ckpt["state_dict"])} tensors to {args.dst}')
