@@ -21,30 +21,20 @@ H)`` and size ``w = min(a / sqrt(1.5), W)``, ``h = min(a * sqrt(1.5), H)`` pixel
 """
 from typing import List, Sequence
 
-import torch
 import torch.nn as nn
 
-from .onnx_export import export_onnx
+from .onnx_export import HeadExportWrapper, export_onnx
 
 OUTPUT_NAMES = ('loc', 'conf')
 INPUT_NAME = 'input'
 DEFAULT_OPSET = 17
 
 
-class DSFDExportWrapper(nn.Module):
+class DSFDExportWrapper(HeadExportWrapper):
     """Image batch ``(B, 3, H, W)`` (BGR minus mean) -> ``(loc, conf)`` (see the module docstring)."""
 
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        head = detector.bbox_head
-        if head.__class__.__name__ != 'DSFDHead':
-            raise TypeError(f'expected a DSFDHead, got {head.__class__.__name__}')
-        self.detector = detector
-        self.head = head
-
-    @staticmethod
-    def output_names() -> List[str]:
-        return list(OUTPUT_NAMES)
+    HEAD_TYPE = 'DSFDHead'
+    OUTPUT_NAMES = OUTPUT_NAMES
 
     def forward(self, x):
         cls_scores, bbox_preds = self.head(self.detector.extract_feat(x))   # the second shot only

@@ -76,6 +76,27 @@ def check_onnx_outputs(path: str, wrapper: nn.Module, x: torch.Tensor, rtol: flo
     return True
 
 
+class HeadExportWrapper(nn.Module):
+    """Base of an export wrapper (``make_wrapper`` of :func:`export_onnx`) whose outputs are a fixed list of names:
+    holds the detector and its head, refusing a head of another family (checked by class name, so the exporter
+    imports no model code). A family sets ``HEAD_TYPE`` and ``OUTPUT_NAMES`` and writes ``forward``."""
+
+    HEAD_TYPE: str = ''
+    OUTPUT_NAMES: Tuple[str, ...] = ()
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        head = detector.bbox_head
+        if head.__class__.__name__ != self.HEAD_TYPE:
+            raise TypeError(f'expected a {self.HEAD_TYPE}, got {head.__class__.__name__}')
+        self.detector = detector
+        self.head = head
+
+    @classmethod
+    def output_names(cls) -> List[str]:
+        return list(cls.OUTPUT_NAMES)
+
+
 def _declare_output_sizes(path: str, outputs: Sequence[torch.Tensor]) -> None:
     """Write the traced sizes of every output dimension but the batch into the graph's output types."""
     import onnx
@@ -155,4 +176,4 @@ def export_onnx(model: nn.Module, out_file: str, make_wrapper: Callable[[nn.Modu
     return names
 
 
-__all__ = ['OnnxCheckError', 'export_onnx', 'check_onnx_outputs', 'torch_outputs']
+__all__ = ['HeadExportWrapper', 'OnnxCheckError', 'export_onnx', 'check_onnx_outputs', 'torch_outputs']

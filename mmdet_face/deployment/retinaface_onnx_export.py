@@ -29,27 +29,18 @@ from typing import List, Sequence
 import torch
 import torch.nn as nn
 
-from .onnx_export import export_onnx
+from .onnx_export import HeadExportWrapper, export_onnx
 
 OUTPUT_NAMES = ('loc', 'conf', 'landms')
 INPUT_NAME = 'input'
 DEFAULT_OPSET = 17
 
 
-class RetinaFaceExportWrapper(nn.Module):
+class RetinaFaceExportWrapper(HeadExportWrapper):
     """Image batch ``(B, 3, H, W)`` (BGR minus mean) -> ``(loc, conf, landms)`` (see the module docstring)."""
 
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        head = detector.bbox_head
-        if head.__class__.__name__ != 'RetinaFaceHead':
-            raise TypeError(f'expected a RetinaFaceHead, got {head.__class__.__name__}')
-        self.detector = detector
-        self.head = head
-
-    @staticmethod
-    def output_names() -> List[str]:
-        return list(OUTPUT_NAMES)
+    HEAD_TYPE = 'RetinaFaceHead'
+    OUTPUT_NAMES = OUTPUT_NAMES
 
     def forward(self, x):
         cls_scores, bbox_preds, kps_preds = self.detector._forward(x)
