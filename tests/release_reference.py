@@ -34,8 +34,8 @@ Use from a test (any test directory: tests run with ``python -m pytest`` from th
         state = torch.load(tmp_path / 'weights.pth', weights_only=True)
 
 The script is source text (dedented here); it runs as ``__main__`` with ``sys.argv = [script, *args]`` and these
-names predefined: ``OUT`` (``pathlib.Path`` of ``out_dir``, or None), ``calibrate_batchnorm`` (see
-:data:`_CHILD_HELPERS`) and ``cpu_nms`` (the shim's NMS). Exchange data through files under ``OUT``
+names predefined: ``OUT`` (``pathlib.Path`` of ``out_dir``, or None), ``calibrate_batchnorm`` and
+``dsfd_release_net`` (see :data:`_CHILD_HELPERS`) and ``cpu_nms`` (the shim's NMS). Exchange data through files under ``OUT``
 (``torch.save`` / ``torch.load(weights_only=True)``). A failing script raises :class:`ReferenceRunError` carrying
 the child's stdout / stderr. ``reference_available()`` returns ``(ok, reason)`` for code that wants to decide itself.
 
@@ -194,6 +194,31 @@ def calibrate_batchnorm(module, inputs, affine_seed=None):
     for bn, momentum in zip(bns, saved):
         bn.momentum = momentum
     return module.eval()
+
+
+def dsfd_release_net(generator, affine_seed=None):
+    """The release's DSFD-ResNet-152 (``face_detection.dsfd.face_ssd.SSD(resnet152_model_config)``) with seeded
+    random weights (``torch.manual_seed(0)``) and BatchNorm statistics calibrated on what the DSFD tests feed: two
+    uniform random 96 x 128 BGR images minus the mean (104, 117, 123), drawn from ``generator`` (which advances).
+    ``affine_seed`` as in :func:`calibrate_batchnorm`. Returns the module in eval mode."""
+    import torch
+    from face_detection.dsfd.config import resnet152_model_config
+    from face_detection.dsfd.face_ssd import SSD
+
+    class Plain(torch.nn.Module):   # calibrate_batchnorm calls module(x); SSD.forward wants two unused arguments
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x, None, None)
+
+    torch.manual_seed(0)
+    net = SSD(resnet152_model_config)
+    mean = torch.tensor([104., 117., 123.])[:, None, None]
+    calib = torch.randint(0, 256, (2, 3, 96, 128), generator=generator).float() - mean
+    calibrate_batchnorm(Plain(net), [calib], affine_seed=affine_seed)
+    return net
 '''
 
 _CHILD_BOOT = r'''
@@ -220,7 +245,7 @@ for _mod, _where in ((torchvision, _cfg['paths'][1]), (face_detection, _cfg['pat
 if not torchvision.__version__.startswith('0.28.0'):
     raise SystemExit(f'unexpected torchvision {torchvision.__version__}')
 sys.argv = [_cfg['script']] + _cfg['args']
-_globals = {k: _helpers[k] for k in ('cpu_nms', 'calibrate_batchnorm')}
+_globals = {k: _helpers[k] for k in ('cpu_nms', 'calibrate_batchnorm', 'dsfd_release_net')}
 _globals['OUT'] = pathlib.Path(_cfg['out_dir']) if _cfg['out_dir'] else None
 runpy.run_path(_cfg['script'], init_globals=_globals, run_name='__main__')
 '''
@@ -231,7 +256,8 @@ def run_reference(script: str, *, out_dir=None, args: Iterable[str] = (), timeou
     """Run ``script`` (Python source, dedented) in the reference child process; see the module docstring.
 
     Args:
-        script: source text; it sees ``OUT``, ``calibrate_batchnorm`` and ``cpu_nms`` as globals.
+        script: source text; it sees ``OUT``, ``calibrate_batchnorm``, ``dsfd_release_net`` and ``cpu_nms`` as
+            globals.
         out_dir: folder for the script's outputs (``OUT``); None gives ``OUT = None``.
         args: extra ``sys.argv`` entries for the script.
         timeout: seconds before the child is killed (raises :class:`ReferenceRunError`).

@@ -31,30 +31,15 @@ import statistics, sys, time
 repo, height, width, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 sys.path.insert(0, repo)
 import torch
-from face_detection.dsfd.config import resnet152_model_config
-from face_detection.dsfd.face_ssd import SSD
 
 import mmdet_face  # noqa: F401
 from mmdet_face.apis import cpu_runtime
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment.dsfd_pth_import import convert_dsfd_state_dict
 
-torch.manual_seed(0)
-net = SSD(resnet152_model_config)
-
-
-class Plain(torch.nn.Module):   # calibrate_batchnorm calls module(x); SSD.forward wants two unused arguments
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net(x, None, None)
-
-
 gen = torch.Generator().manual_seed(1)
+net = dsfd_release_net(gen)   # the harness's helper: seeded random weights, calibrated BatchNorm statistics
 mean = torch.tensor([104., 117., 123.])[:, None, None]
-calibrate_batchnorm(Plain(net), [torch.randint(0, 256, (2, 3, 96, 128), generator=gen).float() - mean])
 x = torch.randint(0, 256, (1, 3, height, width), generator=gen).float() - mean
 
 config = repo + '/configs/dsfd/dsfd_r152_release_widerface.py'
