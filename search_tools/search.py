@@ -28,6 +28,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
+from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, open_study,  # noqa: E402
                                 storage_label, template_path, validate_spec, versions, write_json_atomic,
                                 spec_path)
@@ -55,16 +56,6 @@ def input_size(text: str):
     if len(values) != 2 or min(values) <= 0:
         raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}')
     return values[1], values[0]
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {value}')
-    return value
 
 
 def positive_float(text: str) -> float:
