@@ -10,19 +10,11 @@ import pytest
 
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 
-from mmdet_face.datasets.toy import make_toy_widerface  # noqa: E402
 from search_tools import search  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
-
-
-@pytest.fixture(scope='module')
-def toy_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_widerface')
-    make_toy_widerface(str(root), num_train=8, num_val=4, size=160, seed=3)
-    return root
 
 
 def tiny_template(path, data_root):

@@ -15,20 +15,12 @@ import pytest
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 from optuna.trial import TrialState  # noqa: E402
 
-from mmdet_face.datasets.toy import make_toy_widerface  # noqa: E402
 from search_tools.study import open_study, validate_spec, write_json_atomic  # noqa: E402
 from search_tools.worker import Worker, apply_proxy, read_metrics, train_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
-
-
-@pytest.fixture(scope='module')
-def toy_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_widerface')
-    make_toy_widerface(str(root), num_train=8, num_val=4, size=160, seed=3)
-    return root
 
 
 def candidate_config(path, data_root, broken=False):
