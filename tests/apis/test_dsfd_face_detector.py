@@ -4,24 +4,13 @@ rewrites. A small DSFD (the release config with a ResNet-18 body and narrow laye
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet_face.apis.face_detector import FaceDetector
-from tests.conftest import REPO_ROOT
-
-CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
+from tests.small_dsfd import small_dsfd_config
 
 
 def _small_config():
-    cfg = Config.fromfile(str(CONFIG))
-    cfg.model.backbone.backbone.depth = 18
-    cfg.model.backbone.in_channels = 512
-    cfg.model.backbone.extra_channels = [(32, 32), (16, 16)]
-    cfg.model.neck.in_channels = [64, 128, 256, 512, 32, 16]
-    cfg.model.neck.branch_channels = [16, 8, 8]
-    cfg.model.bbox_head.in_channels = 32
-    cfg.model.bbox_head.feat_channels = 16
-    return cfg
+    return small_dsfd_config()
 
 
 @pytest.fixture(scope='module')

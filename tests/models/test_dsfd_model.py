@@ -13,6 +13,7 @@ from mmdet_face.models.dense_heads.dsfd_head import DSFDHead, apply_max_in_out
 from mmdet_face.models.necks.fem import DSFDFEM
 from mmdet_face.models.task_modules.dsfd_prior_generator import DSFDPriorGenerator
 from mmdet_face.registry import MODELS
+from tests.small_dsfd import small_dsfd_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 
@@ -108,14 +109,7 @@ def _build(model_cfg):
 
 
 def test_detector_levels_have_ceil_sizes_and_keep_the_original_features():
-    cfg = Config.fromfile(str(CONFIGS / 'dsfd' / 'dsfd_r152_release_widerface.py')).model
-    cfg.backbone.backbone.depth = 18
-    cfg.backbone.in_channels = 512
-    cfg.backbone.extra_channels = [(32, 32), (16, 16)]
-    cfg.neck.in_channels = [64, 128, 256, 512, 32, 16]
-    cfg.neck.branch_channels = [16, 8, 8]
-    cfg.bbox_head.in_channels = 32
-    cfg.bbox_head.feat_channels = 16
+    cfg = small_dsfd_config().model
     model = _build(cfg).eval()
     x = torch.randn(1, 3, 70, 100)
     with torch.no_grad():

@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn as nn
 from mmdet.structures import DetDataSample
-from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 import mmdet_face  # noqa: F401
@@ -17,9 +16,7 @@ from mmdet_face.datasets.transforms.dsfd_release_tta import (LONG_OVER_30 as L, 
                                                              dsfd_release_views, release_max_shrink)
 from mmdet_face.models.test_time_augs.dsfd_release_tta import (DSFDReleaseTTAModel, release_bbox_vote,
                                                                size_filter_mask)
-from tests.conftest import REPO_ROOT
-
-CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
+from tests.small_dsfd import small_dsfd_config
 
 
 def _views(h, w):
@@ -145,15 +142,7 @@ def test_tools_test_tta_uses_the_release_protocol(tmp_path):
     from mmdet_face.registry import MODELS
     from mmengine.dataset import Compose
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(str(CONFIG))
-    # a small DSFD: ResNet-18 body, narrow extras / FEM / head
-    cfg.model.backbone.backbone.depth = 18
-    cfg.model.backbone.in_channels = 512
-    cfg.model.backbone.extra_channels = [(32, 32), (16, 16)]
-    cfg.model.neck.in_channels = [64, 128, 256, 512, 32, 16]
-    cfg.model.neck.branch_channels = [16, 8, 8]
-    cfg.model.bbox_head.in_channels = 32
-    cfg.model.bbox_head.feat_channels = 16
+    cfg = small_dsfd_config()
     set_tta(cfg)   # what tools/test.py --tta does; the config's own tta_model / tta_pipeline win
     assert cfg.model.type == 'DSFDReleaseTTAModel'
     init_default_scope('mmdet_face')
