@@ -15,28 +15,13 @@ from mmengine.registry import init_default_scope
 
 from mmdet_face.datasets.transforms import DataAnchorSampling, LoadFaceAnnotations
 from mmdet_face.registry import TRANSFORMS
+from tests.datasets.three_faces import KPS_A, KPS_C, three_faces
 
-KPS_A = [[20, 30], [40, 31], [30, 45], [22, 55], [38, 56]]
-KPS_C = [[78, 60], [90, 60], [84, 66], [80, 72], [88, 72]]
 SCALES = np.array([16, 32, 64, 128, 256, 512], dtype=np.float64)
 
 
-def _results(ignore_all=False):
-    img = (np.arange(80 * 100 * 3) % 251).astype(np.uint8).reshape(80, 100, 3)
-    instances = [
-        dict(bbox=[10, 20, 50, 70], bbox_label=0, ignore_flag=int(ignore_all), keypoints=KPS_A,
-             keypoints_weights=[1, 1, 1, 1, 0]),
-        dict(bbox=[60, 10, 90, 40], bbox_label=0, ignore_flag=1, keypoints=[[0, 0]] * 5, keypoints_weights=[0] * 5),
-        dict(bbox=[70, 50, 98, 78], bbox_label=0, ignore_flag=int(ignore_all), keypoints=KPS_C,
-             keypoints_weights=[1] * 5),
-    ]
-    results = dict(img=img, img_shape=(80, 100), ori_shape=(80, 100), img_id='0--Toy/x', img_path='x.jpg',
-                   instances=instances)
-    return LoadFaceAnnotations()(results)
-
-
 def test_upscale_hand_computed_and_centre_rule():
-    r = _results()
+    r = three_faces()
     img = r['img'].copy()
     # x2 -> 200 x 160 rescaled image, crop 64 x 64 at (40, 30):
     #   A [20, 40, 100, 140] - (40, 30) = [-20, 10, 60, 110]: centre (20, 60) inside -> clipped to [0, 10, 60, 64]
@@ -56,7 +41,7 @@ def test_upscale_hand_computed_and_centre_rule():
 
 
 def r_img_crop(x, y, size=64):
-    img = _results()['img']
+    img = three_faces()['img']
     out = np.zeros((size, size, 3), np.uint8)
     patch = img[y:y + size, x:x + size]
     out[:patch.shape[0], :patch.shape[1]] = patch
@@ -64,14 +49,14 @@ def r_img_crop(x, y, size=64):
 
 
 def test_centre_just_outside_is_dropped_and_centre_inside_is_clipped():
-    r = _results()
+    r = three_faces()
     # x1, crop 64 at (0, 0): A centre (30, 45) inside; C centre (84, 64) has x > 64 -> dropped; B centre (75, 25)
     # outside -> dropped. Crop at (21, 1): C centre (84, 64) - (21, 1) = (63, 63) -> kept, clipped at 64; A centre
     # (9, 44) -> kept, x1 clipped to 0; B centre (54, 24) -> kept (ignore flag kept with it). At (21, 0) C's
     # centre y = 64 is on the border -> dropped (strictly inside only).
-    out = DataAnchorSampling(crop_size=64).apply(_results(), 1.0, (0, 0))
+    out = DataAnchorSampling(crop_size=64).apply(three_faces(), 1.0, (0, 0))
     assert out['das_info']['keep'].tolist() == [True, False, False]
-    out = DataAnchorSampling(crop_size=64).apply(_results(), 1.0, (21, 0))
+    out = DataAnchorSampling(crop_size=64).apply(three_faces(), 1.0, (21, 0))
     assert out['das_info']['keep'].tolist() == [True, True, False]
     out = DataAnchorSampling(crop_size=64).apply(r, 1.0, (21, 1))
     assert out['das_info']['keep'].tolist() == [True, True, True]
@@ -82,7 +67,7 @@ def test_centre_just_outside_is_dropped_and_centre_inside_is_clipped():
 
 
 def test_downscale_hand_computed_with_padding():
-    r = _results()
+    r = three_faces()
     img = r['img'].copy()
     # x0.5 -> 50 x 40 (exact, so s_x = s_y = 0.5); crop 64 at (-7, -12) puts the image at (7, 12), pad elsewhere
     out = DataAnchorSampling(crop_size=64, pad_val=7).apply(r, 0.5, (-7, -12))
@@ -100,10 +85,10 @@ def test_downscale_hand_computed_with_padding():
 
 def test_upscale_padding_fills_every_channel():
     # cv2 reads a bare border value as (v, 0, 0, 0); every channel must get pad_val
-    out = DataAnchorSampling(crop_size=64, pad_val=7).apply(_results(), 2.0, (150, 100))
+    out = DataAnchorSampling(crop_size=64, pad_val=7).apply(three_faces(), 2.0, (150, 100))
     assert out['img'].shape == (64, 64, 3)
     assert (out['img'][:, 51:] == 7).all() and (out['img'][61:] == 7).all()
-    out = DataAnchorSampling(crop_size=(48, 32), pad_val=(1, 2, 3)).apply(_results(), 2.0, (190, 150))
+    out = DataAnchorSampling(crop_size=(48, 32), pad_val=(1, 2, 3)).apply(three_faces(), 2.0, (190, 150))
     assert out['img'].shape == (32, 48, 3) and out['img_shape'] == (32, 48)
     assert (out['img'][20:, 20:] == [1, 2, 3]).all()
 
@@ -111,7 +96,7 @@ def test_upscale_padding_fills_every_channel():
 @pytest.mark.parametrize('seed', range(40))
 def test_seeded_sample_chosen_face_has_target_size_and_is_inside(seed):
     np.random.seed(seed)
-    r = _results()
+    r = three_faces()
     boxes_in = r['gt_bboxes'].tensor.numpy().copy()
     kps_in = r['gt_keypoints'].copy()
     out = DataAnchorSampling(crop_size=256)(r)
@@ -146,7 +131,7 @@ def test_seeded_sample_chosen_face_has_target_size_and_is_inside(seed):
 
 def test_image_without_valid_face_is_unchanged():
     t = DataAnchorSampling(crop_size=64)
-    for r in (_results(ignore_all=True),
+    for r in (three_faces(ignore_all=True),
               LoadFaceAnnotations()(dict(img=np.zeros((30, 40, 3), np.uint8), img_shape=(30, 40), instances=[]))):
         img = r['img'].copy()
         boxes = r['gt_bboxes'].tensor.clone()
@@ -155,7 +140,7 @@ def test_image_without_valid_face_is_unchanged():
         assert out['img_shape'] == img.shape[:2] and 'das_info' not in out
         assert (out['gt_bboxes'].tensor == boxes).all()
     # prob 0: never applied
-    r = _results()
+    r = three_faces()
     out = DataAnchorSampling(crop_size=64, prob=0.0)(r)
     assert out['img'].shape == (80, 100, 3) and 'das_info' not in out
 
@@ -182,7 +167,7 @@ def test_target_sizes_spread_over_allowed_anchors():
     # through the full transform on the toy image: the target index is spread over {0, 1, 2}
     counts = np.zeros(6, dtype=int)
     for _ in range(300):
-        counts[DataAnchorSampling(crop_size=64)(_results())['das_info']['i_target']] += 1
+        counts[DataAnchorSampling(crop_size=64)(three_faces())['das_info']['i_target']] += 1
     assert counts[3:].sum() == 0 and (counts[:3] > 60).all()
 
 
@@ -195,7 +180,7 @@ def test_registered_and_mixed_with_square_crop_in_scope():
              transforms=[[dict(type='DataAnchorSampling', crop_size=64)],
                          [dict(type='RandomSquareCrop', crop_choice=[0.5])]]))
     np.random.seed(1)
-    used = [('das_info' in mixed(_results())) for _ in range(60)]
+    used = [('das_info' in mixed(three_faces())) for _ in range(60)]
     assert 10 < sum(used) < 50
 
 
@@ -209,7 +194,7 @@ def test_bad_arguments():
 
 
 def test_plain_array_boxes():
-    r = _results()
+    r = three_faces()
     r['gt_bboxes'] = r['gt_bboxes'].tensor.numpy()
     out = DataAnchorSampling(crop_size=64).apply(r, 2.0, (40, 30))
     assert isinstance(out['gt_bboxes'], np.ndarray) and not isinstance(out['gt_bboxes'], HorizontalBoxes)

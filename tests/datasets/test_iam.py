@@ -13,25 +13,12 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet_face.datasets.transforms import FaceMinIoURandomCrop, LoadFaceAnnotations, PackFaceInputs, RandomSquareCrop
+from mmdet_face.datasets.transforms import FaceMinIoURandomCrop, PackFaceInputs, RandomSquareCrop
 from mmdet_face.datasets.transforms.min_iou_crop import patch_ious
 from mmdet_face.registry import TRANSFORMS
+from tests.datasets.three_faces import KPS_A, three_faces
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-KPS_A = [[20, 30], [40, 31], [30, 45], [22, 55], [38, 56]]
-KPS_C = [[78, 60], [90, 60], [84, 66], [80, 72], [88, 72]]
-
-
-def _results():
-    img = (np.arange(80 * 100 * 3) % 251).astype(np.uint8).reshape(80, 100, 3)
-    instances = [
-        dict(bbox=[10, 20, 50, 70], bbox_label=0, ignore_flag=0, keypoints=KPS_A, keypoints_weights=[1, 1, 1, 1, 0]),
-        dict(bbox=[60, 10, 90, 40], bbox_label=0, ignore_flag=1, keypoints=[[0, 0]] * 5, keypoints_weights=[0] * 5),
-        dict(bbox=[70, 50, 98, 78], bbox_label=0, ignore_flag=0, keypoints=KPS_C, keypoints_weights=[1] * 5),
-    ]
-    results = dict(img=img, img_shape=(80, 100), ori_shape=(80, 100), img_id='0--Toy/x', img_path='x.jpg',
-                   instances=instances)
-    return LoadFaceAnnotations()(results)
 
 
 def test_patch_ious_hand_computed():
@@ -58,16 +45,16 @@ def test_accepts_is_min_iou_and_a_centre_inside():
 def test_crop_moves_boxes_keypoints_flags_together():
     # patch [5, 10, 60, 80] (55 x 70): A centre (30, 45) inside -> [5, 10, 45, 60]; B centre (75, 25) and C centre
     # (84, 64) outside -> dropped with their flags, labels and landmarks; A's landmarks shift by (-5, -10)
-    out = FaceMinIoURandomCrop().crop(_results(), np.array([5, 10, 60, 80]))
+    out = FaceMinIoURandomCrop().crop(three_faces(), np.array([5, 10, 60, 80]))
     assert out['img'].shape == (70, 55, 3) and out['img_shape'] == (70, 55)
-    np.testing.assert_array_equal(out['img'], _results()['img'][10:80, 5:60])
+    np.testing.assert_array_equal(out['img'], three_faces()['img'][10:80, 5:60])
     np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[5, 10, 45, 60]])
     assert out['gt_ignore_flags'].tolist() == [False] and out['gt_bboxes_labels'].tolist() == [0]
     np.testing.assert_allclose(out['gt_keypoints'][0], np.array(KPS_A) - [5, 10])
     np.testing.assert_array_equal(out['gt_keypoints_weights'], [[1, 1, 1, 1, 0]])
     # patch [40, 0, 100, 60]: A centre (30, 45) out; B centre (75, 25) in -> kept as ignore; C centre (84, 64)
     # out (y 64 > 60). B [60, 10, 90, 40] - (40, 0) = [20, 10, 50, 40]
-    out = FaceMinIoURandomCrop().crop(_results(), np.array([40, 0, 100, 60]))
+    out = FaceMinIoURandomCrop().crop(three_faces(), np.array([40, 0, 100, 60]))
     np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[20, 10, 50, 40]])
     assert out['gt_ignore_flags'].tolist() == [True]
     # the keypoint-geometry guard accepts the crop (it recorded that the landmarks moved with the image)
@@ -130,7 +117,7 @@ def test_dsfd_config_mixes_das_and_ssd_crop_0_4_to_0_6():
     np.random.seed(0)
     n, das = 400, 0
     for _ in range(n):
-        out = transform(_results())
+        out = transform(three_faces())
         das += 'das_info' in out
         if 'das_info' in out:
             assert out['img'].shape[:2] == (64, 64)

@@ -14,25 +14,12 @@ from mmengine.registry import init_default_scope
 from mmdet_face.datasets.transforms import (FaceRandomFlip, FaceResize, LoadFaceAnnotations, PackFaceInputs,
                                             RandomSquareCrop)
 from mmdet_face.registry import TRANSFORMS
+from tests.datasets.three_faces import KPS_A, KPS_C, three_faces
 
-KPS_A = [[20, 30], [40, 31], [30, 45], [22, 55], [38, 56]]
-KPS_C = [[78, 60], [90, 60], [84, 66], [80, 72], [88, 72]]
-
-
-def _results():
-    img = (np.arange(80 * 100 * 3) % 251).astype(np.uint8).reshape(80, 100, 3)
-    instances = [
-        dict(bbox=[10, 20, 50, 70], bbox_label=0, ignore_flag=0, keypoints=KPS_A, keypoints_weights=[1, 1, 1, 1, 0]),
-        dict(bbox=[60, 10, 90, 40], bbox_label=0, ignore_flag=1, keypoints=[[0, 0]] * 5, keypoints_weights=[0] * 5),
-        dict(bbox=[70, 50, 98, 78], bbox_label=0, ignore_flag=0, keypoints=KPS_C, keypoints_weights=[1] * 5),
-    ]
-    results = dict(img=img, img_shape=(80, 100), ori_shape=(80, 100), img_id='0--Toy/x', img_path='x.jpg',
-                   instances=instances)
-    return LoadFaceAnnotations()(results)
 
 
 def test_load_face_annotations():
-    r = _results()
+    r = three_faces()
     assert isinstance(r['gt_bboxes'], HorizontalBoxes)
     assert r['gt_bboxes'].tensor.dtype == torch.float32 and r['gt_bboxes'].tensor.shape == (3, 4)
     assert r['gt_bboxes_labels'].dtype == np.int64 and r['gt_bboxes_labels'].shape == (3, )
@@ -45,7 +32,7 @@ def test_load_face_annotations():
 
 
 def test_square_crop_inside_with_clipping():
-    r = _results()
+    r = three_faces()
     img = r['img'].copy()
     # patch x 25..85, y 30..90 (10 rows below the image): A centre (30, 45) and C centre (84, 64) are inside,
     # B centre (75, 25) is above the patch.
@@ -64,7 +51,7 @@ def test_square_crop_inside_with_clipping():
 
 
 def test_square_crop_larger_than_image_pads_128():
-    r = _results()
+    r = three_faces()
     img = r['img'].copy()
     out = RandomSquareCrop(crop_choice=[1.5]).crop(r, np.array([-20, -10, 100, 110]))
     o = out['img']
@@ -81,7 +68,7 @@ def test_square_crop_larger_than_image_pads_128():
 def test_square_crop_random_offset_consistent():
     np.random.seed(3)
     for _ in range(20):
-        r = _results()
+        r = three_faces()
         img = r['img'].copy()
         out = RandomSquareCrop(crop_choice=[1.0])(r)
         # side = int(1.0 * short side 80) = 80; top is 0 (h == side); left in [0, 20]
@@ -99,7 +86,7 @@ def test_square_crop_sampling_and_retries():
     t = RandomSquareCrop(crop_choice=choice)
     sides = set()
     for _ in range(50):
-        out = t(_results())
+        out = t(three_faces())
         h, w = out['img'].shape[:2]
         assert h == w
         sides.add(h)
@@ -121,7 +108,7 @@ def test_square_crop_sampling_and_retries():
 
 
 def test_resize_scales_keypoints():
-    r = _results()
+    r = three_faces()
     out = FaceResize(scale=(200, 120), keep_ratio=False)(r)  # w x 2.0, h x 1.5
     assert out['img'].shape == (120, 200, 3) and out['scale_factor'] == (2.0, 1.5)
     np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy()[0], [20, 30, 100, 105])
@@ -130,13 +117,13 @@ def test_resize_scales_keypoints():
     assert out['gt_keypoints'].dtype == np.float32
     np.testing.assert_array_equal(out['gt_keypoints_weights'][0], [1, 1, 1, 1, 0])
     # keep_ratio: long side 100 -> 50 (x0.5)
-    out = FaceResize(scale=(50, 50), keep_ratio=True)(_results())
+    out = FaceResize(scale=(50, 50), keep_ratio=True)(three_faces())
     assert out['img'].shape[:2] == (40, 50)
     np.testing.assert_allclose(out['gt_keypoints'][2], np.array(KPS_C) * 0.5)
 
 
 def test_flip_mirrors_and_swaps_landmarks():
-    r = _results()
+    r = three_faces()
     img = r['img'].copy()
     out = FaceRandomFlip(prob=1.0)(r)
     assert out['flip'] and out['flip_direction'] == 'horizontal'
@@ -150,14 +137,14 @@ def test_flip_mirrors_and_swaps_landmarks():
     again = FaceRandomFlip(prob=1.0)(dict(out, flip=None, flip_direction=None))
     np.testing.assert_allclose(again['gt_keypoints'][0], KPS_A)
     # vertical: y' = 80 - y, no swap
-    out = FaceRandomFlip(prob=1.0, direction='vertical')(_results())
+    out = FaceRandomFlip(prob=1.0, direction='vertical')(three_faces())
     np.testing.assert_allclose(out['gt_keypoints'][0], [[20, 50], [40, 49], [30, 35], [22, 25], [38, 24]])
-    no = FaceRandomFlip(prob=0.0)(_results())
+    no = FaceRandomFlip(prob=0.0)(three_faces())
     np.testing.assert_allclose(no['gt_keypoints'][0], KPS_A)
 
 
 def test_pack_face_inputs():
-    out = PackFaceInputs()(_results())
+    out = PackFaceInputs()(three_faces())
     assert out['inputs'].shape == (3, 80, 100) and out['inputs'].dtype == torch.uint8
     ds = out['data_samples']
     gt, ign = ds.gt_instances, ds.ignored_instances
