@@ -1,6 +1,8 @@
 """search_tools.worker's lease with a stand-in training script (no real training, seconds): a worker asked to stop
 releases its trial for the next worker at once; a worker whose trial was taken over while it trained leaves its
-result to the re-enqueued copy, which completes without training again."""
+result to the re-enqueued copy, which completes without training again; two worker processes share one queue, in
+the study folder's journal file and in a database (SQLite through Optuna's RDB storage, the ``--storage URL``
+path: the same lease code, no server needed)."""
 import json
 import sys
 import threading
@@ -24,7 +26,7 @@ with open(os.path.join(work_dir, '20260101_000000', 'vis_data', 'scalars.json'),
 """
 
 
-def make_study(tmp_path, seconds):
+def make_study(tmp_path, seconds, storage=None):
     study_dir = tmp_path / 'study'
     (study_dir / 'candidates').mkdir(parents=True)
     spec = dict(name='l', space='resnet', step='backbone', gflops=1.0, tolerance=0.02, input_shape=[320, 320],
@@ -34,7 +36,7 @@ def make_study(tmp_path, seconds):
     (study_dir / 'candidates' / 'k.py').write_text(
         "train_cfg = dict(max_epochs=4, val_interval=4)\ntrain_dataloader = dict(batch_size=8)\n"
         "optim_wrapper = dict(optimizer=dict(lr=0.1))\ndefault_hooks = dict(checkpoint=dict(interval=1))\n")
-    study = open_study(str(study_dir), spec=spec, create=True)
+    study = open_study(str(study_dir), storage, spec=spec, create=True)
     study.enqueue_trial({}, user_attrs=dict(key='kkkk', config='candidates/k.py', has_params=False))
     script = tmp_path / 'fake_train.py'
     script.write_text(FAKE_TRAIN)
@@ -60,15 +62,17 @@ def test_stopped_worker_releases_its_trial(tmp_path, monkeypatch):
     assert requeued.state == TrialState.WAITING and requeued.user_attrs['trial_dir'] == 'trials/0_kkkk'
 
 
-def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, monkeypatch):
-    study_dir, script = make_study(tmp_path, seconds=3)
+@pytest.mark.parametrize('database', [False, True], ids=['journal', 'sqlite'])
+def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, monkeypatch, database):
+    storage = f'sqlite:///{tmp_path}/search.db' if database else None
+    study_dir, script = make_study(tmp_path, seconds=3, storage=storage)
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '3')
     logs = []
-    worker = Worker(str(study_dir), heartbeat=0.2, poll=0.1, train_script=str(script), log=logs.append)
+    worker = Worker(str(study_dir), storage, heartbeat=0.2, poll=0.1, train_script=str(script), log=logs.append)
 
     def take_over():  # another worker decides the lease is stale while this one still trains
         time.sleep(1.5)
-        other = open_study(str(study_dir))
+        other = open_study(str(study_dir), storage)
         assert reap_stale_trials(other, stale_after=1, now=time.time() + 100, log=lambda *_: None) == [0]
 
     thief = threading.Thread(target=take_over)
@@ -77,7 +81,7 @@ def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, mon
     thief.join()
     assert counts['reused'] == 1, logs
     assert any('taken over' in line for line in logs)
-    first, second = open_study(str(study_dir)).get_trials()
+    first, second = open_study(str(study_dir), storage).get_trials()
     assert first.state == TrialState.FAIL and 'reaped' in first.user_attrs
     assert second.state == TrialState.COMPLETE and second.value == 0.5
     assert second.user_attrs['trial_dir'] == first.user_attrs['trial_dir']
@@ -88,25 +92,29 @@ def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, mon
     assert 'max_epochs=2' in config and 'batch_size=2' in config and 'lr=0.01' in config
 
 
-def test_parallel_workers_take_each_queued_trial_once(tmp_path):
+@pytest.mark.parametrize('database', [False, True], ids=['journal', 'sqlite'])
+def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
     import os
     import subprocess
     from pathlib import Path
-    study_dir, script = make_study(tmp_path, seconds=1)
-    study = open_study(str(study_dir))
+    storage = f'sqlite:///{tmp_path}/search.db' if database else None
+    study_dir, script = make_study(tmp_path, seconds=1, storage=storage)
+    study = open_study(str(study_dir), storage)
     for key in ('k2k2', 'k3k3', 'k4k4', 'k5k5'):
         study.enqueue_trial({}, user_attrs=dict(key=key, config='candidates/k.py', has_params=False))
     repo = str(Path(__file__).resolve().parents[2])
     code = ('import sys\nfrom search_tools.worker import Worker\n'
-            f'print(Worker({str(study_dir)!r}, target=5, heartbeat=0.2, poll=0.1, train_script={str(script)!r})'
+            f'print(Worker({str(study_dir)!r}, {storage!r}, target=5, heartbeat=0.2, poll=0.1, '
+            f'train_script={str(script)!r})'
             '.run())\n')
     env = dict(os.environ, PYTHONPATH=repo, FAKE_TRAIN_SECONDS='2', OMP_NUM_THREADS='1')
     workers = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outs = [w.communicate(timeout=300)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), outs
-    trials = open_study(str(study_dir)).get_trials()
+    trials = open_study(str(study_dir), storage).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5, outs
+    assert (tmp_path / 'search.db').is_file() == database and (study_dir / 'optuna.journal').is_file() != database
     # every queued candidate trained once, in its own folder, by one of the two workers
     assert sorted(t.user_attrs['key'] for t in trials) == ['k2k2', 'k3k3', 'k4k4', 'k5k5', 'kkkk']
     assert not any('duplicate_of' in t.user_attrs for t in trials)
