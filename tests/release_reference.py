@@ -41,6 +41,7 @@ the child's stdout / stderr. ``reference_available()`` returns ``(ok, reason)`` 
 
 Stand-alone check: ``python tests/release_reference.py`` prints whether the reference can be used here and why not.
 """
+import contextlib
 import fcntl
 import functools
 import os
@@ -249,6 +250,21 @@ _globals = {k: _helpers[k] for k in ('cpu_nms', 'calibrate_batchnorm', 'dsfd_rel
 _globals['OUT'] = pathlib.Path(_cfg['out_dir']) if _cfg['out_dir'] else None
 runpy.run_path(_cfg['script'], init_globals=_globals, run_name='__main__')
 '''
+
+
+@contextlib.contextmanager
+def reference_threads(threads: int = 1):
+    """Run our side of a parity check on the reference child's thread count (``run_reference(threads=1)``), and
+    restore the process's count after: on 2 threads oneDNN splits a convolution's sums differently, which moved the
+    outputs by ~2e-5 of their scale (more than the 1e-5 the parity tests allow); on one thread both sides agree
+    bit for bit."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_reference(script: str, *, out_dir=None, args: Iterable[str] = (), timeout: float = 600,

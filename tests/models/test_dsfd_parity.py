@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
-from tests.release_reference import require_reference, run_reference
+from tests.release_reference import reference_threads, require_reference, run_reference
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 SIZES = [(200, 320), (257, 383)]
@@ -171,6 +171,12 @@ parts.append(det_p)
 torch.save(dict(image=torch.from_numpy(tta_image.copy()), dets=torch.from_numpy(bbox_vote(np.vstack(parts)))),
            OUT / 'tta.pth')
 '''
+
+
+@pytest.fixture(autouse=True)
+def _on_the_reference_thread_count():
+    with reference_threads():  # bitwise-equal sums (see reference_threads)
+        yield
 
 
 @pytest.fixture(scope='module')

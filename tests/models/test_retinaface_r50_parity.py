@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
-from tests.release_reference import require_reference, run_reference
+from tests.release_reference import reference_threads, require_reference, run_reference
 
 R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'
 SIZES = [(200, 320), (257, 383)]
@@ -86,6 +86,12 @@ with torch.no_grad():
                             dets=torch.from_numpy(dets), det_landmarks=torch.from_numpy(l).view(-1, 5, 2)))
 torch.save(dict(layouts=layouts, results=results), OUT / 'reference.pth')
 '''
+
+
+@pytest.fixture(autouse=True)
+def _on_the_reference_thread_count():
+    with reference_threads():  # bitwise-equal sums (see reference_threads)
+        yield
 
 
 @pytest.fixture(scope='module')
