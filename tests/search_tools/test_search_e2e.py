@@ -123,3 +123,23 @@ def test_cli_refuses_bad_input(tmp_path, toy_data):
     assert len(search.open_study(str(tmp_path / 'a'), shared).get_trials()) == 1
     with pytest.raises(SystemExit, match="already holds a study named 'resnet-2.5g-backbone'; give another --name"):
         search.main(common + ['--out', str(tmp_path / 'b')])
+
+
+def test_a_trial_on_two_processes(toy_data, tmp_path):
+    """``run --gpus 2``: the trial trains under ``torchrun --standalone`` with two processes (gloo on a CPU machine,
+    the same command that starts two NCCL ranks on a GPU machine) and is recorded like a one-process trial."""
+    template = tiny_template(tmp_path / 'template.py', toy_data)
+    study = tmp_path / 'study'
+    search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--input', '320x320', '--template',
+                 str(template), '--num', '1', '--seed', '2', '--proxy-epochs', '1', '--proxy-batch', '2',
+                 '--data-root', str(toy_data), '--out', str(study)])
+    code, log = run_cli('run', '--study', study, '--gpus', '2', '--heartbeat', '1')
+    assert code == 0, log[-3000:]
+    [trial] = search.open_study(str(study)).get_trials()
+    assert trial.state.name == 'COMPLETE', log[-3000:]
+    result = json.loads((study / trial.user_attrs['trial_dir'] / 'result.json').read_text())
+    assert result['hard'] == trial.value and (study / result['checkpoint']).is_file()
+    logs = list((study / trial.user_attrs['trial_dir']).rglob('*.log'))
+    text = '\n'.join(p.read_text() for p in logs)
+    # mmengine's runtime environment block: the runner saw a process group of 2
+    assert 'Distributed launcher: pytorch' in text and 'GPU number: 2' in text, text[-3000:]
