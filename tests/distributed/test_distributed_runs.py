@@ -332,6 +332,14 @@ def train_rows_of(run_dir):
     return [(r['epoch'], r['iter'], r['lr']) for r in map(json.loads, scalars.read_text().splitlines()) if 'lr' in r]
 
 
+def _failure_excerpt(log, size=3000):
+    """The head of a crash report (a fatal signal or C++ terminate; its tail is only the list of extension
+    modules) and the log's last lines."""
+    marks = [i for i in (log.find('Fatal Python error'), log.find('terminate called')) if i >= 0]
+    head = log[max(0, min(marks) - size // 2):min(marks) + size // 2] + '\n...\n' if marks else ''
+    return head + log[-size:]
+
+
 def test_two_nodes_match_one_node(reference, setup):
     """NNODES=2 NODE_RANK=0|1 tools/dist_train.sh CONFIG 1, started twice on this machine: one 2-rank job."""
     work_dir, probe_dir = setup['root'] / 'two_nodes', setup['root'] / 'two_nodes_probe'
@@ -343,7 +351,7 @@ def test_two_nodes_match_one_node(reference, setup):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(REPO))
              for rank in (0, 1)]
     logs = [node.communicate(timeout=TIMEOUT)[0] for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+    assert [node.returncode for node in nodes] == [0, 0], ''.join(_failure_excerpt(log) for log in logs)
     assert sorted(probes(probe_dir)) == [0, 1]
     assert_same_weights(work_dir / f'epoch_{MAX_EPOCHS}.pth', reference['work_dir'] / f'epoch_{MAX_EPOCHS}.pth')
 
