@@ -25,8 +25,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction, tool_config  # noqa: E402
-from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, init_distributed,  # noqa: E402
-                                    launch_rank, rank0_decides, record_errors)
+from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, finish_distributed,  # noqa: E402
+                                    init_distributed, launch_rank, rank0_decides, record_errors)
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
 
@@ -129,6 +129,7 @@ def main(argv=None):
         exit_with(f'tools/train.py: {exc}')
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -243,7 +243,8 @@ def run_model(args, prog=None):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     import mmdet_face
     from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
-    from mmdet_face.engine.dist import LaunchError, exit_with, init_distributed, launch_rank, rank0_decides
+    from mmdet_face.engine.dist import (LaunchError, exit_with, finish_distributed, init_distributed, launch_rank,
+                                        rank0_decides)
     from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
     from mmengine.runner import Runner
 
@@ -267,4 +268,5 @@ def run_model(args, prog=None):
     metrics = runner.test()
     if args.out and runner.rank == 0:
         print(json.dumps(metrics, indent=2))
+    finish_distributed()
     return metrics

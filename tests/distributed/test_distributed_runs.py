@@ -35,6 +35,7 @@ ITERS = 2 * MAX_EPOCHS
 TIMEOUT = 300
 
 PROBE_HOOK = '''
+import atexit
 import hashlib
 import json
 import os
@@ -45,6 +46,17 @@ import torch.distributed as dist
 from mmengine.hooks import Hook
 
 from mmdet_face.registry import HOOKS
+
+
+def _record_exit():
+    # whether the tool ended its process group before exiting (a group left to interpreter shutdown could abort
+    # a finished rank); the rank comes from the launcher's variables, the group may be gone
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    with open(os.path.join(os.environ['PROBE_DIR'], f'exit{rank}_{os.getpid()}.json'), 'w') as f:
+        json.dump(dict(rank=int(rank), group_alive=dist.is_initialized()), f)
+
+
+atexit.register(_record_exit)
 
 
 @HOOKS.register_module()
@@ -192,6 +204,12 @@ def dist_train(setup, work_dir, probe_dir, *options, nproc=NPROC, **env):
     env = run_env(setup, probe_dir, **dict(dict(PORT=free_port()), **env))
     return run(['bash', str(REPO / 'tools' / 'dist_train.sh'), str(setup['config']), str(nproc),
                 '--work-dir', str(work_dir), *options], env)
+
+
+def exits(probe_dir):
+    """{rank: whether its process group still existed at exit} from the probe module's atexit records."""
+    records = [json.loads(p.read_text()) for p in Path(probe_dir).glob('exit*.json')]
+    return {r['rank']: r['group_alive'] for r in records}
 
 
 def probes(probe_dir):
@@ -353,6 +371,7 @@ def test_two_nodes_match_one_node(reference, setup):
     logs = [node.communicate(timeout=TIMEOUT)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], ''.join(_failure_excerpt(log) for log in logs)
     assert sorted(probes(probe_dir)) == [0, 1]
+    assert exits(probe_dir) == {0: False, 1: False}  # each rank ended its process group before exiting
     assert_same_weights(work_dir / f'epoch_{MAX_EPOCHS}.pth', reference['work_dir'] / f'epoch_{MAX_EPOCHS}.pth')
 
 
@@ -363,15 +382,18 @@ def test_slurm_scripts_match_torchrun(reference, setup):
     env = run_env(setup, probe_dir, GPUS=2, GPUS_PER_NODE=2, GRES='', CPUS_PER_TASK=1, MASTER_PORT=free_port())
     train = run(['bash', str(REPO / 'tools' / 'slurm_train.sh'), 'cpu', 'toy', str(setup['config']), str(work_dir),
                  '--cfg-options', 'train_cfg.val_interval=1000'], env)
-    assert train.returncode == 0, train.log[-4000:]
+    assert train.returncode == 0, _failure_excerpt(train.log)
     assert sorted(probes(probe_dir)) == [0, 1]
+    assert exits(probe_dir) == {0: False, 1: False}  # each rank ended its process group before exiting
     assert_same_weights(work_dir / f'epoch_{MAX_EPOCHS}.pth', reference['work_dir'] / f'epoch_{MAX_EPOCHS}.pth')
 
-    out_dir = setup['root'] / 'sub_slurm'
+    out_dir, test_probe = setup['root'] / 'sub_slurm', setup['root'] / 'slurm_test_probe'
+    test_probe.mkdir()
     test = run(['bash', str(REPO / 'tools' / 'slurm_test.sh'), 'cpu', 'toy', str(setup['config']),
                 str(reference['work_dir'] / f'epoch_{MAX_EPOCHS}.pth'), '--work-dir', str(setup['root'] / 'test_slurm'),
-                '--out', str(out_dir)], dict(env, MASTER_PORT=str(free_port())))
-    assert test.returncode == 0, test.log[-4000:]
+                '--out', str(out_dir)], dict(env, MASTER_PORT=str(free_port()), PROBE_DIR=str(test_probe)))
+    assert test.returncode == 0, _failure_excerpt(test.log)
+    assert exits(test_probe) == {0: False, 1: False}
     same_metrics(printed_metrics(test.stdout),
                  val_metrics(reference['work_dir'])[-1])
     assert len(list(out_dir.rglob('*.txt'))) == 5

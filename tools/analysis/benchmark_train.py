@@ -36,8 +36,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
-from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, init_distributed,  # noqa: E402
-                                    launch_rank)
+from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, finish_distributed,  # noqa: E402
+                                    init_distributed, launch_rank)
 
 PHASES = ('data', 'forward', 'backward', 'optimizer')
 
@@ -213,8 +213,7 @@ def main(argv=None):
         if runner.rank == 0:
             print(f'{osp.basename(args.config)}' + (' --amp' if args.amp else ''))
             print(summarize(per_rank, args.batch), flush=True)
-        if torch_dist.is_available() and torch_dist.is_initialized():
-            torch_dist.destroy_process_group()
+        finish_distributed()
     return per_rank
 
 
