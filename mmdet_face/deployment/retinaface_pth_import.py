@@ -254,12 +254,13 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
 def _load_strictly(model: torch.nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
     """``model.load_state_dict(state, strict=True)``, failing with ``message`` plus a short list of the missing /
     unexpected / mis-shaped keys (torch's own message lists every key, hundreds for the ResNet-50 release)."""
+    from mmdet_face.apis.checkpoint import compare_state_dicts
     ours = model.state_dict()
+    report = compare_state_dicts(ours, state)
     # BatchNorm fills in a missing num_batches_tracked itself: the release files may not have it
-    missing = [k for k in ours if k not in state and not k.endswith('num_batches_tracked')]
-    unexpected = [k for k in state if k not in ours]
-    shapes = [f'{k} {tuple(v.shape)} (model: {tuple(ours[k].shape)})' for k, v in state.items()
-              if k in ours and v.shape != ours[k].shape]
+    missing = [k for k in report['missing'] if not k.endswith('num_batches_tracked')]
+    unexpected = report['unexpected']
+    shapes = [f'{k} {tuple(state[k].shape)} (model: {tuple(ours[k].shape)})' for k in report['shape']]
     problems = [f'{len(items)} {what}: {", ".join(items[:3])}{" ..." if len(items) > 3 else ""}'
                 for what, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', shapes))
                 if items]
