@@ -154,13 +154,16 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
             self._build_first_shot(**first_shot)
 
     # ------------------------------------------------------------------ layers
-    def build_shot(self, max_in_out: bool) -> Tuple[nn.ModuleList, nn.ModuleList]:
-        """One shot's per-level (score, box) branches; the second shot is ``cls_branches`` / ``reg_branches``."""
+    def build_shot(self, max_in_out: bool, in_channels: Optional[Sequence[int]] = None
+                   ) -> Tuple[nn.ModuleList, nn.ModuleList]:
+        """One shot's per-level (score, box) branches on ``in_channels[l]`` input channels (default: the head's
+        ``in_channels`` on every level); the second shot is ``cls_branches`` / ``reg_branches``."""
+        if in_channels is None:
+            in_channels = [self.in_channels] * self.num_levels
         cls_out = self.num_anchors * ((self.num_maxout + 1) if max_in_out else 2)
-        cls = nn.ModuleList([DSFDHeadBranch(self.in_channels, cls_out, self.feat_channels, self.num_convs)
-                             for _ in range(self.num_levels)])
-        reg = nn.ModuleList([DSFDHeadBranch(self.in_channels, self.num_anchors * 4, self.feat_channels,
-                                            self.num_convs) for _ in range(self.num_levels)])
+        cls = nn.ModuleList([DSFDHeadBranch(c, cls_out, self.feat_channels, self.num_convs) for c in in_channels])
+        reg = nn.ModuleList([DSFDHeadBranch(c, self.num_anchors * 4, self.feat_channels, self.num_convs)
+                             for c in in_channels])
         return cls, reg
 
     def _build_first_shot(self, in_channels: Sequence[int], prior_generator: dict,
@@ -174,11 +177,8 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         if self.first_shot_prior_generator.num_levels != self.num_levels:
             raise ValueError(f'first_shot.prior_generator has {self.first_shot_prior_generator.num_levels} levels, '
                              f'the head {self.num_levels}')
-        cls_out = self.num_anchors * ((self.num_maxout + 1) if self.first_shot_max_in_out else 2)
-        self.first_shot_cls_branches = nn.ModuleList([
-            DSFDHeadBranch(c, cls_out, self.feat_channels, self.num_convs) for c in in_channels])
-        self.first_shot_reg_branches = nn.ModuleList([
-            DSFDHeadBranch(c, self.num_anchors * 4, self.feat_channels, self.num_convs) for c in in_channels])
+        self.first_shot_cls_branches, self.first_shot_reg_branches = self.build_shot(self.first_shot_max_in_out,
+                                                                                     in_channels)
 
     def forward_first_shot(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """First shot on the original levels (training only): (scores, deltas) as :meth:`forward`."""
@@ -283,10 +283,14 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
 
         What the release's ``SSD.forward`` returns (normalised there; multiply by (W, H) to compare).
         """
-        priors = self.get_priors(cls_scores, batch_img_metas)
-        scores = self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0]
-        deltas = self._flatten(bbox_preds, 4)
+        priors, scores, deltas = self._flat_outputs(cls_scores, bbox_preds, batch_img_metas)
         return self.bbox_coder.decode(priors[None].expand_as(deltas), deltas), scores
+
+    def _flat_outputs(self, cls_scores: List[Tensor], bbox_preds: List[Tensor],
+                      batch_img_metas: Optional[List[dict]]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Priors (P, 4), face probabilities (B, P) and deltas (B, P, 4) over all levels, in prior order."""
+        priors = self.get_priors(cls_scores, batch_img_metas)
+        return priors, self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0], self._flatten(bbox_preds, 4)
 
     def predict_by_feat(self,
                         cls_scores: List[Tensor],
@@ -307,9 +311,7 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         """
         cfg = self.test_cfg if cfg is None else cfg
         cfg = ConfigDict(cfg or {})
-        priors = self.get_priors(cls_scores, batch_img_metas)
-        scores_all = self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0]
-        deltas_all = self._flatten(bbox_preds, 4)
+        priors, scores_all, deltas_all = self._flat_outputs(cls_scores, bbox_preds, batch_img_metas)
         results = []
         for img_id in range(scores_all.shape[0]):
             img_meta = batch_img_metas[img_id] if batch_img_metas is not None else {}
