@@ -24,6 +24,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.losses.multibox_loss import hard_negative_mining
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
@@ -160,14 +161,7 @@ class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
             (P,) bool: positives plus the ``min(neg_pos_ratio * num_pos, P - 1, num_background)`` background priors
             with the largest loss.
         """
-        pos = labels > 0
-        neg_candidates = labels == 0
-        num_neg = min(self.neg_pos_ratio * int(pos.sum()), cls_loss.numel() - 1, int(neg_candidates.sum()))
-        selected = pos.clone()
-        if num_neg > 0:
-            ranking = cls_loss.detach().masked_fill(~neg_candidates, float('-inf'))
-            selected[ranking.topk(num_neg).indices] = True
-        return selected
+        return hard_negative_mining(cls_loss, labels, self.neg_pos_ratio)
 
     def loss_by_feat(self,
                      cls_scores: List[Tensor],
