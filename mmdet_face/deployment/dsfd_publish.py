@@ -18,7 +18,8 @@ from typing import List, Mapping, Optional, Tuple
 
 import torch
 
-from .output_file import atomic_output, check_output_path
+from .output_file import check_output_path
+from .release_checkpoint import save_converted_checkpoint
 
 FIRST_SHOT_KEY = re.compile(r'(^|\.)first_shot_')
 
@@ -65,9 +66,7 @@ def publish_dsfd_checkpoint(src: str, dst: str, overwrite: bool = False, logger=
     kept, dropped = strip_first_shot(state)
     meta = dict(checkpoint.get('meta') or {}) if 'state_dict' in checkpoint else {}
     meta['dsfd_publish'] = dict(source=osp.basename(src), dropped_first_shot_tensors=len(dropped))
-    published = dict(state_dict=kept, meta=meta)
-    with atomic_output(dst, overwrite) as tmp:
-        torch.save(published, tmp)
+    published = save_converted_checkpoint(dst, kept, meta, overwrite)
     what = (f'dropped the {len(dropped)} first-shot tensors (train-only: Progressive Anchor Loss)' if dropped else
             'no first-shot tensors to drop')
     print_log(f'{src} -> {dst}: {what}; kept {len(kept)} tensors', logger=logger or 'current')
