@@ -14,7 +14,7 @@ optimizer; the log line says that nothing was dropped.
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import List, Mapping, Optional, Tuple
+from typing import List, Mapping, Tuple
 
 import torch
 
