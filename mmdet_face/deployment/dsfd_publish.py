@@ -19,7 +19,7 @@ from typing import List, Mapping, Tuple
 import torch
 
 from .output_file import check_output_path
-from .release_checkpoint import save_converted_checkpoint
+from .release_checkpoint import first_line, save_converted_checkpoint
 
 FIRST_SHOT_KEY = re.compile(r'(^|\.)first_shot_')
 
@@ -45,7 +45,8 @@ def publish_dsfd_checkpoint(src: str, dst: str, overwrite: bool = False, logger=
     first-shot weights and everything but the weights and ``meta``, write ``dst`` atomically.
 
     Raises:
-        FileNotFoundError: ``src`` does not exist. ValueError: ``src`` holds no state dict of tensors.
+        FileNotFoundError: ``src`` does not exist. ValueError: ``src`` is not a checkpoint torch.load reads safely,
+            holds no state dict of tensors, or has weights that are not finite (NaN / inf).
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (it is left unchanged).
 
     Returns:
@@ -54,16 +55,26 @@ def publish_dsfd_checkpoint(src: str, dst: str, overwrite: bool = False, logger=
     from mmengine.logging import print_log
     from mmengine.runner.checkpoint import _load_checkpoint
 
+    from mmdet_face.apis.checkpoint import non_finite_keys
+
     from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
 
     if not osp.isfile(src):
         raise FileNotFoundError(f'{src}: no such checkpoint file')
     check_output_path(dst, overwrite)  # fail before reading a large file
-    checkpoint = _load_checkpoint(src, map_location='cpu')
+    try:
+        checkpoint = _load_checkpoint(src, map_location='cpu')
+    except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint
+        raise ValueError(f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True) '
+                         f'({type(err).__name__}: {first_line(err)})') from err
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
         raise ValueError(f'{src}: expected a checkpoint with a state_dict of tensors (or a bare state dict)')
     kept, dropped = strip_first_shot(state)
+    non_finite = non_finite_keys(kept)
+    if non_finite:  # a diverged run: its checkpoint would be refused at load time anyway; say so here
+        raise ValueError(f'{src}: {len(non_finite)} weights are not finite ({", ".join(non_finite[:3])}'
+                         f'{", ..." if len(non_finite) > 3 else ""}); not publishing it')
     meta = dict(checkpoint.get('meta') or {}) if 'state_dict' in checkpoint else {}
     meta['dsfd_publish'] = dict(source=osp.basename(src), dropped_first_shot_tensors=len(dropped))
     published = save_converted_checkpoint(dst, kept, meta, overwrite)

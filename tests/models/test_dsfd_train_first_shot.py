@@ -238,3 +238,26 @@ def test_publish_tool_refuses_a_file_without_weights(tmp_path):
                            str(tmp_path / 'out.pth')], capture_output=True, text=True)
     assert done.returncode != 0 and 'bad.pth' in done.stderr and 'state_dict' in done.stderr
     assert not (tmp_path / 'out.pth').exists()
+
+
+@pytest.mark.parametrize('content', [b'not a checkpoint\n', b'PK\x03\x04 truncated zip'], ids=['text', 'zip'])
+def test_publish_tool_names_an_unreadable_file(tmp_path, content):
+    """A file torch.load cannot read is an error naming it (not a traceback), and nothing is written."""
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(content)
+    done = subprocess.run([sys.executable, str(REPO_ROOT / 'tools/model_converters/dsfd_publish.py'), str(bad),
+                           str(tmp_path / 'out.pth')], capture_output=True, text=True)
+    assert done.returncode != 0 and 'Traceback' not in done.stderr, done.stderr[-2000:]
+    assert 'bad.pth: not a PyTorch checkpoint' in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_publish_refuses_non_finite_weights(tmp_path):
+    """A diverged checkpoint is not published as an inference checkpoint: the error names the NaN weights."""
+    src, dst = tmp_path / 'nan.pth', tmp_path / 'out.pth'
+    torch.save(dict(state_dict={'bbox_head.cls_branches.0.out_conv.bias': torch.tensor([0.5, float('nan')]),
+                                'bbox_head.first_shot_cls_branches.0.out_conv.bias': torch.zeros(2)}), str(src))
+    with pytest.raises(ValueError, match=r'nan\.pth: 1 weights are not finite \(bbox_head\.cls_branches\.0\.out_conv'
+                                         r'\.bias\)'):
+        publish_dsfd_checkpoint(str(src), str(dst))
+    assert not dst.exists()
