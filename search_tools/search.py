@@ -239,20 +239,16 @@ def cmd_sample(args) -> str:
     except optuna.exceptions.DuplicatedStudyError:
         raise StudyError(f'{storage_label(out, args.storage)} already holds a study named {name!r}; give another '
                          '--name (study.json and the candidates were written, nothing was queued)') from None
-    paths = candidate_config_paths(written, cands, out)
-    for cand, path in zip(cands, paths):
+    for cand, path in zip(cands, written):
         params = raw_params(space, cand.raw) if cand.raw else {}
         study.enqueue_trial(params, user_attrs=dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
             has_params=bool(params), source='sample'))
-    if isinstance(stats, dict) and 'raw_samples' in stats:
-        print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
-              f'in {seconds:.2f} s ({stats.get("raw_per_s", 0):.0f} raw samples/s); before projection '
-              f'{stats.get("met_budget_raw_share", 0):.2%} of the raw samples met {args.gflops:g} GFLOPs '
-              f'+- {args.tolerance:.0%}; {stats.get("infeasible", 0)} infeasible, {stats.get("duplicates", 0)} '
-              f'duplicates; queued in {storage_label(out, args.storage)}')
-    else:
-        print(f'[search] study {name!r}: {len(cands)} candidates, queued in {storage_label(out, args.storage)}')
+    print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
+          f'in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
+          f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
+          f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
+          f'duplicates; queued in {storage_label(out, args.storage)}')
     if len(cands) < args.num:
         print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
@@ -274,28 +270,8 @@ def raw_params(space, raw) -> dict:
 
 def _jsonable(stats, seconds):
     import json
-    record = dict(stats) if isinstance(stats, dict) else {'stats': str(stats)}
-    record['seconds'] = round(seconds, 4)
+    record = dict(stats, seconds=round(seconds, 4))
     return json.loads(json.dumps(record, default=str))
-
-
-def candidate_config_paths(written, cands, out):
-    """The config file of each candidate, from what ``write_candidates`` returned (a list of paths, or a dict
-    with one) or, failing that, the file in the candidates folder named after the candidate's key."""
-    if isinstance(written, dict):
-        written = written.get('configs') or written.get('paths') or list(written.values())
-    if isinstance(written, (list, tuple)) and len(written) == len(cands) and all(
-            isinstance(p, str) and p.endswith('.py') for p in written):
-        return [osp.join(out, CANDIDATES_DIR, p) if not osp.isabs(p) and not osp.exists(p) else p for p in written]
-    folder = osp.join(out, CANDIDATES_DIR)
-    files = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
-    paths = []
-    for cand in cands:
-        match = [f for f in files if cand.key() in f]
-        if len(match) != 1:
-            raise StudyError(f'{folder}: cannot find the config of candidate {cand.key()} ({len(match)} matches)')
-        paths.append(osp.join(folder, match[0]))
-    return paths
 
 
 # --------------------------------------------------------------------------------------------------------------
