@@ -237,9 +237,8 @@ def worker_identity() -> Dict[str, Any]:
 
 class Lease:
     """A worker's claim on a RUNNING trial: the ``lease`` user attribute (identity + ``heartbeat``, a Unix time)
-    refreshed every ``interval`` seconds by a daemon thread until :meth:`stop` / :meth:`release`.
-
-    Use as a context manager around the training of one trial."""
+    refreshed every ``interval`` seconds by a daemon thread from :meth:`start` until :meth:`stop` /
+    :meth:`release`."""
 
     def __init__(self, study, trial_number: int, storage_trial_id: int, interval: float = 60.0):
         self.study = study
@@ -279,12 +278,6 @@ class Lease:
         """Stop and mark the lease released: the next reaper takes the trial over at once (pre-emption)."""
         self.stop()
         self.beat(released=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def pid_alive(pid: int) -> bool:

@@ -27,11 +27,10 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, reap_stale_trials, spec_path, template_path, versions,
-                                worker_identity, write_json_atomic, write_text_atomic)
+                                make_sampler, open_study, reap_stale_trials, spec_path, template_path, trial_id,
+                                versions, worker_identity, write_json_atomic, write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
-METRIC_KEYS = ('widerface/hard', 'widerface/medium', 'widerface/easy')
 ERROR_TAIL_LINES = 40
 MAX_INFEASIBLE_IN_A_ROW = 50
 
@@ -178,8 +177,6 @@ class Worker:
 
     # ---- study bookkeeping ----------------------------------------------------------------------------------
     def _check_proxy_change(self, epochs: int) -> None:
-        if epochs == self.spec['proxy']['epochs']:
-            return
         trained = [t.number for t in self.study.get_trials(deepcopy=False)
                    if t.user_attrs.get('proxy') and t.user_attrs['proxy'].get('epochs') != epochs]
         if trained:
@@ -258,7 +255,7 @@ class Worker:
                      f'training: {exc}')
             return 'infeasible' if infeasible else 'fail'
         trial_dir = osp.join(self.study_dir, info['trial_dir'])
-        lease = Lease(self.study, trial.number, trial._trial_id, self.heartbeat).start()
+        lease = Lease(self.study, trial.number, trial_id(trial), self.heartbeat).start()
         try:
             result = self._existing_result(trial, info)
             if result is not None:
@@ -267,7 +264,7 @@ class Worker:
         finally:
             lease.stop()
         if result is None:
-            lease.beat(released=True)  # the next reaper hands the trial to another worker at once
+            lease.release()  # the next reaper hands the trial to another worker at once
             return 'stopped'
         if result['state'] == 'FAIL':
             attrs = dict(error=result['error'][-4000:], log=result['log'], trial_dir=result['trial_dir'])
