@@ -286,11 +286,12 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     ``<first study>/report``). The table and the bootstrap are printed through ``log``."""
     out_dir = out_dir or osp.join(study_dirs[0], REPORT_DIR)
     os.makedirs(out_dir, exist_ok=True)
-    rows, tables, boots = [], [], {}
+    rows, tables, boots, names = [], [], {}, []
     for study_dir in study_dirs:
         study_rows = collect(study_dir, storage)
         rows += study_rows
         name = load_spec(study_dir)['name']
+        names.append(name)
         tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n')
         boots[name] = bootstrap_shares(study_rows, repeats=repeats)
     text = '\n'.join(tables)
@@ -307,7 +308,7 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     write_json_atomic(osp.join(out_dir, 'bootstrap.json'), boots)
     plots = dict(pareto=plot_pareto(rows, osp.join(out_dir, 'pareto.png')),
                  edf=plot_edf(rows, osp.join(out_dir, 'edf.png')))
-    first = boots.get(load_spec(study_dirs[0])['name']) or {}
+    first = boots.get(names[0]) or {}
     plots['shares'] = plot_shares(first, osp.join(out_dir, 'shares.png'))
     log(text)
     for name, summary in boots.items():
