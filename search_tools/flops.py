@@ -249,8 +249,3 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
     result['total'] = tuple(result['backbone'][i] + result['neck'][i] + result['head'][i] for i in range(2))
     return {name: dict(flops=result[name][0], params=result[name][1], gflops=result[name][0] / 1e9,
                        params_m=result[name][1] / 1e6) for name in PARTS}
-
-
-def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
-    """Total FLOPs (MACs) of ``arch``; see :func:`count_flops`."""
-    return count_flops(arch, input_shape)['total']['flops']
