@@ -16,6 +16,7 @@ folder and the storage); ``report`` ranks and plots; ``export`` writes a winner 
 See search_tools/README.md.
 """
 import argparse
+import math
 import os
 import os.path as osp
 import shutil
@@ -63,7 +64,7 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
-    if not value > 0:
+    if not 0 < value < math.inf:  # NaN fails both comparisons
         raise argparse.ArgumentTypeError(f'expected a positive number, got {value}')
     return value
 

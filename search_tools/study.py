@@ -22,6 +22,7 @@ The same lease is used with a database URL: Optuna's own heartbeat (``RDBStorage
 ``RetryHeartbeatStaleTrialCallback``) only works inside ``Study.optimize`` and re-queues a trial without its folder.
 """
 import json
+import math
 import os
 import os.path as osp
 import socket
@@ -90,15 +91,15 @@ def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, A
         raise StudyError(f'{source}: step {spec["step"]!r} is not one of {STEPS}')
     if spec['sampler'] not in SAMPLERS:
         raise StudyError(f'{source}: sampler {spec["sampler"]!r} is not one of {SAMPLERS}')
-    if not spec['gflops'] > 0:
-        raise StudyError(f'{source}: gflops must be > 0, got {spec["gflops"]}')
+    if not 0 < spec['gflops'] < math.inf:  # json reads Infinity / NaN too
+        raise StudyError(f'{source}: gflops must be > 0 and finite, got {spec["gflops"]}')
     if not 0 < spec['tolerance'] < 1:
         raise StudyError(f'{source}: tolerance must be in (0, 1), got {spec["tolerance"]}')
     if len(spec['input_shape']) != 2 or not all(isinstance(v, int) and v > 0 for v in spec['input_shape']):
         raise StudyError(f'{source}: input_shape must be [height, width] in pixels, got {spec["input_shape"]}')
     for key, kind in PROXY_FIELDS.items():
         value = spec['proxy'].get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
+        if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < math.inf:
             raise StudyError(f'{source}: proxy.{key} must be a positive number, got {value!r}')
     return spec
 

@@ -107,9 +107,11 @@ def test_cli_refuses_bad_input(tmp_path, toy_data):
     with pytest.raises(SystemExit, match='no such config file'):
         search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--template', str(tmp_path / 'x.py'),
                      '--out', str(tmp_path / 'new')])
-    for bad in (['--gflops', '-1'], ['--gflops', '1', '--input', '640by480'], ['--gflops', '1', '--tolerance', '2']):
+    for bad in (['--gflops', '-1'], ['--gflops', '1', '--input', '640by480'], ['--gflops', '1', '--tolerance', '2'],
+                ['--gflops', 'inf'], ['--gflops', 'nan'], ['--gflops', '1', '--proxy-lr', 'inf']):
         with pytest.raises(SystemExit):
             search.parse_args(['sample', '--space', 'resnet', '--out', str(tmp_path / 'n'), *bad])
+    assert not (tmp_path / 'n').exists()
     with pytest.raises(SystemExit, match='study.json: missing'):
         search.main(['report', '--study', str(study)])
     with pytest.raises(SystemExit, match='no such study folder'):

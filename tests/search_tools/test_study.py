@@ -34,12 +34,15 @@ def test_spec_errors_name_the_file_and_field(tmp_path):
         load_spec(str(tmp_path))
     make_study(tmp_path)
     spec = json.loads((tmp_path / 'study.json').read_text())
-    for field, value, message in (('gflops', -1, 'gflops must be > 0'), ('sampler', 'grid', 'sampler'),
+    for field, value, message in (('gflops', -1, 'gflops must be > 0'), ('gflops', float('inf'), 'and finite'),
+                                  ('gflops', float('nan'), 'and finite'), ('sampler', 'grid', 'sampler'),
                                   ('input_shape', [480], 'input_shape'), ('tolerance', 2, 'tolerance')):
         with pytest.raises(StudyError, match=message):
             validate_spec(dict(spec, **{field: value}), 'S')
     with pytest.raises(StudyError, match=r"S: proxy.epochs must be a positive number, got 0"):
         validate_spec(dict(spec, proxy=dict(spec['proxy'], epochs=0)), 'S')
+    with pytest.raises(StudyError, match=r"S: proxy.lr must be a positive number, got inf"):
+        validate_spec(dict(spec, proxy=dict(spec['proxy'], lr=float('inf'))), 'S')
     with pytest.raises(StudyError, match="S: missing field 'seed'"):
         validate_spec({k: v for k, v in spec.items() if k != 'seed'}, 'S')
 
