@@ -93,7 +93,7 @@ def export(study_dir: str, rank: int = 1, out: str = 'configs/scrfd', force: boo
     easy = f'{row["easy"]:.4f}' if row.get('easy') is not None else '-'
     proxy = row.get('proxy') or spec['proxy']  # what this trial trained on
     header = [
-        f'# SCRFD-style face detector found by search_tools (SCRFD computation redistribution, Guo et al., ICLR 2022):',
+        '# SCRFD-style face detector found by search_tools (SCRFD computation redistribution, Guo et al., ICLR 2022):',
         f'# rank {rank} of {len(rows)} completed trials of study {spec["name"]!r} ({osp.abspath(study_dir)}),',
         f'# trial {row["trial"]} (key {row["key"]}), space {spec["space"]}, step {spec["step"]}.',
         f'# Budget {spec["gflops"]} GFLOPs +- {spec["tolerance"]:.0%} at {spec["input_shape"][0]}x'

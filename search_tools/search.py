@@ -217,6 +217,11 @@ def cmd_sample(args) -> str:
                                                tolerance=args.tolerance, input_shape=tuple(args.input),
                                                step=args.step, template=template_arch)
     seconds = time.time() - t0
+    if not cands:  # an unreachable budget: say so instead of creating an empty study
+        reason = stats.get('last_infeasible') or 'none of them meets the budget'
+        raise StudyError(f'no candidate of the {args.space} space meets {args.gflops:g} GFLOPs +- '
+                         f'{args.tolerance:.0%} at {args.input[1]}x{args.input[0]} in {stats["raw_samples"]} raw '
+                         f'samples ({stats["infeasible"]} infeasible; last: {reason}); nothing was written')
     os.makedirs(out, exist_ok=True)
     written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:

@@ -691,7 +691,8 @@ def sample_candidates(space: SearchSpace, num: int, *, seed: int, gflops: float,
         (projection failures), ``accepted``/``accepted_share`` (projected, duplicates included: for ``scrfd``
         the released acceptance rate, stage-ratio lock included), ``duplicates``, ``candidates``, ``seconds``,
         ``candidates_per_s``, ``raw_per_s`` (draw + analytic count of the raw architecture, before
-        projection) and ``exhausted`` (``max_draws`` reached before ``num`` candidates).
+        projection), ``exhausted`` (``max_draws`` reached before ``num`` candidates) and, after a projection
+        failure, ``last_infeasible`` (its reason).
     """
     _check_step(step)
     if num < 1:
@@ -721,8 +722,9 @@ def sample_candidates(space: SearchSpace, num: int, *, seed: int, gflops: float,
             continue
         try:
             cand = project(space, raw, gflops, tolerance, input_shape, template)
-        except InfeasibleBudget:
+        except InfeasibleBudget as err:
             stats['infeasible'] += 1
+            stats['last_infeasible'] = str(err)
             continue
         stats['accepted'] += 1
         if cand.key() in keys:

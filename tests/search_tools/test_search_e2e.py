@@ -112,6 +112,12 @@ def test_cli_refuses_bad_input(tmp_path, toy_data):
         with pytest.raises(SystemExit):
             search.parse_args(['sample', '--space', 'resnet', '--out', str(tmp_path / 'n'), *bad])
     assert not (tmp_path / 'n').exists()
+    # an unreachable budget is an error before anything is written, not an empty study with exit code 0
+    with pytest.raises(SystemExit, match=r'no candidate of the mobilenet space meets 1e-05 GFLOPs .*nothing was '
+                                         r'written'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.00001', '--num', '1', '--out',
+                     str(tmp_path / 'unreachable')])
+    assert not (tmp_path / 'unreachable').exists()
     with pytest.raises(SystemExit, match='study.json: missing'):
         search.main(['report', '--study', str(study)])
     with pytest.raises(SystemExit, match='no such study folder'):
