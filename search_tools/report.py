@@ -139,7 +139,8 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
         breakdown = attrs.get('breakdown') or result.get('breakdown') or {}
         gflops = breakdown_gflops(breakdown)
         params = breakdown_params(breakdown)
-        why = attrs.get('reaped') or attrs.get('infeasible') or (attrs.get('error') or '').strip().splitlines()[-1:]
+        why = (attrs.get('reaped') or attrs.get('infeasible') or attrs.get('surplus')
+               or (attrs.get('error') or '').strip().splitlines()[-1:])
         rows.append(dict(
             study=spec['name'], step=spec['step'], trial=t.number, state=t.state.name, key=attrs.get('key'),
             hard=t.value if t.state == TrialState.COMPLETE else None, medium=attrs.get('medium'),

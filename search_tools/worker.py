@@ -33,6 +33,8 @@ from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, Study
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
 ERROR_TAIL_LINES = 40
 MAX_INFEASIBLE_IN_A_ROW = 50
+# FAIL trials that do not count towards --trials: a lease reaped (re-queued), an infeasible draw, a surplus draw
+NOT_COUNTED = frozenset({'reaped', 'infeasible', 'surplus'})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -184,19 +186,44 @@ class Worker:
                              f'{self.spec["proxy"]["epochs"]} epochs (study.json proxy.epochs); a study ranks one '
                              'proxy schedule. Start a new study (search.py sample --proxy-epochs ...)')
 
-    def finished_and_running(self):
-        """(trials that count as done: COMPLETE, or FAIL not caused by a reaped lease or an infeasible draw;
-        RUNNING trials)."""
+    def finished_and_running(self, below: Optional[int] = None):
+        """(trials that count as done: COMPLETE, or FAIL not caused by a reaped lease, an infeasible draw or a
+        surplus draw; RUNNING trials), among the trials numbered below ``below`` when it is given."""
         from optuna.trial import TrialState
         done = running = 0
         for t in self.study.get_trials(deepcopy=False):
+            if below is not None and t.number >= below:
+                continue
             if t.state == TrialState.COMPLETE:
                 done += 1
-            elif t.state == TrialState.FAIL and not ({'reaped', 'infeasible'} & set(t.user_attrs)):
+            elif t.state == TrialState.FAIL and not (NOT_COUNTED & set(t.user_attrs)):
                 done += 1
             elif t.state == TrialState.RUNNING:
                 running += 1
         return done, running
+
+    def is_surplus(self, trial) -> bool:
+        """Whether ``trial``, just asked for, is past the target: the trials numbered below it (Optuna numbers
+        trials in the order the storage hands them out) already reach it. Several workers can pass the
+        "done + running < target" check at once and each ask; the storage's numbering decides which of them keep
+        their trial, the same way in every worker."""
+        done, running = self.finished_and_running(below=trial.number)
+        return done + running >= self.target
+
+    def give_back(self, trial) -> None:
+        """End a surplus ``trial`` untrained: it is failed with the user attribute ``surplus`` (not counted as
+        done, listed as such by the report) and, when it was a queued candidate, its parameters and attributes
+        are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it)."""
+        from optuna.trial import TrialState
+        frozen = self.study._storage.get_trial(trial_id(trial))  # (a storage may hand out its cached object)
+        queued = 'fixed_params' in frozen.system_attrs
+        params = dict(frozen.system_attrs.get('fixed_params') or {})
+        carried = {k: v for k, v in frozen.user_attrs.items() if k not in ('lease', 'surplus')}
+        trial.set_user_attr('surplus', f'drawn past the target of {self.target} trials by a worker racing '
+                                       'another; given back untrained' + (' and re-queued' if queued else ''))
+        self.study.tell(trial, state=TrialState.FAIL)
+        if queued:
+            self.study.enqueue_trial(params, user_attrs=carried)
 
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -218,8 +245,8 @@ class Worker:
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
         """Run trials until done; returns counts of what this worker did (``complete``, ``fail``, ``reused``,
-        ``infeasible``, ``reaped``)."""
-        counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0)
+        ``infeasible``, ``reaped``, ``surplus``)."""
+        counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
         while not self.stopping():
             counts['reaped'] += len(reap_stale_trials(self.study, self.stale_after, self.max_attempts,
@@ -231,6 +258,12 @@ class Worker:
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'],
                                               len(self.study.get_trials(deepcopy=False)))
             trial = self.study.ask()
+            if self.is_surplus(trial):  # another worker asked between this worker's check and its ask
+                self.give_back(trial)
+                counts['surplus'] += 1
+                self.log(f'[search] trial {trial.number} is past the target of {self.target} (another worker '
+                         'asked at the same moment): given back untrained')
+                continue
             # the draw depends on (seed, trial number), not on which worker took it
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
             outcome = self.run_trial(trial)

@@ -180,6 +180,14 @@ randomness = dict(seed=0)
     return dict(root=root, data=data, config=config, bin=bin_dir)
 
 
+def _failure_excerpt(log, size=3000):
+    """The head of a crash report (a fatal signal or C++ terminate; its tail is only the list of extension
+    modules) and the log's last lines."""
+    marks = [i for i in (log.find('Fatal Python error'), log.find('terminate called')) if i >= 0]
+    head = log[max(0, min(marks) - size // 2):min(marks) + size // 2] + '\n...\n' if marks else ''
+    return head + log[-size:]
+
+
 def run_env(setup, probe_dir, **extra):
     env = {k: v for k, v in os.environ.items()
            if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK')
@@ -261,7 +269,7 @@ def reference(setup):
     """2 ranks, 10 epochs x 2 iterations, checkpoint and validation after epochs 5 and 10."""
     work_dir, probe_dir = setup['root'] / 'ref', setup['root'] / 'ref_probe'
     out = dist_train(setup, work_dir, probe_dir)
-    assert out.returncode == 0, out.log[-4000:]
+    assert out.returncode == 0, _failure_excerpt(out.log)
     return dict(work_dir=work_dir, probe=probes(probe_dir), log=out.log, elapsed=out.elapsed)
 
 
@@ -305,14 +313,14 @@ def test_validation_equals_single_process_test(reference, setup):
     single_out, dist_out = setup['root'] / 'sub_single', setup['root'] / 'sub_dist'
     single = run([sys.executable, str(REPO / 'tools' / 'test.py'), str(setup['config']), str(checkpoint),
                   '--work-dir', str(setup['root'] / 'test_single'), '--out', str(single_out)], env)
-    assert single.returncode == 0, single.log[-4000:]
+    assert single.returncode == 0, _failure_excerpt(single.log)
     single_metrics = printed_metrics(single.stdout)
     same_metrics(logged[-1], single_metrics)
 
     dist = run(['bash', str(REPO / 'tools' / 'dist_test.sh'), str(setup['config']), str(checkpoint), str(NPROC),
                 '--work-dir', str(setup['root'] / 'test_dist'), '--out', str(dist_out)],
                dict(env, PORT=str(free_port())))
-    assert dist.returncode == 0, dist.log[-4000:]
+    assert dist.returncode == 0, _failure_excerpt(dist.log)
     dist_metrics = printed_metrics(dist.stdout)
     same_metrics(dist_metrics, single_metrics)
     single_files = sorted(p.relative_to(single_out) for p in single_out.rglob('*.txt'))
@@ -330,7 +338,7 @@ def test_resume_after_kill_matches_uninterrupted(reference, setup):
     assert killed.returncode != 0
     assert sorted(p.name for p in work_dir.glob('*.pth')) == [f'epoch_{HALF}.pth']
     resumed = dist_train(setup, work_dir, probe_dir, '--resume')
-    assert resumed.returncode == 0, resumed.log[-4000:]
+    assert resumed.returncode == 0, _failure_excerpt(resumed.log)
     assert re.search(rf'resumed epoch: {HALF}, iter: {2 * HALF}', resumed.log), resumed.log[-3000:]
     assert {int(e) for e in re.findall(r'Epoch\(train\)\s+\[(\d+)\]', resumed.log)} == set(
         range(HALF + 1, MAX_EPOCHS + 1))
@@ -349,13 +357,6 @@ def train_rows_of(run_dir):
         return []
     return [(r['epoch'], r['iter'], r['lr']) for r in map(json.loads, scalars.read_text().splitlines()) if 'lr' in r]
 
-
-def _failure_excerpt(log, size=3000):
-    """The head of a crash report (a fatal signal or C++ terminate; its tail is only the list of extension
-    modules) and the log's last lines."""
-    marks = [i for i in (log.find('Fatal Python error'), log.find('terminate called')) if i >= 0]
-    head = log[max(0, min(marks) - size // 2):min(marks) + size // 2] + '\n...\n' if marks else ''
-    return head + log[-size:]
 
 
 def test_two_nodes_match_one_node(reference, setup):

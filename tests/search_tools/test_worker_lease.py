@@ -92,9 +92,54 @@ def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, mon
     assert 'max_epochs=2' in config and 'batch_size=2' in config and 'lr=0.01' in config
 
 
-# journal storage only: on SQLite the workers' race past --trials (see search_tools/README.md, known race) showed
-# under load as a sixth, surplus trial; the SQLite path itself is covered by the take-over test above
-@pytest.mark.parametrize('database', [False], ids=['journal'])
+class RacingWorker(Worker):
+    """A worker whose first "done + running < target" check saw the study before another worker asked: that
+    worker's ask (``other_asks``) lands between this worker's check and its own ask, as it can with two processes."""
+
+    def __init__(self, *args, other_asks, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.other_asks, self.raced = other_asks, False
+
+    def finished_and_running(self, below=None):
+        counted = super().finished_and_running(below)
+        if below is None and not self.raced:
+            self.raced = True
+            self.other_asks()
+        return counted
+
+
+@pytest.mark.parametrize('queued', [False, True], ids=['new_draw', 'queued_candidate'])
+def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatch, queued):
+    """--trials 1 and two workers: both pass the check, the other asks first. This worker's trial is past the
+    target: it trains nothing, the trial is failed as 'surplus' (not counted, named in the report) and a queued
+    candidate goes back to the queue with its attributes. Before the fix it trained a second trial."""
+    from search_tools.report import collect
+    study_dir, script = make_study(tmp_path, seconds=0)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    study = open_study(str(study_dir))
+    if queued:
+        study.enqueue_trial({}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=False))
+    taken = []
+    worker = RacingWorker(str(study_dir), target=1, heartbeat=0.2, poll=0.1, train_script=str(script),
+                          log=lambda *_: None, other_asks=lambda: taken.append(open_study(str(study_dir)).ask()))
+    counts = worker.run()
+    assert counts['surplus'] == 1 and counts['complete'] == counts['fail'] == counts['reused'] == 0, counts
+    assert [t.number for t in taken] == [0]
+    trials = open_study(str(study_dir)).get_trials()
+    assert trials[0].state == TrialState.RUNNING and trials[0].user_attrs['key'] == 'kkkk'  # the other worker's
+    assert trials[1].state == TrialState.FAIL and 'surplus' in trials[1].user_attrs
+    assert not (study_dir / 'trials').exists()  # nothing was materialised or trained
+    if queued:  # the candidate is queued again, as it was
+        assert len(trials) == 3 and trials[2].state == TrialState.WAITING
+        assert trials[2].user_attrs == dict(key='k2k2', config='candidates/k.py', has_params=False)
+    else:
+        assert len(trials) == 2
+    assert worker.finished_and_running() == (0, 1)  # the surplus trial does not count as done
+    note = {row['trial']: row['note'] for row in collect(str(study_dir))}[1]
+    assert note.startswith('drawn past the target of 1 trials'), note
+
+
+@pytest.mark.parametrize('database', [False, True], ids=['journal', 'sqlite'])
 def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
     import os
     import subprocess
@@ -114,7 +159,11 @@ def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outs = [w.communicate(timeout=300)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), outs
-    trials = open_study(str(study_dir), storage).get_trials()
+    all_trials = open_study(str(study_dir), storage).get_trials()
+    # a worker that raced the other past the target gave its trial back untrained (seen on SQLite under load)
+    surplus = [t for t in all_trials if 'surplus' in t.user_attrs]
+    assert all(t.state == TrialState.FAIL and not t.user_attrs.get('trial_dir') for t in surplus), outs
+    trials = [t for t in all_trials if t not in surplus]
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5, outs
     assert (tmp_path / 'search.db').is_file() == database and (study_dir / 'optuna.journal').is_file() != database
     # every queued candidate trained once, in its own folder, by one of the two workers
