@@ -25,8 +25,9 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction, tool_config  # noqa: E402
-from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, finish_distributed,  # noqa: E402
-                                    init_distributed, launch_rank, rank0_decides, record_errors)
+from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
+                                    exit_with, finish_distributed, init_distributed, launch_rank, rank0_decides,
+                                    record_errors)
 from mmdet_face.engine.run_dir import ResumeError, check_new_run, resolve_resume  # noqa: E402
 
 
@@ -134,3 +135,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     record_errors(main)()  # under torchrun: a failing rank's error is reported as the job's root cause
+    end_distributed_process()  # a distributed run ends without the interpreter's teardown (see its docstring)

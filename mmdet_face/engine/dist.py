@@ -16,6 +16,7 @@ Launchers (``--launcher``), and where each rank learns its place:
 A collective that waits for a rank that died fails after ``env_cfg.dist_cfg.timeout`` seconds (default 1800, as
 mmengine's); torchrun and ``srun --kill-on-bad-exit`` end the other ranks of a failed job long before that.
 """
+import atexit
 import datetime
 import os
 import subprocess
@@ -182,15 +183,43 @@ def is_rank0() -> bool:
     return not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_rank() == 0
 
 
+_group_finished = False  # set by finish_distributed: this process ran as one rank of a process group
+
+
 def finish_distributed() -> None:
     """End this rank's process group once the work is done: all ranks meet at a barrier, then the group is
     destroyed. Left to interpreter shutdown, the group's threads were torn down in whatever order the process exited
     in, and a rank that had finished could abort ("terminate called without an active exception", exit status 250
     or signal 6) while its peer closed the connection: seen twice in three full test runs, once after
-    tools/slurm_test.sh and once after a two-node training. No-op without a process group."""
+    tools/slurm_test.sh and once after a two-node training. No-op without a process group.
+
+    Destroying is not enough on CPU: once a ``DistributedDataParallel`` wrapper was built (mmengine's runner builds
+    one for training and testing), torch 2.13 keeps the gloo group alive in C++ after ``destroy_process_group`` and
+    its three threads (``gloo_tcp_loop``, 2 x ``pt_gloo_runloop``) run until the process ends — through the
+    interpreter's shutdown. A tool therefore ends a distributed run with :func:`end_distributed_process`."""
+    global _group_finished
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+        _group_finished = True
+
+
+def end_distributed_process(code: int = 0) -> None:
+    """For the ``__main__`` of a tool, after its work: when this process was a rank of a process group that
+    :func:`finish_distributed` ended, run the ``atexit`` handlers (log files, ``logging.shutdown``), flush stdout and
+    stderr, and leave with ``os._exit(code)``, skipping the interpreter's teardown and C++ static destructors that
+    would otherwise run next to the gloo threads torch leaves alive (see :func:`finish_distributed`); one rank of a
+    CI run still aborted there (signal 6, after a correct ``tools/dist_test.sh`` run) with the barrier and destroy in
+    place. Returns (does nothing) in a single-process run. Never call it from library code: it ends the process."""
+    if not _group_finished:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream has nothing left to write
+            pass
+    os._exit(code)
 
 
 def exit_with(message: str, rank: Optional[int] = None) -> None:

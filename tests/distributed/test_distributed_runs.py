@@ -59,6 +59,21 @@ def _record_exit():
 atexit.register(_record_exit)
 
 
+class _Teardown:
+    """Writes final<rank>_<pid>.json if the interpreter tears this module down: a distributed tool ends with
+    os._exit after its atexit handlers (mmdet_face.engine.dist.end_distributed_process), so none is written."""
+
+    def __init__(self, path):  # everything __del__ needs is bound here: module globals may be gone by then
+        self.path, self.os_open, self.os_close, self.flags = path, os.open, os.close, os.O_WRONLY | os.O_CREAT
+
+    def __del__(self):
+        self.os_close(self.os_open(self.path, self.flags))
+
+
+_rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+_teardown = _Teardown(os.path.join(os.environ['PROBE_DIR'], f'final{_rank}_{os.getpid()}.json'))
+
+
 @HOOKS.register_module()
 class DistProbeHook(Hook):
     """Records what each rank sees (PROBE_DIR/rank<r>.jsonl); CRASH_RANK raises on that rank at iteration 1;
@@ -215,8 +230,12 @@ def dist_train(setup, work_dir, probe_dir, *options, nproc=NPROC, **env):
 
 
 def exits(probe_dir):
-    """{rank: whether its process group still existed at exit} from the probe module's atexit records."""
+    """{rank: whether its process group still existed at exit} from the probe module's atexit records; and no rank
+    went through the interpreter's teardown (the probe module's finaliser), where the gloo threads torch leaves
+    alive after destroy_process_group ran next to it."""
     records = [json.loads(p.read_text()) for p in Path(probe_dir).glob('exit*.json')]
+    torn_down = sorted(p.name for p in Path(probe_dir).glob('final*.json'))
+    assert not torn_down, f'ranks went through interpreter teardown: {torn_down}'
     return {r['rank']: r['group_alive'] for r in records}
 
 
@@ -317,10 +336,12 @@ def test_validation_equals_single_process_test(reference, setup):
     single_metrics = printed_metrics(single.stdout)
     same_metrics(logged[-1], single_metrics)
 
+    dist_probe = setup['root'] / 'dist_test_probe'
     dist = run(['bash', str(REPO / 'tools' / 'dist_test.sh'), str(setup['config']), str(checkpoint), str(NPROC),
                 '--work-dir', str(setup['root'] / 'test_dist'), '--out', str(dist_out)],
-               dict(env, PORT=str(free_port())))
+               run_env(setup, dist_probe, PORT=free_port()))
     assert dist.returncode == 0, _failure_excerpt(dist.log)
+    assert exits(dist_probe) == {0: False, 1: False}  # group ended, no interpreter teardown
     dist_metrics = printed_metrics(dist.stdout)
     same_metrics(dist_metrics, single_metrics)
     single_files = sorted(p.relative_to(single_out) for p in single_out.rglob('*.txt'))

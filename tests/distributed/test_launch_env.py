@@ -84,3 +84,46 @@ def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch
         train_tool.main([str(TOY_CONFIG), '--work-dir', str(tmp_path / 'wd'), *options])
     assert str(exit_info.value.code).startswith('tools/train.py: ') and message in str(exit_info.value.code)
     assert not (tmp_path / 'wd').exists()
+
+
+END_PROCESS = '''
+import atexit, os, sys
+import torch, torch.distributed as torch_dist
+from mmdet_face.engine import dist
+
+class Teardown:  # writes its file only if the interpreter tears this module down
+    def __init__(self, path):  # bound here: module globals may be gone when __del__ runs
+        self.path, self.os_open, self.os_close, self.flags = path, os.open, os.close, os.O_WRONLY | os.O_CREAT
+    def __del__(self):
+        self.os_close(self.os_open(self.path, self.flags))
+
+out = sys.argv[1]
+teardown = Teardown(os.path.join(out, 'teardown'))
+atexit.register(lambda: open(os.path.join(out, 'atexit'), 'w').close())
+if sys.argv[2] == 'group':
+    torch_dist.init_process_group('gloo', init_method='file://' + os.path.join(out, 'store'), rank=0,
+                                  world_size=1)
+    wrapped = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))  # as mmengine's runner does
+    dist.finish_distributed()
+    assert not torch_dist.is_initialized()
+print('printed last', end='')  # no newline: flushed by end_distributed_process, not by a line buffer
+dist.end_distributed_process(3)
+sys.exit(5)
+'''
+
+
+@pytest.mark.parametrize('group', [True, False], ids=['rank', 'single_process'])
+def test_end_distributed_process(tmp_path, group):
+    """A rank whose group finish_distributed ended leaves with the given code after its atexit handlers and with
+    its output flushed, without the interpreter's teardown (where torch's leftover gloo threads still run); a
+    single-process run is left alone and exits normally."""
+    import subprocess
+    script = tmp_path / 'end.py'
+    script.write_text(END_PROCESS)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1')
+    out = subprocess.run([sys.executable, str(script), str(tmp_path), 'group' if group else 'none'],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == (3 if group else 5), out.stderr[-3000:]
+    assert out.stdout == 'printed last'
+    assert (tmp_path / 'atexit').exists()
+    assert (tmp_path / 'teardown').exists() != group

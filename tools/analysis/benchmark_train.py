@@ -36,8 +36,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
-from mmdet_face.engine.dist import (LaunchError, check_device_options, exit_with, finish_distributed,  # noqa: E402
-                                    init_distributed, launch_rank)
+from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
+                                    exit_with, finish_distributed, init_distributed, launch_rank)
 
 PHASES = ('data', 'forward', 'backward', 'optimizer')
 
@@ -219,3 +219,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    end_distributed_process()  # a distributed run ends without the interpreter's teardown (see its docstring)
