@@ -90,5 +90,24 @@ def save_converted_checkpoint(dst: str, state: Mapping[str, torch.Tensor], meta:
     return checkpoint
 
 
-__all__ = ['first_line', 'read_release_state', 'save_converted_checkpoint', 'strip_wrappers',
+def check_fits_config(config: str, state: Mapping[str, torch.Tensor], message: str) -> None:
+    """Raise ``ValueError(message + what differs)`` unless ``state`` has exactly the keys and shapes of the model
+    that ``config`` builds: a short list of the missing / unexpected / mis-shaped keys (torch's own message lists
+    every key, hundreds for the ResNet releases) and of non-finite tensors. The model is built on the ``meta``
+    device: nothing is allocated for its weights (DSFD-R152 would take 480 MB)."""
+    from mmdet_face.apis.checkpoint import compare_state_dicts
+    from mmdet_face.apis.inference import init_face_detector
+    with torch.device('meta'):
+        ours = init_face_detector(config, device='meta').state_dict()
+    report = compare_state_dicts(ours, state)
+    shapes = [f'{k} {tuple(state[k].shape)} (model: {tuple(ours[k].shape)})' for k in report['shape']]
+    problems = [f'{len(items)} {what}: {", ".join(items[:3])}{" ..." if len(items) > 3 else ""}'
+                for what, items in (('missing', report['missing']), ('unexpected', report['unexpected']),
+                                    ('wrong shape', shapes), ('not finite', report['non_finite']))
+                if items]
+    if problems:
+        raise ValueError(message + ': ' + '; '.join(problems))
+
+
+__all__ = ['check_fits_config', 'first_line', 'read_release_state', 'save_converted_checkpoint', 'strip_wrappers',
            'with_num_batches_tracked']

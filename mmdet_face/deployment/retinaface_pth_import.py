@@ -30,7 +30,8 @@ from typing import Mapping, Tuple
 import torch
 
 from .output_file import check_output_path
-from .release_checkpoint import read_release_state, save_converted_checkpoint, strip_wrappers, with_num_batches_tracked
+from .release_checkpoint import (check_fits_config, read_release_state, save_converted_checkpoint, strip_wrappers,
+                                 with_num_batches_tracked)
 
 _SSH_BRANCHES = {'conv3X3': 'conv3x3', 'conv5X5_1': 'conv5x5_1', 'conv5X5_2': 'conv5x5_2',
                  'conv7X7_2': 'conv7x7_2', 'conv7x7_3': 'conv7x7_3'}
@@ -244,29 +245,10 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
     check_output_path(dst, overwrite)
     release, state = read_release_checkpoint(src)
     if config is not None:
-        from mmdet_face.apis.inference import init_face_detector
-        _load_strictly(init_face_detector(config), state, f'{src}: the {RELEASE_NAMES[release]} does not fit the '
-                       f'model of {config} (use {RELEASE_CONFIGS[release]} or a config derived from it)')
+        check_fits_config(config, state, f'{src}: the {RELEASE_NAMES[release]} does not fit the model of {config} '
+                          f'(use {RELEASE_CONFIGS[release]} or a config derived from it)')
     return save_converted_checkpoint(
         dst, state, dict(converted_from=str(src), converter=__name__, release=release, config=config), overwrite)
-
-
-def _load_strictly(model: torch.nn.Module, state: Mapping[str, torch.Tensor], message: str) -> None:
-    """``model.load_state_dict(state, strict=True)``, failing with ``message`` plus a short list of the missing /
-    unexpected / mis-shaped keys (torch's own message lists every key, hundreds for the ResNet-50 release)."""
-    from mmdet_face.apis.checkpoint import compare_state_dicts
-    ours = model.state_dict()
-    report = compare_state_dicts(ours, state)
-    # BatchNorm fills in a missing num_batches_tracked itself: the release files may not have it
-    missing = [k for k in report['missing'] if not k.endswith('num_batches_tracked')]
-    unexpected = report['unexpected']
-    shapes = [f'{k} {tuple(state[k].shape)} (model: {tuple(ours[k].shape)})' for k in report['shape']]
-    problems = [f'{len(items)} {what}: {", ".join(items[:3])}{" ..." if len(items) > 3 else ""}'
-                for what, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', shapes))
-                if items]
-    if problems:
-        raise ValueError(message + ': ' + '; '.join(problems))
-    model.load_state_dict(state, strict=True)
 
 
 __all__ = ['MOBILENET', 'RESNET50', 'RELEASE_CONFIGS', 'RELEASE_NAMES', 'check_release_state', 'convert_key',

@@ -195,3 +195,27 @@ def test_tool_refuses_an_existing_output_without_force(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'wrote 1126 tensors' in proc.stdout and 'PyramidBox' in proc.stderr
     assert len(torch.load(dst, weights_only=True)['state_dict']) == 1126
+
+
+@pytest.mark.parametrize('damage', ['missing', 'shape'])
+def test_incomplete_release_is_refused_without_config(tmp_path, damage):
+    """Without --config the conversion is checked against the release's own model: a file that lacks a tensor or
+    has one of another shape is refused, naming it, and nothing is written. Before, it was converted and saved, and
+    the mismatch only showed when the checkpoint was loaded for testing."""
+    sd = release_state_dict()
+    if damage == 'missing':
+        del sd['layer3.0.5.conv2.weight']
+    else:
+        sd['cpm7.cpm2.weight'] = torch.zeros(256, 2048, 1, 1)  # the release's is (256, 2048, 3, 3)
+    src, dst = tmp_path / 'truncated.pth', tmp_path / 'out.pth'
+    torch.save(sd, src)
+    expected = ('1 missing: backbone.body.layer3.5.conv2.weight' if damage == 'missing' else
+                r'1 wrong shape: neck.enhance_blocks.3.trunk.weight \(256, 2048, 1, 1\) \(model: \(256, 2048, 3, 3\)\)')
+    with pytest.raises(ValueError, match=r'truncated.pth: the converted weights do not fit the model of .*'
+                                         r'dsfd_r152_release_widerface.py: ' + expected):
+        convert_dsfd_checkpoint(str(src), str(dst))
+    assert not dst.exists()
+    proc = subprocess.run([sys.executable, str(TOOL), str(src), str(dst)], capture_output=True, text=True,
+                          cwd=REPO_ROOT)
+    assert proc.returncode != 0 and 'truncated.pth' in proc.stderr and 'Traceback' not in proc.stderr
+    assert not dst.exists()
