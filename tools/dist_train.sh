@@ -11,18 +11,8 @@ if [ $# -lt 2 ]; then
     echo "usage: bash tools/dist_train.sh CONFIG NPROC [train.py options]" >&2
     exit 2
 fi
+TOOLS="$(cd "$(dirname "$0")" && pwd)"
 CONFIG=$1
 NPROC=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
-THREADS=$(( $(nproc) / NPROC ))
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( THREADS > 0 ? THREADS : 1 ))}
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" --master_port="$PORT" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$TOOLS/dist_run.sh" "$NPROC" "$TOOLS/train.py" "$CONFIG" --launcher pytorch "$@"

@@ -127,3 +127,15 @@ def test_end_distributed_process(tmp_path, group):
     assert out.stdout == 'printed last'
     assert (tmp_path / 'atexit').exists()
     assert (tmp_path / 'teardown').exists() != group
+
+
+@pytest.mark.parametrize('nproc', ['0', 'two', '-1'])
+def test_dist_scripts_refuse_a_bad_process_count(nproc):
+    """NPROC of tools/dist_train.sh and tools/dist_test.sh is checked before torchrun starts; it was a bash
+    'division by 0' (0, a word) or a torchrun traceback (-1)."""
+    import subprocess
+    for cmd in (['tools/dist_train.sh', str(TOY_CONFIG), nproc],
+                ['tools/dist_test.sh', str(TOY_CONFIG), 'x.pth', nproc]):
+        out = subprocess.run(['bash', *cmd], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and out.stderr.strip() == (
+            f"dist_run.sh: NPROC must be a positive whole number, got '{nproc}'"), out.stderr[-2000:]
