@@ -123,10 +123,11 @@ def tail_lines(path: str, start: int = 0, lines: int = ERROR_TAIL_LINES) -> str:
 
 
 def checkpoint_epoch(path: Optional[str]) -> Optional[int]:
-    base = osp.basename(path or '')
-    if base.startswith('epoch_') and base.endswith('.pth'):
-        return int(base[len('epoch_'):-len('.pth')])
-    return None
+    """N of an ``epoch_N.pth`` checkpoint path (the names :mod:`mmdet_face.engine.run_dir` resumes from), else
+    None."""
+    from mmdet_face.engine.run_dir import CHECKPOINT_PATTERN
+    match = CHECKPOINT_PATTERN.match(osp.basename(path or ''))
+    return int(match.group(2)) if match and match.group(1) == 'epoch' else None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -163,3 +163,12 @@ def test_killed_worker_is_resumed_from_its_checkpoint_by_another(toy_data, tmp_p
     trained = {int(e) for e in re.findall(r'Epoch\(train\)\s+\[(\d+)\]', second_attempt)}
     assert trained == set(range(start + 1, 4))
     assert (work / 'epoch_3.pth').exists()
+
+
+@pytest.mark.parametrize('path, epoch', [('/s/trials/0_k/epoch_12.pth', 12), ('iter_500.pth', None),
+                                         ('epoch_last.pth', None), ('epoch_3.pth.tmp', None), (None, None)])
+def test_checkpoint_epoch_reads_the_resumable_names(path, epoch):
+    """The epoch a resumed trial starts from, read with run_dir's checkpoint names; 'epoch_last.pth' raised
+    ValueError before (int('last'))."""
+    from search_tools.worker import checkpoint_epoch
+    assert checkpoint_epoch(path) == epoch
