@@ -63,20 +63,18 @@ def spec_path(study_dir: str) -> str:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename: a reader (another worker) never
-    sees half a file, and a crash never leaves one."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, path)
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename
+    (:func:`mmdet_face.deployment.output_file.atomic_output`): a reader (another worker) never sees half a file, and
+    a crash or an error leaves neither half a file nor a temporary one."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + '\n')
 
 
 def write_text_atomic(path: str, text: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """``text`` to ``path`` (replaced if it exists), atomically: see :func:`write_json_atomic`."""
+    from mmdet_face.deployment.output_file import atomic_output
+    with atomic_output(path, overwrite=True) as tmp:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
 
 
 def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, Any]:

@@ -1,9 +1,27 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
-:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint)."""
-from .onnx_export import OnnxCheckError, export_onnx  # noqa: F401
-from .output_file import OutputExistsError, atomic_output, check_output_path  # noqa: F401
-from .retinaface_onnx_export import RetinaFaceExportWrapper, export_retinaface_onnx  # noqa: F401
-from .retinaface_pth_import import convert_retinaface_checkpoint  # noqa: F401
-from .scrfd_onnx_export import SCRFDExportWrapper, export_scrfd_onnx  # noqa: F401
-from .scrfd_onnx_import import (SCRFDOnnxMismatch, convert_scrfd_onnx, find_matching_configs,  # noqa: F401
-                                load_scrfd_onnx_weights, read_onnx_model)
+:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint).
+
+The names below load on first use, so that the light module :mod:`.output_file` (the atomic, never-overwriting
+writes that the search tools use too) can be imported without torch and onnx."""
+import importlib
+
+_LAZY = {
+    'OnnxCheckError': 'onnx_export', 'export_onnx': 'onnx_export',
+    'OutputExistsError': 'output_file', 'atomic_output': 'output_file', 'check_output_path': 'output_file',
+    'RetinaFaceExportWrapper': 'retinaface_onnx_export', 'export_retinaface_onnx': 'retinaface_onnx_export',
+    'convert_retinaface_checkpoint': 'retinaface_pth_import',
+    'SCRFDExportWrapper': 'scrfd_onnx_export', 'export_scrfd_onnx': 'scrfd_onnx_export',
+    'SCRFDOnnxMismatch': 'scrfd_onnx_import', 'convert_scrfd_onnx': 'scrfd_onnx_import',
+    'find_matching_configs': 'scrfd_onnx_import', 'load_scrfd_onnx_weights': 'scrfd_onnx_import',
+    'read_onnx_model': 'scrfd_onnx_import',
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f'{__name__}.{_LAZY[name]}'), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

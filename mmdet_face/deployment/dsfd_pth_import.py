@@ -25,7 +25,6 @@ and ``num_batches_tracked`` present (1,126 tensors) or absent (then written as 0
 model has and loads strictly).
 """
 import logging
-import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, Mapping, Tuple
@@ -39,9 +38,6 @@ from .release_checkpoint import (check_fits_config, read_release_state, save_con
 logger = logging.getLogger(__name__)
 
 EXPECTED = 'the DSFD release state dict (Tencent/FaceDetection-DSFD WIDERFace_DSFD_RES152.pth layout)'
-# the release's own model: what a conversion is checked against when no --config is given
-RELEASE_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                          'configs', 'dsfd', 'dsfd_r152_release_widerface.py')
 _FEM_LEVELS = {'cpm3_3': 0, 'cpm4_3': 1, 'cpm5_3': 2, 'cpm7': 3, 'cpm6_2': 4, 'cpm7_2': 5}
 _FEM_CONVS = {'cpm1': 'branch_a', 'cpm2': 'trunk', 'cpm3': 'branch_b', 'cpm4': 'branch_c1', 'cpm5': 'branch_c2'}
 _HEADS = {'loc': 'reg_branches', 'conf': 'cls_branches'}
@@ -123,23 +119,24 @@ def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
 def convert_dsfd_checkpoint(src: str, dst: str, config: str = None, overwrite: bool = False) -> dict:
     """Read ``src`` (release ``.pth``), write an mmengine checkpoint ``{'state_dict', 'meta'}`` to ``dst``.
 
-    The converted weights must have exactly the keys and shapes of ``config``'s model (default: the release's own,
-    :data:`RELEASE_CONFIG`), so a truncated or foreign file fails here, naming what is missing, and not at test
-    time. ``dst`` is written atomically and an existing ``dst`` is refused unless ``overwrite``. Returns the
-    written checkpoint; its ``meta`` records ``converted_from``, ``converter`` and ``config``.
+    With ``config`` (``tools/model_converters/dsfd_pth2mmdet.py`` passes the release's own,
+    ``configs/dsfd/dsfd_r152_release_widerface.py``, unless told another), the converted weights must have exactly
+    the keys and shapes of its model, so a truncated or foreign file fails here, naming what is missing, and not
+    at test time; without it only the key names are checked. ``dst`` is written atomically and an existing ``dst``
+    is refused unless ``overwrite``. Returns the written checkpoint; its ``meta`` records ``converted_from``,
+    ``converter`` and ``config``.
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
         FileNotFoundError / ValueError: see :func:`load_release_checkpoint`; ValueError also when the converted
-            weights do not fit the model.
+            weights do not fit ``config``'s model.
     """
     check_output_path(dst, overwrite)
     state = load_release_checkpoint(src)
-    checked_against = config if config is not None else RELEASE_CONFIG
-    check_fits_config(checked_against, state, f'{src}: the converted weights do not fit the model of '
-                                              f'{checked_against}')
+    if config is not None:
+        check_fits_config(config, state, f'{src}: the converted weights do not fit the model of {config}')
     return save_converted_checkpoint(dst, state, dict(converted_from=str(src), converter=__name__, config=config),
                                      overwrite)
 
 
-__all__ = ['RELEASE_CONFIG', 'convert_key', 'convert_dsfd_state_dict', 'load_release_checkpoint', 'convert_dsfd_checkpoint']
+__all__ = ['convert_key', 'convert_dsfd_state_dict', 'load_release_checkpoint', 'convert_dsfd_checkpoint']

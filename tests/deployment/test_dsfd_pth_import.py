@@ -6,6 +6,7 @@ parameters), the three layouts (plain, ``module.``, with ``num_batches_tracked``
 Tensors are zero-stride views of one scalar (``expand``), so the 120 M-parameter state dict costs no memory, and
 ``torch.save`` writes one number per tensor."""
 import logging
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -199,9 +200,10 @@ def test_tool_refuses_an_existing_output_without_force(tmp_path):
 
 @pytest.mark.parametrize('damage', ['missing', 'shape'])
 def test_incomplete_release_is_refused_without_config(tmp_path, damage):
-    """Without --config the conversion is checked against the release's own model: a file that lacks a tensor or
-    has one of another shape is refused, naming it, and nothing is written. Before, it was converted and saved, and
-    the mismatch only showed when the checkpoint was loaded for testing."""
+    """The tool without --config checks the conversion against the release's own model (the library function
+    against the config it is given): a file that lacks a tensor or has one of another shape is refused, naming it,
+    and nothing is written. Before, the tool converted and saved it, and the mismatch only showed when the
+    checkpoint was loaded for testing."""
     sd = release_state_dict()
     if damage == 'missing':
         del sd['layer3.0.5.conv2.weight']
@@ -213,9 +215,11 @@ def test_incomplete_release_is_refused_without_config(tmp_path, damage):
                 r'1 wrong shape: neck.enhance_blocks.3.trunk.weight \(256, 2048, 1, 1\) \(model: \(256, 2048, 3, 3\)\)')
     with pytest.raises(ValueError, match=r'truncated.pth: the converted weights do not fit the model of .*'
                                          r'dsfd_r152_release_widerface.py: ' + expected):
-        convert_dsfd_checkpoint(str(src), str(dst))
+        convert_dsfd_checkpoint(str(src), str(dst), str(CONFIG))
     assert not dst.exists()
     proc = subprocess.run([sys.executable, str(TOOL), str(src), str(dst)], capture_output=True, text=True,
                           cwd=REPO_ROOT)
-    assert proc.returncode != 0 and 'truncated.pth' in proc.stderr and 'Traceback' not in proc.stderr
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert re.search(r'error: .*truncated.pth: the converted weights do not fit the model of .*'
+                     r'configs/dsfd/dsfd_r152_release_widerface.py: ' + expected, proc.stderr), proc.stderr[-2000:]
     assert not dst.exists()

@@ -130,3 +130,28 @@ def test_reaper_gives_up_after_max_attempts(tmp_path):
     trial.set_user_attr('lease', dict(host='elsewhere', pid=1, heartbeat=0.0))
     assert reap_stale_trials(study, stale_after=10, max_attempts=3, log=lambda *_: None) == [0]
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]  # not re-enqueued
+
+
+def test_failed_json_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    """A value JSON cannot hold fails the write before anything replaces study.json; the old file stays whole and
+    no temporary file is left beside it (json.dump used to stream half a file into '<path>.tmp<pid>' and leave it)."""
+    from search_tools.study import write_json_atomic
+    path = tmp_path / 'study.json'
+    write_json_atomic(str(path), {'name': 'old', 'gflops': 2.5})
+    with pytest.raises(TypeError):
+        write_json_atomic(str(path), {'name': 'new', 'bad': object()})
+    assert json.loads(path.read_text()) == {'name': 'old', 'gflops': 2.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['study.json']
+
+
+def test_study_writes_import_neither_torch_nor_onnx(tmp_path):
+    """The search commands' file writes go through mmdet_face.deployment.output_file, whose package loads its heavy
+    modules (torch, onnx: 2.3 s) only on first use."""
+    code = ('import sys\nfrom search_tools.study import write_json_atomic\n'
+            f'write_json_atomic({str(tmp_path / "a.json")!r}, {{"a": 1}})\n'
+            'print(sorted(m for m in ("torch", "onnx", "mmdet") if m in sys.modules))\n')
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=repo))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == '[]' and json.loads((tmp_path / 'a.json').read_text()) == {'a': 1}
