@@ -233,9 +233,10 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
     """Read ``src`` (release ``.pth``), write an mmengine checkpoint ``{'state_dict', 'meta'}`` to ``dst``.
 
     The release (MobileNet-0.25 or ResNet-50) is detected from the keys and recorded in ``meta['release']``. When
-    ``config`` is given, the model is built from it and loaded strictly first, so a mismatch (e.g. the ResNet-50
-    release with the MobileNet config) fails here, with the matching config named, and not at test time. ``dst`` is written atomically (temporary file + rename) and an existing ``dst`` is refused
-    unless ``overwrite``. Returns the written checkpoint.
+    ``config`` is given, the converted weights must have exactly the keys and shapes of its model (built on the
+    ``meta`` device), so a mismatch (e.g. the ResNet-50 release with the MobileNet config) fails here, with the
+    matching config named, and not at test time. ``dst`` is written atomically (temporary file + rename) and an
+    existing ``dst`` is refused unless ``overwrite``. Returns the written checkpoint.
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
