@@ -243,8 +243,9 @@ def record_errors(main: Callable) -> Callable:
 @HOOKS.register_module()
 class AverageBuffersHook(Hook):
     """(Named apart from mmengine's ``SyncBuffersHook``, which averages once per epoch.) Average the floating-point
-    buffers (BatchNorm running mean / variance) across ranks after every training iteration, so that every rank holds the same model: the checkpoint rank 0 writes is the model every rank
-    validates with, and a distributed validation gives exactly the AP of a single-process test of that checkpoint.
+    buffers (BatchNorm running mean / variance) across ranks after every training iteration, so that every rank
+    holds the same model: the checkpoint rank 0 writes is the model every rank validates with, and a distributed
+    validation gives exactly the AP of a single-process test of that checkpoint.
 
     mmengine wraps the model in DDP with ``broadcast_buffers=False``, so each rank's BatchNorm statistics follow
     its own half of the data; mmdet's ``SyncNormHook`` averages them only before validation, after the epoch's
