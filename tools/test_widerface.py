@@ -14,9 +14,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet_face.engine.dist import end_distributed_process  # noqa: E402
-from mmdet_face.engine.widerface_test import main  # noqa: E402
+from mmdet_face.engine.widerface_test import end_process, main  # noqa: E402
 
 if __name__ == '__main__':
     main(prog='tools/test_widerface.py')
-    end_distributed_process()  # a distributed run ends without the interpreter's teardown (see its docstring)
+    end_process()  # a distributed run ends without the interpreter's teardown (engine.dist)
