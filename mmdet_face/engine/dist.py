@@ -208,9 +208,11 @@ def end_distributed_process(code: int = 0) -> None:
     """For the ``__main__`` of a tool, after its work: when this process was a rank of a process group that
     :func:`finish_distributed` ended, run the ``atexit`` handlers (log files, ``logging.shutdown``), flush stdout and
     stderr, and leave with ``os._exit(code)``, skipping the interpreter's teardown and C++ static destructors that
-    would otherwise run next to the gloo threads torch leaves alive (see :func:`finish_distributed`); one rank of a
-    CI run still aborted there (signal 6, after a correct ``tools/dist_test.sh`` run) with the barrier and destroy in
-    place. Returns (does nothing) in a single-process run. Never call it from library code: it ends the process."""
+    would otherwise run next to the gloo threads torch leaves alive (see :func:`finish_distributed`). With the
+    barrier and destroy in place, one rank of a CI run still aborted (signal 6, after a correct
+    ``tools/dist_test.sh`` run; the report did not show where), and those live threads were the one abnormal state
+    found at exit. Returns (does nothing) in a single-process run. Never call it from library code: it ends the
+    process."""
     if not _group_finished:
         return
     atexit._run_exitfuncs()
