@@ -21,6 +21,7 @@ import datetime
 import os
 import subprocess
 import sys
+import threading
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -206,15 +207,19 @@ def finish_distributed() -> None:
 
 def end_distributed_process(code: int = 0) -> None:
     """For the ``__main__`` of a tool, after its work: when this process was a rank of a process group that
-    :func:`finish_distributed` ended, run the ``atexit`` handlers (log files, ``logging.shutdown``), flush stdout and
-    stderr, and leave with ``os._exit(code)``, skipping the interpreter's teardown and C++ static destructors that
-    would otherwise run next to the gloo threads torch leaves alive (see :func:`finish_distributed`). With the
+    :func:`finish_distributed` ended, wait for the non-daemon threads and run the ``atexit`` handlers (log files,
+    ``logging.shutdown``) as a normal exit does, flush stdout and stderr, and leave with ``os._exit(code)``,
+    skipping the interpreter's teardown and C++ static destructors that would otherwise run next to the gloo
+    threads torch leaves alive (see :func:`finish_distributed`). With the
     barrier and destroy in place, one rank of a CI run still aborted (signal 6, after a correct
     ``tools/dist_test.sh`` run; the report did not show where), and those live threads were the one abnormal state
     found at exit. Returns (does nothing) in a single-process run. Never call it from library code: it ends the
     process."""
     if not _group_finished:
         return
+    for thread in threading.enumerate():  # as the interpreter does first at exit: wait for non-daemon threads
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -106,6 +106,11 @@ if sys.argv[2] == 'group':
     wrapped = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))  # as mmengine's runner does
     dist.finish_distributed()
     assert not torch_dist.is_initialized()
+import threading, time
+def late_write():  # a non-daemon thread still working (a hook's upload, say): the exit waits for it, as Python's does
+    time.sleep(0.5)
+    open(os.path.join(out, 'thread'), 'w').close()
+threading.Thread(target=late_write).start()
 print('printed last', end='')  # no newline: flushed by end_distributed_process, not by a line buffer
 dist.end_distributed_process(3)
 sys.exit(5)
@@ -114,9 +119,9 @@ sys.exit(5)
 
 @pytest.mark.parametrize('group', [True, False], ids=['rank', 'single_process'])
 def test_end_distributed_process(tmp_path, group):
-    """A rank whose group finish_distributed ended leaves with the given code after its atexit handlers and with
-    its output flushed, without the interpreter's teardown (where torch's leftover gloo threads still run); a
-    single-process run is left alone and exits normally."""
+    """A rank whose group finish_distributed ended leaves with the given code after its non-daemon threads and
+    atexit handlers and with its output flushed, without the interpreter's teardown (where torch's leftover gloo
+    threads still run); a single-process run is left alone and exits normally."""
     import subprocess
     script = tmp_path / 'end.py'
     script.write_text(END_PROCESS)
@@ -125,7 +130,7 @@ def test_end_distributed_process(tmp_path, group):
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == (3 if group else 5), out.stderr[-3000:]
     assert out.stdout == 'printed last'
-    assert (tmp_path / 'atexit').exists()
+    assert (tmp_path / 'atexit').exists() and (tmp_path / 'thread').exists()
     assert (tmp_path / 'teardown').exists() != group
 
 
