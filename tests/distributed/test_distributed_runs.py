@@ -153,6 +153,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def small_data_config(base, data, size):
+    """The head of a distributed test's config: ``base`` on the toy faces in ``data``, resized to ``size`` x
+    ``size``, batch 2 for training and 1 for testing, no data-loading workers."""
+    return f"""
+_base_ = [{str(base)!r}]
+data_root = {str(data) + '/'!r}
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
+                  dict(type='FaceResize', scale=({size}, {size}), keep_ratio=False), dict(type='PackFaceInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='FaceResize', scale=({size}, {size}), keep_ratio=True),
+                 dict(type='LoadFaceAnnotations'), dict(type='PackFaceInputs')]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+"""
+
+
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('dist')
@@ -160,18 +178,7 @@ def setup(tmp_path_factory):
     make_toy_widerface(str(data), num_train=8, num_val=5, size=96, seed=0)  # 5 val images: the sampler pads
     (root / 'dist_probe_hook.py').write_text(PROBE_HOOK)
     config = root / 'cfg.py'
-    config.write_text(f"""
-_base_ = [{str(TOY_CONFIG)!r}]
-data_root = {str(data) + '/'!r}
-train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
-                  dict(type='FaceResize', scale=(96, 96), keep_ratio=False), dict(type='PackFaceInputs')]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='FaceResize', scale=(96, 96), keep_ratio=True),
-                 dict(type='LoadFaceAnnotations'), dict(type='PackFaceInputs')]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+    config.write_text(small_data_config(TOY_CONFIG, data, 96) + f"""
 val_evaluator = [dict(type='WiderFaceMetric', gt_dir=data_root + 'val/gt/'), dict(type='FaceKeypointMetric')]
 test_evaluator = val_evaluator
 model = dict(test_cfg=dict(score_thr=0.0))

@@ -2,31 +2,19 @@
 train through DistributedDataParallel (every first-shot parameter takes part, or DDP would refuse the step), both
 ranks hold the same weights after every step, the losses are finite, rank 0's validation scores the epoch and each
 rank ends its process group before exiting. The toy DSFD at 128 x 128, 2 epochs x 2 iterations per rank."""
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from mmdet_face.datasets.toy import make_toy_widerface
-from tests.distributed.test_distributed_runs import PROBE_HOOK, _failure_excerpt, exits, free_port, probes, run
+from tests.distributed.test_distributed_runs import (PROBE_HOOK, _failure_excerpt, exits, free_port, probes, run,
+                                                     run_env, small_data_config)
 
 pytestmark = pytest.mark.dist
 
 REPO = Path(__file__).resolve().parents[2]
 
-CONFIG = """
-_base_ = [{base!r}]
-data_root = {data!r}
-train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
-                  dict(type='FaceResize', scale=(128, 128), keep_ratio=False), dict(type='PackFaceInputs')]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='FaceResize', scale=(128, 128), keep_ratio=True),
-                 dict(type='LoadFaceAnnotations'), dict(type='PackFaceInputs')]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+CONFIG_TAIL = """
 val_evaluator = dict(gt_dir=data_root + 'val/gt/')
 test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=2, val_interval=2)
@@ -43,13 +31,9 @@ def test_two_shot_dsfd_trains_on_two_processes(tmp_path):
     make_toy_widerface(str(data), num_train=8, num_val=4, size=128, seed=0)
     (tmp_path / 'dist_probe_hook.py').write_text(PROBE_HOOK)
     config = tmp_path / 'cfg.py'
-    config.write_text(CONFIG.format(base=str(REPO / 'configs' / 'toy' / 'dsfd_toy.py'), data=str(data) + '/'))
+    config.write_text(small_data_config(REPO / 'configs' / 'toy' / 'dsfd_toy.py', data, 128) + CONFIG_TAIL)
     probe_dir, work_dir = tmp_path / 'probe', tmp_path / 'work'
-    probe_dir.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK')}
-    env.update(PYTHON=sys.executable, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PROBE_DIR=str(probe_dir),
-               PORT=str(free_port()), PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO), env.get('PYTHONPATH', '')]))
+    env = run_env(dict(root=tmp_path, bin=tmp_path), probe_dir, PORT=free_port())  # (no srun stand-ins needed)
     out = run(['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)], env)
     assert out.returncode == 0, _failure_excerpt(out.log)
     records = probes(probe_dir)
