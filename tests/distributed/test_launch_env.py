@@ -87,26 +87,18 @@ def test_train_tool_stops_at_once_on_cpu(options, message, tmp_path, monkeypatch
 
 
 END_PROCESS = '''
-import atexit, os, sys
+import os, sys, threading, time
 import torch, torch.distributed as torch_dist
+import dist_probe_hook  # noqa: F401  (records at exit, and if the interpreter tears it down: PROBE_DIR)
 from mmdet_face.engine import dist
 
-class Teardown:  # writes its file only if the interpreter tears this module down
-    def __init__(self, path):  # bound here: module globals may be gone when __del__ runs
-        self.path, self.os_open, self.os_close, self.flags = path, os.open, os.close, os.O_WRONLY | os.O_CREAT
-    def __del__(self):
-        self.os_close(self.os_open(self.path, self.flags))
-
-out = sys.argv[1]
-teardown = Teardown(os.path.join(out, 'teardown'))
-atexit.register(lambda: open(os.path.join(out, 'atexit'), 'w').close())
-if sys.argv[2] == 'group':
+out = os.environ['PROBE_DIR']
+if sys.argv[1] == 'group':
     torch_dist.init_process_group('gloo', init_method='file://' + os.path.join(out, 'store'), rank=0,
                                   world_size=1)
     wrapped = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))  # as mmengine's runner does
     dist.finish_distributed()
     assert not torch_dist.is_initialized()
-import threading, time
 def late_write():  # a non-daemon thread still working (a hook's upload, say): the exit waits for it, as Python's does
     time.sleep(0.5)
     open(os.path.join(out, 'thread'), 'w').close()
@@ -121,17 +113,25 @@ sys.exit(5)
 def test_end_distributed_process(tmp_path, group):
     """A rank whose group finish_distributed ended leaves with the given code after its non-daemon threads and
     atexit handlers and with its output flushed, without the interpreter's teardown (where torch's leftover gloo
-    threads still run); a single-process run is left alone and exits normally."""
+    threads still run); a single-process run is left alone and exits normally. The distributed runs' probe module
+    records both."""
     import subprocess
+
+    from tests.distributed.test_distributed_runs import PROBE_HOOK, exits
+    (tmp_path / 'dist_probe_hook.py').write_text(PROBE_HOOK)
     script = tmp_path / 'end.py'
     script.write_text(END_PROCESS)
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1')
-    out = subprocess.run([sys.executable, str(script), str(tmp_path), 'group' if group else 'none'],
+    env = {k: v for k, v in os.environ.items() if k not in ('RANK', 'SLURM_PROCID')}
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]), OMP_NUM_THREADS='1', PROBE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, str(script), 'group' if group else 'none'],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == (3 if group else 5), out.stderr[-3000:]
     assert out.stdout == 'printed last'
-    assert (tmp_path / 'atexit').exists() and (tmp_path / 'thread').exists()
-    assert (tmp_path / 'teardown').exists() != group
+    assert (tmp_path / 'thread').exists()
+    if group:
+        assert exits(tmp_path) == {0: False}  # atexit ran, the group was ended, no teardown
+    else:
+        assert len(list(tmp_path.glob('exit0_*.json'))) == len(list(tmp_path.glob('final0_*.json'))) == 1
 
 
 @pytest.mark.parametrize('nproc', ['0', 'two', '-1'])
