@@ -103,10 +103,12 @@ def load_release_checkpoint(src: str) -> 'OrderedDict[str, torch.Tensor]':
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
-        ValueError: naming ``src``: not a checkpoint ``torch.load`` reads safely, no state dict of tensors, or a
-            key the release layout does not have (e.g. an already converted or a RetinaFace checkpoint).
+        ValueError: naming ``src``: not a checkpoint ``torch.load`` reads safely, no state dict of tensors, the
+            state dict of another model family (e.g. an mmengine checkpoint of our DSFD, already converted or
+            trained here, or a RetinaFace release; the message says what it is and what to do with it), or a key
+            the release layout does not have.
     """
-    state = read_release_state(src, EXPECTED)
+    state = read_release_state(src, EXPECTED, family='dsfd_release')
     try:
         converted, dropped = convert_dsfd_state_dict(state)
     except KeyError as err:

@@ -1,12 +1,13 @@
-"""What the release-weight converters (``retinaface_pth_import``, ``dsfd_pth_import``) share: reading a released
-``.pth`` safely, the ``num_batches_tracked`` filler, and writing the converted mmengine checkpoint atomically.
+"""What the checkpoint converters (``retinaface_pth_import``, ``dsfd_pth_import``, ``dsfd_publish``) share: reading
+a ``.pth`` safely, telling which model family a state dict is, the ``num_batches_tracked`` filler, and writing the
+converted mmengine checkpoint atomically.
 
 Each converter keeps its own key mapping and checks; these functions take the converter's ``expected`` description
-(what a right input is) so every error names the file and what was expected.
+(what a right input is) and family, so every error names the file, what it holds and what was expected.
 """
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Mapping
+from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -39,15 +40,86 @@ def first_line(err: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + '...'
 
 
-def read_release_state(src: str, expected: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Read a release ``.pth`` safely (``torch.load(weights_only=True)``) -> its state dict of tensors, wrappers and
-    ``module.`` prefixes removed (:func:`strip_wrappers`); the keys are the release's, not yet converted.
+class Family(NamedTuple):
+    """A kind of state dict the converters tell apart: what it is, the key prefixes (``module.`` removed) only it
+    has, and what to do with such a file instead."""
+    description: str
+    key_prefixes: Tuple[str, ...]
+    advice: str
+
+
+_USE_DIRECTLY = ('it needs no conversion: use it with the config it was trained or converted for (tools/test.py, '
+                 'FaceDetector, tools/deployment/export_onnx.py)')
+# Ours by the head / neck module names of each family's config (every config of a family shares them), the
+# releases by their own layouts. The first family with a matching key wins (AInnoFace's head extends SRN's).
+FAMILIES: Dict[str, Family] = OrderedDict(
+    dsfd=Family('an mmdet-face DSFD model', ('neck.enhance_blocks.', 'bbox_head.cls_branches.'),
+                _USE_DIRECTLY + '; a two-shot training checkpoint goes through '
+                'tools/model_converters/dsfd_publish.py first'),
+    scrfd=Family('an mmdet-face SCRFD model', ('bbox_head.stride_cls.', 'bbox_head.cls_stride_convs.'),
+                 _USE_DIRECTLY),
+    retinaface=Family('an mmdet-face RetinaFace model', ('bbox_head.kps_convs.', 'neck.1.levels.'), _USE_DIRECTLY),
+    ainnoface=Family('an mmdet-face AInnoFace model', ('bbox_head.cls_second_maxout.',), _USE_DIRECTLY),
+    srn=Family('an mmdet-face SRN model', ('bbox_head.cls_first.',), _USE_DIRECTLY),
+    retinaface_release=Family('the RetinaFace release layout (biubug6/Pytorch_Retinaface)',
+                              ('ClassHead.', 'BboxHead.', 'LandmarkHead.', 'body.stage1.', 'ssh1.'),
+                              'convert it with tools/model_converters/retinaface_pth2mmdet.py'),
+    dsfd_release=Family('the DSFD release layout (Tencent/FaceDetection-DSFD)',
+                        ('cpm3_3.', 'latlayer1.', 'smooth1.'),
+                        'convert it with tools/model_converters/dsfd_pth2mmdet.py'),
+)
+
+
+def guess_family(state: Mapping[str, object]) -> Optional[str]:
+    """The :data:`FAMILIES` key of the first family one of whose key prefixes starts a key of ``state``
+    (``module.`` prefixes removed), or None. Cheap: key names only, no model is built."""
+    names = [name[len('module.'):] if name.startswith('module.') else name for name in map(str, state)]
+    for family, spec in FAMILIES.items():
+        if any(name.startswith(spec.key_prefixes) for name in names):
+            return family
+    return None
+
+
+def _is_training_checkpoint(checkpoint: Mapping) -> bool:
+    """What mmengine's ``Runner.save_checkpoint`` writes besides the weights."""
+    return any(key in checkpoint for key in ('message_hub', 'optimizer', 'param_schedulers'))
+
+
+def describe_checkpoint(checkpoint: Mapping, state: Mapping[str, object]) -> str:
+    """What a loaded checkpoint is, in words: its kind (mmengine training checkpoint, mmdet-face checkpoint, bare
+    state dict), its family (:func:`guess_family`) and, where it records it, where it comes from."""
+    from mmdet_face.apis.checkpoint import checkpoint_origin
+    family = guess_family(state)
+    what = FAMILIES[family].description if family else 'no model family this project knows'
+    if _is_training_checkpoint(checkpoint):
+        kind = 'an mmengine training checkpoint'
+    elif 'state_dict' in checkpoint:
+        kind = 'an mmengine checkpoint'
+    else:
+        kind = 'a bare state dict'
+    origin = checkpoint_origin(dict(checkpoint))
+    return f'{kind} of {what}' + (f' ({origin})' if origin else '')
+
+
+def check_family(src: str, checkpoint: Mapping, state: Mapping[str, object], family: str, expected: str) -> None:
+    """Raise ``ValueError`` naming ``src``, what it is (:func:`describe_checkpoint`) and what to do with it when
+    ``state`` is recognisably of a family other than ``family``; a state dict of no known family passes (the
+    caller's own key / shape checks name what differs)."""
+    found = guess_family(state)
+    if found is not None and found != family:
+        raise ValueError(f'{src}: is {describe_checkpoint(checkpoint, state)}, not {FAMILIES[family].description}; '
+                         f'{FAMILIES[found].advice}. Expected {expected}; nothing was written')
+
+
+def load_checkpoint_file(src: str, expected: str) -> Mapping:
+    """Read a ``.pth`` safely: ``torch.load(weights_only=True)``, with the allow-list of the objects mmengine's
+    training checkpoints hold (:mod:`mmdet_face.compat`), so a training checkpoint is read and can be named.
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
-        ValueError: naming ``src`` and ``expected``: not a checkpoint ``torch.load`` reads safely, not a mapping,
-            or a state dict that is empty or has non-tensor entries.
+        ValueError: naming ``src`` and ``expected``: not a checkpoint ``torch.load`` reads safely, or not a mapping.
     """
+    from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
     src = str(src)
     if not osp.isfile(src):
         raise FileNotFoundError(f'{src}: file not found (expected {expected})')
@@ -58,11 +130,27 @@ def read_release_state(src: str, expected: str) -> 'OrderedDict[str, torch.Tenso
                          f'({type(err).__name__}: {first_line(err)}); expected {expected}') from err
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f'{src}: holds a {type(checkpoint).__name__}, not a state dict; expected {expected}')
+    return checkpoint
+
+
+def read_release_state(src: str, expected: str, family: str) -> 'OrderedDict[str, torch.Tensor]':
+    """Read a release ``.pth`` safely (:func:`load_checkpoint_file`) -> its state dict of tensors, wrappers and
+    ``module.`` prefixes removed (:func:`strip_wrappers`); the keys are the release's, not yet converted.
+    ``family`` is the release's :data:`FAMILIES` key: a file of another known family is refused by name.
+
+    Raises:
+        FileNotFoundError: ``src`` does not exist.
+        ValueError: naming ``src`` and ``expected``: not a checkpoint ``torch.load`` reads safely, not a mapping,
+            a state dict that is empty or has non-tensor entries, or one of another family (e.g. an mmengine
+            checkpoint of our model, which needs no conversion).
+    """
+    checkpoint = load_checkpoint_file(src, expected)
     state = strip_wrappers(checkpoint)
     bad = [name for name, value in state.items() if not isinstance(name, str) or not torch.is_tensor(value)]
     if not state or bad:
         what = 'no entries' if not state else f'non-tensor entries such as {bad[0]!r}'
         raise ValueError(f'{src}: the state dict has {what}; expected {expected}')
+    check_family(src, checkpoint, state, family, expected)
     return state
 
 
@@ -109,5 +197,6 @@ def check_fits_config(config: str, state: Mapping[str, torch.Tensor], message: s
         raise ValueError(message + ': ' + '; '.join(problems))
 
 
-__all__ = ['check_fits_config', 'first_line', 'read_release_state', 'save_converted_checkpoint', 'strip_wrappers',
+__all__ = ['FAMILIES', 'Family', 'check_family', 'check_fits_config', 'describe_checkpoint', 'first_line',
+           'guess_family', 'load_checkpoint_file', 'read_release_state', 'save_converted_checkpoint', 'strip_wrappers',
            'with_num_batches_tracked']

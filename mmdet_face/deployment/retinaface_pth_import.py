@@ -212,10 +212,11 @@ def read_release_checkpoint(src: str) -> Tuple[str, 'OrderedDict[str, torch.Tens
     Raises:
         FileNotFoundError: ``src`` does not exist.
         ValueError: naming ``src``: it is not a checkpoint ``torch.load`` can read safely, it holds no state dict
-            of tensors, its keys are of neither release (e.g. an already converted checkpoint), or it lacks some of
-            its release's keys / has others / has a tensor of another shape.
+            of tensors, it is of another model family (e.g. an already converted or trained mmengine checkpoint, the
+            DSFD release; the message says what it is and what to do with it), its keys are of neither release, or
+            it lacks some of its release's keys / has others / has a tensor of another shape.
     """
-    state = read_release_state(src, EXPECTED)
+    state = read_release_state(src, EXPECTED, family='retinaface_release')
     try:  # a foreign key first (names it), then which release and whether it is complete
         converted = OrderedDict((convert_key(name), value) for name, value in state.items())
         release = check_release_state(state)

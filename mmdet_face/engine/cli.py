@@ -40,12 +40,16 @@ def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=
     return cfg
 
 
-def release_converter_parser(description: str) -> argparse.ArgumentParser:
-    """The arguments every release-weight converter tool takes: ``SRC DST [--config CONFIG] [--force]``."""
+def release_converter_parser(description: str,
+                             src_help: str = 'released .pth (plain state dict, `module.` prefix or state_dict '
+                                             'wrapper ok)',
+                             config_help: str = 'build this config and load the result strictly'
+                             ) -> argparse.ArgumentParser:
+    """The arguments every checkpoint converter tool takes: ``SRC DST [--config CONFIG] [--force]``."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', help='released .pth (plain state dict, `module.` prefix or state_dict wrapper ok)')
+    parser.add_argument('src', help=src_help)
     parser.add_argument('dst', help='output mmengine checkpoint')
-    parser.add_argument('--config', default=None, help='build this config and load the result strictly')
+    parser.add_argument('--config', default=None, help=config_help)
     parser.add_argument('--force', action='store_true', help='replace DST if it exists')
     return parser
 

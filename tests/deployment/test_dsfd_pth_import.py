@@ -171,7 +171,9 @@ def test_wrong_files_are_clear_errors(tmp_path):
         load_release_checkpoint(str(text))
     retina = tmp_path / 'retina.pth'
     torch.save({'body.stage1.0.0.weight': torch.zeros(1)}, retina)
-    with pytest.raises(ValueError, match="retina.pth: unexpected key 'body.stage1.0.0.weight'"):
+    with pytest.raises(ValueError, match=r'retina.pth: is a bare state dict of the RetinaFace release layout '
+                                         r'\(biubug6/Pytorch_Retinaface\), not the DSFD release layout .*; convert '
+                                         r'it with tools/model_converters/retinaface_pth2mmdet\.py'):
         load_release_checkpoint(str(retina))
     converted = tmp_path / 'converted.pth'
     torch.save({'state_dict': {'backbone.body.conv1.weight': torch.zeros(1)}}, converted)

@@ -27,6 +27,7 @@ from mmdet_face.registry import MODELS
 from tests.conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs'
+TOY_CONFIG = str(CONFIGS / 'toy/dsfd_toy.py')
 
 
 def _model_cfg(name, **head):
@@ -208,7 +209,7 @@ def test_publish_drops_first_shot_and_loads_strictly_into_the_test_config(tmp_pa
     with pytest.raises(CheckpointMismatchError, match='first_shot'):
         load_face_checkpoint(test_model, str(src))
     dst = tmp_path / 'dsfd_toy_published.pth'
-    published = publish_dsfd_checkpoint(str(src), str(dst))
+    published = publish_dsfd_checkpoint(str(src), str(dst), TOY_CONFIG)
     dropped = [k for k in trained.state_dict() if k.startswith('bbox_head.first_shot_')]
     assert published['meta']['dsfd_publish']['dropped_first_shot_tensors'] == len(dropped) > 0
     assert set(published) == {'state_dict', 'meta'} and published['meta']['experiment_name']
@@ -220,7 +221,7 @@ def test_publish_drops_first_shot_and_loads_strictly_into_the_test_config(tmp_pa
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     # an existing output is left alone without overwrite
     with pytest.raises(OutputExistsError):
-        publish_dsfd_checkpoint(str(src), str(dst))
+        publish_dsfd_checkpoint(str(src), str(dst), TOY_CONFIG)
 
 
 def test_strip_first_shot_keeps_order_and_matches_only_first_shot_modules():
@@ -259,5 +260,5 @@ def test_publish_refuses_non_finite_weights(tmp_path):
                                 'bbox_head.first_shot_cls_branches.0.out_conv.bias': torch.zeros(2)}), str(src))
     with pytest.raises(ValueError, match=r'nan\.pth: 1 weights are not finite \(bbox_head\.cls_branches\.0\.out_conv'
                                          r'\.bias\)'):
-        publish_dsfd_checkpoint(str(src), str(dst))
+        publish_dsfd_checkpoint(str(src), str(dst), TOY_CONFIG)
     assert not dst.exists()

@@ -224,3 +224,114 @@ def test_retinaface_converter_wrong_checkpoint_content(tmp_path, content, what):
     msg = _run(RETINA_TOOL, src, tmp_path / 'out.pth')
     assert msg is not None and msg.startswith(f'error: {src}: ') and what in msg
     assert 'expected a RetinaFace release .pth state dict' in msg
+
+
+# ------------------------------------------------------------------------------------------ wrong model family
+DSFD_TOY = REPO_ROOT / 'configs/toy/dsfd_toy.py'
+PUBLISH_TOOL = REPO_ROOT / 'tools/model_converters/dsfd_publish.py'
+DSFD_TOOL = REPO_ROOT / 'tools/model_converters/dsfd_pth2mmdet.py'
+
+
+def _training_checkpoint(path, config, experiment):
+    """What mmengine's Runner.save_checkpoint writes for a run of ``config`` (random weights): meta with the
+    experiment name, the state dict, the message hub (HistoryBuffer objects) and the optimizer state."""
+    from mmengine.logging import HistoryBuffer
+
+    from mmdet_face.apis.inference import init_face_detector
+    torch.manual_seed(0)
+    lr = HistoryBuffer()
+    lr.update(0.01)
+    torch.save(dict(meta=dict(epoch=1, iter=4, seed=0, experiment_name=f'{experiment}_20260101_000000',
+                              mmengine='0.10.7'),
+                    state_dict=init_face_detector(str(config)).state_dict(),
+                    message_hub=dict(log_scalars={'train/lr': lr}, runtime_info=dict(epoch=1), resumed_keys={}),
+                    optimizer=dict(state={}, param_groups=[dict(lr=0.01, momentum=0.9, params=[0])])), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """mmengine training checkpoints of the DSFD, SCRFD and RetinaFace toy configs."""
+    folder = tmp_path_factory.mktemp('trained')
+    return {name: _training_checkpoint(folder / f'{name}_iter_4.pth', config, f'{name}_toy')
+            for name, config in (('dsfd', DSFD_TOY), ('scrfd', SCRFD_TOY), ('retinaface', RETINA_TOY))}
+
+
+def test_dsfd_publish_publishes_a_dsfd_training_checkpoint(tmp_path, trained):
+    dst = tmp_path / 'published.pth'
+    assert _run(PUBLISH_TOOL, trained['dsfd'], dst, '--config', DSFD_TOY) is None
+    published = torch.load(dst, map_location='cpu', weights_only=True)
+    assert set(published) == {'state_dict', 'meta'} and published['meta']['experiment_name'].startswith('dsfd_toy')
+    assert not any('first_shot' in key for key in published['state_dict'])
+
+
+@pytest.mark.parametrize('kind, what', [
+    ('scrfd', 'is an mmengine training checkpoint of an mmdet-face SCRFD model (trained as scrfd_toy)'),
+    ('retinaface', 'is an mmengine training checkpoint of an mmdet-face RetinaFace model (trained as '
+                   'retinaface_toy)'),
+    ('retinaface_release', 'is a bare state dict of the RetinaFace release layout (biubug6/Pytorch_Retinaface)'),
+    ('two_tensors', 'is not a checkpoint of the DSFD model of'),
+    ('dsfd_other_size', 'is not a checkpoint of the DSFD model of'),
+])
+def test_dsfd_publish_refuses_other_models(tmp_path, trained, release_pth, kind, what):
+    """Before: any checkpoint was 'published' as a DSFD model (exit 0), e.g. an SCRFD one, with 0 tensors
+    dropped."""
+    src = {'scrfd': trained['scrfd'], 'retinaface': trained['retinaface'], 'retinaface_release': release_pth,
+           'dsfd_other_size': trained['dsfd']}.get(kind)
+    if kind == 'two_tensors':
+        src = tmp_path / 'two.pth'
+        torch.save({'a.weight': torch.ones(2), 'b.bias': torch.zeros(2)}, src)
+    dst = tmp_path / 'published.pth'
+    # the toy DSFD against the default (release, ResNet-152) config: another size of the same family
+    msg = _run(PUBLISH_TOOL, src, dst)
+    assert msg is not None and msg.startswith(f'error: {src}: {what}'), msg
+    if kind in ('scrfd', 'retinaface'):
+        assert 'it needs no conversion' in msg and 'not an mmdet-face DSFD model' in msg
+    if kind == 'retinaface_release':
+        assert 'retinaface_pth2mmdet.py' in msg
+    if kind == 'two_tensors':
+        assert '2 unexpected: a.weight, b.bias' in msg and 'missing' in msg
+    if kind == 'dsfd_other_size':
+        assert 'trained as dsfd_toy; pass the config it was trained with' in msg and 'wrong shape' in msg
+    assert not dst.exists() and _no_temp_files(tmp_path)
+
+
+def test_dsfd_converter_names_an_mmengine_checkpoint(tmp_path, trained):
+    """Before: 'not a PyTorch checkpoint that loads with torch.load(weights_only=True) (UnpicklingError: ...
+    HistoryBuffer ...)' for a valid training checkpoint. Run as a fresh process, as a user runs it."""
+    import subprocess
+    import sys
+    dst = tmp_path / 'out.pth'
+    done = subprocess.run([sys.executable, str(DSFD_TOOL), str(trained['dsfd']), str(dst)], capture_output=True,
+                          text=True, cwd=str(REPO_ROOT))
+    assert done.returncode != 0 and 'Traceback' not in done.stderr, done.stderr[-2000:]
+    assert (f'{trained["dsfd"]}: is an mmengine training checkpoint of an mmdet-face DSFD model (trained as '
+            'dsfd_toy), not the DSFD release layout') in done.stderr
+    assert 'it needs no conversion: use it with the config it was trained or converted for' in done.stderr
+    assert 'dsfd_publish.py' in done.stderr and 'not a PyTorch checkpoint' not in done.stderr
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize('kind, what', [
+    ('dsfd', 'is an mmengine training checkpoint of an mmdet-face DSFD model (trained as dsfd_toy), not the '
+             'RetinaFace release layout'),
+    ('scrfd', 'is an mmengine training checkpoint of an mmdet-face SCRFD model (trained as scrfd_toy)'),
+    ('retinaface', 'is an mmengine training checkpoint of an mmdet-face RetinaFace model (trained as '
+                   'retinaface_toy)'),
+    ('dsfd_release', 'is a bare state dict of the DSFD release layout (Tencent/FaceDetection-DSFD)'),
+])
+def test_retinaface_converter_names_other_families(tmp_path, trained, kind, what):
+    """Before: "unexpected key 'backbone...' for a RetinaFace release checkpoint" (or, for a training
+    checkpoint, 'not a PyTorch checkpoint')."""
+    if kind == 'dsfd_release':
+        from tests.deployment.test_dsfd_pth_import import release_state_dict
+        src = tmp_path / 'WIDERFace_DSFD_RES152.pth'
+        torch.save(release_state_dict(), src)
+    else:
+        src = trained[kind]
+    msg = _run(RETINA_TOOL, src, tmp_path / 'out.pth')
+    assert msg is not None and msg.startswith(f'error: {src}: {what}'), msg
+    assert ('dsfd_pth2mmdet.py' if kind == 'dsfd_release' else 'it needs no conversion') in msg
+    assert msg.endswith('Expected a RetinaFace release .pth state dict (biubug6/Pytorch_Retinaface '
+                        'mobilenet0.25_Final.pth or Resnet50_Final.pth); nothing was written')
+    assert not (tmp_path / 'out.pth').exists()
