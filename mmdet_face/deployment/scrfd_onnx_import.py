@@ -19,6 +19,7 @@ the caller passes in; the command-line tool passes the repository's ``configs/sc
 """
 import os
 import os.path as osp
+import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -341,12 +342,24 @@ def read_onnx_model(src: str, expected: str = 'a released SCRFD .onnx model'):
     try:
         model = onnx.load(src)
     except Exception as err:  # protobuf DecodeError, external-data errors, ...
-        raise ValueError(f'{src}: not an ONNX model ({type(err).__name__}: {err}); expected {expected}') from err
+        hint = (' (it is a zip archive, as PyTorch checkpoints are: a .pth of our model needs no conversion)'
+                if zipfile.is_zipfile(src) else '')
+        raise ValueError(f'{src}: not an ONNX model ({type(err).__name__}: {err}){hint}; expected {expected}') \
+            from err
     if not model.graph.node or not model.opset_import:
         raise ValueError(f'{src}: not an ONNX model (it parses as a protobuf message without an ONNX graph: '
                          f'{len(model.graph.node)} nodes, {len(model.opset_import)} opset imports); '
                          f'expected {expected}')
     return model
+
+
+def other_family_export(onnx_model) -> Optional[str]:
+    """The family whose export layout an ONNX model's output names are (``'RetinaFace'``, ``'DSFD'``: what
+    :mod:`.retinaface_onnx_export` / :mod:`.dsfd_onnx_export` and those releases write), or None."""
+    from .dsfd_onnx_export import OUTPUT_NAMES as DSFD_OUTPUTS
+    from .retinaface_onnx_export import OUTPUT_NAMES as RETINAFACE_OUTPUTS
+    outputs = tuple(output.name for output in onnx_model.graph.output)
+    return {RETINAFACE_OUTPUTS: 'RetinaFace', DSFD_OUTPUTS: 'DSFD'}.get(outputs)
 
 
 def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwrite: bool = False,
@@ -358,13 +371,20 @@ def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwri
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
-        FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`).
+        FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`), or is
+            another family's export (:func:`other_family_export`).
         SCRFDOnnxMismatch: the graph does not fit ``config``.
     """
     from mmdet_face.apis.inference import init_face_detector
     if dst is not None:
         check_output_path(dst, overwrite)
     onnx_model = read_onnx_model(src)
+    family = other_family_export(onnx_model)
+    if family is not None:
+        outputs = ', '.join(output.name for output in onnx_model.graph.output)
+        raise ValueError(f'{src}: is a {family} ONNX export (outputs {outputs}), not an SCRFD model (outputs '
+                         f'score_8/16/32, bbox_8/16/32[, kps_8/16/32]); this converter reads SCRFD graphs only, '
+                         'and nothing was written')
     model = init_face_detector(config)
     load_scrfd_onnx_weights(model, onnx_model, config_name=osp.relpath(config), candidate_configs=candidate_configs)
     ckpt = dict(state_dict=model.state_dict(),
@@ -376,4 +396,4 @@ def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwri
 
 
 __all__ = ['SCRFDOnnxMismatch', 'convert_scrfd_onnx', 'find_matching_configs', 'load_scrfd_onnx_weights',
-           'read_onnx_model']
+           'other_family_export', 'read_onnx_model']

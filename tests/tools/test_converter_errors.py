@@ -335,3 +335,32 @@ def test_retinaface_converter_names_other_families(tmp_path, trained, kind, what
     assert msg.endswith('Expected a RetinaFace release .pth state dict (biubug6/Pytorch_Retinaface '
                         'mobilenet0.25_Final.pth or Resnet50_Final.pth); nothing was written')
     assert not (tmp_path / 'out.pth').exists()
+
+
+def test_scrfd_converter_names_a_retinaface_onnx(tmp_path):
+    """Before: 'the ONNX graph has 44 convs, ... has 57; none of the 8 candidate configs matches' after building
+    every candidate config."""
+    from mmdet_face.apis.inference import init_face_detector
+    from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx
+    src, dst = tmp_path / 'retinaface.onnx', tmp_path / 'out.pth'
+    export_retinaface_onnx(init_face_detector(str(RETINA_TOY)), str(src), shape=(32, 32))
+    msg = _run(SCRFD_TOOL, src, SCRFD_TOY, dst)
+    assert msg == (f'error: {src}: is a RetinaFace ONNX export (outputs loc, conf, landms), not an SCRFD model '
+                   '(outputs score_8/16/32, bbox_8/16/32[, kps_8/16/32]); this converter reads SCRFD graphs only, '
+                   'and nothing was written')
+    assert not dst.exists()
+
+
+def test_scrfd_converter_names_a_checkpoint_given_as_onnx(tmp_path, trained):
+    msg = _run(SCRFD_TOOL, trained['scrfd'], SCRFD_TOY, tmp_path / 'out.pth')
+    assert msg is not None and msg.startswith(f'error: {trained["scrfd"]}: not an ONNX model (')
+    assert 'it is a zip archive, as PyTorch checkpoints are: a .pth of our model needs no conversion' in msg
+
+
+def test_export_tool_refuses_a_checkpoint_of_another_family(tmp_path, trained):
+    """The strict load refuses a RetinaFace checkpoint with the SCRFD config. Before: a raw traceback of
+    CheckpointMismatchError."""
+    out = tmp_path / 'model.onnx'
+    msg = _run(EXPORT_TOOL, SCRFD_TOY, trained['retinaface'], out, '--shape', 32, 32)
+    assert msg is not None and msg.startswith(f'error: {trained["retinaface"]} does not fit the model')
+    assert 'trained as retinaface_toy' in msg and not out.exists() and _no_temp_files(tmp_path)

@@ -61,8 +61,12 @@ def main(argv=None):
     except OSError as err:
         sys.exit(f'error: {err}')
 
+    from mmdet_face.apis.checkpoint import CheckpointMismatchError
     from mmdet_face.apis.inference import init_face_detector
-    model = init_face_detector(args.config, args.checkpoint)  # strict load
+    try:  # strict load: a checkpoint of another family or size is refused, naming what does not fit
+        model = init_face_detector(args.config, args.checkpoint)
+    except (FileNotFoundError, CheckpointMismatchError) as err:
+        sys.exit(f'error: {err}')
     head = type(getattr(model, 'bbox_head', None)).__name__
     if head == 'SCRFDHead':
         from mmdet_face.deployment.scrfd_onnx_export import DEFAULT_OPSET, export_scrfd_onnx as export
