@@ -226,3 +226,111 @@ def test_existing_output_needs_force(tmp_path, capsys):
     assert (out / 'val' / 'labelv2.txt').read_text() == '# mine\n'  # untouched
     assert prep.main(args + ['--force']) == 0
     assert (out / 'val' / 'labelv2.txt').read_text().startswith('# 0--Parade/0_Parade_c_4.jpg 56 40\n')
+
+
+# ------------------------------------------------------------------------------------------ damaged inputs
+def _leftovers(out):
+    """Staging / set-aside folders the tool left next to ``out``."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f'.{out.name}.'))
+
+
+def _existing_output(out):
+    """An earlier dataset under ``out`` (and a file of the user's beside it), to be kept on failure."""
+    (out / 'val').mkdir(parents=True)
+    (out / 'val' / 'labelv2.txt').write_text('# mine\n')
+    (out / 'train' / 'images' / 'old').mkdir(parents=True)
+    (out / 'train' / 'images' / 'old' / 'stale.jpg').write_bytes(b'old image')
+    (out / 'notes.txt').write_text('my notes\n')
+    return out
+
+
+def _kept(out):
+    return ((out / 'val' / 'labelv2.txt').read_text() == '# mine\n'
+            and (out / 'train' / 'images' / 'old' / 'stale.jpg').read_bytes() == b'old image'
+            and (out / 'notes.txt').read_text() == 'my notes\n' and not (out / 'val' / 'images').exists())
+
+
+def test_bad_crc_member_is_named_and_nothing_is_written(tmp_path, capsys):
+    """Before: a raw BadZipFile traceback from the copy, with half of the images already under --out."""
+    downloads = _write_zipped(tmp_path)
+    member = 'WIDER_val/images/1--Handshaking/1_Handshaking_d_5.jpg'
+    with zipfile.ZipFile(downloads / 'WIDER_val.zip') as z:
+        info = z.getinfo(member)
+    assert info.compress_type == zipfile.ZIP_STORED
+    data = bytearray((downloads / 'WIDER_val.zip').read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.file_size // 2] ^= 0xFF  # one flipped byte in the member's data: its CRC no longer matches
+    (downloads / 'WIDER_val.zip').write_bytes(bytes(data))
+    out = _existing_output(tmp_path / 'widerface')
+    rc = prep.main(['--src', str(downloads), '--out', str(out), '--expect-counts', '3', '2', '--force'])
+    err = capsys.readouterr().err
+    assert rc == 1 and 'Traceback' not in err
+    assert (f'{downloads / "WIDER_val.zip"} is damaged: its member {member} cannot be read (BadZipFile: Bad CRC-32'
+            in err)
+    assert '1 image(s) are damaged or cannot be decoded; nothing was written' in err
+    assert _kept(out) and _leftovers(out) == []
+
+
+@pytest.mark.parametrize('content', [b'', b'not an image at all'], ids=['empty', 'garbage'])
+def test_undecodable_image_is_named_and_nothing_is_written(tmp_path, capsys, content):
+    """Before: PIL's UnidentifiedImageError traceback while writing labelv2.txt, with the images copied."""
+    src = _write_unpacked(tmp_path)
+    bad = src / 'WIDER_train' / 'images' / '0--Parade' / '0_Parade_a_2.jpg'
+    bad.write_bytes(content)
+    out = tmp_path / 'widerface'
+    rc = prep.main(['--src', str(src), '--out', str(out), '--expect-counts', '3', '2'])
+    err = capsys.readouterr().err
+    assert rc == 1 and 'Traceback' not in err
+    assert f'{bad} ' in err and ('is empty (0 bytes)' if not content else 'cannot be decoded as an image') in err
+    assert not out.exists() and _leftovers(out) == []
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'not_a_zip'])
+def test_unreadable_zip_is_called_damaged(tmp_path, capsys, damage):
+    """Before: 'expected a .zip file or a folder' for a download cut short."""
+    downloads = _write_zipped(tmp_path)
+    archive = downloads / 'WIDER_train.zip'
+    data = archive.read_bytes()
+    archive.write_bytes(data[:len(data) // 2] if damage == 'truncated' else b'<html>404 Not Found</html>\n')
+    out = tmp_path / 'widerface'
+    rc = prep.main(['--src', str(downloads), '--out', str(out), '--expect-counts', '3', '2'])
+    err = capsys.readouterr().err
+    assert rc == 1 and f'{archive} is damaged (not a readable zip: File is not a zip file)' in err
+    assert not out.exists() and _leftovers(out) == []
+
+
+def test_damaged_landmarks_zip_is_called_damaged(tmp_path, capsys):
+    """Before: the truncated zip was read as a label text file."""
+    downloads = _write_zipped(tmp_path)
+    archive = downloads / 'retinaface_gt_v1.1.zip'
+    archive.write_bytes(archive.read_bytes()[:40])
+    out = tmp_path / 'widerface'
+    rc = prep.main(['--src', str(downloads), '--out', str(out), '--expect-counts', '3', '2',
+                    '--landmarks', str(archive)])
+    assert rc == 1 and f'{archive} is damaged (not a readable zip: ' in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_force_replaces_the_outputs_only_when_complete(tmp_path, monkeypatch):
+    """With --force the old outputs are replaced as a whole (no stale image stays), the user's other files are
+    kept, and a failure while moving the new dataset in puts every old output back."""
+    src = _write_unpacked(tmp_path)
+    out = _existing_output(tmp_path / 'widerface')
+    args = ['--src', str(src), '--out', str(out), '--expect-counts', '3', '2', '--force']
+    real_rename, calls = prep.os.rename, []
+
+    def failing_rename(a, b):
+        calls.append(b)
+        if len(calls) == 4:  # train/images aside + in, train/labelv2.txt in; moving val/images in fails
+            raise OSError(f'{b}: simulated failure')
+        return real_rename(a, b)
+
+    monkeypatch.setattr(prep.os, 'rename', failing_rename)
+    assert prep.main(args) == 1
+    assert _kept(out) and _leftovers(out) == [] and not (out / 'train' / 'labelv2.txt').exists()
+    monkeypatch.setattr(prep.os, 'rename', real_rename)
+    assert prep.main(args) == 0
+    assert not (out / 'train' / 'images' / 'old').exists() and (out / 'notes.txt').read_text() == 'my notes\n'
+    assert (out / 'val' / 'labelv2.txt').read_text().startswith('# 0--Parade/0_Parade_c_4.jpg 56 40\n')
+    assert _leftovers(out) == []
+    _check_common(out, src / 'eval_tools' / 'ground_truth')

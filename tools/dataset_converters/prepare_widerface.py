@@ -28,7 +28,10 @@ Before anything is written, the inputs are checked: annotations are parsed with 
 every annotated image must be in the image download, the evaluation kit's image list must equal the val
 annotations', and the image counts must be the official 12,880 train / 3,226 val (``--expect-counts TRAIN VAL``
 for another set, ``--no-count-check`` to skip). Anything missing is listed (``--allow-missing`` writes the rest).
-Existing output files are never overwritten without ``--force``.
+While writing, every zip member is checked against its CRC and every image is decoded once; a damaged archive,
+member or image is an error naming it. The dataset is written into a staging folder next to ``--out`` and moved into
+place only when complete, so a failure leaves ``--out`` as it was. Existing output files are never overwritten
+without ``--force``, and with it they are replaced only once the new dataset is complete.
 """
 import argparse
 import os
@@ -38,9 +41,10 @@ import shutil
 import sys
 import tempfile
 import zipfile
+import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format,
+from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format, image_problem,
                                             parse_labelv2, parse_retinaface_gt, parse_wider_gt)
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
@@ -54,6 +58,14 @@ class PrepareError(RuntimeError):
     """The inputs cannot make a correct dataset (the message says what is wrong or missing)."""
 
 
+def _looks_like_zip(path: str) -> bool:
+    """A file meant as a zip (readable or not): a zip, or named ``.zip``, or starting with the zip signature."""
+    if path.lower().endswith('.zip') or zipfile.is_zipfile(path):
+        return True
+    with open(path, 'rb') as f:
+        return f.read(2) == b'PK'
+
+
 class Source:
     """A download as a zip file or an unpacked folder; members are ``/``-separated paths relative to it."""
 
@@ -64,9 +76,14 @@ class Source:
             self.names = sorted(
                 osp.relpath(osp.join(d, f), path).replace(os.sep, '/') for d, _, files in os.walk(path)
                 for f in files)
-        elif zipfile.is_zipfile(path):
-            self.zip = zipfile.ZipFile(path)
+        elif osp.isfile(path) and _looks_like_zip(path):
+            try:
+                self.zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, EOFError, ValueError) as e:  # truncated download, not a zip
+                raise PrepareError(f'{path} is damaged (not a readable zip: {e})') from None
             self.names = sorted(n for n in self.zip.namelist() if not n.endswith('/'))
+        elif not osp.exists(path):
+            raise PrepareError(f'{path}: no such file or folder')
         else:
             raise PrepareError(f'{path}: expected a .zip file or a folder')
         # macOS archive metadata is not data
@@ -89,15 +106,29 @@ class Source:
     def describe(self, name: str) -> str:
         return f'{self.path}:{name}' if self.zip else osp.join(self.path, name)
 
+    def read(self, name: str) -> bytes:
+        """The member's bytes; a zip member is checked against its CRC as it is read.
+
+        Raises:
+            PrepareError: naming the archive and the member, when the member's data is damaged (bad CRC, a
+                broken compressed stream, data cut short).
+        """
+        if self.zip is None:
+            with open(osp.join(self.path, name), 'rb') as f:
+                return f.read()
+        try:
+            return self.zip.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise PrepareError(f'{self.path} is damaged: its member {name} cannot be read '
+                               f'({type(e).__name__}: {e})') from None
+
     def local_path(self, name: str, tmp_dir: str) -> str:
         """A path on disk holding the member (the member itself for a folder, an extracted copy for a zip,
         under ``tmp_dir/<zip name>/<member>`` so that messages still say where it came from)."""
         if self.zip is None:
             return osp.join(self.path, name)
         dest = osp.join(tmp_dir, osp.basename(self.path), name)
-        os.makedirs(osp.dirname(dest), exist_ok=True)
-        with self.zip.open(name) as src, open(dest, 'wb') as dst:
-            shutil.copyfileobj(src, dst)
+        self.copy(name, dest)
         return dest
 
     def copy(self, name: str, dest: str) -> None:
@@ -105,8 +136,9 @@ class Source:
         if self.zip is None:
             shutil.copyfile(osp.join(self.path, name), dest)
         else:
-            with self.zip.open(name) as src, open(dest, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+            data = self.read(name)
+            with open(dest, 'wb') as dst:
+                dst.write(data)
 
     def images(self) -> Dict[str, str]:
         """``{'<event>/<name>.jpg': member}`` for every ``images/<event>/<name>`` member."""
@@ -185,6 +217,109 @@ def _examples(items: Sequence[str], k: int = 3) -> str:
     return ', '.join(items[:k]) + (f', ... ({len(items)} in all)' if len(items) > k else '')
 
 
+# what the tool writes under --out, relative to it; each is replaced as a whole
+OUTPUTS = ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt',
+           *(f'val/gt/{mat}' for mat in GT_MATS))
+
+
+def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[str]) -> dict:
+    """Write the dataset under ``stage``: the images (each one's zip CRC checked as it is read, each one decoded
+    once: a damaged or undecodable image is found here, before anything reaches ``--out``), the ``labelv2.txt``
+    files with the images' sizes, the evaluation kit's ``.mat`` files. Returns the statistics.
+
+    Raises:
+        PrepareError: listing every image that is damaged or cannot be decoded, and the first damaged
+            annotation / ``.mat`` member.
+    """
+    stats = dict(missing=missing)
+    damaged: List[str] = []
+    for split_name in ('train', 'val'):
+        if split_name in image_sources:
+            source, members = image_sources[split_name]
+            for rel, member in members.items():
+                dest = osp.join(stage, split_name, 'images', rel)
+                try:
+                    source.copy(member, dest)
+                except PrepareError as e:
+                    damaged.append(str(e))
+                    continue
+                problem = image_problem(dest)
+                if problem is not None:
+                    damaged.append(f'{source.describe(member)} {problem}')
+                    os.remove(dest)
+            stats[f'{split_name}_images'] = len(members)
+    if damaged:
+        raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
+                           + '\n  '.join(damaged[:10]) + (f'\n  ... ({len(damaged)} in all)' if len(damaged) > 10
+                                                           else ''))
+    for split_name in ('train', 'val'):
+        if split_name in annotations and split_name in image_sources:
+            desc, blocks = annotations[split_name]
+            lines, num_faces = [], 0
+            for name, (lineno, header_size, faces) in blocks.items():
+                img_path = osp.join(stage, split_name, 'images', name)
+                if not osp.isfile(img_path):
+                    continue  # reported as missing before
+                try:
+                    size = _image_size(img_path)
+                except Exception as e:  # decoded above, but its header is one PIL cannot read
+                    raise PrepareError(f'{desc}:{lineno}: the size of {name} cannot be read '
+                                       f'({type(e).__name__}: {e})') from None
+                if header_size is not None and header_size != size:
+                    raise PrepareError(f'{desc}:{lineno}: the header gives {name} the size {header_size[0]}x'
+                                       f'{header_size[1]}, the image is {size[0]}x{size[1]}')
+                lines.append(f'# {name} {size[0]} {size[1]}')
+                lines.extend(faces)
+                num_faces += len(faces)
+            with open(osp.join(stage, split_name, 'labelv2.txt'), 'w', encoding='utf-8') as f:
+                f.write('\n'.join(lines) + '\n')
+            stats[f'{split_name}_faces'] = num_faces
+            stats[f'{split_name}_annotations'] = desc
+    for mat, (source, member) in mats.items():
+        source.copy(member, osp.join(stage, 'val', 'gt', mat))
+    return stats
+
+
+def _remove(path: str) -> None:
+    if osp.isdir(path) and not osp.islink(path):
+        shutil.rmtree(path)
+    elif osp.lexists(path):
+        os.remove(path)
+
+
+def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
+    """Move the finished ``rel_paths`` from ``stage`` into ``out_dir``.
+
+    A new ``out_dir`` is the staging folder renamed. Into an existing one each path is renamed, after its old
+    version (``--force``) was set aside in a folder next to ``out_dir``; the old versions are removed only when
+    every new one is in place, and put back if a rename fails. Anything else in ``out_dir`` is left alone.
+    """
+    if not osp.lexists(out_dir):
+        os.rename(stage, out_dir)
+        return
+    parent, base = osp.split(osp.abspath(out_dir))
+    aside = tempfile.mkdtemp(prefix=f'.{base}.replaced-', dir=parent)
+    done: List[Tuple[str, Optional[str]]] = []  # (target, its old version set aside or None)
+    try:
+        for rel in rel_paths:
+            target, old = osp.join(out_dir, rel), None
+            if osp.lexists(target):
+                old = osp.join(aside, rel)
+                os.makedirs(osp.dirname(old), exist_ok=True)
+                os.rename(target, old)
+            done.append((target, old))
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            os.rename(osp.join(stage, rel), target)
+    except BaseException:
+        for target, old in reversed(done):
+            _remove(target)  # the new version, where it got in
+            if old is not None:
+                os.rename(old, target)
+        shutil.rmtree(aside)  # reached only when every old version is back
+        raise
+    shutil.rmtree(aside)
+
+
 def prepare_widerface(out_dir: str,
                       train_images: Optional[str] = None,
                       val_images: Optional[str] = None,
@@ -198,13 +333,19 @@ def prepare_widerface(out_dir: str,
                       log=print) -> dict:
     """Check the inputs, then write the dataset under ``out_dir`` (see the module docstring).
 
+    The dataset is written into a staging folder next to ``out_dir`` and moved into place only when complete
+    (:func:`_install`): a failure at any point (a damaged zip member, an image that does not decode, an
+    interruption) removes the staging folder and leaves ``out_dir`` as it was, old outputs included.
+
     Returns ``{'train_images', 'val_images', 'train_faces', 'val_faces', 'train_annotations', 'missing'}``.
-    Raises :class:`PrepareError` (nothing written) when an input is missing (unless ``allow_missing``), a count
-    differs from ``expect_counts`` (``None``: not checked), or an output file exists (unless ``force``);
-    ``ValueError`` naming ``file:line`` for a malformed annotation file.
+    Raises :class:`PrepareError` (nothing written) when an input is missing (unless ``allow_missing``), damaged
+    (an unreadable zip, a zip member with a bad CRC, an image that does not decode: each named), a count differs
+    from ``expect_counts`` (``None``: not checked), or an output file exists (unless ``force``); ``ValueError``
+    naming ``file:line`` for a malformed annotation file.
     """
-    targets = [osp.join(out_dir, p) for p in ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt')]
-    targets += [osp.join(out_dir, 'val', 'gt', m) for m in GT_MATS]
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise PrepareError(f'{out_dir}: is a file; expected the output folder')
+    targets = [osp.join(out_dir, rel) for rel in OUTPUTS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
     if existing and not force:
         raise PrepareError(f'{out_dir} already holds {", ".join(existing)}; pass --force to overwrite')
@@ -242,7 +383,7 @@ def prepare_widerface(out_dir: str,
             desc = split_source.describe(member)
             annotations[split_name] = (desc, _wider_gt_lines(images, desc))
         if landmarks is not None:
-            if osp.isfile(landmarks) and not zipfile.is_zipfile(landmarks):
+            if osp.isfile(landmarks) and not _looks_like_zip(landmarks):
                 lmk_path, lmk_desc = landmarks, landmarks
             else:
                 lmk_source = Source(landmarks)
@@ -302,34 +443,15 @@ def prepare_widerface(out_dir: str,
             raise PrepareError('missing: ' + '; '.join(missing) + '. Nothing was written (--allow-missing writes '
                                'the rest).')
 
-        # ---- write
-        stats = dict(missing=missing)
-        for split_name in ('train', 'val'):
-            if split_name in image_sources:
-                source, members = image_sources[split_name]
-                for rel, member in members.items():
-                    source.copy(member, osp.join(out_dir, split_name, 'images', rel))
-                stats[f'{split_name}_images'] = len(members)
-            if split_name in annotations and split_name in image_sources:
-                desc, blocks = annotations[split_name]
-                lines, num_faces = [], 0
-                for name, (lineno, header_size, faces) in blocks.items():
-                    img_path = osp.join(out_dir, split_name, 'images', name)
-                    if not osp.isfile(img_path):
-                        continue  # reported as missing above
-                    size = _image_size(img_path)
-                    if header_size is not None and header_size != size:
-                        raise PrepareError(f'{desc}:{lineno}: the header gives {name} the size {header_size[0]}x'
-                                           f'{header_size[1]}, the image is {size[0]}x{size[1]}')
-                    lines.append(f'# {name} {size[0]} {size[1]}')
-                    lines.extend(faces)
-                    num_faces += len(faces)
-                with open(osp.join(out_dir, split_name, 'labelv2.txt'), 'w', encoding='utf-8') as f:
-                    f.write('\n'.join(lines) + '\n')
-                stats[f'{split_name}_faces'] = num_faces
-                stats[f'{split_name}_annotations'] = desc
-        for mat, (source, member) in mats.items():
-            source.copy(member, osp.join(out_dir, 'val', 'gt', mat))
+        # ---- write: everything into a staging folder next to out_dir, moved into place once complete
+        parent = osp.dirname(osp.abspath(out_dir))
+        os.makedirs(parent, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(out_dir))}.staging-', dir=parent)
+        try:
+            stats = _write_dataset(stage, image_sources, annotations, mats, missing)
+            _install(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     log(f'wrote {out_dir}: ' + ', '.join(f'{k}={v}' for k, v in stats.items() if k != 'missing'))
     if missing:
         log('missing (not written): ' + '; '.join(missing))
@@ -367,7 +489,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             expect_counts=None if args.no_count_check else tuple(args.expect_counts),
             force=args.force,
             allow_missing=args.allow_missing)
-    except (PrepareError, ValueError) as e:
+    except (PrepareError, ValueError, OSError) as e:
         print(f'prepare_widerface: error: {e}', file=sys.stderr)
         return 1
     return 0
