@@ -250,24 +250,32 @@ def _kept(out):
             and (out / 'notes.txt').read_text() == 'my notes\n' and not (out / 'val' / 'images').exists())
 
 
-def test_bad_crc_member_is_named_and_nothing_is_written(tmp_path, capsys):
-    """Before: a raw BadZipFile traceback from the copy, with half of the images already under --out."""
-    downloads = _write_zipped(tmp_path)
-    member = 'WIDER_val/images/1--Handshaking/1_Handshaking_d_5.jpg'
-    with zipfile.ZipFile(downloads / 'WIDER_val.zip') as z:
+def _flip_a_byte(archive, member):
+    """Damage one byte of a stored member's data, so that its CRC no longer matches."""
+    with zipfile.ZipFile(archive) as z:
         info = z.getinfo(member)
     assert info.compress_type == zipfile.ZIP_STORED
-    data = bytearray((downloads / 'WIDER_val.zip').read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    data[start + info.file_size // 2] ^= 0xFF  # one flipped byte in the member's data: its CRC no longer matches
-    (downloads / 'WIDER_val.zip').write_bytes(bytes(data))
+    data = bytearray(archive.read_bytes())
+    data[info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.file_size // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize('archive, member', [
+    ('WIDER_val.zip', 'WIDER_val/images/1--Handshaking/1_Handshaking_d_5.jpg'),  # found while writing
+    ('wider_face_split.zip', 'wider_face_split/wider_face_val_bbx_gt.txt'),  # found while checking
+    ('eval_tools.zip', 'eval_tools/ground_truth/wider_hard_val.mat'),  # found while writing, after the images
+])
+def test_bad_crc_member_is_named_and_nothing_is_written(tmp_path, capsys, archive, member):
+    """Before: a raw BadZipFile traceback from the copy, with part of the dataset already under --out."""
+    downloads = _write_zipped(tmp_path)
+    _flip_a_byte(downloads / archive, member)
     out = _existing_output(tmp_path / 'widerface')
     rc = prep.main(['--src', str(downloads), '--out', str(out), '--expect-counts', '3', '2', '--force'])
     err = capsys.readouterr().err
     assert rc == 1 and 'Traceback' not in err
-    assert (f'{downloads / "WIDER_val.zip"} is damaged: its member {member} cannot be read (BadZipFile: Bad CRC-32'
-            in err)
-    assert '1 image(s) are damaged or cannot be decoded; nothing was written' in err
+    assert f'{downloads / archive} is damaged: its member {member} cannot be read (BadZipFile: Bad CRC-32' in err
+    if archive == 'WIDER_val.zip':
+        assert '1 image(s) are damaged or cannot be decoded; nothing was written' in err
     assert _kept(out) and _leftovers(out) == []
 
 
