@@ -15,6 +15,7 @@ What stays: every other weight, unchanged, and the checkpoint's ``meta`` (plus w
 without first-shot weights (already published, or trained without a first shot) is written the same way, minus the
 optimizer; the log line says that nothing was dropped.
 """
+import os
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -61,7 +62,8 @@ def publish_dsfd_checkpoint(src: str, dst: str, config, overwrite: bool = False,
         FileNotFoundError: ``src`` does not exist. ValueError: ``src`` is not a checkpoint torch.load reads safely,
             holds no state dict of tensors, is of another model family (named: "an mmengine checkpoint of an
             mmdet-face SCRFD model", "the DSFD release layout", ...), has weights that are not finite (NaN / inf),
-            or does not fit ``config``'s test graph (the message lists what is missing / unexpected / mis-shaped).
+            or does not fit ``config``'s test graph (the message lists what is missing / unexpected / mis-shaped);
+            ``config`` is not a DSFD config.
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (it is left unchanged).
 
     Returns:
@@ -86,9 +88,14 @@ def publish_dsfd_checkpoint(src: str, dst: str, config, overwrite: bool = False,
     if non_finite:  # a diverged run: its checkpoint would be refused at load time anyway; say so here
         raise ValueError(f'{src}: {len(non_finite)} weights are not finite ({", ".join(non_finite[:3])}'
                          f'{", ..." if len(non_finite) > 3 else ""}); not publishing it')
-    test_graph = load_config(config, dict(model=dict(bbox_head=dict(first_shot=None))))
+    config_name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else 'the given config'
+    test_graph = load_config(config)
+    head_type = (test_graph.model.get('bbox_head') or {}).get('type')
+    if head_type != 'DSFDHead':
+        raise ValueError(f'{config_name}: its head is {head_type}, not DSFDHead; expected the DSFD config {src} '
+                         'was trained with')
+    test_graph.model.bbox_head.first_shot = None
     origin = checkpoint_origin(dict(checkpoint))
-    config_name = config if isinstance(config, str) else 'the given config'
     check_fits_config(test_graph, kept,
                       f'{src}: is not a checkpoint of the DSFD model of {config_name}'
                       + (f' (it records: {origin}; pass the config it was trained with)' if origin else '')

@@ -296,6 +296,16 @@ def test_dsfd_publish_refuses_other_models(tmp_path, trained, release_pth, kind,
     assert not dst.exists() and _no_temp_files(tmp_path)
 
 
+def test_dsfd_publish_refuses_a_config_of_another_family(tmp_path, trained):
+    """Before: SCRFDHead's TypeError traceback (the publish step set first_shot on whatever head it got) once a
+    config was accepted."""
+    dst = tmp_path / 'published.pth'
+    msg = _run(PUBLISH_TOOL, trained['dsfd'], dst, '--config', SCRFD_TOY)
+    assert msg == (f'error: {SCRFD_TOY}: its head is SCRFDHead, not DSFDHead; expected the DSFD config '
+                   f'{trained["dsfd"]} was trained with')
+    assert not dst.exists()
+
+
 def test_dsfd_converter_names_an_mmengine_checkpoint(tmp_path, trained):
     """Before: 'not a PyTorch checkpoint that loads with torch.load(weights_only=True) (UnpicklingError: ...
     HistoryBuffer ...)' for a valid training checkpoint. Run as a fresh process, as a user runs it."""
