@@ -374,3 +374,12 @@ def test_export_tool_refuses_a_checkpoint_of_another_family(tmp_path, trained):
     msg = _run(EXPORT_TOOL, SCRFD_TOY, trained['retinaface'], out, '--shape', 32, 32)
     assert msg is not None and msg.startswith(f'error: {trained["retinaface"]} does not fit the model')
     assert 'trained as retinaface_toy' in msg and not out.exists() and _no_temp_files(tmp_path)
+
+
+def test_export_tool_names_an_unsupported_family(tmp_path):
+    """Before: a raw NotImplementedError traceback for a family without an ONNX layout."""
+    config, out = REPO_ROOT / 'configs/toy/srn_toy.py', tmp_path / 'model.onnx'
+    msg = _run(EXPORT_TOOL, config, out, '--shape', 32, 32)
+    assert msg == (f'error: {config}: its head is SRNHead; ONNX export is implemented for SCRFDHead, '
+                   'RetinaFaceHead, DSFDHead only')
+    assert not out.exists() and _no_temp_files(tmp_path)

@@ -75,8 +75,8 @@ def main(argv=None):
     elif head == 'DSFDHead':
         from mmdet_face.deployment.dsfd_onnx_export import DEFAULT_OPSET, export_dsfd_onnx as export
     else:
-        raise NotImplementedError(f'{args.config}: its head is {head}; ONNX export is implemented for '
-                                  f'{", ".join(SUPPORTED_HEADS)} only')
+        sys.exit(f'error: {args.config}: its head is {head}; ONNX export is implemented for '
+                 f'{", ".join(SUPPORTED_HEADS)} only')
     names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
                    opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
                    batch_size=args.batch, overwrite=args.force)
