@@ -48,6 +48,7 @@ def publish_dsfd_checkpoint(src: str, dst: str, overwrite: bool = False, logger=
         FileNotFoundError: ``src`` does not exist. ValueError: ``src`` is not a checkpoint torch.load reads safely,
             holds no state dict of tensors, or has weights that are not finite (NaN / inf).
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (it is left unchanged).
+        OutputIsInputError: ``dst`` is ``src`` (whatever ``overwrite`` says).
 
     Returns:
         the written checkpoint (``meta['dsfd_publish']`` records the source and the dropped keys' count).
@@ -61,7 +62,7 @@ def publish_dsfd_checkpoint(src: str, dst: str, overwrite: bool = False, logger=
 
     if not osp.isfile(src):
         raise FileNotFoundError(f'{src}: no such checkpoint file')
-    check_output_path(dst, overwrite)  # fail before reading a large file
+    check_output_path(dst, overwrite, inputs=(src,))  # fail before reading a large file
     try:
         checkpoint = _load_checkpoint(src, map_location='cpu')
     except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint

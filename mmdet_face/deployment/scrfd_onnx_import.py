@@ -358,12 +358,13 @@ def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwri
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        OutputIsInputError: ``dst`` is ``src`` or ``config`` (whatever ``overwrite`` says).
         FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`).
         SCRFDOnnxMismatch: the graph does not fit ``config``.
     """
     from mmdet_face.apis.inference import init_face_detector
     if dst is not None:
-        check_output_path(dst, overwrite)
+        check_output_path(dst, overwrite, inputs=(src, config))
     onnx_model = read_onnx_model(src)
     model = init_face_detector(config)
     load_scrfd_onnx_weights(model, onnx_model, config_name=osp.relpath(config), candidate_configs=candidate_configs)
