@@ -45,6 +45,7 @@ import os
 import os.path as osp
 import sys
 
+from mmdet_face.deployment.output_file import is_inside
 from mmdet_face.engine.cli import ConfigOptionsAction
 
 
@@ -89,6 +90,16 @@ def parse_args(argv=None, prog=None):
     if args.pred_dir:
         if not args.gt_dir:
             parser.error('--pred-dir needs --gt-dir')
+        if args.out or args.overwrite:
+            parser.error('--out / --overwrite write the submission of a model run; with --pred-dir the submission '
+                         'exists already (--json RESULT.json writes the APs and PR curves)')
+        for folder, option in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
+            if args.json and is_inside(args.json, folder):
+                parser.error(f'--json {args.json}: is inside the {option} folder {folder}; writing there would '
+                             'change an input of the scoring. Write the JSON file elsewhere')
+    elif args.json:
+        parser.error('--json applies to --pred-dir; a model run writes its PR curves with --out DIR (as '
+                     'DIR_pr_curves.json)')
     elif not (args.config and args.checkpoint):
         parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
     if args.mode == 'fixed' and not args.size:
@@ -103,9 +114,14 @@ def parse_args(argv=None, prog=None):
     return args
 
 
-def score_submission(pred_dir, gt_dir, json_path=None):
+def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
+    """Score the submission folder ``pred_dir``; a folder that cannot be scored (missing, malformed, or matching
+    no ground-truth image) ends the tool with a message saying what was found."""
     from mmdet_face.evaluation.functional import widerface as wf
-    results = wf.evaluate_widerface(pred_dir, gt_dir)
+    try:
+        results = wf.evaluate_widerface(pred_dir, gt_dir)
+    except (OSError, ValueError) as err:  # the messages name the file and what was expected
+        sys.exit(f'{prog or "tools/test_widerface.py"}: {err}')
     print(wf.format_results(results))
     if json_path:
         wf.dump_pr_curves(results, json_path, name=osp.basename(osp.normpath(pred_dir)))
@@ -233,7 +249,7 @@ def main(argv=None, prog=None):
     rank tests its share of the images, the metric gathers them and rank 0 alone scores and writes ``--out``."""
     args = parse_args(argv, prog)
     if args.pred_dir:
-        return score_submission(args.pred_dir, args.gt_dir, args.json)
+        return score_submission(args.pred_dir, args.gt_dir, args.json, prog)
     from mmdet_face.engine.dist import record_errors
 
     return record_errors(run_model)(args, prog)  # under torchrun: a failing rank's error is the root cause

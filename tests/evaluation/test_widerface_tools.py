@@ -54,6 +54,77 @@ def test_pred_dir_scoring_imports_neither_torch_nor_mmdet(tiny_submission):
     assert sorted(p.name for p in (tiny_submission / 'pred').iterdir()) == ['0--Parade', '1--Handshaking']
 
 
+def _score(tiny, pred_dir, *extra):
+    return tool.main(['--pred-dir', str(pred_dir), '--gt-dir', str(tiny / 'gt'), *extra])
+
+
+def test_pred_dir_matching_no_image_is_an_error_saying_what_was_found(tiny_submission):
+    """A folder that holds no <event>/<image>.txt of the ground truth used to score AP 0 with exit 0 and a warning."""
+    tiny = tiny_submission
+    images = tiny / 'images'
+    images.mkdir()
+    for i in range(12):
+        (images / f'{i}.jpg').write_bytes(b'jpeg')
+    nested = tiny / 'runs' / 'r1'
+    nested.mkdir(parents=True)
+    (tiny / 'pred').rename(nested / 'pred')
+    cases = [
+        (images, 'images: no prediction file matches a ground-truth image (2 images); found 12 .jpg files directly in '
+                 'it. Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
+                 '(e.g. 0--Parade/a.txt).'),
+        (nested, f'found 1 folder (pred) holding no files directly. Found event folders one level down in '
+                 f'{nested / "pred"}: did you mean {nested / "pred"}?'),
+        (tiny / 'runs', f'Found event folders 2 levels down in {nested / "pred"}: did you mean {nested / "pred"}?'),
+        (nested / 'pred' / '0--Parade',
+         f'looks like one event folder of a submission: did you mean {nested / "pred"}?'),
+    ]
+    for pred_dir, message in cases:
+        with pytest.raises(SystemExit) as info:
+            _score(tiny, pred_dir)
+        message_given = str(info.value.code)
+        assert message_given.startswith(f'tools/test_widerface.py: {pred_dir}: ') and message in message_given
+    with pytest.raises(SystemExit, match='submission folder not found: '):
+        _score(tiny, tiny / 'nowhere')
+    # partial matches keep scoring, with a warning that gives the counts (b has no detections anyway)
+    (nested / 'pred' / '1--Handshaking' / 'b.txt').unlink()
+    with pytest.warns(UserWarning, match='1 of 2 ground-truth images have no predictions'):
+        assert _score(tiny, nested / 'pred')['hard'] == pytest.approx(5 / 9)
+
+
+def test_pred_dir_without_a_match_exits_non_zero_without_traceback(tiny_submission):
+    (tiny_submission / 'wrong').mkdir()
+    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test_widerface.py'), '--pred-dir',
+                          str(tiny_submission / 'wrong'), '--gt-dir', str(tiny_submission / 'gt')],
+                         capture_output=True, text=True, cwd=str(ROOT), timeout=60)
+    assert out.returncode == 1 and out.stdout == ''
+    assert 'wrong: no prediction file matches a ground-truth image (2 images); found an empty folder' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+def test_pred_dir_outputs_never_go_into_the_inputs(tiny_submission, capsys):
+    tiny = tiny_submission
+    for argv, message in (
+            (['--out', str(tiny / 'o')], '--out / --overwrite write the submission of a model run'),
+            (['--json', str(tiny / 'pred' / 'r.json')], 'is inside the --pred-dir folder'),
+            (['--json', str(tiny / 'gt' / 'wider_face_val.mat')], 'is inside the --gt-dir folder')):
+        with pytest.raises(SystemExit):
+            _score(tiny, tiny / 'pred', *argv)
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(['c.py', 'k.pth', '--json', str(tiny / 'r.json')])
+    assert '--json applies to --pred-dir' in capsys.readouterr().err
+    assert sorted(p.name for p in (tiny / 'pred').iterdir()) == ['0--Parade', '1--Handshaking']
+
+
+def test_unmatched_prediction_dict_is_an_error():
+    """The metric / Python door: predictions for images the ground truth does not have are an error, not AP 0."""
+    boxes = {'0--Parade': {'a': np.array([[0, 0, 9, 9]])}}
+    gt = {'boxes': boxes, 'settings': {s: {'0--Parade': {'a': np.array([0])}} for s in wf.SETTINGS}}
+    with pytest.raises(ValueError, match=r'none of the 1 predicted image\(s\) is a ground-truth image \(e.g. '
+                       r'predicted 9--Toy/b, ground truth 0--Parade/a\)'):
+        wf.evaluate_widerface({'9--Toy': {'b': np.array([[0, 0, 9, 9, 1.0]])}}, gt)
+
+
 def test_plot_pr_curves(tiny_submission, tmp_path):
     pytest.importorskip('matplotlib')
     res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
