@@ -35,7 +35,8 @@ r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed sc
 Predictions are scored by the config's ``test_evaluator`` (every metric of a list, e.g. the landmark metric too) with
 the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--out DIR`` also writes the submission
 folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
-non-empty DIR is refused unless ``--overwrite`` (which replaces it whole). Without the official difficulty lists
+DIR holding a submission is refused unless ``--overwrite`` (which replaces it whole); a file, or a folder holding
+anything else (images, ground truth, your files), is refused whatever the flags, before the model is built. Without the official difficulty lists
 the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint must fit the config exactly
 (``--partial-load`` loads the matching weights only, on purpose).
 """
@@ -281,11 +282,11 @@ def run_model(args, prog=None):
         init_distributed(cfg, args.launcher)
     except LaunchError as exc:
         exit_with(f'{name}: {exc}', rank=launch_rank(args.launcher))
-    if args.out and not args.overwrite:
-        try:  # rank 0 looks, every rank follows
-            rank0_decides(check_output_free, args.out.rstrip('/\\'))
-        except FileExistsError as exc:
-            exit_with(f'{name}: {exc}')
+    if args.out:
+        try:  # before the model is built; rank 0 looks, every rank follows
+            rank0_decides(check_output_free, args.out.rstrip('/\\'), args.overwrite)
+        except OSError as exc:
+            exit_with(f'{name}: --out {exc}')
     runner = Runner.from_cfg(cfg)
     try:
         load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)

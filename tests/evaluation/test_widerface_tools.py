@@ -246,6 +246,31 @@ def test_out_folder_with_an_earlier_submission_is_refused(tmp_path):
     assert (old / 'x.txt').read_text() == 'x\n0\n'
 
 
+@pytest.mark.parametrize('overwrite', [[], ['--overwrite']])
+def test_out_that_is_a_file_or_foreign_folder_is_refused_before_the_model(tmp_path, overwrite):
+    """--out naming a plain file, the images or the ground truth is refused, also with --overwrite, before the
+    model is built (missing.pth is never opened) and without a .writing-* folder; the files stay as they were."""
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    images = tmp_path / 'val' / 'images' / '0--Parade'
+    images.mkdir(parents=True)
+    (images / '0_Parade_1.jpg').write_bytes(b'jpeg')
+    gt = tmp_path / 'val' / 'gt'
+    gt.mkdir()
+    (gt / 'wider_face_val.mat').write_bytes(b'mat')
+    for out, message in ((notes, 'notes.txt: is a file, not a folder'),
+                         (tmp_path / 'val' / 'images', 'holds files that are not a WIDER FACE submission '
+                          r'\(<event>/<image>.txt\), e.g. 0--Parade/0_Parade_1.jpg'),
+                         (gt, 'gt: holds files that are not a WIDER FACE submission .* e.g. wider_face_val.mat')):
+        with pytest.raises(SystemExit, match=f'^tools/test_widerface.py: --out .*{message}'):
+            tool.main([config, str(tmp_path / 'missing.pth'), '--out', str(out), '--work-dir', str(tmp_path / 'w'),
+                       *overwrite])
+    assert notes.read_text() == 'mine' and (images / '0_Parade_1.jpg').read_bytes() == b'jpeg'
+    assert (gt / 'wider_face_val.mat').read_bytes() == b'mat'
+    assert not list(tmp_path.rglob('*.writing-*'))
+
+
 # --max-size: the SRN release (ChiCheng123/SRN tools/test.py) caps the area of every test view at max_size^2
 # 1024 x 768 image (area 786432): the area cap 1400^2 gives 1400 / sqrt(786432) = 1.57869..., the long-side
 # cap 1400 / 1024 = 1.3671875; scales 0.5 / 1 / 1.5 / 2.25. mmcv rounds the target to 1617 x 1212, then refits
