@@ -28,7 +28,8 @@ Before anything is written, the inputs are checked: annotations are parsed with 
 every annotated image must be in the image download, the evaluation kit's image list must equal the val
 annotations', and the image counts must be the official 12,880 train / 3,226 val (``--expect-counts TRAIN VAL``
 for another set, ``--no-count-check`` to skip). Anything missing is listed (``--allow-missing`` writes the rest).
-Existing output files are never overwritten without ``--force``.
+Existing output files are never overwritten without ``--force``; an ``--out`` that is or holds an input (``--src``
+or a download) is refused whatever the flags.
 """
 import argparse
 import os
@@ -42,6 +43,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format,
                                             parse_labelv2, parse_retinaface_gt, parse_wider_gt)
+from mmdet_face.deployment.output_file import is_inside, same_file
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
@@ -185,6 +187,17 @@ def _examples(items: Sequence[str], k: int = 3) -> str:
     return ', '.join(items[:k]) + (f', ... ({len(items)} in all)' if len(items) > k else '')
 
 
+def _check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
+    """Refuse (whatever ``--force`` says) an output folder that is or holds one of the inputs: the copies would be
+    written over, or mixed with, the downloads they are read from."""
+    for option, path in inputs.items():
+        if path is not None and is_inside(path, out_dir):
+            where = 'is' if same_file(path, out_dir) else 'holds'
+            raise PrepareError(f'--out {out_dir} {where} the input --{option.replace("_", "-")} {path}; the dataset '
+                               'would be written over the files it is read from. Choose an --out folder outside the '
+                               'downloads (nothing was written).')
+
+
 def prepare_widerface(out_dir: str,
                       train_images: Optional[str] = None,
                       val_images: Optional[str] = None,
@@ -203,6 +216,9 @@ def prepare_widerface(out_dir: str,
     differs from ``expect_counts`` (``None``: not checked), or an output file exists (unless ``force``);
     ``ValueError`` naming ``file:line`` for a malformed annotation file.
     """
+    inputs = dict(train_images=train_images, val_images=val_images, split=split, eval_kit=eval_kit,
+                  landmarks=landmarks)
+    _check_out_outside(out_dir, inputs)
     targets = [osp.join(out_dir, p) for p in ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt')]
     targets += [osp.join(out_dir, 'val', 'gt', m) for m in GT_MATS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
@@ -356,6 +372,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
     args = parser.parse_args(argv)
     try:
+        _check_out_outside(args.out, dict(src=args.src))
         prepare_widerface(
             args.out,
             train_images=args.train_images or _default(args.src, ['WIDER_train.zip', 'WIDER_train']),
