@@ -138,6 +138,20 @@ def test_plot_pr_curves(tiny_submission, tmp_path):
         plot.load_result(str(tmp_path / 'bad.json'))
 
 
+def test_plot_never_writes_over_a_result_it_reads(tiny_submission, tmp_path, capsys):
+    """--out naming one of the RESULT files used to replace that JSON with the PNG."""
+    res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
+    wf.dump_pr_curves(res, str(tmp_path / 'r1.json'), name='one')
+    (tmp_path / 'same.json').symlink_to(tmp_path / 'r1.json')
+    before = (tmp_path / 'r1.json').read_text()
+    plot = _load_tool('tools/analysis/plot_widerface_pr.py')
+    for out in ('r1.json', 'same.json'):
+        with pytest.raises(SystemExit):
+            plot.main([str(tmp_path / 'r1.json'), '--out', str(tmp_path / out)])
+        assert f'--out {tmp_path / out}: is the input RESULT {tmp_path / "r1.json"}' in capsys.readouterr().err
+    assert (tmp_path / 'r1.json').read_text() == before
+
+
 CONFIG = """
 model = dict(type='Dummy')
 test_pipeline = [
