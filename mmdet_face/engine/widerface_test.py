@@ -94,6 +94,8 @@ def parse_args(argv=None, prog=None):
         if args.out or args.overwrite:
             parser.error('--out / --overwrite write the submission of a model run; with --pred-dir the submission '
                          'exists already (--json RESULT.json writes the APs and PR curves)')
+        if args.json and osp.isdir(args.json):
+            parser.error(f'--json {args.json}: is a folder; give the name of the JSON file to write')
         for folder, option in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
             if args.json and is_inside(args.json, folder):
                 parser.error(f'--json {args.json}: is inside the {option} folder {folder}; writing there would '

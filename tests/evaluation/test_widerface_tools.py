@@ -106,7 +106,8 @@ def test_pred_dir_outputs_never_go_into_the_inputs(tiny_submission, capsys):
     for argv, message in (
             (['--out', str(tiny / 'o')], '--out / --overwrite write the submission of a model run'),
             (['--json', str(tiny / 'pred' / 'r.json')], 'is inside the --pred-dir folder'),
-            (['--json', str(tiny / 'gt' / 'wider_face_val.mat')], 'is inside the --gt-dir folder')):
+            (['--json', str(tiny / 'gt' / 'wider_face_val.mat')], 'is inside the --gt-dir folder'),
+            (['--json', str(tiny)], 'is a folder; give the name of the JSON file to write')):
         with pytest.raises(SystemExit):
             _score(tiny, tiny / 'pred', *argv)
         assert message in capsys.readouterr().err
