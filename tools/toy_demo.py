@@ -4,8 +4,9 @@
         [--threads T]
 
 Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused, and a data
-folder holding anything else is refused (never written over), as is a work dir that is or holds the data folder. A work dir that
-holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or deleted.
+folder holding anything else is refused (never written over), as is a work dir that is or holds the data folder. A
+work dir that holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or
+deleted.
 """
 import argparse
 import json
