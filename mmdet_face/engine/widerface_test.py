@@ -37,8 +37,8 @@ the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--ou
 folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
 DIR holding a submission is refused unless ``--overwrite`` (which replaces it whole); a file, or a folder holding
 anything else (images, ground truth, your files), is refused whatever the flags, before the model is built.
-Without the official difficulty lists the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint must fit the config exactly
-(``--partial-load`` loads the matching weights only, on purpose).
+Without the official difficulty lists the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint
+must fit the config exactly (``--partial-load`` loads the matching weights only, on purpose).
 """
 import argparse
 import json

@@ -204,6 +204,10 @@ def test_outfile_that_is_a_file_is_refused_before_the_evaluation(tmp_path, monke
     for overwrite in (False, True):
         with pytest.raises(NotADirectoryError, match='notes: is a file, not a folder'):
             WiderFaceMetric(outfile_prefix=str(user_file), overwrite=overwrite)
+    (tmp_path / 'linked').symlink_to(tmp_path / 'elsewhere')
+    with pytest.raises(NotADirectoryError, match='linked: is a symbolic link'):
+        WiderFaceMetric(outfile_prefix=str(tmp_path / 'linked'), overwrite=True)
+    (tmp_path / 'linked').unlink()
     # the file appears while the model runs: refused at the write, nothing left beside it
     late = tmp_path / 'late'
     metric = WiderFaceMetric(outfile_prefix=str(late), overwrite=True)

@@ -192,7 +192,7 @@ def check_output_free(outfile_prefix: str, overwrite: bool = False) -> None:
     or missing folder is free.
 
     Raises:
-        NotADirectoryError: ``outfile_prefix`` is a file (or a link): it is never replaced, whatever ``overwrite``.
+        NotADirectoryError: ``outfile_prefix`` is a file or a symbolic link: never replaced, whatever ``overwrite``.
         FileExistsError: ``outfile_prefix`` holds files that are not a submission (some are named), whatever
             ``overwrite``; or holds a submission, or the PR-curve file exists, and ``overwrite`` is False; or the
             PR-curve file is a folder.
@@ -200,10 +200,12 @@ def check_output_free(outfile_prefix: str, overwrite: bool = False) -> None:
     curves = outfile_prefix + '_pr_curves.json'
     fix = ('Choose another folder, or replace it on purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), '
            'which replaces the submission whole.')
-    if osp.islink(outfile_prefix) or (osp.lexists(outfile_prefix) and not osp.isdir(outfile_prefix)):
-        kind = 'a symbolic link' if osp.islink(outfile_prefix) else 'a file'
-        raise NotADirectoryError(f'{outfile_prefix}: is {kind}, not a folder; the submission output names the '
-                                 'folder its <event>/<image>.txt files are written to. It is left as it is '
+    if osp.islink(outfile_prefix):
+        raise NotADirectoryError(f'{outfile_prefix}: is a symbolic link; the submission folder is written (and '
+                                 'replaced) whole, which is not done through a link. Give the folder itself.')
+    if osp.lexists(outfile_prefix) and not osp.isdir(outfile_prefix):
+        raise NotADirectoryError(f'{outfile_prefix}: is a file, not a folder; the submission output names the '
+                                 'folder its <event>/<image>.txt files are written to. The file is left as it is '
                                  '(also with overwriting allowed); choose a folder name.')
     if osp.isdir(outfile_prefix) and os.listdir(outfile_prefix):
         foreign = _foreign_entries(outfile_prefix)
