@@ -285,6 +285,9 @@ def run_model(args, prog=None):
     except LaunchError as exc:
         exit_with(f'{name}: {exc}', rank=launch_rank(args.launcher))
     if args.out:
+        if is_inside(cfg.work_dir, args.out):  # the runner's logs would sit in the submission folder
+            exit_with(f'{name}: --out {args.out}: is or holds the work dir {cfg.work_dir} (logs, configs), so it '
+                      'would not hold a submission only. Choose an --out outside the work dir, or another --work-dir')
         try:  # before the model is built; rank 0 looks, every rank follows
             rank0_decides(check_output_free, args.out.rstrip('/\\'), args.overwrite)
         except OSError as exc:

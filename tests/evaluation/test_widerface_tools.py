@@ -286,6 +286,16 @@ def test_out_that_is_a_file_or_foreign_folder_is_refused_before_the_model(tmp_pa
     assert not list(tmp_path.rglob('*.writing-*'))
 
 
+def test_out_holding_the_work_dir_is_refused_before_the_model(tmp_path):
+    """The runner writes its logs into the work dir: an --out that is or holds it used to pass the check and fail
+    after the whole evaluation, at the write (a folder holding files other than a submission)."""
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    for out, work_dir in ((tmp_path / 'run', tmp_path / 'run'), (tmp_path, tmp_path / 'run')):
+        with pytest.raises(SystemExit, match=f'--out {out}: is or holds the work dir {work_dir}'):
+            tool.main([config, str(tmp_path / 'missing.pth'), '--out', str(out), '--work-dir', str(work_dir)])
+    assert list(tmp_path.iterdir()) == []
+
+
 # --max-size: the SRN release (ChiCheng123/SRN tools/test.py) caps the area of every test view at max_size^2
 # 1024 x 768 image (area 786432): the area cap 1400^2 gives 1400 / sqrt(786432) = 1.57869..., the long-side
 # cap 1400 / 1024 = 1.3671875; scales 0.5 / 1 / 1.5 / 2.25. mmcv rounds the target to 1617 x 1212, then refits
