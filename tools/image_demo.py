@@ -7,7 +7,8 @@ INPUT: an image file, a folder (every .jpg/.jpeg/.png/.bmp/.webp inside, recursi
 (.mp4/.avi/.mov/.mkv/.webm).
 OUT: for an image, the output image, with an image extension (default: INPUT's name with _faces); for a folder, an
 output folder mirroring INPUT (default: INPUT_faces); for a video, the output video, .mp4/.avi/.mov/.mkv (default:
-INPUT's name with _faces.mp4). Existing files are never overwritten unless --overwrite is given.
+INPUT's name with _faces.mp4). Existing files are never overwritten unless --overwrite is given; writing over
+INPUT itself (OUT equal to INPUT, or an output image that is one of the input images) is refused whatever the flags.
 Arguments, the input and the output are checked before the model is built. The checkpoint must fit the config
 exactly unless --partial-load is given. Faces are drawn by mmdet_face's FaceLocalVisualizer (boxes, scores, the five
 landmarks).
@@ -101,6 +102,23 @@ def _check_out(kind, out, overwrite, given=True):
         raise NotADirectoryError(f'--out {out}: exists and is not a folder; a folder INPUT needs an output folder')
 
 
+def _check_not_input(inp, out, pairs=()):
+    """Writing over one's own input is refused whatever the flags (real paths compared, so a link or ``./`` does
+    not hide it): ``out`` must not be INPUT, and no output file of a folder run may be one of its input images."""
+    from mmdet_face.deployment.output_file import OutputIsInputError, check_not_input, real_path
+    try:
+        check_not_input(out, [inp])
+    except OutputIsInputError as err:
+        raise OutputIsInputError(f'--out {err}') from None
+    inputs = {real_path(src): src for src, _ in pairs}
+    for src, dst in pairs:
+        clash = inputs.get(real_path(dst))
+        if clash is not None:
+            raise OutputIsInputError(f'--out {out}: writing {dst} would replace the input image {clash} (--out lies '
+                                     f'inside INPUT {inp}, so the images already there are inputs too); refused '
+                                     'whatever the flags. Choose an output folder outside INPUT.')
+
+
 def _fps_label(canvas, fps):
     import cv2
     cv2.putText(canvas, f'{fps:.1f} FPS', (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2)
@@ -119,6 +137,7 @@ def run(args):
     kind = ('folder' if osp.isdir(args.input) else
             'video' if args.input.lower().endswith(VIDEO_EXTS) else 'image')
     out = args.out or _default_out(args.input, kind)
+    _check_not_input(args.input, out)
     _check_out(kind, out, args.overwrite, given=bool(args.out))
     first = None
     if kind == 'image':
@@ -134,6 +153,7 @@ def run(args):
                     pairs.append((src, osp.join(out, osp.relpath(src, args.input))))
         if not pairs:
             raise ValueError(f'{args.input}: no images ({", ".join(IMAGE_EXTS)}) in this folder or below')
+        _check_not_input(args.input, out, pairs)
         for _, dst in pairs:
             _check_writable(dst, args.overwrite)
     else:

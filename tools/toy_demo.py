@@ -3,8 +3,10 @@
     python tools/toy_demo.py [--work-dir work_dirs/demo] [--data data/toy_widerface] [--epochs N] [--seed S]
         [--threads T]
 
-Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused. A work dir that
-holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or deleted.
+Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused, and a data
+folder holding anything else is refused (never written over), as is a work dir that is or holds the data folder. A
+work dir that holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or
+deleted.
 """
 import argparse
 import json
@@ -33,6 +35,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads <= 0:
         parser.error(f'--threads must be positive, got {args.threads}')
+    from mmdet_face.deployment.output_file import is_inside
+    if is_inside(args.data, args.work_dir):  # an earlier run's work dir is moved aside, with whatever it holds
+        parser.error(f'--work-dir {args.work_dir}: is or holds the --data folder {args.data}; a work dir holding an '
+                     'earlier run is moved aside, and the data would go with it. Choose a work dir outside --data')
     return args
 
 
@@ -56,7 +62,10 @@ def main(argv=None):
         print(f'[demo] reusing the toy dataset in {data_root}')
     else:
         print(f'[demo] generating the toy face dataset in {data_root} ...')
-        make_toy_widerface(data_root, seed=args.seed)
+        try:
+            make_toy_widerface(data_root, seed=args.seed)
+        except FileExistsError as err:  # a folder with other data: never written over
+            sys.exit(f'tools/toy_demo.py: --data {err}')
 
     cfg = Config.fromfile(args.config)
     previous = move_previous_run(args.work_dir)

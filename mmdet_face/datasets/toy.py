@@ -20,6 +20,7 @@ Layout written under ``out_dir``::
 import math
 import os
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Tuple
 
 import cv2
@@ -169,9 +170,75 @@ def _labelv2_face(face: dict, with_ignore_flag: bool) -> str:
     return head + ''.join(f' {x:.2f} {y:.2f} 0.0' for x, y in face['keypoints'])
 
 
+_TOY_EVENT = re.compile(r'\d+--Toy')
+_GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
+
+
+def _is_toy_labelv2(path: str) -> bool:
+    """Whether the labelv2 file ``path`` is empty or starts with a toy image (``# <n>--Toy/...``)."""
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            if line.strip():
+                event = line[1:].strip().split('/')[0] if line.startswith('#') else ''
+                return bool(_TOY_EVENT.fullmatch(event))
+    return True
+
+
+def _is_toy_gt(path: str) -> bool:
+    from mmdet_face.evaluation.functional.widerface import load_gt_boxes
+    try:
+        return all(_TOY_EVENT.fullmatch(event) for event in load_gt_boxes(path))
+    except ValueError:  # not a readable ground-truth file: not ours
+        return False
+
+
+def find_non_toy(out_dir: str) -> Optional[str]:
+    """The first path under ``out_dir`` that is no part of a toy set in the layout above (an earlier one, perhaps
+    cut short), or None: the toy set may be written there without destroying anything but an earlier toy set."""
+    if not osp.lexists(out_dir):
+        return None
+    if not osp.isdir(out_dir):
+        return out_dir
+    layout = {'train': ('images', 'labelv2.txt'), 'val': ('images', 'labelv2.txt', 'gt')}
+    for split in sorted(os.listdir(out_dir)):
+        split_dir = osp.join(out_dir, split)
+        if split not in layout or not osp.isdir(split_dir):
+            return split_dir
+        for name in sorted(os.listdir(split_dir)):
+            path = osp.join(split_dir, name)
+            if name not in layout[split]:
+                return path
+            if name == 'labelv2.txt':
+                if not (osp.isfile(path) and _is_toy_labelv2(path)):
+                    return path
+            elif not osp.isdir(path):
+                return path
+            elif name == 'images':
+                for event in sorted(os.listdir(path)):
+                    if not (_TOY_EVENT.fullmatch(event) and osp.isdir(osp.join(path, event))):
+                        return osp.join(path, event)
+            else:  # gt
+                for mat in sorted(os.listdir(path)):
+                    if mat not in _GT_MATS:
+                        return osp.join(path, mat)
+                all_mat = osp.join(path, _GT_MATS[0])
+                if osp.exists(all_mat) and not _is_toy_gt(all_mat):
+                    return all_mat
+    return None
+
+
 def make_toy_widerface(out_dir: str, num_train: int = 400, num_val: int = 100, size: int = 320, seed: int = 0,
                        num_events: int = 4, jpeg_quality: int = 90) -> Dict[str, int]:
-    """Write the toy dataset under ``out_dir`` (see the module docstring); return counts of images and faces."""
+    """Write the toy dataset under ``out_dir`` (see the module docstring); return counts of images and faces.
+
+    ``out_dir`` must be new, empty or an earlier toy set (which is written over); a folder holding anything else
+    (a real dataset, other files) raises ``FileExistsError`` naming what it holds, before anything is written.
+    """
+    foreign = find_non_toy(out_dir)
+    if foreign is not None:
+        what = 'is a file' if foreign == out_dir else f'holds {foreign}, which is no part of a toy WIDER FACE'
+        raise FileExistsError(f'{out_dir}: {what}; the toy set is written only into a new or empty folder or over '
+                              'an earlier toy set (nothing was written). Choose another output folder.')
     rng = np.random.default_rng(seed)
     events = [f'{i}--Toy' for i in range(num_events)]
     stats: Dict[str, int] = {}
@@ -223,5 +290,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-events', type=int, default=4)
     args = parser.parse_args(argv)
-    stats = make_toy_widerface(args.out, args.num_train, args.num_val, args.size, args.seed, args.num_events)
+    try:
+        stats = make_toy_widerface(args.out, args.num_train, args.num_val, args.size, args.seed, args.num_events)
+    except FileExistsError as err:
+        parser.exit(1, f'make_toy_widerface: error: {err}\n')
     print(f'wrote {args.out}: ' + ', '.join(f'{k}={v}' for k, v in stats.items()))

@@ -8,6 +8,7 @@ import importlib
 _LAZY = {
     'OnnxCheckError': 'onnx_export', 'export_onnx': 'onnx_export',
     'OutputExistsError': 'output_file', 'atomic_output': 'output_file', 'check_output_path': 'output_file',
+    'OutputIsInputError': 'output_file', 'check_not_input': 'output_file', 'check_not_inside': 'output_file',
     'RetinaFaceExportWrapper': 'retinaface_onnx_export', 'export_retinaface_onnx': 'retinaface_onnx_export',
     'convert_retinaface_checkpoint': 'retinaface_pth_import',
     'SCRFDExportWrapper': 'scrfd_onnx_export', 'export_scrfd_onnx': 'scrfd_onnx_export',

@@ -130,10 +130,11 @@ def convert_dsfd_checkpoint(src: str, dst: str, config: str = None, overwrite: b
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        OutputIsInputError: ``dst`` is ``src`` or ``config`` (whatever ``overwrite`` says).
         FileNotFoundError / ValueError: see :func:`load_release_checkpoint`; ValueError also when the converted
             weights do not fit ``config``'s model.
     """
-    check_output_path(dst, overwrite)
+    check_output_path(dst, overwrite, inputs=(src, config))
     state = load_release_checkpoint(src)
     if config is not None:
         check_fits_config(config, state, f'{src}: the converted weights do not fit the model of {config}')

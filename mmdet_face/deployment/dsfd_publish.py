@@ -65,6 +65,7 @@ def publish_dsfd_checkpoint(src: str, dst: str, config, overwrite: bool = False,
             or does not fit ``config``'s test graph (the message lists what is missing / unexpected / mis-shaped);
             ``config`` is not a DSFD config.
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (it is left unchanged).
+        OutputIsInputError: ``dst`` is ``src`` (whatever ``overwrite`` says).
 
     Returns:
         the written checkpoint (``meta['dsfd_publish']`` records the source and the dropped keys' count).
@@ -75,7 +76,7 @@ def publish_dsfd_checkpoint(src: str, dst: str, config, overwrite: bool = False,
     from mmdet_face.apis.inference import load_config
 
     src = str(src)
-    check_output_path(dst, overwrite)  # fail before reading a large file
+    check_output_path(dst, overwrite, inputs=(src,))  # fail before reading a large file
     checkpoint = load_checkpoint_file(src, EXPECTED)
     state = checkpoint.get('state_dict', checkpoint)
     if (not isinstance(state, Mapping) or not state

@@ -4,6 +4,9 @@
   command line): a typo in an output path must not silently replace a released model or a trained checkpoint.
 * The file is written under a temporary name next to the output and renamed into place only once it is complete,
   so an interrupted or failed write never leaves a half file under the output's name (nor a stale one beside it).
+* An output that is one of the run's own inputs (the same file by its resolved real path, or a hard link to it) is
+  refused whatever the overwrite flag says: the run would destroy what it reads. For folders,
+  :func:`check_not_inside` refuses an output folder that is or holds an input.
 """
 import contextlib
 import os
@@ -15,15 +18,71 @@ class OutputExistsError(FileExistsError):
     """The output path exists and overwriting was not allowed."""
 
 
-def check_output_path(path, overwrite: bool = False) -> str:
+class OutputIsInputError(ValueError):
+    """The output path is one of the run's inputs (or a folder holding one); refused even with overwriting allowed."""
+
+
+def real_path(path) -> str:
+    """``path`` absolute, with symbolic links resolved (what two names of one file have in common)."""
+    return osp.realpath(osp.abspath(os.fspath(path)))
+
+
+def same_file(a, b) -> bool:
+    """Whether ``a`` and ``b`` name the same file or folder: equal real paths, or (both existing) one inode."""
+    if real_path(a) == real_path(b):
+        return True
+    try:
+        return osp.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def is_inside(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or lies somewhere below it (real paths compared)."""
+    real, top = real_path(path), real_path(folder)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def check_not_input(path, inputs=(), what: str = 'the output') -> None:
+    """Raise :class:`OutputIsInputError` when ``path`` names the same file as one of ``inputs`` (``None`` entries
+    are skipped), whatever the overwrite flag: writing there would destroy what the run reads."""
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            if os.fspath(path) == os.fspath(source):
+                alias = ''
+            elif real_path(path) == real_path(source):
+                alias = f' (both resolve to {real_path(source)})'
+            else:
+                alias = ' (hard links to one file)'
+            raise OutputIsInputError(f'{path}: {what} is also an input of this run ({source}){alias}; writing it '
+                                     'would destroy the input, so it is refused even when replacing outputs is '
+                                     'allowed. Choose another output path.')
+
+
+def check_not_inside(folder, inputs=(), what: str = 'the output folder') -> None:
+    """Raise :class:`OutputIsInputError` when the output ``folder`` is one of ``inputs`` or holds one of them
+    (``None`` entries are skipped): files written under it could replace what the run reads."""
+    for source in inputs:
+        if source is not None and (is_inside(source, folder) or same_file(source, folder)):
+            where = 'is' if same_file(source, folder) else 'holds'
+            raise OutputIsInputError(f'{folder}: {what} {where} the input {source}; writing there could replace '
+                                     'the input, so it is refused even when replacing outputs is allowed. Choose '
+                                     'an output folder outside the inputs.')
+
+
+def check_output_path(path, overwrite: bool = False, inputs=()) -> str:
     """Raise early (before any expensive work) when ``path`` cannot be written; returns ``path`` as a string.
 
+    ``inputs``: the paths the run reads; ``path`` must not be one of them (see :func:`check_not_input`).
+
     Raises:
+        OutputIsInputError: ``path`` is one of ``inputs`` (whatever ``overwrite`` says).
         OutputExistsError: ``path`` exists and ``overwrite`` is False (the file is left untouched).
         FileNotFoundError: the folder ``path`` would go into does not exist.
         IsADirectoryError: ``path`` is a folder.
     """
     path = os.fspath(path)
+    check_not_input(path, inputs)
     if osp.isdir(path):
         raise IsADirectoryError(f'{path}: is a folder; expected the path of an output file')
     if osp.lexists(path) and not overwrite:
@@ -79,4 +138,5 @@ def atomic_output(path, overwrite: bool = False):
         _remove(tmp)
 
 
-__all__ = ['OutputExistsError', 'check_output_path', 'atomic_output']
+__all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_not_input', 'check_not_inside',
+           'atomic_output', 'is_inside', 'real_path', 'same_file']

@@ -241,10 +241,11 @@ def convert_retinaface_checkpoint(src: str, dst: str, config: str = None, overwr
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        OutputIsInputError: ``dst`` is ``src`` or ``config`` (whatever ``overwrite`` says).
         FileNotFoundError / ValueError: see :func:`read_release_checkpoint`; ValueError also when the converted
             state does not load strictly into ``config``'s model.
     """
-    check_output_path(dst, overwrite)
+    check_output_path(dst, overwrite, inputs=(src, config))
     release, state = read_release_checkpoint(src)
     if config is not None:
         check_fits_config(config, state, f'{src}: the {RELEASE_NAMES[release]} does not fit the model of {config} '

@@ -371,13 +371,14 @@ def convert_scrfd_onnx(src: str, config: str, dst: Optional[str] = None, overwri
 
     Raises:
         OutputExistsError: ``dst`` exists and ``overwrite`` is False (checked before anything is read).
+        OutputIsInputError: ``dst`` is ``src`` or ``config`` (whatever ``overwrite`` says).
         FileNotFoundError / ValueError: ``src`` is missing or not an ONNX model (see :func:`read_onnx_model`), or is
             another family's export (:func:`other_family_export`).
         SCRFDOnnxMismatch: the graph does not fit ``config``.
     """
     from mmdet_face.apis.inference import init_face_detector
     if dst is not None:
-        check_output_path(dst, overwrite)
+        check_output_path(dst, overwrite, inputs=(src, config))
     onnx_model = read_onnx_model(src)
     family = other_family_export(onnx_model)
     if family is not None:

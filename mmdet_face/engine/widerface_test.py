@@ -35,9 +35,10 @@ r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed sc
 Predictions are scored by the config's ``test_evaluator`` (every metric of a list, e.g. the landmark metric too) with
 the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--out DIR`` also writes the submission
 folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
-non-empty DIR is refused unless ``--overwrite`` (which replaces it whole). Without the official difficulty lists
-the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint must fit the config exactly
-(``--partial-load`` loads the matching weights only, on purpose).
+DIR holding a submission is refused unless ``--overwrite`` (which replaces it whole); a file, or a folder holding
+anything else (images, ground truth, your files), is refused whatever the flags, before the model is built.
+Without the official difficulty lists the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint
+must fit the config exactly (``--partial-load`` loads the matching weights only, on purpose).
 """
 import argparse
 import json
@@ -45,6 +46,7 @@ import os
 import os.path as osp
 import sys
 
+from mmdet_face.deployment.output_file import is_inside
 from mmdet_face.engine.cli import ConfigOptionsAction
 
 
@@ -89,6 +91,18 @@ def parse_args(argv=None, prog=None):
     if args.pred_dir:
         if not args.gt_dir:
             parser.error('--pred-dir needs --gt-dir')
+        if args.out or args.overwrite:
+            parser.error('--out / --overwrite write the submission of a model run; with --pred-dir the submission '
+                         'exists already (--json RESULT.json writes the APs and PR curves)')
+        if args.json and osp.isdir(args.json):
+            parser.error(f'--json {args.json}: is a folder; give the name of the JSON file to write')
+        for folder, option in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
+            if args.json and is_inside(args.json, folder):
+                parser.error(f'--json {args.json}: is inside the {option} folder {folder}; writing there would '
+                             'change an input of the scoring. Write the JSON file elsewhere')
+    elif args.json:
+        parser.error('--json applies to --pred-dir; a model run writes its PR curves with --out DIR (as '
+                     'DIR_pr_curves.json)')
     elif not (args.config and args.checkpoint):
         parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
     if args.mode == 'fixed' and not args.size:
@@ -103,9 +117,14 @@ def parse_args(argv=None, prog=None):
     return args
 
 
-def score_submission(pred_dir, gt_dir, json_path=None):
+def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
+    """Score the submission folder ``pred_dir``; a folder that cannot be scored (missing, malformed, or matching
+    no ground-truth image) ends the tool with a message saying what was found."""
     from mmdet_face.evaluation.functional import widerface as wf
-    results = wf.evaluate_widerface(pred_dir, gt_dir)
+    try:
+        results = wf.evaluate_widerface(pred_dir, gt_dir)
+    except (OSError, ValueError) as err:  # the messages name the file and what was expected
+        sys.exit(f'{prog or "tools/test_widerface.py"}: {err}')
     print(wf.format_results(results))
     if json_path:
         wf.dump_pr_curves(results, json_path, name=osp.basename(osp.normpath(pred_dir)))
@@ -233,7 +252,7 @@ def main(argv=None, prog=None):
     rank tests its share of the images, the metric gathers them and rank 0 alone scores and writes ``--out``."""
     args = parse_args(argv, prog)
     if args.pred_dir:
-        return score_submission(args.pred_dir, args.gt_dir, args.json)
+        return score_submission(args.pred_dir, args.gt_dir, args.json, prog)
     from mmdet_face.engine.dist import record_errors
 
     return record_errors(run_model)(args, prog)  # under torchrun: a failing rank's error is the root cause
@@ -265,11 +284,14 @@ def run_model(args, prog=None):
         init_distributed(cfg, args.launcher)
     except LaunchError as exc:
         exit_with(f'{name}: {exc}', rank=launch_rank(args.launcher))
-    if args.out and not args.overwrite:
-        try:  # rank 0 looks, every rank follows
-            rank0_decides(check_output_free, args.out.rstrip('/\\'))
-        except FileExistsError as exc:
-            exit_with(f'{name}: {exc}')
+    if args.out:
+        if is_inside(cfg.work_dir, args.out):  # the runner's logs would sit in the submission folder
+            exit_with(f'{name}: --out {args.out}: is or holds the work dir {cfg.work_dir} (logs, configs), so it '
+                      'would not hold a submission only. Choose an --out outside the work dir, or another --work-dir')
+        try:  # before the model is built; rank 0 looks, every rank follows
+            rank0_decides(check_output_free, args.out.rstrip('/\\'), args.overwrite)
+        except OSError as exc:
+            exit_with(f'{name}: --out {exc}')
     runner = Runner.from_cfg(cfg)
     try:
         load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)

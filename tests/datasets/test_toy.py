@@ -1,5 +1,6 @@
 """The toy WIDER FACE generator: real layout, annotations consistent with the .mat ground truth, pipeline runs."""
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -89,3 +90,40 @@ def test_widerface_config_pipelines_run(toy_root):
     out = DATASETS.build(val)[0]
     assert max(out['inputs'].shape[1:]) == 640
     assert out['data_samples'].metainfo['ori_shape'] == tuple(out['data_samples'].metainfo['ori_shape'])
+
+
+def test_toy_set_never_writes_over_other_data(tmp_path, capsys):
+    """--out naming a real dataset used to replace its labelv2.txt files and ground-truth .mat files silently."""
+    from mmdet_face.datasets.toy import main
+    from mmdet_face.evaluation.functional.widerface import write_gt_mats
+    real = tmp_path / 'widerface'
+    (real / 'val' / 'images' / '0--Parade').mkdir(parents=True)
+    (real / 'val' / 'labelv2.txt').write_text('# 0--Parade/0_Parade_1.jpg 64 64\n1 2 30 30\n')
+    write_gt_mats(str(real / 'val' / 'gt'), {'0--Parade': {'0_Parade_1': np.array([[1, 2, 29, 28]])}},
+                  {s: {'0--Parade': {'0_Parade_1': [0]}} for s in DIFFICULTY_MIN_WIDTH})
+    notes = tmp_path / 'notes'
+    notes.mkdir()
+    (notes / 'todo.txt').write_text('mine')
+    before = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
+    for out, what in ((real, f'holds {real / "val" / "gt" / "wider_face_val.mat"}, which is no part of a toy'),
+                      (notes, f'holds {notes / "todo.txt"}, which is no part of a toy'),
+                      (notes / 'todo.txt', 'is a file')):
+        with pytest.raises(SystemExit) as info:
+            main(['--out', str(out), '--num-train', '1', '--num-val', '1', '--size', '64'])
+        assert info.value.code == 1
+        assert f'make_toy_widerface: error: {out}: {what}' in capsys.readouterr().err
+    # without the .mat files, the image folders and then the labels still tell
+    shutil.rmtree(real / 'val' / 'gt')
+    for gone, what in ((real / 'val' / 'gt', real / 'val' / 'images' / '0--Parade'),
+                       (real / 'val' / 'images', real / 'val' / 'labelv2.txt')):
+        shutil.rmtree(gone, ignore_errors=True)
+        with pytest.raises(FileExistsError, match=f'holds {what}, which is no part of a toy'):
+            make_toy_widerface(str(real), num_train=1, num_val=1, size=64)
+    before = {p: b for p, b in before.items() if p.exists()}
+    assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == before
+    # a new folder, an empty one and an earlier (even partial) toy set are written
+    toy = tmp_path / 'toy'
+    make_toy_widerface(str(toy), num_train=2, num_val=1, size=64, num_events=2)
+    shutil.rmtree(toy / 'val' / 'gt')  # cut short
+    assert make_toy_widerface(str(toy), num_train=1, num_val=1, size=64, seed=3)['train_images'] == 1
+    assert len(parse_labelv2(str(toy / 'train' / 'labelv2.txt'))) == 1 and (toy / 'val' / 'gt').is_dir()

@@ -179,15 +179,61 @@ def test_outfile_never_mixes_two_runs(tmp_path):
 
 
 def test_overwrite_refuses_a_folder_that_is_not_a_submission(tmp_path):
+    """A folder holding anything but a submission is refused when the metric is built, with or without overwrite,
+    naming what it holds (it used to pass with overwrite=True and fail only after the evaluation)."""
     precious = tmp_path / 'home'
-    precious.mkdir()
+    (precious / '0--Parade').mkdir(parents=True)
     (precious / 'thesis.tex').write_text('years of work')
-    with pytest.raises(FileExistsError):
-        WiderFaceMetric(outfile_prefix=str(precious))
-    metric = WiderFaceMetric(outfile_prefix=str(precious), overwrite=True)
-    metric.process({}, [_one_sample('a')])
-    with pytest.raises(FileExistsError, match='holds files other than a WIDER FACE submission'):
-        metric.evaluate(size=1)
+    (precious / '0--Parade' / 'photo.jpg').write_bytes(b'jpeg')
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r'home: holds files that are not a WIDER FACE submission '
+                           r'\(<event>/<image>.txt\), e.g. 0--Parade/photo.jpg, thesis.tex; it is never replaced'):
+            WiderFaceMetric(outfile_prefix=str(precious), overwrite=overwrite)
     assert (precious / 'thesis.tex').read_text() == 'years of work'
+    assert (precious / '0--Parade' / 'photo.jpg').read_bytes() == b'jpeg'
     (tmp_path / 'empty').mkdir()
     WiderFaceMetric(outfile_prefix=str(tmp_path / 'empty'))  # an empty folder is fine
+
+
+def test_outfile_that_is_a_file_is_refused_before_the_evaluation(tmp_path, monkeypatch):
+    """A plain file as the submission folder is an error when the metric is built, also with overwrite (it used
+    to pass then and fail after the evaluation with NotADirectoryError, leaving a .writing-<pid> folder)."""
+    from mmdet_face.evaluation.metrics import widerface_metric
+    user_file = tmp_path / 'notes'
+    user_file.write_text('mine')
+    for overwrite in (False, True):
+        with pytest.raises(NotADirectoryError, match='notes: is a file, not a folder'):
+            WiderFaceMetric(outfile_prefix=str(user_file), overwrite=overwrite)
+    (tmp_path / 'linked').symlink_to(tmp_path / 'elsewhere')
+    with pytest.raises(NotADirectoryError, match='linked: is a symbolic link'):
+        WiderFaceMetric(outfile_prefix=str(tmp_path / 'linked'), overwrite=True)
+    (tmp_path / 'linked').unlink()
+    # the file appears while the model runs: refused at the write, nothing left beside it
+    late = tmp_path / 'late'
+    metric = WiderFaceMetric(outfile_prefix=str(late), overwrite=True)
+    metric.process({}, [_one_sample('a')])
+    late.write_text('mine too')
+    with pytest.raises(NotADirectoryError, match='late: is a file, not a folder'):
+        metric.evaluate(size=1)
+    assert user_file.read_text() == 'mine' and late.read_text() == 'mine too'
+    # a write that fails half-way leaves no staging folder either
+    def half_write(folder, predictions):
+        os.makedirs(os.path.join(folder, '0--Parade'))
+        raise OSError('disk full')
+
+    monkeypatch.setattr(widerface_metric, 'write_submission', half_write)
+    failing = WiderFaceMetric(outfile_prefix=str(tmp_path / 'sub'))
+    failing.process({}, [_one_sample('a')])
+    with pytest.raises(OSError, match='disk full'):
+        failing.evaluate(size=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['late', 'notes']
+
+
+def test_pr_curve_file_of_an_earlier_run_is_refused(tmp_path):
+    (tmp_path / 'sub_pr_curves.json').write_text('{}')
+    with pytest.raises(FileExistsError, match=r'sub_pr_curves.json: already exists \(the PR curves of an earlier '
+                       'run'):
+        WiderFaceMetric(outfile_prefix=str(tmp_path / 'sub'))
+    (tmp_path / 'other_pr_curves.json').mkdir()
+    with pytest.raises(FileExistsError, match='other_pr_curves.json: is a folder'):
+        WiderFaceMetric(outfile_prefix=str(tmp_path / 'other'), overwrite=True)

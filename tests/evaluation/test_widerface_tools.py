@@ -54,6 +54,78 @@ def test_pred_dir_scoring_imports_neither_torch_nor_mmdet(tiny_submission):
     assert sorted(p.name for p in (tiny_submission / 'pred').iterdir()) == ['0--Parade', '1--Handshaking']
 
 
+def _score(tiny, pred_dir, *extra):
+    return tool.main(['--pred-dir', str(pred_dir), '--gt-dir', str(tiny / 'gt'), *extra])
+
+
+def test_pred_dir_matching_no_image_is_an_error_saying_what_was_found(tiny_submission):
+    """A folder that holds no <event>/<image>.txt of the ground truth used to score AP 0 with exit 0 and a warning."""
+    tiny = tiny_submission
+    images = tiny / 'images'
+    images.mkdir()
+    for i in range(12):
+        (images / f'{i}.jpg').write_bytes(b'jpeg')
+    nested = tiny / 'runs' / 'r1'
+    nested.mkdir(parents=True)
+    (tiny / 'pred').rename(nested / 'pred')
+    cases = [
+        (images, 'images: no prediction file matches a ground-truth image (2 images); found 12 .jpg files directly in '
+                 'it. Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
+                 '(e.g. 0--Parade/a.txt).'),
+        (nested, f'found 1 folder (pred) holding no files directly. Found event folders one level down in '
+                 f'{nested / "pred"}: did you mean {nested / "pred"}?'),
+        (tiny / 'runs', f'Found event folders 2 levels down in {nested / "pred"}: did you mean {nested / "pred"}?'),
+        (nested / 'pred' / '0--Parade',
+         f'looks like one event folder of a submission: did you mean {nested / "pred"}?'),
+    ]
+    for pred_dir, message in cases:
+        with pytest.raises(SystemExit) as info:
+            _score(tiny, pred_dir)
+        message_given = str(info.value.code)
+        assert message_given.startswith(f'tools/test_widerface.py: {pred_dir}: ') and message in message_given
+    with pytest.raises(SystemExit, match='submission folder not found: '):
+        _score(tiny, tiny / 'nowhere')
+    # partial matches keep scoring, with a warning that gives the counts (b has no detections anyway)
+    (nested / 'pred' / '1--Handshaking' / 'b.txt').unlink()
+    with pytest.warns(UserWarning, match='1 of 2 ground-truth images have no predictions'):
+        assert _score(tiny, nested / 'pred')['hard'] == pytest.approx(5 / 9)
+
+
+def test_pred_dir_without_a_match_exits_non_zero_without_traceback(tiny_submission):
+    (tiny_submission / 'wrong').mkdir()
+    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test_widerface.py'), '--pred-dir',
+                          str(tiny_submission / 'wrong'), '--gt-dir', str(tiny_submission / 'gt')],
+                         capture_output=True, text=True, cwd=str(ROOT), timeout=60)
+    assert out.returncode == 1 and out.stdout == ''
+    assert 'wrong: no prediction file matches a ground-truth image (2 images); found an empty folder' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+def test_pred_dir_outputs_never_go_into_the_inputs(tiny_submission, capsys):
+    tiny = tiny_submission
+    for argv, message in (
+            (['--out', str(tiny / 'o')], '--out / --overwrite write the submission of a model run'),
+            (['--json', str(tiny / 'pred' / 'r.json')], 'is inside the --pred-dir folder'),
+            (['--json', str(tiny / 'gt' / 'wider_face_val.mat')], 'is inside the --gt-dir folder'),
+            (['--json', str(tiny)], 'is a folder; give the name of the JSON file to write')):
+        with pytest.raises(SystemExit):
+            _score(tiny, tiny / 'pred', *argv)
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(['c.py', 'k.pth', '--json', str(tiny / 'r.json')])
+    assert '--json applies to --pred-dir' in capsys.readouterr().err
+    assert sorted(p.name for p in (tiny / 'pred').iterdir()) == ['0--Parade', '1--Handshaking']
+
+
+def test_unmatched_prediction_dict_is_an_error():
+    """The metric / Python door: predictions for images the ground truth does not have are an error, not AP 0."""
+    boxes = {'0--Parade': {'a': np.array([[0, 0, 9, 9]])}}
+    gt = {'boxes': boxes, 'settings': {s: {'0--Parade': {'a': np.array([0])}} for s in wf.SETTINGS}}
+    with pytest.raises(ValueError, match=r'none of the 1 predicted image\(s\) is a ground-truth image \(e.g. '
+                       r'predicted 9--Toy/b, ground truth 0--Parade/a\)'):
+        wf.evaluate_widerface({'9--Toy': {'b': np.array([[0, 0, 9, 9, 1.0]])}}, gt)
+
+
 def test_plot_pr_curves(tiny_submission, tmp_path):
     pytest.importorskip('matplotlib')
     res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
@@ -65,6 +137,20 @@ def test_plot_pr_curves(tiny_submission, tmp_path):
     (tmp_path / 'bad.json').write_text('{"easy": 1}')
     with pytest.raises(ValueError, match='not a WIDER FACE PR-curve file'):
         plot.load_result(str(tmp_path / 'bad.json'))
+
+
+def test_plot_never_writes_over_a_result_it_reads(tiny_submission, tmp_path, capsys):
+    """--out naming one of the RESULT files used to replace that JSON with the PNG."""
+    res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
+    wf.dump_pr_curves(res, str(tmp_path / 'r1.json'), name='one')
+    (tmp_path / 'same.json').symlink_to(tmp_path / 'r1.json')
+    before = (tmp_path / 'r1.json').read_text()
+    plot = _load_tool('tools/analysis/plot_widerface_pr.py')
+    for out in ('r1.json', 'same.json'):
+        with pytest.raises(SystemExit):
+            plot.main([str(tmp_path / 'r1.json'), '--out', str(tmp_path / out)])
+        assert f'--out {tmp_path / out}: is the input RESULT {tmp_path / "r1.json"}' in capsys.readouterr().err
+    assert (tmp_path / 'r1.json').read_text() == before
 
 
 CONFIG = """
@@ -173,6 +259,41 @@ def test_out_folder_with_an_earlier_submission_is_refused(tmp_path):
     with pytest.raises(SystemExit, match='already holds a submission'):
         tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), 'missing.pth', '--out', str(tmp_path / 'sub')])
     assert (old / 'x.txt').read_text() == 'x\n0\n'
+
+
+@pytest.mark.parametrize('overwrite', [[], ['--overwrite']])
+def test_out_that_is_a_file_or_foreign_folder_is_refused_before_the_model(tmp_path, overwrite):
+    """--out naming a plain file, the images or the ground truth is refused, also with --overwrite, before the
+    model is built (missing.pth is never opened) and without a .writing-* folder; the files stay as they were."""
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    images = tmp_path / 'val' / 'images' / '0--Parade'
+    images.mkdir(parents=True)
+    (images / '0_Parade_1.jpg').write_bytes(b'jpeg')
+    gt = tmp_path / 'val' / 'gt'
+    gt.mkdir()
+    (gt / 'wider_face_val.mat').write_bytes(b'mat')
+    for out, message in ((notes, 'notes.txt: is a file, not a folder'),
+                         (tmp_path / 'val' / 'images', 'holds files that are not a WIDER FACE submission '
+                          r'\(<event>/<image>.txt\), e.g. 0--Parade/0_Parade_1.jpg'),
+                         (gt, 'gt: holds files that are not a WIDER FACE submission .* e.g. wider_face_val.mat')):
+        with pytest.raises(SystemExit, match=f'^tools/test_widerface.py: --out .*{message}'):
+            tool.main([config, str(tmp_path / 'missing.pth'), '--out', str(out), '--work-dir', str(tmp_path / 'w'),
+                       *overwrite])
+    assert notes.read_text() == 'mine' and (images / '0_Parade_1.jpg').read_bytes() == b'jpeg'
+    assert (gt / 'wider_face_val.mat').read_bytes() == b'mat'
+    assert not list(tmp_path.rglob('*.writing-*'))
+
+
+def test_out_holding_the_work_dir_is_refused_before_the_model(tmp_path):
+    """The runner writes its logs into the work dir: an --out that is or holds it used to pass the check and fail
+    after the whole evaluation, at the write (a folder holding files other than a submission)."""
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    for out, work_dir in ((tmp_path / 'run', tmp_path / 'run'), (tmp_path, tmp_path / 'run')):
+        with pytest.raises(SystemExit, match=f'--out {out}: is or holds the work dir {work_dir}'):
+            tool.main([config, str(tmp_path / 'missing.pth'), '--out', str(out), '--work-dir', str(work_dir)])
+    assert list(tmp_path.iterdir()) == []
 
 
 # --max-size: the SRN release (ChiCheng123/SRN tools/test.py) caps the area of every test view at max_size^2

@@ -6,7 +6,8 @@ import runpy
 import pytest
 import torch
 
-from mmdet_face.deployment.output_file import OutputExistsError, atomic_output
+from mmdet_face.deployment.output_file import (OutputExistsError, OutputIsInputError, atomic_output,
+                                               check_not_inside, check_output_path)
 from tests.conftest import REPO_ROOT
 
 onnx = pytest.importorskip('onnx')
@@ -14,6 +15,8 @@ onnx = pytest.importorskip('onnx')
 RETINA_TOOL = REPO_ROOT / 'tools/model_converters/retinaface_pth2mmdet.py'
 SCRFD_TOOL = REPO_ROOT / 'tools/model_converters/scrfd_onnx2mmdet.py'
 EXPORT_TOOL = REPO_ROOT / 'tools/deployment/export_onnx.py'
+DSFD_TOOL = REPO_ROOT / 'tools/model_converters/dsfd_pth2mmdet.py'
+PUBLISH_TOOL = REPO_ROOT / 'tools/model_converters/dsfd_publish.py'
 SCRFD_TOY = REPO_ROOT / 'configs/toy/scrfd_toy_kps.py'
 RETINA_TOY = REPO_ROOT / 'configs/toy/retinaface_toy_mnet025.py'
 PRECIOUS = b'the user\'s trained model, not to be lost\n'
@@ -84,6 +87,42 @@ def test_atomic_output_helper(tmp_path):
     with pytest.raises(FileNotFoundError, match='output folder'):
         with atomic_output(tmp_path / 'missing' / 'x.bin'):
             pass
+
+
+def test_output_that_is_an_input_is_refused_whatever_the_flag(tmp_path):
+    src = _precious(tmp_path / 'model.pth')
+    (tmp_path / 'link.pth').symlink_to(src)
+    os.link(src, tmp_path / 'hard.pth')
+    for out, detail in ((src, ''), (tmp_path / 'link.pth', f'(both resolve to {src})'),
+                        (tmp_path / 'hard.pth', '(hard links to one file)')):
+        for overwrite in (False, True):
+            with pytest.raises(OutputIsInputError, match='the output is also an input of this run') as info:
+                check_output_path(out, overwrite=overwrite, inputs=(None, src))
+            assert str(info.value).startswith(f'{out}: ') and detail in str(info.value)
+    assert check_output_path(tmp_path / 'new.pth', inputs=(src,)) == str(tmp_path / 'new.pth')
+    data = tmp_path / 'data'
+    (data / 'images').mkdir(parents=True)
+    for folder, where in ((data, 'holds'), (data / 'images', 'is'), (tmp_path, 'holds')):
+        with pytest.raises(OutputIsInputError, match=f'the output folder {where} the input'):
+            check_not_inside(folder, inputs=(data / 'images',))
+    check_not_inside(data / 'images' / 'out', inputs=(data / 'images' / 'x.zip',))  # beside the input: fine
+    assert src.read_bytes() == PRECIOUS
+
+
+@pytest.mark.parametrize('tool, argv', [
+    (RETINA_TOOL, ['{src}', '{src}']), (DSFD_TOOL, ['{src}', '{src}']), (PUBLISH_TOOL, ['{src}', '{src}']),
+    (SCRFD_TOOL, ['{src}', SCRFD_TOY, '{src}']), (SCRFD_TOOL, ['{src}', '{config}', '{config}']),
+    (EXPORT_TOOL, ['{config}', '{src}', '{src}']), (EXPORT_TOOL, ['{config}', '{config}'])])
+def test_converters_never_write_over_their_input(tmp_path, tool, argv):
+    """OUT naming the tool's own input (checkpoint, ONNX file or config) is refused even with --force, before
+    anything is read or built: the input stays as it was."""
+    src = _precious(tmp_path / 'model.pth')
+    config = tmp_path / 'config.py'
+    config.write_bytes(SCRFD_TOY.read_bytes() if tool is SCRFD_TOOL else RETINA_TOY.read_bytes())
+    before = config.read_bytes()
+    msg = _run(tool, *[str(a).format(src=src, config=config) for a in argv], '--force')
+    assert msg is not None and 'the output is also an input of this run' in msg and 'refused' in msg
+    assert src.read_bytes() == PRECIOUS and config.read_bytes() == before and _no_temp_files(tmp_path)
 
 
 def test_retinaface_converter_refuses_existing_output(tmp_path, release_pth):

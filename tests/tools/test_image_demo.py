@@ -189,3 +189,50 @@ def test_tune_allocator_flag_and_face_visualizer(tmp_path, checkpoint, monkeypat
     assert tuned == ([1] if flag else [])
     assert len(drawn) == 1 and drawn[0] > 0
     assert (cv2.imread(out) != image).any()
+
+
+# ---------------------------------------------------------------- the input is never written over
+def test_out_equal_to_the_input_folder_is_refused_whatever_the_flags(tmp_path, checkpoint):
+    """--out INPUT --overwrite (what the 'exists' message suggests) used to replace the photos with annotated
+    copies; it is refused before the model is built, however the same folder is spelled."""
+    photos = tmp_path / 'photos'
+    (photos / 'trip').mkdir(parents=True)
+    cv2.imwrite(str(photos / 'a.png'), _image(1))
+    cv2.imwrite(str(photos / 'trip' / 'b.png'), _image(2))
+    before = {p: p.read_bytes() for p in photos.rglob('*.png')}
+    (tmp_path / 'link').symlink_to(photos)
+    for out in (photos, tmp_path / 'photos' / '.', tmp_path / 'link'):
+        with pytest.raises(ValueError, match=rf'^--out {re.escape(str(out))}: the output is also an input of this '
+                           'run .* refused even when replacing outputs is allowed'):
+            demo_tool.main([CONFIG, checkpoint, str(photos), '--out', str(out), '--overwrite'])
+    assert {p: p.read_bytes() for p in photos.rglob('*.png')} == before
+
+
+def test_out_inside_the_input_folder_never_replaces_an_input(tmp_path):
+    photos = tmp_path / 'photos'
+    (photos / 'faces').mkdir(parents=True)
+    cv2.imwrite(str(photos / 'a.png'), _image(1))
+    cv2.imwrite(str(photos / 'faces' / 'a.png'), _image(2))  # an image under --out is an input too
+    before = (photos / 'faces' / 'a.png').read_bytes()
+    with pytest.raises(ValueError, match=rf'--out {re.escape(str(photos / "faces"))}: writing '
+                       rf'{re.escape(str(photos / "faces" / "a.png"))} would replace the input image'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(photos), '--out', str(photos / 'faces'), '--overwrite'])
+    assert (photos / 'faces' / 'a.png').read_bytes() == before
+    # a new folder inside INPUT replaces nothing: the checks pass and the (missing) checkpoint is reached
+    with pytest.raises(FileNotFoundError, match='weights.pth'):
+        demo_tool.main([CONFIG, MISSING_CKPT, str(photos), '--out', str(photos / 'new')])
+
+
+@pytest.mark.parametrize('name', ['a.jpg', 'clip.mp4'])
+def test_out_equal_to_the_input_file_is_refused_whatever_the_flags(tmp_path, name):
+    src = tmp_path / name
+    if name.endswith('.jpg'):
+        cv2.imwrite(str(src), _image(0))
+    else:
+        src.write_bytes(b'not decoded: the check comes first')
+    before = src.read_bytes()
+    (tmp_path / ('link' + src.suffix)).symlink_to(src)
+    for out in (src, tmp_path / ('link' + src.suffix)):
+        with pytest.raises(ValueError, match='the output is also an input of this run'):
+            demo_tool.main([CONFIG, MISSING_CKPT, str(src), '--out', str(out), '--overwrite'])
+    assert src.read_bytes() == before

@@ -342,3 +342,24 @@ def test_force_replaces_the_outputs_only_when_complete(tmp_path, monkeypatch):
     assert (out / 'val' / 'labelv2.txt').read_text().startswith('# 0--Parade/0_Parade_c_4.jpg 56 40\n')
     assert _leftovers(out) == []
     _check_common(out, src / 'eval_tools' / 'ground_truth')
+def test_out_holding_the_inputs_is_refused_whatever_the_flags(tmp_path, capsys):
+    """--out equal to --src (or holding a download) is refused before anything is read or written, also with
+    --force; reading an earlier output again as --val-images used to stop half-way through the writing with a raw
+    SameFileError (an image copied onto itself)."""
+    src = _write_unpacked(tmp_path / 'downloads')
+    before = {p: p.read_bytes() for p in src.rglob('*') if p.is_file()}
+    for args, message in ((['--src', str(src), '--out', str(src)], f'--out {src} is the input --src {src}'),
+                          (['--src', str(src), '--out', str(tmp_path)], f'--out {tmp_path} holds the input --src')):
+        assert prep.main(args + ['--no-count-check', '--force']) == 1
+        err = capsys.readouterr().err
+        assert message in err and 'Choose an --out folder outside the downloads (nothing was written)' in err
+    assert {p: p.read_bytes() for p in src.rglob('*') if p.is_file()} == before
+    # an earlier output read again as the val images, written to the same place
+    out = tmp_path / 'widerface'
+    assert prep.main(['--src', str(src), '--out', str(out), '--no-count-check']) == 0
+    image = out / 'val' / 'images' / VAL[0][0]
+    data = image.read_bytes()
+    assert prep.main(['--src', str(src), '--val-images', str(out / 'val'), '--out', str(out), '--no-count-check',
+                      '--force']) == 1
+    assert f'--out {out} holds the input --val-images {out / "val"}' in capsys.readouterr().err
+    assert image.read_bytes() == data and len(data) > 0

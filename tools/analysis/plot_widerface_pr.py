@@ -8,6 +8,11 @@ RESULT.json is what ``tools/test_widerface.py --pred-dir ... --json RESULT.json`
 import argparse
 import json
 import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmdet_face.deployment.output_file import same_file  # noqa: E402  (light: no torch)
 
 SETTINGS = ('easy', 'medium', 'hard')
 
@@ -58,6 +63,10 @@ def main(argv=None):
     parser.add_argument('--out', required=True, help='output image (png, pdf, svg ...)')
     parser.add_argument('--labels', nargs='+', help='legend names (default: the name in each file, or its stem)')
     args = parser.parse_args(argv)
+    for path in args.results:  # the plot must not replace a result it reads, whatever its extension
+        if same_file(args.out, path):
+            parser.error(f'--out {args.out}: is the input RESULT {path}; the plot would replace it. Choose another '
+                         '--out')
     results = [load_result(p) for p in args.results]
     if args.labels and len(args.labels) != len(results):
         parser.error(f'--labels has {len(args.labels)} names for {len(results)} results')

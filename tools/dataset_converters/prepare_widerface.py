@@ -31,7 +31,8 @@ for another set, ``--no-count-check`` to skip). Anything missing is listed (``--
 While writing, every zip member is checked against its CRC and every image is decoded once; a damaged archive,
 member or image is an error naming it. The dataset is written into a staging folder next to ``--out`` and moved into
 place only when complete, so a failure leaves ``--out`` as it was. Existing output files are never overwritten
-without ``--force``, and with it they are replaced only once the new dataset is complete.
+without ``--force``, and with it they are replaced only once the new dataset is complete. An ``--out`` that is or
+holds an input (``--src`` or a download) is refused whatever the flags.
 """
 import argparse
 import os
@@ -46,6 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format, image_problem,
                                             parse_labelv2, parse_retinaface_gt, parse_wider_gt)
+from mmdet_face.deployment.output_file import is_inside, same_file
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
@@ -318,6 +320,15 @@ def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
         shutil.rmtree(aside)  # reached only when every old version is back
         raise
     shutil.rmtree(aside)
+def _check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
+    """Refuse (whatever ``--force`` says) an output folder that is or holds one of the inputs: the copies would be
+    written over, or mixed with, the downloads they are read from."""
+    for option, path in inputs.items():
+        if path is not None and is_inside(path, out_dir):
+            where = 'is' if same_file(path, out_dir) else 'holds'
+            raise PrepareError(f'--out {out_dir} {where} the input --{option.replace("_", "-")} {path}; the dataset '
+                               'would be written over the files it is read from. Choose an --out folder outside the '
+                               'downloads (nothing was written).')
 
 
 def prepare_widerface(out_dir: str,
@@ -345,6 +356,8 @@ def prepare_widerface(out_dir: str,
     """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise PrepareError(f'{out_dir}: is a file; expected the output folder')
+    _check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
+                                     eval_kit=eval_kit, landmarks=landmarks))
     targets = [osp.join(out_dir, rel) for rel in OUTPUTS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
     if existing and not force:
@@ -478,6 +491,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
     args = parser.parse_args(argv)
     try:
+        _check_out_outside(args.out, dict(src=args.src))
         prepare_widerface(
             args.out,
             train_images=args.train_images or _default(args.src, ['WIDER_train.zip', 'WIDER_train']),

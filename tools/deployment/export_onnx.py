@@ -57,8 +57,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from mmdet_face.deployment.output_file import check_output_path
     try:  # fail before the (slow) build and export
-        check_output_path(args.out, overwrite=args.force)
-    except OSError as err:
+        check_output_path(args.out, overwrite=args.force, inputs=(args.config, args.checkpoint))
+    except (OSError, ValueError) as err:
         sys.exit(f'error: {err}')
 
     from mmdet_face.apis.checkpoint import CheckpointMismatchError

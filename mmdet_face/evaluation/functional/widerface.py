@@ -50,7 +50,8 @@ import numpy as np
 
 __all__ = [
     'SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'load_gt_boxes', 'load_ground_truth', 'write_gt_mats', 'read_pred_file',
-    'read_submission', 'write_submission', 'evaluate_widerface', 'voc_ap', 'dump_pr_curves', 'format_results'
+    'read_submission', 'write_submission', 'describe_unmatched_submission', 'evaluate_widerface', 'voc_ap',
+    'dump_pr_curves', 'format_results'
 ]
 
 SETTINGS = ('easy', 'medium', 'hard')
@@ -437,8 +438,98 @@ def _as_flat_gt(gt):
     return _FlatGT(gt)
 
 
-def _gather_predictions(predictions, flat_gt):
-    """Predictions for the ground-truth images only, in ground-truth order: list of (N, 5) float64 arrays."""
+def _count_files(entries):
+    """``'12 .jpg files, 1 .json file'`` for a list of file names (by extension, most frequent first)."""
+    counts = {}
+    for name in entries:
+        ext = osp.splitext(name)[1].lower() or '(no extension)'
+        counts[ext] = counts.get(ext, 0) + 1
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ', '.join(f'{n} {ext} file{"s" if n > 1 else ""}' for ext, n in order)
+
+
+def _folder_entries(path):
+    """(sorted folder names, sorted file names) directly in ``path``; ([], []) when it cannot be listed."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return [], []
+    folders = sorted(e.name for e in entries if e.is_dir())
+    files = sorted(e.name for e in entries if not e.is_dir())
+    return folders, files
+
+
+def _submissions_below(pred_dir, gt_events, depth=3, max_folders=500, max_found=3):
+    """Folders up to ``depth`` levels below ``pred_dir`` that hold a folder named after a ground-truth event
+    (breadth first; at most ``max_folders`` folders are listed, so a wrong, large folder is not searched whole)."""
+    found, level, listed = [], [pred_dir], 0
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            for name in _folder_entries(folder)[0]:
+                sub = osp.join(folder, name)
+                listed += 1
+                if listed > max_folders or len(found) >= max_found:
+                    return found
+                if any(inner in gt_events for inner in _folder_entries(sub)[0]):
+                    found.append(sub)
+                else:
+                    below.append(sub)
+        level = below
+    return found
+
+
+def describe_unmatched_submission(pred_dir, gt_keys):
+    """Why the folder ``pred_dir`` scores no ground-truth image: what it holds, where a submission seems to be
+    instead (one level down, or ``pred_dir`` being one event folder), and the layout expected.
+
+    Args:
+        pred_dir (str): the submission folder read.
+        gt_keys (list): ``(event, image_name)`` of the ground-truth images.
+    """
+    gt_events = {event for event, _ in gt_keys}
+    example = '{}/{}.txt'.format(*gt_keys[0]) if gt_keys else '<event>/<image>.txt'
+    folders, files = _folder_entries(pred_dir)
+    found = []
+    if files:
+        found.append(f'{_count_files(files)} directly in it')
+    if folders:
+        events = [f for f in folders if f in gt_events]
+        inner = [name for folder in folders for name in _folder_entries(osp.join(pred_dir, folder))[1]]
+        what = f'{len(folders)} folder{"s" if len(folders) > 1 else ""} ({", ".join(folders[:3])}' + \
+            (', ...)' if len(folders) > 3 else ')')
+        if events:
+            what += f' ({len(events)} named like ground-truth events)'
+        found.append(what + (f' holding {_count_files(inner)}' if inner else ' holding no files directly'))
+        txt = [f'{folder}/{name[:-4]}' for folder in events for name in _folder_entries(osp.join(pred_dir, folder))[1]
+               if name.endswith('.txt')]
+        if not events and any(name.endswith('.txt') for name in inner):
+            found.append(f'but no folder is named after a ground-truth event (e.g. found {folders[0]}, expected '
+                         f'{example.split("/")[0]})')
+        if txt:
+            found.append(f'but no .txt file is named after a ground-truth image of its event (e.g. found {txt[0]}.txt, '
+                         f'expected names like {example})')
+    hints = []
+    for sub in _submissions_below(pred_dir, gt_events):
+        levels = len(osp.relpath(sub, pred_dir).split(os.sep))
+        hints.append(f'Found event folders {"one level" if levels == 1 else f"{levels} levels"} down in {sub}: did '
+                     f'you mean {sub}?')
+    if osp.basename(osp.normpath(pred_dir)) in gt_events and any(f.endswith('.txt') for f in files):
+        parent = osp.dirname(osp.normpath(pred_dir)) or '.'
+        hints.append(f'{pred_dir} looks like one event folder of a submission: did you mean {parent}?')
+    message = (f'{pred_dir}: no prediction file matches a ground-truth image ({len(gt_keys)} images); found '
+               + ('; '.join(found) if found else 'an empty folder') + '.')
+    if hints:
+        message += ' ' + ' '.join(hints)
+    return message + (f' Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
+                      f'(e.g. {example}).')
+
+
+def _gather_predictions(predictions, flat_gt, pred_dir=None):
+    """Predictions for the ground-truth images only, in ground-truth order: list of (N, 5) float64 arrays.
+
+    Predictions that match no ground-truth image at all are an error (read from the folder ``pred_dir``, the
+    message says what the folder holds), not an AP of 0; an empty ``predictions`` dict scores 0 with a warning."""
     per_image = [None] * len(flat_gt.keys)
     extra = 0
     for event, images in predictions.items():
@@ -458,6 +549,13 @@ def _gather_predictions(predictions, flat_gt):
                 raise ValueError(f'predictions[{event!r}][{name!r}]: boxes and scores must be finite numbers')
             per_image[i] = arr
     missing = sum(p is None for p in per_image)
+    if per_image and missing == len(per_image) and (pred_dir is not None or extra):
+        if pred_dir is not None:
+            raise ValueError(describe_unmatched_submission(pred_dir, flat_gt.keys))
+        some = next((event, name) for event, images in predictions.items() for name in images)
+        raise ValueError(f'WIDER FACE evaluation: none of the {extra} predicted image(s) is a ground-truth image '
+                         f'(e.g. predicted {some[0]}/{some[1]}, ground truth {"/".join(flat_gt.keys[0])}): the '
+                         'predictions and the ground truth are of different image sets')
     if missing:
         warnings.warn(f'WIDER FACE evaluation: {missing} of {len(per_image)} ground-truth images have no '
                       'predictions; they count as images with no detections.', stacklevel=3)
@@ -529,7 +627,8 @@ def evaluate_widerface(predictions, gt, iou_thresh=IOU_THRESH, thresh_num=THRESH
 
     Args:
         predictions (dict | str): ``{event: {image_name: (N, 5) [x, y, w, h, score]}}`` (pixels, int or float; the
-            input is not modified) or the path of a submission folder.
+            input is not modified) or the path of a submission folder. Predictions that match no ground-truth
+            image at all raise ``ValueError`` (for a folder, saying what it holds); an empty dict scores 0.
         gt (dict | str): :func:`load_ground_truth`'s output, or the folder of the four official ``.mat`` files.
         iou_thresh (float): 0.5 in the official protocol.
         thresh_num (int): 1000 score thresholds in the official protocol.
@@ -538,10 +637,12 @@ def evaluate_widerface(predictions, gt, iou_thresh=IOU_THRESH, thresh_num=THRESH
         dict: ``{'easy': ap, 'medium': ap, 'hard': ap, 'pr_curves': {setting: {'precision': (T,), 'recall': (T,),
         'thresholds': (T,)}}, 'num_images': int, 'num_predictions': int}``.
     """
+    pred_dir = None
     if isinstance(predictions, (str, os.PathLike)):
-        predictions = read_submission(predictions)
+        pred_dir = os.fspath(predictions)
+        predictions = read_submission(pred_dir)
     flat_gt = _as_flat_gt(gt)
-    per_image = _gather_predictions(predictions, flat_gt)
+    per_image = _gather_predictions(predictions, flat_gt, pred_dir)
 
     # read_pred.m: each image's boxes sorted by score, descending, ties in file order (stable).
     num_boxes = np.array([len(p) for p in per_image], dtype=np.int64)

@@ -59,8 +59,9 @@ class WiderFaceMetric(BaseMetric):
             curves to ``<outfile_prefix>_pr_curves.json``.
         overwrite (bool): replace an existing, non-empty ``outfile_prefix`` folder (only one that holds a submission
             and nothing else) and its PR-curve file. Without it an existing one is refused when the metric is
-            built, before any inference, so two runs are never mixed in one folder. A folder this metric wrote
-            itself (validation after each epoch) is always replaced whole.
+            built, before any inference, so two runs are never mixed in one folder. A file, or a folder holding
+            anything but a submission, is refused whatever ``overwrite`` says (:func:`check_output_free`). A folder
+            this metric wrote itself (validation after each epoch) is always replaced whole.
         iou_thresh (float): 0.5 in the official protocol.
         collect_device, prefix: see :class:`mmengine.evaluator.BaseMetric`.
 
@@ -87,8 +88,8 @@ class WiderFaceMetric(BaseMetric):
         self._wrote_outfile = False
         if gt_dir is not None and not osp.isdir(gt_dir):
             raise FileNotFoundError(f'WiderFaceMetric: gt_dir {gt_dir} does not exist')
-        if self.outfile_prefix and not overwrite:
-            check_output_free(self.outfile_prefix)
+        if self.outfile_prefix:
+            check_output_free(self.outfile_prefix, overwrite)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -148,39 +149,77 @@ class WiderFaceMetric(BaseMetric):
         """Write the submission into a fresh sibling folder, then put it in place of the old one (whole)."""
         target = self.outfile_prefix
         curves = target + '_pr_curves.json'
-        if not (self.overwrite or self._wrote_outfile):
-            check_output_free(target)  # another process may have written it since the metric was built
-        elif osp.isdir(target) and not is_submission_folder(target):
-            raise FileExistsError(f'WiderFaceMetric: {target} holds files other than a WIDER FACE submission; '
-                                  'not replacing it')
+        # checked again: another process may have written there since the metric was built
+        check_output_free(target, self.overwrite or self._wrote_outfile)
         staging = f'{target}.writing-{os.getpid()}'
         if osp.exists(staging):
             shutil.rmtree(staging)
-        write_submission(staging, predictions)
-        if osp.isdir(target):
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        try:
+            write_submission(staging, predictions)
+            if osp.isdir(target):
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        finally:
+            if osp.exists(staging):  # a failed write leaves no half submission beside the output
+                shutil.rmtree(staging, ignore_errors=True)
         dump_pr_curves(out, curves)
         self._wrote_outfile = True
 
 
-def is_submission_folder(path: str) -> bool:
-    """Whether ``path`` holds only ``<event>/<image>.txt`` files (what :func:`write_submission` writes)."""
-    for entry in os.scandir(path):
+def _foreign_entries(path: str, limit: int = 5) -> list:
+    """Up to ``limit`` entries of the folder ``path`` that are no part of a submission ``<event>/<image>.txt``
+    (paths relative to ``path``, folders with a trailing ``/``)."""
+    foreign = []
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
         if not entry.is_dir(follow_symlinks=False):
-            return False
-        for sub in os.scandir(entry.path):
-            if not (sub.is_file(follow_symlinks=False) and sub.name.endswith('.txt')):
-                return False
-    return True
+            foreign.append(entry.name)
+        else:
+            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                if not (sub.is_file(follow_symlinks=False) and sub.name.endswith('.txt')):
+                    foreign.append(f'{entry.name}/{sub.name}' + ('/' if sub.is_dir() else ''))
+                    if len(foreign) >= limit:
+                        break
+        if len(foreign) >= limit:
+            break
+    return foreign[:limit]
 
 
-def check_output_free(outfile_prefix: str) -> None:
-    """Raise ``FileExistsError`` when ``outfile_prefix`` is a non-empty folder (or a file), or its PR-curve file
-    exists: writing there would mix two runs' submissions."""
+def check_output_free(outfile_prefix: str, overwrite: bool = False) -> None:
+    """Raise before any inference when the submission folder ``outfile_prefix`` (and its PR-curve file
+    ``<outfile_prefix>_pr_curves.json``) cannot be written without mixing two runs or destroying something else.
+
+    Only a folder that holds a submission and nothing else is ever replaced, and only with ``overwrite``; an empty
+    or missing folder is free.
+
+    Raises:
+        NotADirectoryError: ``outfile_prefix`` is a file or a symbolic link: never replaced, whatever ``overwrite``.
+        FileExistsError: ``outfile_prefix`` holds files that are not a submission (some are named), whatever
+            ``overwrite``; or holds a submission, or the PR-curve file exists, and ``overwrite`` is False; or the
+            PR-curve file is a folder.
+    """
     curves = outfile_prefix + '_pr_curves.json'
-    if osp.isfile(outfile_prefix) or (osp.isdir(outfile_prefix) and os.listdir(outfile_prefix)) \
-            or osp.exists(curves):
-        raise FileExistsError(f'{outfile_prefix} already holds a submission (or {osp.basename(curves)} exists): '
-                              'refusing to mix two runs in one folder. Choose another folder, or overwrite it on '
-                              'purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), which replaces it whole.')
+    fix = ('Choose another folder, or replace it on purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), '
+           'which replaces the submission whole.')
+    if osp.islink(outfile_prefix):
+        raise NotADirectoryError(f'{outfile_prefix}: is a symbolic link; the submission folder is written (and '
+                                 'replaced) whole, which is not done through a link. Give the folder itself.')
+    if osp.lexists(outfile_prefix) and not osp.isdir(outfile_prefix):
+        raise NotADirectoryError(f'{outfile_prefix}: is a file, not a folder; the submission output names the '
+                                 'folder its <event>/<image>.txt files are written to. The file is left as it is '
+                                 '(also with overwriting allowed); choose a folder name.')
+    if osp.isdir(outfile_prefix) and os.listdir(outfile_prefix):
+        foreign = _foreign_entries(outfile_prefix)
+        if foreign:
+            raise FileExistsError(f'{outfile_prefix}: holds files that are not a WIDER FACE submission '
+                                  f'(<event>/<image>.txt), e.g. {", ".join(foreign)}; it is never replaced (also '
+                                  'not with overwriting allowed). Choose another (new or empty) folder.')
+        if not overwrite:
+            events = len(os.listdir(outfile_prefix))
+            raise FileExistsError(f'{outfile_prefix} already holds a submission ({events} event folder'
+                                  f'{"s" if events > 1 else ""}): refusing to mix two runs in one folder. ' + fix)
+    if osp.isdir(curves):
+        raise FileExistsError(f'{curves}: is a folder; the PR curves of the submission {outfile_prefix} are written '
+                              'to this file name. Choose another output folder name.')
+    if osp.lexists(curves) and not overwrite:
+        raise FileExistsError(f'{curves}: already exists (the PR curves of an earlier run into {outfile_prefix}): '
+                              'refusing to mix two runs. ' + fix)
