@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 from mmdet_face.apis.face_detector import FaceDetector
 from mmdet_face.models.task_modules.retinaface_coder import RetinaFaceBoxCoder
 from mmdet_face.models.test_time_augs import FaceTTAModel
-from mmdet_face.models.test_time_augs.dsfd_release_tta import DSFDReleaseTTAModel
+from mmdet_face.models.test_time_augs.dsfd_release_tta import VIEW_TEST_CFG, DSFDReleaseTTAModel
 from tests.conftest import REPO_ROOT, shared_path
 from tests.small_dsfd import small_dsfd_config
 
@@ -183,3 +183,48 @@ def test_release_on_images_without_faces(request, release):
     assert len(alone) == len(found)
     np.testing.assert_allclose(found.bboxes, alone.bboxes, atol=0.5)
     assert len(detector(blank(300, 300), score_thr=0.0)) > 0  # threshold 0 keeps every candidate
+
+
+@pytest.mark.parametrize('score_thr', [0.9999, 1.0])
+def test_dsfd_release_tta_end_to_end_without_detections(tmp_path, score_thr):
+    """``tools/test.py --tta`` on the DSFD release config: 11 views of a blank image, none with a detection."""
+    import cv2
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.engine.widerface_test import set_tta
+    from mmdet_face.registry import MODELS
+    cfg = small_dsfd_config()
+    set_tta(cfg)
+    cfg.model.tta_cfg = dict(cfg.model.get('tta_cfg') or {}, view_test_cfg=dict(VIEW_TEST_CFG, score_thr=score_thr))
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        model = MODELS.build(cfg.model).eval()
+        pipeline = Compose(cfg.test_dataloader.dataset.pipeline)
+    cv2.imwrite(str(tmp_path / 'blank.jpg'), blank(48, 64))
+    data = pipeline(dict(img_path=str(tmp_path / 'blank.jpg'), img_id='blank', instances=[]))
+    with torch.no_grad():
+        (result,) = model.test_step(dict(inputs=[[x] for x in data['inputs']],
+                                         data_samples=[[s] for s in data['data_samples']]))
+    pred = result.pred_instances
+    assert pred.bboxes.shape == (0, 4) and pred.scores.shape == (0,) and pred.labels.shape == (0,)
+
+
+def test_retinaface_release_onnx_export_on_images_without_faces(retinaface_release, tmp_path):
+    """The exported release decoded as the release decodes it agrees with FaceDetector: nothing on a blank image,
+    the same faces on a photo in the same batch."""
+    import cv2
+    ort = pytest.importorskip('onnxruntime')
+    from mmdet_face.deployment.retinaface_onnx_export import export_retinaface_onnx
+    from tests.deployment.test_retinaface_onnx import _release_detect
+    out = tmp_path / 'retinaface.onnx'
+    export_retinaface_onnx(retinaface_release.model, str(out), shape=(160, 160), dynamic=True)
+    photo = cv2.resize(cv2.imread(str(shared_path('real', 'images', 'test.jpg'))), (320, 192))
+    images = [blank(192, 320), photo]
+    x = np.stack([img.astype(np.float32) - np.float32([104, 117, 123]) for img in images]).transpose(0, 3, 1, 2)
+    session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    loc, conf, landms = session.run(None, {'input': np.ascontiguousarray(x)})
+    for i, (image, faces) in enumerate(zip(images, retinaface_release(images, score_thr=0.5))):
+        boxes, scores, points = _release_detect(loc[i], conf[i], landms[i], image.shape[:2], score_thr=0.5)
+        assert boxes.shape[1:] == (4,) and points.shape[1:] == (5, 2)
+        assert len(scores) == len(faces)
+        assert (len(faces) == 0) if i == 0 else (len(faces) > 0)
