@@ -153,3 +153,17 @@ def test_no_checkpoint_warns_once(tmp_path, scrfd_state):
     assert f'the model of {SCRFD_TOY} runs with its initial (random) weights' in str(random_weights[0].message)
     assert f'the model of {RETINAFACE_TOY} runs' in str(random_weights[1].message)
     assert all(w.filename == __file__ for w in random_weights)  # points at the caller's line
+
+
+def test_onnx_file_is_refused_with_the_converter_named(tmp_path):
+    """FaceDetector runs PyTorch weights: an .onnx model gets the way to convert it, not torch's unpickling error."""
+    onnx = pytest.importorskip('onnx')
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'g',
+                              [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
+    path = tmp_path / 'model.onnx'
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(CheckpointMismatchError, match=f'{path}: an ONNX model, not a PyTorch checkpoint; convert a '
+                                                      r'released SCRFD .onnx first \(tools/model_converters/'):
+        FaceDetector(SCRFD_TOY, str(path))
