@@ -88,6 +88,10 @@ def load_face_checkpoint(model: torch.nn.Module, filename: str, strict: bool = T
     try:
         checkpoint = _load_checkpoint(filename, map_location=map_location)
     except Exception as exc:  # torch's unpickling errors are long and do not name the file
+        if filename.lower().endswith('.onnx'):  # FaceDetector runs PyTorch weights only
+            raise CheckpointMismatchError(
+                f'{filename}: an ONNX model, not a PyTorch checkpoint; convert a released SCRFD .onnx first '
+                f'(tools/model_converters/scrfd_onnx2mmdet.py or mmdet_face.deployment.convert_scrfd_onnx)') from exc
         raise CheckpointMismatchError(f'{filename}: not a readable PyTorch checkpoint '
                                       f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') \
             from exc

@@ -17,6 +17,7 @@ import numbers
 import os
 import os.path as osp
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
@@ -24,6 +25,12 @@ import numpy as np
 import torch
 
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
+
+
+class RandomWeightsWarning(UserWarning):
+    """A :class:`FaceDetector` built without a checkpoint: its detections come from the model's initial (random)
+    weights. Where that is meant (a test, a speed measurement), silence it with
+    ``warnings.simplefilter('ignore', RandomWeightsWarning)``."""
 
 
 @dataclass
@@ -187,7 +194,8 @@ class FaceDetector:
 
     Args:
         config (str | mmengine.Config): a face config.
-        checkpoint (str, optional): weights to load; without it the model keeps its initialisation.
+        checkpoint (str, optional): weights to load; without it the model keeps its initialisation (random
+            weights: the detections mean nothing) and a :class:`RandomWeightsWarning` says so.
         device (str): 'cpu', 'cuda', 'cuda:1' ...
         fp16 (bool, optional): half-precision inference; default True on CUDA, False on the CPU.
         letterbox (int, optional): instead of the config's test pipeline, preprocess as the released SCRFD
@@ -225,6 +233,12 @@ class FaceDetector:
             raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
         self.device = torch.device(device)
         self.model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
+        if checkpoint is None:
+            name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
+                    else getattr(self.model.cfg, 'filename', None))
+            warnings.warn(f'FaceDetector: no checkpoint given, so the model of {name or "the config"} runs with its '
+                          f'initial (random) weights and its detections mean nothing; pass the trained weights as '
+                          f'checkpoint', RandomWeightsWarning, stacklevel=2)
         self.cfg = self.model.cfg
         if optimize:
             self.model = cpu_runtime.optimize_for_inference(self.model, self.device)

@@ -1,6 +1,7 @@
 """FaceDetector loads checkpoints strictly: weights of another architecture, NaN weights or a file that is no
 checkpoint are refused with a message naming the file and the keys; partial loading is an explicit opt-in."""
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,34 @@ def test_shape_mismatch_is_refused(tmp_path, scrfd_state):
     with pytest.raises(CheckpointMismatchError, match=r'1 weights differ in shape \(' + key.replace('(', r'\(')
                        .replace(')', r'\)').replace('.', r'\.')):
         FaceDetector(SCRFD_TOY, ckpt)
+
+
+def test_no_checkpoint_warns_once(tmp_path, scrfd_state):
+    """Before: FaceDetector(config) ran the random initial weights without a word."""
+    from mmengine.config import Config
+
+    from mmdet_face.apis import RandomWeightsWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        FaceDetector(SCRFD_TOY)
+        FaceDetector(Config.fromfile(RETINAFACE_TOY))
+        FaceDetector(SCRFD_TOY, _save(tmp_path / 'scrfd.pth', scrfd_state))  # trained weights given: no warning
+    random_weights = [w for w in caught if issubclass(w.category, RandomWeightsWarning)]
+    assert [str(w.message).split(',')[0] for w in random_weights] == ['FaceDetector: no checkpoint given'] * 2
+    assert f'the model of {SCRFD_TOY} runs with its initial (random) weights' in str(random_weights[0].message)
+    assert f'the model of {RETINAFACE_TOY} runs' in str(random_weights[1].message)
+    assert all(w.filename == __file__ for w in random_weights)  # points at the caller's line
+
+
+def test_onnx_file_is_refused_with_the_converter_named(tmp_path):
+    """FaceDetector runs PyTorch weights: an .onnx model gets the way to convert it, not torch's unpickling error."""
+    onnx = pytest.importorskip('onnx')
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'g',
+                              [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
+    path = tmp_path / 'model.onnx'
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(CheckpointMismatchError, match=f'{path}: an ONNX model, not a PyTorch checkpoint; convert a '
+                                                      r'released SCRFD .onnx first \(tools/model_converters/'):
+        FaceDetector(SCRFD_TOY, str(path))

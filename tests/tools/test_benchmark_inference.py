@@ -64,3 +64,13 @@ def test_blob_follows_the_data_preprocessor(tool):
                                / [58.395, 57.12, 57.375], rtol=1e-5)
     np.testing.assert_allclose(blob[0, :, 127, 127], -np.array([123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375],
                                rtol=1e-5)  # the padding is black
+
+
+def test_post_processing_column_without_detections(tool, image, capsys):
+    """``--score-thr 0.9999`` on RetinaFace: the post-processing is timed on no candidates and 0 faces are counted
+    (before: RetinaFace's keypoint decoding failed on zero candidates)."""
+    tool['main']([str(REPO_ROOT / 'configs/toy/retinaface_toy_mnet025.py'), '--image', str(image), '--threads', '1',
+                  '--sizes', '64x48', '--repeat', '1', '--no-cuda', '--score-thr', '0.9999'])
+    out = capsys.readouterr().out
+    (row,) = _rows(out)
+    assert re.fullmatch(NUM, row[7]) and row[-1] == '0', out

@@ -64,11 +64,11 @@ class RetinaFaceBoxCoder(BaseBBoxCoder):
         priors = get_box_tensor(priors)
         p_ctr, p_size = _centre_size(priors)
         deltas = (keypoints - p_ctr[:, None, :]) / (self.variances[0] * p_size[:, None, :])
-        return deltas.reshape(deltas.shape[0], -1)
+        return deltas.flatten(1)  # (N, K, 2) -> (N, 2K), also for N = 0
 
     def decode_keypoints(self, priors: Tensor, deltas: Tensor) -> Tensor:
         """priors (N, 4) x1y1x2y2, deltas (N, 2K) -> keypoints (N, K, 2) pixels."""
         priors = get_box_tensor(priors)
         p_ctr, p_size = _centre_size(priors)
-        deltas = deltas.reshape(deltas.shape[0], -1, 2)
+        deltas = deltas.unflatten(-1, (deltas.shape[-1] // 2, 2))  # (N, 2K) -> (N, K, 2), also for N = 0
         return p_ctr[:, None, :] + deltas * self.variances[0] * p_size[:, None, :]

@@ -196,13 +196,18 @@ def sweep_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Opti
         score: the same indices, order and scores as ``mmcv.ops.batched_nms``.
 
     Plain ``nms`` on CPU tensors with at least ``MIN_BOXES_FOR_SWEEP`` boxes runs :func:`sweep_nms`; everything
-    else (CUDA, soft-NMS, ``offset``, few boxes, numba missing) runs mmcv's ``batched_nms`` itself. Empty input
+    else (CUDA, soft-NMS, ``offset``, few boxes, numba missing) runs mmcv's ``batched_nms`` itself, on float32 copies
+    of CPU boxes of another dtype (its CPU kernels take float32 only; ``dets`` keeps the input dtype). Empty input
     gives empty outputs (mmcv's version fails on it).
     """
     if boxes.shape[0] == 0 and nms_cfg is not None:  # mmcv's version fails on empty input
         return boxes.new_zeros(0, 5), boxes.new_zeros(0, dtype=torch.long)
     if not use_sweep(boxes, nms_cfg):
         from mmcv.ops import batched_nms as mmcv_batched_nms
+        if nms_cfg is not None and boxes.device.type == 'cpu' and boxes.dtype != torch.float32:
+            # mmcv's CPU kernels take float32 only; float16 / bfloat16 boxes come from autocast (FaceDetector fp16)
+            dets, keep = mmcv_batched_nms(boxes.float(), scores.float(), idxs, nms_cfg, class_agnostic)
+            return dets.to(boxes.dtype), keep
         return mmcv_batched_nms(boxes, scores, idxs, nms_cfg, class_agnostic)
     cfg = dict(nms_cfg)
     class_agnostic = cfg.pop('class_agnostic', class_agnostic)
