@@ -17,6 +17,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
+from mmdet_face.engine.cli import positive_int, seed_int
+
 
 def synthetic_instances(rng: np.random.Generator, width: int, height: int, num_faces: int = 20) -> List[dict]:
     """``num_faces`` random faces (side 8..25 % of the short side) with 5 landmarks inside each box."""
@@ -82,8 +84,8 @@ def main(argv=None):
     parser.add_argument('--images', default=osp.join(REPO, '..', 'shared', 'real', 'images'),
                         help='folder of .jpg/.png photos (default: ../shared/real/images)')
     parser.add_argument('--config', default=osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
-    parser.add_argument('--iters', type=int, default=40)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--iters', type=positive_int, default=40)
+    parser.add_argument('--seed', type=seed_int, default=0)
     args = parser.parse_args(argv)
     cfg = Config.fromfile(args.config)
     paths = default_images(args.images)
