@@ -15,7 +15,7 @@ import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
-from mmdet_face.engine.cli import positive_int, seed_int  # noqa: E402  (light: no torch)
+from mmdet_face.engine.cli import positive_int, read_tool_config, seed_int  # noqa: E402  (light: no torch)
 
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'scrfd_toy_kps.py')
 
@@ -37,7 +37,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.config import Config
     from mmengine.runner import Runner
 
     import torch
@@ -57,7 +56,7 @@ def main(argv=None):
         print(f'[demo] generating the toy face dataset in {data_root} ...')
         make_toy_widerface(data_root, seed=args.seed)
 
-    cfg = Config.fromfile(args.config)
+    cfg = read_tool_config(args.config)
     previous = move_previous_run(args.work_dir)
     if previous:
         print(f'[demo] moved the earlier run in {args.work_dir} to {previous}')

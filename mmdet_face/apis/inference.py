@@ -11,10 +11,14 @@ import torch
 
 
 def load_config(config, cfg_options: Optional[dict] = None):
-    """A ``Config`` from a path (``str`` / ``PathLike``) or a copy of a ``Config``, with ``cfg_options`` merged."""
+    """A ``Config`` from a path (``str`` / ``PathLike``) or a copy of a ``Config``, with ``cfg_options`` merged.
+    Errors in the config's files are :class:`mmdet_face.engine.config_file.ConfigFileError` (a ``ValueError``)
+    naming the file and line."""
     from mmengine.config import Config
+
+    from mmdet_face.engine.config_file import read_config
     if isinstance(config, (str, os.PathLike)):
-        cfg = Config.fromfile(os.fspath(config))
+        cfg = read_config(config)
     elif isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:

@@ -109,13 +109,26 @@ def float_in(low: float, high: float, low_open: bool = False, high_open: bool = 
     return parse
 
 
+def read_tool_config(config: str, cfg_options=None):
+    """The config file a tool was given, with ``--cfg-options`` merged. A config that cannot be read (a syntax
+    error in it or in a ``_base_`` file, a missing ``_base_`` file, an exception in its code: the message names the
+    file and line) or a missing file ends the tool with ``error: ...`` on stderr, without a traceback."""
+    from mmdet_face.engine.config_file import ConfigFileError, read_config
+    try:
+        cfg = read_config(config)
+    except (ConfigFileError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}') from None
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=None):
-    """The config a train / test tool runs: ``config`` with ``--cfg-options`` merged, the launcher set and the work
-    dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
+    """The config a train / test tool runs: ``config`` with ``--cfg-options`` merged (:func:`read_tool_config`), the
+    launcher set and the work dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
     import os.path as osp
 
-    from mmdet_face.apis.inference import load_config
-    cfg = load_config(config, cfg_options)
+    cfg = read_tool_config(config, cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg

@@ -35,7 +35,7 @@ import time
 import numpy as np
 import torch
 
-from mmdet_face.engine.cli import positive_int, real_number
+from mmdet_face.engine.cli import positive_int, read_tool_config, real_number
 
 SIZES = [(640, 640), (480, 640)]  # (H, W)
 
@@ -161,7 +161,7 @@ def main(argv=None):
     from mmdet_face.apis.cpu_runtime import optimize_for_inference, tune_cpu_allocator
     from mmdet_face.apis.inference import init_face_detector
 
-    model = init_face_detector(args.config, args.checkpoint)  # strict load
+    model = init_face_detector(read_tool_config(args.config), args.checkpoint)  # strict load
     head = model.bbox_head
     head.test_cfg.score_thr = args.score_thr
     prep = Preprocess(model)

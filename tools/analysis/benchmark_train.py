@@ -31,11 +31,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 import torch.distributed as torch_dist  # noqa: E402
-from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
-from mmdet_face.engine.cli import ConfigOptionsAction, non_negative_int, positive_int  # noqa: E402
+from mmdet_face.engine.cli import (ConfigOptionsAction, non_negative_int, positive_int,  # noqa: E402
+                                   read_tool_config)
 from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
                                     exit_with, finish_distributed, init_distributed, launch_rank)
 
@@ -71,9 +71,7 @@ def _innermost(dataset_cfg):
 
 
 def build_cfg(args, work_dir, toy_root=None):
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_tool_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = work_dir
     cfg.train_dataloader.batch_size = args.batch

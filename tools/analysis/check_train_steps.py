@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from mmdet_face.engine.cli import ConfigOptionsAction, positive_float, positive_int, seed_int
+from mmdet_face.engine.cli import ConfigOptionsAction, positive_float, positive_int, read_tool_config, seed_int
 
 
 def parse_args(argv=None):
@@ -74,12 +74,12 @@ def run(args) -> dict:
     from mmengine.registry import DefaultScope
 
     import mmdet_face  # noqa: F401
-    from mmdet_face.apis.inference import init_face_detector, load_config
+    from mmdet_face.apis.inference import init_face_detector
     from mmdet_face.datasets.toy import make_toy_widerface
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = read_tool_config(args.config, args.cfg_options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
         tmp = None
         data_root = args.data_root

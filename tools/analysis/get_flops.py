@@ -4,7 +4,7 @@
 """
 import argparse
 
-from mmdet_face.engine.cli import positive_int
+from mmdet_face.engine.cli import positive_int, read_tool_config
 
 
 def parse_args(argv=None):
@@ -20,7 +20,7 @@ def parse_args(argv=None):
 def main(argv=None):
     from mmdet_face.models.utils import get_model_complexity
     args = parse_args(argv)
-    result = get_model_complexity(args.config, tuple(args.shape))
+    result = get_model_complexity(read_tool_config(args.config), tuple(args.shape))
     shape = args.shape * 2 if len(args.shape) == 1 else args.shape
     print(f'Input shape: {shape[0]}x{shape[1]}')
     print(f'Params: {result["params_m"]:.4f} M')

@@ -36,7 +36,7 @@ import argparse
 import sys
 
 import mmdet_face  # noqa: F401
-from mmdet_face.engine.cli import positive_int
+from mmdet_face.engine.cli import positive_int, read_tool_config
 
 SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead', 'DSFDHead')
 
@@ -63,7 +63,7 @@ def main(argv=None):
         sys.exit(f'error: {err}')
 
     from mmdet_face.apis.inference import init_face_detector
-    model = init_face_detector(args.config, args.checkpoint)  # strict load
+    model = init_face_detector(read_tool_config(args.config), args.checkpoint)  # strict load
     head = type(getattr(model, 'bbox_head', None)).__name__
     if head == 'SCRFDHead':
         from mmdet_face.deployment.scrfd_onnx_export import DEFAULT_OPSET, export_scrfd_onnx as export
