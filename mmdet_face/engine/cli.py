@@ -110,17 +110,16 @@ def float_in(low: float, high: float, low_open: bool = False, high_open: bool = 
 
 
 def read_tool_config(config: str, cfg_options=None):
-    """The config file a tool was given, with ``--cfg-options`` merged. A config that cannot be read (a syntax
-    error in it or in a ``_base_`` file, a missing ``_base_`` file, an exception in its code: the message names the
-    file and line) or a missing file ends the tool with ``error: ...`` on stderr, without a traceback."""
-    from mmdet_face.engine.config_file import ConfigFileError, read_config
+    """The config file a tool was given, with ``--cfg-options`` merged
+    (:func:`mmdet_face.engine.config_file.merge_cfg_options`: a misspelt key, or an override that would change
+    nothing that runs, is refused). A config that cannot be read (a syntax error in it or in a ``_base_`` file, a
+    missing ``_base_`` file, an exception in its code: the message names the file and line), a missing file or a
+    refused override ends the tool with ``error: ...`` on stderr, without a traceback, before anything is built."""
+    from mmdet_face.engine.config_file import CfgOptionsError, ConfigFileError, merge_cfg_options, read_config
     try:
-        cfg = read_config(config)
-    except (ConfigFileError, FileNotFoundError) as err:
+        return merge_cfg_options(read_config(config), cfg_options)
+    except (ConfigFileError, CfgOptionsError, FileNotFoundError) as err:
         raise SystemExit(f'error: {err}') from None
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=None):
