@@ -116,6 +116,13 @@ HEAD_TEST_CFG_KEYS = frozenset(('score_thr', 'nms_pre', 'nms', 'min_bbox_size', 
 HEAD_TRAIN_CFG_KEYS = frozenset(('assigner', 'assigner_first', 'assigner_second', 'sampler', 'allowed_border',
                                  'pos_weight', 'debug'))
 ALWAYS_ALLOWED = frozenset(('type', '_delete_', '_scope_'))
+# Untyped top-level sections the runner and the tools read, with their keys (mmengine Runner.set_randomness,
+# setup_env, scale_lr; tools/train.py --auto-scale-lr).
+RUNNER_SECTION_KEYS = {
+    'randomness': ('seed', 'diff_rank_seed', 'deterministic'),
+    'auto_scale_lr': ('enable', 'base_batch_size'),
+    'env_cfg': ('cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'),
+}
 # Keys that mmengine's builders take out of a section before calling its type.
 BUILDER_KEYS = {'param_scheduler': ('convert_to_iter_based',), 'custom_hooks': ('priority',),
                 'default_hooks': ('priority',), 'optim_wrapper': ('constructor', 'paramwise_cfg')}
@@ -142,6 +149,8 @@ def expand_cfg_options(cfg, options: dict) -> dict:
             if root not in READ_TOP_LEVEL_KEYS:
                 raise CfgOptionsError(_unknown(key, root, 'the config has no top-level entry',
                                                set(cfg.keys()) | READ_TOP_LEVEL_KEYS))
+            if len(parts) > 1 and root in RUNNER_SECTION_KEYS and parts[1] not in RUNNER_SECTION_KEYS[root]:
+                raise CfgOptionsError(_unknown(key, parts[1], f'{root} takes no key', RUNNER_SECTION_KEYS[root]))
             expanded[key] = value
             continue
         if root not in READ_TOP_LEVEL_KEYS:
@@ -241,13 +250,13 @@ def section_keys(path: List[str], node: dict, options: Optional[dict] = None) ->
     if not path or (path[-1].endswith('_cfg') and path[-1] not in ('train_cfg', 'test_cfg')):
         return None, ''  # layer configs (norm_cfg, act_cfg, init_cfg ...): their builders take keys of their own
     section_type = (options or {}).get(f'{".".join(path)}.type', node.get('type'))
-    known, what = _known_keys(path, section_type)
+    known, what = _known_keys(path, section_type, node)
     if known is not None:
         known = set(known) | set(BUILDER_KEYS.get(path[0], ())) | ALWAYS_ALLOWED
     return known, what
 
 
-def _known_keys(path: List[str], section_type) -> Tuple[Optional[set], str]:
+def _known_keys(path: List[str], section_type, node: dict) -> Tuple[Optional[set], str]:
     """The keys the code reads in the section at ``path`` (a list of keys from the top), or None when unknown."""
     if section_type is not None:
         cls = _registered(path, section_type)
@@ -256,6 +265,16 @@ def _known_keys(path: List[str], section_type) -> Tuple[Optional[set], str]:
         keys = constructor_keys(cls)
         name = section_type if isinstance(section_type, str) else getattr(section_type, '__name__', '?')
         return keys, f'{name}'
+    if len(path) == 1 and path[0] in RUNNER_SECTION_KEYS:
+        return set(RUNNER_SECTION_KEYS[path[0]]), path[0]
+    if len(path) == 1 and path[0].endswith('_dataloader'):
+        return dataloader_keys(), 'the dataloader'
+    if len(path) == 1 and path[0] in ('train_cfg', 'val_cfg', 'test_cfg'):
+        loop = {'val_cfg': 'ValLoop', 'test_cfg': 'TestLoop'}.get(path[0])
+        if loop is None:
+            loop = 'EpochBasedTrainLoop' if node.get('by_epoch', True) else 'IterBasedTrainLoop'
+        keys = (constructor_keys(_registered(path, loop)) or set()) - {'runner', 'dataloader'}  # the runner's
+        return keys | {'by_epoch'}, f'{path[0]} ({loop})'
     if path and path[0] in ('model', 'tta_model') and len(path) >= 2 and path[-1] == 'test_cfg':
         return set(HEAD_TEST_CFG_KEYS), 'the head\'s test_cfg'
     if path and path[0] == 'model' and len(path) >= 2 and path[-1] == 'train_cfg':
@@ -265,6 +284,15 @@ def _known_keys(path: List[str], section_type) -> Tuple[Optional[set], str]:
 
 _TASK_UTIL_KEYS = ('assigner', 'assigner_first', 'assigner_second', 'sampler', 'anchor_generator',
                    'prior_generator', 'bbox_coder', 'kps_coder', 'coder')
+
+
+def dataloader_keys() -> set:
+    """The keys of a ``*_dataloader`` section: ``torch.utils.data.DataLoader``'s arguments and those mmengine's
+    ``Runner.build_dataloader`` takes out first."""
+    from torch.utils.data import DataLoader
+    return (constructor_keys(DataLoader) or set()) | {'dataset', 'sampler', 'batch_sampler', 'collate_fn',
+                                                       'worker_init_fn', 'num_batch_per_epoch', 'persistent_workers',
+                                                       'disable_subprocess_warning'}
 
 
 def _registered(path: List[str], section_type):

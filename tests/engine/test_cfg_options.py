@@ -39,6 +39,11 @@ def _merged(options, config=TOY):
                                           "swap_seg_labels)"),
     ('trian_cfg.max_epochs', 1, "the config has no top-level entry 'trian_cfg'; did you mean 'train_cfg'"),
     ('optim_wrapper.optimizer.learning_rate', 0.1, "AdamW (optim_wrapper.optimizer) takes no key 'learning_rate'"),
+    ('train_dataloader.batchsize', 2, "the dataloader (train_dataloader) takes no key 'batchsize'; "
+                                      "did you mean 'batch_size'"),
+    ('train_cfg.max_epoch', 1, "takes no key 'max_epoch'; did you mean 'max_epochs'"),
+    ('randomness.sed', 1, "randomness takes no key 'sed'; did you mean 'seed'"),
+    ('auto_scale_lr.base_batch', 8, "did you mean 'base_batch_size'"),
 ])
 def test_misspelt_key_is_refused_with_the_closest_valid_key(key, value, message):
     cfg = Config.fromfile(TOY)
