@@ -137,12 +137,15 @@ def expand_cfg_options(cfg, options: dict) -> dict:
       pipeline variable that no dataloader holds is refused.
     * An override of another config variable (a top-level entry no code reads, e.g. ``data_root``) is refused,
       naming the entries that hold its value.
+    * A NaN value (``score_thr=nan`` would silently drop every box) is refused.
     * A key added to a section whose keys are known is refused with the closest valid key: a registered type's
       constructor arguments (models, transforms, datasets, assigners, hooks, metrics, ...), the heads'
       ``test_cfg`` / ``train_cfg`` keys, the top-level entries. Keys already in the config are accepted as they are.
     """
     expanded = {}
     for key, value in options.items():
+        if _has_nan(value):
+            raise CfgOptionsError(f'--cfg-options {key}: NaN is not a value any setting takes')
         parts = key.split('.')
         root = parts[0]
         if root not in cfg:
@@ -176,6 +179,16 @@ def expand_cfg_options(cfg, options: dict) -> dict:
         _check_added_key(cfg, key, parts, options)
         expanded[key] = value
     return expanded
+
+
+def _has_nan(value) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(v) for v in value)
+    return False
 
 
 def merge_cfg_options(cfg, options: Optional[dict]):

@@ -161,3 +161,16 @@ def test_train_and_test_tools_refuse_before_building(tmp_path):
         [TOY, 'k.pth', '--mode', 'vga', '--size', '480', '--cfg-options', 'test_pipeline.2.type=LoadFaceAnnotations']))
     assert tuple(cfg.test_dataloader.dataset.pipeline[1]['scale']) == (480, 480)
     assert not (tmp_path / 'w').exists()
+
+
+def test_nan_value_is_refused():
+    import argparse
+
+    from mmdet_face.engine.cli import ConfigOptionsAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction)
+    options = parser.parse_args(['--cfg-options', 'model.test_cfg.score_thr=nan', 'test_pipeline.1.scale=(nan,3)'])
+    assert options.cfg_options['model.test_cfg.score_thr'] != options.cfg_options['model.test_cfg.score_thr']
+    for key in options.cfg_options:
+        with pytest.raises(CfgOptionsError, match=f'^--cfg-options {key}: NaN is not a value'):
+            _merged({key: options.cfg_options[key]})
