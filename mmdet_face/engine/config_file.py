@@ -1,6 +1,7 @@
 """Reading a config file so that its errors name the file and the line: a syntax error in the config or in a
 ``_base_`` file it inherits (mmengine parses the sources without their names and reports ``File "<unknown>"``), a
-``_base_`` entry that names no file, and an exception raised while the config's code runs.
+``_base_`` entry that names no file, and an exception raised while the config's code runs (:func:`read_config`).
+Merging ``--cfg-options`` so that each override reaches what runs or is refused (:func:`merge_cfg_options`).
 
 Light: importing it imports no torch; mmengine is imported when a config is read.
 """
@@ -111,10 +112,11 @@ READ_TOP_LEVEL_KEYS = frozenset((
     'tta_pipeline'))
 
 # Keys the face heads' post-processing reads from ``test_cfg`` (BaseFaceHead.predict_by_feat and the per-image
-# decodes) and the assigners / options the heads' losses read from ``train_cfg``.
+# decodes) and the assigners / options the heads' losses read from ``train_cfg`` (``debug``: set by the SCRFD configs
+# after mmdet's convention, read by no head, accepted so that those configs pass).
 HEAD_TEST_CFG_KEYS = frozenset(('score_thr', 'nms_pre', 'nms', 'min_bbox_size', 'max_per_img'))
-HEAD_TRAIN_CFG_KEYS = frozenset(('assigner', 'assigner_first', 'assigner_second', 'sampler', 'allowed_border',
-                                 'pos_weight', 'debug'))
+HEAD_TRAIN_CFG_KEYS = frozenset(('assigner', 'assigner_first', 'assigner_second', 'allowed_border', 'pos_weight',
+                                 'debug'))
 ALWAYS_ALLOWED = frozenset(('type', '_delete_', '_scope_'))
 # Untyped top-level sections the runner and the tools read, with their keys (mmengine Runner.set_randomness,
 # setup_env, scale_lr; tools/train.py --auto-scale-lr).
@@ -160,11 +162,13 @@ def expand_cfg_options(cfg, options: dict) -> dict:
             copies = _copies_of(cfg, root)
             if root.endswith('_pipeline') and isinstance(cfg[root], list):
                 if not copies:
+                    loader = root.replace('_pipeline', '_dataloader')
+                    loader = loader if loader in cfg else 'test_dataloader'
                     raise CfgOptionsError(
                         f'--cfg-options {key}: no dataloader uses {root} (each dataloader holds its own copy of a '
                         f'pipeline, made when the config was loaded), so this would change nothing that runs; '
                         f'override the dataloader\'s pipeline instead (e.g. '
-                        f'test_dataloader.dataset.pipeline{key[len(root):]})')
+                        f'{loader}.dataset.pipeline{key[len(root):]})')
                 for path in copies:
                     copy_key = '.'.join([path] + parts[1:])
                     _check_added_key(cfg, copy_key, copy_key.split('.'), {}, shown=key)
