@@ -127,6 +127,10 @@ def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=
     launcher set and the work dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
     import os.path as osp
 
+    for key, option in (('launcher', '--launcher'), ('work_dir', '--work-dir')):
+        if key in (cfg_options or {}) and (key == 'launcher' or work_dir):
+            raise SystemExit(f'error: --cfg-options {key}: set by {option}, which the tool applies after the '
+                             f'overrides; give {option} only')
     cfg = read_tool_config(config, cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])

@@ -225,6 +225,9 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
 
 def build_test_cfg(args):
     from mmdet_face.engine.cli import tool_config
+    if 'load_from' in (args.cfg_options or {}):
+        raise SystemExit('error: --cfg-options load_from: the test tool loads the CHECKPOINT argument (strictly); '
+                         'give the checkpoint there')
     cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
     if args.mode:

@@ -174,3 +174,20 @@ def test_nan_value_is_refused():
     for key in options.cfg_options:
         with pytest.raises(CfgOptionsError, match=f'^--cfg-options {key}: NaN is not a value'):
             _merged({key: options.cfg_options[key]})
+
+
+def test_overrides_a_tool_replaces_are_refused(tmp_path):
+    """launcher is set from --launcher, work_dir from --work-dir and the test tool's checkpoint from CHECKPOINT,
+    after the overrides: such an override did nothing."""
+    from mmdet_face.engine import widerface_test
+    train = _tool('tools/train.py')
+    for argv, message in (
+            (['--cfg-options', 'launcher=pytorch'], 'launcher: set by --launcher'),
+            (['--work-dir', str(tmp_path / 'a'), '--cfg-options', f'work_dir={tmp_path / "b"}'],
+             'work_dir: set by --work-dir')):
+        with pytest.raises(SystemExit, match=f'^error: --cfg-options {message}'):
+            train.build_config(train.parse_args([TOY, *argv]))
+    assert train.build_config(train.parse_args([TOY, '--cfg-options', f'work_dir={tmp_path / "b"}'])).work_dir == \
+        str(tmp_path / 'b')
+    with pytest.raises(SystemExit, match='^error: --cfg-options load_from: the test tool loads the CHECKPOINT'):
+        widerface_test.build_test_cfg(widerface_test.parse_args([TOY, 'k.pth', '--cfg-options', 'load_from=x.pth']))
