@@ -175,7 +175,7 @@ def expand_cfg_options(cfg, options: dict) -> dict:
                     expanded[copy_key] = value
                 expanded[key] = value
                 continue
-            where = (f'override {" and ".join(copies)} instead' if copies else
+            where = (f'override {", ".join(copies)} instead' if copies else
                      'override the entries that use it instead')
             raise CfgOptionsError(
                 f'--cfg-options {key}: {root} is a config variable, copied into the entries that use it when the '
@@ -204,12 +204,14 @@ def merge_cfg_options(cfg, options: Optional[dict]):
 
 
 def _copies_of(cfg, root: str) -> List[str]:
-    """Dotted paths of the entries under the read top-level entries whose value equals ``cfg[root]``."""
+    """Dotted paths of the entries under the read top-level entries whose value equals ``cfg[root]`` (for a
+    string, also those that start with it: paths built from a ``data_root``)."""
     target = _plain(cfg[root])
     found = []
 
     def visit(node, path):
-        if path and _plain(node) == target:
+        if path and (_plain(node) == target or (isinstance(target, str) and isinstance(node, str)
+                                                 and node.startswith(target))):
             found.append(path)
             return
         if isinstance(node, dict):

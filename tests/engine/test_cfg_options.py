@@ -111,7 +111,8 @@ def test_config_variable_override_is_refused_naming_its_copies():
         _merged({'data_root': '/elsewhere/'})
     message = str(info.value)
     assert message.startswith('--cfg-options data_root: data_root is a config variable')
-    for entry in ('train_dataloader.dataset.data_root', 'test_dataloader.dataset.data_root'):
+    for entry in ('train_dataloader.dataset.data_root', 'test_dataloader.dataset.data_root',
+                  'test_evaluator.0.gt_dir'):  # also the paths built from it
         assert entry in message
     with pytest.raises(CfgOptionsError, match='max_epochs is a config variable'):
         _merged({'max_epochs': 1})
