@@ -8,6 +8,7 @@ Light: importing it imports no torch; mmengine is imported when a config is read
 import ast
 import os
 import os.path as osp
+import re
 import traceback
 from typing import List, Optional, Tuple
 
@@ -390,8 +391,12 @@ def _params(func, skip_first: bool) -> Optional[set]:
         except (OSError, TypeError):
             return None
         name = var_kw[0]
-        if any(f'{name}{access}' in source for access in ('.get(', '.pop(', '[', '.setdefault(', '.keys(', '.items(')):
-            return None  # **kwargs read by name here: their keys cannot be listed
+        # Followed up the class hierarchy only when the keyword arguments go, untouched, to super().__init__ and
+        # nowhere else; read by name or passed elsewhere, their keys cannot be listed.
+        uses = re.findall(rf'\b{name}\b', source)
+        to_super = re.findall(rf'super\([^()]*\)\.__init__\((?:[^()]|\([^()]*\))*\*\*{name}\s*\)', source)
+        if not skip_first or len(to_super) != 1 or len(uses) != 2:
+            return None
         names.add('**')
     return names
 
