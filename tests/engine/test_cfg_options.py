@@ -192,3 +192,31 @@ def test_overrides_a_tool_replaces_are_refused(tmp_path):
         str(tmp_path / 'b')
     with pytest.raises(SystemExit, match='^error: --cfg-options load_from: the test tool loads the CHECKPOINT'):
         widerface_test.build_test_cfg(widerface_test.parse_args([TOY, 'k.pth', '--cfg-options', 'load_from=x.pth']))
+
+
+class _Base:
+    def __init__(self, depth=1, init_cfg=None):
+        self.depth = depth
+
+
+class _PassesToSuper(_Base):
+    def __init__(self, width=2, **kwargs):
+        super().__init__(**kwargs)
+
+
+class _ReadsByName(_Base):
+    def __init__(self, width=2, **kwargs):
+        super().__init__(depth=kwargs.get('depth', 3))
+
+
+class _PassesElsewhere(_Base):
+    def __init__(self, width=2, **kwargs):
+        super().__init__()
+        self.extra = dict(**kwargs)
+
+
+def test_constructor_keys_follow_kwargs_only_into_super():
+    assert cf.constructor_keys(_PassesToSuper) == {'width', 'depth', 'init_cfg'}
+    assert cf.constructor_keys(_Base) == {'depth', 'init_cfg'}
+    assert cf.constructor_keys(_ReadsByName) is None  # unknown: nothing is refused
+    assert cf.constructor_keys(_PassesElsewhere) is None
