@@ -19,6 +19,18 @@ fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
+if ! [[ $NNODES =~ ^[1-9][0-9]*$ ]]; then
+    echo "dist_run.sh: NNODES must be a positive whole number, got '$NNODES'" >&2
+    exit 2
+fi
+if ! [[ $NODE_RANK =~ ^[0-9]+$ ]] || (( 10#$NODE_RANK >= NNODES )); then
+    echo "dist_run.sh: NODE_RANK must be a whole number below NNODES ($NNODES), got '$NODE_RANK'" >&2
+    exit 2
+fi
+if ! [[ $PORT =~ ^[1-9][0-9]{0,4}$ ]] || (( PORT > 65535 )); then
+    echo "dist_run.sh: PORT must be a port number (1..65535), got '$PORT'" >&2
+    exit 2
+fi
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python}

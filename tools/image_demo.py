@@ -16,7 +16,6 @@ landmarks).
 so activation buffers are reused between frames: SCRFD-500M at 640 x 640 on one CPU thread ran 1.3-1.8x faster.
 """
 import argparse
-import math
 import os
 import os.path as osp
 import sys
@@ -24,28 +23,11 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
+from mmdet_face.engine.cli import float_in, positive_int, real_number  # noqa: E402  (light: no torch)
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 VIDEO_OUT_EXTS = ('.mp4', '.avi', '.mov', '.mkv')  # containers that take the mp4v codec the demo writes
-
-
-def _score(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
-    if math.isnan(value):
-        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}')
-    return value
-
-
-def _fraction(text):
-    value = _score(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f'expected an IoU threshold in [0, 1], got {text!r}')
-    return value
 
 
 def parse_args(argv=None):
@@ -54,8 +36,9 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint')
     parser.add_argument('input')
     parser.add_argument('--out')
-    parser.add_argument('--score-thr', type=_score, default=0.5, help='minimum score drawn')
-    parser.add_argument('--nms-thr', type=_fraction, default=0.4, help='IoU threshold of the NMS, in [0, 1]')
+    parser.add_argument('--score-thr', type=real_number, default=0.5, help='minimum score drawn')
+    parser.add_argument('--nms-thr', type=float_in(0, 1, what='an IoU threshold'), default=0.4,
+                        help='IoU threshold of the NMS, in [0, 1]')
     parser.add_argument('--max-size', type=positive_int,
                         help='resize so the long side is this many pixels (default: the config)')
     parser.add_argument('--device', default='cpu')

@@ -16,6 +16,10 @@ JOB_NAME=$2
 SCRIPT=$3
 shift 3
 GPUS=${GPUS:-8}
+if ! [[ $GPUS =~ ^[1-9][0-9]*$ ]]; then
+    echo "slurm_run.sh: GPUS must be a positive whole number (tasks), got '$GPUS'" >&2
+    exit 2
+fi
 GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
 GRES=${GRES-gpu:$GPUS_PER_NODE}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
@@ -23,6 +27,16 @@ SRUN_ARGS=${SRUN_ARGS:-}
 PYTHON=${PYTHON:-python}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export MASTER_PORT=${MASTER_PORT:-29500}
+for name in GPUS_PER_NODE CPUS_PER_TASK; do
+    if ! [[ ${!name} =~ ^[1-9][0-9]*$ ]]; then
+        echo "slurm_run.sh: $name must be a positive whole number, got '${!name}'" >&2
+        exit 2
+    fi
+done
+if ! [[ $MASTER_PORT =~ ^[1-9][0-9]{0,4}$ ]] || (( MASTER_PORT > 65535 )); then
+    echo "slurm_run.sh: MASTER_PORT must be a port number (1..65535), got '$MASTER_PORT'" >&2
+    exit 2
+fi
 GRES_ARG=()
 if [ -n "$GRES" ]; then GRES_ARG=(--gres="$GRES"); fi
 # shellcheck disable=SC2086

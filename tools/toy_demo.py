@@ -17,6 +17,8 @@ import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+from mmdet_face.engine.cli import positive_int, read_tool_config, seed_int  # noqa: E402  (light: no torch)
+
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'scrfd_toy_kps.py')
 
 
@@ -25,16 +27,14 @@ def parse_args(argv=None):
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--data', default=osp.join(REPO_ROOT, 'data', 'toy_widerface'))
     parser.add_argument('--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'demo'))
-    parser.add_argument('--epochs', type=int, help='override the config\'s number of epochs')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--threads', type=int, default=None,
+    parser.add_argument('--epochs', type=positive_int, help='override the config\'s number of epochs')
+    parser.add_argument('--seed', type=seed_int, default=0)
+    parser.add_argument('--threads', type=positive_int, default=None,
                         help='PyTorch CPU threads (default: as many as PyTorch picks, the number of cores). The same '
                         'seed and thread count give bit-identical weights and APs on one machine; another thread '
                         'count or CPU sums in another order and moves the APs (2-core VM, Hard AP: 0.9207 with 2 '
                         'threads, 0.9088 with 1)')
     args = parser.parse_args(argv)
-    if args.threads is not None and args.threads <= 0:
-        parser.error(f'--threads must be positive, got {args.threads}')
     from mmdet_face.deployment.output_file import is_inside
     if is_inside(args.data, args.work_dir):  # an earlier run's work dir is moved aside, with whatever it holds
         parser.error(f'--work-dir {args.work_dir}: is or holds the --data folder {args.data}; a work dir holding an '
@@ -44,7 +44,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.config import Config
     from mmengine.runner import Runner
 
     import torch
@@ -67,7 +66,7 @@ def main(argv=None):
         except FileExistsError as err:  # a folder with other data: never written over
             sys.exit(f'tools/toy_demo.py: --data {err}')
 
-    cfg = Config.fromfile(args.config)
+    cfg = read_tool_config(args.config)
     previous = move_previous_run(args.work_dir)
     if previous:
         print(f'[demo] moved the earlier run in {args.work_dir} to {previous}')

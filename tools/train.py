@@ -24,7 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
-from mmdet_face.engine.cli import ConfigOptionsAction, tool_config  # noqa: E402
+from mmdet_face.engine.cli import ConfigOptionsAction, non_negative_int, tool_config  # noqa: E402
 from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
                                     exit_with, finish_distributed, init_distributed, launch_rank, rank0_decides,
                                     record_errors)
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
                         help='override config entries, e.g. train_cfg.max_epochs=12')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int, default=0)
     args = parser.parse_args(argv)
     if args.resume is not None and args.resume_if_possible:
         parser.error('give --resume [CKPT] or --resume-if-possible, not both')

@@ -11,17 +11,20 @@ import torch
 
 
 def load_config(config, cfg_options: Optional[dict] = None):
-    """A ``Config`` from a path (``str`` / ``PathLike``) or a copy of a ``Config``, with ``cfg_options`` merged."""
+    """A ``Config`` from a path (``str`` / ``PathLike``) or a copy of a ``Config``, with ``cfg_options`` merged.
+    Errors in the config's files are :class:`mmdet_face.engine.config_file.ConfigFileError` (a ``ValueError``)
+    naming the file and line; ``cfg_options`` are checked as ``--cfg-options`` are
+    (:func:`mmdet_face.engine.config_file.merge_cfg_options`)."""
     from mmengine.config import Config
+
+    from mmdet_face.engine.config_file import merge_cfg_options, read_config
     if isinstance(config, (str, os.PathLike)):
-        cfg = Config.fromfile(os.fspath(config))
+        cfg = read_config(config)
     elif isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:
         raise TypeError(f'config must be a path or an mmengine Config, got {type(config).__name__}')
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    return merge_cfg_options(cfg, cfg_options)
 
 
 def init_face_detector(config, checkpoint: Optional[str] = None, device: Union[str, torch.device] = 'cpu',

@@ -282,13 +282,15 @@ def _get_write_gt_mats():
 
 def main(argv: Optional[List[str]] = None) -> None:
     import argparse
+
+    from mmdet_face.engine.cli import positive_int, seed_int
     parser = argparse.ArgumentParser(description='Write a small synthetic WIDER FACE (real layout).')
     parser.add_argument('--out', default='data/toy_widerface')
-    parser.add_argument('--num-train', type=int, default=400)
-    parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument('--size', type=int, default=320)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-events', type=int, default=4)
+    parser.add_argument('--num-train', type=positive_int, default=400)
+    parser.add_argument('--num-val', type=positive_int, default=100)
+    parser.add_argument('--size', type=positive_int, default=320)
+    parser.add_argument('--seed', type=seed_int, default=0)
+    parser.add_argument('--num-events', type=positive_int, default=4)
     args = parser.parse_args(argv)
     try:
         stats = make_toy_widerface(args.out, args.num_train, args.num_val, args.size, args.seed, args.num_events)

@@ -1,6 +1,7 @@
 """Command-line pieces shared by the tools (kept here so that they are tested once). Light on purpose: importing it
 imports no torch or mmengine."""
 import argparse
+import math
 
 
 class ConfigOptionsAction(argparse.Action):
@@ -17,24 +18,120 @@ class ConfigOptionsAction(argparse.Action):
         DictAction(self.option_strings, self.dest, nargs=self.nargs)(parser, namespace, items, option_string)
 
 
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f'expected {what}, got {text!r}') from None
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+    value = _integer(text, 'a positive integer')
     if value <= 0:
         raise argparse.ArgumentTypeError(f'expected a positive integer, got {value}')
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _integer(text, 'an integer >= 0')
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {value}')
+    return value
+
+
+SEED_MAX = 2**32 - 1  # numpy's and the dataloader workers' seed range
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, an integer in 0..2**32-1 (what numpy and the data-loader workers accept)."""
+    value = _integer(text, f'a seed (an integer in 0..{SEED_MAX})')
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f'expected a seed (an integer in 0..{SEED_MAX}), got {value}')
+    return value
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f'expected {what}, got {text!r}') from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f'expected {what}, got {text!r}')
+    return value
+
+
+def real_number(text: str) -> float:
+    """argparse type: a number, not NaN (infinities allowed: a score threshold of inf keeps nothing)."""
+    return _number(text, 'a number')
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    value = _number(text, 'a finite number')
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'expected a finite number, got {text!r}')
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text, 'a finite number > 0')
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f'expected a finite number > 0, got {text!r}')
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _number(text, 'a finite number >= 0')
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f'expected a finite number >= 0, got {text!r}')
+    return value
+
+
+def float_in(low: float, high: float, low_open: bool = False, high_open: bool = False, what: str = 'a number'):
+    """argparse type factory: a number in the interval from ``low`` to ``high`` (each end closed unless ``*_open``),
+    e.g. ``float_in(0, 1, low_open=True, what='an IoU threshold')`` for an IoU threshold in (0, 1]; the error
+    reads "expected <what> in <interval>"."""
+    interval = f'{"(" if low_open else "["}{low:g}, {high:g}{")" if high_open else "]"}'
+
+    def parse(text: str) -> float:
+        value = _number(text, 'a number')
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (above and below):
+            raise argparse.ArgumentTypeError(f'expected {what} in {interval}, got {text!r}')
+        return value
+
+    parse.__name__ = f'{what} in {interval}'
+    return parse
+
+
+def read_tool_config(config: str, cfg_options=None):
+    """The config file a tool was given, with ``--cfg-options`` merged
+    (:func:`mmdet_face.engine.config_file.merge_cfg_options`: a misspelt key, or an override that would change
+    nothing that runs, is refused). A config that cannot be read (a syntax error in it or in a ``_base_`` file, a
+    missing ``_base_`` file, an exception in its code: the message names the file and line), a missing file or a
+    refused override ends the tool with ``error: ...`` on stderr, without a traceback, before anything is built."""
+    from mmdet_face.engine.config_file import CfgOptionsError, ConfigFileError, merge_cfg_options, read_config
+    try:
+        return merge_cfg_options(read_config(config), cfg_options)
+    except (ConfigFileError, CfgOptionsError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}') from None
+
+
 def tool_config(config: str, launcher: str = 'none', cfg_options=None, work_dir=None):
-    """The config a train / test tool runs: ``config`` with ``--cfg-options`` merged, the launcher set and the work
-    dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
+    """The config a train / test tool runs: ``config`` with ``--cfg-options`` merged (:func:`read_tool_config`), the
+    launcher set and the work dir chosen (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
     import os.path as osp
 
-    from mmdet_face.apis.inference import load_config
-    cfg = load_config(config, cfg_options)
+    for key, option in (('launcher', '--launcher'), ('work_dir', '--work-dir')):
+        if key in (cfg_options or {}) and (key == 'launcher' or work_dir):
+            raise SystemExit(f'error: --cfg-options {key}: set by {option}, which the tool applies after the '
+                             f'overrides; give {option} only')
+    cfg = read_tool_config(config, cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg

@@ -47,7 +47,8 @@ import os.path as osp
 import sys
 
 from mmdet_face.deployment.output_file import is_inside
-from mmdet_face.engine.cli import ConfigOptionsAction
+from mmdet_face.engine.cli import (ConfigOptionsAction, float_in, non_negative_int, positive_float,
+                                   positive_int)
 
 
 def parse_args(argv=None, prog=None):
@@ -65,56 +66,85 @@ def parse_args(argv=None, prog=None):
                         help='load only the checkpoint weights that fit the model (default: refuse a checkpoint '
                         'that does not fit the config exactly)')
     parser.add_argument('--mode', choices=['vga', 'origin', 'fixed'], help='test scale (default: the config\'s)')
-    parser.add_argument('--size', type=int, help='long side for vga (default 640), side for fixed')
+    parser.add_argument('--size', type=positive_int, help='long side for vga (default 640), side for fixed')
     parser.add_argument('--tta', action='store_true', help='multi-scale + flip test-time augmentation')
-    parser.add_argument('--tta-scales', type=float, nargs='+', default=[1.0],
-                        help='with --tta: factors of the original image size (e.g. 0.5 1 1.5 2)')
-    parser.add_argument('--tta-merge', choices=['nms', 'vote'], default='nms',
-                        help='with --tta: merge the views by NMS (0.4) or box voting (0.3)')
-    parser.add_argument('--tta-iou', type=float,
+    parser.add_argument('--tta-scales', type=positive_float, nargs='+',
+                        help='with --tta: factors of the original image size (e.g. 0.5 1 1.5 2; default 1)')
+    parser.add_argument('--tta-merge', choices=['nms', 'vote'],
+                        help='with --tta: merge the views by NMS (0.4, default) or box voting (0.3)')
+    parser.add_argument('--tta-iou', type=float_in(0, 1, low_open=True, what='an IoU threshold'),
                         help='with --tta: IoU threshold of the merge (default 0.4 for nms, 0.3 for vote; '
                         'the SRN release votes at 0.5)')
-    parser.add_argument('--max-size', type=int,
+    parser.add_argument('--max-size', type=positive_int,
                         help='with --tta or --mode origin: cap every test scale so that the resized image has at '
                         'most N x N pixels (SRN release: 1400, or 2100 for its best Hard AP); a scale over the cap '
                         'is clipped to it (the release drops such scales and adds one view exactly at the cap, '
                         'which clipping reproduces when a scale above the cap is listed); duplicates are tested '
                         'once')
-    parser.add_argument('--max-size-mode', choices=['area', 'side'], default='area',
+    parser.add_argument('--max-size-mode', choices=['area', 'side'],
                         help='with --max-size: cap the area at N*N (SRN release, default) or the long side at N')
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
                         help='config overrides key=value (mmengine DictAction: numbers, tuples, lists parsed)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int, default=0)
     args = parser.parse_args(argv)
     if args.pred_dir:
         if not args.gt_dir:
             parser.error('--pred-dir needs --gt-dir')
-        if args.out or args.overwrite:
-            parser.error('--out / --overwrite write the submission of a model run; with --pred-dir the submission '
-                         'exists already (--json RESULT.json writes the APs and PR curves)')
         if args.json and osp.isdir(args.json):
             parser.error(f'--json {args.json}: is a folder; give the name of the JSON file to write')
         for folder, option in ((args.pred_dir, '--pred-dir'), (args.gt_dir, '--gt-dir')):
             if args.json and is_inside(args.json, folder):
                 parser.error(f'--json {args.json}: is inside the {option} folder {folder}; writing there would '
                              'change an input of the scoring. Write the JSON file elsewhere')
-    elif args.json:
-        parser.error('--json applies to --pred-dir; a model run writes its PR curves with --out DIR (as '
-                     'DIR_pr_curves.json)')
     elif not (args.config and args.checkpoint):
         parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
+    check_option_combinations(parser, args)
+    return args
+
+
+MODEL_RUN_OPTIONS = ('out', 'overwrite', 'partial_load', 'mode', 'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
+                     'max_size', 'max_size_mode', 'work_dir', 'cfg_options')
+
+
+def check_option_combinations(parser, args):
+    """Refuse options that would be silently ignored in the combination given (each names the option it needs),
+    then fill in the defaults of the dependent options."""
+    def flag(dest):
+        return '--' + dest.replace('_', '-')
+
+    given = {dest for dest in MODEL_RUN_OPTIONS if getattr(args, dest) not in (None, False)}
+    if args.pred_dir and given:
+        parser.error(f'{", ".join(sorted(flag(d) for d in given))}: not used with --pred-dir (which scores an '
+                     'existing submission folder without running a model)')
+    if args.pred_dir and (args.config or args.checkpoint):
+        parser.error('give CONFIG CHECKPOINT (run a model) or --pred-dir (score a submission folder), not both')
+    if args.json and not args.pred_dir:
+        parser.error('--json applies to --pred-dir; a model run writes its APs and PR curves with --out DIR')
     if args.mode == 'fixed' and not args.size:
         parser.error('--mode fixed needs --size N')
+    if args.size is not None and args.mode not in ('vga', 'fixed'):
+        parser.error('--size sets the test size of --mode vga (long side) or --mode fixed (side); '
+                     f'{"--mode " + args.mode if args.mode else "without --mode"} it would do nothing')
+    if args.tta and args.mode:
+        parser.error(f'--mode {args.mode} sets a single test scale, which --tta replaces by its views '
+                     '(--tta-scales, factors of the original size; --max-size caps them)')
+    for dest in ('tta_scales', 'tta_merge', 'tta_iou'):
+        if getattr(args, dest) is not None and not args.tta:
+            parser.error(f'{flag(dest)} applies to --tta, which is not given')
+    if args.max_size_mode is not None and args.max_size is None:
+        parser.error('--max-size-mode applies to --max-size, which is not given')
+    if args.overwrite and not args.out:
+        parser.error('--overwrite applies to --out, which is not given')
+    args.tta_scales = args.tta_scales or [1.0]
+    args.tta_merge = args.tta_merge or 'nms'
+    args.max_size_mode = args.max_size_mode or 'area'
     if args.max_size is not None:
-        if args.max_size <= 0:
-            parser.error('--max-size must be positive')
         if args.mode in ('vga', 'fixed'):
             parser.error(f'--max-size applies to --tta and --mode origin; --mode {args.mode} sets the size (--size)')
         if not (args.tta or args.mode == 'origin'):
             parser.error('--max-size needs --tta or --mode origin')
-    return args
 
 
 def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
@@ -208,6 +238,9 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
 
 def build_test_cfg(args):
     from mmdet_face.engine.cli import tool_config
+    if 'load_from' in (args.cfg_options or {}):
+        raise SystemExit('error: --cfg-options load_from: the test tool loads the CHECKPOINT argument (strictly); '
+                         'give the checkpoint there')
     cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
     if args.mode:

@@ -104,7 +104,7 @@ def test_pred_dir_without_a_match_exits_non_zero_without_traceback(tiny_submissi
 def test_pred_dir_outputs_never_go_into_the_inputs(tiny_submission, capsys):
     tiny = tiny_submission
     for argv, message in (
-            (['--out', str(tiny / 'o')], '--out / --overwrite write the submission of a model run'),
+            (['--out', str(tiny / 'o')], '--out: not used with --pred-dir'),
             (['--json', str(tiny / 'pred' / 'r.json')], 'is inside the --pred-dir folder'),
             (['--json', str(tiny / 'gt' / 'wider_face_val.mat')], 'is inside the --gt-dir folder'),
             (['--json', str(tiny)], 'is a folder; give the name of the JSON file to write')):

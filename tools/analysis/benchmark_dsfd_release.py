@@ -25,6 +25,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
 
 CHILD = r'''
 import statistics, sys, time
@@ -84,15 +87,14 @@ print(f'post {statistics.median(post[1:]):.4f}')
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--size', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'),
+    parser.add_argument('--size', type=positive_int, nargs=2, default=(480, 640), metavar=('H', 'W'),
                         help='input height and width (default 480 640: a 640x480 image)')
-    parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
-    parser.add_argument('--repeat', type=int, default=3, help='timed calls of each after one warm-up (default 3)')
+    parser.add_argument('--threads', type=positive_int, default=1, help='torch threads (default 1)')
+    parser.add_argument('--repeat', type=positive_int, default=3,
+                        help='timed calls of each after one warm-up (default 3)')
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.repeat < 1 or min(args.size) < 1:
-        parser.error('--size, --threads and --repeat must be positive')
 
-    sys.path.insert(0, str(REPO))   # the harness lives with the tests
+    # the harness lives with the tests (REPO is on sys.path)
     from tests.release_reference import ReferenceRunError, run_reference
     height, width = args.size
     print(f'running face-detection 0.2.2 SSD(resnet152) and ours in the reference child '

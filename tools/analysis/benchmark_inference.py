@@ -35,6 +35,8 @@ import time
 import numpy as np
 import torch
 
+from mmdet_face.engine.cli import positive_int, read_tool_config, real_number
+
 SIZES = [(640, 640), (480, 640)]  # (H, W)
 
 
@@ -140,11 +142,11 @@ def main(argv=None):
     parser.add_argument('--onnx', default=None, help='a released ONNX file to compare with (same run)')
     parser.add_argument('--image', default=None, help='photo to run on (default: a real one under ../shared, '
                         'else random noise)')
-    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--threads', type=positive_int, nargs='+', default=[1, 2])
     parser.add_argument('--sizes', type=parse_size, nargs='+', default=[parse_size(f'{w}x{h}') for h, w in SIZES],
                         metavar='WxH', help='input sizes (default: 640x640 640x480)')
-    parser.add_argument('--repeat', type=int, default=20)
-    parser.add_argument('--score-thr', type=float, default=0.02)
+    parser.add_argument('--repeat', type=positive_int, default=20)
+    parser.add_argument('--score-thr', type=real_number, default=0.02)
     parser.add_argument('--no-cuda', action='store_true', help='skip the GPU table even when CUDA is available')
     parser.add_argument('--default-malloc', action='store_true',
                         help="keep glibc's allocator thresholds (by default the benchmark opts in to "
@@ -159,7 +161,7 @@ def main(argv=None):
     from mmdet_face.apis.cpu_runtime import optimize_for_inference, tune_cpu_allocator
     from mmdet_face.apis.inference import init_face_detector
 
-    model = init_face_detector(args.config, args.checkpoint)  # strict load
+    model = init_face_detector(read_tool_config(args.config), args.checkpoint)  # strict load
     head = model.bbox_head
     head.test_cfg.score_thr = args.score_thr
     prep = Preprocess(model)

@@ -13,9 +13,10 @@ import time
 from typing import Dict, List, Sequence
 
 import numpy as np
-from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
+
+from mmdet_face.engine.cli import positive_int, read_tool_config, seed_int
 
 
 def synthetic_instances(rng: np.random.Generator, width: int, height: int, num_faces: int = 20) -> List[dict]:
@@ -82,10 +83,10 @@ def main(argv=None):
     parser.add_argument('--images', default=osp.join(REPO, '..', 'shared', 'real', 'images'),
                         help='folder of .jpg/.png photos (default: ../shared/real/images)')
     parser.add_argument('--config', default=osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
-    parser.add_argument('--iters', type=int, default=40)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--iters', type=positive_int, default=40)
+    parser.add_argument('--seed', type=seed_int, default=0)
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_tool_config(args.config)
     paths = default_images(args.images)
     r = benchmark_pipeline(cfg.train_pipeline, paths, iters=args.iters, seed=args.seed)
     print(f'train pipeline on {len(paths)} photos from {args.images}: {r["images_per_s"]:.1f} images/s per worker '

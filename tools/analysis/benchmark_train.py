@@ -31,11 +31,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 import torch.distributed as torch_dist  # noqa: E402
-from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
-from mmdet_face.engine.cli import ConfigOptionsAction  # noqa: E402
+from mmdet_face.engine.cli import (ConfigOptionsAction, non_negative_int, positive_int,  # noqa: E402
+                                   read_tool_config)
 from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
                                     exit_with, finish_distributed, init_distributed, launch_rank)
 
@@ -46,23 +46,19 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Training throughput of a config')
     parser.add_argument('config')
     parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper; needs a GPU)')
-    parser.add_argument('--batch', type=int, default=2, help='images per iteration per process (default 2)')
-    parser.add_argument('--iters', type=int, default=10, help='timed iterations (default 10)')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first (default 2)')
-    parser.add_argument('--workers', type=int, help='dataloader workers per process (default: the config\'s)')
+    parser.add_argument('--batch', type=positive_int, default=2, help='images per iteration per process (default 2)')
+    parser.add_argument('--iters', type=positive_int, default=10, help='timed iterations (default 10)')
+    parser.add_argument('--warmup', type=non_negative_int, default=2, help='untimed iterations first (default 2)')
+    parser.add_argument('--workers', type=non_negative_int,
+                        help='dataloader workers per process (default: the config\'s)')
     parser.add_argument('--data-root', help='train on this WIDER-layout folder instead of the config\'s')
     parser.add_argument('--toy-data', action='store_true',
                         help='train on a generated toy face set (WIDER layout) through the config\'s pipeline')
     parser.add_argument('--cpu', action='store_true', help='run on the CPU even when a GPU is visible')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int, default=0)
     args = parser.parse_args(argv)
-    for name in ('batch', 'iters'):
-        if getattr(args, name) <= 0:
-            parser.error(f'--{name} must be positive')
-    if args.warmup < 0:
-        parser.error('--warmup must be >= 0')
     if args.data_root and args.toy_data:
         parser.error('give --data-root or --toy-data, not both')
     return args
@@ -75,9 +71,7 @@ def _innermost(dataset_cfg):
 
 
 def build_cfg(args, work_dir, toy_root=None):
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_tool_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = work_dir
     cfg.train_dataloader.batch_size = args.batch

@@ -16,6 +16,9 @@ import time
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from mmdet_face.engine.cli import non_negative_float  # noqa: E402  (light: no torch)
 
 
 def load_functional():
@@ -153,12 +156,13 @@ def make_predictions(gt, fp_per_image, seed=0):
     return preds
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--gt-dir', default=osp.join(osp.dirname(ROOT), 'shared', 'widerface_gt'))
-    parser.add_argument('--fp-per-image', type=float, default=20.0, help='mean random false positives per image')
+    parser.add_argument('--fp-per-image', type=non_negative_float, default=20.0,
+                        help='mean random false positives per image')
     parser.add_argument('--skip-kit', action='store_true', help='time only our evaluator')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     wf = load_functional()
     t0 = time.perf_counter()

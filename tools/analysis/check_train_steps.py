@@ -21,19 +21,20 @@ import sys
 import tempfile
 import time
 
+from mmdet_face.engine.cli import ConfigOptionsAction, positive_float, positive_int, read_tool_config, seed_int
+
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--iters', type=int, default=5)
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--lr', type=float, default=None, help='learning rate (default: the config\'s)')
+    parser.add_argument('--iters', type=positive_int, default=5)
+    parser.add_argument('--batch', type=positive_int, default=1)
+    parser.add_argument('--lr', type=positive_float, default=None, help='learning rate (default: the config\'s)')
     parser.add_argument('--data-root', default=None, help='WIDER-style folder (train/labelv2.txt, train/images)')
     parser.add_argument('--pretrained', action='store_true', help='keep the backbone init_cfg (downloads weights)')
-    parser.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
+    parser.add_argument('--threads', type=positive_int, default=None, help='torch threads (default: torch\'s)')
+    parser.add_argument('--seed', type=seed_int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, default=None)
     return parser.parse_args(argv)
 
 
@@ -73,12 +74,12 @@ def run(args) -> dict:
     from mmengine.registry import DefaultScope
 
     import mmdet_face  # noqa: F401
-    from mmdet_face.apis.inference import init_face_detector, load_config
+    from mmdet_face.apis.inference import init_face_detector
     from mmdet_face.datasets.toy import make_toy_widerface
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = read_tool_config(args.config, args.cfg_options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
         tmp = None
         data_root = args.data_root

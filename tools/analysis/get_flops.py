@@ -4,21 +4,23 @@
 """
 import argparse
 
-from mmdet_face.models.utils import get_model_complexity
+from mmdet_face.engine.cli import positive_int, read_tool_config
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a detector')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--shape', type=int, nargs='+', default=[480, 640], help='input H W (or one side)')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
+    parser.add_argument('--shape', type=positive_int, nargs='+', default=[480, 640], help='input H W (or one side)')
+    args = parser.parse_args(argv)
     if len(args.shape) not in (1, 2):
-        raise SystemExit(f'--shape takes 1 or 2 integers, got {args.shape}')
-    result = get_model_complexity(args.config, tuple(args.shape))
+        parser.error(f'--shape takes 1 or 2 integers (H W, or one side), got {len(args.shape)}')
+    return args
+
+
+def main(argv=None):
+    from mmdet_face.models.utils import get_model_complexity
+    args = parse_args(argv)
+    result = get_model_complexity(read_tool_config(args.config), tuple(args.shape))
     shape = args.shape * 2 if len(args.shape) == 1 else args.shape
     print(f'Input shape: {shape[0]}x{shape[1]}')
     print(f'Params: {result["params_m"]:.4f} M')

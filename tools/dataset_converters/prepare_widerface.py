@@ -48,6 +48,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format, image_problem,
                                             parse_labelv2, parse_retinaface_gt, parse_wider_gt)
 from mmdet_face.deployment.output_file import is_inside, same_file
+from mmdet_face.engine.cli import positive_int
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
@@ -484,7 +485,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='format of --landmarks (default: detected)')
     parser.add_argument('--out', default='data/widerface')
     counts = parser.add_mutually_exclusive_group()
-    counts.add_argument('--expect-counts', type=int, nargs=2, metavar=('TRAIN', 'VAL'), default=OFFICIAL_COUNTS,
+    counts.add_argument('--expect-counts', type=positive_int, nargs=2, metavar=('TRAIN', 'VAL'),
+                        default=OFFICIAL_COUNTS,
                         help='expected numbers of train and val images (default: the official %(default)s)')
     counts.add_argument('--no-count-check', action='store_true')
     parser.add_argument('--force', action='store_true', help='overwrite existing output files')

@@ -36,6 +36,7 @@ import argparse
 import sys
 
 import mmdet_face  # noqa: F401
+from mmdet_face.engine.cli import positive_int, read_tool_config
 
 SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead', 'DSFDHead')
 
@@ -46,13 +47,13 @@ def main(argv=None):
     parser.add_argument('checkpoint', nargs='?', default=None, help='omit for random weights')
     parser.add_argument('out')
     group = parser.add_mutually_exclusive_group()
-    group.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=(640, 640))
+    group.add_argument('--shape', type=positive_int, nargs=2, metavar=('H', 'W'), default=(640, 640))
     group.add_argument('--dynamic', action='store_true', help='symbolic batch, height and width')
     parser.add_argument('--simplify', action='store_true',
                         help='simplify the graph (onnxsim if installed, else onnxruntime basic optimisation)')
-    parser.add_argument('--opset', type=int, default=None,
+    parser.add_argument('--opset', type=positive_int, default=None,
                         help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace and DSFD)')
-    parser.add_argument('--batch', type=int, default=1, help='batch size of the trace input')
+    parser.add_argument('--batch', type=positive_int, default=1, help='batch size of the trace input')
     parser.add_argument('--force', action='store_true', help='replace OUT if it exists')
     args = parser.parse_args(argv)
     from mmdet_face.deployment.output_file import check_output_path
@@ -64,7 +65,7 @@ def main(argv=None):
     from mmdet_face.apis.checkpoint import CheckpointMismatchError
     from mmdet_face.apis.inference import init_face_detector
     try:  # strict load: a checkpoint of another family or size is refused, naming what does not fit
-        model = init_face_detector(args.config, args.checkpoint)
+        model = init_face_detector(read_tool_config(args.config), args.checkpoint)
     except (FileNotFoundError, CheckpointMismatchError) as err:
         sys.exit(f'error: {err}')
     head = type(getattr(model, 'bbox_head', None)).__name__
