@@ -16,7 +16,6 @@ folder and the storage); ``report`` ranks and plots; ``export`` writes a winner 
 See search_tools/README.md.
 """
 import argparse
-import math
 import os
 import os.path as osp
 import shutil
@@ -29,7 +28,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
+from search_tools.arguments import input_size, positive_float, positive_int, seed, tolerance  # noqa: E402,F401
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, open_study,  # noqa: E402
                                 storage_label, template_path, validate_spec, versions, write_json_atomic,
                                 spec_path)
@@ -40,40 +39,6 @@ DEFAULT_TEMPLATES = {
     'mobilenet': 'configs/scrfd/scrfd_500m_4xb8-640e_widerface.py',
 }
 CANDIDATES_DIR = 'candidates'
-
-
-# --------------------------------------------------------------------------------------------------------------
-# argument types
-# --------------------------------------------------------------------------------------------------------------
-def input_size(text: str):
-    """``WxH`` (e.g. ``640x480``, as SCRFD writes VGA) -> ``(H, W)``; one number is a square."""
-    parts = text.lower().replace('*', 'x').split('x')
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}') from None
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}')
-    return values[1], values[0]
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
-    if not 0 < value < math.inf:  # NaN fails both comparisons
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {value}')
-    return value
-
-
-def tolerance(text: str) -> float:
-    value = positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f'a relative tolerance in (0, 1) such as 0.02, got {value}')
-    return value
 
 
 def parse_args(argv=None):
@@ -96,7 +61,7 @@ def parse_args(argv=None):
     s.add_argument('--pick', choices=('best', 'bootstrap'), default='best',
                    help='with --template-from: the best trial, or the best one inside the bootstrap intervals')
     s.add_argument('--num', type=positive_int, default=64, help='candidates to sample and queue (default 64)')
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--seed', type=seed, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     s.add_argument('--sampler', choices=SAMPLERS, default='random',
                    help='how workers draw trials beyond the queued ones (default random, as SCRFD)')
     s.add_argument('--proxy-epochs', type=positive_int,

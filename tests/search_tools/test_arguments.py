@@ -1,0 +1,60 @@
+"""The search tools' command lines refuse bad numbers when they are read: an argparse error naming the option
+(exit 2), before anything is built or written."""
+import pytest
+
+from search_tools import benchmark_sampling, search
+
+
+def refused(parse, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize('option,value,message', [
+    ('--seed', '-1', 'argument --seed: expected an integer seed in [0, 4294967295], got -1'),
+    ('--seed', str(2 ** 32), 'argument --seed: expected an integer seed in [0, 4294967295], got 4294967296'),
+    ('--seed', 'nan', "argument --seed: expected an integer seed in [0, 4294967295], got 'nan'"),
+    ('--num', '0', 'argument --num: expected a positive integer, got 0'),
+    ('--proxy-epochs', '-3', 'argument --proxy-epochs: expected a positive integer, got -3'),
+    ('--proxy-lr', 'nan', 'argument --proxy-lr: expected a positive number, got nan'),
+    ('--tolerance', '-0.1', 'argument --tolerance: expected a positive number, got -0.1'),
+])
+def test_sample_refuses_bad_numbers(tmp_path, capsys, option, value, message):
+    err = refused(search.parse_args, ['sample', '--space', 'resnet', '--gflops', '1', '--out', str(tmp_path / 'o'),
+                                      option, value], capsys)
+    assert message in err
+    assert not (tmp_path / 'o').exists()
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['run', '--study', 'S', '--trials', '-2'], 'argument --trials: expected a positive integer, got -2'),
+    (['run', '--study', 'S', '--heartbeat', 'inf'], 'argument --heartbeat: expected a positive number, got inf'),
+    (['run', '--study', 'S', '--stale-after', '-1'], 'argument --stale-after: expected a positive number'),
+    (['run', '--study', 'S', '--max-attempts', '0'], 'argument --max-attempts: expected a positive integer'),
+    (['report', '--study', 'S', '--repeats', '0'], 'argument --repeats: expected a positive integer, got 0'),
+    (['export', '--study', 'S', '--out', 'x.py', '--rank', '0'], 'argument --rank: expected a positive integer'),
+])
+def test_run_report_export_refuse_bad_numbers(capsys, argv, message):
+    assert message in refused(search.parse_args, argv, capsys)
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--seed', '-1'], 'argument --seed: expected an integer seed'),
+    (['--raw', '0'], 'argument --raw: expected a positive integer, got 0'),
+    (['--candidates', '-5'], 'argument --candidates: expected a positive integer, got -5'),
+    (['--tolerance', 'nan'], 'argument --tolerance: expected a positive number, got nan'),
+    (['--input', '480', '0'], 'argument --input: expected a positive integer, got 0'),
+    (['--case', 'resnet:2.5'], "argument --case: expected SPACE:STEP:GFLOPS"),
+    (['--case', 'resnet:backbone:-1'], 'argument --case: expected a positive number, got -1'),
+])
+def test_benchmark_sampling_refuses_bad_numbers(capsys, argv, message):
+    assert message in refused(benchmark_sampling.parse_args, argv, capsys)
+
+
+def test_good_values_are_read():
+    args = search.parse_args(['sample', '--space', 'resnet', '--gflops', '1', '--out', 'o', '--seed', '4294967295'])
+    assert args.seed == 2 ** 32 - 1
+    bench = benchmark_sampling.parse_args(['--case', 'resnet:full:2.5', '--input', '320', '320'])
+    assert bench.case == [('resnet', 'full', 2.5)] and bench.input == [320, 320]
