@@ -80,7 +80,10 @@ def main(argv=None):
     print(header)
     print('-' * len(header))
     for name, step, gflops in cases:
-        space = load_space(name)
+        try:
+            space = load_space(name)
+        except (ValueError, FileNotFoundError) as exc:
+            sys.exit(f'benchmark_sampling.py: --case {name}:{step}:{gflops:g}: {exc}')
         rate, met = raw_rate(space, step, gflops, args.tolerance, shape, args.raw, args.seed)
         num = args.scrfd_full_candidates if (space.faithful and step == 'full') else args.candidates
         cands, stats = sample_candidates(space, num, seed=args.seed, gflops=gflops, tolerance=args.tolerance,

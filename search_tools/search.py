@@ -147,15 +147,15 @@ def default_proxy(template_cfg, args) -> dict:
 
 
 def cmd_sample(args) -> str:
-    from mmengine.config import Config
-
     from search_tools import space as space_mod
+    from search_tools.arch import read_config
     out = args.out
-    if osp.exists(out) and (not osp.isdir(out) or os.listdir(out)):
-        if not args.force:
-            raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
-                             'study (nothing was changed)')
-        print(f'[search] moved the existing {out} to {move_aside(out)}')
+    # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
+    # leaves the user's folder where it was
+    occupied = osp.exists(out) and (not osp.isdir(out) or bool(os.listdir(out)))
+    if occupied and not args.force:
+        raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
+                         'study (nothing was changed)')
     if args.template and args.template_from:
         raise StudyError('give --template or --template-from, not both')
     template_arch, picked = None, None
@@ -168,14 +168,23 @@ def cmd_sample(args) -> str:
                                                                                   DEFAULT_TEMPLATES['resnet']))
     if not osp.isfile(template_file):
         raise StudyError(f'--template {template_file}: no such config file')
-    template_cfg = Config.fromfile(template_file)
+    try:
+        template_cfg = read_config(template_file)
+    except ValueError as exc:
+        raise StudyError(f'--template {exc}') from None
     if args.data_root:
         set_data_root(template_cfg, args.data_root)
-    if template_arch is None and (args.step == 'full' or args.template):
-        # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's mode 1),
-        # else the space's own, scaled to the budget
-        template_arch = space_mod.arch_from_config(template_cfg)
-    space = space_mod.load_space(args.space)
+    try:
+        if template_arch is None and (args.step == 'full' or args.template):
+            # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
+            # mode 1), else the space's own, scaled to the budget
+            template_arch = space_mod.arch_from_config(template_cfg)
+    except ValueError as exc:
+        raise StudyError(f'--template {exc}') from None
+    try:
+        space = space_mod.load_space(args.space)
+    except (ValueError, FileNotFoundError) as exc:
+        raise StudyError(f'--space {exc}') from None
 
     t0 = time.time()
     cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
@@ -187,6 +196,8 @@ def cmd_sample(args) -> str:
         raise StudyError(f'no candidate of the {args.space} space meets {args.gflops:g} GFLOPs +- '
                          f'{args.tolerance:.0%} at {args.input[1]}x{args.input[0]} in {stats["raw_samples"]} raw '
                          f'samples ({stats["infeasible"]} infeasible; last: {reason}); nothing was written')
+    if occupied:
+        print(f'[search] moved the existing {out} to {move_aside(out)}')
     os.makedirs(out, exist_ok=True)
     written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:

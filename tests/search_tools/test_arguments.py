@@ -58,3 +58,31 @@ def test_good_values_are_read():
     assert args.seed == 2 ** 32 - 1
     bench = benchmark_sampling.parse_args(['--case', 'resnet:full:2.5', '--input', '320', '320'])
     assert bench.case == [('resnet', 'full', 2.5)] and bench.input == [320, 320]
+
+
+def test_sample_names_a_broken_space_or_template_file(tmp_path):
+    """A space file or template config that does not load is a one-line error naming the file (and the line of a
+    syntax error), not a traceback; nothing is written and an existing --out (with --force) stays in place."""
+    out = tmp_path / 'study'
+    out.mkdir()
+    (out / 'keep.txt').write_text('mine')
+    broken = tmp_path / 'space.py'
+    broken.write_text("family = 'MobileNetV1'\nbackbone = dict(\n")
+    common = ['sample', '--gflops', '0.2', '--num', '1', '--out', str(out), '--force']
+    with pytest.raises(SystemExit, match=rf"search.py sample: --space {broken}, line 2: syntax error: "
+                                         r"'\(' was never closed"):
+        search.main(common + ['--space', str(broken)])
+    with pytest.raises(SystemExit, match=r"search.py sample: --space unknown search space 'mobilnet'"):
+        search.main(common + ['--space', 'mobilnet'])
+    with pytest.raises(SystemExit, match=rf"search.py sample: --space search space file {tmp_path / 'absent.py'} does not exist"):
+        search.main(common + ['--space', str(tmp_path / 'absent.py')])
+    with pytest.raises(SystemExit, match=rf"search.py sample: --template {broken}, line 2: syntax error"):
+        search.main(common + ['--space', 'mobilenet', '--template', str(broken)])
+    # refused before --force moved the folder aside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['space.py', 'study']
+    assert (out / 'keep.txt').read_text() == 'mine'
+
+
+def test_benchmark_sampling_names_an_unknown_space(capsys):
+    with pytest.raises(SystemExit, match=r"--case resnt:backbone:2.5: unknown search space 'resnt'"):
+        benchmark_sampling.main(['--case', 'resnt:backbone:2.5', '--raw', '1', '--candidates', '1'])
