@@ -11,19 +11,24 @@ Shares are fractions of the model's total FLOPs at the study's input size, from 
 with each trial.
 """
 import csv
+import io
 import json
 import os
 import os.path as osp
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.study import RESULT_FILE, StudyError, load_spec, open_study, write_json_atomic
+from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, write_json_atomic,
+                                write_text_atomic)
 
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
 NETWORK_PARTS = ('backbone', 'neck', 'head')
 SHARE_NAMES = STAGE_PARTS + NETWORK_PARTS
 REPORT_DIR = 'report'
+REPORT_FILES = ('ranking.md', 'ranking.csv', 'bootstrap.json', 'pareto.png', 'edf.png', 'shares.png')
+REPORT_MARK = '.search_report.json'  # marks a folder this report wrote: a later report may rewrite its files
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -280,37 +285,93 @@ def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
 # --------------------------------------------------------------------------------------------------------------
 # the report command
 # --------------------------------------------------------------------------------------------------------------
+def check_report_dir(out_dir: str, owned: bool = False, force: bool = False) -> List[str]:
+    """The report files already in ``out_dir`` that must be moved aside before writing (empty when there are
+    none, or when the folder is the report's own: ``owned`` (a study's default ``report/`` folder) or marked by a
+    former report (``.search_report.json``)). Without ``force`` such files are refused: they are someone else's.
+
+    Raises:
+        StudyError: ``out_dir`` is a file, or it holds report files of its own and ``force`` is False.
+    """
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise StudyError(f'--out {out_dir}: is a file; expected a folder for the report')
+    clashes = [name for name in REPORT_FILES if osp.lexists(osp.join(out_dir, name))]
+    if not clashes or owned or osp.isfile(osp.join(out_dir, REPORT_MARK)):
+        return []
+    if not force:
+        raise StudyError(f'--out {out_dir} already holds {", ".join(clashes)}, not written by search.py report; '
+                         'give another --out, or --force to move them aside (NAME.<time>); nothing was written')
+    return clashes
+
+
+def _waiting(study_dir: str, storage: Optional[str]) -> int:
+    from optuna.trial import TrialState
+    study = open_study(study_dir, storage, spec=load_spec(study_dir))
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _write_png(fig_writer, rows_or_summary, path: str) -> Optional[str]:
+    """A plot written through a temporary file and a rename (a reader never sees half a PNG)."""
+    from mmdet_face.deployment.output_file import atomic_output
+    with atomic_output(path, overwrite=True) as tmp:
+        if fig_writer(rows_or_summary, tmp) is None:
+            return None
+    return path
+
+
 def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_dir: Optional[str] = None,
-                 repeats: int = 10000, log=print) -> Dict[str, Any]:
+                 repeats: int = 10000, force: bool = False, log=print) -> Dict[str, Any]:
     """Rank the trials of one or more studies (e.g. step 1 and step 2) and write ``ranking.md``, ``ranking.csv``,
     ``bootstrap.json``, ``pareto.png``, ``edf.png`` and ``shares.png`` into ``out_dir`` (default
-    ``<first study>/report``). The table and the bootstrap are printed through ``log``."""
+    ``<first study>/report``, the report's own folder, rewritten by every report). An ``out_dir`` that holds such
+    files from elsewhere is refused (:func:`check_report_dir`); with ``force`` they are moved aside first. The
+    table and the bootstrap are printed through ``log``.
+
+    Raises:
+        StudyError: no trial of any of the studies has started (nothing is written).
+    """
+    owned = out_dir is None
     out_dir = out_dir or osp.join(study_dirs[0], REPORT_DIR)
-    os.makedirs(out_dir, exist_ok=True)
-    rows, tables, boots, names = [], [], {}, []
+    clashes = check_report_dir(out_dir, owned, force)
+    rows, tables, boots, names, idle = [], [], {}, [], []
     for study_dir in study_dirs:
         study_rows = collect(study_dir, storage)
         rows += study_rows
         name = load_spec(study_dir)['name']
         names.append(name)
-        tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n')
+        waiting = _waiting(study_dir, storage)
+        if not study_rows:
+            idle.append(f'{study_dir}: no trial has started yet ({waiting} queued); start workers with '
+                        f'search.py run --study {study_dir}')
+            tables.append(f'## {name} ({study_dir})\n\nNo trial has started yet: {waiting} queued.\n')
+        else:
+            queued = f'\n{waiting} more queued trial(s) have not started yet.\n' if waiting else ''
+            tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n{queued}')
         boots[name] = bootstrap_shares(study_rows, repeats=repeats)
+    if not rows:
+        raise StudyError('nothing to rank: ' + '; '.join(idle) + ' (nothing was written)')
+    for name in clashes:
+        log(f'moved the existing {osp.join(out_dir, name)} to {move_aside(osp.join(out_dir, name))}')
+    os.makedirs(out_dir, exist_ok=True)
+    write_json_atomic(osp.join(out_dir, REPORT_MARK),
+                      dict(studies=[osp.abspath(d) for d in study_dirs], written=time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+                           files=list(REPORT_FILES)))
     text = '\n'.join(tables)
-    with open(osp.join(out_dir, 'ranking.md'), 'w', encoding='utf-8') as f:
-        f.write(text)
-    with open(osp.join(out_dir, 'ranking.csv'), 'w', newline='', encoding='utf-8') as f:
-        writer = csv.writer(f)
-        writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
-                        + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note'])
-        for r in rows:
-            writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
-                             r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
-                            + [r['key'], r['config'], r['checkpoint'], r['note']])
+    write_text_atomic(osp.join(out_dir, 'ranking.md'), text)
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator='\n')
+    writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
+                    + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note'])
+    for r in rows:
+        writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
+                         r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
+                        + [r['key'], r['config'], r['checkpoint'], r['note']])
+    write_text_atomic(osp.join(out_dir, 'ranking.csv'), table.getvalue())
     write_json_atomic(osp.join(out_dir, 'bootstrap.json'), boots)
-    plots = dict(pareto=plot_pareto(rows, osp.join(out_dir, 'pareto.png')),
-                 edf=plot_edf(rows, osp.join(out_dir, 'edf.png')))
+    plots = dict(pareto=_write_png(plot_pareto, rows, osp.join(out_dir, 'pareto.png')),
+                 edf=_write_png(plot_edf, rows, osp.join(out_dir, 'edf.png')))
     first = boots.get(names[0]) or {}
-    plots['shares'] = plot_shares(first, osp.join(out_dir, 'shares.png'))
+    plots['shares'] = _write_png(plot_shares, first, osp.join(out_dir, 'shares.png'))
     log(text)
     for name, summary in boots.items():
         if summary:

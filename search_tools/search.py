@@ -18,7 +18,6 @@ See search_tools/README.md.
 import argparse
 import os
 import os.path as osp
-import shutil
 import signal
 import sys
 import threading
@@ -29,9 +28,9 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from search_tools.arguments import input_size, positive_float, positive_int, seed, tolerance  # noqa: E402,F401
-from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, open_study,  # noqa: E402
-                                storage_label, template_path, validate_spec, versions, write_json_atomic,
-                                spec_path)
+from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
+                                open_study, spec_path, storage_label, template_path, validate_spec, versions,
+                                write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
@@ -98,6 +97,8 @@ def parse_args(argv=None):
     p.add_argument('--storage')
     p.add_argument('--out', help='report folder (default: DIR/report)')
     p.add_argument('--repeats', type=positive_int, default=10000, help='bootstrap resamples (default 10^4)')
+    p.add_argument('--force', action='store_true',
+                   help='--out holds report files search.py report did not write: move them aside (NAME.<time>)')
 
     e = sub.add_parser('export', help='write the rank-k trial as a full-schedule config')
     e.add_argument('--study', required=True)
@@ -111,16 +112,6 @@ def parse_args(argv=None):
 # --------------------------------------------------------------------------------------------------------------
 # sample
 # --------------------------------------------------------------------------------------------------------------
-def move_aside(path: str) -> str:
-    stamp = time.strftime('%Y%m%d-%H%M%S')
-    target, n = f'{path.rstrip("/")}.{stamp}', 1
-    while osp.exists(target):
-        n += 1
-        target = f'{path.rstrip("/")}.{stamp}-{n}'
-    shutil.move(path, target)
-    return target
-
-
 def set_data_root(cfg, data_root: str) -> None:
     """Point the template's dataloaders and WIDER FACE metrics at ``data_root`` (WIDER layout)."""
     root = osp.abspath(data_root).rstrip('/') + '/'
@@ -283,7 +274,8 @@ def cmd_run(args):
 
 def cmd_report(args):
     from search_tools.report import write_report
-    return write_report(args.study, storage=args.storage, out_dir=args.out, repeats=args.repeats)
+    return write_report(args.study, storage=args.storage, out_dir=args.out, repeats=args.repeats,
+                        force=args.force)
 
 
 def cmd_export(args):
