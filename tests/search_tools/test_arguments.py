@@ -74,7 +74,8 @@ def test_sample_names_a_broken_space_or_template_file(tmp_path):
         search.main(common + ['--space', str(broken)])
     with pytest.raises(SystemExit, match=r"search.py sample: --space unknown search space 'mobilnet'"):
         search.main(common + ['--space', 'mobilnet'])
-    with pytest.raises(SystemExit, match=rf"search.py sample: --space search space file {tmp_path / 'absent.py'} does not exist"):
+    absent = tmp_path / 'absent.py'
+    with pytest.raises(SystemExit, match=rf"search.py sample: --space search space file {absent} does not exist"):
         search.main(common + ['--space', str(tmp_path / 'absent.py')])
     with pytest.raises(SystemExit, match=rf"search.py sample: --template {broken}, line 2: syntax error"):
         search.main(common + ['--space', 'mobilenet', '--template', str(broken)])
