@@ -8,7 +8,7 @@ from mmdet_face.engine.cli import positive_int
 
 SEED_MAX = 2 ** 32 - 1  # numpy's and Optuna's samplers take seeds in [0, 2**32)
 
-__all__ = ['positive_int', 'positive_float', 'tolerance', 'input_size', 'seed', 'SEED_MAX']
+__all__ = ['positive_int', 'non_negative_int', 'positive_float', 'tolerance', 'input_size', 'seed', 'SEED_MAX']
 
 
 def positive_float(text: str) -> float:
@@ -42,6 +42,17 @@ def input_size(text: str):
     if len(values) != 2 or min(values) <= 0:
         raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}')
     return values[1], values[0]
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (e.g. a trial number)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {value}')
+    return value
 
 
 def seed(text: str) -> int:

@@ -8,7 +8,7 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
     python search_tools/search.py run     --study DIR [--storage URL] [--trials N] [--gpus K] [--proxy-epochs E]
             [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
     python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR]
-    python search_tools/search.py export  --study DIR --rank 1 --out configs/scrfd/[NAME.py] [--force]
+    python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
@@ -27,7 +27,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from search_tools.arguments import input_size, positive_float, positive_int, seed, tolerance  # noqa: E402,F401
+from search_tools.arguments import (input_size, non_negative_int, positive_float, positive_int, seed,  # noqa: E402,F401
+                                    tolerance)
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
                                 open_study, spec_path, storage_label, template_path, validate_spec, versions,
                                 write_json_atomic)
@@ -102,10 +103,14 @@ def parse_args(argv=None):
 
     e = sub.add_parser('export', help='write the rank-k trial as a full-schedule config')
     e.add_argument('--study', required=True)
-    e.add_argument('--rank', type=positive_int, default=1)
+    which = e.add_mutually_exclusive_group()
+    which.add_argument('--rank', type=positive_int, default=1,
+                       help='the rank to export (default 1); a rank several trials share (equal Hard AP) is '
+                       'refused as a tie')
+    which.add_argument('--trial', type=non_negative_int, help='export this trial number instead (e.g. one of a tie)')
     e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
     e.add_argument('--storage')
-    e.add_argument('--force', action='store_true', help='overwrite an existing --out')
+    e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
     return parser.parse_args(argv)
 
 
@@ -280,7 +285,8 @@ def cmd_report(args):
 
 def cmd_export(args):
     from search_tools.export import export
-    return export(args.study, rank=args.rank, out=args.out, force=args.force, storage=args.storage)
+    return export(args.study, rank=None if args.trial is not None else args.rank, out=args.out, force=args.force,
+                  storage=args.storage, trial=args.trial)
 
 
 def main(argv=None):

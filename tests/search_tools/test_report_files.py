@@ -66,3 +66,71 @@ def test_report_of_a_study_with_nothing_run(study_dir, capsys):
     printed = capsys.readouterr().out
     assert '2 more queued trial(s) have not started yet' in printed
     assert '2 more queued trial(s)' in (study_dir / 'report' / 'ranking.md').read_text()
+
+
+def test_equal_hard_aps_are_a_tie_not_a_winner(study_dir, tmp_path, capsys):
+    """A proxy that gives every candidate the same Hard AP named trial 0 the winner (listing order), bootstrapped
+    'the best model's' shares and exported it as rank 1. Now: shared ranks, 'Tie', no bootstrap, export refuses
+    the tied rank and names the trials."""
+    from search_tools.report import pick_template
+    from search_tools.study import StudyError
+    tell(study_dir, 0.0, 0.0, 0.0)
+    capsys.readouterr()
+    report = search.main(['report', '--study', str(study_dir), '--repeats', '50'])
+    printed = capsys.readouterr().out
+    assert [r['rank'] for r in report['rows']] == [1, 1, 1]
+    assert [r['tied_with'] for r in report['rows']] == [[1, 2], [0, 2], [0, 1]]
+    assert 'Tie: all 3 completed trials have Hard 0.0000' in printed and 'Best:' not in printed
+    assert 'skipped, all 3 completed trials have the same Hard AP 0.0000: no best model to bootstrap' in printed
+    table = (study_dir / 'report' / 'ranking.md').read_text()
+    assert table.count('| 1= |') == 3 and 'tie with trial(s) 1, 2' in table
+    assert report['plots']['shares'] is None and not (study_dir / 'report' / 'shares.png').exists()
+
+    out = tmp_path / 'winner.py'
+    with pytest.raises(SystemExit, match=r'--rank 1 is a tie: trials 0, 1, 2 share it \(Hard 0.0000, ranks 1-3\); '
+                                         r'.*by --trial N'):
+        search.main(['export', '--study', str(study_dir), '--out', str(out)])
+    with pytest.raises(SystemExit, match=r'there is no rank 2: trials 0, 1, 2 tie at rank 1'):
+        search.main(['export', '--study', str(study_dir), '--rank', '2', '--out', str(out)])
+    assert not out.exists()
+    with pytest.raises(SystemExit, match=r'--trial 7 is not a completed trial \(completed: 0, 1, 2\)'):
+        search.main(['export', '--study', str(study_dir), '--trial', '7', '--out', str(out)])
+    search.main(['export', '--study', str(study_dir), '--trial', '1', '--out', str(out)])
+    assert '# trial 1 (key' in out.read_text() and '# rank 1 of 3 completed trials' in out.read_text()
+
+    with pytest.raises(StudyError, match=r'--pick best: trials 0, 1, 2 tie for the best Hard AP 0.0000; there is '
+                                         r'no single best trial$'):
+        pick_template(str(study_dir), 'best')
+    with pytest.raises(StudyError, match='--pick bootstrap: all 3 completed trials have the same Hard AP'):
+        pick_template(str(study_dir), 'bootstrap', repeats=50)
+
+
+def test_a_tie_for_the_best_below_a_distinct_rest(study_dir, tmp_path):
+    from search_tools.report import bootstrap_shares, collect, pick_template
+    from search_tools.study import StudyError
+    tell(study_dir, 0.5, 0.2, 0.5)
+    rows = collect(str(study_dir))
+    assert [(r['trial'], r['rank']) for r in rows] == [(0, 1), (2, 1), (1, 3)] or \
+        [(r['trial'], r['rank']) for r in rows] == [(2, 1), (0, 1), (1, 3)]
+    summary = bootstrap_shares(rows, repeats=50)
+    assert summary['tied_best'] == sorted(summary['tied_best']) and set(summary['tied_best']) == {0, 2}
+    assert all(summary[p]['best'] is None for p in ('stem', 'c2', 'backbone'))
+    with pytest.raises(StudyError, match=r'trials 0, 2 tie for the best Hard AP 0.5000; .*try --pick bootstrap'):
+        pick_template(str(study_dir), 'best')
+    out = tmp_path / 'third.py'
+    search.main(['export', '--study', str(study_dir), '--rank', '3', '--out', str(out)])
+    assert '# trial 1 (key' in out.read_text()
+    with pytest.raises(SystemExit, match=r'--rank 1 is a tie: trials [02], [02] share it'):
+        search.main(['export', '--study', str(study_dir), '--out', str(out), '--force'])
+
+
+def test_export_force_moves_the_old_file_aside(study_dir, tmp_path):
+    tell(study_dir, 0.1, 0.3, 0.2)
+    out = tmp_path / 'mine.py'
+    out.write_text('# my config\n')
+    with pytest.raises(SystemExit, match=r'--out .*mine.py exists; give --force to move it aside'):
+        search.main(['export', '--study', str(study_dir), '--out', str(out)])
+    assert out.read_text() == '# my config\n'
+    search.main(['export', '--study', str(study_dir), '--out', str(out), '--force'])
+    [old] = [p for p in tmp_path.iterdir() if p.name.startswith('mine.py.')]
+    assert old.read_text() == '# my config\n' and '# trial 1 (key' in out.read_text()
