@@ -145,6 +145,7 @@ def default_proxy(template_cfg, args) -> dict:
 def cmd_sample(args) -> str:
     from search_tools import space as space_mod
     from search_tools.arch import read_config
+    from search_tools.data_check import check_data, data_problems
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
@@ -170,6 +171,13 @@ def cmd_sample(args) -> str:
         raise StudyError(f'--template {exc}') from None
     if args.data_root:
         set_data_root(template_cfg, args.data_root)
+        # a data root that is not in the layout would make every trial fail in its training subprocess
+        check_data(template_cfg, f'--data-root {args.data_root}', hint='Nothing was written')
+    else:
+        problems = data_problems(template_cfg)
+        if problems:
+            print(f'[search] WARNING: the data of {template_file} is not usable here (' + '; '.join(problems)
+                  + '); workers refuse to train until it is (give --data-root DIR to point the study at the data)')
     try:
         if template_arch is None and (args.step == 'full' or args.template):
             # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's

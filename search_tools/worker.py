@@ -239,9 +239,22 @@ class Worker:
     @property
     def template_cfg(self):
         if self._template_cfg is None:
-            from mmengine.config import Config
-            self._template_cfg = Config.fromfile(template_path(self.study_dir))
+            from search_tools.arch import read_config
+            try:
+                self._template_cfg = read_config(template_path(self.study_dir))
+            except ValueError as exc:
+                raise StudyError(str(exc)) from None
         return self._template_cfg
+
+    def check_data(self) -> None:
+        """Refuse (:class:`StudyError`) to train when the template's data is not usable on this machine (see
+        :mod:`search_tools.data_check`); a study folder without ``template.py`` (only queued configs) is not
+        checked."""
+        if not osp.isfile(template_path(self.study_dir)):
+            return
+        from search_tools.data_check import check_data
+        check_data(self.template_cfg, f'the data of {template_path(self.study_dir)}',
+                   hint='No trial was taken; fix the data (or its path in template.py) and start the worker again')
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
@@ -249,6 +262,7 @@ class Worker:
         ``infeasible``, ``reaped``, ``surplus``)."""
         counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
+        data_checked = False
         while not self.stopping():
             counts['reaped'] += len(reap_stale_trials(self.study, self.stale_after, self.max_attempts,
                                                       log=self.log))
@@ -256,6 +270,9 @@ class Worker:
             if done + running >= self.target:
                 self.log(f'[search] {done} trial(s) finished, {running} running: target {self.target} reached')
                 break
+            if not data_checked:  # before the first trial: a missing data set fails here, not in every trial
+                self.check_data()
+                data_checked = True
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'],
                                               len(self.study.get_trials(deepcopy=False)))
             trial = self.study.ask()
@@ -334,12 +351,12 @@ class Worker:
         os.makedirs(trial_dir, exist_ok=True)
         config_path = osp.join(trial_dir, 'config.py')
         if not osp.isfile(config_path):
-            from mmengine.config import Config
+            from search_tools.arch import read_config
             if cfg is None:
                 source = osp.join(self.study_dir, attrs['config'])
                 if not osp.isfile(source):
                     raise StudyError(f'trial {trial.number}: its candidate config {source} is missing')
-                cfg = Config.fromfile(source)
+                cfg = read_config(source)
             apply_proxy(cfg, self.proxy, spec['seed'])
             write_text_atomic(config_path, cfg.pretty_text)
         for name, value in (('key', key), ('trial_dir', rel_dir), ('arch', arch), ('breakdown', breakdown),
