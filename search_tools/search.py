@@ -83,7 +83,8 @@ def parse_args(argv=None):
     r.add_argument('--study', required=True)
     r.add_argument('--storage', help='database URL (default: the study folder\'s journal file)')
     r.add_argument('--trials', type=positive_int,
-                   help='finished trials the study should reach, all workers together (default: the queued N)')
+                   help='completed trials the study should reach, all workers together (failed ones do not '
+                   'count; default: the queued N)')
     r.add_argument('--gpus', type=positive_int, default=1, help='GPUs per trial (>1: torchrun --standalone)')
     r.add_argument('--proxy-epochs', type=positive_int, help='only before any trial ran: change the proxy epochs')
     r.add_argument('--sampler', choices=SAMPLERS, help='override the study\'s sampler for new draws')
@@ -91,7 +92,8 @@ def parse_args(argv=None):
     r.add_argument('--stale-after', type=positive_float, default=600.0,
                    help='seconds without a heartbeat before another worker takes a trial over (default 600)')
     r.add_argument('--max-attempts', type=positive_int, default=3,
-                   help='times a killed trial is resumed before it stays failed')
+                   help='attempts a candidate gets (killed or failed trials are queued again) before it stays '
+                   'failed (default 3)')
 
     p = sub.add_parser('report', help='rank the trials, plot Pareto front / EDF, bootstrap the FLOPs shares')
     p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')

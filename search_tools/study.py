@@ -49,6 +49,8 @@ SPEC_FIELDS = {
     'input_shape': list, 'seed': int, 'sampler': str, 'num': int, 'proxy': dict, 'template_config': str,
 }
 PROXY_FIELDS = {'epochs': int, 'batch_size': int, 'lr': (int, float), 'checkpoint_interval': int}
+# what a re-queued trial carries over from the failed one: its candidate and its folder
+REQUEUED_ATTRS = ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source', 'has_params')
 
 
 class StudyError(RuntimeError):
@@ -347,14 +349,22 @@ def reap_stale_trials(study, stale_after: float = 600.0, max_attempts: int = 3, 
         except UpdateFinishedTrialError:
             continue  # another reaper (or the worker itself) finished it first
         reaped.append(trial.number)
-        attempt = int(trial.user_attrs.get('attempt', 1))
-        if attempt >= max_attempts:
-            log(f'[search] trial {trial.number} stale ({why}); {attempt} attempts made, not re-enqueued')
-            continue
-        carried = {k: v for k, v in trial.user_attrs.items()
-                   if k in ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source')}
-        carried.update(attempt=attempt + 1, resumes_trial=trial.number)
-        study.enqueue_trial(dict(trial.params), user_attrs=carried)
-        log(f'[search] trial {trial.number} stale ({why}): failed and re-enqueued (attempt {attempt + 1}, '
-            f'resumes in {carried.get("trial_dir", "a new folder")})')
+        requeue(study, trial, max_attempts, f'stale ({why})', log)
     return reaped
+
+
+def requeue(study, trial, max_attempts: int, why: str, log=print) -> bool:
+    """Queue the candidate of the failed ``trial`` (an Optuna ``Trial`` or ``FrozenTrial``) again: its parameters
+    and its attributes (key, arch, config, folder), with ``attempt`` + 1, so that the next worker takes it over in
+    its folder (resuming from its last checkpoint); not after ``max_attempts`` attempts. ``why`` (e.g. ``stale
+    (...)``) goes into the log line. Returns whether it was queued."""
+    attempt = int(trial.user_attrs.get('attempt', 1))
+    if attempt >= max_attempts:
+        log(f'[search] trial {trial.number} {why}; {attempt} attempts made, not re-enqueued')
+        return False
+    carried = {k: v for k, v in trial.user_attrs.items() if k in REQUEUED_ATTRS}
+    carried.update(attempt=attempt + 1, resumes_trial=trial.number)
+    study.enqueue_trial(dict(trial.params), user_attrs=carried)
+    log(f'[search] trial {trial.number} {why}: failed and re-enqueued (attempt {attempt + 1}, '
+        f'resumes in {carried.get("trial_dir", "a new folder")})')
+    return True

@@ -13,7 +13,7 @@ Any number of workers may run against one study (``dist_search.sh``, ``slurm_sea
 
 A trial whose worker died is re-enqueued by the reaper (:mod:`search_tools.study`) with its folder and resumes from
 its last checkpoint (``tools/train.py --resume-if-possible``); a config that crashes becomes a FAIL trial with the
-tail of its log and the worker goes on with the next one.
+tail of its log, its candidate is queued again (up to ``max_attempts``) and the worker goes on with the next one.
 """
 import ctypes
 import glob
@@ -27,14 +27,15 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, reap_stale_trials, spec_path, template_path, trial_id,
-                                versions, worker_identity, write_json_atomic, write_text_atomic)
+                                make_sampler, open_study, reap_stale_trials, requeue, spec_path, template_path,
+                                trial_id, versions, worker_identity, write_json_atomic, write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
 ERROR_TAIL_LINES = 40
 MAX_INFEASIBLE_IN_A_ROW = 50
-# FAIL trials that do not count towards --trials: a lease reaped (re-queued), an infeasible draw, a surplus draw
-NOT_COUNTED = frozenset({'reaped', 'infeasible', 'surplus'})
+# this many different candidates failing one after the other (no success between) stop a worker: the cause is
+# then outside the candidates (data, GPU, environment), and going on would only fail the rest of the queue
+MAX_FAILED_CANDIDATES_IN_A_ROW = 3
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -134,17 +135,18 @@ def checkpoint_epoch(path: Optional[str]) -> Optional[int]:
 # the worker
 # --------------------------------------------------------------------------------------------------------------
 class Worker:
-    """Pulls trials from one study until it holds ``target`` finished trials (all workers together), the queue
-    and sampler are exhausted, or ``stop`` is set.
+    """Pulls trials from one study until it holds ``target`` completed trials (all workers together), the queue
+    and sampler are exhausted, ``stop`` is set, or different candidates keep failing (see :meth:`run`).
 
     Args:
         study_dir: the study folder.
         storage: a database URL (default: the folder's journal file).
-        target: finished trials to reach (default: the number ``sample`` queued).
+        target: completed trials to reach (default: the number ``sample`` queued); failed ones do not count.
         gpus: GPUs (or CPU processes) per trial; > 1 trains under ``torchrun --standalone``.
         sampler: override the study's sampler (``random | qmc | tpe``) for the trials this worker draws.
         proxy_epochs: train on this many epochs instead of the study's (refused once trials ran with another).
         heartbeat: seconds between lease heartbeats; stale_after: seconds without one before a trial is reaped.
+        max_attempts: attempts a candidate gets: a reaped or failed trial is queued again until then.
         stop: an object with ``is_set()`` (e.g. ``threading.Event``), checked between trials and while training.
         python / train_script: the training command (tests point it elsewhere).
     """
@@ -188,16 +190,15 @@ class Worker:
                              'proxy schedule. Start a new study (search.py sample --proxy-epochs ...)')
 
     def finished_and_running(self, below: Optional[int] = None):
-        """(trials that count as done: COMPLETE, or FAIL not caused by a reaped lease, an infeasible draw or a
-        surplus draw; RUNNING trials), among the trials numbered below ``below`` when it is given."""
+        """(COMPLETE trials, RUNNING trials), among the trials numbered below ``below`` when it is given. Failed
+        trials never count towards the target: a failed candidate is queued again (up to ``max_attempts``), and
+        the target is that many trained, ranked candidates."""
         from optuna.trial import TrialState
         done = running = 0
         for t in self.study.get_trials(deepcopy=False):
             if below is not None and t.number >= below:
                 continue
             if t.state == TrialState.COMPLETE:
-                done += 1
-            elif t.state == TrialState.FAIL and not (NOT_COUNTED & set(t.user_attrs)):
                 done += 1
             elif t.state == TrialState.RUNNING:
                 running += 1
@@ -259,9 +260,16 @@ class Worker:
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
         """Run trials until done; returns counts of what this worker did (``complete``, ``fail``, ``reused``,
-        ``infeasible``, ``reaped``, ``surplus``)."""
+        ``infeasible``, ``reaped``, ``surplus``).
+
+        Raises:
+            StudyError: the template's data is not usable (before any trial is taken), or
+                ``MAX_FAILED_CANDIDATES_IN_A_ROW`` different candidates failed one after the other (their
+                candidates are queued again for a restart after the fix).
+        """
         counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
+        failed_in_a_row = {}  # candidate key -> the last failure's trial number, log and error line
         data_checked = False
         while not self.stopping():
             counts['reaped'] += len(reap_stale_trials(self.study, self.stale_after, self.max_attempts,
@@ -286,6 +294,19 @@ class Worker:
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
             outcome = self.run_trial(trial)
             counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == 'fail':
+                failed_in_a_row[self._last_failure['key']] = self._last_failure
+                if len(failed_in_a_row) >= MAX_FAILED_CANDIDATES_IN_A_ROW:
+                    last = self._last_failure
+                    raise StudyError(
+                        f'{len(failed_in_a_row)} different candidates failed one after the other (trials '
+                        f'{", ".join(str(f["trial"]) for f in failed_in_a_row.values())}; the last one: '
+                        f'{last["error"]}; log {last["log"]}): the cause is likely not the candidates but the '
+                        'data, the machine or the environment, so this worker stops instead of failing the '
+                        'rest of the queue. The failed candidates are queued again: fix the cause and start the '
+                        'workers again')
+            elif outcome in ('complete', 'reused'):
+                failed_in_a_row.clear()
             infeasible_in_a_row = infeasible_in_a_row + 1 if outcome == 'infeasible' else 0
             if infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
                 raise StudyError(f'{MAX_INFEASIBLE_IN_A_ROW} draws in a row could not be projected onto '
@@ -304,7 +325,10 @@ class Worker:
             self.study.tell(trial, state=TrialState.FAIL)
             self.log(f'[search] trial {trial.number}: {"infeasible" if infeasible else "failed"} before '
                      f'training: {exc}')
-            return 'infeasible' if infeasible else 'fail'
+            if infeasible:
+                return 'infeasible'
+            self._failed(trial, f'{type(exc).__name__}: {exc}', log=None)
+            return 'fail'
         trial_dir = osp.join(self.study_dir, info['trial_dir'])
         lease = Lease(self.study, trial.number, trial_id(trial), self.heartbeat).start()
         try:
@@ -319,12 +343,22 @@ class Worker:
             return 'stopped'
         if result['state'] == 'FAIL':
             attrs = dict(error=result['error'][-4000:], log=result['log'], trial_dir=result['trial_dir'])
-            if self._set_attrs(trial, attrs):
-                self._safe_tell(trial, state=TrialState.FAIL)
+            told = self._set_attrs(trial, attrs) and self._safe_tell(trial, state=TrialState.FAIL)
             self.log(f'[search] trial {trial.number} FAILED (exit {result["returncode"]}); the search goes on. '
                      f'Log: {result["log"]}')
+            if told:  # (a trial reaped meanwhile was queued again by its reaper)
+                self._failed(trial, (result['error'].strip().splitlines() or ['?'])[-1], log=result['log'])
             return 'fail'
         return self._tell(trial, result)
+
+    def _failed(self, trial, error: str, log: Optional[str]) -> None:
+        """After ``trial`` was told FAIL: queue its candidate again (it does not count towards the target, and a
+        restart after fixing the cause trains it) and remember the failure for the stop rule of :meth:`run`."""
+        requeue(self.study, trial, self.max_attempts, 'failed', log=self.log)
+        # a drawn trial that failed before it had a key is known by its parameters (its re-queued copy has them)
+        key = trial.user_attrs.get('key') or json.dumps(trial.params, sort_keys=True, default=str)
+        self._last_failure = dict(trial=trial.number, key=key,
+                                  error=error[-300:], log=log or 'none (failed before training)')
 
     def materialise(self, trial) -> Dict[str, Any]:
         """The trial's candidate: ``key``, ``arch``, ``breakdown``, ``trial_dir`` (relative to the study) and

@@ -103,12 +103,15 @@ def test_crashing_config_fails_and_the_search_goes_on(toy_data, tmp_path):
     study_dir = tmp_path / 'study'
     make_study(study_dir, toy_data, broken=('aaaa',), epochs=1)
     logs = []
-    counts = Worker(str(study_dir), heartbeat=0.5, poll=0.2, log=logs.append).run()
+    # one completed trial is the target; the failed one does not count towards it and is queued again
+    counts = Worker(str(study_dir), target=1, max_attempts=2, heartbeat=0.5, poll=0.2, log=logs.append).run()
     assert counts['fail'] == 1 and counts['complete'] == 1, logs
     study = open_study(str(study_dir))
-    failed, done = study.get_trials()
+    failed, done, requeued = study.get_trials()
     assert failed.state == TrialState.FAIL and 'NoSuchBackbone' in failed.user_attrs['error']
     assert done.state == TrialState.COMPLETE and 0.0 <= done.value <= 1.0
+    assert requeued.state == TrialState.WAITING and requeued.user_attrs['key'] == 'aaaa'
+    assert requeued.user_attrs['attempt'] == 2 and requeued.user_attrs['trial_dir'] == failed.user_attrs['trial_dir']
     result = json.loads((study_dir / done.user_attrs['trial_dir'] / 'result.json').read_text())
     assert result['hard'] == done.value and result['resumed_from'] is None
     assert result['checkpoint'].endswith('epoch_1.pth') and (study_dir / result['checkpoint']).is_file()
@@ -116,12 +119,15 @@ def test_crashing_config_fails_and_the_search_goes_on(toy_data, tmp_path):
     assert done.user_attrs['breakdown']['total']['gflops'] == 0.1
 
     # a second worker finds the target reached and trains nothing
-    assert Worker(str(study_dir), log=logs.append).run()['complete'] == 0
-    # the same candidate queued again (a duplicate draw, or a restarted search) reuses the finished result
+    assert Worker(str(study_dir), target=1, log=logs.append).run()['complete'] == 0
+    # the same candidate queued again (a duplicate draw, or a restarted search) reuses the finished result; the
+    # broken candidate fails its last attempt (2 of 2) and stays failed
     study.enqueue_trial({}, user_attrs=dict(key='bbbb', config='candidates/bbbb.py', has_params=False))
-    counts = Worker(str(study_dir), target=3, log=logs.append).run()
-    assert counts['reused'] == 1 and counts['complete'] == 0
-    again = open_study(str(study_dir)).get_trials()[2]
+    counts = Worker(str(study_dir), target=2, max_attempts=2, log=logs.append).run()
+    assert counts['reused'] == 1 and counts['complete'] == 0 and counts['fail'] == 1, logs
+    trials = open_study(str(study_dir)).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    again = trials[3]
     assert again.value == done.value and again.user_attrs['duplicate_of'] == done.number
 
 
