@@ -30,8 +30,8 @@ if REPO_ROOT not in sys.path:
 from search_tools.arguments import (input_size, non_negative_int, positive_float, positive_int, seed,  # noqa: E402,F401
                                     tolerance)
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
-                                open_study, spec_path, storage_label, template_path, validate_spec, versions,
-                                write_json_atomic)
+                                open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
+                                versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
@@ -148,6 +148,7 @@ def cmd_sample(args) -> str:
     from search_tools import space as space_mod
     from search_tools.arch import read_config
     from search_tools.data_check import check_data, data_problems
+    from search_tools.export import resolve_bases
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
@@ -191,6 +192,13 @@ def cmd_sample(args) -> str:
         space = space_mod.load_space(args.space)
     except (ValueError, FileNotFoundError) as exc:
         raise StudyError(f'--space {exc}') from None
+    if args.export_bases:  # checked now, not at export time after the whole search
+        try:
+            resolve_bases(args.export_bases)
+        except StudyError as exc:
+            raise StudyError(f'--export-bases: {exc}') from None
+    if args.storage:  # a storage that cannot be opened is refused before the study folder is written
+        open_storage(out, args.storage)
 
     t0 = time.time()
     cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,

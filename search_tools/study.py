@@ -170,15 +170,24 @@ def versions() -> Dict[str, str]:
 # --------------------------------------------------------------------------------------------------------------
 def open_storage(study_dir: str, url: Optional[str] = None):
     """The Optuna storage of a study: ``url`` (any database URL Optuna takes, e.g. ``postgresql://...``;
-    ``journal:PATH`` for another journal file) or, by default, the journal file inside the study folder."""
+    ``journal:PATH`` for another journal file) or, by default, the journal file inside the study folder.
+
+    Raises:
+        StudyError: ``url`` cannot be opened (unknown scheme, missing driver, unreachable server, a journal path
+            in a folder that does not exist); the message names ``--storage`` and says why.
+    """
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     if url is None:
         return JournalStorage(JournalFileBackend(osp.join(study_dir, JOURNAL_FILE)))
-    if url.startswith('journal:'):
-        return JournalStorage(JournalFileBackend(url[len('journal:'):]))
-    return optuna.storages.get_storage(url)
+    try:
+        if url.startswith('journal:'):
+            return JournalStorage(JournalFileBackend(url[len('journal:'):]))
+        return optuna.storages.get_storage(url)
+    except Exception as exc:  # noqa: BLE001  (sqlalchemy / driver / OS errors: a user's URL, said as such)
+        raise StudyError(f'--storage {storage_label(study_dir, url)}: cannot be opened ({type(exc).__name__}: '
+                         f'{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})') from None
 
 
 def storage_label(study_dir: str, url: Optional[str] = None) -> str:

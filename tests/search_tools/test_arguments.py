@@ -87,3 +87,20 @@ def test_sample_names_a_broken_space_or_template_file(tmp_path):
 def test_benchmark_sampling_names_an_unknown_space(capsys):
     with pytest.raises(SystemExit, match=r"--case resnt:backbone:2.5: unknown search space 'resnt'"):
         benchmark_sampling.main(['--case', 'resnt:backbone:2.5', '--raw', '1', '--candidates', '1'])
+
+
+@pytest.mark.parametrize('option,value,message', [
+    ('--export-bases', 'configs/_base_/datasets/no_such_base.py',
+     r'--export-bases: export base configs/_base_/datasets/no_such_base.py: no such config file'),
+    ('--storage', 'foo://bar', r'--storage foo://bar: cannot be opened \(NoSuchModuleError: '),
+    ('--storage', 'journal:/no/such/folder/x.journal', r'--storage journal:/no/such/folder/x.journal: cannot be '
+                                                      r'opened \(FileNotFoundError'),
+])
+def test_sample_checks_export_bases_and_storage_before_writing(tmp_path, option, value, message):
+    """Before, a wrong --export-bases passed sample and failed only at export, after the search; a storage URL
+    that cannot be opened ended in a traceback after study.json and the candidates were written."""
+    out = tmp_path / 'study'
+    with pytest.raises(SystemExit, match='search.py sample: ' + message):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--num', '1', '--out', str(out),
+                     option, value])
+    assert not out.exists()
