@@ -8,7 +8,8 @@ from mmdet_face.engine.cli import positive_int
 
 SEED_MAX = 2 ** 32 - 1  # numpy's and Optuna's samplers take seeds in [0, 2**32)
 
-__all__ = ['positive_int', 'non_negative_int', 'positive_float', 'tolerance', 'input_size', 'seed', 'SEED_MAX']
+__all__ = ['positive_int', 'non_negative_int', 'bounded_int', 'positive_float', 'tolerance', 'input_size', 'seed',
+           'SEED_MAX']
 
 
 def positive_float(text: str) -> float:
@@ -53,6 +54,20 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {value}')
     return value
+
+
+def bounded_int(low: int, high: int):
+    """argparse type factory: an integer in ``[low, high]``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer in [{low}, {high}], got {text!r}') from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f'expected an integer in [{low}, {high}], got {value}')
+        return value
+    parse.__name__ = f'integer in [{low}, {high}]'
+    return parse
 
 
 def seed(text: str) -> int:

@@ -27,8 +27,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from search_tools.arguments import (input_size, non_negative_int, positive_float, positive_int, seed,  # noqa: E402,F401
-                                    tolerance)
+from search_tools.arguments import (bounded_int, input_size, non_negative_int, positive_float,  # noqa: E402,F401
+                                    positive_int, seed, tolerance)
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
                                 open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
                                 versions, write_json_atomic)
@@ -39,6 +39,7 @@ DEFAULT_TEMPLATES = {
     'mobilenet': 'configs/scrfd/scrfd_500m_4xb8-640e_widerface.py',
 }
 CANDIDATES_DIR = 'candidates'
+MAX_REPEATS = 10 ** 6  # bootstrap resamples: the draws take repeats x (n / 4) integers of memory
 
 
 def parse_args(argv=None):
@@ -99,7 +100,8 @@ def parse_args(argv=None):
     p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')
     p.add_argument('--storage')
     p.add_argument('--out', help='report folder (default: DIR/report)')
-    p.add_argument('--repeats', type=positive_int, default=10000, help='bootstrap resamples (default 10^4)')
+    p.add_argument('--repeats', type=bounded_int(1, MAX_REPEATS), default=10000,
+                   help=f'bootstrap resamples, 1 to {MAX_REPEATS:.0e} (default 10^4)')
     p.add_argument('--force', action='store_true',
                    help='--out holds report files search.py report did not write: move them aside (NAME.<time>)')
 
@@ -113,7 +115,12 @@ def parse_args(argv=None):
     e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
     e.add_argument('--storage')
     e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.command == 'run' and args.heartbeat >= args.stale_after:
+        # a lease refreshed less often than other workers consider it stale is reaped while its worker trains
+        parser.error(f'--heartbeat {args.heartbeat:g} must be shorter than --stale-after {args.stale_after:g} '
+                     '(other workers take over a trial whose lease is older than --stale-after)')
+    return args
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -137,11 +144,26 @@ def set_data_root(cfg, data_root: str) -> None:
 
 
 def default_proxy(template_cfg, args) -> dict:
-    epochs = args.proxy_epochs or max(1, int(template_cfg.train_cfg.max_epochs) // 8)
-    return dict(epochs=epochs,
-                batch_size=args.proxy_batch or int(template_cfg.train_dataloader.batch_size),
-                lr=float(args.proxy_lr or template_cfg.optim_wrapper.optimizer.lr),
-                checkpoint_interval=args.proxy_checkpoint_interval or max(1, epochs // 16))
+    """The proxy schedule: the options given, else the template's schedule cut to 1/8 (SCRFD: 80 of 640 epochs).
+
+    Raises:
+        StudyError: the template lacks what a default is read from, or the checkpoint interval is longer than
+            the proxy (no checkpoint a killed trial could resume from).
+    """
+    try:
+        epochs = args.proxy_epochs or max(1, int(template_cfg.train_cfg.max_epochs) // 8)
+        proxy = dict(epochs=epochs,
+                     batch_size=args.proxy_batch or int(template_cfg.train_dataloader.batch_size),
+                     lr=float(args.proxy_lr or template_cfg.optim_wrapper.optimizer.lr),
+                     checkpoint_interval=args.proxy_checkpoint_interval or max(1, epochs // 16))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise StudyError(f'--template {template_cfg.filename}: cannot read the schedule the proxy defaults come '
+                         f'from (train_cfg.max_epochs, train_dataloader.batch_size, optim_wrapper.optimizer.lr): '
+                         f'{type(exc).__name__}: {exc}; give --proxy-epochs/--proxy-batch/--proxy-lr') from None
+    if proxy['checkpoint_interval'] > proxy['epochs']:
+        raise StudyError(f'--proxy-checkpoint-interval {proxy["checkpoint_interval"]} is longer than the '
+                         f'{proxy["epochs"]}-epoch proxy: a killed trial would have no checkpoint to resume from')
+    return proxy
 
 
 def cmd_sample(args) -> str:
@@ -199,6 +221,7 @@ def cmd_sample(args) -> str:
             raise StudyError(f'--export-bases: {exc}') from None
     if args.storage:  # a storage that cannot be opened is refused before the study folder is written
         open_storage(out, args.storage)
+    proxy = default_proxy(template_cfg, args)
 
     t0 = time.time()
     cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
@@ -221,7 +244,7 @@ def cmd_sample(args) -> str:
     spec = dict(
         spec_version=SPEC_VERSION, name=name, space=str(args.space), step=args.step, gflops=args.gflops,
         tolerance=args.tolerance, input_shape=list(args.input), seed=args.seed, sampler=args.sampler,
-        num=len(cands), proxy=default_proxy(template_cfg, args), template_config=osp.abspath(template_file),
+        num=len(cands), proxy=proxy, template_config=osp.abspath(template_file),
         template_arch=template_arch, template_picked=picked, data_root=args.data_root,
         export_bases=args.export_bases, storage=storage_label(out, args.storage),
         sampling=_jsonable(stats, seconds), versions=versions(), git_sha=git_sha(),

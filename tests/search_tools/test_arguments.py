@@ -33,7 +33,10 @@ def test_sample_refuses_bad_numbers(tmp_path, capsys, option, value, message):
     (['run', '--study', 'S', '--heartbeat', 'inf'], 'argument --heartbeat: expected a positive number, got inf'),
     (['run', '--study', 'S', '--stale-after', '-1'], 'argument --stale-after: expected a positive number'),
     (['run', '--study', 'S', '--max-attempts', '0'], 'argument --max-attempts: expected a positive integer'),
-    (['report', '--study', 'S', '--repeats', '0'], 'argument --repeats: expected a positive integer, got 0'),
+    (['report', '--study', 'S', '--repeats', '0'], 'argument --repeats: expected an integer in [1, 1000000], got 0'),
+    (['report', '--study', 'S', '--repeats', '10000000'], 'argument --repeats: expected an integer in [1, 1000000]'),
+    (['run', '--study', 'S', '--heartbeat', '700'], '--heartbeat 700 must be shorter than --stale-after 600'),
+    (['run', '--study', 'S', '--stale-after', '30'], '--heartbeat 60 must be shorter than --stale-after 30'),
     (['export', '--study', 'S', '--out', 'x.py', '--rank', '0'], 'argument --rank: expected a positive integer'),
 ])
 def test_run_report_export_refuse_bad_numbers(capsys, argv, message):
@@ -103,4 +106,12 @@ def test_sample_checks_export_bases_and_storage_before_writing(tmp_path, option,
     with pytest.raises(SystemExit, match='search.py sample: ' + message):
         search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--num', '1', '--out', str(out),
                      option, value])
+    assert not out.exists()
+
+
+def test_sample_refuses_a_checkpoint_interval_longer_than_the_proxy(tmp_path):
+    out = tmp_path / 'study'
+    with pytest.raises(SystemExit, match=r'--proxy-checkpoint-interval 5 is longer than the 4-epoch proxy'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--num', '1', '--proxy-epochs', '4',
+                     '--proxy-checkpoint-interval', '5', '--out', str(out)])
     assert not out.exists()
