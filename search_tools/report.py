@@ -325,7 +325,7 @@ def check_report_dir(out_dir: str, owned: bool = False, force: bool = False) -> 
     former report (``.search_report.json``)). Without ``force`` such files are refused: they are someone else's.
 
     Raises:
-        StudyError: ``out_dir`` is a file, or it holds report files of its own and ``force`` is False.
+        StudyError: ``out_dir`` is a file, or it holds report files from elsewhere and ``force`` is False.
     """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise StudyError(f'--out {out_dir}: is a file; expected a folder for the report')

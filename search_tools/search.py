@@ -7,7 +7,7 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
             [--proxy-batch B] [--proxy-lr LR] [--data-root DIR] [--storage URL] --out DIR [--force]
     python search_tools/search.py run     --study DIR [--storage URL] [--trials N] [--gpus K] [--proxy-epochs E]
             [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
-    python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR]
+    python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR] [--repeats N] [--force]
     python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study

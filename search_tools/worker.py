@@ -177,6 +177,7 @@ class Worker:
         self.log = log
         self._space = None
         self._template_cfg = None
+        self._last_failure = None  # set by a failed trial of this worker: trial, key, error, log
         self._git_sha = git_sha()
         self._versions = versions()
 
@@ -294,7 +295,7 @@ class Worker:
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
             outcome = self.run_trial(trial)
             counts[outcome] = counts.get(outcome, 0) + 1
-            if outcome == 'fail':
+            if outcome == 'fail' and self._last_failure is not None:  # (None: reaped meanwhile, not this one's)
                 failed_in_a_row[self._last_failure['key']] = self._last_failure
                 if len(failed_in_a_row) >= MAX_FAILED_CANDIDATES_IN_A_ROW:
                     last = self._last_failure
@@ -317,6 +318,7 @@ class Worker:
     def run_trial(self, trial) -> str:
         """One trial from ``ask`` to ``tell``; returns ``complete | fail | reused | infeasible | stopped``."""
         from optuna.trial import TrialState
+        self._last_failure = None
         try:
             info = self.materialise(trial)
         except Exception as exc:  # noqa: BLE001  (a space / projection error fails this trial, not the search)

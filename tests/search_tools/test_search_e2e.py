@@ -90,7 +90,7 @@ def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, caps
     best = report['rows'][0]
     assert f"trial {best['trial']} (key {best['key']})" in text and 'Proxy result (1 epochs' in text
     with pytest.raises(SystemExit, match='exists; give --force'):
-        search.main(['export', '--study', str(study), '--out', exported])
+        search.main(['export', '--study', str(study), '--trial', str(best['trial']), '--out', exported])
 
     # the exported config trains with the normal tool (its full toy schedule cut to 1 epoch here)
     root = str(toy_data) + '/'
