@@ -90,3 +90,17 @@ def test_slurm_search_submits_an_array_of_workers(tmp_path):
     assert shlex.split(wrapped.split('exec ', 1)[1])[3:] == ['run', '--study', str(folder), '--gpus', '2',
                                                             '--trials', '64']
     assert run(SLURM, 'gpu').returncode == 2
+
+
+def test_slurm_search_refuses_bad_counts(tmp_path):
+    """WORKERS=0 submitted an empty array (--array=1-0), GPUS_PER_TRIAL=0 queued workers that failed on start."""
+    folder, record = study(tmp_path), tmp_path / 'calls.txt'
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    stand_in(bindir, 'sbatch')
+    env = dict(PATH=f'{bindir}:{os.environ["PATH"]}', RECORD=record)
+    for name, value in (('WORKERS', '0'), ('PARALLEL', '-2'), ('GPUS_PER_TRIAL', '0'), ('GPUS_PER_TRIAL', 'two'),
+                        ('CPUS_PER_TASK', '1.5'), ('SIGNAL_BEFORE', 'soon')):
+        out = run(SLURM, 'gpu', 'search', folder, **env, **{name: value})
+        assert out.returncode == 2 and f"{name} must be a positive integer, got '{value}'" in out.stderr, out.stderr
+    assert not record.exists()  # nothing was submitted
