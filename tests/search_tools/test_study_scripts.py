@@ -66,6 +66,9 @@ def test_dist_search_cpu_workers_and_usage_errors(tmp_path):
 
     bad = run(DIST, folder, 3, 2, PYTHON=python, RECORD=record)
     assert bad.returncode == 2 and 'must be a positive multiple of GPUS_PER_TRIAL' in bad.stderr
+    # a negative GPUS_PER_TRIAL is refused too (it was passed on to every worker as a search.py option)
+    negative = run(DIST, folder, 4, -1, PYTHON=python, RECORD=record)
+    assert negative.returncode == 2 and 'GPUS_PER_TRIAL (-1)' in negative.stderr
     missing = run(DIST, tmp_path / 'nowhere', 2, PYTHON=python, RECORD=record)
     assert missing.returncode == 2 and 'study.json not found' in missing.stderr
     short = run(DIST, folder, 4, PYTHON=python, RECORD=record, CUDA_VISIBLE_DEVICES='0,1')
