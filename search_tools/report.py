@@ -338,6 +338,10 @@ def check_report_dir(out_dir: str, owned: bool = False, force: bool = False) -> 
     return clashes
 
 
+def _heading(label: str, study_dir: str) -> str:
+    return label if label.endswith(f'({study_dir})') else f'{label} ({study_dir})'
+
+
 def _waiting(study_dir: str, storage: Optional[str]) -> int:
     from optuna.trial import TrialState
     study = open_study(study_dir, storage, spec=load_spec(study_dir))
@@ -379,19 +383,28 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     out_dir = out_dir or osp.join(study_dirs[0], REPORT_DIR)
     clashes = check_report_dir(out_dir, owned, force)
     rows, tables, boots, names, idle = [], [], {}, [], []
-    for study_dir in study_dirs:
+    folders = [osp.realpath(d) for d in study_dirs]
+    if len(set(folders)) < len(folders):
+        twice = sorted({d for d in study_dirs if folders.count(osp.realpath(d)) > 1})
+        raise StudyError(f'--study {" ".join(twice)}: the same study given more than once (nothing was written)')
+    # the tables, curves and bootstraps are told apart by study name; two folders with the same name (say, step 1
+    # sampled twice with other seeds) are told apart by their folder too, instead of being merged into one
+    spec_names = [load_spec(d)['name'] for d in study_dirs]
+    labels = [name if spec_names.count(name) == 1 else f'{name} ({d})' for name, d in zip(spec_names, study_dirs)]
+    for study_dir, name in zip(study_dirs, labels):
         study_rows = collect(study_dir, storage)
+        for row in study_rows:
+            row['study'] = name
         rows += study_rows
-        name = load_spec(study_dir)['name']
         names.append(name)
         waiting = _waiting(study_dir, storage)
         if not study_rows:
             idle.append(f'{study_dir}: no trial has started yet ({waiting} queued); start workers with '
                         f'search.py run --study {study_dir}')
-            tables.append(f'## {name} ({study_dir})\n\nNo trial has started yet: {waiting} queued.\n')
+            tables.append(f'## {_heading(name, study_dir)}\n\nNo trial has started yet: {waiting} queued.\n')
         else:
             queued = f'\n{waiting} more queued trial(s) have not started yet.\n' if waiting else ''
-            tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n\n{best_line(study_rows)}\n'
+            tables.append(f'## {_heading(name, study_dir)}\n\n{ranking_table(study_rows)}\n\n{best_line(study_rows)}\n'
                           f'{queued}')
         boots[name] = bootstrap_shares(study_rows, repeats=repeats)
     if not rows:

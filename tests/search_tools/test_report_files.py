@@ -134,3 +134,21 @@ def test_export_force_moves_the_old_file_aside(study_dir, tmp_path):
     search.main(['export', '--study', str(study_dir), '--out', str(out), '--force'])
     [old] = [p for p in tmp_path.iterdir() if p.name.startswith('mine.py.')]
     assert old.read_text() == '# my config\n' and '# trial 1 (key' in out.read_text()
+
+
+def test_two_studies_of_the_same_name_are_not_merged(study_dir, tmp_path, capsys):
+    """Step 1 sampled twice (another seed, the default name both times): the report grouped rows, EDF curves and
+    bootstraps by study name, so the two studies became one curve and the first bootstrap was overwritten."""
+    other = tmp_path / 'other'
+    search.main(['sample', '--space', 'resnet', '--gflops', '2.5', '--num', '2', '--seed', '1', '--out', str(other)])
+    tell(study_dir, 0.1, 0.2, 0.3)
+    tell(other, 0.6, 0.5)
+    report = search.main(['report', '--study', str(study_dir), str(other), '--repeats', '50'])
+    labels = [f'resnet-2.5g-backbone ({study_dir})', f'resnet-2.5g-backbone ({other})']
+    assert sorted(report['bootstrap']) == sorted(labels)
+    assert report['bootstrap'][labels[0]]['n'] == 3 and report['bootstrap'][labels[1]]['n'] == 2
+    assert [r['study'] for r in report['rows']] == [labels[0]] * 3 + [labels[1]] * 2
+    text = (study_dir / 'report' / 'ranking.md').read_text()
+    assert text.count('## resnet-2.5g-backbone (') == 2
+    with pytest.raises(SystemExit, match='the same study given more than once'):
+        search.main(['report', '--study', str(study_dir), str(study_dir) + '/'])
