@@ -256,7 +256,8 @@ class Worker:
             return
         from search_tools.data_check import check_data
         check_data(self.template_cfg, f'the data of {template_path(self.study_dir)}',
-                   hint='No trial was taken; fix the data (or its path in template.py) and start the worker again')
+                   hint='No trial was taken; put the data where the study expects it (template.py and the '
+                   'candidate configs in candidates/ name that path) and start the worker again')
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
