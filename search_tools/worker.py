@@ -465,6 +465,10 @@ class Worker:
             return dict(record, state='FAIL', error=f'training exited 0 but logged no WIDER FACE validation at '
                         f'epoch {self.proxy["epochs"]} (found {metrics}); is widerface in val_evaluator?\n'
                         + tail_lines(log_path, start_offset))
+        hard = metrics['widerface/hard']
+        if not 0.0 <= hard <= 1.0:  # NaN fails too: an AP outside [0, 1] would rank first or last, silently
+            return dict(record, state='FAIL', error=f'training logged WIDER FACE Hard AP {hard} at epoch '
+                        f'{self.proxy["epochs"]}, not a number in [0, 1]; it is not ranked')
         last = osp.join(work_dir, f'epoch_{self.proxy["epochs"]}.pth')
         record.update(state='COMPLETE', hard=metrics['widerface/hard'], medium=metrics.get('widerface/medium'),
                       easy=metrics.get('widerface/easy'), metrics=metrics, arch=info['arch'],

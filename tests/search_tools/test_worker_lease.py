@@ -24,7 +24,8 @@ if os.environ.get('FAKE_TRAIN_FAIL'):
 time.sleep(float(os.environ.get('FAKE_TRAIN_SECONDS', '1')))
 os.makedirs(os.path.join(work_dir, '20260101_000000', 'vis_data'), exist_ok=True)
 with open(os.path.join(work_dir, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as f:
-    f.write(json.dumps({'widerface/easy': 0.9, 'widerface/medium': 0.8, 'widerface/hard': 0.5, 'step': 2}) + '\\n')
+    hard = float(os.environ.get('FAKE_TRAIN_HARD', '0.5'))
+    f.write(json.dumps({'widerface/easy': 0.9, 'widerface/medium': 0.8, 'widerface/hard': hard, 'step': 2}) + '\\n')
 """
 
 
@@ -232,3 +233,19 @@ def test_one_broken_candidate_does_not_stop_the_worker(tmp_path, monkeypatch):
         ('bbbb', 1), ('bbbb', 2), ('bbbb', 3)]
     assert 'error' in trials[4].user_attrs
     assert not [t for t in trials if t.state.name == 'WAITING' and t.user_attrs.get('key') == 'bbbb']
+
+
+@pytest.mark.parametrize('hard', ['nan', '1.5', '-0.1'])
+def test_a_hard_ap_outside_0_1_fails_the_trial(tmp_path, monkeypatch, hard):
+    """A NaN Hard AP was logged as 'COMPLETE: Hard nan' and written to result.json as a finished result (Optuna
+    itself fails a NaN value), and an AP outside [0, 1] was ranked."""
+    study_dir, script = make_study(tmp_path, seconds=0)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    monkeypatch.setenv('FAKE_TRAIN_HARD', hard)
+    worker = Worker(str(study_dir), max_attempts=1, heartbeat=0.2, poll=0.1, train_script=str(script),
+                    log=lambda *_: None)
+    assert worker.run_trial(worker.study.ask()) == 'fail'
+    [trial] = open_study(str(study_dir)).get_trials()
+    assert trial.state == TrialState.FAIL
+    assert f'Hard AP {float(hard)} at epoch 2, not a number in [0, 1]' in trial.user_attrs['error']
+    assert not (study_dir / 'trials' / '0_kkkk' / 'result.json').exists()
