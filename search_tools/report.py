@@ -12,7 +12,6 @@ with each trial.
 """
 import csv
 import io
-import json
 import os
 import os.path as osp
 import time
@@ -20,8 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, write_json_atomic,
-                                write_text_atomic)
+from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, read_result,
+                                write_json_atomic, write_text_atomic)
 
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
 NETWORK_PARTS = ('backbone', 'neck', 'head')
@@ -141,9 +140,8 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
             continue
         attrs = t.user_attrs
         result = {}
-        if attrs.get('trial_dir') and osp.isfile(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE)):
-            with open(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE), encoding='utf-8') as f:
-                result = json.load(f)
+        if attrs.get('trial_dir'):
+            result = read_result(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE), log=lambda *_: None) or {}
         breakdown = attrs.get('breakdown') or result.get('breakdown') or {}
         gflops = breakdown_gflops(breakdown)
         params = breakdown_params(breakdown)

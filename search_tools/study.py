@@ -134,6 +134,28 @@ def load_spec(study_dir: str) -> Dict[str, Any]:
     return validate_spec(spec, path)
 
 
+def read_result(path: str, log=print) -> Optional[Dict[str, Any]]:
+    """A trial's ``result.json`` as a dict, or None when it is absent or unusable: not a JSON object, or marked
+    COMPLETE without a Hard AP in [0, 1]. An unusable file is left in place and said through ``log`` (the trial is
+    then trained again, and its new result replaces the file)."""
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            result = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log(f'[search] {path}: unreadable ({type(exc).__name__}: {exc}); ignored')
+        return None
+    if not isinstance(result, dict):
+        log(f'[search] {path}: not a JSON object; ignored')
+        return None
+    hard = result.get('hard')
+    if result.get('state') == 'COMPLETE' and not (isinstance(hard, (int, float)) and 0 <= hard <= 1):
+        log(f'[search] {path}: COMPLETE without a Hard AP in [0, 1] (hard = {hard!r}); ignored')
+        return None
+    return result
+
+
 def template_path(study_dir: str) -> str:
     return osp.join(study_dir, TEMPLATE_FILE)
 

@@ -27,8 +27,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, reap_stale_trials, requeue, spec_path, template_path,
-                                trial_id, versions, worker_identity, write_json_atomic, write_text_atomic)
+                                make_sampler, open_study, read_result, reap_stale_trials, requeue, spec_path,
+                                template_path, trial_id, versions, worker_identity, write_json_atomic,
+                                write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
 ERROR_TAIL_LINES = 40
@@ -406,16 +407,14 @@ class Worker:
         """A finished result for this candidate: its own folder's ``result.json`` (a restarted or re-enqueued
         trial that had finished), or another trial's with the same key (a duplicate draw)."""
         own = osp.join(self.study_dir, info['trial_dir'], RESULT_FILE)
-        candidates = [own] + sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)),
-                                                       f'*_{info["key"]}', RESULT_FILE)))
-        for path in candidates:
-            if osp.isfile(path):
-                with open(path, encoding='utf-8') as f:
-                    result = json.load(f)
-                if result.get('state') == 'COMPLETE':
-                    if path != own:
-                        result = dict(result, duplicate_of=result.get('trial'))
-                    return result
+        others = sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)), f'*_{info["key"]}',
+                                           RESULT_FILE)))
+        for path in [own] + [p for p in others if osp.abspath(p) != osp.abspath(own)]:
+            result = read_result(path, log=self.log)
+            if result is not None and result.get('state') == 'COMPLETE':
+                if path != own:
+                    result = dict(result, duplicate_of=result.get('trial'))
+                return result
         return None
 
     def train(self, trial, info, trial_dir) -> Optional[Dict[str, Any]]:

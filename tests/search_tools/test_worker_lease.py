@@ -249,3 +249,19 @@ def test_a_hard_ap_outside_0_1_fails_the_trial(tmp_path, monkeypatch, hard):
     assert trial.state == TrialState.FAIL
     assert f'Hard AP {float(hard)} at epoch 2, not a number in [0, 1]' in trial.user_attrs['error']
     assert not (study_dir / 'trials' / '0_kkkk' / 'result.json').exists()
+
+
+@pytest.mark.parametrize('content', ['{"state": "COMPL', '[1, 2]', '{"state": "COMPLETE", "hard": NaN}'])
+def test_an_unusable_result_file_is_trained_again(tmp_path, monkeypatch, content):
+    """A truncated or hand-broken result.json in a trial's folder stopped every worker with a JSONDecodeError (and
+    a NaN result was reused as finished); now it is said, ignored, and the trial trains and replaces it."""
+    study_dir, script = make_study(tmp_path, seconds=0)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    folder = study_dir / 'trials' / '0_kkkk'
+    folder.mkdir(parents=True)
+    (folder / 'result.json').write_text(content)
+    logs = []
+    counts = Worker(str(study_dir), heartbeat=0.2, poll=0.1, train_script=str(script), log=logs.append).run()
+    assert counts['complete'] == 1 and counts['reused'] == 0, logs
+    assert any('result.json' in line and 'ignored' in line for line in logs), logs
+    assert json.loads((folder / 'result.json').read_text())['hard'] == 0.5
