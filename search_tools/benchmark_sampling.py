@@ -20,8 +20,9 @@ import numpy as np
 if __package__ in (None, ''):  # run as a script: import search_tools from the repository root
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from search_tools.arguments import positive_float, positive_int, seed, tolerance  # noqa: E402
 from search_tools.flops import count_flops  # noqa: E402
-from search_tools.space import RandomSuggester, load_space, raw_arch, sample_candidates  # noqa: E402
+from search_tools.space import STEPS, RandomSuggester, load_space, raw_arch, sample_candidates  # noqa: E402
 
 DEFAULT_CASES = [('resnet', 'backbone', 0.5), ('resnet', 'backbone', 2.5), ('resnet', 'backbone', 10.0),
                  ('resnet', 'full', 2.5), ('mobilenet', 'backbone', 0.5), ('mobilenet', 'backbone', 1.0),
@@ -29,16 +30,26 @@ DEFAULT_CASES = [('resnet', 'backbone', 0.5), ('resnet', 'backbone', 2.5), ('res
                  ('scrfd', 'full', 2.5)]
 
 
+def case(text: str):
+    """argparse type: ``SPACE:STEP:GFLOPS`` -> ``(space, step, gflops)``."""
+    parts = text.split(':')
+    if len(parts) != 3 or parts[1] not in STEPS:
+        raise argparse.ArgumentTypeError(f'expected SPACE:STEP:GFLOPS with STEP one of {STEPS}, such as '
+                                         f'resnet:backbone:2.5, got {text!r}')
+    return parts[0], parts[1], positive_float(parts[2])
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--raw', type=int, default=20000, help='raw samples per case for raw/s and met raw')
-    parser.add_argument('--candidates', type=int, default=100, help='projected candidates per case')
-    parser.add_argument('--scrfd-full-candidates', type=int, default=3,
+    parser.add_argument('--raw', type=positive_int, default=20000,
+                        help='raw samples per case for raw/s and met raw')
+    parser.add_argument('--candidates', type=positive_int, default=100, help='projected candidates per case')
+    parser.add_argument('--scrfd-full-candidates', type=positive_int, default=3,
                         help='candidates for the released step 2 (1 in ~6,000 accepted)')
-    parser.add_argument('--tolerance', type=float, default=0.02)
-    parser.add_argument('--input', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'))
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--case', action='append', default=None, metavar='SPACE:STEP:GFLOPS',
+    parser.add_argument('--tolerance', type=tolerance, default=0.02)
+    parser.add_argument('--input', type=positive_int, nargs=2, default=[480, 640], metavar=('H', 'W'))
+    parser.add_argument('--seed', type=seed, default=0)
+    parser.add_argument('--case', action='append', type=case, default=None, metavar='SPACE:STEP:GFLOPS',
                         help='e.g. resnet:backbone:2.5 (repeatable; default: the table of the README)')
     return parser.parse_args(argv)
 
@@ -61,8 +72,7 @@ def raw_rate(space, step, gflops, tolerance, input_shape, num, seed):
 
 def main(argv=None):
     args = parse_args(argv)
-    cases = DEFAULT_CASES if not args.case else [
-        (c.split(':')[0], c.split(':')[1], float(c.split(':')[2])) for c in args.case]
+    cases = args.case or DEFAULT_CASES
     shape = tuple(args.input)
     print(f'input {shape[0]}x{shape[1]}, tolerance {args.tolerance:.1%}, seed {args.seed}')
     header = (f"{'space':10s} {'step':9s} {'GF':>5s} {'raw/s':>8s} {'met raw':>8s} {'accepted':>9s} "
@@ -70,7 +80,10 @@ def main(argv=None):
     print(header)
     print('-' * len(header))
     for name, step, gflops in cases:
-        space = load_space(name)
+        try:
+            space = load_space(name)
+        except (ValueError, FileNotFoundError) as exc:
+            sys.exit(f'benchmark_sampling.py: --case {name}:{step}:{gflops:g}: {exc}')
         rate, met = raw_rate(space, step, gflops, args.tolerance, shape, args.raw, args.seed)
         num = args.scrfd_full_candidates if (space.faithful and step == 'full') else args.candidates
         cands, stats = sample_candidates(space, num, seed=args.seed, gflops=gflops, tolerance=args.tolerance,

@@ -18,7 +18,7 @@ STUDY=$1
 NGPUS=$2
 shift 2
 PER=1
-if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
+if [ $# -gt 0 ] && [[ $1 =~ ^-?[0-9]+$ ]]; then  # a number here is GPUS_PER_TRIAL, checked below
     PER=$1
     shift
 fi

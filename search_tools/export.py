@@ -10,7 +10,7 @@ import os.path as osp
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from search_tools.study import REPO_ROOT, StudyError, load_spec, write_text_atomic
+from search_tools.study import REPO_ROOT, StudyError, load_spec, move_aside, write_text_atomic
 
 DEFAULT_EXPORT_BASES = ('configs/_base_/datasets/widerface.py', 'configs/_base_/schedules/scrfd_640e.py',
                         'configs/_base_/default_runtime.py')
@@ -61,31 +61,65 @@ def conventional_name(spec: Dict[str, Any], arch: Optional[Dict[str, Any]], base
             f'-{sched["epochs"]}e_{sched["dataset"]}.py')
 
 
-def export(study_dir: str, rank: int = 1, out: str = 'configs/scrfd', force: bool = False,
-           storage: Optional[str] = None, bases: Optional[Sequence[str]] = None, log=print) -> str:
-    """Write the rank-``rank`` completed trial of the study as a full-schedule config at ``out`` (a ``.py`` path,
-    or a folder that gets the conventional name). Refuses an existing file without ``force``. Returns the path."""
-    from mmengine.config import Config
+def pick_row(rows: List[Dict[str, Any]], study_dir: str, rank: Optional[int] = None,
+             trial: Optional[int] = None) -> Dict[str, Any]:
+    """The completed row (of :func:`search_tools.report.collect`) to export: the one of rank ``rank``, or trial
+    number ``trial``.
 
-    from search_tools.report import collect
-    spec = load_spec(study_dir)
-    rows = [r for r in collect(study_dir, storage) if r['state'] == 'COMPLETE']
-    if rank < 1:
+    Equal Hard APs share a rank (1, 1, 3), so a rank held by several trials is a tie and is refused with the
+    trials that share it (the proxy did not order them; choose one with ``trial``), and a rank inside a tie (2
+    here) is no rank at all.
+    """
+    if trial is not None:
+        row = next((r for r in rows if r['trial'] == trial), None)
+        if row is None:
+            raise StudyError(f'{study_dir}: --trial {trial} is not a completed trial (completed: '
+                             f'{", ".join(str(r["trial"]) for r in sorted(rows, key=lambda r: r["trial"])) or "none"})')
+        return row
+    if rank is None or rank < 1:
         raise StudyError(f'--rank must be >= 1, got {rank}')
     if rank > len(rows):
         raise StudyError(f'{study_dir}: --rank {rank} asked, but the study has {len(rows)} completed trial(s)')
-    row = rows[rank - 1]
+    holders = [r for r in rows if r['rank'] == rank]
+    if len(holders) > 1:
+        trials = ', '.join(str(r['trial']) for r in holders)
+        raise StudyError(f'{study_dir}: --rank {rank} is a tie: trials {trials} share it (Hard '
+                         f'{holders[0]["hard"]:.4f}, ranks {rank}-{rank + len(holders) - 1}); the proxy does not '
+                         'order them, so export one of them by --trial N (nothing was written)')
+    if not holders:
+        shared = rows[rank - 1]
+        trials = ', '.join(str(t) for t in sorted([shared['trial']] + shared['tied_with']))
+        raise StudyError(f'{study_dir}: there is no rank {rank}: trials {trials} tie at rank {shared["rank"]} '
+                         f'(Hard {shared["hard"]:.4f}); export one of them by --trial N (nothing was written)')
+    return holders[0]
+
+
+def export(study_dir: str, rank: Optional[int] = 1, out: str = 'configs/scrfd', force: bool = False,
+           storage: Optional[str] = None, bases: Optional[Sequence[str]] = None, trial: Optional[int] = None,
+           log=print) -> str:
+    """Write the rank-``rank`` completed trial of the study (or trial number ``trial``; see :func:`pick_row`
+    for ties) as a full-schedule config at ``out`` (a ``.py`` path, or a folder that gets the conventional name).
+    An existing file is refused; with ``force`` it is moved aside (``NAME.<time>``). Returns the path."""
+    from search_tools.arch import read_config
+    from search_tools.report import collect
+    spec = load_spec(study_dir)
+    rows = [r for r in collect(study_dir, storage) if r['state'] == 'COMPLETE']
+    row = pick_row(rows, study_dir, rank=rank, trial=trial)
+    rank = row['rank']
     bases = resolve_bases(bases or spec.get('export_bases') or DEFAULT_EXPORT_BASES)
     if out.endswith(('/', os.sep)) or osp.isdir(out):
         out = osp.join(out, conventional_name(spec, row.get('arch'), bases))
     elif not out.endswith('.py'):
         raise StudyError(f'--out {out}: expected a .py config path or an existing folder')
-    if osp.exists(out) and not force:
-        raise StudyError(f'--out {out} exists; give --force to overwrite it (nothing was written)')
+    if osp.lexists(out) and not force:
+        raise StudyError(f'--out {out} exists; give --force to move it aside (NAME.<time>) (nothing was written)')
     trial_config = osp.join(study_dir, row['config']) if row.get('config') else None
     if not trial_config or not osp.isfile(trial_config):
         raise StudyError(f'trial {row["trial"]}: its config {trial_config} is missing')
-    model = Config.fromfile(trial_config).model.to_dict()
+    try:
+        model = read_config(trial_config).model.to_dict()
+    except ValueError as exc:
+        raise StudyError(f'trial {row["trial"]}: {exc}') from None
     out_dir = osp.dirname(osp.abspath(out))
     rel_bases = [osp.relpath(b, out_dir) for b in bases]
     shares = ', '.join(f'{k} {v:.0%}' for k, v in row['shares'].items())
@@ -105,9 +139,12 @@ def export(study_dir: str, rank: int = 1, out: str = 'configs/scrfd', force: boo
         f'# Exported {time.strftime("%Y-%m-%d")} from git {spec.get("git_sha", "unknown")}; the full schedule below '
         'comes from the bases.',
     ]
+    from mmengine.config import Config
     body = Config(dict(model=model)).pretty_text
     text = '\n'.join(header) + f'\n_base_ = {rel_bases!r}\n\n' + body
     os.makedirs(out_dir, exist_ok=True)
+    if osp.lexists(out):
+        log(f'moved the existing {out} to {move_aside(out)}')
     write_text_atomic(out, text)
     log(f'exported trial {row["trial"]} (rank {rank}, Hard {row["hard"]:.4f}) to {out}')
     return out

@@ -11,19 +11,23 @@ Shares are fractions of the model's total FLOPs at the study's input size, from 
 with each trial.
 """
 import csv
-import json
+import io
 import os
 import os.path as osp
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.study import RESULT_FILE, StudyError, load_spec, open_study, write_json_atomic
+from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, read_result,
+                                write_json_atomic, write_text_atomic)
 
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
 NETWORK_PARTS = ('backbone', 'neck', 'head')
 SHARE_NAMES = STAGE_PARTS + NETWORK_PARTS
 REPORT_DIR = 'report'
+REPORT_FILES = ('ranking.md', 'ranking.csv', 'bootstrap.json', 'pareto.png', 'edf.png', 'shares.png')
+REPORT_MARK = '.search_report.json'  # marks a folder this report wrote: a later report may rewrite its files
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -67,7 +71,9 @@ def bootstrap_best(stats: np.ndarray, scores: Sequence[float], fraction: float =
     Returns:
         dict of ``(k,)`` arrays: ``median``, ``low`` (2.5 %) and ``high`` (97.5 %) of the statistics of the best
         model of each resample (quantiles of the discrete distribution: the smallest value whose empirical CDF
-        reaches the level), and ``best`` (the statistics of the overall best model).
+        reaches the level), and ``best`` (the statistics of the overall best model; the first of them when the
+        best score is shared). Within a resample, equal best scores go to the model drawn first, a uniformly
+        random one of them (the draws are independent), so the listing order does not bias the statistics.
     """
     stats = np.asarray(stats, dtype=float)
     if stats.ndim == 1:
@@ -123,7 +129,8 @@ def shares(breakdown: Dict[str, Any]) -> Dict[str, float]:
 # --------------------------------------------------------------------------------------------------------------
 def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any]]:
     """One row per finished or running trial of the study (waiting ones left out), completed first by Hard AP
-    (ties: fewer GFLOPs first, then trial number), with ``rank`` set on completed rows."""
+    (equal Hard APs listed by fewer GFLOPs, then trial number), with ``rank`` set on completed rows: equal Hard
+    APs share a rank (1, 1, 3) and ``tied_with`` lists the other trials of the same Hard AP."""
     from optuna.trial import TrialState
     spec = load_spec(study_dir)
     study = open_study(study_dir, storage, spec=spec)
@@ -133,9 +140,8 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
             continue
         attrs = t.user_attrs
         result = {}
-        if attrs.get('trial_dir') and osp.isfile(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE)):
-            with open(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE), encoding='utf-8') as f:
-                result = json.load(f)
+        if attrs.get('trial_dir'):
+            result = read_result(osp.join(study_dir, attrs['trial_dir'], RESULT_FILE), log=lambda *_: None) or {}
         breakdown = attrs.get('breakdown') or result.get('breakdown') or {}
         gflops = breakdown_gflops(breakdown)
         params = breakdown_params(breakdown)
@@ -152,12 +158,29 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
             note=(why if isinstance(why, str) else (why[0] if why else ''))[:120]))
     complete = sorted((r for r in rows if r['state'] == 'COMPLETE'),
                       key=lambda r: (-r['hard'], r['gflops'] if r['gflops'] is not None else 0.0, r['trial']))
-    for rank, row in enumerate(complete, 1):
-        row['rank'] = rank
+    for row in complete:
+        # equal Hard APs share a rank (1, 1, 3): the proxy did not order them, so neither does the ranking
+        row['rank'] = 1 + sum(r['hard'] > row['hard'] for r in complete)
+        row['tied_with'] = [r['trial'] for r in complete if r['hard'] == row['hard'] and r is not row]
     others = sorted((r for r in rows if r['state'] != 'COMPLETE'), key=lambda r: r['trial'])
     for row in others:
-        row['rank'] = None
+        row['rank'], row['tied_with'] = None, []
     return complete + others
+
+
+def best_line(rows: List[Dict[str, Any]]) -> str:
+    """One sentence on the best completed trial of one study's rows: the single best one, or a tie."""
+    done = [r for r in rows if r['state'] == 'COMPLETE']
+    if not done:
+        return 'No completed trial yet.'
+    top = [r for r in done if r['rank'] == 1]
+    if len(top) == 1:
+        return f'Best: trial {top[0]["trial"]}, Hard {top[0]["hard"]:.4f}.'
+    trials = ', '.join(str(r['trial']) for r in top)
+    if len(top) == len(done):
+        return (f'Tie: all {len(done)} completed trials have Hard {top[0]["hard"]:.4f}; the proxy did not tell '
+                'them apart (no single best model, no bootstrap).')
+    return f'Tie for best: trials {trials} share Hard {top[0]["hard"]:.4f}; no single best model.'
 
 
 def _fmt(value, pattern='{:.4f}'):
@@ -165,15 +188,18 @@ def _fmt(value, pattern='{:.4f}'):
 
 
 def ranking_table(rows: List[Dict[str, Any]]) -> str:
-    """The ranking as a Markdown table (one line per trial)."""
+    """The ranking as a Markdown table (one line per trial); a shared rank is written ``1=``."""
     head = (['rank', 'trial', 'Hard', 'Medium', 'Easy', 'GFLOPs', 'params (M)']
             + [f'{p}%' for p in SHARE_NAMES] + ['state', 'note'])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
-        cells = [_fmt(r['rank'], '{}'), str(r['trial']), _fmt(r['hard']), _fmt(r['medium']), _fmt(r['easy']),
+        rank = _fmt(r['rank'], '{}') + ('=' if r.get('tied_with') else '')
+        cells = [rank, str(r['trial']), _fmt(r['hard']), _fmt(r['medium']), _fmt(r['easy']),
                  _fmt(r['gflops'], '{:.3f}'), _fmt(r['params_m'], '{:.3f}')]
         cells += [_fmt(r['shares'].get(p) if r['shares'] else None, '{:.0%}').rstrip('%') for p in SHARE_NAMES]
         note = r['note'] or (f'duplicate of trial {r["duplicate_of"]}' if r.get('duplicate_of') is not None else '')
+        if r.get('tied_with'):
+            note = '; '.join(filter(None, [f'tie with trial(s) {", ".join(map(str, r["tied_with"]))}', note]))
         cells += [r['state'], note.replace('|', '/')]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -181,14 +207,23 @@ def ranking_table(rows: List[Dict[str, Any]]) -> str:
 
 def bootstrap_shares(rows: List[Dict[str, Any]], repeats: int = 10000, seed: int = 0) -> Dict[str, Any]:
     """:func:`bootstrap_best` over the completed rows' FLOPs shares: ``{share: {median, low, high, best}}`` plus
-    ``n`` and ``sample_size``; empty without completed trials."""
+    ``n`` and ``sample_size`` (``best`` None and ``tied_best`` the trials when the best Hard AP is shared); empty
+    without completed trials; ``{n, skipped}`` (the reason) when all of them have the same Hard AP."""
     done = [r for r in rows if r['state'] == 'COMPLETE' and r['shares']]
     if not done:
         return {}
+    if len({r['hard'] for r in done}) == 1:  # no model is better than another: there is no best to locate
+        return dict(n=len(done), skipped=f'all {len(done)} completed trials have the same Hard AP '
+                                         f'{done[0]["hard"]:.4f}: no best model to bootstrap')
     names = [p for p in SHARE_NAMES if all(p in r['shares'] for r in done)]
     stats = np.array([[r['shares'][p] for p in names] for r in done])
     out = bootstrap_best(stats, [r['hard'] for r in done], repeats=repeats, seed=seed)
     summary = {p: {k: float(out[k][i]) for k in ('median', 'low', 'high', 'best')} for i, p in enumerate(names)}
+    top = [r['trial'] for r in done if r['hard'] == max(x['hard'] for x in done)]
+    if len(top) > 1:  # the overall best is a tie: no single model's shares to mark
+        for p in names:
+            summary[p]['best'] = None
+        summary['tied_best'] = top
     summary['n'] = len(done)
     summary['sample_size'] = int(out['sample_size'])
     return summary
@@ -258,14 +293,16 @@ def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
     names = [p for p in SHARE_NAMES if p in summary]
     if not names:
         return None
+    best = [summary[p]['best'] for p in names]
     fig = _new_figure((6, 3.6))
     ax = fig.add_subplot(111)
     med = np.array([summary[p]['median'] for p in names])
     low = np.array([summary[p]['low'] for p in names])
     high = np.array([summary[p]['high'] for p in names])
     x = np.arange(len(names))
-    ax.errorbar(x, med, yerr=[med - low, high - med], fmt='o', capsize=4)
-    ax.scatter(x, [summary[p]['best'] for p in names], marker='x', color='r', label='best model')
+    ax.errorbar(x, med, yerr=[med - low, high - med], fmt='o', capsize=4, label='median, 95% interval')
+    if None not in best:
+        ax.scatter(x, best, marker='x', color='r', label='best model')
     ax.set_xticks(x, names)
     ax.set_ylabel('share of total FLOPs')
     ax.set_title(f'bootstrap of the best model (n={summary["n"]}, {summary["sample_size"]} per resample)',
@@ -280,40 +317,124 @@ def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
 # --------------------------------------------------------------------------------------------------------------
 # the report command
 # --------------------------------------------------------------------------------------------------------------
+def check_report_dir(out_dir: str, owned: bool = False, force: bool = False) -> List[str]:
+    """The report files already in ``out_dir`` that must be moved aside before writing (empty when there are
+    none, or when the folder is the report's own: ``owned`` (a study's default ``report/`` folder) or marked by a
+    former report (``.search_report.json``)). Without ``force`` such files are refused: they are someone else's.
+
+    Raises:
+        StudyError: ``out_dir`` is a file, or it holds report files from elsewhere and ``force`` is False.
+    """
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise StudyError(f'--out {out_dir}: is a file; expected a folder for the report')
+    clashes = [name for name in REPORT_FILES if osp.lexists(osp.join(out_dir, name))]
+    if not clashes or owned or osp.isfile(osp.join(out_dir, REPORT_MARK)):
+        return []
+    if not force:
+        raise StudyError(f'--out {out_dir} already holds {", ".join(clashes)}, not written by search.py report; '
+                         'give another --out, or --force to move them aside (NAME.<time>); nothing was written')
+    return clashes
+
+
+def _heading(label: str, study_dir: str) -> str:
+    return label if label.endswith(f'({study_dir})') else f'{label} ({study_dir})'
+
+
+def _waiting(study_dir: str, storage: Optional[str]) -> int:
+    from optuna.trial import TrialState
+    study = open_study(study_dir, storage, spec=load_spec(study_dir))
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+class _NothingToDraw(Exception):
+    pass
+
+
+def _write_png(draw, data, path: str) -> Optional[str]:
+    """``draw(data, file)`` written through a temporary file and a rename (a reader never sees half a PNG); when
+    there is nothing to draw, a plot left from an earlier report in this (the report's own) folder is removed, so
+    that the folder never shows a stale plot next to a new ranking."""
+    from mmdet_face.deployment.output_file import atomic_output
+    try:
+        with atomic_output(path, overwrite=True) as tmp:
+            if draw(data, tmp) is None:
+                raise _NothingToDraw
+    except _NothingToDraw:
+        if osp.isfile(path):
+            os.remove(path)
+        return None
+    return path
+
+
 def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_dir: Optional[str] = None,
-                 repeats: int = 10000, log=print) -> Dict[str, Any]:
+                 repeats: int = 10000, force: bool = False, log=print) -> Dict[str, Any]:
     """Rank the trials of one or more studies (e.g. step 1 and step 2) and write ``ranking.md``, ``ranking.csv``,
     ``bootstrap.json``, ``pareto.png``, ``edf.png`` and ``shares.png`` into ``out_dir`` (default
-    ``<first study>/report``). The table and the bootstrap are printed through ``log``."""
+    ``<first study>/report``, the report's own folder, rewritten by every report). An ``out_dir`` that holds such
+    files from elsewhere is refused (:func:`check_report_dir`); with ``force`` they are moved aside first. The
+    table and the bootstrap are printed through ``log``.
+
+    Raises:
+        StudyError: no trial of any of the studies has started (nothing is written).
+    """
+    owned = out_dir is None
     out_dir = out_dir or osp.join(study_dirs[0], REPORT_DIR)
-    os.makedirs(out_dir, exist_ok=True)
-    rows, tables, boots, names = [], [], {}, []
-    for study_dir in study_dirs:
+    clashes = check_report_dir(out_dir, owned, force)
+    rows, tables, boots, names, idle = [], [], {}, [], []
+    folders = [osp.realpath(d) for d in study_dirs]
+    if len(set(folders)) < len(folders):
+        twice = sorted({d for d in study_dirs if folders.count(osp.realpath(d)) > 1})
+        raise StudyError(f'--study {" ".join(twice)}: the same study given more than once (nothing was written)')
+    # the tables, curves and bootstraps are told apart by study name; two folders with the same name (say, step 1
+    # sampled twice with other seeds) are told apart by their folder too, instead of being merged into one
+    spec_names = [load_spec(d)['name'] for d in study_dirs]
+    labels = [name if spec_names.count(name) == 1 else f'{name} ({d})' for name, d in zip(spec_names, study_dirs)]
+    for study_dir, name in zip(study_dirs, labels):
         study_rows = collect(study_dir, storage)
+        for row in study_rows:
+            row['study'] = name
         rows += study_rows
-        name = load_spec(study_dir)['name']
         names.append(name)
-        tables.append(f'## {name} ({study_dir})\n\n{ranking_table(study_rows)}\n')
+        waiting = _waiting(study_dir, storage)
+        if not study_rows:
+            idle.append(f'{study_dir}: no trial has started yet ({waiting} queued); start workers with '
+                        f'search.py run --study {study_dir}')
+            tables.append(f'## {_heading(name, study_dir)}\n\nNo trial has started yet: {waiting} queued.\n')
+        else:
+            queued = f'\n{waiting} more queued trial(s) have not started yet.\n' if waiting else ''
+            tables.append(f'## {_heading(name, study_dir)}\n\n{ranking_table(study_rows)}\n\n{best_line(study_rows)}\n'
+                          f'{queued}')
         boots[name] = bootstrap_shares(study_rows, repeats=repeats)
+    if not rows:
+        raise StudyError('nothing to rank: ' + '; '.join(idle) + ' (nothing was written)')
+    for name in clashes:
+        log(f'moved the existing {osp.join(out_dir, name)} to {move_aside(osp.join(out_dir, name))}')
+    os.makedirs(out_dir, exist_ok=True)
+    write_json_atomic(osp.join(out_dir, REPORT_MARK),
+                      dict(studies=[osp.abspath(d) for d in study_dirs], written=time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+                           files=list(REPORT_FILES)))
     text = '\n'.join(tables)
-    with open(osp.join(out_dir, 'ranking.md'), 'w', encoding='utf-8') as f:
-        f.write(text)
-    with open(osp.join(out_dir, 'ranking.csv'), 'w', newline='', encoding='utf-8') as f:
-        writer = csv.writer(f)
-        writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
-                        + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note'])
-        for r in rows:
-            writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
-                             r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
-                            + [r['key'], r['config'], r['checkpoint'], r['note']])
+    write_text_atomic(osp.join(out_dir, 'ranking.md'), text)
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator='\n')
+    writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
+                    + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note', 'tied_with'])
+    for r in rows:
+        writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
+                         r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
+                        + [r['key'], r['config'], r['checkpoint'], r['note'],
+                           ' '.join(map(str, r.get('tied_with') or []))])
+    write_text_atomic(osp.join(out_dir, 'ranking.csv'), table.getvalue())
     write_json_atomic(osp.join(out_dir, 'bootstrap.json'), boots)
-    plots = dict(pareto=plot_pareto(rows, osp.join(out_dir, 'pareto.png')),
-                 edf=plot_edf(rows, osp.join(out_dir, 'edf.png')))
+    plots = dict(pareto=_write_png(plot_pareto, rows, osp.join(out_dir, 'pareto.png')),
+                 edf=_write_png(plot_edf, rows, osp.join(out_dir, 'edf.png')))
     first = boots.get(names[0]) or {}
-    plots['shares'] = plot_shares(first, osp.join(out_dir, 'shares.png'))
+    plots['shares'] = _write_png(plot_shares, first, osp.join(out_dir, 'shares.png'))
     log(text)
     for name, summary in boots.items():
-        if summary:
+        if summary.get('skipped'):
+            log(f'bootstrap ({name}): skipped, {summary["skipped"]}')
+        elif summary:
             log(f'bootstrap ({name}, n={summary["n"]}, {summary["sample_size"]} models per resample, '
                 f'{repeats} resamples): share of the best model, median [95% interval]')
             log('  ' + '  '.join(f'{p} {summary[p]["median"]:.1%} [{summary[p]["low"]:.1%}, '
@@ -324,26 +445,46 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     return dict(rows=rows, bootstrap=boots, plots=plots, out_dir=out_dir)
 
 
+def _trials(row: Dict[str, Any]) -> str:
+    """``row``'s trial and those it ties with, as ``3, 5, 8``."""
+    return ', '.join(str(t) for t in sorted([row['trial']] + list(row.get('tied_with') or [])))
+
+
 def pick_template(study_dir: str, pick: str = 'best', storage: Optional[str] = None,
                   repeats: int = 10000) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """The architecture step 2 starts from, chosen from a step-1 study: ``best`` is the rank-1 trial;
     ``bootstrap`` is the best-ranked trial whose stage shares (stem, C2..C5) all lie inside the bootstrap's 95 %
-    intervals (else the one closest to the bootstrap medians). Returns ``(arch, why)``."""
+    intervals (else the one closest to the bootstrap medians). Returns ``(arch, why)``.
+
+    Raises:
+        StudyError: no completed trial, or the pick is a tie (equal Hard APs): there is no single trial to take.
+    """
     rows = [r for r in collect(study_dir, storage) if r['state'] == 'COMPLETE' and r.get('arch')]
     if not rows:
         raise StudyError(f'{study_dir}: no completed trial to take a template from (run the study first)')
     if pick == 'best':
         row = rows[0]
+        if row['tied_with']:
+            raise StudyError(f'{study_dir}: --pick best: trials {_trials(row)} tie for the best Hard AP '
+                             f'{row["hard"]:.4f}; there is no single best trial'
+                             + ('' if len(row['tied_with']) + 1 == len(rows) else '; try --pick bootstrap'))
         return row['arch'], dict(pick='best', trial=row['trial'], hard=row['hard'], study=study_dir)
     if pick != 'bootstrap':
         raise StudyError(f'pick must be best or bootstrap, got {pick!r}')
     summary = bootstrap_shares(rows, repeats=repeats)
+    if summary.get('skipped'):
+        raise StudyError(f'{study_dir}: --pick bootstrap: {summary["skipped"]}')
     names = [p for p in STAGE_PARTS if p in summary]
     if not names:
         raise StudyError(f'{study_dir}: its trials record no stage FLOPs shares; use --pick best')
     inside = [r for r in rows if all(summary[p]['low'] <= r['shares'][p] <= summary[p]['high'] for p in names)]
     if inside:
         row, how = inside[0], 'best-ranked trial inside every 95% interval'
+        tied = [r for r in inside[1:] if r['hard'] == row['hard']]
+        if tied:
+            trials = ', '.join(str(r['trial']) for r in [row] + tied)
+            raise StudyError(f'{study_dir}: --pick bootstrap: trials {trials} lie inside every 95% interval and '
+                             f'tie at Hard {row["hard"]:.4f}; there is no single trial to pick')
     else:
         row = min(rows, key=lambda r: sum(abs(r['shares'][p] - summary[p]['median']) for p in names))
         how = 'trial closest to the bootstrap medians (none inside every interval)'

@@ -7,8 +7,8 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
             [--proxy-batch B] [--proxy-lr LR] [--data-root DIR] [--storage URL] --out DIR [--force]
     python search_tools/search.py run     --study DIR [--storage URL] [--trials N] [--gpus K] [--proxy-epochs E]
             [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
-    python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR]
-    python search_tools/search.py export  --study DIR --rank 1 --out configs/scrfd/[NAME.py] [--force]
+    python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR] [--repeats N] [--force]
+    python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
@@ -16,10 +16,8 @@ folder and the storage); ``report`` ranks and plots; ``export`` writes a winner 
 See search_tools/README.md.
 """
 import argparse
-import math
 import os
 import os.path as osp
-import shutil
 import signal
 import sys
 import threading
@@ -29,10 +27,11 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmdet_face.engine.cli import positive_int  # noqa: E402  (light: no torch)
-from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, open_study,  # noqa: E402
-                                storage_label, template_path, validate_spec, versions, write_json_atomic,
-                                spec_path)
+from search_tools.arguments import (bounded_int, input_size, non_negative_int, positive_float,  # noqa: E402,F401
+                                    positive_int, seed, tolerance)
+from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
+                                open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
+                                versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
@@ -40,40 +39,7 @@ DEFAULT_TEMPLATES = {
     'mobilenet': 'configs/scrfd/scrfd_500m_4xb8-640e_widerface.py',
 }
 CANDIDATES_DIR = 'candidates'
-
-
-# --------------------------------------------------------------------------------------------------------------
-# argument types
-# --------------------------------------------------------------------------------------------------------------
-def input_size(text: str):
-    """``WxH`` (e.g. ``640x480``, as SCRFD writes VGA) -> ``(H, W)``; one number is a square."""
-    parts = text.lower().replace('*', 'x').split('x')
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}') from None
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 640x480, got {text!r}')
-    return values[1], values[0]
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {text!r}') from None
-    if not 0 < value < math.inf:  # NaN fails both comparisons
-        raise argparse.ArgumentTypeError(f'expected a positive number, got {value}')
-    return value
-
-
-def tolerance(text: str) -> float:
-    value = positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f'a relative tolerance in (0, 1) such as 0.02, got {value}')
-    return value
+MAX_REPEATS = 10 ** 6  # bootstrap resamples: the draws take repeats x (n / 4) integers of memory
 
 
 def parse_args(argv=None):
@@ -96,7 +62,7 @@ def parse_args(argv=None):
     s.add_argument('--pick', choices=('best', 'bootstrap'), default='best',
                    help='with --template-from: the best trial, or the best one inside the bootstrap intervals')
     s.add_argument('--num', type=positive_int, default=64, help='candidates to sample and queue (default 64)')
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--seed', type=seed, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     s.add_argument('--sampler', choices=SAMPLERS, default='random',
                    help='how workers draw trials beyond the queued ones (default random, as SCRFD)')
     s.add_argument('--proxy-epochs', type=positive_int,
@@ -118,7 +84,8 @@ def parse_args(argv=None):
     r.add_argument('--study', required=True)
     r.add_argument('--storage', help='database URL (default: the study folder\'s journal file)')
     r.add_argument('--trials', type=positive_int,
-                   help='finished trials the study should reach, all workers together (default: the queued N)')
+                   help='completed trials the study should reach, all workers together (failed ones do not '
+                   'count; default: the queued N)')
     r.add_argument('--gpus', type=positive_int, default=1, help='GPUs per trial (>1: torchrun --standalone)')
     r.add_argument('--proxy-epochs', type=positive_int, help='only before any trial ran: change the proxy epochs')
     r.add_argument('--sampler', choices=SAMPLERS, help='override the study\'s sampler for new draws')
@@ -126,36 +93,39 @@ def parse_args(argv=None):
     r.add_argument('--stale-after', type=positive_float, default=600.0,
                    help='seconds without a heartbeat before another worker takes a trial over (default 600)')
     r.add_argument('--max-attempts', type=positive_int, default=3,
-                   help='times a killed trial is resumed before it stays failed')
+                   help='attempts a candidate gets (killed or failed trials are queued again) before it stays '
+                   'failed (default 3)')
 
     p = sub.add_parser('report', help='rank the trials, plot Pareto front / EDF, bootstrap the FLOPs shares')
     p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')
     p.add_argument('--storage')
     p.add_argument('--out', help='report folder (default: DIR/report)')
-    p.add_argument('--repeats', type=positive_int, default=10000, help='bootstrap resamples (default 10^4)')
+    p.add_argument('--repeats', type=bounded_int(1, MAX_REPEATS), default=10000,
+                   help=f'bootstrap resamples, 1 to {MAX_REPEATS:.0e} (default 10^4)')
+    p.add_argument('--force', action='store_true',
+                   help='--out holds report files search.py report did not write: move them aside (NAME.<time>)')
 
     e = sub.add_parser('export', help='write the rank-k trial as a full-schedule config')
     e.add_argument('--study', required=True)
-    e.add_argument('--rank', type=positive_int, default=1)
+    which = e.add_mutually_exclusive_group()
+    which.add_argument('--rank', type=positive_int, default=1,
+                       help='the rank to export (default 1); a rank several trials share (equal Hard AP) is '
+                       'refused as a tie')
+    which.add_argument('--trial', type=non_negative_int, help='export this trial number instead (e.g. one of a tie)')
     e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
     e.add_argument('--storage')
-    e.add_argument('--force', action='store_true', help='overwrite an existing --out')
-    return parser.parse_args(argv)
+    e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
+    args = parser.parse_args(argv)
+    if args.command == 'run' and args.heartbeat >= args.stale_after:
+        # a lease refreshed less often than other workers consider it stale is reaped while its worker trains
+        parser.error(f'--heartbeat {args.heartbeat:g} must be shorter than --stale-after {args.stale_after:g} '
+                     '(other workers take over a trial whose lease is older than --stale-after)')
+    return args
 
 
 # --------------------------------------------------------------------------------------------------------------
 # sample
 # --------------------------------------------------------------------------------------------------------------
-def move_aside(path: str) -> str:
-    stamp = time.strftime('%Y%m%d-%H%M%S')
-    target, n = f'{path.rstrip("/")}.{stamp}', 1
-    while osp.exists(target):
-        n += 1
-        target = f'{path.rstrip("/")}.{stamp}-{n}'
-    shutil.move(path, target)
-    return target
-
-
 def set_data_root(cfg, data_root: str) -> None:
     """Point the template's dataloaders and WIDER FACE metrics at ``data_root`` (WIDER layout)."""
     root = osp.abspath(data_root).rstrip('/') + '/'
@@ -174,23 +144,40 @@ def set_data_root(cfg, data_root: str) -> None:
 
 
 def default_proxy(template_cfg, args) -> dict:
-    epochs = args.proxy_epochs or max(1, int(template_cfg.train_cfg.max_epochs) // 8)
-    return dict(epochs=epochs,
-                batch_size=args.proxy_batch or int(template_cfg.train_dataloader.batch_size),
-                lr=float(args.proxy_lr or template_cfg.optim_wrapper.optimizer.lr),
-                checkpoint_interval=args.proxy_checkpoint_interval or max(1, epochs // 16))
+    """The proxy schedule: the options given, else the template's schedule cut to 1/8 (SCRFD: 80 of 640 epochs).
+
+    Raises:
+        StudyError: the template lacks what a default is read from, or the checkpoint interval is longer than
+            the proxy (no checkpoint a killed trial could resume from).
+    """
+    try:
+        epochs = args.proxy_epochs or max(1, int(template_cfg.train_cfg.max_epochs) // 8)
+        proxy = dict(epochs=epochs,
+                     batch_size=args.proxy_batch or int(template_cfg.train_dataloader.batch_size),
+                     lr=float(args.proxy_lr or template_cfg.optim_wrapper.optimizer.lr),
+                     checkpoint_interval=args.proxy_checkpoint_interval or max(1, epochs // 16))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise StudyError(f'--template {template_cfg.filename}: cannot read the schedule the proxy defaults come '
+                         f'from (train_cfg.max_epochs, train_dataloader.batch_size, optim_wrapper.optimizer.lr): '
+                         f'{type(exc).__name__}: {exc}; give --proxy-epochs/--proxy-batch/--proxy-lr') from None
+    if proxy['checkpoint_interval'] > proxy['epochs']:
+        raise StudyError(f'--proxy-checkpoint-interval {proxy["checkpoint_interval"]} is longer than the '
+                         f'{proxy["epochs"]}-epoch proxy: a killed trial would have no checkpoint to resume from')
+    return proxy
 
 
 def cmd_sample(args) -> str:
-    from mmengine.config import Config
-
     from search_tools import space as space_mod
+    from search_tools.arch import read_config
+    from search_tools.data_check import check_data, data_problems
+    from search_tools.export import resolve_bases
     out = args.out
-    if osp.exists(out) and (not osp.isdir(out) or os.listdir(out)):
-        if not args.force:
-            raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
-                             'study (nothing was changed)')
-        print(f'[search] moved the existing {out} to {move_aside(out)}')
+    # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
+    # leaves the user's folder where it was
+    occupied = osp.exists(out) and (not osp.isdir(out) or bool(os.listdir(out)))
+    if occupied and not args.force:
+        raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
+                         'study (nothing was changed)')
     if args.template and args.template_from:
         raise StudyError('give --template or --template-from, not both')
     template_arch, picked = None, None
@@ -203,14 +190,38 @@ def cmd_sample(args) -> str:
                                                                                   DEFAULT_TEMPLATES['resnet']))
     if not osp.isfile(template_file):
         raise StudyError(f'--template {template_file}: no such config file')
-    template_cfg = Config.fromfile(template_file)
+    try:
+        template_cfg = read_config(template_file)
+    except ValueError as exc:
+        raise StudyError(f'--template {exc}') from None
     if args.data_root:
         set_data_root(template_cfg, args.data_root)
-    if template_arch is None and (args.step == 'full' or args.template):
-        # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's mode 1),
-        # else the space's own, scaled to the budget
-        template_arch = space_mod.arch_from_config(template_cfg)
-    space = space_mod.load_space(args.space)
+        # a data root that is not in the layout would make every trial fail in its training subprocess
+        check_data(template_cfg, f'--data-root {args.data_root}', hint='Nothing was written')
+    else:
+        problems = data_problems(template_cfg)
+        if problems:
+            print(f'[search] WARNING: the data of {template_file} is not usable here (' + '; '.join(problems)
+                  + '); workers refuse to train until it is (give --data-root DIR to point the study at the data)')
+    try:
+        if template_arch is None and (args.step == 'full' or args.template):
+            # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
+            # mode 1), else the space's own, scaled to the budget
+            template_arch = space_mod.arch_from_config(template_cfg)
+    except ValueError as exc:
+        raise StudyError(f'--template {exc}') from None
+    try:
+        space = space_mod.load_space(args.space)
+    except (ValueError, FileNotFoundError) as exc:
+        raise StudyError(f'--space {exc}') from None
+    if args.export_bases:  # checked now, not at export time after the whole search
+        try:
+            resolve_bases(args.export_bases)
+        except StudyError as exc:
+            raise StudyError(f'--export-bases: {exc}') from None
+    if args.storage:  # a storage that cannot be opened is refused before the study folder is written
+        open_storage(out, args.storage)
+    proxy = default_proxy(template_cfg, args)
 
     t0 = time.time()
     cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
@@ -222,6 +233,8 @@ def cmd_sample(args) -> str:
         raise StudyError(f'no candidate of the {args.space} space meets {args.gflops:g} GFLOPs +- '
                          f'{args.tolerance:.0%} at {args.input[1]}x{args.input[0]} in {stats["raw_samples"]} raw '
                          f'samples ({stats["infeasible"]} infeasible; last: {reason}); nothing was written')
+    if occupied:
+        print(f'[search] moved the existing {out} to {move_aside(out)}')
     os.makedirs(out, exist_ok=True)
     written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:
@@ -231,7 +244,7 @@ def cmd_sample(args) -> str:
     spec = dict(
         spec_version=SPEC_VERSION, name=name, space=str(args.space), step=args.step, gflops=args.gflops,
         tolerance=args.tolerance, input_shape=list(args.input), seed=args.seed, sampler=args.sampler,
-        num=len(cands), proxy=default_proxy(template_cfg, args), template_config=osp.abspath(template_file),
+        num=len(cands), proxy=proxy, template_config=osp.abspath(template_file),
         template_arch=template_arch, template_picked=picked, data_root=args.data_root,
         export_bases=args.export_bases, storage=storage_label(out, args.storage),
         sampling=_jsonable(stats, seconds), versions=versions(), git_sha=git_sha(),
@@ -307,12 +320,14 @@ def cmd_run(args):
 
 def cmd_report(args):
     from search_tools.report import write_report
-    return write_report(args.study, storage=args.storage, out_dir=args.out, repeats=args.repeats)
+    return write_report(args.study, storage=args.storage, out_dir=args.out, repeats=args.repeats,
+                        force=args.force)
 
 
 def cmd_export(args):
     from search_tools.export import export
-    return export(args.study, rank=args.rank, out=args.out, force=args.force, storage=args.storage)
+    return export(args.study, rank=None if args.trial is not None else args.rank, out=args.out, force=args.force,
+                  storage=args.storage, trial=args.trial)
 
 
 def main(argv=None):

@@ -24,12 +24,23 @@ if [ ! -f "$STUDY/study.json" ]; then
     echo "slurm_search.sh: $STUDY/study.json not found (create the study with search.py sample ... --out $STUDY)" >&2
     exit 2
 fi
+positive_integers() {  # each named variable must hold a positive integer (checked before any arithmetic on it)
+    local name
+    for name in "$@"; do
+        if ! [[ ${!name} =~ ^[1-9][0-9]*$ ]]; then
+            echo "slurm_search.sh: $name must be a positive integer, got '${!name}'" >&2
+            exit 2
+        fi
+    done
+}
 WORKERS=${WORKERS:-8}
 PARALLEL=${PARALLEL:-$WORKERS}
 GPUS_PER_TRIAL=${GPUS_PER_TRIAL:-1}
+positive_integers WORKERS PARALLEL GPUS_PER_TRIAL
 CPUS_PER_TASK=${CPUS_PER_TASK:-$(( 5 * GPUS_PER_TRIAL ))}
 TIME=${TIME:-24:00:00}
 SIGNAL_BEFORE=${SIGNAL_BEFORE:-600}
+positive_integers CPUS_PER_TASK SIGNAL_BEFORE
 GRES=${GRES-gpu:$GPUS_PER_TRIAL}
 SBATCH_ARGS=${SBATCH_ARGS:-}
 PYTHON=${PYTHON:-python}

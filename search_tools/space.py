@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.arch import arch_from_config, arch_key, check_arch, materialise
+from search_tools.arch import arch_from_config, arch_key, check_arch, materialise, read_config
 from search_tools.flops import count_flops, printed_module_gflops
 
 __all__ = ['SearchSpace', 'RandomSuggester', 'InfeasibleBudget', 'Candidate', 'load_space', 'project',
@@ -233,8 +233,13 @@ def _canonical(arch: dict) -> dict:
 
 
 def load_space(name_or_path: str) -> SearchSpace:
-    """Load ``'resnet'``, ``'mobilenet'``, ``'scrfd'`` (files in ``search_tools/spaces/``) or a space file path."""
-    from mmengine.config import Config
+    """Load ``'resnet'``, ``'mobilenet'``, ``'scrfd'`` (files in ``search_tools/spaces/``) or a space file path.
+
+    Raises:
+        FileNotFoundError: a space file that does not exist.
+        ValueError: an unknown space name, or a file that is not a valid space (the message names the file, and the
+            line of a syntax error).
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = SPACES_DIR / f'{name_or_path}.py'
@@ -243,7 +248,7 @@ def load_space(name_or_path: str) -> SearchSpace:
             raise ValueError(f'unknown search space {name_or_path!r}: expected one of {known} or a .py file')
     elif not path.is_file():
         raise FileNotFoundError(f'search space file {path} does not exist')
-    data = Config.fromfile(str(path)).to_dict()
+    data = read_config(path).to_dict()
     return SearchSpace(data, path.stem, str(path))
 
 

@@ -49,6 +49,8 @@ SPEC_FIELDS = {
     'input_shape': list, 'seed': int, 'sampler': str, 'num': int, 'proxy': dict, 'template_config': str,
 }
 PROXY_FIELDS = {'epochs': int, 'batch_size': int, 'lr': (int, float), 'checkpoint_interval': int}
+# what a re-queued trial carries over from the failed one: its candidate and its folder
+REQUEUED_ATTRS = ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source', 'has_params')
 
 
 class StudyError(RuntimeError):
@@ -75,6 +77,19 @@ def write_text_atomic(path: str, text: str) -> None:
     with atomic_output(path, overwrite=True) as tmp:
         with open(tmp, 'w', encoding='utf-8') as f:
             f.write(text)
+
+
+def move_aside(path: str) -> str:
+    """Rename ``path`` (a file or a folder) to ``<path>.<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken) instead
+    of replacing or deleting it; returns the new path."""
+    import shutil
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    target, n = f'{path.rstrip("/")}.{stamp}', 1
+    while osp.lexists(target):
+        n += 1
+        target = f'{path.rstrip("/")}.{stamp}-{n}'
+    shutil.move(path, target)
+    return target
 
 
 def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, Any]:
@@ -119,6 +134,28 @@ def load_spec(study_dir: str) -> Dict[str, Any]:
     return validate_spec(spec, path)
 
 
+def read_result(path: str, log=print) -> Optional[Dict[str, Any]]:
+    """A trial's ``result.json`` as a dict, or None when it is absent or unusable: not a JSON object, or marked
+    COMPLETE without a Hard AP in [0, 1]. An unusable file is left in place and said through ``log`` (the trial is
+    then trained again, and its new result replaces the file)."""
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            result = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log(f'[search] {path}: unreadable ({type(exc).__name__}: {exc}); ignored')
+        return None
+    if not isinstance(result, dict):
+        log(f'[search] {path}: not a JSON object; ignored')
+        return None
+    hard = result.get('hard')
+    if result.get('state') == 'COMPLETE' and not (isinstance(hard, (int, float)) and 0 <= hard <= 1):
+        log(f'[search] {path}: COMPLETE without a Hard AP in [0, 1] (hard = {hard!r}); ignored')
+        return None
+    return result
+
+
 def template_path(study_dir: str) -> str:
     return osp.join(study_dir, TEMPLATE_FILE)
 
@@ -155,15 +192,24 @@ def versions() -> Dict[str, str]:
 # --------------------------------------------------------------------------------------------------------------
 def open_storage(study_dir: str, url: Optional[str] = None):
     """The Optuna storage of a study: ``url`` (any database URL Optuna takes, e.g. ``postgresql://...``;
-    ``journal:PATH`` for another journal file) or, by default, the journal file inside the study folder."""
+    ``journal:PATH`` for another journal file) or, by default, the journal file inside the study folder.
+
+    Raises:
+        StudyError: ``url`` cannot be opened (unknown scheme, missing driver, unreachable server, a journal path
+            in a folder that does not exist); the message names ``--storage`` and says why.
+    """
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     if url is None:
         return JournalStorage(JournalFileBackend(osp.join(study_dir, JOURNAL_FILE)))
-    if url.startswith('journal:'):
-        return JournalStorage(JournalFileBackend(url[len('journal:'):]))
-    return optuna.storages.get_storage(url)
+    try:
+        if url.startswith('journal:'):
+            return JournalStorage(JournalFileBackend(url[len('journal:'):]))
+        return optuna.storages.get_storage(url)
+    except Exception as exc:  # noqa: BLE001  (sqlalchemy / driver / OS errors: a user's URL, said as such)
+        raise StudyError(f'--storage {storage_label(study_dir, url)}: cannot be opened ({type(exc).__name__}: '
+                         f'{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})') from None
 
 
 def storage_label(study_dir: str, url: Optional[str] = None) -> str:
@@ -334,14 +380,22 @@ def reap_stale_trials(study, stale_after: float = 600.0, max_attempts: int = 3, 
         except UpdateFinishedTrialError:
             continue  # another reaper (or the worker itself) finished it first
         reaped.append(trial.number)
-        attempt = int(trial.user_attrs.get('attempt', 1))
-        if attempt >= max_attempts:
-            log(f'[search] trial {trial.number} stale ({why}); {attempt} attempts made, not re-enqueued')
-            continue
-        carried = {k: v for k, v in trial.user_attrs.items()
-                   if k in ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source')}
-        carried.update(attempt=attempt + 1, resumes_trial=trial.number)
-        study.enqueue_trial(dict(trial.params), user_attrs=carried)
-        log(f'[search] trial {trial.number} stale ({why}): failed and re-enqueued (attempt {attempt + 1}, '
-            f'resumes in {carried.get("trial_dir", "a new folder")})')
+        requeue(study, trial, max_attempts, f'stale ({why})', log)
     return reaped
+
+
+def requeue(study, trial, max_attempts: int, why: str, log=print) -> bool:
+    """Queue the candidate of the failed ``trial`` (an Optuna ``Trial`` or ``FrozenTrial``) again: its parameters
+    and its attributes (key, arch, config, folder), with ``attempt`` + 1, so that the next worker takes it over in
+    its folder (resuming from its last checkpoint); not after ``max_attempts`` attempts. ``why`` (e.g. ``stale
+    (...)``) goes into the log line. Returns whether it was queued."""
+    attempt = int(trial.user_attrs.get('attempt', 1))
+    if attempt >= max_attempts:
+        log(f'[search] trial {trial.number} {why}; {attempt} attempts made, not re-enqueued')
+        return False
+    carried = {k: v for k, v in trial.user_attrs.items() if k in REQUEUED_ATTRS}
+    carried.update(attempt=attempt + 1, resumes_trial=trial.number)
+    study.enqueue_trial(dict(trial.params), user_attrs=carried)
+    log(f'[search] trial {trial.number} {why}: failed and re-enqueued (attempt {attempt + 1}, '
+        f'resumes in {carried.get("trial_dir", "a new folder")})')
+    return True

@@ -13,7 +13,7 @@ Any number of workers may run against one study (``dist_search.sh``, ``slurm_sea
 
 A trial whose worker died is re-enqueued by the reaper (:mod:`search_tools.study`) with its folder and resumes from
 its last checkpoint (``tools/train.py --resume-if-possible``); a config that crashes becomes a FAIL trial with the
-tail of its log and the worker goes on with the next one.
+tail of its log, its candidate is queued again (up to ``max_attempts``) and the worker goes on with the next one.
 """
 import ctypes
 import glob
@@ -27,14 +27,16 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, reap_stale_trials, spec_path, template_path, trial_id,
-                                versions, worker_identity, write_json_atomic, write_text_atomic)
+                                make_sampler, open_study, read_result, reap_stale_trials, requeue, spec_path,
+                                template_path, trial_id, versions, worker_identity, write_json_atomic,
+                                write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
 ERROR_TAIL_LINES = 40
 MAX_INFEASIBLE_IN_A_ROW = 50
-# FAIL trials that do not count towards --trials: a lease reaped (re-queued), an infeasible draw, a surplus draw
-NOT_COUNTED = frozenset({'reaped', 'infeasible', 'surplus'})
+# this many different candidates failing one after the other (no success between) stop a worker: the cause is
+# then outside the candidates (data, GPU, environment), and going on would only fail the rest of the queue
+MAX_FAILED_CANDIDATES_IN_A_ROW = 3
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -134,17 +136,18 @@ def checkpoint_epoch(path: Optional[str]) -> Optional[int]:
 # the worker
 # --------------------------------------------------------------------------------------------------------------
 class Worker:
-    """Pulls trials from one study until it holds ``target`` finished trials (all workers together), the queue
-    and sampler are exhausted, or ``stop`` is set.
+    """Pulls trials from one study until it holds ``target`` completed trials (all workers together), the queue
+    and sampler are exhausted, ``stop`` is set, or different candidates keep failing (see :meth:`run`).
 
     Args:
         study_dir: the study folder.
         storage: a database URL (default: the folder's journal file).
-        target: finished trials to reach (default: the number ``sample`` queued).
+        target: completed trials to reach (default: the number ``sample`` queued); failed ones do not count.
         gpus: GPUs (or CPU processes) per trial; > 1 trains under ``torchrun --standalone``.
         sampler: override the study's sampler (``random | qmc | tpe``) for the trials this worker draws.
         proxy_epochs: train on this many epochs instead of the study's (refused once trials ran with another).
         heartbeat: seconds between lease heartbeats; stale_after: seconds without one before a trial is reaped.
+        max_attempts: attempts a candidate gets: a reaped or failed trial is queued again until then.
         stop: an object with ``is_set()`` (e.g. ``threading.Event``), checked between trials and while training.
         python / train_script: the training command (tests point it elsewhere).
     """
@@ -175,6 +178,7 @@ class Worker:
         self.log = log
         self._space = None
         self._template_cfg = None
+        self._last_failure = None  # set by a failed trial of this worker: trial, key, error, log
         self._git_sha = git_sha()
         self._versions = versions()
 
@@ -188,16 +192,15 @@ class Worker:
                              'proxy schedule. Start a new study (search.py sample --proxy-epochs ...)')
 
     def finished_and_running(self, below: Optional[int] = None):
-        """(trials that count as done: COMPLETE, or FAIL not caused by a reaped lease, an infeasible draw or a
-        surplus draw; RUNNING trials), among the trials numbered below ``below`` when it is given."""
+        """(COMPLETE trials, RUNNING trials), among the trials numbered below ``below`` when it is given. Failed
+        trials never count towards the target: a failed candidate is queued again (up to ``max_attempts``), and
+        the target is that many trained, ranked candidates."""
         from optuna.trial import TrialState
         done = running = 0
         for t in self.study.get_trials(deepcopy=False):
             if below is not None and t.number >= below:
                 continue
             if t.state == TrialState.COMPLETE:
-                done += 1
-            elif t.state == TrialState.FAIL and not (NOT_COUNTED & set(t.user_attrs)):
                 done += 1
             elif t.state == TrialState.RUNNING:
                 running += 1
@@ -239,16 +242,38 @@ class Worker:
     @property
     def template_cfg(self):
         if self._template_cfg is None:
-            from mmengine.config import Config
-            self._template_cfg = Config.fromfile(template_path(self.study_dir))
+            from search_tools.arch import read_config
+            try:
+                self._template_cfg = read_config(template_path(self.study_dir))
+            except ValueError as exc:
+                raise StudyError(str(exc)) from None
         return self._template_cfg
+
+    def check_data(self) -> None:
+        """Refuse (:class:`StudyError`) to train when the template's data is not usable on this machine (see
+        :mod:`search_tools.data_check`); a study folder without ``template.py`` (only queued configs) is not
+        checked."""
+        if not osp.isfile(template_path(self.study_dir)):
+            return
+        from search_tools.data_check import check_data
+        check_data(self.template_cfg, f'the data of {template_path(self.study_dir)}',
+                   hint='No trial was taken; put the data where the study expects it (template.py and the '
+                   'candidate configs in candidates/ name that path) and start the worker again')
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
         """Run trials until done; returns counts of what this worker did (``complete``, ``fail``, ``reused``,
-        ``infeasible``, ``reaped``, ``surplus``)."""
+        ``infeasible``, ``reaped``, ``surplus``).
+
+        Raises:
+            StudyError: the template's data is not usable (before any trial is taken), or
+                ``MAX_FAILED_CANDIDATES_IN_A_ROW`` different candidates failed one after the other (their
+                candidates are queued again for a restart after the fix).
+        """
         counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
+        failed_in_a_row = {}  # candidate key -> the last failure's trial number, log and error line
+        data_checked = False
         while not self.stopping():
             counts['reaped'] += len(reap_stale_trials(self.study, self.stale_after, self.max_attempts,
                                                       log=self.log))
@@ -256,6 +281,9 @@ class Worker:
             if done + running >= self.target:
                 self.log(f'[search] {done} trial(s) finished, {running} running: target {self.target} reached')
                 break
+            if not data_checked:  # before the first trial: a missing data set fails here, not in every trial
+                self.check_data()
+                data_checked = True
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'],
                                               len(self.study.get_trials(deepcopy=False)))
             trial = self.study.ask()
@@ -269,6 +297,19 @@ class Worker:
             self.study.sampler = make_sampler(self.sampler, self.spec['seed'], trial.number)
             outcome = self.run_trial(trial)
             counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == 'fail' and self._last_failure is not None:  # (None: reaped meanwhile, not this one's)
+                failed_in_a_row[self._last_failure['key']] = self._last_failure
+                if len(failed_in_a_row) >= MAX_FAILED_CANDIDATES_IN_A_ROW:
+                    last = self._last_failure
+                    raise StudyError(
+                        f'{len(failed_in_a_row)} different candidates failed one after the other (trials '
+                        f'{", ".join(str(f["trial"]) for f in failed_in_a_row.values())}; the last one: '
+                        f'{last["error"]}; log {last["log"]}): the cause is likely not the candidates but the '
+                        'data, the machine or the environment, so this worker stops instead of failing the '
+                        'rest of the queue. The failed candidates are queued again: fix the cause and start the '
+                        'workers again')
+            elif outcome in ('complete', 'reused'):
+                failed_in_a_row.clear()
             infeasible_in_a_row = infeasible_in_a_row + 1 if outcome == 'infeasible' else 0
             if infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
                 raise StudyError(f'{MAX_INFEASIBLE_IN_A_ROW} draws in a row could not be projected onto '
@@ -279,6 +320,7 @@ class Worker:
     def run_trial(self, trial) -> str:
         """One trial from ``ask`` to ``tell``; returns ``complete | fail | reused | infeasible | stopped``."""
         from optuna.trial import TrialState
+        self._last_failure = None
         try:
             info = self.materialise(trial)
         except Exception as exc:  # noqa: BLE001  (a space / projection error fails this trial, not the search)
@@ -287,7 +329,10 @@ class Worker:
             self.study.tell(trial, state=TrialState.FAIL)
             self.log(f'[search] trial {trial.number}: {"infeasible" if infeasible else "failed"} before '
                      f'training: {exc}')
-            return 'infeasible' if infeasible else 'fail'
+            if infeasible:
+                return 'infeasible'
+            self._failed(trial, f'{type(exc).__name__}: {exc}', log=None)
+            return 'fail'
         trial_dir = osp.join(self.study_dir, info['trial_dir'])
         lease = Lease(self.study, trial.number, trial_id(trial), self.heartbeat).start()
         try:
@@ -302,12 +347,22 @@ class Worker:
             return 'stopped'
         if result['state'] == 'FAIL':
             attrs = dict(error=result['error'][-4000:], log=result['log'], trial_dir=result['trial_dir'])
-            if self._set_attrs(trial, attrs):
-                self._safe_tell(trial, state=TrialState.FAIL)
+            told = self._set_attrs(trial, attrs) and self._safe_tell(trial, state=TrialState.FAIL)
             self.log(f'[search] trial {trial.number} FAILED (exit {result["returncode"]}); the search goes on. '
                      f'Log: {result["log"]}')
+            if told:  # (a trial reaped meanwhile was queued again by its reaper)
+                self._failed(trial, (result['error'].strip().splitlines() or ['?'])[-1], log=result['log'])
             return 'fail'
         return self._tell(trial, result)
+
+    def _failed(self, trial, error: str, log: Optional[str]) -> None:
+        """After ``trial`` was told FAIL: queue its candidate again (it does not count towards the target, and a
+        restart after fixing the cause trains it) and remember the failure for the stop rule of :meth:`run`."""
+        requeue(self.study, trial, self.max_attempts, 'failed', log=self.log)
+        # a drawn trial that failed before it had a key is known by its parameters (its re-queued copy has them)
+        key = trial.user_attrs.get('key') or json.dumps(trial.params, sort_keys=True, default=str)
+        self._last_failure = dict(trial=trial.number, key=key,
+                                  error=error[-300:], log=log or 'none (failed before training)')
 
     def materialise(self, trial) -> Dict[str, Any]:
         """The trial's candidate: ``key``, ``arch``, ``breakdown``, ``trial_dir`` (relative to the study) and
@@ -334,12 +389,12 @@ class Worker:
         os.makedirs(trial_dir, exist_ok=True)
         config_path = osp.join(trial_dir, 'config.py')
         if not osp.isfile(config_path):
-            from mmengine.config import Config
+            from search_tools.arch import read_config
             if cfg is None:
                 source = osp.join(self.study_dir, attrs['config'])
                 if not osp.isfile(source):
                     raise StudyError(f'trial {trial.number}: its candidate config {source} is missing')
-                cfg = Config.fromfile(source)
+                cfg = read_config(source)
             apply_proxy(cfg, self.proxy, spec['seed'])
             write_text_atomic(config_path, cfg.pretty_text)
         for name, value in (('key', key), ('trial_dir', rel_dir), ('arch', arch), ('breakdown', breakdown),
@@ -352,16 +407,14 @@ class Worker:
         """A finished result for this candidate: its own folder's ``result.json`` (a restarted or re-enqueued
         trial that had finished), or another trial's with the same key (a duplicate draw)."""
         own = osp.join(self.study_dir, info['trial_dir'], RESULT_FILE)
-        candidates = [own] + sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)),
-                                                       f'*_{info["key"]}', RESULT_FILE)))
-        for path in candidates:
-            if osp.isfile(path):
-                with open(path, encoding='utf-8') as f:
-                    result = json.load(f)
-                if result.get('state') == 'COMPLETE':
-                    if path != own:
-                        result = dict(result, duplicate_of=result.get('trial'))
-                    return result
+        others = sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)), f'*_{info["key"]}',
+                                           RESULT_FILE)))
+        for path in [own] + [p for p in others if osp.abspath(p) != osp.abspath(own)]:
+            result = read_result(path, log=self.log)
+            if result is not None and result.get('state') == 'COMPLETE':
+                if path != own:
+                    result = dict(result, duplicate_of=result.get('trial'))
+                return result
         return None
 
     def train(self, trial, info, trial_dir) -> Optional[Dict[str, Any]]:
@@ -411,6 +464,10 @@ class Worker:
             return dict(record, state='FAIL', error=f'training exited 0 but logged no WIDER FACE validation at '
                         f'epoch {self.proxy["epochs"]} (found {metrics}); is widerface in val_evaluator?\n'
                         + tail_lines(log_path, start_offset))
+        hard = metrics['widerface/hard']
+        if not 0.0 <= hard <= 1.0:  # NaN fails too: an AP outside [0, 1] would rank first or last, silently
+            return dict(record, state='FAIL', error=f'training logged WIDER FACE Hard AP {hard} at epoch '
+                        f'{self.proxy["epochs"]}, not a number in [0, 1]; it is not ranked')
         last = osp.join(work_dir, f'epoch_{self.proxy["epochs"]}.pth')
         record.update(state='COMPLETE', hard=metrics['widerface/hard'], medium=metrics.get('widerface/medium'),
                       easy=metrics.get('widerface/easy'), metrics=metrics, arch=info['arch'],

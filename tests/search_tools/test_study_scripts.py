@@ -66,6 +66,9 @@ def test_dist_search_cpu_workers_and_usage_errors(tmp_path):
 
     bad = run(DIST, folder, 3, 2, PYTHON=python, RECORD=record)
     assert bad.returncode == 2 and 'must be a positive multiple of GPUS_PER_TRIAL' in bad.stderr
+    # a negative GPUS_PER_TRIAL is refused too (it was passed on to every worker as a search.py option)
+    negative = run(DIST, folder, 4, -1, PYTHON=python, RECORD=record)
+    assert negative.returncode == 2 and 'GPUS_PER_TRIAL (-1)' in negative.stderr
     missing = run(DIST, tmp_path / 'nowhere', 2, PYTHON=python, RECORD=record)
     assert missing.returncode == 2 and 'study.json not found' in missing.stderr
     short = run(DIST, folder, 4, PYTHON=python, RECORD=record, CUDA_VISIBLE_DEVICES='0,1')
@@ -90,3 +93,17 @@ def test_slurm_search_submits_an_array_of_workers(tmp_path):
     assert shlex.split(wrapped.split('exec ', 1)[1])[3:] == ['run', '--study', str(folder), '--gpus', '2',
                                                             '--trials', '64']
     assert run(SLURM, 'gpu').returncode == 2
+
+
+def test_slurm_search_refuses_bad_counts(tmp_path):
+    """WORKERS=0 submitted an empty array (--array=1-0), GPUS_PER_TRIAL=0 queued workers that failed on start."""
+    folder, record = study(tmp_path), tmp_path / 'calls.txt'
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    stand_in(bindir, 'sbatch')
+    env = dict(PATH=f'{bindir}:{os.environ["PATH"]}', RECORD=record)
+    for name, value in (('WORKERS', '0'), ('PARALLEL', '-2'), ('GPUS_PER_TRIAL', '0'), ('GPUS_PER_TRIAL', 'two'),
+                        ('CPUS_PER_TASK', '1.5'), ('SIGNAL_BEFORE', 'soon')):
+        out = run(SLURM, 'gpu', 'search', folder, **env, **{name: value})
+        assert out.returncode == 2 and f"{name} must be a positive integer, got '{value}'" in out.stderr, out.stderr
+    assert not record.exists()  # nothing was submitted

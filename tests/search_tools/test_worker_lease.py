@@ -19,10 +19,13 @@ from search_tools.worker import Worker  # noqa: E402
 FAKE_TRAIN = """
 import json, os, sys, time
 config, work_dir = sys.argv[1], sys.argv[3]
+if os.environ.get('FAKE_TRAIN_FAIL'):
+    sys.exit('training failed: ' + os.environ['FAKE_TRAIN_FAIL'])
 time.sleep(float(os.environ.get('FAKE_TRAIN_SECONDS', '1')))
 os.makedirs(os.path.join(work_dir, '20260101_000000', 'vis_data'), exist_ok=True)
 with open(os.path.join(work_dir, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as f:
-    f.write(json.dumps({'widerface/easy': 0.9, 'widerface/medium': 0.8, 'widerface/hard': 0.5, 'step': 2}) + '\\n')
+    hard = float(os.environ.get('FAKE_TRAIN_HARD', '0.5'))
+    f.write(json.dumps({'widerface/easy': 0.9, 'widerface/medium': 0.8, 'widerface/hard': hard, 'step': 2}) + '\\n')
 """
 
 
@@ -173,3 +176,92 @@ def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
             for t in trials}
     # (which worker took how many depends on their start-up times; each took from the one queue)
     assert pids <= {w.pid for w in workers}
+
+
+def test_failed_trials_do_not_use_up_the_target_and_a_restart_trains_them(tmp_path, monkeypatch):
+    """Every trial failing (here: the training exits 1; before, also a wrong --data-root) made the study count as
+    finished with nothing trained, and a restart after the fix trained nothing. Now failed trials do not count,
+    their candidates are queued again, and a worker stops after 3 different candidates failed in a row."""
+    from search_tools.study import StudyError
+    study_dir, script = make_study(tmp_path, seconds=0)
+    study = open_study(str(study_dir))
+    for key in ('k2k2', 'k3k3'):
+        study.enqueue_trial({}, user_attrs=dict(key=key, config='candidates/k.py', has_params=False))
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    monkeypatch.setenv('FAKE_TRAIN_FAIL', 'no GPU')
+    worker = Worker(str(study_dir), target=3, heartbeat=0.2, poll=0.1, train_script=str(script),
+                    log=lambda *_: None)
+    with pytest.raises(StudyError, match=r'3 different candidates failed one after the other \(trials 0, 1, 2; '
+                                         r'the last one: training failed: no GPU; log trials/2_k3k3/train.log\)'
+                                         r'.*queued again: fix the cause'):
+        worker.run()
+    trials = open_study(str(study_dir)).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL] * 3 + [TrialState.WAITING] * 3
+    assert [t.user_attrs['key'] for t in trials[3:]] == ['kkkk', 'k2k2', 'k3k3']
+    assert all(t.user_attrs['attempt'] == 2 for t in trials[3:])
+    assert worker.finished_and_running() == (0, 0)  # nothing counts as done
+
+    monkeypatch.delenv('FAKE_TRAIN_FAIL')  # the cause is fixed: a restart trains the three candidates
+    counts = Worker(str(study_dir), target=3, heartbeat=0.2, poll=0.1, train_script=str(script),
+                    log=lambda *_: None).run()
+    assert counts['complete'] == 3 and counts['fail'] == 0, counts
+    trials = open_study(str(study_dir)).get_trials()
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs['key'] for t in done) == ['k2k2', 'k3k3', 'kkkk']
+    # each trained in the folder of its failed attempt
+    assert sorted(t.user_attrs['trial_dir'] for t in done) == ['trials/0_kkkk', 'trials/1_k2k2', 'trials/2_k3k3']
+
+
+def test_one_broken_candidate_does_not_stop_the_worker(tmp_path, monkeypatch):
+    """A candidate that fails every attempt is retried up to --max-attempts and left failed; its attempts count as
+    one candidate for the stop rule, so the worker goes on (here to draws that fail for want of a template.py,
+    which are three different candidates and stop it)."""
+    from search_tools.study import StudyError
+    study_dir, script = make_study(tmp_path, seconds=0)
+    (study_dir / 'candidates' / 'broken.py').write_text('train_cfg = dict(max_epochs=4)\n')  # apply_proxy fails
+    study = open_study(str(study_dir))
+    study.enqueue_trial({}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=False))
+    study.enqueue_trial({}, user_attrs=dict(key='bbbb', config='candidates/broken.py', has_params=False))
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    worker = Worker(str(study_dir), target=3, max_attempts=3, heartbeat=0.2, poll=0.1, train_script=str(script),
+                    log=lambda *_: None)
+    with pytest.raises(StudyError, match=r'3 different candidates failed one after the other \(trials 4, 7, 8;'):
+        worker.run()
+    trials = open_study(str(study_dir)).get_trials()
+    assert [t.state.name for t in trials[:5]] == ['COMPLETE', 'COMPLETE', 'FAIL', 'FAIL', 'FAIL']
+    assert [(t.user_attrs['key'], t.user_attrs.get('attempt', 1)) for t in trials[2:5]] == [
+        ('bbbb', 1), ('bbbb', 2), ('bbbb', 3)]
+    assert 'error' in trials[4].user_attrs
+    assert not [t for t in trials if t.state.name == 'WAITING' and t.user_attrs.get('key') == 'bbbb']
+
+
+@pytest.mark.parametrize('hard', ['nan', '1.5', '-0.1'])
+def test_a_hard_ap_outside_0_1_fails_the_trial(tmp_path, monkeypatch, hard):
+    """A NaN Hard AP was logged as 'COMPLETE: Hard nan' and written to result.json as a finished result (Optuna
+    itself fails a NaN value), and an AP outside [0, 1] was ranked."""
+    study_dir, script = make_study(tmp_path, seconds=0)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    monkeypatch.setenv('FAKE_TRAIN_HARD', hard)
+    worker = Worker(str(study_dir), max_attempts=1, heartbeat=0.2, poll=0.1, train_script=str(script),
+                    log=lambda *_: None)
+    assert worker.run_trial(worker.study.ask()) == 'fail'
+    [trial] = open_study(str(study_dir)).get_trials()
+    assert trial.state == TrialState.FAIL
+    assert f'Hard AP {float(hard)} at epoch 2, not a number in [0, 1]' in trial.user_attrs['error']
+    assert not (study_dir / 'trials' / '0_kkkk' / 'result.json').exists()
+
+
+@pytest.mark.parametrize('content', ['{"state": "COMPL', '[1, 2]', '{"state": "COMPLETE", "hard": NaN}'])
+def test_an_unusable_result_file_is_trained_again(tmp_path, monkeypatch, content):
+    """A truncated or hand-broken result.json in a trial's folder stopped every worker with a JSONDecodeError (and
+    a NaN result was reused as finished); now it is said, ignored, and the trial trains and replaces it."""
+    study_dir, script = make_study(tmp_path, seconds=0)
+    monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
+    folder = study_dir / 'trials' / '0_kkkk'
+    folder.mkdir(parents=True)
+    (folder / 'result.json').write_text(content)
+    logs = []
+    counts = Worker(str(study_dir), heartbeat=0.2, poll=0.1, train_script=str(script), log=logs.append).run()
+    assert counts['complete'] == 1 and counts['reused'] == 0, logs
+    assert any('result.json' in line and 'ignored' in line for line in logs), logs
+    assert json.loads((folder / 'result.json').read_text())['hard'] == 0.5
