@@ -1,20 +1,19 @@
 # SRN, ResNet-50 (Chi et al., AAAI 2019, arXiv 1809.02693): STC on P2-P4, STR on P5-P7, RFE in the heads.
-# Every value cites the paper section it comes from. "as recalled": taken from the paper from memory and still
-# NOT verified: a second check could read only the paper's abstract and introduction (the stored copies of arXiv
-# 1809.02693 are truncated after the opening), which confirm STC on the low levels, STR on the high levels and
-# RFE but give no hyper-parameters -- verify against the PDF before reporting numbers.
+# Every value cites the paper section it comes from. "unverified": a paper value not yet checked against the
+# paper's text (only its abstract and introduction were checked: they confirm STC on the low levels, STR on the
+# high levels and RFE, and give no hyper-parameters); verify against the PDF before reporting numbers.
 # "paper silent": our choice, reason given. "release": the authors' test-only code, ChiCheng123/SRN (config.json,
 # srn/model/resnet_srn.py, srn/model/rpn_proposal.py, srn/utils/bbox_helper.py, tools/test.py), read for facts
 # only; it has no training code, so it settles nothing about training. "re-implementation": the training config
-# (easydict config.py) of an independent MXNet re-implementation of SRN found by code search (not the authors'; it
+# (easydict config.py) of an independent MXNet re-implementation of SRN (not the authors'; it
 # agrees with our values, which is not a confirmation by the paper; it also has stc_theta 0.99). Neither the SRN
-# nor the AInnoFace paper reports parameter counts or FLOPs (none in the parts that could be read).
+# nor the AInnoFace paper reports parameter counts or FLOPs in the parts checked.
 # The network (every value with its source): ../_base_/models/srn_r50_fpn.py.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py', '../_base_/models/srn_r50_fpn.py']
 
-# Sec. 4.1 (as recalled, not verified; the release has no training code): square crops resized to 1024 x 1024,
-# flip, photometric distortion; whether SRN also expands (zoom-out) could not be checked -- none here.
-# Size and photometric values: as recalled, not verified; matches an independent re-implementation's training
+# Sec. 4.1 (unverified; the release has no training code): square crops resized to 1024 x 1024,
+# flip, photometric distortion; whether SRN also expands (zoom-out) is unverified -- none here.
+# Size and photometric values: unverified; matches an independent re-implementation's training
 # config (image_size 1024, hue 18, contrast / saturation 0.5, brightness 0.125 on a 0-1 scale = 32 on 0-255);
 # its crop procedure was not read.
 image_size = 1024
@@ -30,7 +29,7 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))  # 4 GPUs x 8 = 32 (Sec. 4.1)
 
-# Sec. 4.1 (as recalled, not verified): SGD, momentum 0.9, weight decay 1e-4, batch 32, lr 0.01 for 100 epochs,
+# Sec. 4.1 (unverified): SGD, momentum 0.9, weight decay 1e-4, batch 32, lr 0.01 for 100 epochs,
 # then 0.001 for 20 and 0.0001 for 10 (130 epochs); lr and steps: matches an independent re-implementation's
 # training config (lr 0.01, lr_step '100, 120, 130'; its momentum / weight decay were not in the file read, its
 # batch_size is 1, per device or in all not read); warm-up and grad clipping are our choice

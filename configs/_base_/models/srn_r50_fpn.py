@@ -1,9 +1,9 @@
-# SRN network, ResNet-50 (Chi et al., AAAI 2019, arXiv 1809.02693). Sources ("as recalled", "paper silent",
+# SRN network, ResNet-50 (Chi et al., AAAI 2019, arXiv 1809.02693). Sources ("unverified", "paper silent",
 # "release", "re-implementation"): see ../../srn/srn_r50_fpn_4xb8-130e_widerface.py, which uses it with
 # ../../toy/srn_toy.py.
 model = dict(
     type='SRN',
-    # ImageNet-pretrained ResNet-50 (Sec. 4.1, as recalled); release tools/test.py preprocess(): BGR->RGB,
+    # ImageNet-pretrained ResNet-50 (Sec. 4.1, unverified); release tools/test.py preprocess(): BGR->RGB,
     # ToTensor, Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]) = these values x 255
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True, pad_size_divisor=128),  # divisor 128 = coarsest stride (P7)
@@ -31,15 +31,15 @@ model = dict(
         # (cx = dx * w + cx_a, w = exp(dw) * w_a), i.e. stds 1 as in RetinaNet (was 0.1/0.2, SSD-style: changed)
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
                         target_stds=[1.0, 1.0, 1.0, 1.0]),
-        # Sec. 3.2 (as recalled): focal loss in both steps; sigmoid confirmed by release config.json
-        # "cls_loss_type": "sigmoid_focal_loss"; alpha/gamma are RetinaNet's (release and readable text silent;
+        # Sec. 3.2 (unverified): focal loss in both steps; sigmoid confirmed by release config.json
+        # "cls_loss_type": "sigmoid_focal_loss"; alpha/gamma are RetinaNet's (release and abstract silent;
         # the re-implementation uses the same alpha 0.25, gamma 2.0)
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-        # Sec. 3.2 (as recalled): smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is
+        # Sec. 3.2 (unverified): smooth L1 in both steps, unit weights (L = L_STC + L_STR); beta 0.11 is
         # RetinaNet's (silent; consistent with the unnormalised deltas above)
         loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=1.0)),
     train_cfg=dict(
-        # Sec. 3.4 (as recalled, not verified; matches an independent re-implementation's training config:
+        # Sec. 3.4 (unverified; matches an independent re-implementation's training config:
         # fs_pos/neg_overlap 0.7/0.3, ss_pos/neg_overlap 0.5/0.4): first step IoU >= 0.7 positive, < 0.3
         # negative; second step >= 0.5 / < 0.4 (the release has no training code to confirm)
         # match_low_quality / min_pos_iou: paper silent; kept so every face gets at least one anchor
