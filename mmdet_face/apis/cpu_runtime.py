@@ -9,9 +9,7 @@ Two kinds, treated differently:
   whole host process, so nothing in this package calls it on its own: call it yourself, pass
   ``FaceDetector(..., tune_allocator=True)`` or ``tools/image_demo.py --tune-allocator``.
 
-Measured with ``tools/analysis/benchmark_inference.py``, SCRFD-500M at 640 x 640 on one thread: folding + layout
-make the network about 1.4x faster than the plain eager model, the ReLU fusion 4-9 % more, and the allocator tuning
-1.3-1.8x more on top.
+``tools/analysis/benchmark_inference.py`` measures what each trick gives (the README lists figures measured with it).
 """
 import os
 import platform
@@ -42,9 +40,8 @@ def tune_cpu_allocator(mmap_threshold: int = 32 << 20, trim_threshold: int = 128
     serves blocks above its mmap threshold (128 KiB at start, adjusted upwards to the largest block freed so far)
     with ``mmap`` and trims the heap top above its trim threshold, so the multi-megabyte maps of a detector at
     640 x 640 come back as new pages every call and each page is faulted in by the first kernel that writes it.
-    For SCRFD-500M at 640 x 640 on one thread that is about a quarter of the network time (the 320 x 320 stem
-    convolutions run 3-4x slower than on reused memory): with the thresholds raised the network ran 1.3-1.8x
-    faster (on top of :func:`optimize_for_inference`). onnxruntime avoids it with its arena allocator.
+    The early, large convolutions pay most for it, since they write the largest fresh maps; with the thresholds
+    raised those pages are reused. onnxruntime avoids the cost with its arena allocator.
 
     This changes the allocator of the **whole process** (``mallopt``): blocks up to ``mmap_threshold`` come from the
     heap (glibc caps it at 32 MiB on 64-bit systems) and up to ``trim_threshold`` bytes of freed memory stay in the
@@ -161,10 +158,9 @@ def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torc
 
     BatchNorm is folded into the preceding convolution (mmcv ``fuse_conv_bn``) and, on the CPU, weights and
     activations use the channels-last layout, which oneDNN's convolutions run faster, and a ReLU after a conv runs
-    inside the conv's oneDNN call (:class:`ConvReLU2d`, when :func:`fused_conv_relu_available`). SCRFD-500M at
-    640 x 640 on one thread: folding + layout about 1.4x faster than the plain eager model, the ReLU fusion 4-9 %
-    more (``tools/analysis/benchmark_inference.py``). The process-wide allocator tuning that adds 1.3-1.8x is
-    separate and opt-in: :func:`tune_cpu_allocator`. The model must be in eval mode; it is changed in place.
+    inside the conv's oneDNN call (:class:`ConvReLU2d`, when :func:`fused_conv_relu_available`);
+    ``tools/analysis/benchmark_inference.py`` measures the gain. The process-wide allocator tuning is separate and
+    opt-in: :func:`tune_cpu_allocator`. The model must be in eval mode; it is changed in place.
     """
     from mmcv.cnn import fuse_conv_bn
     model = fuse_conv_bn(model.eval())
