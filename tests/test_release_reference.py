@@ -21,7 +21,7 @@ def test_child_builds_release_modules_with_the_release_key_counts(tmp_path):
                     'argv': sys.argv[1:]}, OUT / 'counts.pth')
     ''', out_dir=tmp_path, args=['a', 2], timeout=300)
     counts = torch.load(tmp_path / 'counts.pth', weights_only=True)
-    # research note dsfd.md section 3.4: mnet 300 keys (47 num_batches_tracked), re50 456 (73)
+    # the releases' own files: mnet 300 keys (47 num_batches_tracked), re50 456 (73)
     assert counts == {'mnet': 300, 'mnet_nbt': 47, 're50': 456, 're50_nbt': 73, 'argv': ['a', '2']}
 
 

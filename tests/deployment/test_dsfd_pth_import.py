@@ -1,5 +1,5 @@
 """The DSFD release -> mmdet-face converter: key coverage on a state dict with the release's exact key set and
-shapes (built here from the release's layout, docs in research/dsfd.md §1.9, and checked against the figures
+shapes (built here from the release's layout and checked against the figures
 measured on the release's own module: 967 tensors without ``num_batches_tracked``, 1,126 with, 120,058,406
 parameters), the three layouts (plain, ``module.``, with ``num_batches_tracked``), and clear errors.
 

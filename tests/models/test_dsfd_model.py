@@ -125,7 +125,7 @@ def test_dsfd_r152_parameter_count_is_the_release_minus_its_head_body_channels()
     cfg = Config.fromfile(str(CONFIGS / 'dsfd' / 'dsfd_r152_release_widerface.py'))
     model = _build(cfg.model)
     ours = sum(p.numel() for p in model.parameters())
-    release = 120_058_406   # face_detection 0.2.2 SSD(resnet152_model_config), research/dsfd.md §1.9
+    release = 120_058_406   # face_detection 0.2.2 SSD(resnet152_model_config), counted on its module
     # dropped PyramidBox outputs (1x1 convs of 256 inputs + bias): loc 4 channels on level 1 and 8 on levels
     # 2..5, conf 2 on level 1 and 4 on levels 2..5
     dropped = 257 * (4 + 8 * 4) + 257 * (2 + 4 * 4)

@@ -1,4 +1,4 @@
-"""Random-weight parity with the released DSFD modules (research/dsfd.md §3.5).
+"""Random-weight parity with the released DSFD modules.
 
 The release's network, as the ``face-detection==0.2.2`` package ships it (``face_detection.dsfd.face_ssd.SSD`` with
 ``resnet152_model_config``, key-for-key the Tencent release), runs in a child process through

@@ -213,7 +213,7 @@ def test_scrfd_mode2_lock_freezes_the_template_depths():
                  1.1 * cand[f'layer{i}'] / cand['stem'] for i in range(1, 5))
         if ok:
             passed.append((raw['stage_blocks_ratio'], arch['backbone']['stage_blocks']))
-    assert 20 <= len(passed) <= 200  # ~2.3 % of the draws (the research note measured 2.45 %)
+    assert 20 <= len(passed) <= 200  # ~2.3 % of the draws
     # nearly all keep the template's depths exactly; a rare wide one gets one more C3 block (20,000 draws:
     # 3 of 468, none of them inside the 2.5 GF band)
     exact = sum(depths == [3, 5, 3, 2] for _, depths in passed)
