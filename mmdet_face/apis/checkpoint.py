@@ -16,6 +16,8 @@ import torch
 from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
 
 _MODULE_PREFIX = re.compile(r'^module\.')
+STRICT_HINT = ('Use the config the checkpoint was trained or converted for, or load the matching weights only on '
+               'purpose (strict=False; tools: --partial-load).')
 _EXAMPLES = 5
 
 
@@ -60,7 +62,8 @@ _UNSAFE_GLOBAL = re.compile(r'GLOBAL (\S+) was not an allowed global')
 
 def read_checkpoint(filename: str, map_location='cpu'):
     """The object saved in ``filename`` (a local path, or a URL mmengine's ``CheckpointLoader`` knows), read with the
-    safe loader (``torch.load(weights_only=True)``, plus the globals mmengine checkpoints hold, :mod:`mmdet_face.compat`).
+    safe loader (``torch.load(weights_only=True)``, plus the globals mmengine checkpoints hold:
+    :mod:`mmdet_face.compat`).
 
     Raises:
         FileNotFoundError: a local ``filename`` that does not exist.
@@ -130,6 +133,8 @@ def fitting_weights(model_state: Mapping[str, torch.Tensor], checkpoint, filenam
             weights whose name and shape match and logs what is skipped and ``loaded N of M weights from FILE``;
             it still refuses a checkpoint of which nothing fits.
         target: how the message names the model.
+        logger: where the partial-load note goes: a logger or logger name for ``print_log`` (default: the current
+            one), or a callable that takes the line.
 
     Non-finite (NaN / inf) weights are refused in both modes: such a model can only produce garbage.
     """
@@ -165,15 +170,16 @@ def fitting_weights(model_state: Mapping[str, torch.Tensor], checkpoint, filenam
         message = (f'{filename} does not fit {target}: ' + '; '.join(problems) + '.'
                    + (f' The checkpoint records: {origin}.' if origin else ''))
         if strict:
-            raise CheckpointMismatchError(
-                message + ' Use the config the checkpoint was trained or converted for, or load the matching weights '
-                'only on purpose (strict=False; tools: --partial-load).')
+            raise CheckpointMismatchError(message + ' ' + STRICT_HINT)
         if model_state and not loadable:
             # a partial load that loads nothing would silently run the randomly initialised model
             raise CheckpointMismatchError(f'{filename}: none of the checkpoint\'s weights fits {target}, not even '
                                           f'as a partial load: ' + '; '.join(problems) + '.')
-        print_log(f'partial load: loaded {len(loadable)} of {len(model_state)} weights from {filename}. ' + message,
-                  logger=logger or 'current', level=30)
+        note = f'partial load: loaded {len(loadable)} of {len(model_state)} weights from {filename}. ' + message
+        if callable(logger):
+            logger(note)
+        else:
+            print_log(note, logger=logger or 'current', level=30)
     return loadable
 
 
