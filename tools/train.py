@@ -144,11 +144,11 @@ def check_work_dir(cfg, args, held):
 
 def main(argv=None):
     args = parse_args(argv)
-    exit_with_launcher(args.launcher)
     mmdet_face.register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     try:
         check_device_options(cfg, args.launcher, sync_bn=args.sync_bn)
+        exit_with_launcher(args.launcher)  # a rank ends when its launcher dies, even while it waits for its peers
         init_distributed(cfg, args.launcher)
     except LaunchError as exc:
         exit_with(f'tools/train.py: {exc}', rank=launch_rank(args.launcher))

@@ -101,9 +101,10 @@ class DistProbeHook(Hook):
         self._write(runner, iter=runner.iter, state=digest.hexdigest())
 
     def before_test_iter(self, runner, batch_idx, data_batch=None):
-        self._write(runner, test_iter=batch_idx)
-        while os.environ.get('HOLD_TEST') == '1':
-            time.sleep(0.1)
+        if os.environ.get('HOLD_TEST') == '1':
+            self._write(runner, test_iter=batch_idx)
+            while True:
+                time.sleep(0.1)
 
     def after_train_epoch(self, runner):
         if os.environ.get('KILL_AFTER_EPOCH') == str(runner.epoch + 1):
