@@ -141,3 +141,24 @@ def test_lock_within_one_process_and_undo(tmp_path):
     kept.record()
     kept.release(undo=True)  # a recorded run owns its work dir: nothing is removed
     assert (work_dir / 'run.lock').is_file()
+
+
+class _Payload:
+    """Pickles as a call: the safe loader must refuse it; an unsafe one would run it."""
+    ran = []
+
+    def __reduce__(self):
+        return _Payload.ran.append, ('ran',)
+
+
+def test_crafted_checkpoint_is_not_resumed(tmp_path):
+    """Before: '--resume X: unreadable (UnpicklingError: Weights only load failed. This file can still be loaded,
+    ...' (torch's advice to load it unsafely), then 'use --cfg-options load_from=X'."""
+    crafted = tmp_path / 'epoch_3.pth'
+    torch.save(dict(state_dict={'w': torch.zeros(2)}, optimizer={'state': {}}, meta=dict(epoch=3, iter=30),
+                    note=_Payload()), crafted)
+    with pytest.raises(ResumeError) as info:
+        resolve_resume(str(tmp_path), str(crafted))
+    message = str(info.value)
+    assert message.startswith(f'--resume {crafted}: contains objects that are not allowed to load (')
+    assert 'weights_only=False' not in message and 'load_from' not in message and _Payload.ran == []
