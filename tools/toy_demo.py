@@ -60,10 +60,10 @@ def main(argv=None):
         make_toy_widerface(data_root, seed=args.seed)
 
     cfg = Config.fromfile(args.config)
-    from mmdet_face.engine.run_dir import WorkDirInUseError
+    from mmdet_face.engine.run_dir import WorkDirError
     try:
         lock, previous = take_work_dir(args.work_dir)  # noqa: F841  (held until the process ends)
-    except WorkDirInUseError as exc:
+    except WorkDirError as exc:
         sys.exit(f'tools/toy_demo.py: {exc}')
     if previous:
         print(f'[demo] moved the earlier run in {args.work_dir} to {previous}')

@@ -132,6 +132,9 @@ def decide_work_dir(cfg, args, held):
         raise
     lock.record()
     held.append(lock)
+    if lock.unsupported:
+        print(f'tools/train.py: warning: {lock.unsupported}; a second run into this work dir would not be refused',
+              file=sys.stderr)
     return resume, load_from, notes
 
 

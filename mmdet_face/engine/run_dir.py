@@ -28,7 +28,11 @@ class ResumeError(RuntimeError):
     """``--resume`` cannot continue the run the user asked for."""
 
 
-class WorkDirInUseError(ResumeError):
+class WorkDirError(ResumeError):
+    """The work dir cannot be used: it cannot be created or written, or another run holds it."""
+
+
+class WorkDirInUseError(WorkDirError):
     """Another live process holds the work dir (:class:`WorkDirLock`)."""
 
 
@@ -161,32 +165,42 @@ class WorkDirLock:
         self.path = osp.join(work_dir, LOCK_NAME)
         self._fd: Optional[int] = None
         self._created: List[str] = []  # what acquire() created, removed by release(undo=True)
+        self.unsupported: Optional[str] = None  # why the work dir could not be locked, when it could not
 
     def acquire(self) -> 'WorkDirLock':
-        """Take the lock (creating the work dir and the lock file when missing).
+        """Take the lock (creating the work dir and the lock file when missing). On a file system without
+        ``flock`` support the run goes on unlocked and :attr:`unsupported` says why (the tool warns).
 
         Raises:
             WorkDirInUseError: another live process holds it; the message names that run and nothing is changed.
+            WorkDirError: the work dir cannot be created or written (a file in the way, no permission).
         """
         try:
             import fcntl
         except ImportError:
+            self.unsupported = 'no fcntl on this system'
             return self
         missing = []
         parent = osp.abspath(self.work_dir)
-        while not osp.isdir(parent):
+        while parent != osp.dirname(parent) and not osp.exists(parent):
             missing.append(parent)
             parent = osp.dirname(parent)
-        os.makedirs(self.work_dir, exist_ok=True)
-        existed = osp.exists(self.path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(self.work_dir, exist_ok=True)
+            existed = osp.exists(self.path)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WorkDirError(f'--work-dir {self.work_dir}: cannot be used as a work dir ({exc.strerror}: '
+                               f'{exc.filename})') from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # BlockingIOError: held by a live process
+        except BlockingIOError:  # held by a live process
             os.close(fd)
             raise WorkDirInUseError(
                 f'{self.work_dir} is in use by another run ({self.holder()}; lock file {self.path}). Wait for it to '
                 'end or stop it, or give this run its own --work-dir (nothing was changed).') from None
+        except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system that cannot lock
+            self.unsupported = f'{self.path} cannot be locked on this file system ({exc.strerror})'
         self._fd = fd
         self._created = ([] if existed else [self.path]) + missing
         return self

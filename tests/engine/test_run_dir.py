@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmdet_face.engine.run_dir import (ResumeError, WorkDirInUseError, WorkDirLock, check_new_run,
+from mmdet_face.engine.run_dir import (ResumeError, WorkDirError, WorkDirInUseError, WorkDirLock, check_new_run,
                                        inspect_checkpoint, recorded_last_checkpoint, resolve_resume, run_checkpoints)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,6 +141,23 @@ def test_lock_within_one_process_and_undo(tmp_path):
     kept.record()
     kept.release(undo=True)  # a recorded run owns its work dir: nothing is removed
     assert (work_dir / 'run.lock').is_file()
+
+
+def test_unusable_work_dir_and_unlockable_file_system(tmp_path, monkeypatch):
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(WorkDirError, match=rf'--work-dir {tmp_path}/file/wd: cannot be used as a work dir \(Not a '
+                                           'directory'):
+        WorkDirLock(str(tmp_path / 'file' / 'wd')).acquire()
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    monkeypatch.setattr(fcntl, 'flock', no_locks)
+    lock = WorkDirLock(str(tmp_path / 'wd')).acquire()  # the run goes on, and the tool can say why it is unlocked
+    assert lock.unsupported == f'{tmp_path}/wd/run.lock cannot be locked on this file system (No locks available)'
+    lock.record()
+    lock.release()
 
 
 class _Payload:
