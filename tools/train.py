@@ -61,6 +61,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.resume is not None and args.resume_if_possible:
         parser.error('give --resume [CKPT] or --resume-if-possible, not both')
+    if args.partial_load and (args.resume is not None or args.resume_if_possible):
+        parser.error('--partial-load applies to load_from (a new run); a resumed run loads its checkpoint whole')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -105,7 +107,10 @@ def ensure_hook(cfg, hook_type):
 
 def decide_start(cfg, args):
     """``(resume, load_from)``: which checkpoint a resumed run continues from; a new run in a work dir that holds
-    another run's checkpoints is refused (:class:`ResumeError`)."""
+    another run's checkpoints is refused (:class:`ResumeError`), and so is ``--partial-load`` with nothing to load."""
+    if args.partial_load and not cfg.load_from:
+        raise ResumeError('--partial-load: there is no load_from to load (set load_from in the config or give '
+                          '--cfg-options load_from=CKPT)')
     if cfg.resume:
         resume_from = resolve_resume(cfg.work_dir, None if args.resume in (None, 'auto') else args.resume,
                                      if_possible=args.resume_if_possible)
