@@ -4,6 +4,7 @@
 #   bash tools/dist_run.sh NPROC SCRIPT [SCRIPT's arguments]
 # Multi-node (once per node; PORT must be free on MASTER_ADDR): NNODES, NODE_RANK, MASTER_ADDR, PORT (default 29500).
 # PYTHON picks the interpreter (default: python). Without OMP_NUM_THREADS each process gets nproc / NPROC threads.
+# The processes end when torchrun does, even when it is killed (mmdet_face.engine.dist.exit_with_launcher).
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: bash tools/dist_run.sh NPROC SCRIPT [arguments]" >&2

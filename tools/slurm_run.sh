@@ -3,6 +3,8 @@
 # (default min(GPUS, 8)), each with --gres=GRES (default gpu:GPUS_PER_NODE; GRES= for a CPU partition) and
 # CPUS_PER_TASK cores (default 5); --kill-on-bad-exit ends the job when one task fails. Each task reads SLURM_PROCID /
 # SLURM_NTASKS / SLURM_LOCALID / SLURM_NODELIST (mmdet_face.engine.dist, --launcher slurm).
+# A task ends when its parent, the Slurm step daemon, does (mmdet_face.engine.dist.exit_with_launcher); srun is not
+# the tasks' parent, so a killed srun ends them only when Slurm ends the step.
 #   bash tools/slurm_run.sh PARTITION JOB_NAME SCRIPT [SCRIPT's arguments]
 # MASTER_PORT (default 29500) must be free on the job's first node. SRUN_ARGS adds srun options; PYTHON picks the
 # interpreter.

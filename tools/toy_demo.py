@@ -6,7 +6,7 @@
 Everything it makes goes under the work dir and the data folder; an existing toy dataset is reused, and a data
 folder holding anything else is refused (never written over), as is a work dir that is or holds the data folder. A
 work dir that holds an earlier demo run is moved aside (``<work dir>.<time>``), never mixed with the new one or
-deleted.
+deleted; one that a running demo or training holds is refused.
 """
 import argparse
 import json
@@ -67,7 +67,11 @@ def main(argv=None):
             sys.exit(f'tools/toy_demo.py: --data {err}')
 
     cfg = read_tool_config(args.config)
-    previous = move_previous_run(args.work_dir)
+    from mmdet_face.engine.run_dir import WorkDirError
+    try:
+        lock, previous = take_work_dir(args.work_dir)  # noqa: F841  (held until the process ends)
+    except WorkDirError as exc:
+        sys.exit(f'tools/toy_demo.py: {exc}')
     if previous:
         print(f'[demo] moved the earlier run in {args.work_dir} to {previous}')
     cfg.work_dir = args.work_dir
@@ -115,6 +119,22 @@ def main(argv=None):
     print(f"Reproduce       seed {args.seed}, {summary['threads']} thread(s): the same figures on this machine "
           f"(--seed, --threads)")
     return summary
+
+
+def take_work_dir(work_dir):
+    """``(lock, previous)``: hold ``work_dir`` for this run (:class:`mmdet_face.engine.run_dir.WorkDirLock`) after
+    moving an earlier run's folder aside (:func:`move_previous_run`, ``previous`` is its new name or None). A folder
+    that a live run holds is neither moved nor used (:class:`~mmdet_face.engine.run_dir.WorkDirInUseError`)."""
+    from mmdet_face.engine.run_dir import WorkDirLock
+    earlier = WorkDirLock(work_dir).acquire() if osp.isdir(work_dir) else None  # held while the folder moves
+    try:
+        previous = move_previous_run(work_dir)
+        lock = WorkDirLock(work_dir).acquire()
+    finally:
+        if earlier is not None:
+            earlier.release()
+    lock.record()
+    return lock, previous
 
 
 def move_previous_run(work_dir):

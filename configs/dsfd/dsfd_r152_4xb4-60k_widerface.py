@@ -4,8 +4,8 @@
 # Matching, and the paper's SGD schedule, iteration-based as the release's config writes it.
 # Batch 16 = 4 GPUs x 4 images: the paper gives the batch (16), not the GPUs; 4 x 4 is our layout (any layout
 # with 16 images in total is the paper's recipe; the release README's Tesla P40 holds ~8 images of 640 x 640).
-# Fine-tune from the released weights: load_from=<converted release checkpoint> (only the first-shot weights are
-# missing from it; tools/model_converters/dsfd_pth2mmdet.py converts). Publish a trained checkpoint for the test
+# Fine-tune from the released weights: load_from=<converted release checkpoint> with --partial-load (only the
+# first-shot weights are missing from it; tools/model_converters/dsfd_pth2mmdet.py converts). Publish a trained checkpoint for the test
 # config ../dsfd/dsfd_r152_release_widerface.py with tools/model_converters/dsfd_publish.py (drops the first shot).
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/widerface.py',
           '../_base_/models/dsfd_r152_two_shot.py']

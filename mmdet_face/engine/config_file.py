@@ -102,15 +102,16 @@ class CfgOptionsError(ValueError):
 
 
 # Top-level entries that code reads after the config is loaded: mmengine's Runner.from_cfg and Runner itself, the
-# train / test tools (sync_bn, tta_model, tta_pipeline) and a reload of the dumped config (custom_imports). Any other
-# top-level entry is a config variable: its value was copied into the entries that use it when the file was loaded.
+# train / test tools (sync_bn, partial_load, tta_model, tta_pipeline) and a reload of the dumped config
+# (custom_imports). Any other top-level entry is a config variable: its value was copied into the entries that use it
+# when the file was loaded.
 READ_TOP_LEVEL_KEYS = frozenset((
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
     'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
     'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg',
     'log_processor', 'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
     'model_wrapper_cfg', 'find_unused_parameters', 'compile', 'sync_bn', 'custom_imports', 'tta_model',
-    'tta_pipeline'))
+    'tta_pipeline', 'partial_load'))
 
 # Keys the face heads' post-processing reads from ``test_cfg`` (BaseFaceHead.predict_by_feat and the per-image
 # decodes) and the assigners / options the heads' losses read from ``train_cfg`` (``debug``: set by the SCRFD configs

@@ -13,6 +13,9 @@ Launchers (``--launcher``), and where each rank learns its place:
              SLURM_NODELIST (``scontrol show hostname``) as master unless MASTER_ADDR is set; MASTER_PORT or 29500
     mpi      mpirun (Open MPI): OMPI_COMM_WORLD_RANK / _SIZE / _LOCAL_RANK, MASTER_ADDR, MASTER_PORT or 29500
 
+A rank started by a launcher ends when that launcher dies (:func:`exit_with_launcher`: a SIGKILLed ``torchrun``, a
+lost SSH session), instead of training on, unsupervised, into the work dir.
+
 A collective that waits for a rank that died fails after ``env_cfg.dist_cfg.timeout`` seconds (default 1800, as
 mmengine's); torchrun and ``srun --kill-on-bad-exit`` end the other ranks of a failed job long before that.
 """
@@ -22,6 +25,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -97,6 +101,37 @@ def launch_rank(launcher: str, environ: Optional[Dict[str, str]] = None) -> int:
         return int(environ.get(name, 0)) if name else 0
     except ValueError:
         return 0
+
+
+def exit_with_launcher(launcher: str, poll_s: float = 0.5) -> Optional[threading.Thread]:
+    """For a tool's ``main``, in a rank process: end this process (a message on stderr, exit status 1) as soon as
+    the process that started it — the torchrun agent, Slurm's step daemon, MPI's daemon — is gone. Its ranks would
+    otherwise go on training, validating and writing checkpoints with nobody to stop them or read their output.
+
+    A daemon thread compares ``os.getppid()`` with the parent at the call every ``poll_s`` seconds (an orphan is
+    adopted by init or a subreaper, so the parent id changes); it ends the process with ``os._exit``, because the
+    main thread may be blocked in a collective that waits for a rank that died too. Does nothing for launcher
+    'none'. Returns the thread (None when there is none). Never call it from library code: it can end the process.
+    """
+    if launcher in (None, 'none'):
+        return None
+    parent = os.getppid()
+    rank = launch_rank(launcher)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        message = (f'rank {rank} (pid {os.getpid()}): its launcher (pid {parent}) has ended; stopping this rank '
+                   '(exit status 1)\n')
+        try:
+            os.write(2, message.encode())
+        except OSError:  # no terminal left to write to (a lost SSH session)
+            pass
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name='exit-with-launcher', daemon=True)
+    thread.start()
+    return thread
 
 
 def check_device_options(cfg, launcher: str, sync_bn: bool = False) -> None:

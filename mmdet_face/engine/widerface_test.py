@@ -305,11 +305,12 @@ def run_model(args, prog=None):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     import mmdet_face
     from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
-    from mmdet_face.engine.dist import (LaunchError, exit_with, finish_distributed, init_distributed, launch_rank,
-                                        rank0_decides)
+    from mmdet_face.engine.dist import (LaunchError, exit_with, exit_with_launcher, finish_distributed,
+                                        init_distributed, launch_rank, rank0_decides)
     from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
     from mmengine.runner import Runner
 
+    exit_with_launcher(args.launcher)  # a rank ends when its launcher dies
     mmdet_face.register_all_modules(init_default_scope=False)
     name = prog or 'tools/test_widerface.py'
     cfg = build_test_cfg(args)

@@ -95,7 +95,8 @@ def test_partial_load_on_purpose(tmp_path, scrfd_state):
         det = FaceDetector(SCRFD_TOY, ckpt, strict=False, optimize=False)
     finally:
         logger.removeHandler(handler)
-    assert len(logged) == 1 and logged[0].startswith(f'partial load (strict=False): {ckpt} does not fit')
+    assert len(logged) == 1 and logged[0].startswith(f'partial load: loaded 194 of 284 weights from {ckpt}. {ckpt} '
+                                                     'does not fit')
     logged = logged[0]
     assert '90 of 284 model weights are missing from the checkpoint (bbox_head.' in logged
     state = det.model.state_dict()
@@ -126,6 +127,46 @@ def test_not_a_checkpoint(tmp_path):
         FaceDetector(SCRFD_TOY, str(no_tensors))
     with pytest.raises(FileNotFoundError, match='missing.pth: no such checkpoint file'):
         FaceDetector(SCRFD_TOY, str(tmp_path / 'missing.pth'))
+
+
+class _Payload:
+    """Pickles as a call: the safe loader must refuse it; an unsafe one would run it."""
+    ran = []
+
+    def __reduce__(self):
+        return _Payload.ran.append, ('ran',)
+
+
+def test_unsafe_pickle_is_refused_without_unsafe_advice(tmp_path, scrfd_state):
+    """Before: 'not a readable PyTorch checkpoint (UnpicklingError: Weights only load failed. This file can still
+    be loaded ...' — torch's advice to load it unsafely."""
+    crafted = tmp_path / 'crafted.pth'
+    torch.save({'state_dict': dict(scrfd_state), 'meta': {'note': _Payload()}}, crafted)
+    with pytest.raises(CheckpointMismatchError) as info:
+        FaceDetector(SCRFD_TOY, str(crafted))
+    message = str(info.value)
+    assert message.startswith(f'{crafted}: contains objects that are not allowed to load (')
+    assert 'weights_only=False' not in message and 'can still be loaded' not in message
+    assert _Payload.ran == []
+
+
+def test_blocked_module_global_and_garbage_are_told_apart(tmp_path):
+    """A pickle of os.system (a blocked module: torch words it differently from an unlisted global) is refused as
+    unsafe; bytes that are no pickle at all are 'not a readable checkpoint', never 'objects not allowed', and
+    neither message carries torch's advice to load unsafely (the garbage case was called unsafe before)."""
+    import os
+    import pickle
+    blocked = tmp_path / 'blocked.pth'
+    blocked.write_bytes(pickle.dumps({'state_dict': os.system}, protocol=2))
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(bytes(range(200, 256)) * 4)
+    with pytest.raises(CheckpointMismatchError) as info:
+        FaceDetector(SCRFD_TOY, str(blocked))
+    assert str(info.value).startswith(f'{blocked}: contains objects that are not allowed to load (')
+    assert 'system' in str(info.value)
+    with pytest.raises(CheckpointMismatchError) as info:
+        FaceDetector(SCRFD_TOY, str(garbage))
+    assert str(info.value) == f'{garbage}: not a readable PyTorch checkpoint (UnpicklingError: Unsupported operand 200)'
 
 
 def test_shape_mismatch_is_refused(tmp_path, scrfd_state):

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 
 import torch
 import torch.distributed as dist
@@ -77,7 +79,8 @@ _teardown = _Teardown(os.path.join(os.environ['PROBE_DIR'], f'final{_rank}_{os.g
 @HOOKS.register_module()
 class DistProbeHook(Hook):
     """Records what each rank sees (PROBE_DIR/rank<r>.jsonl); CRASH_RANK raises on that rank at iteration 1;
-    KILL_AFTER_EPOCH SIGKILLs every rank after that epoch's checkpoint."""
+    KILL_AFTER_EPOCH SIGKILLs every rank after that epoch's checkpoint; HOLD_TEST=1 holds a test at its first
+    image until the process is ended from outside."""
     priority = 'LOWEST'  # after CheckpointHook and AverageBuffersHook
 
     def _write(self, runner, **record):
@@ -96,6 +99,12 @@ class DistProbeHook(Hook):
         for name, tensor in sorted(module.state_dict().items()):
             digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
         self._write(runner, iter=runner.iter, state=digest.hexdigest())
+
+    def before_test_iter(self, runner, batch_idx, data_batch=None):
+        if os.environ.get('HOLD_TEST') == '1':
+            self._write(runner, test_iter=batch_idx)
+            while True:
+                time.sleep(0.1)
 
     def after_train_epoch(self, runner):
         if os.environ.get('KILL_AFTER_EPOCH') == str(runner.epoch + 1):
@@ -449,3 +458,68 @@ def test_work_dir_refusal_is_one_decision(reference, setup):
     assert out.log.count('already holds the checkpoints of another run') == 1, out.log[-3000:]
     assert 'Traceback' not in out.log.split('already holds')[0]
     assert sorted(p.relative_to(work_dir) for p in work_dir.rglob('*')) == before
+
+
+def _children(pid):
+    """The ids of the processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try:
+            fields = stat.read_text().rsplit(')', 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid):
+    """Whether ``pid`` is a live process (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_ranks_end_when_the_launcher_is_killed(setup, tool):
+    """SIGKILL of the torchrun launcher of dist_train.sh / dist_test.sh (as a lost SSH session or an OOM killer
+    does): both ranks end within seconds, and a training writes no further checkpoint. Before: the orphaned ranks
+    went on training, validating and writing checkpoints into the work dir."""
+    work_dir, probe_dir = setup['root'] / f'orphans_{tool}', setup['root'] / f'orphans_{tool}_probe'
+    env = run_env(setup, probe_dir, PORT=free_port(), HOLD_TEST=1)
+    if tool == 'train':
+        cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(setup['config']), str(NPROC),
+               '--work-dir', str(work_dir)]
+    else:  # held at its first image (DistProbeHook, HOLD_TEST=1)
+        from mmdet_face.apis.inference import init_face_detector
+        checkpoint = setup['root'] / 'orphans_untrained.pth'
+        torch.save(dict(state_dict=init_face_detector(str(TOY_CONFIG)).state_dict()), checkpoint)
+        cmd = ['bash', str(REPO / 'tools' / 'dist_test.sh'), str(setup['config']), str(checkpoint), str(NPROC),
+               '--work-dir', str(work_dir)]
+    log = setup['root'] / f'orphans_{tool}.log'
+    with open(log, 'w') as out:
+        launcher = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(REPO))
+    ranks = []
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not all((probe_dir / f'rank{r}.jsonl').exists() for r in range(NPROC)) and launcher.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ranks = _children(launcher.pid)  # bash execs dist_run.sh, which execs torchrun: the same pid
+        assert launcher.poll() is None and len(ranks) == NPROC, (ranks, log.read_text()[-3000:])
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        killed = time.monotonic()
+        while any(map(_running, ranks)) and time.monotonic() - killed < 20:
+            time.sleep(0.1)
+        assert not any(map(_running, ranks)), 'ranks still running 20 s after their launcher was killed'
+        assert time.monotonic() - killed < 5
+        # each rank says so, unless its peer's exit ended it first (a gloo connection error)
+        assert f'its launcher (pid {launcher.pid}) has ended; stopping this rank' in log.read_text()
+        time.sleep(1)
+        assert not list(work_dir.glob('*.pth'))
+    finally:
+        for pid in ranks:  # the orphans of a failing run
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -144,3 +144,55 @@ def test_dist_scripts_refuse_a_bad_process_count(nproc):
         out = subprocess.run(['bash', *cmd], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert out.returncode == 2 and out.stderr.strip() == (
             f"dist_run.sh: NPROC must be a positive whole number, got '{nproc}'"), out.stderr[-2000:]
+
+
+ORPHAN_PARENT = '''
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]])
+print(child.pid, flush=True)
+time.sleep(300)
+'''
+ORPHAN_CHILD = '''
+import sys, time
+from mmdet_face.engine.dist import exit_with_launcher
+exit_with_launcher(sys.argv[1], poll_s=0.1)
+import os
+open(os.environ['READY'], 'w').close()
+time.sleep(300)
+sys.exit(0)
+'''
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi', 'none'])
+def test_exit_with_launcher(launcher, tmp_path):
+    """A rank whose launcher process is SIGKILLed ends (exit_with_launcher); without a launcher nothing watches.
+    The same call in tools/train.py, the test tools and tools/analysis/benchmark_train.py."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.distributed.test_distributed_runs import _running
+    ready = tmp_path / 'ready'
+    env = dict(os.environ, READY=str(ready), RANK='1', SLURM_PROCID='1', OMPI_COMM_WORLD_RANK='1',
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+    parent = subprocess.Popen([sys.executable, '-c', ORPHAN_PARENT, ORPHAN_CHILD, launcher], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists()
+        parent.kill()
+        parent.wait()
+        killed = time.monotonic()
+        while _running(child) and time.monotonic() - killed < 5:
+            time.sleep(0.05)
+        assert _running(child) == (launcher == 'none')
+        if launcher != 'none':
+            assert f'rank 1 (pid {child}): its launcher (pid {parent.pid}) has ended; stopping this rank' \
+                in parent.stderr.read()
+    finally:
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
+

@@ -1,11 +1,17 @@
 """Which checkpoint --resume continues from, and refusing to mix two runs in one work dir."""
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from mmdet_face.engine.run_dir import (ResumeError, check_new_run, inspect_checkpoint, recorded_last_checkpoint,
-                                       resolve_resume, run_checkpoints)
+from mmdet_face.engine.run_dir import (ResumeError, WorkDirError, WorkDirInUseError, WorkDirLock, check_new_run,
+                                       inspect_checkpoint, recorded_last_checkpoint, resolve_resume, run_checkpoints)
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _full_ckpt(path, epoch):
@@ -48,7 +54,8 @@ def test_corrupt_latest_falls_back_to_newest_intact(tmp_path):
     (tmp_path / 'last_checkpoint').write_text(latest)
     said = []
     assert resolve_resume(str(tmp_path), log=said.append) == str(tmp_path / 'epoch_2.pth')
-    assert len(said) == 1 and 'epoch_3.pth (unreadable' in said[0] and 'resuming from' in said[0]
+    assert len(said) == 1 and 'epoch_3.pth (not a readable PyTorch checkpoint' in said[0]
+    assert 'resuming from' in said[0]
     assert said[0].rstrip().endswith('the newest intact checkpoint') and 'epoch_2.pth' in said[0]
 
 
@@ -83,3 +90,92 @@ def test_new_run_refuses_a_work_dir_with_checkpoints(tmp_path):
     with pytest.raises(ResumeError, match=r'already holds the checkpoints of another run \(epoch_1.pth\)'):
         check_new_run(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == before
+
+
+HOLDER = """
+import sys, time
+from mmdet_face.engine.run_dir import WorkDirLock
+WorkDirLock(sys.argv[1]).acquire().record('tools/train.py first.py --work-dir ' + sys.argv[1])
+print('held', flush=True)
+time.sleep(300)
+"""
+
+
+def hold_work_dir(work_dir):
+    """A live process holding ``work_dir``'s lock (as a training run does); the caller kills it."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, str(work_dir)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    assert holder.stdout.readline().strip() == 'held'
+    return holder
+
+
+def test_lock_refuses_a_second_run_and_is_freed_by_killing_the_first(tmp_path):
+    work_dir = tmp_path / 'wd'
+    holder = hold_work_dir(work_dir)
+    try:
+        with pytest.raises(WorkDirInUseError) as info:
+            WorkDirLock(str(work_dir)).acquire()
+        message = str(info.value)
+        assert message.startswith(f'{work_dir} is in use by another run (pid {holder.pid} on ')
+        assert f'tools/train.py first.py --work-dir {work_dir}; lock file {work_dir}/run.lock)' in message
+        assert 'nothing was changed' in message
+        assert isinstance(info.value, ResumeError)  # the train tool's refusals are one family
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    lock = WorkDirLock(str(work_dir)).acquire()  # a killed run leaves no stuck lock
+    lock.record('second')
+    assert '"command": "second"' in (work_dir / 'run.lock').read_text()
+    lock.release()
+
+
+def test_lock_within_one_process_and_undo(tmp_path):
+    work_dir = tmp_path / 'a' / 'b'
+    first = WorkDirLock(str(work_dir)).acquire()
+    with pytest.raises(WorkDirInUseError, match='its details are not recorded yet'):  # a second open file: refused
+        WorkDirLock(str(work_dir)).acquire()
+    first.release(undo=True)  # refused before recording: what acquire created is removed
+    assert sorted(os.listdir(tmp_path)) == []
+    kept = WorkDirLock(str(work_dir)).acquire()
+    kept.record()
+    kept.release(undo=True)  # a recorded run owns its work dir: nothing is removed
+    assert (work_dir / 'run.lock').is_file()
+
+
+def test_unusable_work_dir_and_unlockable_file_system(tmp_path, monkeypatch):
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(WorkDirError, match=rf'--work-dir {tmp_path}/file/wd: cannot be used as a work dir \(Not a '
+                                           'directory'):
+        WorkDirLock(str(tmp_path / 'file' / 'wd')).acquire()
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    monkeypatch.setattr(fcntl, 'flock', no_locks)
+    lock = WorkDirLock(str(tmp_path / 'wd')).acquire()  # the run goes on, and the tool can say why it is unlocked
+    assert lock.unsupported == f'{tmp_path}/wd/run.lock cannot be locked on this file system (No locks available)'
+    lock.record()
+    lock.release()
+
+
+class _Payload:
+    """Pickles as a call: the safe loader must refuse it; an unsafe one would run it."""
+    ran = []
+
+    def __reduce__(self):
+        return _Payload.ran.append, ('ran',)
+
+
+def test_crafted_checkpoint_is_not_resumed(tmp_path):
+    """Before: '--resume X: unreadable (UnpicklingError: Weights only load failed. This file can still be loaded,
+    ...' (torch's advice to load it unsafely), then 'use --cfg-options load_from=X'."""
+    crafted = tmp_path / 'epoch_3.pth'
+    torch.save(dict(state_dict={'w': torch.zeros(2)}, optimizer={'state': {}}, meta=dict(epoch=3, iter=30),
+                    note=_Payload()), crafted)
+    with pytest.raises(ResumeError) as info:
+        resolve_resume(str(tmp_path), str(crafted))
+    message = str(info.value)
+    assert message.startswith(f'--resume {crafted}: contains objects that are not allowed to load (')
+    assert 'weights_only=False' not in message and 'load_from' not in message and _Payload.ran == []

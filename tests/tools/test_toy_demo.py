@@ -2,6 +2,9 @@
 deletes it."""
 import importlib.util
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ _spec = importlib.util.spec_from_file_location('toy_demo', Path(__file__).resolv
 _demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_demo)
 move_previous_run = _demo.move_previous_run
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_previous_run_moved_aside(tmp_path):
@@ -36,3 +40,34 @@ def test_work_dir_holding_the_data_is_refused(tmp_path, capsys):
         assert f'--work-dir {work_dir}: is or holds the --data folder' in capsys.readouterr().err
     args = _demo.parse_args(['--data', str(tmp_path / 'data'), '--work-dir', str(tmp_path / 'data_runs')])
     assert args.work_dir == str(tmp_path / 'data_runs')
+HOLDER = """
+import sys, time
+from mmdet_face.engine.run_dir import WorkDirLock
+WorkDirLock(sys.argv[1]).acquire().record('tools/toy_demo.py (first)')
+print('held', flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_running_demo_is_not_moved_aside(tmp_path):
+    """Before: a second demo renamed the first one's work dir while it was training, and took its place."""
+    from mmdet_face.engine.run_dir import WorkDirInUseError
+    work_dir = tmp_path / 'demo'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+    first = subprocess.Popen([sys.executable, '-c', HOLDER, str(work_dir)], stdout=subprocess.PIPE, text=True,
+                             env=env)
+    try:
+        assert first.stdout.readline().strip() == 'held'
+        (work_dir / 'epoch_1.pth').write_bytes(b'first run')
+        with pytest.raises(WorkDirInUseError, match=rf'demo is in use by another run \(pid {first.pid} on .*'
+                                                    r'tools/toy_demo.py \(first\)'):
+            _demo.take_work_dir(str(work_dir))
+        assert sorted(p.name for p in tmp_path.iterdir()) == ['demo']
+        assert (work_dir / 'epoch_1.pth').read_bytes() == b'first run'
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    lock, previous = _demo.take_work_dir(str(work_dir))  # the first run ended: moved aside, as before
+    assert previous and open(os.path.join(previous, 'epoch_1.pth'), 'rb').read() == b'first run'
+    assert sorted(os.listdir(work_dir)) == ['run.lock']
+    lock.release()

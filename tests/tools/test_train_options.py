@@ -48,3 +48,18 @@ def test_auto_scale_lr_needs_base_batch(tmp_path):
     config.write_text(f"_base_ = [{CONFIG!r}]\nauto_scale_lr = dict(_delete_=True, enable=False)\n")
     with pytest.raises(ValueError, match='no_scale.py: --auto-scale-lr needs auto_scale_lr.base_batch_size'):
         train_tool.build_config(train_tool.parse_args([str(config), '--auto-scale-lr']))
+
+
+def test_partial_load_needs_a_new_run_from_load_from(tmp_path, capsys):
+    """Before there was no --partial-load; now it is refused where it would do nothing."""
+    assert _cfg('--partial-load', '--cfg-options', 'load_from=x.pth').partial_load is True
+    # the config's equivalent, given on the command line, is a key the tool reads (not refused as a config variable)
+    assert _cfg('--cfg-options', 'load_from=x.pth', 'partial_load=True').partial_load is True
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([CONFIG, '--partial-load', '--resume'])
+    assert '--partial-load applies to load_from (a new run)' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        train_tool.main([CONFIG, '--partial-load', '--work-dir', str(tmp_path / 'wd')])
+    assert info.value.code == 'tools/train.py: --partial-load: there is no load_from to load (set load_from in the ' \
+        'config or give --cfg-options load_from=CKPT)'
+    assert not (tmp_path / 'wd').exists()

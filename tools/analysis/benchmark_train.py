@@ -37,7 +37,8 @@ import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import (ConfigOptionsAction, non_negative_int, positive_int,  # noqa: E402
                                    read_tool_config)
 from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
-                                    exit_with, finish_distributed, init_distributed, launch_rank)
+                                    exit_with, exit_with_launcher, finish_distributed, init_distributed,
+                                    launch_rank)
 
 PHASES = ('data', 'forward', 'backward', 'optimizer')
 
@@ -194,6 +195,7 @@ def main(argv=None):
                       'layout) or --toy-data', rank=rank_hint)
         try:
             check_device_options(cfg, args.launcher)
+            exit_with_launcher(args.launcher)  # a rank ends when its launcher dies
             init_distributed(cfg, args.launcher)
         except LaunchError as exc:
             exit_with(f'benchmark_train.py: {exc}', rank=rank_hint)
