@@ -28,18 +28,6 @@ def strip_wrappers(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
     return out
 
 
-def first_line(err: BaseException, limit: int = 200) -> str:
-    """The reason in an exception's message; for torch's weights-only errors the unpickler's own words (its
-    preamble suggests ``weights_only=False``, which we never do for a file of unknown origin)."""
-    text = str(err)
-    marker = 'WeightsUnpickler error:'
-    if marker in text:
-        text = text[text.index(marker) + len(marker):]
-    text = text.strip().splitlines()
-    text = text[0] if text else ''
-    return text if len(text) <= limit else text[:limit] + '...'
-
-
 class Family(NamedTuple):
     """A kind of state dict the converters tell apart: what it is, the key prefixes (``module.`` removed) only it
     has, and what to do with such a file instead."""
@@ -112,22 +100,23 @@ def check_family(src: str, checkpoint: Mapping, state: Mapping[str, object], fam
 
 
 def load_checkpoint_file(src: str, expected: str) -> Mapping:
-    """Read a ``.pth`` safely: ``torch.load(weights_only=True)``, with the allow-list of the objects mmengine's
-    training checkpoints hold (:mod:`mmdet_face.compat`), so a training checkpoint is read and can be named.
+    """Read a ``.pth`` with the safe loader of testing and training (:func:`mmdet_face.apis.checkpoint.read_checkpoint`:
+    ``weights_only=True`` with the allow-list of the objects mmengine's training checkpoints hold), so a training
+    checkpoint is read and can be named, and a crafted one is refused without advice to load it unsafely.
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
-        ValueError: naming ``src`` and ``expected``: not a checkpoint ``torch.load`` reads safely, or not a mapping.
+        ValueError: naming ``src`` and ``expected``: a file holding objects outside the allow-list, not a PyTorch
+            checkpoint, or not a mapping.
     """
-    from mmdet_face import compat  # noqa: F401  (mmengine checkpoints load with weights_only=True)
+    from mmdet_face.apis.checkpoint import read_checkpoint
     src = str(src)
     if not osp.isfile(src):
         raise FileNotFoundError(f'{src}: file not found (expected {expected})')
     try:
-        checkpoint = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle / zip / EOF errors of a file that is not a (safe) checkpoint
-        raise ValueError(f'{src}: not a PyTorch checkpoint that loads with torch.load(weights_only=True) '
-                         f'({type(err).__name__}: {first_line(err)}); expected {expected}') from err
+        checkpoint = read_checkpoint(src)
+    except ValueError as err:  # CheckpointMismatchError: names src and says what the file is not
+        raise ValueError(f'{err}; expected {expected}') from err
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f'{src}: holds a {type(checkpoint).__name__}, not a state dict; expected {expected}')
     return checkpoint
@@ -197,6 +186,6 @@ def check_fits_config(config: str, state: Mapping[str, torch.Tensor], message: s
         raise ValueError(message + ': ' + '; '.join(problems))
 
 
-__all__ = ['FAMILIES', 'Family', 'check_family', 'check_fits_config', 'describe_checkpoint', 'first_line',
+__all__ = ['FAMILIES', 'Family', 'check_family', 'check_fits_config', 'describe_checkpoint',
            'guess_family', 'load_checkpoint_file', 'read_release_state', 'save_converted_checkpoint', 'strip_wrappers',
            'with_num_batches_tracked']

@@ -249,7 +249,7 @@ def test_publish_tool_names_an_unreadable_file(tmp_path, content):
     done = subprocess.run([sys.executable, str(REPO_ROOT / 'tools/model_converters/dsfd_publish.py'), str(bad),
                            str(tmp_path / 'out.pth')], capture_output=True, text=True)
     assert done.returncode != 0 and 'Traceback' not in done.stderr, done.stderr[-2000:]
-    assert 'bad.pth: not a PyTorch checkpoint' in done.stderr, done.stderr[-2000:]
+    assert 'bad.pth: not a readable PyTorch checkpoint' in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / 'out.pth').exists()
 
 
