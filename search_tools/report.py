@@ -354,7 +354,7 @@ def _write_png(draw, data, path: str) -> Optional[str]:
     """``draw(data, file)`` written through a temporary file and a rename (a reader never sees half a PNG); when
     there is nothing to draw, a plot left from an earlier report in this (the report's own) folder is removed, so
     that the folder never shows a stale plot next to a new ranking."""
-    from mmdet_face.deployment.output_file import atomic_output
+    from mmdet_face.utils.output_file import atomic_output
     try:
         with atomic_output(path, overwrite=True) as tmp:
             if draw(data, tmp) is None:

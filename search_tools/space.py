@@ -798,14 +798,14 @@ def write_candidates(out_dir, candidates: Sequence[Candidate], template_cfg, for
         list[str]: the config paths, in the order of ``candidates``.
 
     Raises:
+        NotADirectoryError: ``out_dir`` is a file.
         FileExistsError: ``out_dir`` exists and is not empty, unless ``force``.
     """
     from mmengine.config import Config
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f'{out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(f'{out} is not empty; pass force=True (--force) to write into it')
+
+    from mmdet_face.utils.output_file import check_output_folder
+    out = Path(check_output_folder(out_dir, force, contents='candidate configs', holds='files', allow_link=True,
+                                   fix='Pass force=True (--force) to write into it.'))
     out.mkdir(parents=True, exist_ok=True)
     template = template_cfg if isinstance(template_cfg, Config) else Config.fromfile(str(template_cfg))
     names = [f'cand_{i:03d}_{c.key()}' for i, c in enumerate(candidates)]

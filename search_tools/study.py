@@ -66,14 +66,14 @@ def spec_path(study_dir: str) -> str:
 
 def write_json_atomic(path: str, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename
-    (:func:`mmdet_face.deployment.output_file.atomic_output`): a reader (another worker) never sees half a file, and
+    (:func:`mmdet_face.utils.output_file.atomic_output`): a reader (another worker) never sees half a file, and
     a crash or an error leaves neither half a file nor a temporary one."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + '\n')
 
 
 def write_text_atomic(path: str, text: str) -> None:
     """``text`` to ``path`` (replaced if it exists), atomically: see :func:`write_json_atomic`."""
-    from mmdet_face.deployment.output_file import atomic_output
+    from mmdet_face.utils.output_file import atomic_output
     with atomic_output(path, overwrite=True) as tmp:
         with open(tmp, 'w', encoding='utf-8') as f:
             f.write(text)

@@ -35,7 +35,7 @@ def parse_args(argv=None):
                         'count or CPU sums in another order and moves the APs (2-core VM, Hard AP: 0.9207 with 2 '
                         'threads, 0.9088 with 1)')
     args = parser.parse_args(argv)
-    from mmdet_face.deployment.output_file import is_inside
+    from mmdet_face.utils.output_file import is_inside
     if is_inside(args.data, args.work_dir):  # an earlier run's work dir is moved aside, with whatever it holds
         parser.error(f'--work-dir {args.work_dir}: is or holds the --data folder {args.data}; a work dir holding an '
                      'earlier run is moved aside, and the data would go with it. Choose a work dir outside --data')

@@ -145,8 +145,8 @@ def test_failed_json_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_study_writes_import_neither_torch_nor_onnx(tmp_path):
-    """The search commands' file writes go through mmdet_face.deployment.output_file, whose package loads its heavy
-    modules (torch, onnx: 2.3 s) only on first use."""
+    """The search commands' file writes go through mmdet_face.utils.output_file, which loads neither torch nor onnx
+    (2.3 s)."""
     code = ('import sys\nfrom search_tools.study import write_json_atomic\n'
             f'write_json_atomic({str(tmp_path / "a.json")!r}, {{"a": 1}})\n'
             'print(sorted(m for m in ("torch", "onnx", "mmdet") if m in sys.modules))\n')
