@@ -22,7 +22,9 @@ if __package__ in (None, ''):  # run as a script: import search_tools from the r
 
 from search_tools.arguments import positive_float, positive_int, seed, tolerance  # noqa: E402
 from search_tools.flops import count_flops  # noqa: E402
-from search_tools.space import STEPS, RandomSuggester, load_space, raw_arch, sample_candidates  # noqa: E402
+from search_tools.candidates import sample_candidates  # noqa: E402
+from search_tools.projection import raw_arch  # noqa: E402
+from search_tools.space import STEPS, RandomSuggester, load_space  # noqa: E402
 
 DEFAULT_CASES = [('resnet', 'backbone', 0.5), ('resnet', 'backbone', 2.5), ('resnet', 'backbone', 10.0),
                  ('resnet', 'full', 2.5), ('mobilenet', 'backbone', 0.5), ('mobilenet', 'backbone', 1.0),

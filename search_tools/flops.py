@@ -226,7 +226,7 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
     """FLOPs and parameters of an architecture, by part.
 
     Args:
-        arch (dict): Canonical architecture (``search_tools.space`` writes and reads it)::
+        arch (dict): Canonical architecture (``search_tools.projection`` writes it)::
 
                 backbone: {type: 'ResNetV1e', block: 'BasicBlock' | 'Bottleneck', stem_channels: int,
                            stage_blocks: [4 ints], stage_planes: [4 ints]}            (C2..C5 planes)

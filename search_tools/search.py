@@ -167,10 +167,11 @@ def default_proxy(template_cfg, args) -> dict:
 
 
 def cmd_sample(args) -> str:
-    from search_tools import space as space_mod
-    from search_tools.arch import read_config
+    from search_tools.arch import arch_from_config, read_config
+    from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
     from search_tools.export import resolve_bases
+    from search_tools.space import load_space
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
@@ -207,11 +208,11 @@ def cmd_sample(args) -> str:
         if template_arch is None and (args.step == 'full' or args.template):
             # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
             # mode 1), else the space's own, scaled to the budget
-            template_arch = space_mod.arch_from_config(template_cfg)
+            template_arch = arch_from_config(template_cfg)
     except ValueError as exc:
         raise StudyError(f'--template {exc}') from None
     try:
-        space = space_mod.load_space(args.space)
+        space = load_space(args.space)
     except (ValueError, FileNotFoundError) as exc:
         raise StudyError(f'--space {exc}') from None
     if args.export_bases:  # checked now, not at export time after the whole search
@@ -224,9 +225,8 @@ def cmd_sample(args) -> str:
     proxy = default_proxy(template_cfg, args)
 
     t0 = time.time()
-    cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
-                                               tolerance=args.tolerance, input_shape=tuple(args.input),
-                                               step=args.step, template=template_arch)
+    cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops, tolerance=args.tolerance,
+                                     input_shape=tuple(args.input), step=args.step, template=template_arch)
     seconds = time.time() - t0
     if not cands:  # an unreachable budget: say so instead of creating an empty study
         reason = stats.get('last_infeasible') or 'none of them meets the budget'
@@ -236,7 +236,7 @@ def cmd_sample(args) -> str:
     if occupied:
         print(f'[search] moved the existing {out} to {move_aside(out)}')
     os.makedirs(out, exist_ok=True)
-    written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
+    written = write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
 

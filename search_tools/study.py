@@ -9,7 +9,7 @@ A study folder::
 
     DIR/study.json          the search definition (space, step, budget, input, proxy schedule, sampler, seed, ...)
     DIR/template.py         the config every candidate is written from (dumped at ``sample`` time)
-    DIR/candidates/         the sampled configs and their FLOPs table (``search_tools.space.write_candidates``)
+    DIR/candidates/         the sampled configs and their FLOPs table (``search_tools.candidates.write_candidates``)
     DIR/optuna.journal      the Optuna study (JournalStorage + JournalFileBackend), unless ``--storage URL``
     DIR/trials/<number>_<key>/   one trained trial: config.py, work/ (mmengine), train.log, result.json
 

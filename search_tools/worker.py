@@ -379,7 +379,7 @@ class Worker:
         if 'config' in attrs:
             key, arch, breakdown = attrs['key'], attrs.get('arch'), attrs.get('breakdown')
         else:
-            from search_tools.space import project
+            from search_tools.projection import project
             cand = project(self.space, raw, spec['gflops'], tolerance=spec['tolerance'],
                            input_shape=tuple(spec['input_shape']), template=template_arch)
             key, arch, breakdown = cand.key(), cand.arch, cand.breakdown
