@@ -29,9 +29,9 @@ if REPO_ROOT not in sys.path:
 
 from search_tools.arguments import (bounded_int, input_size, non_negative_int, positive_float,  # noqa: E402,F401
                                     positive_int, seed, tolerance)
-from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
-                                open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
-                                versions, write_json_atomic)
+from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
+                                move_aside, open_storage, open_study, spec_path, storage_label, template_path,
+                                validate_spec, versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
@@ -260,7 +260,7 @@ def cmd_sample(args) -> str:
                          '--name (study.json and the candidates were written, nothing was queued)') from None
     for cand, path in zip(cands, written):
         params = raw_params(space, cand.raw) if cand.raw else {}
-        study.enqueue_trial(params, user_attrs=dict(
+        enqueue(study, params, dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
             has_params=bool(params), source='sample'))
     print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '

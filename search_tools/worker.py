@@ -26,9 +26,9 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, read_result, reap_stale_trials, requeue, spec_path,
-                                template_path, trial_id, versions, worker_identity, write_json_atomic,
+from search_tools.study import (QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, enqueue,
+                                git_sha, load_spec, make_sampler, open_study, read_result, reap_stale_trials, requeue,
+                                spec_path, template_path, versions, worker_identity, write_json_atomic,
                                 write_text_atomic)
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
@@ -219,15 +219,15 @@ class Worker:
         done, listed as such by the report) and, when it was a queued candidate, its parameters and attributes
         are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it)."""
         from optuna.trial import TrialState
-        frozen = self.study._storage.get_trial(trial_id(trial))  # (a storage may hand out its cached object)
-        queued = 'fixed_params' in frozen.system_attrs
-        params = dict(frozen.system_attrs.get('fixed_params') or {})
-        carried = {k: v for k, v in frozen.user_attrs.items() if k not in ('lease', 'surplus')}
+        attrs = trial.user_attrs
+        queued = QUEUED_PARAMS in attrs
+        params = dict(attrs.get(QUEUED_PARAMS) or {})
+        carried = {k: v for k, v in attrs.items() if k not in ('lease', 'surplus', QUEUED_PARAMS)}
         trial.set_user_attr('surplus', f'drawn past the target of {self.target} trials by a worker racing '
                                        'another; given back untrained' + (' and re-queued' if queued else ''))
         self.study.tell(trial, state=TrialState.FAIL)
         if queued:
-            self.study.enqueue_trial(params, user_attrs=carried)
+            enqueue(self.study, params, carried)
 
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -334,7 +334,7 @@ class Worker:
             self._failed(trial, f'{type(exc).__name__}: {exc}', log=None)
             return 'fail'
         trial_dir = osp.join(self.study_dir, info['trial_dir'])
-        lease = Lease(self.study, trial.number, trial_id(trial), self.heartbeat).start()
+        lease = Lease(trial, self.heartbeat).start()
         try:
             result = self._existing_result(trial, info)
             if result is not None:
