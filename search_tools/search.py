@@ -27,8 +27,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from search_tools.arguments import (bounded_int, input_size, non_negative_int, positive_float,  # noqa: E402,F401
-                                    positive_int, seed, tolerance)
+from mmdet_face.engine.cli import int_in, non_negative_int, positive_float, positive_int, seed_int  # noqa: E402
+from search_tools.arguments import input_size, tolerance  # noqa: E402
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
                                 move_aside, open_storage, open_study, spec_path, storage_label, template_path,
                                 validate_spec, versions, write_json_atomic)
@@ -62,7 +62,7 @@ def parse_args(argv=None):
     s.add_argument('--pick', choices=('best', 'bootstrap'), default='best',
                    help='with --template-from: the best trial, or the best one inside the bootstrap intervals')
     s.add_argument('--num', type=positive_int, default=64, help='candidates to sample and queue (default 64)')
-    s.add_argument('--seed', type=seed, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
+    s.add_argument('--seed', type=seed_int, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     s.add_argument('--sampler', choices=SAMPLERS, default='random',
                    help='how workers draw trials beyond the queued ones (default random, as SCRFD)')
     s.add_argument('--proxy-epochs', type=positive_int,
@@ -100,7 +100,7 @@ def parse_args(argv=None):
     p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')
     p.add_argument('--storage')
     p.add_argument('--out', help='report folder (default: DIR/report)')
-    p.add_argument('--repeats', type=bounded_int(1, MAX_REPEATS), default=10000,
+    p.add_argument('--repeats', type=int_in(1, MAX_REPEATS), default=10000,
                    help=f'bootstrap resamples, 1 to {MAX_REPEATS:.0e} (default 10^4)')
     p.add_argument('--force', action='store_true',
                    help='--out holds report files search.py report did not write: move them aside (NAME.<time>)')

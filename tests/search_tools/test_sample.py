@@ -108,7 +108,7 @@ def test_write_candidates(tmp_path):
     assert len(lines) == 2 + len(cands) and all(line.count('|') == lines[0].count('|') for line in lines)
     records = [json.loads(line) for line in (out / 'candidates.jsonl').read_text().splitlines()]
     assert [r['arch'] for r in records] == [c.arch for c in cands]
-    with pytest.raises(FileExistsError, match='already holds files: refusing to mix two runs in one folder. Pass force'):
+    with pytest.raises(FileExistsError, match='already holds files: refusing to mix two runs in one folder. Pass'):
         write_candidates(out, cands[:1], TOY)
     assert len(os.listdir(out)) == 6  # nothing overwritten
     write_candidates(out, cands[:1], TOY, force=True)
