@@ -72,7 +72,7 @@ def test_sample_names_a_broken_space_or_template_file(tmp_path):
     broken = tmp_path / 'space.py'
     broken.write_text("family = 'MobileNetV1'\nbackbone = dict(\n")
     common = ['sample', '--gflops', '0.2', '--num', '1', '--out', str(out), '--force']
-    with pytest.raises(SystemExit, match=rf"search.py sample: --space {broken}, line 2: syntax error: "
+    with pytest.raises(SystemExit, match=rf"search.py sample: --space {broken}, line 2: SyntaxError: "
                                          r"'\(' was never closed"):
         search.main(common + ['--space', str(broken)])
     with pytest.raises(SystemExit, match=r"search.py sample: --space unknown search space 'mobilnet'"):
@@ -80,7 +80,7 @@ def test_sample_names_a_broken_space_or_template_file(tmp_path):
     absent = tmp_path / 'absent.py'
     with pytest.raises(SystemExit, match=rf"search.py sample: --space search space file {absent} does not exist"):
         search.main(common + ['--space', str(tmp_path / 'absent.py')])
-    with pytest.raises(SystemExit, match=rf"search.py sample: --template {broken}, line 2: syntax error"):
+    with pytest.raises(SystemExit, match=rf"search.py sample: --template {broken}, line 2: SyntaxError"):
         search.main(common + ['--space', 'mobilenet', '--template', str(broken)])
     # refused before --force moved the folder aside
     assert sorted(p.name for p in tmp_path.iterdir()) == ['space.py', 'study']

@@ -46,10 +46,10 @@ def test_space_file_errors_name_the_file_and_field(tmp_path):
         load_space(str(bad))
     # a syntax error names the file and its line (mmengine's own says 'File "<unknown>", line 2')
     bad.write_text("family = 'ResNetV1e'\nbackbone = dict(\n")
-    with pytest.raises(ValueError, match=r"bad.py, line 2: syntax error: '\(' was never closed"):
+    with pytest.raises(ValueError, match=r"bad.py, line 2: SyntaxError: '\(' was never closed"):
         load_space(str(bad))
     bad.write_text("family = 'ResNetV1e'\nbackbone = undefined_name\n")
-    with pytest.raises(ValueError, match=r"bad.py: cannot be loaded as a config: NameError: .*undefined_name"):
+    with pytest.raises(ValueError, match=r"bad.py, line 2: NameError: name 'undefined_name' is not defined"):
         load_space(str(bad))
 
 
