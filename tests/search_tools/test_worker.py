@@ -16,7 +16,8 @@ optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirem
 from optuna.trial import TrialState  # noqa: E402
 
 from search_tools.study import enqueue, open_study, validate_spec, write_json_atomic  # noqa: E402
-from search_tools.worker import Worker, apply_proxy, read_metrics, train_command  # noqa: E402
+from search_tools.training import apply_proxy, read_metrics, train_command  # noqa: E402
+from search_tools.worker import Worker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
@@ -178,5 +179,5 @@ def test_killed_worker_is_resumed_from_its_checkpoint_by_another(toy_data, tmp_p
 def test_checkpoint_epoch_reads_the_resumable_names(path, epoch):
     """The epoch a resumed trial starts from, read with run_dir's checkpoint names; 'epoch_last.pth' raised
     ValueError before (int('last'))."""
-    from search_tools.worker import checkpoint_epoch
+    from search_tools.training import checkpoint_epoch
     assert checkpoint_epoch(path) == epoch
