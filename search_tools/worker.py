@@ -118,12 +118,16 @@ class Worker:
     def give_back(self, trial) -> None:
         """End a surplus ``trial`` untrained: it is failed with the user attribute ``surplus`` (not counted as
         done, listed as such by the report) and, when it was a queued candidate, its parameters and attributes
-        are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it)."""
+        are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it). A
+        candidate queued without ``queued_params`` (by an older search_tools) goes back with its config and
+        without parameters (``has_params=False``: its config is used as written, nothing is drawn for it)."""
         from optuna.trial import TrialState
         attrs = trial.user_attrs
-        queued = QUEUED_PARAMS in attrs
+        queued = QUEUED_PARAMS in attrs or 'config' in attrs
         params = dict(attrs.get(QUEUED_PARAMS) or {})
         carried = {k: v for k, v in attrs.items() if k not in ('lease', 'surplus', QUEUED_PARAMS)}
+        if QUEUED_PARAMS not in attrs:
+            carried['has_params'] = False
         trial.set_user_attr('surplus', f'drawn past the target of {self.target} trials by a worker racing '
                                        'another; given back untrained' + (' and re-queued' if queued else ''))
         self.study.tell(trial, state=TrialState.FAIL)

@@ -111,7 +111,8 @@ class RacingWorker(Worker):
         return counted
 
 
-@pytest.mark.parametrize('queued', [False, True], ids=['new_draw', 'queued_candidate'])
+@pytest.mark.parametrize('queued', [False, True, 'without_queued_params'],
+                         ids=['new_draw', 'queued_candidate', 'queued_by_an_older_version'])
 def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatch, queued):
     """--trials 1 and two workers: both pass the check, the other asks first. This worker's trial is past the
     target: it trains nothing, the trial is failed as 'surplus' (not counted, named in the report) and a queued
@@ -120,7 +121,9 @@ def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatc
     study_dir, script = make_study(tmp_path, seconds=0)
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
     study = open_study(str(study_dir))
-    if queued:
+    if queued == 'without_queued_params':  # a study queued before search_tools wrote queued_params
+        study.enqueue_trial({'x': 1}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=True))
+    elif queued:
         enqueue(study, {}, dict(key='k2k2', config='candidates/k.py', has_params=False))
     taken = []
     worker = RacingWorker(str(study_dir), target=1, heartbeat=0.2, poll=0.1, train_script=str(script),
@@ -134,7 +137,8 @@ def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatc
     assert not (study_dir / 'trials').exists()  # nothing was materialised or trained
     if queued:  # the candidate is queued again, as it was
         assert len(trials) == 3 and trials[2].state == TrialState.WAITING
-        assert trials[2].user_attrs == dict(key='k2k2', config='candidates/k.py', has_params=False, queued_params={})
+        assert trials[2].user_attrs == dict(key='k2k2', config='candidates/k.py', has_params=False,
+                                            queued_params={})
     else:
         assert len(trials) == 2
     assert worker.finished_and_running() == (0, 1)  # the surplus trial does not count as done
