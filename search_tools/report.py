@@ -19,8 +19,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, read_result,
-                                write_json_atomic, write_text_atomic)
+from mmdet_face.utils.output_file import move_aside
+from search_tools.study import (RESULT_FILE, StudyError, load_spec, open_study, read_result, write_json_atomic,
+                                write_text_atomic)
 
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
 NETWORK_PARTS = ('backbone', 'neck', 'head')

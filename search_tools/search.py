@@ -28,10 +28,11 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from mmdet_face.engine.cli import int_in, non_negative_int, positive_float, positive_int, seed_int  # noqa: E402
+from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
-                                move_aside, open_storage, open_study, spec_path, storage_label, template_path,
-                                validate_spec, versions, write_json_atomic)
+                                open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
+                                versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',

@@ -82,19 +82,6 @@ def write_text_atomic(path: str, text: str) -> None:
             f.write(text)
 
 
-def move_aside(path: str) -> str:
-    """Rename ``path`` (a file or a folder) to ``<path>.<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken) instead
-    of replacing or deleting it; returns the new path."""
-    import shutil
-    stamp = time.strftime('%Y%m%d-%H%M%S')
-    target, n = f'{path.rstrip("/")}.{stamp}', 1
-    while osp.lexists(target):
-        n += 1
-        target = f'{path.rstrip("/")}.{stamp}-{n}'
-    shutil.move(path, target)
-    return target
-
-
 def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, Any]:
     """Check the fields and values of a study definition; raise :class:`StudyError` naming ``source`` and the
     field. Returns ``spec``."""

@@ -118,16 +118,12 @@ def main(argv=None):
 
 
 def move_previous_run(work_dir):
-    """Rename a non-empty ``work_dir`` to ``<work_dir>.<YYYYmmdd-HHMMSS>``; returns the new name or None."""
+    """Rename a non-empty ``work_dir`` to ``<work_dir>.<YYYYmmdd-HHMMSS>`` (its last change); returns the new name
+    or None."""
+    from mmdet_face.utils.output_file import move_aside
     if not (osp.isdir(work_dir) and os.listdir(work_dir)):
         return None
-    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(osp.getmtime(work_dir)))
-    target, n = f'{work_dir.rstrip("/")}.{stamp}', 1
-    while osp.exists(target):
-        n += 1
-        target = f'{work_dir.rstrip("/")}.{stamp}-{n}'
-    os.rename(work_dir, target)
-    return target
+    return move_aside(work_dir, time.strftime('%Y%m%d-%H%M%S', time.localtime(osp.getmtime(work_dir))))
 
 
 def plot_pr_curves(work_dir):

@@ -7,6 +7,7 @@
 * An output that is one of the run's own inputs (the same file by its resolved real path, or a hard link to it) is
   refused whatever the overwrite flag says: the run would destroy what it reads. For folders,
   :func:`check_not_inside` refuses an output folder that is or holds an input.
+* What is replaced on request can instead be kept under a new name (:func:`move_aside`).
 * An output folder (:func:`check_output_folder`) is a folder, not a file or a link, and one that already holds
   something is refused unless replacing it is allowed; what it holds that the run would never write (someone
   else's files) is refused whatever the flag says.
@@ -14,7 +15,9 @@
 import contextlib
 import os
 import os.path as osp
+import time
 import uuid
+from typing import Optional
 
 
 class OutputExistsError(FileExistsError):
@@ -140,6 +143,20 @@ def check_output_folder(folder, overwrite: bool = False, *, contents: str = 'fil
     return folder
 
 
+def move_aside(path, stamp: Optional[str] = None) -> str:
+    """Rename ``path`` (a file or a folder) to ``<path>.<stamp>`` (``-2``, ``-3``... appended when taken) instead of
+    replacing or deleting it; returns the new path. ``stamp`` defaults to the current local time,
+    ``YYYYmmdd-HHMMSS``."""
+    path = os.fspath(path).rstrip('/')
+    stamp = stamp or time.strftime('%Y%m%d-%H%M%S')
+    target, n = f'{path}.{stamp}', 1
+    while osp.lexists(target):
+        n += 1
+        target = f'{path}.{stamp}-{n}'
+    os.rename(path, target)
+    return target
+
+
 def _temp_name(path: str) -> str:
     """A fresh name in the output's folder, keeping its extension (some writers look at it)."""
     folder, base = osp.split(osp.abspath(path))
@@ -185,4 +202,4 @@ def atomic_output(path, overwrite: bool = False):
 
 
 __all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_output_folder', 'check_not_input',
-           'check_not_inside', 'atomic_output', 'is_inside', 'real_path', 'same_file']
+           'check_not_inside', 'atomic_output', 'move_aside', 'is_inside', 'real_path', 'same_file']

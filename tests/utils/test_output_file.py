@@ -26,3 +26,21 @@ def test_output_folder_free_occupied_foreign_file_and_link(tmp_path):
         check_output_folder(tmp_path / 'link', overwrite=True)
     check_output_folder(tmp_path / 'link', overwrite=True, allow_link=True)
     assert (full / 'a.txt').read_text() == 'mine'
+
+
+def test_move_aside_keeps_what_was_there_under_a_free_name(tmp_path):
+    from mmdet_face.utils.output_file import move_aside
+    run = tmp_path / 'run'
+    run.mkdir()
+    (run / 'a.txt').write_text('first')
+    first = move_aside(str(run) + '/', stamp='20260101-000000')
+    assert first == f'{run}.20260101-000000' and not run.exists()
+    run.mkdir()
+    (run / 'a.txt').write_text('second')
+    second = move_aside(run, stamp='20260101-000000')  # same stamp: the next free name
+    assert second == f'{run}.20260101-000000-2'
+    assert (tmp_path / 'run.20260101-000000' / 'a.txt').read_text() == 'first'
+    assert (tmp_path / 'run.20260101-000000-2' / 'a.txt').read_text() == 'second'
+    (tmp_path / 'file.py').write_text('x = 1')
+    moved = move_aside(tmp_path / 'file.py')  # a file, stamped now
+    assert moved.startswith(f'{tmp_path / "file.py"}.') and open(moved).read() == 'x = 1'
