@@ -1,6 +1,6 @@
 """Many candidates at once: :func:`sample_candidates` draws seeded, de-duplicated candidates
 (``search_tools.projection``), :func:`write_candidates` writes one complete config per candidate and a
-FLOPs/params table of the parts ``search_tools.flops.PARTS``.
+FLOPs/params table of the parts ``search_tools.flops.SHARE_PARTS``.
 """
 import csv
 import json
@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.flops import PARTS, count_flops
+from search_tools.flops import NETWORK_PARTS, SHARE_PARTS, count_flops
 from search_tools.projection import Candidate, default_neck_head, project, raw_arch, template_arch
 from search_tools.space import InfeasibleBudget, RandomSuggester, SearchSpace, check_step, in_band
 
@@ -97,11 +97,11 @@ def candidate_rows(candidates: Sequence[Candidate], names: Sequence[str]) -> Lis
         b = cand.breakdown
         row = dict(name=name, key=cand.key(), gflops=round(b['total']['gflops'], 4),
                    params_m=round(b['total']['params_m'], 4))
-        for part in PARTS[:-1]:
+        for part in SHARE_PARTS:
             row[f'{part}_gflops'] = round(b[part]['gflops'], 4)
-        for part in PARTS[:-1]:
+        for part in SHARE_PARTS:
             row[f'{part}_share'] = round(b[part]['flops'] / b['total']['flops'], 4)
-        for part in ('backbone', 'neck', 'head'):
+        for part in NETWORK_PARTS:
             row[f'{part}_params_m'] = round(b[part]['params_m'], 4)
         row['arch'] = _arch_summary(cand.arch)
         rows.append(row)
@@ -153,8 +153,7 @@ def write_candidates(out_dir, candidates: Sequence[Candidate], template_cfg, for
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    md_cols = ['name', 'gflops', 'params_m'] + [f'{p}_share' for p in ('stem', 'c2', 'c3', 'c4', 'c5', 'backbone',
-                                                                       'neck', 'head')] + ['arch']
+    md_cols = ['name', 'gflops', 'params_m'] + [f'{p}_share' for p in SHARE_PARTS] + ['arch']
     lines = ['| ' + ' | '.join(md_cols) + ' |', '|' + '---|' * len(md_cols)]
     for row in rows:
         cells = [f'{row[c]:.1%}' if c.endswith('_share') else str(row[c]) for c in md_cols]
