@@ -17,33 +17,10 @@ HEAD_DEFAULTS = dict(dw_conv=False, strides_share=True, cls_reg_share=True, scal
 
 
 def read_config(path):
-    """``mmengine.Config.fromfile(path)`` with errors that name the file: a syntax error says the file and line
-    (mmengine parses the text once under the name ``<unknown>``, so its own error names neither), anything else
-    that stops the file from loading (a NameError in it, a missing ``_base_``) says which file failed.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: it exists but is not a loadable config.
-    """
-    import ast
-
-    from mmengine.config import Config
-    path = str(path)
-    try:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f'{path}: no such file') from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f'{path}: cannot be read ({exc})') from None
-    try:
-        ast.parse(text, filename=path)
-    except SyntaxError as exc:
-        raise ValueError(f'{path}, line {exc.lineno}: syntax error: {exc.msg}') from None
-    try:
-        return Config.fromfile(path)
-    except Exception as exc:  # noqa: BLE001  (whatever stops a user's file from loading, said with its name)
-        raise ValueError(f'{path}: cannot be loaded as a config: {type(exc).__name__}: {exc}') from exc
+    """A config the search reads (space file, template, candidate): the package's reader, every failure a
+    ``ValueError`` (:class:`mmdet_face.engine.config_file.ConfigFileError`) naming the file (and the line)."""
+    from mmdet_face.engine.config_file import read_config as read_config_file
+    return read_config_file(path, name_any_error=True)
 
 
 def _load(cfg):

@@ -20,9 +20,12 @@ import numpy as np
 if __package__ in (None, ''):  # run as a script: import search_tools from the repository root
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from search_tools.arguments import positive_float, positive_int, seed, tolerance  # noqa: E402
+from mmdet_face.engine.cli import positive_float, positive_int, seed_int  # noqa: E402
+from search_tools.arguments import tolerance  # noqa: E402
+from search_tools.candidates import sample_candidates  # noqa: E402
 from search_tools.flops import count_flops  # noqa: E402
-from search_tools.space import STEPS, RandomSuggester, load_space, raw_arch, sample_candidates  # noqa: E402
+from search_tools.projection import raw_arch  # noqa: E402
+from search_tools.space import STEPS, RandomSuggester, load_space  # noqa: E402
 
 DEFAULT_CASES = [('resnet', 'backbone', 0.5), ('resnet', 'backbone', 2.5), ('resnet', 'backbone', 10.0),
                  ('resnet', 'full', 2.5), ('mobilenet', 'backbone', 0.5), ('mobilenet', 'backbone', 1.0),
@@ -48,7 +51,7 @@ def parse_args(argv=None):
                         help='candidates for the released step 2 (1 in ~6,000 accepted)')
     parser.add_argument('--tolerance', type=tolerance, default=0.02)
     parser.add_argument('--input', type=positive_int, nargs=2, default=[480, 640], metavar=('H', 'W'))
-    parser.add_argument('--seed', type=seed, default=0)
+    parser.add_argument('--seed', type=seed_int, default=0)
     parser.add_argument('--case', action='append', type=case, default=None, metavar='SPACE:STEP:GFLOPS',
                         help='e.g. resnet:backbone:2.5 (repeatable; default: the table of the README)')
     return parser.parse_args(argv)

@@ -10,7 +10,8 @@ import os.path as osp
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from search_tools.study import REPO_ROOT, StudyError, load_spec, move_aside, write_text_atomic
+from mmdet_face.utils.output_file import move_aside
+from search_tools.study import REPO_ROOT, StudyError, load_spec, write_text_atomic
 
 DEFAULT_EXPORT_BASES = ('configs/_base_/datasets/widerface.py', 'configs/_base_/schedules/scrfd_640e.py',
                         'configs/_base_/default_runtime.py')

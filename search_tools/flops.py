@@ -23,7 +23,11 @@ ceil-mode average pool: ``ceil(h / 2)``), so any input shape is counted as the c
 """
 from typing import Dict, List, Sequence, Tuple
 
-PARTS = ('stem', 'c2', 'c3', 'c4', 'c5', 'backbone', 'neck', 'head', 'total')
+# the parts every count, table and report of the search uses: the backbone's stages, then the network's parts
+STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
+NETWORK_PARTS = ('backbone', 'neck', 'head')
+SHARE_PARTS = STAGE_PARTS + NETWORK_PARTS  # the parts a FLOPs share is given for
+PARTS = SHARE_PARTS + ('total',)
 BLOCK_EXPANSION = {'BasicBlock': 1, 'Bottleneck': 4}
 HEAD_STRIDES = (8, 16, 32)
 
@@ -197,7 +201,7 @@ def _count(arch: dict, input_shape: Sequence[int]) -> Dict[str, _Tally]:
     if len(input_shape) == 1:
         input_shape = (input_shape[0], input_shape[0])
     size = (int(input_shape[0]), int(input_shape[1]))
-    parts = {name: _Tally() for name in ('stem', 'maxpool', 'c2', 'c3', 'c4', 'c5', 'neck', 'head')}
+    parts = {name: _Tally() for name in STAGE_PARTS + ('maxpool', 'neck', 'head')}
     backbone = arch['backbone']
     if backbone['type'] == 'ResNetV1e':
         sizes = _resnet(backbone, size, parts)
@@ -226,7 +230,7 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
     """FLOPs and parameters of an architecture, by part.
 
     Args:
-        arch (dict): Canonical architecture (``search_tools.space`` writes and reads it)::
+        arch (dict): Canonical architecture (``search_tools.projection`` writes it)::
 
                 backbone: {type: 'ResNetV1e', block: 'BasicBlock' | 'Bottleneck', stem_channels: int,
                            stage_blocks: [4 ints], stage_planes: [4 ints]}            (C2..C5 planes)
@@ -244,7 +248,7 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
     """
     result = {name: (t.flops, t.params) for name, t in _count(arch, input_shape).items()}
     result['stem'] = (result['stem'][0] + result.pop('maxpool')[0], result['stem'][1])
-    backbone_parts = [result[p] for p in ('stem', 'c2', 'c3', 'c4', 'c5')]
+    backbone_parts = [result[p] for p in STAGE_PARTS]
     result['backbone'] = (sum(f for f, _ in backbone_parts), sum(p for _, p in backbone_parts))
     result['total'] = tuple(result['backbone'][i] + result['neck'][i] + result['head'][i] for i in range(2))
     return {name: dict(flops=result[name][0], params=result[name][1], gflops=result[name][0] / 1e9,

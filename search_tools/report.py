@@ -19,12 +19,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.study import (RESULT_FILE, StudyError, load_spec, move_aside, open_study, read_result,
-                                write_json_atomic, write_text_atomic)
+from mmdet_face.utils.output_file import move_aside
+from search_tools.flops import NETWORK_PARTS, SHARE_PARTS, STAGE_PARTS
+from search_tools.study import (RESULT_FILE, StudyError, load_spec, open_study, read_result, write_json_atomic,
+                                write_text_atomic)
 
-STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
-NETWORK_PARTS = ('backbone', 'neck', 'head')
-SHARE_NAMES = STAGE_PARTS + NETWORK_PARTS
 REPORT_DIR = 'report'
 REPORT_FILES = ('ranking.md', 'ranking.csv', 'bootstrap.json', 'pareto.png', 'edf.png', 'shares.png')
 REPORT_MARK = '.search_report.json'  # marks a folder this report wrote: a later report may rewrite its files
@@ -121,7 +120,7 @@ def shares(breakdown: Dict[str, Any]) -> Dict[str, float]:
     total = parts.get('total') or sum(parts.get(p, 0.0) for p in NETWORK_PARTS)
     if not total:
         return {}
-    return {name: parts[name] / total for name in SHARE_NAMES if name in parts}
+    return {name: parts[name] / total for name in SHARE_PARTS if name in parts}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -190,13 +189,13 @@ def _fmt(value, pattern='{:.4f}'):
 def ranking_table(rows: List[Dict[str, Any]]) -> str:
     """The ranking as a Markdown table (one line per trial); a shared rank is written ``1=``."""
     head = (['rank', 'trial', 'Hard', 'Medium', 'Easy', 'GFLOPs', 'params (M)']
-            + [f'{p}%' for p in SHARE_NAMES] + ['state', 'note'])
+            + [f'{p}%' for p in SHARE_PARTS] + ['state', 'note'])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         rank = _fmt(r['rank'], '{}') + ('=' if r.get('tied_with') else '')
         cells = [rank, str(r['trial']), _fmt(r['hard']), _fmt(r['medium']), _fmt(r['easy']),
                  _fmt(r['gflops'], '{:.3f}'), _fmt(r['params_m'], '{:.3f}')]
-        cells += [_fmt(r['shares'].get(p) if r['shares'] else None, '{:.0%}').rstrip('%') for p in SHARE_NAMES]
+        cells += [_fmt(r['shares'].get(p) if r['shares'] else None, '{:.0%}').rstrip('%') for p in SHARE_PARTS]
         note = r['note'] or (f'duplicate of trial {r["duplicate_of"]}' if r.get('duplicate_of') is not None else '')
         if r.get('tied_with'):
             note = '; '.join(filter(None, [f'tie with trial(s) {", ".join(map(str, r["tied_with"]))}', note]))
@@ -215,7 +214,7 @@ def bootstrap_shares(rows: List[Dict[str, Any]], repeats: int = 10000, seed: int
     if len({r['hard'] for r in done}) == 1:  # no model is better than another: there is no best to locate
         return dict(n=len(done), skipped=f'all {len(done)} completed trials have the same Hard AP '
                                          f'{done[0]["hard"]:.4f}: no best model to bootstrap')
-    names = [p for p in SHARE_NAMES if all(p in r['shares'] for r in done)]
+    names = [p for p in SHARE_PARTS if all(p in r['shares'] for r in done)]
     stats = np.array([[r['shares'][p] for p in names] for r in done])
     out = bootstrap_best(stats, [r['hard'] for r in done], repeats=repeats, seed=seed)
     summary = {p: {k: float(out[k][i]) for k in ('median', 'low', 'high', 'best')} for i, p in enumerate(names)}
@@ -290,7 +289,7 @@ def plot_edf(rows: List[Dict[str, Any]], out: str) -> Optional[str]:
 
 def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
     """The bootstrap medians and 95 % intervals of the best models' FLOPs shares; PNG at ``out``."""
-    names = [p for p in SHARE_NAMES if p in summary]
+    names = [p for p in SHARE_PARTS if p in summary]
     if not names:
         return None
     best = [summary[p]['best'] for p in names]
@@ -354,7 +353,7 @@ def _write_png(draw, data, path: str) -> Optional[str]:
     """``draw(data, file)`` written through a temporary file and a rename (a reader never sees half a PNG); when
     there is nothing to draw, a plot left from an earlier report in this (the report's own) folder is removed, so
     that the folder never shows a stale plot next to a new ranking."""
-    from mmdet_face.deployment.output_file import atomic_output
+    from mmdet_face.utils.output_file import atomic_output
     try:
         with atomic_output(path, overwrite=True) as tmp:
             if draw(data, tmp) is None:
@@ -418,10 +417,10 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     table = io.StringIO()
     writer = csv.writer(table, lineterminator='\n')
     writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
-                    + [f'share_{p}' for p in SHARE_NAMES] + ['key', 'config', 'checkpoint', 'note', 'tied_with'])
+                    + [f'share_{p}' for p in SHARE_PARTS] + ['key', 'config', 'checkpoint', 'note', 'tied_with'])
     for r in rows:
         writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
-                         r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_NAMES]
+                         r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_PARTS]
                         + [r['key'], r['config'], r['checkpoint'], r['note'],
                            ' '.join(map(str, r.get('tied_with') or []))])
     write_text_atomic(osp.join(out_dir, 'ranking.csv'), table.getvalue())
@@ -438,7 +437,7 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
             log(f'bootstrap ({name}, n={summary["n"]}, {summary["sample_size"]} models per resample, '
                 f'{repeats} resamples): share of the best model, median [95% interval]')
             log('  ' + '  '.join(f'{p} {summary[p]["median"]:.1%} [{summary[p]["low"]:.1%}, '
-                                 f'{summary[p]["high"]:.1%}]' for p in SHARE_NAMES if p in summary))
+                                 f'{summary[p]["high"]:.1%}]' for p in SHARE_PARTS if p in summary))
     for kind, path in plots.items():
         if path:
             log(f'{kind:7s} {path}')

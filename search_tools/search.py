@@ -27,9 +27,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from search_tools.arguments import (bounded_int, input_size, non_negative_int, positive_float,  # noqa: E402,F401
-                                    positive_int, seed, tolerance)
-from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, git_sha, move_aside,  # noqa: E402
+from mmdet_face.engine.cli import int_in, non_negative_int, positive_float, positive_int, seed_int  # noqa: E402
+from mmdet_face.utils.output_file import move_aside  # noqa: E402
+from search_tools.arguments import input_size, tolerance  # noqa: E402
+from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
                                 open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
                                 versions, write_json_atomic)
 
@@ -62,7 +63,7 @@ def parse_args(argv=None):
     s.add_argument('--pick', choices=('best', 'bootstrap'), default='best',
                    help='with --template-from: the best trial, or the best one inside the bootstrap intervals')
     s.add_argument('--num', type=positive_int, default=64, help='candidates to sample and queue (default 64)')
-    s.add_argument('--seed', type=seed, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
+    s.add_argument('--seed', type=seed_int, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     s.add_argument('--sampler', choices=SAMPLERS, default='random',
                    help='how workers draw trials beyond the queued ones (default random, as SCRFD)')
     s.add_argument('--proxy-epochs', type=positive_int,
@@ -100,7 +101,7 @@ def parse_args(argv=None):
     p.add_argument('--study', required=True, nargs='+', help='one study folder, or step 1 and step 2 to compare')
     p.add_argument('--storage')
     p.add_argument('--out', help='report folder (default: DIR/report)')
-    p.add_argument('--repeats', type=bounded_int(1, MAX_REPEATS), default=10000,
+    p.add_argument('--repeats', type=int_in(1, MAX_REPEATS), default=10000,
                    help=f'bootstrap resamples, 1 to {MAX_REPEATS:.0e} (default 10^4)')
     p.add_argument('--force', action='store_true',
                    help='--out holds report files search.py report did not write: move them aside (NAME.<time>)')
@@ -167,10 +168,11 @@ def default_proxy(template_cfg, args) -> dict:
 
 
 def cmd_sample(args) -> str:
-    from search_tools import space as space_mod
-    from search_tools.arch import read_config
+    from search_tools.arch import arch_from_config, read_config
+    from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
     from search_tools.export import resolve_bases
+    from search_tools.space import load_space
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
@@ -207,11 +209,11 @@ def cmd_sample(args) -> str:
         if template_arch is None and (args.step == 'full' or args.template):
             # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
             # mode 1), else the space's own, scaled to the budget
-            template_arch = space_mod.arch_from_config(template_cfg)
+            template_arch = arch_from_config(template_cfg)
     except ValueError as exc:
         raise StudyError(f'--template {exc}') from None
     try:
-        space = space_mod.load_space(args.space)
+        space = load_space(args.space)
     except (ValueError, FileNotFoundError) as exc:
         raise StudyError(f'--space {exc}') from None
     if args.export_bases:  # checked now, not at export time after the whole search
@@ -224,9 +226,8 @@ def cmd_sample(args) -> str:
     proxy = default_proxy(template_cfg, args)
 
     t0 = time.time()
-    cands, stats = space_mod.sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
-                                               tolerance=args.tolerance, input_shape=tuple(args.input),
-                                               step=args.step, template=template_arch)
+    cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops, tolerance=args.tolerance,
+                                     input_shape=tuple(args.input), step=args.step, template=template_arch)
     seconds = time.time() - t0
     if not cands:  # an unreachable budget: say so instead of creating an empty study
         reason = stats.get('last_infeasible') or 'none of them meets the budget'
@@ -236,7 +237,7 @@ def cmd_sample(args) -> str:
     if occupied:
         print(f'[search] moved the existing {out} to {move_aside(out)}')
     os.makedirs(out, exist_ok=True)
-    written = space_mod.write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
+    written = write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
 
@@ -260,7 +261,7 @@ def cmd_sample(args) -> str:
                          '--name (study.json and the candidates were written, nothing was queued)') from None
     for cand, path in zip(cands, written):
         params = raw_params(space, cand.raw) if cand.raw else {}
-        study.enqueue_trial(params, user_attrs=dict(
+        enqueue(study, params, dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
             has_params=bool(params), source='sample'))
     print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '

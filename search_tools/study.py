@@ -9,7 +9,7 @@ A study folder::
 
     DIR/study.json          the search definition (space, step, budget, input, proxy schedule, sampler, seed, ...)
     DIR/template.py         the config every candidate is written from (dumped at ``sample`` time)
-    DIR/candidates/         the sampled configs and their FLOPs table (``search_tools.space.write_candidates``)
+    DIR/candidates/         the sampled configs and their FLOPs table (``search_tools.candidates.write_candidates``)
     DIR/optuna.journal      the Optuna study (JournalStorage + JournalFileBackend), unless ``--storage URL``
     DIR/trials/<number>_<key>/   one trained trial: config.py, work/ (mmengine), train.log, result.json
 
@@ -32,6 +32,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from search_tools.optuna_private import set_user_attr_of
+
 STUDY_FILE = 'study.json'
 JOURNAL_FILE = 'optuna.journal'
 TEMPLATE_FILE = 'template.py'
@@ -51,6 +53,7 @@ SPEC_FIELDS = {
 PROXY_FIELDS = {'epochs': int, 'batch_size': int, 'lr': (int, float), 'checkpoint_interval': int}
 # what a re-queued trial carries over from the failed one: its candidate and its folder
 REQUEUED_ATTRS = ('key', 'arch', 'config', 'trial_dir', 'breakdown', 'source', 'has_params')
+QUEUED_PARAMS = 'queued_params'  # user attribute of a queued trial: its parameters (see enqueue)
 
 
 class StudyError(RuntimeError):
@@ -66,30 +69,17 @@ def spec_path(study_dir: str) -> str:
 
 def write_json_atomic(path: str, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename
-    (:func:`mmdet_face.deployment.output_file.atomic_output`): a reader (another worker) never sees half a file, and
+    (:func:`mmdet_face.utils.output_file.atomic_output`): a reader (another worker) never sees half a file, and
     a crash or an error leaves neither half a file nor a temporary one."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + '\n')
 
 
 def write_text_atomic(path: str, text: str) -> None:
     """``text`` to ``path`` (replaced if it exists), atomically: see :func:`write_json_atomic`."""
-    from mmdet_face.deployment.output_file import atomic_output
+    from mmdet_face.utils.output_file import atomic_output
     with atomic_output(path, overwrite=True) as tmp:
         with open(tmp, 'w', encoding='utf-8') as f:
             f.write(text)
-
-
-def move_aside(path: str) -> str:
-    """Rename ``path`` (a file or a folder) to ``<path>.<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken) instead
-    of replacing or deleting it; returns the new path."""
-    import shutil
-    stamp = time.strftime('%Y%m%d-%H%M%S')
-    target, n = f'{path.rstrip("/")}.{stamp}', 1
-    while osp.lexists(target):
-        n += 1
-        target = f'{path.rstrip("/")}.{stamp}-{n}'
-    shutil.move(path, target)
-    return target
 
 
 def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, Any]:
@@ -260,9 +250,11 @@ def open_study(study_dir: str, storage_url: Optional[str] = None, sampler: Optio
                          'Give the same --storage as at sample time') from None
 
 
-def trial_id(trial) -> int:
-    """The storage id of a FrozenTrial (Optuna keeps it private; a storage's trial updates need it)."""
-    return trial._trial_id
+def enqueue(study, params: Dict[str, Any], user_attrs: Dict[str, Any]) -> None:
+    """Queue a candidate: ``params`` as the trial's fixed parameters, and also as the user attribute
+    ``queued_params`` (Optuna keeps a queued trial's parameters to itself until they are drawn; a worker that
+    gives a queued trial back untrained queues it again from this attribute)."""
+    study.enqueue_trial(dict(params), user_attrs=dict(user_attrs, **{QUEUED_PARAMS: dict(params)}))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -281,16 +273,15 @@ def worker_identity() -> Dict[str, Any]:
 
 
 class Lease:
-    """A worker's claim on a RUNNING trial: the ``lease`` user attribute (identity + ``heartbeat``, a Unix time)
-    refreshed every ``interval`` seconds by a daemon thread from :meth:`start` until :meth:`stop` /
-    :meth:`release`."""
+    """A worker's claim on its RUNNING ``trial`` (the ``optuna.Trial`` it asked for): the ``lease`` user attribute
+    (identity + ``heartbeat``, a Unix time) refreshed every ``interval`` seconds by a daemon thread from
+    :meth:`start` until :meth:`stop` / :meth:`release`."""
 
-    def __init__(self, study, trial_number: int, storage_trial_id: int, interval: float = 60.0):
-        self.study = study
-        self.trial_number = trial_number
+    def __init__(self, trial, interval: float = 60.0):
+        self.trial = trial
+        self.trial_number = trial.number
         self.interval = interval
         self.identity = worker_identity()
-        self._trial_id = storage_trial_id
         self._stop = threading.Event()
         self._thread = None
 
@@ -299,7 +290,7 @@ class Lease:
         if released:
             lease['released'] = True
         try:
-            self.study._storage.set_trial_user_attr(self._trial_id, 'lease', lease)
+            self.trial.set_user_attr('lease', lease)
         except Exception as exc:  # noqa: BLE001  (finished meanwhile: reaped, or told by this worker)
             if 'finished' not in str(exc).lower():
                 print(f'[search] lease of trial {self.trial_number}: heartbeat not written ({exc})', flush=True)
@@ -373,11 +364,10 @@ def reap_stale_trials(study, stale_after: float = 600.0, max_attempts: int = 3, 
         why = lease_expired(trial, stale_after, now)
         if why is None:
             continue
-        storage = study._storage
         try:
-            storage.set_trial_user_attr(trial_id(trial), 'reaped', why)
-            storage.set_trial_state_values(trial_id(trial), TrialState.FAIL)
-        except UpdateFinishedTrialError:
+            set_user_attr_of(study, trial, 'reaped', why)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (UpdateFinishedTrialError, ValueError):  # tell: ValueError "Cannot tell a COMPLETE trial."
             continue  # another reaper (or the worker itself) finished it first
         reaped.append(trial.number)
         requeue(study, trial, max_attempts, f'stale ({why})', log)
@@ -395,7 +385,7 @@ def requeue(study, trial, max_attempts: int, why: str, log=print) -> bool:
         return False
     carried = {k: v for k, v in trial.user_attrs.items() if k in REQUEUED_ATTRS}
     carried.update(attempt=attempt + 1, resumes_trial=trial.number)
-    study.enqueue_trial(dict(trial.params), user_attrs=carried)
+    enqueue(study, trial.params, carried)
     log(f'[search] trial {trial.number} {why}: failed and re-enqueued (attempt {attempt + 1}, '
         f'resumes in {carried.get("trial_dir", "a new folder")})')
     return True

@@ -1,7 +1,6 @@
 """A search worker: takes the next trial of the study (a queued candidate first, then one the sampler draws),
 writes its config on the study's proxy schedule, trains and validates it with ``tools/train.py`` in a
-subprocess, and tells the study the WIDER FACE Hard AP. The training code knows nothing of Optuna: the metrics
-are read from mmengine's scalar log.
+subprocess (:mod:`search_tools.training`), and tells the study the WIDER FACE Hard AP.
 
 Any number of workers may run against one study (``dist_search.sh``, ``slurm_search.sh``). Each trial lives in
 ``DIR/trials/<number>_<key>/``::
@@ -15,126 +14,28 @@ A trial whose worker died is re-enqueued by the reaper (:mod:`search_tools.study
 its last checkpoint (``tools/train.py --resume-if-possible``); a config that crashes becomes a FAIL trial with the
 tail of its log, its candidate is queued again (up to ``max_attempts``) and the worker goes on with the next one.
 """
-import ctypes
 import glob
 import json
 import os
 import os.path as osp
-import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
-from search_tools.study import (REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, git_sha, load_spec,
-                                make_sampler, open_study, read_result, reap_stale_trials, requeue, spec_path,
-                                template_path, trial_id, versions, worker_identity, write_json_atomic,
+from search_tools.study import (QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, enqueue,
+                                git_sha, load_spec, make_sampler, open_study, read_result, reap_stale_trials, requeue,
+                                spec_path, template_path, versions, worker_identity, write_json_atomic,
                                 write_text_atomic)
+from search_tools.training import (TRAIN_SCRIPT, apply_proxy, checkpoint_epoch, die_with_parent, read_metrics,
+                                   tail_lines, train_command)
 
-TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
-ERROR_TAIL_LINES = 40
 MAX_INFEASIBLE_IN_A_ROW = 50
 # this many different candidates failing one after the other (no success between) stop a worker: the cause is
 # then outside the candidates (data, GPU, environment), and going on would only fail the rest of the queue
 MAX_FAILED_CANDIDATES_IN_A_ROW = 3
 
 
-# --------------------------------------------------------------------------------------------------------------
-# config on the proxy schedule
-# --------------------------------------------------------------------------------------------------------------
-def apply_proxy(cfg, proxy: Dict[str, Any], seed: int):
-    """Put ``cfg`` (an mmengine Config, changed in place and returned) on the proxy schedule: ``proxy['epochs']``
-    epochs with one validation at the end, ``batch_size`` images per GPU, base ``lr``, a checkpoint every
-    ``checkpoint_interval`` epochs (what a resumed trial continues from) and the study's seed.
-
-    Epoch-based schedulers are rescaled: one that ended at the template's last epoch ends at the proxy's, and
-    multi-step milestones keep their fraction of the schedule (SCRFD's 440/544 of 640 become 55/68 of 80)."""
-    old_epochs = int(cfg.train_cfg.max_epochs)
-    epochs = int(proxy['epochs'])
-    schedulers = cfg.get('param_scheduler') or []
-    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-        if not scheduler.get('by_epoch', True):
-            continue
-        if scheduler.get('end') == old_epochs:
-            scheduler['end'] = epochs
-        if 'milestones' in scheduler:
-            scheduler['milestones'] = sorted({max(1, round(m * epochs / old_epochs)) for m in scheduler['milestones']})
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
-    cfg.train_dataloader.batch_size = int(proxy['batch_size'])
-    cfg.optim_wrapper.optimizer.lr = float(proxy['lr'])
-    checkpoint = cfg.default_hooks.get('checkpoint', {})
-    checkpoint.update(interval=int(proxy['checkpoint_interval']), max_keep_ckpts=2, save_best=None)
-    cfg.default_hooks.checkpoint = checkpoint
-    if 'visualization' in cfg.default_hooks:
-        cfg.default_hooks.visualization.draw = False
-    cfg.randomness = dict(seed=seed)
-    return cfg
-
-
-def train_command(config: str, work_dir: str, gpus: int = 1, python: str = sys.executable,
-                  train_script: str = TRAIN_SCRIPT) -> List[str]:
-    """The training subprocess: one process, or ``torchrun --standalone`` (a free rendezvous port per trial) with
-    ``gpus`` processes. ``--resume-if-possible`` continues from the work dir's last checkpoint when there is one."""
-    tail = [config, '--work-dir', work_dir, '--resume-if-possible']
-    if gpus > 1:
-        return [python, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={gpus}', train_script,
-                *tail, '--launcher', 'pytorch']
-    return [python, train_script, *tail]
-
-
-def _die_with_parent():
-    """preexec_fn: the training gets SIGTERM when its worker dies (Linux), so a killed worker leaves no orphan
-    writing checkpoints into a folder another worker is about to resume."""
-    try:
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-# --------------------------------------------------------------------------------------------------------------
-# reading mmengine's logs
-# --------------------------------------------------------------------------------------------------------------
-def read_metrics(work_dir: str) -> Optional[Dict[str, float]]:
-    """The last validation of a training run: the ``widerface/*`` scalars of the highest step logged in any of
-    ``work_dir``'s runs (``<work_dir>/<timestamp>/vis_data/scalars.json``, one per attempt), with ``step`` (the
-    epoch); None when no validation was logged."""
-    best = None
-    for path in glob.glob(osp.join(glob.escape(work_dir), '*', 'vis_data', 'scalars.json')):
-        with open(path, encoding='utf-8', errors='replace') as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a kill
-                if 'widerface/hard' in record and (best is None or record.get('step', 0) >= best.get('step', 0)):
-                    best = record
-    if best is None:
-        return None
-    return {k: float(v) for k, v in best.items() if k.startswith('widerface/') or k == 'step'}
-
-
-def tail_lines(path: str, start: int = 0, lines: int = ERROR_TAIL_LINES) -> str:
-    """The last ``lines`` lines of ``path`` after byte offset ``start``."""
-    if not osp.isfile(path):
-        return ''
-    with open(path, 'rb') as f:
-        f.seek(start)
-        text = f.read().decode('utf-8', errors='replace')
-    return '\n'.join(text.rstrip().splitlines()[-lines:])
-
-
-def checkpoint_epoch(path: Optional[str]) -> Optional[int]:
-    """N of an ``epoch_N.pth`` checkpoint path (the names :mod:`mmdet_face.engine.run_dir` resumes from), else
-    None."""
-    from mmdet_face.engine.run_dir import CHECKPOINT_PATTERN
-    match = CHECKPOINT_PATTERN.match(osp.basename(path or ''))
-    return int(match.group(2)) if match and match.group(1) == 'epoch' else None
-
-
-# --------------------------------------------------------------------------------------------------------------
-# the worker
-# --------------------------------------------------------------------------------------------------------------
 class Worker:
     """Pulls trials from one study until it holds ``target`` completed trials (all workers together), the queue
     and sampler are exhausted, ``stop`` is set, or different candidates keep failing (see :meth:`run`).
@@ -217,17 +118,21 @@ class Worker:
     def give_back(self, trial) -> None:
         """End a surplus ``trial`` untrained: it is failed with the user attribute ``surplus`` (not counted as
         done, listed as such by the report) and, when it was a queued candidate, its parameters and attributes
-        are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it)."""
+        are queued again, so the candidate is not lost (a later worker with a larger ``--trials`` takes it). A
+        candidate queued without ``queued_params`` (by an older search_tools) goes back with its config and
+        without parameters (``has_params=False``: its config is used as written, nothing is drawn for it)."""
         from optuna.trial import TrialState
-        frozen = self.study._storage.get_trial(trial_id(trial))  # (a storage may hand out its cached object)
-        queued = 'fixed_params' in frozen.system_attrs
-        params = dict(frozen.system_attrs.get('fixed_params') or {})
-        carried = {k: v for k, v in frozen.user_attrs.items() if k not in ('lease', 'surplus')}
+        attrs = trial.user_attrs
+        queued = QUEUED_PARAMS in attrs or 'config' in attrs
+        params = dict(attrs.get(QUEUED_PARAMS) or {})
+        carried = {k: v for k, v in attrs.items() if k not in ('lease', 'surplus', QUEUED_PARAMS)}
+        if QUEUED_PARAMS not in attrs:
+            carried['has_params'] = False
         trial.set_user_attr('surplus', f'drawn past the target of {self.target} trials by a worker racing '
                                        'another; given back untrained' + (' and re-queued' if queued else ''))
         self.study.tell(trial, state=TrialState.FAIL)
         if queued:
-            self.study.enqueue_trial(params, user_attrs=carried)
+            enqueue(self.study, params, carried)
 
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -334,7 +239,7 @@ class Worker:
             self._failed(trial, f'{type(exc).__name__}: {exc}', log=None)
             return 'fail'
         trial_dir = osp.join(self.study_dir, info['trial_dir'])
-        lease = Lease(self.study, trial.number, trial_id(trial), self.heartbeat).start()
+        lease = Lease(trial, self.heartbeat).start()
         try:
             result = self._existing_result(trial, info)
             if result is not None:
@@ -379,7 +284,7 @@ class Worker:
         if 'config' in attrs:
             key, arch, breakdown = attrs['key'], attrs.get('arch'), attrs.get('breakdown')
         else:
-            from search_tools.space import project
+            from search_tools.projection import project
             cand = project(self.space, raw, spec['gflops'], tolerance=spec['tolerance'],
                            input_shape=tuple(spec['input_shape']), template=template_arch)
             key, arch, breakdown = cand.key(), cand.arch, cand.breakdown
@@ -438,7 +343,7 @@ class Worker:
             env = dict(os.environ, PYTHONUNBUFFERED='1')
             env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH', '')) if p)
             proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
-                                    preexec_fn=_die_with_parent if os.name == 'posix' else None)
+                                    preexec_fn=die_with_parent if os.name == 'posix' else None)
             while proc.poll() is None:
                 if self.stopping():
                     proc.terminate()

@@ -88,7 +88,7 @@ def _check_out(kind, out, overwrite, given=True):
 def _check_not_input(inp, out, pairs=()):
     """Writing over one's own input is refused whatever the flags (real paths compared, so a link or ``./`` does
     not hide it): ``out`` must not be INPUT, and no output file of a folder run may be one of its input images."""
-    from mmdet_face.deployment.output_file import OutputIsInputError, check_not_input, real_path
+    from mmdet_face.utils.output_file import OutputIsInputError, check_not_input, real_path
     try:
         check_not_input(out, [inp])
     except OutputIsInputError as err:

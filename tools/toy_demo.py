@@ -35,7 +35,7 @@ def parse_args(argv=None):
                         'count or CPU sums in another order and moves the APs (2-core VM, Hard AP: 0.9207 with 2 '
                         'threads, 0.9088 with 1)')
     args = parser.parse_args(argv)
-    from mmdet_face.deployment.output_file import is_inside
+    from mmdet_face.utils.output_file import is_inside
     if is_inside(args.data, args.work_dir):  # an earlier run's work dir is moved aside, with whatever it holds
         parser.error(f'--work-dir {args.work_dir}: is or holds the --data folder {args.data}; a work dir holding an '
                      'earlier run is moved aside, and the data would go with it. Choose a work dir outside --data')
@@ -138,16 +138,12 @@ def take_work_dir(work_dir):
 
 
 def move_previous_run(work_dir):
-    """Rename a non-empty ``work_dir`` to ``<work_dir>.<YYYYmmdd-HHMMSS>``; returns the new name or None."""
+    """Rename a non-empty ``work_dir`` to ``<work_dir>.<YYYYmmdd-HHMMSS>`` (its last change); returns the new name
+    or None."""
+    from mmdet_face.utils.output_file import move_aside
     if not (osp.isdir(work_dir) and os.listdir(work_dir)):
         return None
-    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(osp.getmtime(work_dir)))
-    target, n = f'{work_dir.rstrip("/")}.{stamp}', 1
-    while osp.exists(target):
-        n += 1
-        target = f'{work_dir.rstrip("/")}.{stamp}-{n}'
-    os.rename(work_dir, target)
-    return target
+    return move_aside(work_dir, time.strftime('%Y%m%d-%H%M%S', time.localtime(osp.getmtime(work_dir))))
 
 
 def plot_pr_curves(work_dir):

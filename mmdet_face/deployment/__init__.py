@@ -1,14 +1,12 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
 :func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint).
 
-The names below load on first use, so that the light module :mod:`.output_file` (the atomic, never-overwriting
-writes that the search tools use too) can be imported without torch and onnx."""
+The names below load on first use (torch, onnx). The atomic, never-overwriting output writes they use live in
+:mod:`mmdet_face.utils.output_file`."""
 import importlib
 
 _LAZY = {
     'OnnxCheckError': 'onnx_export', 'export_onnx': 'onnx_export',
-    'OutputExistsError': 'output_file', 'atomic_output': 'output_file', 'check_output_path': 'output_file',
-    'OutputIsInputError': 'output_file', 'check_not_input': 'output_file', 'check_not_inside': 'output_file',
     'RetinaFaceExportWrapper': 'retinaface_onnx_export', 'export_retinaface_onnx': 'retinaface_onnx_export',
     'convert_retinaface_checkpoint': 'retinaface_pth_import',
     'SCRFDExportWrapper': 'scrfd_onnx_export', 'export_scrfd_onnx': 'scrfd_onnx_export',

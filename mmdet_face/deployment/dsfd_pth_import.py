@@ -31,7 +31,7 @@ from typing import Dict, Mapping, Tuple
 
 import torch
 
-from .output_file import check_output_path
+from mmdet_face.utils.output_file import check_output_path
 from .release_checkpoint import (check_fits_config, read_release_state, save_converted_checkpoint, strip_wrappers,
                                  with_num_batches_tracked)
 

@@ -23,7 +23,7 @@ from typing import List, Mapping, Tuple
 
 import torch
 
-from .output_file import check_output_path
+from mmdet_face.utils.output_file import check_output_path
 from .release_checkpoint import (check_family, check_fits_config, load_checkpoint_file, save_converted_checkpoint,
                                  strip_wrappers)
 

@@ -12,7 +12,7 @@
 4. optionally simplify (:func:`mmdet_face.deployment.onnx_utils.simplify_onnx`);
 5. check the file with onnxruntime against the PyTorch wrapper on a seeded random input (names, shapes, values),
    so an export that computes something else fails here instead of in a user's runtime;
-6. move the file into place atomically (:mod:`mmdet_face.deployment.output_file`): a failure in any step leaves
+6. move the file into place atomically (:mod:`mmdet_face.utils.output_file`): a failure in any step leaves
    neither a half file nor a temporary one, and an existing file is kept.
 """
 import copy
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .output_file import atomic_output, check_output_path
+from mmdet_face.utils.output_file import atomic_output, check_output_path
 
 
 class OnnxCheckError(RuntimeError):
@@ -127,7 +127,7 @@ def export_onnx(model: nn.Module, out_file: str, make_wrapper: Callable[[nn.Modu
         simplify: see :func:`mmdet_face.deployment.onnx_utils.simplify_onnx`.
         batch_size: batch of the trace input.
         overwrite: replace an existing ``out_file`` (otherwise
-            :class:`~mmdet_face.deployment.output_file.OutputExistsError`, raised before anything else runs).
+            :class:`~mmdet_face.utils.output_file.OutputExistsError`, raised before anything else runs).
         check: compare onnxruntime's outputs with PyTorch's (see :func:`check_onnx_outputs`).
         rewrite: ``(private copy, opset) -> changed``: swap modules of the copy for export-friendly ones.
         fallback_opset: when the export of a rewritten copy fails, warn and export an unrewritten copy at this opset

@@ -11,7 +11,7 @@ from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
-from .output_file import atomic_output
+from mmdet_face.utils.output_file import atomic_output
 
 
 def strip_wrappers(checkpoint: Mapping) -> Dict[str, torch.Tensor]:

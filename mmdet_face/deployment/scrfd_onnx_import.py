@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .output_file import atomic_output, check_output_path
+from mmdet_face.utils.output_file import atomic_output, check_output_path
 
 
 class SCRFDOnnxMismatch(ValueError):

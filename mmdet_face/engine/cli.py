@@ -41,6 +41,21 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def int_in(low: int, high: int):
+    """argparse type factory: an integer in ``[low, high]`` (e.g. a repeat count with an upper bound); the error
+    reads "expected an integer in [low, high]"."""
+    what = f'an integer in [{low}, {high}]'
+
+    def parse(text: str) -> int:
+        value = _integer(text, what)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f'expected {what}, got {value}')
+        return value
+
+    parse.__name__ = f'integer in [{low}, {high}]'
+    return parse
+
+
 SEED_MAX = 2**32 - 1  # numpy's and the dataloader workers' seed range
 
 

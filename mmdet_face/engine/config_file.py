@@ -17,10 +17,17 @@ class ConfigFileError(ValueError):
     """A config file that cannot be loaded; the message names the file (and the line) and says what is wrong."""
 
 
-def read_config(path):
+def read_config(path, name_any_error: bool = False):
     """``mmengine.config.Config.fromfile(path)``, with the errors of the config's own files (it and its
     ``_base_`` chain) raised as :class:`ConfigFileError` naming the file and the line. A missing ``path`` stays a
-    ``FileNotFoundError`` naming it."""
+    ``FileNotFoundError`` naming it.
+
+    Args:
+        name_any_error: Also raise an error that is not located in those files (raised by mmengine while loading
+            them) as :class:`ConfigFileError` naming ``path`` and the error, instead of re-raising it: for callers
+            that read files a user hands them by the dozen (the search's space files, templates and candidate
+            configs) and report every failure as one line.
+    """
     from mmengine.config import Config
     path = os.fspath(path)
     if not osp.isfile(path):
@@ -30,7 +37,9 @@ def read_config(path):
     except Exception as exc:  # noqa: BLE001  (re-raised below unless it is located in a config file)
         problem = find_config_problem(path, exc)
         if problem is None:
-            raise
+            if not name_any_error:
+                raise
+            problem = f'{path}: cannot be loaded as a config: {type(exc).__name__}: {exc}'
         raise ConfigFileError(problem) from exc
 
 

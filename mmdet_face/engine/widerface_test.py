@@ -46,7 +46,7 @@ import os
 import os.path as osp
 import sys
 
-from mmdet_face.deployment.output_file import is_inside
+from mmdet_face.utils.output_file import is_inside
 from mmdet_face.engine.cli import (ConfigOptionsAction, float_in, non_negative_int, positive_float,
                                    positive_int)
 

@@ -1,6 +1,6 @@
 # Faithful replay of SCRFD's released search sampler: insightface detection/scrfd/search_tools/
 # generate_configs_2.5g.py (commit 89026ba5), ResNetV1e only. Every dimension is independent and uniform, as the
-# AutoTorch/ConfigSpace space it used. search_tools.space implements the rounding and filters of that script:
+# AutoTorch/ConfigSpace space it used. search_tools/scrfd_replay.py implements the rounding and filters of that script:
 #   mode 1 ('backbone'): base = max(8, base_channels // 8 * 8) is both the stem width and the C2 planes;
 #       planes(C_i+1) = int(planes(C_i) * ratio) // 8 * 8; depths as drawn; neck and head stay the template's.
 #   mode 2 ('full'): depths = numpy.round(template depth * stage_blocks_ratio) (a 0 still builds one block);

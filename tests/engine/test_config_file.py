@@ -70,6 +70,22 @@ def test_good_config_and_missing_file(tmp_path):
         read_config(tmp_path / 'absent.py')
 
 
+def test_error_outside_the_config_files_is_named_on_request(tmp_path, monkeypatch):
+    """An error mmengine raises in its own code (not located in the config's files) is re-raised as it is, or,
+    with name_any_error, said in one line naming the config."""
+    from mmengine.config import Config
+    config = _write(tmp_path, 'plain.py', 'a = 1\n')
+
+    def broken_loader(*args, **kwargs):
+        raise KeyError('lazy_import')
+
+    monkeypatch.setattr(Config, 'fromfile', broken_loader)
+    with pytest.raises(KeyError):
+        read_config(config)
+    with pytest.raises(ConfigFileError, match=rf"^{config}: cannot be loaded as a config: KeyError: 'lazy_import'$"):
+        read_config(config, name_any_error=True)
+
+
 def test_load_config_and_face_detector_name_the_file(tmp_path):
     from mmdet_face.apis import FaceDetector, load_config
     base = _write(tmp_path, 'base.py', 'model = dict(\n')

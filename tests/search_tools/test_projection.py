@@ -1,4 +1,4 @@
-"""search_tools.space.project: every raw sample lands inside the band with the space's tie rules kept, the widths
+"""search_tools.projection.project: every raw sample lands inside the band with the space's tie rules kept, the widths
 keep the sampled proportions, and an impossible budget raises InfeasibleBudget with the reason."""
 import os
 
@@ -6,7 +6,8 @@ import pytest
 
 from search_tools.arch import arch_from_config
 from search_tools.flops import count_flops
-from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space, project
+from search_tools.projection import project
+from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')

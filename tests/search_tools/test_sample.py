@@ -1,4 +1,4 @@
-"""search_tools.space.sample_candidates / write_candidates: seeded, de-duplicated, and every sampled config builds
+"""search_tools.candidates.sample_candidates / write_candidates: seeded, de-duplicated, and every sampled config builds
 and is counted by tools/analysis/get_flops.py's counter inside the budget (0.5, 2.5 and 10 GF)."""
 import csv
 import json
@@ -9,7 +9,8 @@ from mmengine.config import Config
 
 from mmdet_face.models.utils import get_model_complexity
 from search_tools.arch import arch_from_config
-from search_tools.space import SPACES_DIR, load_space, sample_candidates, write_candidates
+from search_tools.candidates import sample_candidates, write_candidates
+from search_tools.space import SPACES_DIR, load_space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
@@ -107,7 +108,7 @@ def test_write_candidates(tmp_path):
     assert len(lines) == 2 + len(cands) and all(line.count('|') == lines[0].count('|') for line in lines)
     records = [json.loads(line) for line in (out / 'candidates.jsonl').read_text().splitlines()]
     assert [r['arch'] for r in records] == [c.arch for c in cands]
-    with pytest.raises(FileExistsError, match='is not empty; pass force=True'):
+    with pytest.raises(FileExistsError, match='already holds files: refusing to mix two runs in one folder. Pass'):
         write_candidates(out, cands[:1], TOY)
     assert len(os.listdir(out)) == 6  # nothing overwritten
     write_candidates(out, cands[:1], TOY, force=True)
@@ -145,7 +146,7 @@ def test_materialised_configs_train(name, raw, template):
     from mmengine.optim import OptimWrapper
 
     from mmdet_face.apis.inference import init_face_detector
-    from search_tools.space import project
+    from search_tools.projection import project
     space = load_space(name)
     cand = project(space, raw, 0.5, template=arch_from_config(template) if raw['step'] == 'full' else None)
     model = init_face_detector(cand.to_config(template)).train()

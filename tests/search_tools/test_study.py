@@ -11,8 +11,8 @@ import pytest
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 from optuna.trial import TrialState  # noqa: E402
 
-from search_tools.study import (JOURNAL_FILE, Lease, StudyError, lease_expired, load_spec, make_sampler,  # noqa: E402
-                                open_study, reap_stale_trials, validate_spec, write_json_atomic)
+from search_tools.study import (JOURNAL_FILE, Lease, StudyError, enqueue, lease_expired, load_spec,  # noqa: E402
+                                make_sampler, open_study, reap_stale_trials, validate_spec, write_json_atomic)
 
 
 def make_study(tmp_path, **changes):
@@ -50,7 +50,7 @@ def test_spec_errors_name_the_file_and_field(tmp_path):
 def test_journal_study_is_shared_between_processes(tmp_path):
     study = make_study(tmp_path)
     assert (tmp_path / JOURNAL_FILE).is_file()
-    study.enqueue_trial({'x': 1}, user_attrs={'key': 'abc'})
+    enqueue(study, {'x': 1}, {'key': 'abc'})
     # another process opens the same journal and takes the queued trial
     code = ('import sys; sys.path.insert(0, %r)\n'
             'from search_tools.study import open_study\n'
@@ -79,7 +79,7 @@ def test_random_sampler_draws_depend_on_seed_and_trial_number():
 def test_lease_heartbeat_and_expiry(tmp_path):
     study = make_study(tmp_path)
     trial = study.ask()
-    lease = Lease(study, trial.number, trial._trial_id, interval=0.05).start()
+    lease = Lease(trial, interval=0.05).start()
     time.sleep(0.3)
     lease.stop()
     frozen = study.get_trials()[0]
@@ -100,7 +100,7 @@ def test_lease_heartbeat_and_expiry(tmp_path):
 
 def test_reaper_fails_a_stale_trial_and_requeues_it_with_its_folder(tmp_path):
     study = make_study(tmp_path)
-    study.enqueue_trial({'x': 2}, user_attrs={'key': 'k1', 'config': 'candidates/k1.py'})
+    enqueue(study, {'x': 2}, {'key': 'k1', 'config': 'candidates/k1.py'})
     trial = study.ask()
     trial.suggest_int('x', 0, 5)
     trial.set_user_attr('trial_dir', 'trials/0_k1')
@@ -115,7 +115,7 @@ def test_reaper_fails_a_stale_trial_and_requeues_it_with_its_folder(tmp_path):
     requeued = trials[2]
     assert requeued.state == TrialState.WAITING
     assert requeued.user_attrs == dict(key='k1', config='candidates/k1.py', trial_dir='trials/0_k1', attempt=2,
-                                       resumes_trial=0)
+                                       resumes_trial=0, queued_params={'x': 2})
     # the next ask takes it, with the same parameter
     nxt = study.ask()
     assert nxt.number == 2 and nxt.suggest_int('x', 0, 5) == 2
@@ -145,8 +145,8 @@ def test_failed_json_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_study_writes_import_neither_torch_nor_onnx(tmp_path):
-    """The search commands' file writes go through mmdet_face.deployment.output_file, whose package loads its heavy
-    modules (torch, onnx: 2.3 s) only on first use."""
+    """The search commands' file writes go through mmdet_face.utils.output_file, which loads neither torch nor onnx
+    (2.3 s)."""
     code = ('import sys\nfrom search_tools.study import write_json_atomic\n'
             f'write_json_atomic({str(tmp_path / "a.json")!r}, {{"a": 1}})\n'
             'print(sorted(m for m in ("torch", "onnx", "mmdet") if m in sys.modules))\n')

@@ -15,8 +15,9 @@ import pytest
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 from optuna.trial import TrialState  # noqa: E402
 
-from search_tools.study import open_study, validate_spec, write_json_atomic  # noqa: E402
-from search_tools.worker import Worker, apply_proxy, read_metrics, train_command  # noqa: E402
+from search_tools.study import enqueue, open_study, validate_spec, write_json_atomic  # noqa: E402
+from search_tools.training import apply_proxy, read_metrics, train_command  # noqa: E402
+from search_tools.worker import Worker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
@@ -57,7 +58,7 @@ def make_study(study_dir, data_root, broken=(), epochs=1, keys=('aaaa', 'bbbb'))
                       total=0.1).items()}
     for key in keys:
         candidate_config(study_dir / 'candidates' / f'{key}.py', data_root, broken=key in broken)
-        study.enqueue_trial({}, user_attrs=dict(key=key, config=f'candidates/{key}.py', has_params=False,
+        enqueue(study, {}, dict(key=key, config=f'candidates/{key}.py', has_params=False,
                                                 arch={'name': key}, breakdown=breakdown))
     return study
 
@@ -122,7 +123,7 @@ def test_crashing_config_fails_and_the_search_goes_on(toy_data, tmp_path):
     assert Worker(str(study_dir), target=1, log=logs.append).run()['complete'] == 0
     # the same candidate queued again (a duplicate draw, or a restarted search) reuses the finished result; the
     # broken candidate fails its last attempt (2 of 2) and stays failed
-    study.enqueue_trial({}, user_attrs=dict(key='bbbb', config='candidates/bbbb.py', has_params=False))
+    enqueue(study, {}, dict(key='bbbb', config='candidates/bbbb.py', has_params=False))
     counts = Worker(str(study_dir), target=2, max_attempts=2, log=logs.append).run()
     assert counts['reused'] == 1 and counts['complete'] == 0 and counts['fail'] == 1, logs
     trials = open_study(str(study_dir)).get_trials()
@@ -178,5 +179,5 @@ def test_killed_worker_is_resumed_from_its_checkpoint_by_another(toy_data, tmp_p
 def test_checkpoint_epoch_reads_the_resumable_names(path, epoch):
     """The epoch a resumed trial starts from, read with run_dir's checkpoint names; 'epoch_last.pth' raised
     ValueError before (int('last'))."""
-    from search_tools.worker import checkpoint_epoch
+    from search_tools.training import checkpoint_epoch
     assert checkpoint_epoch(path) == epoch

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 from optuna.trial import TrialState  # noqa: E402
 
-from search_tools.study import open_study, reap_stale_trials, validate_spec, write_json_atomic  # noqa: E402
+from search_tools.study import enqueue, open_study, reap_stale_trials, validate_spec, write_json_atomic  # noqa: E402
 from search_tools.worker import Worker  # noqa: E402
 
 FAKE_TRAIN = """
@@ -40,7 +40,7 @@ def make_study(tmp_path, seconds, storage=None):
         "train_cfg = dict(max_epochs=4, val_interval=4)\ntrain_dataloader = dict(batch_size=8)\n"
         "optim_wrapper = dict(optimizer=dict(lr=0.1))\ndefault_hooks = dict(checkpoint=dict(interval=1))\n")
     study = open_study(str(study_dir), storage, spec=spec, create=True)
-    study.enqueue_trial({}, user_attrs=dict(key='kkkk', config='candidates/k.py', has_params=False))
+    enqueue(study, {}, dict(key='kkkk', config='candidates/k.py', has_params=False))
     script = tmp_path / 'fake_train.py'
     script.write_text(FAKE_TRAIN)
     return study_dir, script
@@ -111,7 +111,8 @@ class RacingWorker(Worker):
         return counted
 
 
-@pytest.mark.parametrize('queued', [False, True], ids=['new_draw', 'queued_candidate'])
+@pytest.mark.parametrize('queued', [False, True, 'without_queued_params'],
+                         ids=['new_draw', 'queued_candidate', 'queued_by_an_older_version'])
 def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatch, queued):
     """--trials 1 and two workers: both pass the check, the other asks first. This worker's trial is past the
     target: it trains nothing, the trial is failed as 'surplus' (not counted, named in the report) and a queued
@@ -120,8 +121,10 @@ def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatc
     study_dir, script = make_study(tmp_path, seconds=0)
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
     study = open_study(str(study_dir))
-    if queued:
-        study.enqueue_trial({}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=False))
+    if queued == 'without_queued_params':  # a study queued before search_tools wrote queued_params
+        study.enqueue_trial({'x': 1}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=True))
+    elif queued:
+        enqueue(study, {}, dict(key='k2k2', config='candidates/k.py', has_params=False))
     taken = []
     worker = RacingWorker(str(study_dir), target=1, heartbeat=0.2, poll=0.1, train_script=str(script),
                           log=lambda *_: None, other_asks=lambda: taken.append(open_study(str(study_dir)).ask()))
@@ -134,7 +137,8 @@ def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatc
     assert not (study_dir / 'trials').exists()  # nothing was materialised or trained
     if queued:  # the candidate is queued again, as it was
         assert len(trials) == 3 and trials[2].state == TrialState.WAITING
-        assert trials[2].user_attrs == dict(key='k2k2', config='candidates/k.py', has_params=False)
+        assert trials[2].user_attrs == dict(key='k2k2', config='candidates/k.py', has_params=False,
+                                            queued_params={})
     else:
         assert len(trials) == 2
     assert worker.finished_and_running() == (0, 1)  # the surplus trial does not count as done
@@ -151,7 +155,7 @@ def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
     study_dir, script = make_study(tmp_path, seconds=1, storage=storage)
     study = open_study(str(study_dir), storage)
     for key in ('k2k2', 'k3k3', 'k4k4', 'k5k5'):
-        study.enqueue_trial({}, user_attrs=dict(key=key, config='candidates/k.py', has_params=False))
+        enqueue(study, {}, dict(key=key, config='candidates/k.py', has_params=False))
     repo = str(Path(__file__).resolve().parents[2])
     code = ('import sys\nfrom search_tools.worker import Worker\n'
             f'print(Worker({str(study_dir)!r}, {storage!r}, target=5, heartbeat=0.2, poll=0.1, '
@@ -186,7 +190,7 @@ def test_failed_trials_do_not_use_up_the_target_and_a_restart_trains_them(tmp_pa
     study_dir, script = make_study(tmp_path, seconds=0)
     study = open_study(str(study_dir))
     for key in ('k2k2', 'k3k3'):
-        study.enqueue_trial({}, user_attrs=dict(key=key, config='candidates/k.py', has_params=False))
+        enqueue(study, {}, dict(key=key, config='candidates/k.py', has_params=False))
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
     monkeypatch.setenv('FAKE_TRAIN_FAIL', 'no GPU')
     worker = Worker(str(study_dir), target=3, heartbeat=0.2, poll=0.1, train_script=str(script),
@@ -220,8 +224,8 @@ def test_one_broken_candidate_does_not_stop_the_worker(tmp_path, monkeypatch):
     study_dir, script = make_study(tmp_path, seconds=0)
     (study_dir / 'candidates' / 'broken.py').write_text('train_cfg = dict(max_epochs=4)\n')  # apply_proxy fails
     study = open_study(str(study_dir))
-    study.enqueue_trial({}, user_attrs=dict(key='k2k2', config='candidates/k.py', has_params=False))
-    study.enqueue_trial({}, user_attrs=dict(key='bbbb', config='candidates/broken.py', has_params=False))
+    enqueue(study, {}, dict(key='k2k2', config='candidates/k.py', has_params=False))
+    enqueue(study, {}, dict(key='bbbb', config='candidates/broken.py', has_params=False))
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '0')
     worker = Worker(str(study_dir), target=3, max_attempts=3, heartbeat=0.2, poll=0.1, train_script=str(script),
                     log=lambda *_: None)

@@ -6,7 +6,7 @@ import runpy
 import pytest
 import torch
 
-from mmdet_face.deployment.output_file import (OutputExistsError, OutputIsInputError, atomic_output,
+from mmdet_face.utils.output_file import (OutputExistsError, OutputIsInputError, atomic_output,
                                                check_not_inside, check_output_path)
 from tests.conftest import REPO_ROOT
 

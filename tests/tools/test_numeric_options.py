@@ -108,6 +108,14 @@ def test_helpers_accept_and_refuse():
         iou('0')
 
 
+def test_int_in_accepts_the_ends_and_refuses_outside():
+    repeats = cli.int_in(1, 1000)
+    assert repeats('1') == 1 and repeats('1000') == 1000
+    for text, shown in (('0', '0'), ('1001', '1001'), ('2.5', "'2.5'"), ('x', "'x'")):
+        with pytest.raises(argparse.ArgumentTypeError, match=rf'^expected an integer in \[1, 1000\], got {shown}$'):
+            repeats(text)
+
+
 def test_good_values_parse():
     tw = _tool(WT)
     args = tw.parse_args(['c.py', 'k.pth', '--tta', '--tta-iou', '1', '--tta-scales', '0.5', '2', '--max-size', '9'])

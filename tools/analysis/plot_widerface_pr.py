@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_face.deployment.output_file import same_file  # noqa: E402  (light: no torch)
+from mmdet_face.utils.output_file import same_file  # noqa: E402  (light: no torch)
 
 SETTINGS = ('easy', 'medium', 'hard')
 

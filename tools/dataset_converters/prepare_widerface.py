@@ -47,7 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format, image_problem,
                                             parse_labelv2, parse_retinaface_gt, parse_wider_gt)
-from mmdet_face.deployment.output_file import is_inside, same_file
+from mmdet_face.utils.output_file import is_inside, same_file
 from mmdet_face.engine.cli import positive_int
 from mmdet_face.evaluation.functional.widerface import load_gt_boxes
 

@@ -56,7 +56,7 @@ def main(argv=None):
     parser.add_argument('--batch', type=positive_int, default=1, help='batch size of the trace input')
     parser.add_argument('--force', action='store_true', help='replace OUT if it exists')
     args = parser.parse_args(argv)
-    from mmdet_face.deployment.output_file import check_output_path
+    from mmdet_face.utils.output_file import check_output_path
     try:  # fail before the (slow) build and export
         check_output_path(args.out, overwrite=args.force, inputs=(args.config, args.checkpoint))
     except (OSError, ValueError) as err:

@@ -13,6 +13,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
+from mmdet_face.utils.output_file import check_output_folder
 from ..functional.widerface import (SETTINGS, _FlatGT, dump_pr_curves, evaluate_widerface, load_ground_truth,
                                     write_submission)
 
@@ -200,23 +201,10 @@ def check_output_free(outfile_prefix: str, overwrite: bool = False) -> None:
     curves = outfile_prefix + '_pr_curves.json'
     fix = ('Choose another folder, or replace it on purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), '
            'which replaces the submission whole.')
-    if osp.islink(outfile_prefix):
-        raise NotADirectoryError(f'{outfile_prefix}: is a symbolic link; the submission folder is written (and '
-                                 'replaced) whole, which is not done through a link. Give the folder itself.')
-    if osp.lexists(outfile_prefix) and not osp.isdir(outfile_prefix):
-        raise NotADirectoryError(f'{outfile_prefix}: is a file, not a folder; the submission output names the '
-                                 'folder its <event>/<image>.txt files are written to. The file is left as it is '
-                                 '(also with overwriting allowed); choose a folder name.')
-    if osp.isdir(outfile_prefix) and os.listdir(outfile_prefix):
-        foreign = _foreign_entries(outfile_prefix)
-        if foreign:
-            raise FileExistsError(f'{outfile_prefix}: holds files that are not a WIDER FACE submission '
-                                  f'(<event>/<image>.txt), e.g. {", ".join(foreign)}; it is never replaced (also '
-                                  'not with overwriting allowed). Choose another (new or empty) folder.')
-        if not overwrite:
-            events = len(os.listdir(outfile_prefix))
-            raise FileExistsError(f'{outfile_prefix} already holds a submission ({events} event folder'
-                                  f'{"s" if events > 1 else ""}): refusing to mix two runs in one folder. ' + fix)
+    events = len(os.listdir(outfile_prefix)) if osp.isdir(outfile_prefix) and not osp.islink(outfile_prefix) else 0
+    check_output_folder(outfile_prefix, overwrite, contents='a WIDER FACE submission (<event>/<image>.txt)',
+                        holds=f'a submission ({events} event folder{"s" if events > 1 else ""})',
+                        foreign_entries=_foreign_entries, fix=fix)
     if osp.isdir(curves):
         raise FileExistsError(f'{curves}: is a folder; the PR curves of the submission {outfile_prefix} are written '
                               'to this file name. Choose another output folder name.')

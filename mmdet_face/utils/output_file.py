@@ -7,11 +7,17 @@
 * An output that is one of the run's own inputs (the same file by its resolved real path, or a hard link to it) is
   refused whatever the overwrite flag says: the run would destroy what it reads. For folders,
   :func:`check_not_inside` refuses an output folder that is or holds an input.
+* What is replaced on request can instead be kept under a new name (:func:`move_aside`).
+* An output folder (:func:`check_output_folder`) is a folder, not a file or a link, and one that already holds
+  something is refused unless replacing it is allowed; what it holds that the run would never write (someone
+  else's files) is refused whatever the flag says.
 """
 import contextlib
 import os
 import os.path as osp
+import time
 import uuid
+from typing import Optional
 
 
 class OutputExistsError(FileExistsError):
@@ -94,6 +100,63 @@ def check_output_path(path, overwrite: bool = False, inputs=()) -> str:
     return path
 
 
+def check_output_folder(folder, overwrite: bool = False, *, contents: str = 'files', holds: str = None,
+                        foreign_entries=None, allow_link: bool = False,
+                        fix: str = 'Choose another folder, or allow replacing it (--force on the command line, '
+                                   'overwrite=True in Python).') -> str:
+    """Raise early (before any expensive work) when the output folder ``folder`` cannot be written; returns it as a
+    string. A missing or empty folder is free.
+
+    Args:
+        contents: What the folder is meant to hold, for the messages (``'a WIDER FACE submission
+            (<event>/<image>.txt)'``).
+        holds: What an occupied folder is said to hold (default: ``contents``).
+        foreign_entries: ``callable(folder) -> [names]``: the entries that are no part of ``contents``. A folder
+            with any is never replaced, whatever ``overwrite`` says (some are named).
+        allow_link: Accept a symbolic link to a folder (refused by default: a folder replaced whole is not
+            replaced through a link).
+        fix: The sentence that ends the message of an occupied folder.
+
+    Raises:
+        NotADirectoryError: ``folder`` is a file (or, without ``allow_link``, a symbolic link), whatever
+            ``overwrite`` says.
+        FileExistsError: ``folder`` holds foreign entries (whatever ``overwrite`` says), or anything at all and
+            ``overwrite`` is False.
+    """
+    folder = os.fspath(folder)
+    if osp.islink(folder) and not allow_link:
+        raise NotADirectoryError(f'{folder}: is a symbolic link; the output folder is written (and replaced) whole, '
+                                 'which is not done through a link. Give the folder itself.')
+    if osp.lexists(folder) and not osp.isdir(folder):
+        raise NotADirectoryError(f'{folder}: is a file, not a folder; the output names the folder {contents} is '
+                                 'written to. The file is left as it is (also with overwriting allowed); choose a '
+                                 'folder name.')
+    if osp.isdir(folder) and os.listdir(folder):
+        foreign = foreign_entries(folder) if foreign_entries else []
+        if foreign:
+            raise FileExistsError(f'{folder}: holds files that are not {contents}, e.g. {", ".join(foreign)}; it '
+                                  'is never replaced (also not with overwriting allowed). Choose another (new or '
+                                  'empty) folder.')
+        if not overwrite:
+            raise FileExistsError(f'{folder} already holds {holds or contents}: refusing to mix two runs in one '
+                                  'folder. ' + fix)
+    return folder
+
+
+def move_aside(path, stamp: Optional[str] = None) -> str:
+    """Rename ``path`` (a file or a folder) to ``<path>.<stamp>`` (``-2``, ``-3``... appended when taken) instead of
+    replacing or deleting it; returns the new path. ``stamp`` defaults to the current local time,
+    ``YYYYmmdd-HHMMSS``."""
+    path = os.fspath(path).rstrip('/')
+    stamp = stamp or time.strftime('%Y%m%d-%H%M%S')
+    target, n = f'{path}.{stamp}', 1
+    while osp.lexists(target):
+        n += 1
+        target = f'{path}.{stamp}-{n}'
+    os.rename(path, target)
+    return target
+
+
 def _temp_name(path: str) -> str:
     """A fresh name in the output's folder, keeping its extension (some writers look at it)."""
     folder, base = osp.split(osp.abspath(path))
@@ -138,5 +201,5 @@ def atomic_output(path, overwrite: bool = False):
         _remove(tmp)
 
 
-__all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_not_input', 'check_not_inside',
-           'atomic_output', 'is_inside', 'real_path', 'same_file']
+__all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_output_folder', 'check_not_input',
+           'check_not_inside', 'atomic_output', 'move_aside', 'is_inside', 'real_path', 'same_file']
