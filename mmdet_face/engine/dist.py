@@ -224,15 +224,14 @@ _group_finished = False  # set by finish_distributed: this process ran as one ra
 
 def finish_distributed() -> None:
     """End this rank's process group once the work is done: all ranks meet at a barrier, then the group is
-    destroyed. Left to interpreter shutdown, the group's threads were torn down in whatever order the process exited
-    in, and a rank that had finished could abort ("terminate called without an active exception", exit status 250
-    or signal 6) while its peer closed the connection: seen twice in three full test runs, once after
-    tools/slurm_test.sh and once after a two-node training. No-op without a process group.
+    destroyed, so that no rank tears its group down during interpreter shutdown while a peer still uses the
+    connection (which can abort the process with "terminate called without an active exception"). No-op without a
+    process group.
 
     Destroying is not enough on CPU: once a ``DistributedDataParallel`` wrapper was built (mmengine's runner builds
-    one for training and testing), torch 2.13 keeps the gloo group alive in C++ after ``destroy_process_group`` and
-    its three threads (``gloo_tcp_loop``, 2 x ``pt_gloo_runloop``) run until the process ends — through the
-    interpreter's shutdown. A tool therefore ends a distributed run with :func:`end_distributed_process`."""
+    one for training and testing), torch keeps the gloo group and its threads alive in C++ after
+    ``destroy_process_group`` until the process ends. A tool therefore ends a distributed run with
+    :func:`end_distributed_process`."""
     global _group_finished
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
@@ -244,12 +243,9 @@ def end_distributed_process(code: int = 0) -> None:
     """For the ``__main__`` of a tool, after its work: when this process was a rank of a process group that
     :func:`finish_distributed` ended, wait for the non-daemon threads and run the ``atexit`` handlers (log files,
     ``logging.shutdown``) as a normal exit does, flush stdout and stderr, and leave with ``os._exit(code)``,
-    skipping the interpreter's teardown and C++ static destructors that would otherwise run next to the gloo
-    threads torch leaves alive (see :func:`finish_distributed`). With the
-    barrier and destroy in place, one rank of a CI run still aborted (signal 6, after a correct
-    ``tools/dist_test.sh`` run; the report did not show where), and those live threads were the one abnormal state
-    found at exit. Returns (does nothing) in a single-process run. Never call it from library code: it ends the
-    process."""
+    skipping the interpreter's teardown and C++ static destructors, which would otherwise run next to the gloo
+    threads torch leaves alive (see :func:`finish_distributed`). Returns (does nothing) in a single-process run.
+    Never call it from library code: it ends the process."""
     if not _group_finished:
         return
     for thread in threading.enumerate():  # as the interpreter does first at exit: wait for non-daemon threads
