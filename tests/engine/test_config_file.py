@@ -82,7 +82,7 @@ def test_load_config_and_face_detector_name_the_file(tmp_path):
 
 @pytest.mark.parametrize('relpath, entry, argv', [
     ('tools/train.py', lambda m, a: m.build_config(m.parse_args(a)), []),
-    ('mmdet_face/engine/widerface_test.py', lambda m, a: m.build_test_cfg(m.parse_args(a)), ['k.pth']),
+    ('tools/test.py', lambda m, a: m.build_test_cfg(m.parse_args(a)), ['k.pth']),
     ('tools/deployment/export_onnx.py', lambda m, a: m.main(a), ['{tmp}/o.onnx']),
     ('tools/analysis/get_flops.py', lambda m, a: m.main(a), []),
     ('tools/analysis/check_train_steps.py', lambda m, a: m.run(m.parse_args(a)), []),

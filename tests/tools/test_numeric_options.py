@@ -23,7 +23,7 @@ def _parse(relpath, entry, argv):
     return getattr(_tool(relpath), entry)(argv)
 
 
-WT = 'mmdet_face/engine/widerface_test.py'
+WT = 'tools/test.py'
 BAD = [
     # (tool, entry point, argv, option named in the error)
     (WT, 'parse_args', ['c.py', 'k.pth', '--tta', '--tta-iou', '0'], '--tta-iou'),
