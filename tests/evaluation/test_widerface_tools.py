@@ -182,6 +182,15 @@ def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
     assert cfg.load_from is None  # main() loads the checkpoint strictly itself
 
 
+@pytest.mark.parametrize('option', [['--mode', 'vga'], ['--tta']])
+def test_pipeline_without_a_resize_step_is_a_message_naming_the_config(tmp_path, option):
+    config = tmp_path / 'cfg.py'
+    config.write_text(CONFIG.replace("dict(type='Resize', scale=(640, 640), keep_ratio=True),", ''))
+    with pytest.raises(SystemExit, match=rf'^tools/test.py: {config}: {option[0]}: no Resize step in '
+                                         r'cfg.test_dataloader.dataset.pipeline$'):
+        tool.build_test_cfg(tool.parse_args([str(config), 'c.pth', *option]), 'tools/test.py')
+
+
 def test_tta_wraps_model_and_pipeline(tmp_path):
     (tmp_path / 'cfg.py').write_text(CONFIG)
     cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--tta', '--gt-dir', 'G',
