@@ -85,7 +85,7 @@ def test_load_config_and_face_detector_name_the_file(tmp_path):
     ('tools/test.py', lambda m, a: m.build_test_cfg(m.parse_args(a)), ['k.pth']),
     ('tools/deployment/export_onnx.py', lambda m, a: m.main(a), ['{tmp}/o.onnx']),
     ('tools/analysis/get_flops.py', lambda m, a: m.main(a), []),
-    ('tools/analysis/check_train_steps.py', lambda m, a: m.run(m.parse_args(a)), []),
+    ('tools/checks/check_train_steps.py', lambda m, a: m.run(m.parse_args(a)), []),
     ('tools/analysis/benchmark_train.py', lambda m, a: m.build_cfg(m.parse_args(a), 'unused'), []),
 ])
 def test_tools_end_with_the_message(tmp_path, relpath, entry, argv):

@@ -1,4 +1,4 @@
-"""tools/analysis/check_train_steps.py: a few iterations of a config's own pipeline/model/optimizer on one batch."""
+"""tools/checks/check_train_steps.py: a few iterations of a config's own pipeline/model/optimizer on one batch."""
 import importlib.util
 import os.path as osp
 
@@ -7,7 +7,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def load_tool():
     spec = importlib.util.spec_from_file_location(
-        'check_train_steps', osp.join(ROOT, 'tools', 'analysis', 'check_train_steps.py'))
+        'check_train_steps', osp.join(ROOT, 'tools', 'checks', 'check_train_steps.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
