@@ -48,8 +48,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmdet_face.deployment.output_file import is_inside  # noqa: E402
 from mmdet_face.engine.cli import (ConfigOptionsAction, float_in, non_negative_int, positive_float,  # noqa: E402
                                    positive_int)
-from mmdet_face.engine.evaluate import (build_test_cfg, end_process, run_model, score_submission,  # noqa: E402,F401
-                                        set_test_scale, set_tta, widerface_evaluator)
+from mmdet_face.engine.evaluate import build_test_cfg, end_process, run_model, score_submission  # noqa: E402,F401
 
 
 def parse_args(argv=None, prog=None):
