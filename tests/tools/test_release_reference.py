@@ -66,7 +66,8 @@ def test_stand_alone_check_says_whether_the_reference_can_be_used():
     env = dict(os.environ, MMDET_FACE_SKIP_REFERENCE='1')
     done = run_tool('tools/analysis/release_reference.py', env=env, timeout=60)
     assert done.returncode == 1
-    assert done.stdout.strip() == 'the face-detection==0.2.2 reference is switched off (MMDET_FACE_SKIP_REFERENCE is set)'
+    assert done.stdout.strip() == ('the face-detection==0.2.2 reference is switched off '
+                                   '(MMDET_FACE_SKIP_REFERENCE is set)')
     require_reference()
     done = run_tool('tools/analysis/release_reference.py', env=dict(os.environ, MMDET_FACE_SKIP_REFERENCE='0'),
                     timeout=600)

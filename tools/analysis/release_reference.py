@@ -39,7 +39,8 @@ names predefined: ``OUT`` (``pathlib.Path`` of ``out_dir``, or None), ``calibrat
 (``torch.save`` / ``torch.load(weights_only=True)``). A failing script raises :class:`ReferenceRunError` carrying
 the child's stdout / stderr. ``reference_available()`` returns ``(ok, reason)`` for code that wants to decide itself.
 
-Stand-alone check: ``python tools/analysis/release_reference.py`` prints whether the reference can be used here and why not.
+Stand-alone check: ``python tools/analysis/release_reference.py`` prints whether the reference can be used here and
+why not (exit status 0 or 1).
 """
 import contextlib
 import fcntl
