@@ -1,26 +1,15 @@
 """Every numeric option of every tool is checked when the command line is parsed (finite, in range, NaN refused):
 an argparse error naming the option, exit status 2, before any config is read or model built."""
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from mmdet_face.engine import cli
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location('numeric_options_' + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers.tools import load_tool
 
 
 def _parse(relpath, entry, argv):
-    return getattr(_tool(relpath), entry)(argv)
+    return getattr(load_tool(relpath), entry)(argv)
 
 
 WT = 'tools/test.py'
@@ -109,8 +98,8 @@ def test_helpers_accept_and_refuse():
 
 
 def test_good_values_parse():
-    tw = _tool(WT)
+    tw = load_tool(WT)
     args = tw.parse_args(['c.py', 'k.pth', '--tta', '--tta-iou', '1', '--tta-scales', '0.5', '2', '--max-size', '9'])
     assert args.tta_iou == 1.0 and args.tta_scales == [0.5, 2.0] and args.max_size == 9
-    args = _tool('tools/toy_demo.py').parse_args(['--seed', '4294967295', '--epochs', '1', '--threads', '1'])
+    args = load_tool('tools/toy_demo.py').parse_args(['--seed', '4294967295', '--epochs', '1', '--threads', '1'])
     assert (args.seed, args.epochs, args.threads) == (2**32 - 1, 1, 1)
