@@ -3,7 +3,8 @@
 An entry point is a ``.sh`` file of ``tools/`` (any depth) or ``search_tools/``, or a ``.py`` file there with an
 ``if __name__ == '__main__':`` block. A test runs it when a test module names the tool by its path from the
 repository root: the string ``'tools/analysis/get_flops.py'`` (as :func:`tests.helpers.tools.load_tool` /
-``run_tool`` take it, or in a command line), or the same path as quoted parts (``REPO / 'tools' / 'train.py'``).
+``run_tool`` take it, or in a command line), or the same path as quoted parts (``REPO / 'tools' / 'train.py'``),
+where the reference and the two lines after it do not pass ``--help`` (a help text is no run).
 Modules that only feed tools bad arguments do not count (:data:`ARGUMENT_CHECKS_ONLY`), and neither do the helpers
 under ``tests/helpers/``. A launcher that other entry points run (:data:`RUN_THROUGH`) counts as run when they are
 (tests run it directly only with bad settings). :data:`NOT_RUN_BY_TESTS` lists the entry points no test can run,
@@ -45,6 +46,21 @@ def _references(relpath):
     return re.compile(rf"""['"/]{re.escape(relpath)}(?![\w.])|['"]{as_parts}['"]""")
 
 
+def _runs(rule, text):
+    """Whether ``text`` names the tool (``rule``) at least once other than to print its help."""
+    for match in rule.finditer(text):
+        start = text.rfind('\n', 0, match.start()) + 1
+        end = match.end()
+        for _ in range(3):
+            end = text.find('\n', end + 1)
+            if end < 0:
+                end = len(text)
+                break
+        if '--help' not in text[start:end]:
+            return True
+    return False
+
+
 def _test_modules():
     return {path.relative_to(REPO).as_posix(): path.read_text() for path in (REPO / 'tests').rglob('*.py')
             if not path.relative_to(REPO).as_posix().startswith('tests/helpers/')
@@ -67,6 +83,8 @@ def test_the_reference_rule():
     assert rule.search("os.path.join(ROOT, 'tools', 'analysis', 'get_flops.py')")
     assert not rule.search("'tools/analysis/get_flops.pyc'") and not rule.search("'get_flops.py'")
     assert not _references('tools/test.py').search("'tools/test.py.bak'")
+    assert _runs(rule, "run_tool('tools/analysis/get_flops.py', CONFIG)\n")
+    assert not _runs(rule, "run_tool('tools/analysis/get_flops.py',\n         '--help')\n")
 
 
 def test_every_entry_point_is_run_by_a_test():
@@ -76,7 +94,7 @@ def test_every_entry_point_is_run_by_a_test():
         if relpath in NOT_RUN_BY_TESTS:
             continue
         runners = RUN_THROUGH.get(relpath, (relpath,))
-        if not any(_references(runner).search(text) for runner in runners for text in modules.values()):
+        if not any(_runs(_references(runner), text) for runner in runners for text in modules.values()):
             not_run.append(relpath)
     assert not not_run, f'entry points no test runs on real input: {not_run}'
 
@@ -88,3 +106,11 @@ def test_exemptions_are_current():
     for launcher, runners in RUN_THROUGH.items():
         for runner in runners:
             assert f'"$TOOLS/{Path(launcher).name}"' in (REPO / runner).read_text(), (runner, launcher)
+
+
+def test_every_tool_the_readmes_name_exists_and_is_an_entry_point():
+    points = set(entry_points())
+    for readme in (REPO / 'README.md', REPO / 'search_tools' / 'README.md'):
+        named = set(re.findall(r'(?<![\w/.])((?:search_)?tools/[\w/.-]+\.(?:py|sh))', readme.read_text()))
+        assert named, readme
+        assert not named - points, f'{readme.name} names what is no entry point: {sorted(named - points)}'
