@@ -11,7 +11,7 @@ import pytest
 
 from mmdet_face.datasets.transforms import test_time
 from mmdet_face.evaluation.functional import widerface as wf
-from tests.helpers.tools import load_tool
+from tests.helpers.tools import load_tool, run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,6 +189,24 @@ def test_pipeline_without_a_resize_step_is_a_message_naming_the_config(tmp_path,
     with pytest.raises(SystemExit, match=rf'^tools/test.py: {config}: {option[0]}: no Resize step in '
                                          r'cfg.test_dataloader.dataset.pipeline$'):
         tool.build_test_cfg(tool.parse_args([str(config), 'c.pth', *option]), 'tools/test.py')
+
+
+@pytest.mark.parametrize('program', ['tools/test.py', 'tools/test_widerface.py'])
+def test_model_run_messages_name_the_program_run(tmp_path, program):
+    """What the test tool says on the way to a model run (no Easy / Medium / Hard lists, batch size 1 for
+    --max-size) and the error that ends it start with the name the user ran."""
+    config = tmp_path / 'no_gt.py'
+    config.write_text(f"_base_ = [r'{ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'}']\n"
+                      "test_evaluator = [dict(type='WiderFaceMetric')]\n")
+    done = run_tool(program, config, tmp_path / 'missing.pth', '--work-dir', tmp_path / 'work', '--tta',
+                    '--max-size', '100', '--cfg-options', 'test_dataloader.batch_size=2', timeout=300)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith('tools/')]
+    assert said == [f'{program}: --max-size gives each image its own views; test batch size set to 1',
+                    f'{program}: no WIDER FACE ground-truth folder (--gt-dir or the config\'s WiderFaceMetric.gt_dir): '
+                    'the AP is over all annotated faces, not Easy / Medium / Hard']
+    assert done.stderr.strip().splitlines()[-1].startswith(f'{program}: ')
+    assert 'missing.pth' in done.stderr
 
 
 def test_tta_wraps_model_and_pipeline(tmp_path):
