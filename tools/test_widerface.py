@@ -1,21 +1,13 @@
-"""WIDER FACE test: run a model on the val set and score it (Easy / Medium / Hard AP, exactly the official kit), or
-score a submission folder (``--pred-dir DIR --gt-dir GT``, numpy only: imports neither torch nor mmdet).
+"""WIDER FACE test: ``tools/test.py`` under the WIDER FACE name (same options, same numbers, documented there).
 
     python tools/test_widerface.py CONFIG CHECKPOINT [--mode vga|origin|fixed --size N] [--tta ...] [--max-size N]
         [--out DIR [--overwrite]] [--gt-dir GT] [--partial-load] [--cfg-options key=value ...]
-    python tools/test_widerface.py --pred-dir DIR --gt-dir GT_DIR [--json RESULT.json]
-    bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [same options]
-
-``tools/test.py`` is the same tool under mmdet's name. The logic and every option are documented in
-:mod:`mmdet_face.engine.widerface_test`.
+    python tools/test_widerface.py --pred-dir DIR --gt-dir GT_DIR [--json RESULT.json]   # numpy only
 """
 import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmdet_face.engine.widerface_test import end_process, main  # noqa: E402
+import runpy
 
 if __name__ == '__main__':
-    main(prog='tools/test_widerface.py')
-    end_process()  # a distributed run ends without the interpreter's teardown (engine.dist)
+    test_tool = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), 'test.py'))
+    test_tool['main'](prog='tools/test_widerface.py')
+    test_tool['end_process']()  # a distributed run ends without the interpreter's teardown (engine.dist)

@@ -1,7 +1,7 @@
 """Training-time pieces: hooks (:mod:`.hooks`, registered in HOOKS), the checks that keep a work dir's runs apart
 (:mod:`.run_dir`), the shared command-line pieces (:mod:`.cli`) and the one model-running test path of the test
-tools (:mod:`.widerface_test`). Loaded on first use, so the light parts (``cli``, ``widerface_test``'s scoring of a
-submission folder) import no torch."""
+tools (:mod:`.evaluate`: test config, model run, submission scoring). Loaded on first use, so the light parts
+(``cli``, ``evaluate``'s scoring of a submission folder) import no torch."""
 import importlib
 
 _LAZY = {'FiniteCheckHook': 'hooks', 'TrainingDivergedError': 'hooks', 'non_finite_tensors': 'hooks'}

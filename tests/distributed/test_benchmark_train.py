@@ -1,18 +1,16 @@
 """tools/analysis/benchmark_train.py in one process on the toy config: every phase timed, figures printed."""
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers.tools import load_tool
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('benchmark_train', REPO / 'tools/analysis/benchmark_train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/benchmark_train.py')
 
 
 def test_toy_config_on_generated_faces(capsys):

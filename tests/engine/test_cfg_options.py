@@ -2,7 +2,6 @@
 names the closest valid key; an override of a pipeline variable reaches the dataloaders built from it (and the
 dumped config says so); an override of another config variable, which nothing reads after loading, is refused."""
 import glob
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from mmengine.config import Config
 
 from mmdet_face.engine import config_file as cf
 from mmdet_face.engine.config_file import CfgOptionsError, expand_cfg_options, merge_cfg_options
+from tests.helpers.tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
@@ -141,24 +141,16 @@ def test_every_configs_own_keys_are_known():
     assert not problems
 
 
-def _tool(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location('cfg_options_' + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_and_test_tools_refuse_before_building(tmp_path):
-    train = _tool('tools/train.py')
+    train = load_tool('tools/train.py')
     with pytest.raises(SystemExit, match=r"^error: --cfg-options model.test_cfg.scor_thr: .*did you mean 'score_thr'"):
         train.build_config(train.parse_args([TOY, '--work-dir', str(tmp_path / 'w'),
                                              '--cfg-options', 'model.test_cfg.scor_thr=0.9']))
-    from mmdet_face.engine import widerface_test
+    test_tool = load_tool('tools/test.py')
     with pytest.raises(SystemExit, match=r"^error: --cfg-options model.test_cfg.scor_thr: "):
-        widerface_test.build_test_cfg(widerface_test.parse_args([TOY, 'k.pth', '--cfg-options',
+        test_tool.build_test_cfg(test_tool.parse_args([TOY, 'k.pth', '--cfg-options',
                                                                  'model.test_cfg.scor_thr=0.9']))
-    cfg = widerface_test.build_test_cfg(widerface_test.parse_args(
+    cfg = test_tool.build_test_cfg(test_tool.parse_args(
         [TOY, 'k.pth', '--mode', 'vga', '--size', '480', '--cfg-options', 'test_pipeline.2.type=LoadFaceAnnotations']))
     assert tuple(cfg.test_dataloader.dataset.pipeline[1]['scale']) == (480, 480)
     assert not (tmp_path / 'w').exists()
@@ -180,8 +172,8 @@ def test_nan_value_is_refused():
 def test_overrides_a_tool_replaces_are_refused(tmp_path):
     """launcher is set from --launcher, work_dir from --work-dir and the test tool's checkpoint from CHECKPOINT,
     after the overrides: such an override did nothing."""
-    from mmdet_face.engine import widerface_test
-    train = _tool('tools/train.py')
+    test_tool = load_tool('tools/test.py')
+    train = load_tool('tools/train.py')
     for argv, message in (
             (['--cfg-options', 'launcher=pytorch'], 'launcher: set by --launcher'),
             (['--work-dir', str(tmp_path / 'a'), '--cfg-options', f'work_dir={tmp_path / "b"}'],
@@ -191,7 +183,7 @@ def test_overrides_a_tool_replaces_are_refused(tmp_path):
     assert train.build_config(train.parse_args([TOY, '--cfg-options', f'work_dir={tmp_path / "b"}'])).work_dir == \
         str(tmp_path / 'b')
     with pytest.raises(SystemExit, match='^error: --cfg-options load_from: the test tool loads the CHECKPOINT'):
-        widerface_test.build_test_cfg(widerface_test.parse_args([TOY, 'k.pth', '--cfg-options', 'load_from=x.pth']))
+        test_tool.build_test_cfg(test_tool.parse_args([TOY, 'k.pth', '--cfg-options', 'load_from=x.pth']))
 
 
 class _Base:

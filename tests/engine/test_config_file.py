@@ -1,7 +1,6 @@
 """A config that cannot be loaded is an error naming the file and the line: a syntax error in the config or in a
 ``_base_`` file (mmengine reports ``File "<unknown>"``), a missing ``_base_`` file, an exception in the config's
 code; the tools end with that message on stderr and no traceback."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmdet_face.engine.config_file import ConfigFileError, read_config
+from tests.helpers.tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,14 +18,6 @@ def _write(folder, name, text):
     path = folder / name
     path.write_text(text)
     return str(path)
-
-
-def _tool(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location('config_file_' + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_syntax_error_in_the_config_names_it(tmp_path):
@@ -98,17 +90,17 @@ def test_load_config_and_face_detector_name_the_file(tmp_path):
 
 @pytest.mark.parametrize('relpath, entry, argv', [
     ('tools/train.py', lambda m, a: m.build_config(m.parse_args(a)), []),
-    ('mmdet_face/engine/widerface_test.py', lambda m, a: m.build_test_cfg(m.parse_args(a)), ['k.pth']),
+    ('tools/test.py', lambda m, a: m.build_test_cfg(m.parse_args(a)), ['k.pth']),
     ('tools/deployment/export_onnx.py', lambda m, a: m.main(a), ['{tmp}/o.onnx']),
     ('tools/analysis/get_flops.py', lambda m, a: m.main(a), []),
-    ('tools/analysis/check_train_steps.py', lambda m, a: m.run(m.parse_args(a)), []),
+    ('tools/checks/check_train_steps.py', lambda m, a: m.run(m.parse_args(a)), []),
     ('tools/analysis/benchmark_train.py', lambda m, a: m.build_cfg(m.parse_args(a), 'unused'), []),
 ])
 def test_tools_end_with_the_message(tmp_path, relpath, entry, argv):
     base = _write(tmp_path, 'base.py', 'a = 1\nb = (\n')
     child = _write(tmp_path, 'child.py', "_base_ = ['./base.py']\n")
     argv = [child] + [a.format(tmp=tmp_path) for a in argv]
-    module = _tool(relpath)
+    module = load_tool(relpath)
     with pytest.raises(SystemExit) as info:
         entry(module, argv)
     assert str(info.value).startswith(f'error: {base}, line 2: SyntaxError: ')

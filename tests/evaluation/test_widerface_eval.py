@@ -1,8 +1,7 @@
 """Tests of the WIDER FACE protocol (mmdet_face/evaluation/functional/widerface.py).
 
-``_kit_reference`` below is a deliberately slow, line-by-line re-implementation of the official kit
-(read_pred.m's per-image descending sort, norm_score.m, evaluation.m's image_evaluation / image_pr_info /
-dataset_pr_info loops, boxoverlap.m's +1 IoU, VOCap.m); the fast evaluator must agree with it to 1e-9.
+``kit_evaluation`` is the slow, loop-for-loop port of the official kit
+(:mod:`mmdet_face.evaluation.functional.widerface_reference`); the fast evaluator must agree with it to 1e-9.
 """
 import os
 import warnings
@@ -11,109 +10,7 @@ import numpy as np
 import pytest
 
 from mmdet_face.evaluation.functional import widerface as wf
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Slow reference: the kit's algorithm, loop for loop
-# ----------------------------------------------------------------------------------------------------------------
-def _ref_overlaps(pred_xyxy, gt_xyxy):
-    overlaps = np.zeros((len(pred_xyxy), len(gt_xyxy)))
-    for n, b in enumerate(pred_xyxy):
-        for k, q in enumerate(gt_xyxy):
-            iw = min(b[2], q[2]) - max(b[0], q[0]) + 1
-            ih = min(b[3], q[3]) - max(b[1], q[1]) + 1
-            if iw > 0 and ih > 0:
-                ua = (b[2] - b[0] + 1) * (b[3] - b[1] + 1) + (q[2] - q[0] + 1) * (q[3] - q[1] + 1) - iw * ih
-                overlaps[n, k] = iw * ih / ua
-    return overlaps
-
-
-def _ref_image_eval(pred, gt, ignore, iou_thresh):
-    pred = pred.copy()
-    gt = gt.copy()
-    pred_recall = np.zeros(len(pred))
-    recall_list = np.zeros(len(gt))
-    proposal_list = np.ones(len(pred))
-    pred[:, 2] += pred[:, 0]
-    pred[:, 3] += pred[:, 1]
-    gt[:, 2] += gt[:, 0]
-    gt[:, 3] += gt[:, 1]
-    overlaps = _ref_overlaps(pred[:, :4], gt)
-    for h in range(len(pred)):
-        max_overlap, max_idx = overlaps[h].max(), overlaps[h].argmax()
-        if max_overlap >= iou_thresh:
-            if ignore[max_idx] == 0:
-                recall_list[max_idx] = -1
-                proposal_list[h] = -1
-            elif recall_list[max_idx] == 0:
-                recall_list[max_idx] = 1
-        pred_recall[h] = len(np.where(recall_list == 1)[0])
-    return pred_recall, proposal_list
-
-
-def _ref_img_pr_info(thresh_num, pred, proposal_list, pred_recall):
-    pr_info = np.zeros((thresh_num, 2))
-    for t in range(thresh_num):
-        thresh = 1 - (t + 1) / thresh_num
-        r_index = np.where(pred[:, 4] >= thresh)[0]
-        if len(r_index):
-            r_index = r_index[-1]
-            pr_info[t, 0] = len(np.where(proposal_list[:r_index + 1] == 1)[0])
-            pr_info[t, 1] = pred_recall[r_index]
-    return pr_info
-
-
-def _ref_voc_ap(rec, prec):
-    mrec = np.concatenate(([0.], rec, [1.]))
-    mpre = np.concatenate(([0.], prec, [0.]))
-    for i in range(mpre.size - 1, 0, -1):
-        mpre[i - 1] = np.maximum(mpre[i - 1], mpre[i])
-    i = np.where(mrec[1:] != mrec[:-1])[0]
-    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
-
-
-def _kit_reference(preds, gt, iou_thresh=0.5, thresh_num=1000):
-    # read_pred.m: ground-truth images only, each sorted by score descending (stable, as MATLAB's sort)
-    pred = {}
-    for event, images in gt['boxes'].items():
-        pred[event] = {}
-        for name in images:
-            p = np.asarray(preds.get(event, {}).get(name, np.zeros((0, 5))), dtype=np.float64).reshape(-1, 5)
-            pred[event][name] = p[np.argsort(-p[:, 4], kind='stable')].copy()
-    # norm_score.m
-    max_score, min_score = np.finfo(np.float32).tiny, np.finfo(np.float32).max
-    for images in pred.values():
-        for v in images.values():
-            if len(v):
-                max_score = max(max_score, v[:, 4].max())
-                min_score = min(min_score, v[:, 4].min())
-    with np.errstate(invalid='ignore', divide='ignore'):
-        for images in pred.values():
-            for v in images.values():
-                if len(v):
-                    v[:, 4] = (v[:, 4] - min_score) / (max_score - min_score)
-    aps = {}
-    for setting in wf.SETTINGS:
-        count_face = 0
-        pr_curve = np.zeros((thresh_num, 2))
-        for event, images in gt['boxes'].items():
-            for name, gt_boxes in images.items():
-                pred_info = pred[event][name]
-                gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
-                keep_index = np.asarray(gt['settings'][setting][event][name]) + 1  # 1-based, as in the .mat
-                count_face += len(keep_index)
-                if len(gt_boxes) == 0 or len(pred_info) == 0:
-                    continue
-                ignore = np.zeros(len(gt_boxes))
-                if len(keep_index):
-                    ignore[keep_index - 1] = 1
-                pred_recall, proposal_list = _ref_image_eval(pred_info, gt_boxes, ignore, iou_thresh)
-                pr_curve += _ref_img_pr_info(thresh_num, pred_info, proposal_list, pred_recall)
-        with np.errstate(invalid='ignore', divide='ignore'):
-            precision = pr_curve[:, 1] / pr_curve[:, 0]
-            recall = pr_curve[:, 1] / count_face
-        aps[setting] = _ref_voc_ap(recall, precision)
-    return aps
+from mmdet_face.evaluation.functional.widerface_reference import kit_evaluation
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -375,7 +272,7 @@ def test_all_equal_scores_give_the_official_zero_with_a_warning():
     with pytest.warns(UserWarning, match='every score is equal'):
         res = wf.evaluate_widerface(_tiny([FACE_A + [0.7], FACE_B + [0.7]]), gt)
     assert res['easy'] == 0.0
-    assert _kit_reference(_tiny([FACE_A + [0.7], FACE_B + [0.7]]), gt)['easy'] == 0.0
+    assert kit_evaluation(_tiny([FACE_A + [0.7], FACE_B + [0.7]]), gt)['easy'] == 0.0
 
 
 def test_odd_inputs_are_tolerated_and_match_the_reference():
@@ -386,13 +283,13 @@ def test_odd_inputs_are_tolerated_and_match_the_reference():
     preds = np.concatenate([many, [FACE_A + [2.5], [40, 40, 0, 5, 7], [5000, -300, 10, 10, 9]]])
     with pytest.warns(UserWarning, match='outside'):
         res = wf.evaluate_widerface({'0--Parade': {'img.jpg': preds.astype(np.float32)}}, gt)
-    ref = _kit_reference({'0--Parade': {'img': preds.astype(np.float32)}}, gt)
+    ref = kit_evaluation({'0--Parade': {'img': preds.astype(np.float32)}}, gt)
     for s in wf.SETTINGS:
         assert abs(res[s] - ref[s]) < 1e-9
     ints = {'0--Parade': {'img': np.array([FACE_A + [9], FACE_B + [1], [0, 0, 3, 3, 4]], np.int64)}}
     with pytest.warns(UserWarning, match='outside'):
         res = wf.evaluate_widerface(ints, gt)
-    ref = _kit_reference(ints, gt)
+    ref = kit_evaluation(ints, gt)
     assert all(abs(res[s] - ref[s]) < 1e-9 for s in wf.SETTINGS)
 
 
@@ -439,7 +336,7 @@ def test_fast_equals_kit_reference_on_real_gt(real_gt):
     sub = _subset_gt(real_gt, ['0--Parade', '21--Festival', '39--Ice_Skating'])
     preds = _synthetic_predictions(sub, seed=0)
     fast = wf.evaluate_widerface(preds, sub)
-    ref = _kit_reference(preds, sub)
+    ref = kit_evaluation(preds, sub)
     for s in wf.SETTINGS:
         assert abs(fast[s] - ref[s]) < 1e-9, (s, fast[s], ref[s])
         assert 0.2 < fast[s] < 1
@@ -449,7 +346,7 @@ def test_fast_equals_kit_reference_on_real_gt(real_gt):
 def test_fast_equals_kit_reference_on_full_val(real_gt):
     preds = _synthetic_predictions(real_gt, seed=1)
     fast = wf.evaluate_widerface(preds, real_gt)
-    ref = _kit_reference(preds, real_gt)
+    ref = kit_evaluation(preds, real_gt)
     for s in wf.SETTINGS:
         assert abs(fast[s] - ref[s]) < 1e-9, (s, fast[s], ref[s])
 

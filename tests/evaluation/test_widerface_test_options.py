@@ -1,7 +1,9 @@
 """Test-tool options that would do nothing in the combination given are refused, naming the option."""
 import pytest
 
-from mmdet_face.engine import widerface_test as tool
+from tests.helpers.tools import load_tool
+
+tool = load_tool('tools/test.py')
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -1,7 +1,6 @@
-"""The test doors tools/test_widerface.py and tools/test.py (mmdet_face.engine.widerface_test: submission scoring
+"""The test tool tools/test.py and its alias tools/test_widerface.py (submission scoring
 without torch, config surgery for --mode / --tta, strict loading), the capped test-time transforms and
 tools/analysis/plot_widerface_pr.py."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,17 +10,13 @@ import numpy as np
 import pytest
 
 from mmdet_face.datasets.transforms import test_time
-from mmdet_face.engine import widerface_test as tool
 from mmdet_face.evaluation.functional import widerface as wf
+from tests.helpers.tools import load_tool, run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_tool(rel):
-    spec = importlib.util.spec_from_file_location(Path(rel).stem, ROOT / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+tool = load_tool('tools/test.py')
 
 
 @pytest.fixture
@@ -82,7 +77,7 @@ def test_pred_dir_matching_no_image_is_an_error_saying_what_was_found(tiny_submi
         with pytest.raises(SystemExit) as info:
             _score(tiny, pred_dir)
         message_given = str(info.value.code)
-        assert message_given.startswith(f'tools/test_widerface.py: {pred_dir}: ') and message in message_given
+        assert message_given.startswith(f'tools/test.py: {pred_dir}: ') and message in message_given
     with pytest.raises(SystemExit, match='submission folder not found: '):
         _score(tiny, tiny / 'nowhere')
     # partial matches keep scoring, with a warning that gives the counts (b has no detections anyway)
@@ -91,13 +86,15 @@ def test_pred_dir_matching_no_image_is_an_error_saying_what_was_found(tiny_submi
         assert _score(tiny, nested / 'pred')['hard'] == pytest.approx(5 / 9)
 
 
-def test_pred_dir_without_a_match_exits_non_zero_without_traceback(tiny_submission):
+@pytest.mark.parametrize('program', ['tools/test.py', 'tools/test_widerface.py'])
+def test_pred_dir_without_a_match_exits_non_zero_without_traceback(tiny_submission, program):
+    """Both names of the test tool run the same main, and its messages name the program the user ran."""
     (tiny_submission / 'wrong').mkdir()
-    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test_widerface.py'), '--pred-dir',
-                          str(tiny_submission / 'wrong'), '--gt-dir', str(tiny_submission / 'gt')],
-                         capture_output=True, text=True, cwd=str(ROOT), timeout=60)
+    out = subprocess.run([sys.executable, program, '--pred-dir', str(tiny_submission / 'wrong'), '--gt-dir',
+                          str(tiny_submission / 'gt')], capture_output=True, text=True, cwd=str(ROOT), timeout=60)
     assert out.returncode == 1 and out.stdout == ''
-    assert 'wrong: no prediction file matches a ground-truth image (2 images); found an empty folder' in out.stderr
+    assert out.stderr.startswith(f'{program}: {tiny_submission / "wrong"}: no prediction file matches a '
+                                 'ground-truth image (2 images); found an empty folder'), out.stderr
     assert 'Traceback' not in out.stderr
 
 
@@ -131,7 +128,7 @@ def test_plot_pr_curves(tiny_submission, tmp_path):
     res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
     wf.dump_pr_curves(res, str(tmp_path / 'r1.json'), name='one')
     wf.dump_pr_curves(res, str(tmp_path / 'r2.json'))
-    plot = _load_tool('tools/analysis/plot_widerface_pr.py')
+    plot = load_tool('tools/analysis/plot_widerface_pr.py')
     plot.main([str(tmp_path / 'r1.json'), str(tmp_path / 'r2.json'), '--out', str(tmp_path / 'pr.png')])
     assert (tmp_path / 'pr.png').stat().st_size > 10000
     (tmp_path / 'bad.json').write_text('{"easy": 1}')
@@ -145,7 +142,7 @@ def test_plot_never_writes_over_a_result_it_reads(tiny_submission, tmp_path, cap
     wf.dump_pr_curves(res, str(tmp_path / 'r1.json'), name='one')
     (tmp_path / 'same.json').symlink_to(tmp_path / 'r1.json')
     before = (tmp_path / 'r1.json').read_text()
-    plot = _load_tool('tools/analysis/plot_widerface_pr.py')
+    plot = load_tool('tools/analysis/plot_widerface_pr.py')
     for out in ('r1.json', 'same.json'):
         with pytest.raises(SystemExit):
             plot.main([str(tmp_path / 'r1.json'), '--out', str(tmp_path / out)])
@@ -183,6 +180,33 @@ def test_mode_replaces_the_resize_step(tmp_path, mode, size, expected):
     assert cfg.test_evaluator == [dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/',
                                        outfile_prefix=str(tmp_path / 'sub'), overwrite=False)]
     assert cfg.load_from is None  # main() loads the checkpoint strictly itself
+
+
+@pytest.mark.parametrize('option', [['--mode', 'vga'], ['--tta']])
+def test_pipeline_without_a_resize_step_is_a_message_naming_the_config(tmp_path, option):
+    config = tmp_path / 'cfg.py'
+    config.write_text(CONFIG.replace("dict(type='Resize', scale=(640, 640), keep_ratio=True),", ''))
+    with pytest.raises(SystemExit, match=rf'^tools/test.py: {config}: {option[0]}: no Resize step in '
+                                         r'cfg.test_dataloader.dataset.pipeline$'):
+        tool.build_test_cfg(tool.parse_args([str(config), 'c.pth', *option]), 'tools/test.py')
+
+
+@pytest.mark.parametrize('program', ['tools/test.py', 'tools/test_widerface.py'])
+def test_model_run_messages_name_the_program_run(tmp_path, program):
+    """What the test tool says on the way to a model run (no Easy / Medium / Hard lists, batch size 1 for
+    --max-size) and the error that ends it start with the name the user ran."""
+    config = tmp_path / 'no_gt.py'
+    config.write_text(f"_base_ = [r'{ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'}']\n"
+                      "test_evaluator = [dict(type='WiderFaceMetric')]\n")
+    done = run_tool(program, config, tmp_path / 'missing.pth', '--work-dir', tmp_path / 'work', '--tta',
+                    '--max-size', '100', '--cfg-options', 'test_dataloader.batch_size=2', timeout=300)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith('tools/')]
+    assert said == [f'{program}: --max-size gives each image its own views; test batch size set to 1',
+                    f'{program}: no WIDER FACE ground-truth folder (--gt-dir or the config\'s WiderFaceMetric.gt_dir): '
+                    'the AP is over all annotated faces, not Easy / Medium / Hard']
+    assert done.stderr.strip().splitlines()[-1].startswith(f'{program}: ')
+    assert 'missing.pth' in done.stderr
 
 
 def test_tta_wraps_model_and_pipeline(tmp_path):
@@ -278,7 +302,7 @@ def test_out_that_is_a_file_or_foreign_folder_is_refused_before_the_model(tmp_pa
                          (tmp_path / 'val' / 'images', 'holds files that are not a WIDER FACE submission '
                           r'\(<event>/<image>.txt\), e.g. 0--Parade/0_Parade_1.jpg'),
                          (gt, 'gt: holds files that are not a WIDER FACE submission .* e.g. wider_face_val.mat')):
-        with pytest.raises(SystemExit, match=f'^tools/test_widerface.py: --out .*{message}'):
+        with pytest.raises(SystemExit, match=f'^tools/test.py: --out .*{message}'):
             tool.main([config, str(tmp_path / 'missing.pth'), '--out', str(out), '--work-dir', str(tmp_path / 'w'),
                        *overwrite])
     assert notes.read_text() == 'mine' and (images / '0_Parade_1.jpg').read_bytes() == b'jpeg'
@@ -379,7 +403,7 @@ def test_max_size_tta_end_to_end(tmp_path):
 
 
 def test_test_tool_loads_strictly(tmp_path):
-    test_tool = _load_tool('tools/test.py')
+    test_tool = load_tool('tools/test.py')
     ckpt = _toy_state_dict(str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'), tmp_path / 'rf.pth')
     with pytest.raises(SystemExit, match='does not fit the model of'):
         test_tool.main([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), str(ckpt), '--work-dir',

@@ -2,9 +2,9 @@
 
 The release's network, as the ``face-detection==0.2.2`` package ships it (``face_detection.dsfd.face_ssd.SSD`` with
 ``resnet152_model_config``, key-for-key the Tencent release), runs in a child process through
-``tests/release_reference.py``. The weights cannot be downloaded, so it gets random ones: seeded init, BN statistics
-calibrated on random images like the test's (so the 152 layers stay finite), BN affines drawn from tame ranges,
-and the last score convs scaled x20 so the scores spread over (0, 1). Its state dict (saved without
+``tools/analysis/release_reference.py``. The weights cannot be downloaded, so it gets random ones: seeded init,
+BN statistics calibrated on random images like the test's (so the 152 layers stay finite), BN affines drawn from
+tame ranges, and the last score convs scaled x20 so the scores spread over (0, 1). Its state dict (saved without
 ``num_batches_tracked``, as the torch-0.3.1 release file) goes through our converter into
 ``configs/dsfd/dsfd_r152_release_widerface.py`` (strict load), and both networks see the same BGR mean-subtracted
 tensor, at 200 x 320 and 257 x 383: neither is a multiple of 128, so the last centres of the coarse levels are
@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
-from tests.release_reference import reference_threads, require_reference, run_reference
+from tests.helpers.release import reference_threads, require_reference, run_reference
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 SIZES = [(200, 320), (257, 383)]

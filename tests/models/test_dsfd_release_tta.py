@@ -138,7 +138,7 @@ def test_bbox_vote_order_cap_and_filters():
 
 
 def test_tools_test_tta_uses_the_release_protocol(tmp_path):
-    from mmdet_face.engine.widerface_test import set_tta
+    from mmdet_face.engine.evaluate import set_tta
     from mmdet_face.registry import MODELS
     from mmengine.dataset import Compose
     from mmengine.registry import init_default_scope

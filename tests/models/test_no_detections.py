@@ -200,7 +200,7 @@ def test_dsfd_release_tta_end_to_end_without_detections(tmp_path, score_thr):
     from mmengine.dataset import Compose
     from mmengine.registry import DefaultScope
 
-    from mmdet_face.engine.widerface_test import set_tta
+    from mmdet_face.engine.evaluate import set_tta
     from mmdet_face.registry import MODELS
     cfg = small_dsfd_config()
     set_tta(cfg)

@@ -2,7 +2,7 @@
 
 The release's weights (``Resnet50_Final.pth``) cannot be downloaded here, so the parity is shown on random ones: the
 release's ``RetinaFace(cfg=cfg_re50)`` (torchvision ResNet-50 + FPN + SSH, the copy in ``face-detection==0.2.2``)
-is built in the reference child process (tests/release_reference.py), given random BN affines and BN statistics
+is built in the reference child process (tools/analysis/release_reference.py), given random BN affines and BN statistics
 calibrated on the inputs (uncalibrated random ResNets blow up), and saved as ``Resnet50_Final.pth`` is laid out
 (``module.`` prefix, here without ``num_batches_tracked``). That file goes through our converter into
 ``configs/retinaface/retinaface_r50_4xb6-100e_widerface.py`` (strict load), and both models see the same BGR image
@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
-from tests.release_reference import reference_threads, require_reference, run_reference
+from tests.helpers.release import reference_threads, require_reference, run_reference
 
 R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'
 SIZES = [(200, 320), (257, 383)]

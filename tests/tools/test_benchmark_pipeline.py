@@ -1,16 +1,14 @@
 """tools/analysis/benchmark_pipeline.py runs the SCRFD training pipeline end to end on a few images."""
-import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 from mmengine.config import Config
 
+from tests.helpers.tools import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('benchmark_pipeline',
-                                               osp.join(REPO, 'tools', 'analysis', 'benchmark_pipeline.py'))
-_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_tool)
+_tool = load_tool('tools/analysis/benchmark_pipeline.py')
 benchmark_pipeline, default_images, synthetic_instances = (_tool.benchmark_pipeline, _tool.default_images,
                                                            _tool.synthetic_instances)
 

@@ -1,20 +1,13 @@
-"""tools/analysis/check_train_steps.py: a few iterations of a config's own pipeline/model/optimizer on one batch."""
-import importlib.util
+"""tools/checks/check_train_steps.py: a few iterations of a config's own pipeline/model/optimizer on one batch."""
 import os.path as osp
+
+from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_train_steps', osp.join(ROOT, 'tools', 'analysis', 'check_train_steps.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_toy_srn_loss_falls_on_a_fixed_batch(capsys):
-    tool = load_tool()
+    tool = load_tool('tools/checks/check_train_steps.py')
     args = tool.parse_args([osp.join(ROOT, 'configs', 'toy', 'srn_toy.py'), '--iters', '4', '--batch', '1',
                             '--threads', '1', '--lr', '0.002'])
     result = tool.run(args)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet_face.engine import widerface_test as test_tool
 from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.tools import load_tool
 
 sys.path.insert(0, str(REPO_ROOT / 'tools'))
 import image_demo as demo_tool  # noqa: E402
 
+test_tool = load_tool('tools/test.py')
 TOY_RETINAFACE = str(REPO_ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
 RELEASE_CONFIG = str(REPO_ROOT / 'configs' / 'retinaface' / 'retinaface_mnet025_1xb32-250e_widerface.py')
 

@@ -1,29 +1,18 @@
 """Every numeric option of every tool is checked when the command line is parsed (finite, in range, NaN refused):
 an argparse error naming the option, exit status 2, before any config is read or model built."""
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from mmdet_face.engine import cli
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool(relpath):
-    path = REPO / relpath
-    spec = importlib.util.spec_from_file_location('numeric_options_' + path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers.tools import load_tool
 
 
 def _parse(relpath, entry, argv):
-    return getattr(_tool(relpath), entry)(argv)
+    return getattr(load_tool(relpath), entry)(argv)
 
 
-WT = 'mmdet_face/engine/widerface_test.py'
+WT = 'tools/test.py'
 BAD = [
     # (tool, entry point, argv, option named in the error)
     (WT, 'parse_args', ['c.py', 'k.pth', '--tta', '--tta-iou', '0'], '--tta-iou'),
@@ -45,13 +34,13 @@ BAD = [
     ('tools/image_demo.py', 'parse_args', ['c.py', 'k.pth', 'in.jpg', '--score-thr', 'nan'], '--score-thr'),
     ('tools/image_demo.py', 'parse_args', ['c.py', 'k.pth', 'in.jpg', '--nms-thr', '1.01'], '--nms-thr'),
     ('tools/image_demo.py', 'parse_args', ['c.py', 'k.pth', 'in.jpg', '--max-size', '0'], '--max-size'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--iters', '0'], '--iters'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--batch', '-1'], '--batch'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--lr', 'nan'], '--lr'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--lr', '0'], '--lr'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--threads', '0'], '--threads'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--seed', '-1'], '--seed'),
-    ('tools/analysis/check_train_steps.py', 'parse_args', ['c.py', '--cfg-options', 'lr'], '--cfg-options'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--iters', '0'], '--iters'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--batch', '-1'], '--batch'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--lr', 'nan'], '--lr'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--lr', '0'], '--lr'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--threads', '0'], '--threads'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--seed', '-1'], '--seed'),
+    ('tools/checks/check_train_steps.py', 'parse_args', ['c.py', '--cfg-options', 'lr'], '--cfg-options'),
     ('tools/analysis/benchmark_train.py', 'parse_args', ['c.py', '--batch', '0'], '--batch'),
     ('tools/analysis/benchmark_train.py', 'parse_args', ['c.py', '--warmup', '-1'], '--warmup'),
     ('tools/analysis/benchmark_train.py', 'parse_args', ['c.py', '--workers', '-1'], '--workers'),
@@ -117,8 +106,8 @@ def test_int_in_accepts_the_ends_and_refuses_outside():
 
 
 def test_good_values_parse():
-    tw = _tool(WT)
+    tw = load_tool(WT)
     args = tw.parse_args(['c.py', 'k.pth', '--tta', '--tta-iou', '1', '--tta-scales', '0.5', '2', '--max-size', '9'])
     assert args.tta_iou == 1.0 and args.tta_scales == [0.5, 2.0] and args.max_size == 9
-    args = _tool('tools/toy_demo.py').parse_args(['--seed', '4294967295', '--epochs', '1', '--threads', '1'])
+    args = load_tool('tools/toy_demo.py').parse_args(['--seed', '4294967295', '--epochs', '1', '--threads', '1'])
     assert (args.seed, args.epochs, args.threads) == (2**32 - 1, 1, 1)

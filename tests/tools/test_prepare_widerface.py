@@ -1,5 +1,4 @@
 """tools/dataset_converters/prepare_widerface.py on a miniature of the official downloads (zipped and unpacked)."""
-import importlib.util
 import zipfile
 
 import cv2
@@ -9,11 +8,9 @@ import pytest
 from mmdet_face.datasets import RetinaFaceDataset, parse_labelv2
 from mmdet_face.evaluation.functional.widerface import load_ground_truth, write_gt_mats
 from tests.conftest import REPO_ROOT
+from tests.helpers.tools import load_tool
 
-_spec = importlib.util.spec_from_file_location('prepare_widerface',
-                                               REPO_ROOT / 'tools' / 'dataset_converters' / 'prepare_widerface.py')
-prep = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(prep)
+prep = load_tool('tools/dataset_converters/prepare_widerface.py')
 
 # (name, (height, width), faces as (x, y, w, h, invalid))
 TRAIN = [

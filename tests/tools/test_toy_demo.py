@@ -1,6 +1,5 @@
 """The built-in demo (make demo, tools/toy_demo.py) never mixes a second run into the first one's work dir, nor
 deletes it."""
-import importlib.util
 import os
 import signal
 import subprocess
@@ -9,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location('toy_demo', Path(__file__).resolve().parents[2] / 'tools' / 'toy_demo.py')
-_demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_demo)
+from tests.helpers.tools import load_tool
+
+_demo = load_tool('tools/toy_demo.py')
 move_previous_run = _demo.move_previous_run
 REPO = Path(__file__).resolve().parents[2]
 

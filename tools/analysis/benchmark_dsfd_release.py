@@ -4,11 +4,11 @@
 
 The release's module is the ``face-detection==0.2.2`` package's ``SSD(resnet152_model_config)`` (key-for-key the
 Tencent release). It needs torchvision, which no build for our CPU torch imports cleanly, so everything runs in the
-child process of the test harness ``tests/release_reference.py`` (it downloads the sdist and a torchvision wheel
-into a cache outside the repository and shims torchvision's NMS there; the project's environment is never touched;
-our package imports there unchanged and uses no torchvision op). The release weights cannot be downloaded, so the
-child builds the module with seeded random weights and calibrated BatchNorm statistics (finite activations:
-NaN / denormal arithmetic would distort the timing), converts its state dict with our converter into
+child process of the parity harness ``tools/analysis/release_reference.py`` (it downloads the sdist and a
+torchvision wheel into a cache outside the repository and shims torchvision's NMS there; the project's environment
+is never touched; our package imports there unchanged and uses no torchvision op). The release weights cannot be
+downloaded, so the child builds the module with seeded random weights and calibrated BatchNorm statistics (finite
+activations: NaN / denormal arithmetic would distort the timing), converts its state dict with our converter into
 ``configs/dsfd/dsfd_r152_release_widerface.py`` (strict load) and times, on the same BGR mean-subtracted tensor:
 
   release     the package's ``SSD.forward``: network, prior boxes (its Python loop, cached per input size after the
@@ -94,8 +94,8 @@ def main(argv=None):
                         help='timed calls of each after one warm-up (default 3)')
     args = parser.parse_args(argv)
 
-    # the harness lives with the tests (REPO is on sys.path)
-    from tests.release_reference import ReferenceRunError, run_reference
+    sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
+    from release_reference import ReferenceRunError, run_reference  # the parity harness, a sibling of this tool
     height, width = args.size
     print(f'running face-detection 0.2.2 SSD(resnet152) and ours in the reference child '
           f'({args.threads} thread(s), {width}x{height})...', flush=True)

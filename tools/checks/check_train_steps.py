@@ -1,6 +1,6 @@
 """A few training iterations of a config at its own training size, on one fixed batch: losses must be finite and fall.
 
-    python tools/analysis/check_train_steps.py configs/srn/srn_r50_fpn_4xb8-130e_widerface.py [--iters 5]
+    python tools/checks/check_train_steps.py configs/srn/srn_r50_fpn_4xb8-130e_widerface.py [--iters 5]
         [--batch 1] [--lr 0.01] [--data-root DIR] [--cfg-options ...]
 
 A smoke test for published configs that are too big to train here: the config's model (backbone without its

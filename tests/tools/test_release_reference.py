@@ -1,11 +1,14 @@
-"""The reference-package harness (tests/release_reference.py) itself: it builds the release modules in a child
+"""The reference-package harness (tools/analysis/release_reference.py) itself: it builds the release modules in a child
 process, its torchvision NMS shim computes the right thing, failures surface, and this process stays clean."""
+import os
+import re
 import sys
 
 import pytest
 import torch
 
-from tests.release_reference import ReferenceRunError, require_reference, run_reference
+from tests.helpers.release import ReferenceRunError, require_reference, run_reference
+from tests.helpers.tools import run_tool
 
 
 def test_child_builds_release_modules_with_the_release_key_counts(tmp_path):
@@ -57,3 +60,25 @@ def test_failing_script_raises_with_its_stderr():
 
 def test_this_process_never_imports_the_reference():
     assert 'torchvision' not in sys.modules and 'face_detection' not in sys.modules
+
+
+def test_stand_alone_check_says_whether_the_reference_can_be_used():
+    env = dict(os.environ, MMDET_FACE_SKIP_REFERENCE='1')
+    done = run_tool('tools/analysis/release_reference.py', env=env, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout.strip() == ('the face-detection==0.2.2 reference is switched off '
+                                   '(MMDET_FACE_SKIP_REFERENCE is set)')
+    require_reference()
+    done = run_tool('tools/analysis/release_reference.py', env=dict(os.environ, MMDET_FACE_SKIP_REFERENCE='0'),
+                    timeout=600)
+    assert done.returncode == 0 and done.stdout.startswith('reference available, cached in '), done.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_dsfd_release_prints_the_three_timings():
+    require_reference()
+    done = run_tool('tools/analysis/benchmark_dsfd_release.py', '--size', '64', '96', '--repeat', '1', timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = re.findall(r'release / ours: (\d+\.\d+)x, release / ours \(opt\): (\d+\.\d+)x', done.stdout)
+    assert len(figures) == 1 and all(float(f) > 0 for f in figures[0]), done.stdout
+    assert 'DSFD-R152, 96x64, 1 thread(s), median of 1 after a warm-up:' in done.stdout

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-command GPU check (under 8 minutes on one GPU, no network). Each step prints one PASS / FAIL / SKIP line
 # (and its figures); on a machine without a GPU every GPU step is skipped with a line saying so.
-#   bash tools/analysis/gpu_check.sh              # PYTHON=... to pick the interpreter, SHARED=... for ../shared
-#   GPU_CHECK_ON_CPU=1 bash tools/analysis/gpu_check.sh   # run the GPU steps' plumbing on the CPU (fp32 only,
+#   bash tools/checks/gpu_check.sh              # PYTHON=... to pick the interpreter, SHARED=... for ../shared
+#   GPU_CHECK_ON_CPU=1 bash tools/checks/gpu_check.sh   # run the GPU steps' plumbing on the CPU (fp32 only,
 #                                                         # a few iterations): checks this script, not the GPU
 # Steps:
 #   1. mmcv's compiled ops (nms, roi_align) run on CUDA; if not, how to rebuild mmcv with CUDA ops

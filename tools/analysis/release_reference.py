@@ -15,10 +15,10 @@ pin; the unpinned pick needs torch 2.14) is a CUDA build whose ``_C.so`` cannot 
    True (so ``torchvision.ops.nms`` dispatches to that NMS). The pytest process itself never imports torchvision
    or ``face_detection``.
 
-Use from a test (any test directory: tests run with ``python -m pytest`` from the repository root, so
-``tests`` is importable like ``tests.conftest``)::
+Use from a test (``tests/helpers/release.py`` adds ``require_reference``, which skips a test when the reference
+cannot be used) or from a tool (``tools/analysis/benchmark_dsfd_release.py`` imports this file as a sibling)::
 
-    from tests.release_reference import require_reference, run_reference
+    from tests.helpers.release import require_reference, run_reference
 
     def test_something(tmp_path):
         require_reference()          # pytest.skip(reason) when the package cannot be fetched or imported
@@ -39,7 +39,8 @@ names predefined: ``OUT`` (``pathlib.Path`` of ``out_dir``, or None), ``calibrat
 (``torch.save`` / ``torch.load(weights_only=True)``). A failing script raises :class:`ReferenceRunError` carrying
 the child's stdout / stderr. ``reference_available()`` returns ``(ok, reason)`` for code that wants to decide itself.
 
-Stand-alone check: ``python tests/release_reference.py`` prints whether the reference can be used here and why not.
+Stand-alone check: ``python tools/analysis/release_reference.py`` prints whether the reference can be used here and
+why not (exit status 0 or 1).
 """
 import contextlib
 import fcntl
@@ -324,14 +325,6 @@ def reference_available() -> Tuple[bool, str]:
     except (ReferenceRunError, OSError) as err:
         return False, f'the {PACKAGE} reference is unavailable: {err}'
     return True, ''
-
-
-def require_reference() -> None:
-    """In a test: skip it (with the printed reason) unless :func:`reference_available`."""
-    import pytest
-    ok, reason = reference_available()
-    if not ok:
-        pytest.skip(reason)
 
 
 if __name__ == '__main__':

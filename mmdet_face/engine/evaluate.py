@@ -1,0 +1,208 @@
+"""The pieces of the model-running test tool (``tools/test.py``, also run as ``tools/test_widerface.py``): score a
+WIDER FACE submission folder, build the test config (``--mode`` test scale, ``--tta`` views, the WIDER FACE
+evaluator), run the model through mmengine's test loop. The command line, its options and their checks are the
+tool's; the options are documented there.
+
+Importing this module imports no torch, mmengine or mmdet: scoring a submission folder stays numpy-only; running a
+model imports the rest when it starts. Messages that a tool shows start with ``prog``, the program the user ran.
+"""
+import json
+import os
+import os.path as osp
+import sys
+
+from mmdet_face.utils.output_file import is_inside
+
+
+def _said_by(prog, message):
+    return f'{prog}: {message}' if prog else message
+
+
+def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
+    """Score the submission folder ``pred_dir``; a folder that cannot be scored (missing, malformed, or matching
+    no ground-truth image) ends the tool with a message saying what was found."""
+    from mmdet_face.evaluation.functional import widerface as wf
+    try:
+        results = wf.evaluate_widerface(pred_dir, gt_dir)
+    except (OSError, ValueError) as err:  # the messages name the file and what was expected
+        sys.exit(_said_by(prog, err))
+    print(wf.format_results(results))
+    if json_path:
+        wf.dump_pr_curves(results, json_path, name=osp.basename(osp.normpath(pred_dir)))
+        print(f'APs and PR curves written to {json_path}')
+    return {s: results[s] for s in wf.SETTINGS}
+
+
+def _resize_step(resize_type, mode, size):
+    if mode == 'vga':
+        side = size or 640
+        return dict(type=resize_type, scale=(side, side), keep_ratio=True)
+    if mode == 'origin':
+        return dict(type=resize_type, scale_factor=1.0, keep_ratio=True)
+    return dict(type=resize_type, scale=(size, size), keep_ratio=False)
+
+
+def _innermost_dataset(dataset_cfg):
+    while 'dataset' in dataset_cfg:  # ConcatDataset / RepeatDataset wrappers
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
+    """Replace the resize step of the test pipeline (the first whose type is in ``RESIZE_TYPES``).
+    ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`. A pipeline
+    without a resize step is a ``ValueError``."""
+    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
+    i = resize_step_index(pipeline)
+    if i is None:
+        raise ValueError('--mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
+    resize_type = pipeline[i]['type']  # keep the (keypoint-aware) transform the config chose
+    if max_size and mode == 'origin':
+        pipeline[i] = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
+                           max_size_mode=max_size_mode, resize_type=resize_type)
+    else:
+        pipeline[i] = _resize_step(resize_type, mode, size)
+    return cfg
+
+
+def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, max_size_mode='area', prog=None):
+    """Multi-scale + flip test-time augmentation: every ``scale`` (a factor of the original image size) with and
+    without a horizontal flip, merged by ``FaceTTAModel`` with NMS or box voting. A config's own
+    ``tta_model`` / ``tta_pipeline`` take precedence. ``max_size`` clips the scales per image
+    (:func:`tta_scale_factors`); the views then vary per image, so the test batch size becomes 1 (said with
+    ``prog``). A pipeline without a resize step is a ``ValueError``."""
+    from copy import deepcopy
+
+    from mmengine.config import ConfigDict
+
+    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    if 'tta_model' not in cfg:
+        tta_cfg = dict(merge=merge)
+        if iou_threshold is not None:
+            tta_cfg['iou_threshold'] = iou_threshold
+        elif merge == 'vote':
+            tta_cfg['iou_threshold'] = 0.3  # the S3FD / SRN voting scripts
+        cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
+    if 'tta_pipeline' not in cfg:
+        pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
+        resize_index = resize_step_index(pipeline)
+        if resize_index is None:
+            raise ValueError('--tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
+        resize_type = pipeline[resize_index]['type']
+        after = pipeline[resize_index + 1:]
+        if max_size:
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='WiderFaceCappedTTA', scales=[float(s) for s in scales], max_size=max_size,
+                     max_size_mode=max_size_mode, resize_type=resize_type, flip=True, transforms=after)]
+            if cfg.test_dataloader.get('batch_size', 1) != 1:
+                print(_said_by(prog, '--max-size gives each image its own views; test batch size set to 1'))
+            cfg.test_dataloader.batch_size = 1
+        else:
+            resizes = [dict(type=resize_type, scale_factor=float(s), keep_ratio=True) for s in scales]
+            flip_type = 'FaceRandomFlip' if 'Face' in str(resize_type) else 'RandomFlip'
+            flips = [dict(type=flip_type, prob=1.), dict(type=flip_type, prob=0.)]
+            cfg.tta_pipeline = pipeline[:resize_index] + [
+                dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
+    return cfg
+
+
+def build_test_cfg(args, prog=None):
+    """The config of a model run from the test tool's parsed ``args``; a config that cannot take the options ends
+    the tool with a message."""
+    from mmdet_face.engine.cli import tool_config
+    if 'load_from' in (args.cfg_options or {}):
+        raise SystemExit('error: --cfg-options load_from: the test tool loads the CHECKPOINT argument (strictly); '
+                         'give the checkpoint there')
+    cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
+    try:
+        if args.mode:
+            set_test_scale(cfg, args.mode, args.size, None if args.tta else args.max_size, args.max_size_mode)
+        if args.tta:
+            set_tta(cfg, args.tta_scales, args.tta_merge, args.tta_iou, args.max_size, args.max_size_mode, prog)
+    except ValueError as exc:
+        raise SystemExit(_said_by(prog, f'{args.config}: {exc}')) from None
+    cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite, prog)
+    return cfg
+
+
+def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):
+    """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
+    ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
+    config has none. Without a ground-truth folder from either place the metric reports a single AP over all
+    annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
+    from copy import deepcopy
+    if evaluator is None:
+        metrics = []
+    elif isinstance(evaluator, dict) and 'metrics' in evaluator:  # dict(type='Evaluator', metrics=[...])
+        metrics = evaluator['metrics']
+    else:
+        metrics = evaluator
+    metrics = [deepcopy(m) for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
+    if not wider:
+        wider = [dict(type='WiderFaceMetric')]
+        metrics.insert(0, wider[0])
+    for metric in wider:
+        if gt_dir is not None:
+            metric['gt_dir'] = gt_dir
+        metric['outfile_prefix'] = out
+        metric['overwrite'] = overwrite
+    if not wider[0].get('gt_dir'):
+        print(_said_by(prog, 'no WIDER FACE ground-truth folder (--gt-dir or the config\'s WiderFaceMetric.gt_dir): '
+                       'the AP is over all annotated faces, not Easy / Medium / Hard'))
+    return metrics
+
+
+def end_process() -> None:
+    """For the test tools' ``__main__``, last: a distributed model run ends its process with
+    :func:`mmdet_face.engine.dist.end_distributed_process`; scoring a submission folder, which never loads that
+    module (nor torch), ends normally."""
+    dist = sys.modules.get('mmdet_face.engine.dist')
+    if dist is not None:
+        dist.end_distributed_process()
+
+
+def run_model(args, prog=None):
+    """Run the model of the test tool's parsed ``args`` through mmengine's test loop and score it; returns the
+    metrics (rank 0 prints them). Under ``--launcher pytorch|slurm|mpi`` the process group is started first
+    (:func:`mmdet_face.engine.dist.init_distributed`: NCCL on GPUs, gloo on CPU-only machines); each rank tests its
+    share of the images, the metric gathers them and rank 0 alone scores and writes ``--out``. Every message that
+    ends the run starts with ``prog``."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    import mmdet_face
+    from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
+    from mmdet_face.engine.dist import (LaunchError, exit_with, exit_with_launcher, finish_distributed,
+                                        init_distributed, launch_rank, rank0_decides)
+    from mmdet_face.evaluation.metrics.widerface_metric import check_output_free
+    from mmengine.runner import Runner
+
+    exit_with_launcher(args.launcher)  # a rank ends when its launcher dies
+    mmdet_face.register_all_modules(init_default_scope=False)
+    cfg = build_test_cfg(args, prog)
+    try:
+        init_distributed(cfg, args.launcher)
+    except LaunchError as exc:
+        exit_with(_said_by(prog, exc), rank=launch_rank(args.launcher))
+    if args.out:
+        if is_inside(cfg.work_dir, args.out):  # the runner's logs would sit in the submission folder
+            exit_with(_said_by(prog, f'--out {args.out}: is or holds the work dir {cfg.work_dir} (logs, configs), so '
+                               'it would not hold a submission only. Choose an --out outside the work dir, or another '
+                               '--work-dir'))
+        try:  # before the model is built; rank 0 looks, every rank follows
+            rank0_decides(check_output_free, args.out.rstrip('/\\'), args.overwrite)
+        except OSError as exc:
+            exit_with(_said_by(prog, f'--out {exc}'))
+    runner = Runner.from_cfg(cfg)
+    try:
+        load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
+    except (CheckpointMismatchError, FileNotFoundError) as exc:
+        exit_with(_said_by(prog, exc))
+    metrics = runner.test()
+    if args.out and runner.rank == 0:
+        print(json.dumps(metrics, indent=2))
+    finish_distributed()
+    return metrics

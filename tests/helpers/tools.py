@@ -1,0 +1,26 @@
+"""Run the command-line tools of ``tools/`` and ``search_tools/`` from tests: in this process (:func:`load_tool`, then
+call its ``main``) or as the user runs them (:func:`run_tool`). Both take the tool's path relative to the repository
+root, the string ``tests/test_entry_points.py`` looks for to know that a test runs the tool."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_tool(relpath):
+    """The tool at ``REPO_ROOT / relpath`` loaded as a fresh module (its ``__main__`` block does not run)."""
+    path = REPO_ROOT / relpath
+    spec = importlib.util.spec_from_file_location('tool_' + path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_tool(relpath, *args, timeout=300, **kwargs):
+    """Run the tool as a user does (``python TOOL ARGS`` or ``bash TOOL ARGS``) from the repository root;
+    returns the ``CompletedProcess`` with text stdout / stderr."""
+    program = ['bash'] if str(relpath).endswith('.sh') else [sys.executable]
+    return subprocess.run(program + [str(relpath), *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
