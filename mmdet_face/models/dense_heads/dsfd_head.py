@@ -17,7 +17,7 @@ Priors: :class:`~mmdet_face.models.task_modules.DSFDPriorGenerator` (sizes 16..5
 clamp of centre and size). Decoding: SSD with variances (0.1, 0.2) and no clamp on the size deltas
 (:class:`RetinaFaceBoxCoder`, which follows the release's order of operations).
 Inference as the release's ``Detection``: face probability > 0.01 over all levels together, the 5000 best, then the
-shared tail of :class:`BaseFaceHead` (NMS at IoU 0.3 with areas without +1, 750 per image as in the paper).
+shared tail of :class:`FaceHeadMixin` (NMS at IoU 0.3 with areas without +1, 750 per image as in the paper).
 
 The class builds its branches with :meth:`DSFDHead.build_shot`, so a training head can add the paper's first shot
 (the same branches, own weights, on the original features) without touching inference: ``forward`` and
@@ -34,7 +34,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin
 from mmdet_face.models.losses.multibox_loss import multibox_loss
 from mmdet_face.registry import MODELS, TASK_UTILS
 
@@ -80,7 +80,7 @@ def apply_max_in_out(logits: Tensor, level: int, num_anchors: int = 1, num_maxou
 
 
 @MODELS.register_module()
-class DSFDHead(BaseFaceHead, BaseDenseHead):
+class DSFDHead(FaceHeadMixin, BaseDenseHead):
     """DSFD detection head (second shot, as released).
 
     Args:
@@ -299,7 +299,7 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
                         cfg: Optional[ConfigDict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+        """Decode, then hand each image to :meth:`FaceHeadMixin._face_post_process`.
 
         Face probability ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes (not
         clipped, as in the release); the shared tail then rescales (when the meta has a ``scale_factor``), NMS

@@ -23,13 +23,13 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin
 from mmdet_face.models.losses.multibox_loss import hard_negative_mining
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
 @MODELS.register_module()
-class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
+class RetinaFaceHead(FaceHeadMixin, BaseDenseHead):
     """RetinaFace detection head.
 
     Args:
@@ -218,7 +218,7 @@ class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
                         cfg: Optional[ConfigDict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+        """Decode, then hand each image to :meth:`FaceHeadMixin._face_post_process`.
 
         Face probability (softmax) ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes
         (not clipped, as in the release) and landmarks; the shared tail then rescales (when the meta has a

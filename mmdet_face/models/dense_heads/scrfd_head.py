@@ -25,7 +25,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
@@ -33,7 +33,7 @@ CLS_BIAS_INIT = -4.595
 
 
 @MODELS.register_module()
-class SCRFDHead(BaseFaceHead, AnchorHead):
+class SCRFDHead(FaceHeadMixin, AnchorHead):
     """The SCRFD detection head.
 
     Args:
@@ -371,7 +371,7 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
                         cfg: Optional[dict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Decode the head outputs, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+        """Decode the head outputs, then hand each image to :meth:`FaceHeadMixin._face_post_process`.
 
         Args:
             cls_scores, bbox_preds, kps_preds (list[Tensor]): per level, as returned by :meth:`forward`.

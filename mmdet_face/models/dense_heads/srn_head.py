@@ -32,7 +32,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin
 from mmdet_face.models.layers import RFE
 from mmdet_face.registry import MODELS, TASK_UTILS
 
@@ -40,7 +40,7 @@ CLS_BIAS_INIT = -4.595  # log(0.01 / 0.99): every anchor starts at p = 0.01 (Ret
 
 
 @MODELS.register_module()
-class SRNHead(BaseFaceHead, AnchorHead):
+class SRNHead(FaceHeadMixin, AnchorHead):
     """Two-step SRN head over ``num_levels`` levels.
 
     Args:
@@ -329,7 +329,7 @@ class SRNHead(BaseFaceHead, AnchorHead):
                         cfg: Optional[dict] = None,
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
-        """Decode the second step, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+        """Decode the second step, then hand each image to :meth:`FaceHeadMixin._face_post_process`.
 
         Per level, the ``nms_pre`` best second-step scores above ``score_thr`` among the anchors STC keeps are
         decoded from the (STR-refined) anchors and clipped to ``img_shape``; the shared tail then rescales

@@ -15,7 +15,7 @@ for ``offset != 0`` or other NMS types, :func:`sweep_batched_nms` hands over to 
 IoUs are computed in float32 exactly as mmcv's CPU kernel computes them (``inter / (area_i + area_j - inter)``,
 suppress when ``> iou_threshold``), so results are identical; score ties are broken by the lower index (stable order).
 
-The face heads call :func:`sweep_batched_nms` (through ``dense_heads/base_face_head.py``) under that name, so a reader
+The face heads call :func:`sweep_batched_nms` (through ``dense_heads/face_head_mixin.py``) under that name, so a reader
 sees that it is not mmcv's function, although it returns exactly mmcv's result.
 """
 from typing import Dict, Optional, Tuple

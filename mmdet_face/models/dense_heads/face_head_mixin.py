@@ -1,7 +1,7 @@
 """The one post-processing path of the face heads: rescale boxes and keypoints, ``min_bbox_size``, NMS, ``max_per_img``.
 
 A face head decodes its outputs into one :class:`InstanceData` per image (``bboxes``, ``scores``, ``labels`` and,
-with a landmark branch, ``keypoints``) and hands it to :meth:`BaseFaceHead._face_post_process`, which does what
+with a landmark branch, ``keypoints``) and hands it to :meth:`FaceHeadMixin._face_post_process`, which does what
 mmdet's ``BaseDenseHead._bbox_post_process`` does for boxes, with the keypoints carried along.
 
 NMS is :func:`mmdet_face.models.utils.nms.sweep_batched_nms`: it returns exactly what ``mmcv.ops.batched_nms``
@@ -16,8 +16,8 @@ from mmengine.structures import InstanceData
 from mmdet_face.models.utils.nms import sweep_batched_nms
 
 
-class BaseFaceHead:
-    """Mixin for face heads (put it before mmdet's head class: ``class SCRFDHead(BaseFaceHead, AnchorHead)``).
+class FaceHeadMixin:
+    """Mixin for face heads (put it before mmdet's head class: ``class SCRFDHead(FaceHeadMixin, AnchorHead)``).
 
     It adds no layers and no state; a head's ``predict_by_feat`` decodes and then calls :meth:`_face_post_process`
     once per image.
