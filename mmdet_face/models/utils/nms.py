@@ -219,9 +219,3 @@ def sweep_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Opti
     keep = sweep_nms(boxes_for_nms, scores, float(cfg.get('iou_threshold', 0.5)), int(cfg.get('max_num', -1)))
     return torch.cat([boxes[keep], scores[keep][:, None]], -1), keep
 
-
-def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tuple[Tensor, Tensor]:
-    """Drop-in for ``mmcv.ops.nms(boxes, scores, iou_threshold)``: ``(dets (k, 5), keep (k,))``."""
-    idxs = boxes.new_zeros(boxes.shape[0], dtype=torch.long)
-    return sweep_batched_nms(boxes, scores, idxs, dict(type='nms', iou_threshold=iou_threshold),
-                             class_agnostic=True)
