@@ -35,7 +35,8 @@ class RandomWeightsWarning(UserWarning):
 
 @dataclass
 class FaceDetections:
-    """Faces found in one image, as numpy arrays in original-image pixels (x1y1x2y2, no +1)."""
+    """Faces found in one image, as numpy arrays in original-image pixels (x1y1x2y2, no +1; boxes inside the image
+    unless the detector has ``clip_boxes=False``)."""
     bboxes: np.ndarray
     scores: np.ndarray
     keypoints: Optional[np.ndarray]
