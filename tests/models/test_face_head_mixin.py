@@ -55,7 +55,7 @@ def test_clipping_to_img_shape_comes_before_rescale_and_spares_keypoints():
     # clipped to x in [0, 60], y in [0, 25], then x / 2 and y / 0.5
     assert out.bboxes.tolist() == [[0., 0., 30., 50.], [5., 20., 10., 40.]]
     assert out.keypoints[0, 0].tolist() == [0., 200.]  # (0, 100) rescaled, not clipped
-    with pytest.raises(KeyError):  # a clipping head needs the network-input size
+    with pytest.raises(KeyError, match='FaceHeadMixin clips boxes to the network input: .* needs img_shape'):
         FaceHeadMixin()._face_post_process(make([[0., 0., 1., 1.]], [0.5]), dict(), dict(), with_nms=False)
 
 
@@ -66,8 +66,11 @@ def test_optional_scale_factor_and_nms_follow_the_class_attributes():
 
     out = Lenient()._face_post_process(nms_candidates(), {}, dict(), rescale=True, with_nms=True)
     assert out.scores.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6, 0.95, 0.5])  # neither rescale nor NMS
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match='with_nms needs an nms entry in the test config'):
         HEAD._face_post_process(nms_candidates(), {}, dict(), with_nms=True)  # strict: nms is required
+    # nms=None: mmcv's batched_nms sorts by score without suppressing, then max_per_img
+    out = HEAD._face_post_process(nms_candidates(), {}, dict(nms=None, max_per_img=3), with_nms=True)
+    assert out.scores.tolist() == pytest.approx([0.95, 0.9, 0.8])
 
 
 def test_rescale_divides_boxes_and_keypoints_by_the_scale_factor():
@@ -89,7 +92,7 @@ def test_no_rescale_leaves_coordinates_alone():
 
 
 def test_rescale_needs_a_scale_factor():
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=r'UnclippedTail: rescale needs scale_factor .* got keys \[\]'):
         HEAD._face_post_process(make([[0., 0., 1., 1.]], [0.5]), dict(), dict(), rescale=True, with_nms=False)
 
 

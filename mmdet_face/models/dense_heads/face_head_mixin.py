@@ -182,10 +182,16 @@ class FaceHeadMixin:
             InstanceData: the same fields; after NMS sorted by decreasing score. Keypoints are never clipped.
         """
         if self.clips_boxes:
+            if 'img_shape' not in img_meta:
+                raise KeyError(f'{type(self).__name__} clips boxes to the network input: the image meta needs '
+                               f'img_shape (h, w), got keys {sorted(img_meta)}')
             h, w = img_meta['img_shape'][:2]
             results.bboxes[:, 0::2].clamp_(min=0, max=w)
             results.bboxes[:, 1::2].clamp_(min=0, max=h)
         if rescale and (not self.optional_scale_factor or 'scale_factor' in img_meta):
+            if 'scale_factor' not in img_meta:
+                raise KeyError(f'{type(self).__name__}: rescale needs scale_factor (w_scale, h_scale) in the image '
+                               f'meta, got keys {sorted(img_meta)}')
             scale_factor = results.bboxes.new_tensor(img_meta['scale_factor'][:2])  # (w_scale, h_scale)
             results.bboxes = results.bboxes / scale_factor.repeat(2)
             if 'keypoints' in results:
@@ -196,6 +202,9 @@ class FaceHeadMixin:
             h = results.bboxes[:, 3] - results.bboxes[:, 1]
             results = results[(w > min_size) & (h > min_size)]
         with_nms = with_nms and (not self.optional_nms or cfg.get('nms') is not None)
+        if with_nms and 'nms' not in cfg:  # (nms=None is mmcv's "sort by score, no suppression")
+            raise KeyError(f'{type(self).__name__}: with_nms needs an nms entry in the test config, got keys '
+                           f'{sorted(cfg)}')
         if with_nms and results.bboxes.numel() > 0:
             dets, keep = sweep_batched_nms(results.bboxes, results.scores, results.labels, cfg['nms'])
             results = results[keep]
