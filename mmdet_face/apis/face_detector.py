@@ -2,7 +2,7 @@
 
     detector = FaceDetector('configs/scrfd/scrfd_500m_bnkps_4xb8-640e_widerface.py', 'scrfd_500m_bnkps.pth')
     faces = detector('photo.jpg', score_thr=0.5)    # also a BGR numpy image or a PIL image; see read_image
-    faces.bboxes     # (N, 4) float32 x1, y1, x2, y2 in original-image pixels
+    faces.bboxes     # (N, 4) float32 x1, y1, x2, y2 in original-image pixels, inside the image
     faces.scores     # (N,)
     faces.keypoints  # (N, K, 2), K = the head's num_keypoints (5: left eye, right eye, nose, left mouth,
                      # right mouth), or None for a model without landmarks
@@ -35,7 +35,8 @@ class RandomWeightsWarning(UserWarning):
 
 @dataclass
 class FaceDetections:
-    """Faces found in one image, as numpy arrays in original-image pixels (x1y1x2y2, no +1)."""
+    """Faces found in one image, as numpy arrays in original-image pixels (x1y1x2y2, no +1; boxes inside the image
+    unless the detector has ``clip_boxes=False``)."""
     bboxes: np.ndarray
     scores: np.ndarray
     keypoints: Optional[np.ndarray]
@@ -202,8 +203,12 @@ class FaceDetector:
             ONNX models do (insightface ``SCRFD.detect``): resize keeping the aspect ratio so the long side is
             ``letterbox`` (short side truncated to an int), place it in the top-left of a black
             ``letterbox x letterbox`` canvas, one scale factor (the height's) for both axes. ``max_size`` then
-            overrides it. Boxes of heads that clip (all but RetinaFace and DSFD) are clipped to the image after NMS;
-            keypoints are not clipped, as in the config's pipeline.
+            overrides it.
+        clip_boxes (bool): clip the boxes to the image after NMS (default), for every model family; keypoints are
+            never clipped. False returns the boxes as the head gives them, for comparisons with a release: the
+            RetinaFace and DSFD releases do not clip (their heads say so with ``clips_boxes = False``: boxes may
+            start left of or above the image), the other heads clip to the network input, which the letterbox
+            maps back slightly wider than the image (one scale factor for both axes).
         optimize (bool): the exact, model-local rewrites of
             :func:`~mmdet_face.apis.cpu_runtime.optimize_for_inference`: BatchNorm folded into the convolutions and,
             on the CPU, channels-last and ReLU fused into its conv (SCRFD-500M, 640 x 640, one thread: about 1.5x
@@ -223,12 +228,13 @@ class FaceDetector:
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                  fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True,
-                 strict: bool = True, tune_allocator: bool = False):
+                 strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True):
         from mmdet_face.apis import cpu_runtime
         from mmdet_face.apis.inference import init_face_detector
         from mmdet_face.keypoints import NUM_KEYPOINTS
-        from mmdet_face.models.dense_heads import DSFDHead, RetinaFaceHead
 
+        if not isinstance(clip_boxes, bool):
+            raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
         if letterbox is not None and not _is_positive_int(letterbox):
             raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
         self.device = torch.device(device)
@@ -251,11 +257,10 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self.letterbox = letterbox
-        # A head that clips its boxes to the network input (all but RetinaFace and DSFD, whose releases do not clip)
-        # gives boxes inside the image in the config's pipeline. The letterbox maps back with one scale factor taken
-        # from the height, so the clipped input width comes back wider than the image (1024.9 px for 1024 x 687 at
-        # 640): such boxes are clipped to the image itself.
-        self._head_clips_boxes = not isinstance(self.head, (RetinaFaceHead, DSFDHead))
+        # Clipped to the image itself, whatever the head does: a head that clips to the network input (its
+        # ``clips_boxes``) still comes back wider than the image after the letterbox's one scale factor (1024.9 px
+        # for 1024 x 687 at 640), and the RetinaFace and DSFD heads keep their releases' unclipped boxes.
+        self.clip_boxes = clip_boxes
 
     @staticmethod
     def _inference_pipeline(pipeline):
@@ -344,7 +349,7 @@ class FaceDetector:
                 predictions = self._predict(batch, cfg)
             for img, pred in zip(chunk, predictions):
                 faces = self._to_numpy(pred)
-                if self.letterbox and self._head_clips_boxes:
+                if self.clip_boxes:
                     _clip_to_image(faces.bboxes, img.shape[:2])
                 results.append(faces)
         return results[0] if single else results

@@ -211,7 +211,7 @@ def test_letterbox_boxes_clipped_to_image(detector, monkeypatch):
     assert len(faces) > 0
     assert faces.bboxes[:, [0, 2]].min() >= 0 and faces.bboxes[:, [0, 2]].max() == 90
     assert faces.bboxes[:, [1, 3]].min() >= 0 and faces.bboxes[:, [1, 3]].max() <= 50
-    monkeypatch.setattr(det, '_head_clips_boxes', False)  # the letterbox output as it was
+    monkeypatch.setattr(det, 'clip_boxes', False)  # the head's boxes, clipped to the network input only
     raw = det(img, score_thr=0.0)
     assert raw.bboxes[:, 2].max() == pytest.approx(64 / 0.7, abs=1e-3)
     np.testing.assert_array_equal(faces.scores, raw.scores)

@@ -1,4 +1,6 @@
 """FaceTTAModel's merge of augmented views: flip-back of boxes and landmarks, NMS and box voting."""
+import numpy as np
+import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
@@ -62,3 +64,33 @@ def test_merge_flipped_views_nms():
     torch.testing.assert_close(merged.bboxes, torch.tensor([[10., 10., 30., 30.]]))
     torch.testing.assert_close(merged.scores, torch.tensor([0.7]))
     torch.testing.assert_close(merged.keypoints, _kps(10, 10)[None])
+
+
+def test_the_two_box_votes_differ_as_their_module_documents():
+    """box_votes.py's example: IoU 36 / 81 without +1 (box_vote: two groups of one, the last kept), 50 / 100 with
+    +1 (release_bbox_vote: one group, weighted mean y2 = (9 * 0.9 + 4 * 0.6) / 1.5 = 7)."""
+    from mmdet_face.models.test_time_augs import box_votes, release_bbox_vote
+    assert box_votes.box_vote is box_vote and box_votes.release_bbox_vote is release_bbox_vote
+    bboxes = torch.tensor([[0., 0., 9., 9.], [0., 0., 9., 4.]])
+    scores = torch.tensor([0.9, 0.6])
+    boxes, out_scores, _ = box_vote(bboxes, scores, None, iou_threshold=0.5)
+    assert boxes.tolist() == [[0., 0., 9., 4.]] and out_scores.tolist() == pytest.approx([0.6])
+    dets = release_bbox_vote(np.concatenate([bboxes.numpy(), scores.numpy()[:, None]], axis=1), iou_threshold=0.5)
+    np.testing.assert_allclose(dets, [[0., 0., 9., 7., 0.9]], rtol=1e-6)
+
+
+def test_nms_merge_is_mmcv_nms():
+    """merge='nms' keeps exactly what mmcv's nms keeps, in its order (the sweep NMS, enough boxes to use it)."""
+    from mmcv.ops import nms as mmcv_nms
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(400, 2, generator=gen) * 200
+    bboxes = torch.cat([xy, xy + 10 + torch.rand(400, 2, generator=gen) * 30], dim=1)
+    scores = torch.rand(400, generator=gen)
+    model = FaceTTAModel.__new__(FaceTTAModel)
+    model.tta_cfg = dict(merge='nms', iou_threshold=0.4, max_per_img=1000)
+    sample = DetDataSample(metainfo=dict(ori_shape=(300, 300), flip=False))
+    sample.pred_instances = InstanceData(bboxes=bboxes, scores=scores, labels=torch.zeros(400, dtype=torch.long))
+    merged = model._merge_single_sample([sample]).pred_instances
+    assert 150 < len(merged) < 400
+    _, keep = mmcv_nms(bboxes, scores, 0.4)
+    assert torch.equal(merged.bboxes, bboxes[keep]) and torch.equal(merged.scores, scores[keep])

@@ -1,7 +1,7 @@
-from .base_face_head import BaseFaceHead
+from .face_head_mixin import FaceHeadMixin
 from .retinaface_head import RetinaFaceHead
 from .scrfd_head import SCRFDHead
 from .srn_head import SRNHead
 from .dsfd_head import DSFDHead
 
-__all__ = ['DSFDHead', 'BaseFaceHead', 'RetinaFaceHead', 'SCRFDHead', 'SRNHead']
+__all__ = ['DSFDHead', 'FaceHeadMixin', 'RetinaFaceHead', 'SCRFDHead', 'SRNHead']

@@ -17,7 +17,7 @@ Priors: :class:`~mmdet_face.models.task_modules.DSFDPriorGenerator` (sizes 16..5
 clamp of centre and size). Decoding: SSD with variances (0.1, 0.2) and no clamp on the size deltas
 (:class:`RetinaFaceBoxCoder`, which follows the release's order of operations).
 Inference as the release's ``Detection``: face probability > 0.01 over all levels together, the 5000 best, then the
-shared tail of :class:`BaseFaceHead` (NMS at IoU 0.3 with areas without +1, 750 per image as in the paper).
+shared tail of :class:`FaceHeadMixin` (NMS at IoU 0.3 with areas without +1, 750 per image as in the paper).
 
 The class builds its branches with :meth:`DSFDHead.build_shot`, so a training head can add the paper's first shot
 (the same branches, own weights, on the original features) without touching inference: ``forward`` and
@@ -34,7 +34,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
 from mmdet_face.models.losses.multibox_loss import multibox_loss
 from mmdet_face.registry import MODELS, TASK_UTILS
 
@@ -80,7 +80,7 @@ def apply_max_in_out(logits: Tensor, level: int, num_anchors: int = 1, num_maxou
 
 
 @MODELS.register_module()
-class DSFDHead(BaseFaceHead, BaseDenseHead):
+class DSFDHead(FaceHeadMixin, BaseDenseHead):
     """DSFD detection head (second shot, as released).
 
     Args:
@@ -109,6 +109,13 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
     ``forward`` returns two lists over levels: scores (B, A * 2, H_l, W_l), per prior (face, background) logits
     after max-in-out, and box deltas (B, A * 4, H_l, W_l) as (dx, dy, dw, dh), A = 1.
     """
+
+    # the release's conventions (see FaceHeadMixin): boxes not clipped, the kept boxes' own scores after NMS, no
+    # rescale for a meta without scale_factor, no NMS for a test config without nms
+    clips_boxes = False
+    scores_from_nms = False
+    optional_scale_factor = True
+    optional_nms = True
 
     def __init__(self,
                  num_classes: int = 1,
@@ -292,40 +299,15 @@ class DSFDHead(BaseFaceHead, BaseDenseHead):
         priors = self.get_priors(cls_scores, batch_img_metas)
         return priors, self._flatten(cls_scores, 2).softmax(dim=-1)[..., 0], self._flatten(bbox_preds, 4)
 
-    def predict_by_feat(self,
-                        cls_scores: List[Tensor],
-                        bbox_preds: List[Tensor],
-                        batch_img_metas: Optional[List[dict]] = None,
-                        cfg: Optional[ConfigDict] = None,
-                        rescale: bool = False,
-                        with_nms: bool = True) -> List[InstanceData]:
-        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+    def predict_priors(self, outs: Tuple, batch_img_metas: List[dict]) -> Tensor:
+        """All priors (P, 4) of the batch (clamped to its input size, see :meth:`get_priors`)."""
+        return self.get_priors(outs[0], batch_img_metas)
 
-        Face probability ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes (not
-        clipped, as in the release); the shared tail then rescales (when the meta has a ``scale_factor``), NMS
-        (when ``nms`` is set) and ``max_per_img``.
-
-        Returns:
-            list[InstanceData]: per image ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros, in
-            input pixels, or original-image pixels when ``rescale``. Sorted by decreasing score after NMS.
-        """
-        cfg = self.test_cfg if cfg is None else cfg
-        cfg = ConfigDict(cfg or {})
-        priors, scores_all, deltas_all = self._flat_outputs(cls_scores, bbox_preds, batch_img_metas)
-        results = []
-        for img_id in range(scores_all.shape[0]):
-            img_meta = batch_img_metas[img_id] if batch_img_metas is not None else {}
-            scores = scores_all[img_id]
-            keep = scores > cfg.get('score_thr', 0.0)
-            scores, img_priors, deltas = scores[keep], priors[keep], deltas_all[img_id][keep]
-            nms_pre = cfg.get('nms_pre', -1)
-            if 0 < nms_pre < scores.numel():
-                scores, order = scores.topk(nms_pre)
-                img_priors, deltas = img_priors[order], deltas[order]
-            bboxes = self.bbox_coder.decode(img_priors, deltas)
-            labels = scores.new_zeros(scores.shape, dtype=torch.long)
-            candidates = InstanceData(bboxes=bboxes, scores=scores, labels=labels)
-            results.append(self._face_post_process(
-                candidates, img_meta, cfg, rescale=rescale and 'scale_factor' in img_meta,
-                with_nms=with_nms and cfg.get('nms') is not None, scores_from_nms=False))
-        return results
+    def decode_image(self, img_outs: Tuple, priors: Tensor, img_meta: dict, cfg: ConfigDict) -> InstanceData:
+        """Face probability ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes (not
+        clipped, as in the release), in input pixels."""
+        cls_scores, bbox_preds = img_outs
+        scores = flatten_levels(cls_scores, 2).softmax(dim=-1)[..., 0]
+        scores, (priors, deltas) = select_topk_flat(scores, cfg, priors, flatten_levels(bbox_preds, 4))
+        return InstanceData(bboxes=self.bbox_coder.decode(priors, deltas), scores=scores,
+                            labels=scores.new_zeros(scores.shape, dtype=torch.long))

@@ -23,14 +23,17 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
 from mmdet_face.models.losses.multibox_loss import hard_negative_mining
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
 @MODELS.register_module()
-class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
+class RetinaFaceHead(FaceHeadMixin, BaseDenseHead):
     """RetinaFace detection head.
+
+    Prediction follows the release: boxes are not clipped to the image, the kept boxes keep their own scores after
+    NMS, an image meta without ``scale_factor`` is not rescaled and a test config without ``nms`` runs none.
 
     Args:
         num_classes (int): foreground classes; RetinaFace has one (face). The score branch predicts
@@ -49,6 +52,12 @@ class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
     ``forward`` returns three lists over levels: scores (B, A * (num_classes + 1), H, W), box deltas
     (B, A * 4, H, W), landmark deltas (B, A * 2 * num_keypoints, H, W), where A = anchors per location.
     """
+
+    # the release's conventions (see FaceHeadMixin)
+    clips_boxes = False
+    scores_from_nms = False
+    optional_scale_factor = True
+    optional_nms = True
 
     def __init__(self,
                  num_classes: int = 1,
@@ -210,50 +219,17 @@ class RetinaFaceHead(BaseFaceHead, BaseDenseHead):
         return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, loss_kps=loss_kps)
 
     # ------------------------------------------------------------------ inference
-    def predict_by_feat(self,
-                        cls_scores: List[Tensor],
-                        bbox_preds: List[Tensor],
-                        kps_preds: List[Tensor],
-                        batch_img_metas: Optional[List[dict]] = None,
-                        cfg: Optional[ConfigDict] = None,
-                        rescale: bool = False,
-                        with_nms: bool = True) -> List[InstanceData]:
-        """Decode, then hand each image to :meth:`BaseFaceHead._face_post_process`.
+    def predict_priors(self, outs: Tuple, batch_img_metas: List[dict]) -> Tensor:
+        """All priors (P, 4) of the batch's feature maps."""
+        return self._priors(outs[0])
 
-        Face probability (softmax) ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes
-        (not clipped, as in the release) and landmarks; the shared tail then rescales (when the meta has a
-        ``scale_factor``), applies ``min_bbox_size`` (absent from the RetinaFace configs: off), NMS (when ``nms``
-        is set; ``sweep_batched_nms``, exactly ``mmcv.ops.batched_nms``'s result) and ``max_per_img``.
-
-        Returns:
-            list[InstanceData]: per image ``bboxes`` (N, 4) x1y1x2y2, ``scores`` (N,), ``labels`` (N,) zeros and
-            ``keypoints`` (N, K, 2), in input pixels, or original-image pixels when ``rescale`` (divided by the
-            ``scale_factor`` (w_scale, h_scale) in the image meta). Sorted by decreasing score after NMS.
-        """
-        cfg = self.test_cfg if cfg is None else cfg
-        cfg = ConfigDict(cfg or {})
-        priors = self._priors(cls_scores)
-        scores_all = self._flatten(cls_scores, self.num_classes + 1).softmax(dim=-1)[..., 1]
-        bbox_flat = self._flatten(bbox_preds, 4)
-        kps_flat = self._flatten(kps_preds, 2 * self.num_keypoints)
-        results = []
-        for img_id in range(scores_all.shape[0]):
-            img_meta = batch_img_metas[img_id] if batch_img_metas is not None else {}
-            scores = scores_all[img_id]
-            keep = scores > cfg.get('score_thr', 0.0)
-            scores, img_priors = scores[keep], priors[keep]
-            deltas, kps_deltas = bbox_flat[img_id][keep], kps_flat[img_id][keep]
-            nms_pre = cfg.get('nms_pre', -1)
-            if 0 < nms_pre < scores.numel():
-                scores, order = scores.topk(nms_pre)
-                img_priors, deltas, kps_deltas = img_priors[order], deltas[order], kps_deltas[order]
-            bboxes = self.bbox_coder.decode(img_priors, deltas)
-            keypoints = self.bbox_coder.decode_keypoints(img_priors, kps_deltas)
-            labels = scores.new_zeros(scores.shape, dtype=torch.long)
-            candidates = InstanceData(bboxes=bboxes, scores=scores, labels=labels, keypoints=keypoints)
-            # The release's conventions: no rescale without a scale factor, no NMS without an ``nms`` config, and
-            # the kept boxes' own scores (the same numbers as the NMS output's unless the NMS rescores).
-            results.append(self._face_post_process(
-                candidates, img_meta, cfg, rescale=rescale and 'scale_factor' in img_meta,
-                with_nms=with_nms and cfg.get('nms') is not None, scores_from_nms=False))
-        return results
+    def decode_image(self, img_outs: Tuple, priors: Tensor, img_meta: dict, cfg: ConfigDict) -> InstanceData:
+        """Face probability (softmax) ``> score_thr`` over all levels together, the ``nms_pre`` best, decoded boxes
+        (not clipped, as in the release) and landmarks, in input pixels."""
+        cls_scores, bbox_preds, kps_preds = img_outs
+        scores = flatten_levels(cls_scores, self.num_classes + 1).softmax(dim=-1)[..., 1]
+        scores, (priors, deltas, kps_deltas) = select_topk_flat(
+            scores, cfg, priors, flatten_levels(bbox_preds, 4), flatten_levels(kps_preds, 2 * self.num_keypoints))
+        return InstanceData(bboxes=self.bbox_coder.decode(priors, deltas), scores=scores,
+                            labels=scores.new_zeros(scores.shape, dtype=torch.long),
+                            keypoints=self.bbox_coder.decode_keypoints(priors, kps_deltas))

@@ -17,15 +17,14 @@ from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, Scale
 from mmdet.models.dense_heads import AnchorHead
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.models.task_modules.samplers import PseudoSampler
-from mmdet.models.utils import filter_scores_and_topk, images_to_levels, multi_apply, unmap
+from mmdet.models.utils import images_to_levels, multi_apply, unmap
 from mmdet.structures.bbox import bbox_overlaps, distance2bbox
 from mmdet.utils import reduce_mean
-from mmengine.config import ConfigDict
 from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, select_topk_level
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
@@ -33,7 +32,7 @@ CLS_BIAS_INIT = -4.595
 
 
 @MODELS.register_module()
-class SCRFDHead(BaseFaceHead, AnchorHead):
+class SCRFDHead(FaceHeadMixin, AnchorHead):
     """The SCRFD detection head.
 
     Args:
@@ -363,42 +362,10 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
         return labels, label_weights, bbox_targets, kps_targets, kps_weights, pos_inds
 
     # ------------------------------------------------------------- prediction
-    def predict_by_feat(self,
-                        cls_scores: List[Tensor],
-                        bbox_preds: List[Tensor],
-                        kps_preds: Optional[List[Optional[Tensor]]] = None,
-                        batch_img_metas: Optional[List[dict]] = None,
-                        cfg: Optional[dict] = None,
-                        rescale: bool = False,
-                        with_nms: bool = True) -> List[InstanceData]:
-        """Decode the head outputs, then hand each image to :meth:`BaseFaceHead._face_post_process`.
-
-        Args:
-            cls_scores, bbox_preds, kps_preds (list[Tensor]): per level, as returned by :meth:`forward`.
-            batch_img_metas (list[dict]): ``img_shape`` (boxes are clipped to it) and, for ``rescale``,
-                ``scale_factor``.
-            cfg (dict, optional): test config (default ``self.test_cfg``): ``nms_pre``, ``score_thr`` and the
-                post-processing keys ``min_bbox_size``, ``nms`` (run by ``sweep_batched_nms``, which keeps exactly
-                what ``mmcv.ops.batched_nms`` keeps), ``max_per_img``.
-
-        Returns:
-            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)`` (the NMS output's),
-            ``labels`` ``(N,)`` and, with a keypoint branch, ``keypoints`` ``(N, K, 2)``; in original-image pixels
-            when ``rescale`` (boxes are clipped to the network input ``img_shape`` before rescaling).
-        """
-        cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
-        num_levels = len(cls_scores)
-        featmap_sizes = [cls_scores[i].shape[-2:] for i in range(num_levels)]
-        mlvl_centers = self._prior_centers(featmap_sizes, cls_scores[0].dtype, cls_scores[0].device)
-        use_kps = self.use_kps and kps_preds is not None and kps_preds[0] is not None
-        results = []
-        for img_id, img_meta in enumerate(batch_img_metas):
-            results.append(self._predict_by_feat_single(
-                [cls_scores[i][img_id].detach() for i in range(num_levels)],
-                [bbox_preds[i][img_id].detach() for i in range(num_levels)],
-                [kps_preds[i][img_id].detach() for i in range(num_levels)] if use_kps else None,
-                mlvl_centers, img_meta, cfg, rescale, with_nms))
-        return results
+    def predict_priors(self, outs: Tuple, batch_img_metas: List[dict]) -> List[Tensor]:
+        """Anchor centres ``(H * W * A, 2)`` per level for the batch's feature maps."""
+        cls_scores = outs[0]
+        return self._prior_centers([c.shape[-2:] for c in cls_scores], cls_scores[0].dtype, cls_scores[0].device)
 
     def _prior_centers(self, featmap_sizes, dtype, device) -> List[Tensor]:
         """Anchor centres ``(H * W * A, 2)`` per level, cached by feature-map size (inference calls repeat them)."""
@@ -411,11 +378,15 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
             cache[key] = [self.anchor_center(p) for p in priors]
         return cache[key]
 
-    def _predict_by_feat_single(self, cls_scores, bbox_preds, kps_preds, mlvl_centers, img_meta, cfg, rescale,
-                                with_nms) -> InstanceData:
-        """One image: per level the ``nms_pre`` best candidates above ``score_thr``, decoded (boxes clipped to
-        ``img_shape``, keypoints not), then the shared post-processing."""
-        img_shape = img_meta['img_shape']
+    def decode_image(self, img_outs: Tuple, mlvl_centers: List[Tensor], img_meta: dict, cfg) -> InstanceData:
+        """Per level the ``nms_pre`` best candidates above ``score_thr``, boxes and keypoints decoded from the anchor
+        centres, in input pixels (the tail clips the boxes to ``img_shape``; keypoints are not clipped).
+
+        ``img_outs``: scores, box and keypoint maps as :meth:`forward` returns them for one image; the keypoint
+        maps may be missing or None (a model without landmarks)."""
+        cls_scores, bbox_preds, kps_preds = (tuple(img_outs) + (None,))[:3]
+        if not (self.use_kps and kps_preds is not None and kps_preds[0] is not None):
+            kps_preds = None
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0.0)
         # sigmoid(x) > thr  <=>  x > logit(thr): threshold the logits, take the sigmoid of the survivors only
@@ -426,8 +397,7 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
             num_anchors = cls_score.shape[0] // self.cls_out_channels
             if 0 < nms_pre < cls_score.numel() or logit_thr is None or self.cls_out_channels != 1:
                 logits = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
-                scores, labels, keep, _ = filter_scores_and_topk(
-                    logits.sigmoid(), score_thr, nms_pre if nms_pre > 0 else logits.numel())
+                scores, labels, keep, _ = select_topk_level(logits.sigmoid(), cfg)
                 anchor, loc = keep % num_anchors, keep // num_anchors
             else:  # no top-k: every candidate above the threshold, gathered without permuting whole maps
                 anchor, loc = torch.nonzero(cls_score.reshape(num_anchors, -1) > logit_thr, as_tuple=True)
@@ -437,7 +407,7 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
             # channel a * 4 + k of the map holds coordinate k of anchor a
             boxes = bbox_pred.reshape(num_anchors, 4, -1)[anchor, :, loc] * stride
             centers = centers[keep]
-            mlvl_bboxes.append(distance2bbox(centers, boxes, max_shape=img_shape))
+            mlvl_bboxes.append(distance2bbox(centers, boxes))
             mlvl_scores.append(scores)
             mlvl_labels.append(labels)
             if kps_preds is not None:
@@ -450,4 +420,4 @@ class SCRFDHead(BaseFaceHead, AnchorHead):
         results.labels = torch.cat(mlvl_labels)
         if kps_preds is not None:
             results.keypoints = torch.cat(mlvl_kps)
-        return self._face_post_process(results, img_meta, cfg, rescale=rescale, with_nms=with_nms)
+        return results

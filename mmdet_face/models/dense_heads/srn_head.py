@@ -25,14 +25,12 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads import AnchorHead
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
-from mmdet.models.utils import filter_scores_and_topk
 from mmdet.utils import reduce_mean
-from mmengine.config import ConfigDict
 from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.base_face_head import BaseFaceHead
+from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_level
 from mmdet_face.models.layers import RFE
 from mmdet_face.registry import MODELS, TASK_UTILS
 
@@ -40,7 +38,7 @@ CLS_BIAS_INIT = -4.595  # log(0.01 / 0.99): every anchor starts at p = 0.01 (Ret
 
 
 @MODELS.register_module()
-class SRNHead(BaseFaceHead, AnchorHead):
+class SRNHead(FaceHeadMixin, AnchorHead):
     """Two-step SRN head over ``num_levels`` levels.
 
     Args:
@@ -320,53 +318,34 @@ class SRNHead(BaseFaceHead, AnchorHead):
         return losses
 
     # ------------------------------------------------------------- prediction
-    def predict_by_feat(self,
-                        cls_first: List[Tensor],
-                        reg_first: List[Tensor],
-                        cls_second: List[Tensor],
-                        reg_second: List[Tensor],
-                        batch_img_metas: Optional[List[dict]] = None,
-                        cfg: Optional[dict] = None,
-                        rescale: bool = False,
-                        with_nms: bool = True) -> List[InstanceData]:
-        """Decode the second step, then hand each image to :meth:`BaseFaceHead._face_post_process`.
-
-        Per level, the ``nms_pre`` best second-step scores above ``score_thr`` among the anchors STC keeps are
-        decoded from the (STR-refined) anchors and clipped to ``img_shape``; the shared tail then rescales
-        (``scale_factor``), applies ``min_bbox_size`` (absent from the SRN configs: off), NMS
-        (``sweep_batched_nms``, exactly ``mmcv.ops.batched_nms``'s result) and ``max_per_img``.
-
-        Returns:
-            list[InstanceData]: per image ``bboxes`` ``(N, 4)`` x1y1x2y2, ``scores`` ``(N,)`` (the NMS output's),
-            ``labels`` ``(N,)``; no keypoints.
-        """
-        cfg = ConfigDict(self.test_cfg if cfg is None else cfg)
+    def predict_priors(self, outs: Tuple, batch_img_metas: List[dict]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """For the batch's maps: all anchors ``(A, 4)``, the STC and STR masks ``(A,)`` and each anchor's level
+        ``(A,)``."""
+        cls_second = outs[2]
         featmap_sizes = [f.shape[-2:] for f in cls_second]
         device = cls_second[0].device
         mlvl_anchors = self.prior_generator.grid_priors(featmap_sizes, dtype=cls_second[0].dtype, device=device)
         num_level_anchors = [a.size(0) for a in mlvl_anchors]
-        anchors = torch.cat(mlvl_anchors)
         stc_mask, str_mask = self._level_masks(num_level_anchors, device)
         level_ids = torch.cat([torch.full((n,), i, device=device) for i, n in enumerate(num_level_anchors)])
+        return torch.cat(mlvl_anchors), stc_mask, str_mask, level_ids
+
+    def decode_image(self, img_outs: Tuple, priors: Tuple, img_meta: dict, cfg) -> InstanceData:
+        """The second step of one image: per level, the ``nms_pre`` best scores above ``score_thr`` among the
+        anchors STC keeps, decoded from the (STR-refined) anchors, in input pixels (the tail clips them to
+        ``img_shape``); no keypoints."""
+        anchors, stc_mask, str_mask, level_ids = priors
+        cls_first, reg_first, cls_second, reg_second = img_outs
         c = self.cls_out_channels
-        cls1, reg1 = self._flatten(cls_first, c).detach(), self._flatten(reg_first, 4).detach()
-        cls2, reg2 = self._flatten(cls_second, c).detach(), self._flatten(reg_second, 4).detach()
-        nms_pre = cfg.get('nms_pre', -1)
-        results_list = []
-        for i, meta in enumerate(batch_img_metas):
-            refined = self.refine_anchors(anchors, reg1[i], str_mask)
-            keep = self.stc_keep(cls1[i], stc_mask)
-            scores_all = cls2[i].sigmoid()
-            bboxes, scores, labels = [], [], []
-            for lvl in range(len(num_level_anchors)):
-                sel = (level_ids == lvl) & keep
-                s = scores_all[sel]
-                topk = nms_pre if nms_pre > 0 else s.numel()
-                s, lab, _, filt = filter_scores_and_topk(
-                    s, cfg.get('score_thr', 0.0), topk, dict(priors=refined[sel], reg=reg2[i][sel]))
-                bboxes.append(self.bbox_coder.decode(filt['priors'], filt['reg'], max_shape=meta['img_shape']))
-                scores.append(s)
-                labels.append(lab)
-            results = InstanceData(bboxes=torch.cat(bboxes), scores=torch.cat(scores), labels=torch.cat(labels))
-            results_list.append(self._face_post_process(results, meta, cfg, rescale=rescale, with_nms=with_nms))
-        return results_list
+        refined = self.refine_anchors(anchors, flatten_levels(reg_first, 4), str_mask)
+        keep = self.stc_keep(flatten_levels(cls_first, c), stc_mask)
+        scores_all = flatten_levels(cls_second, c).sigmoid()
+        reg = flatten_levels(reg_second, 4)
+        bboxes, scores, labels = [], [], []
+        for lvl in range(len(cls_second)):
+            sel = (level_ids == lvl) & keep
+            s, lab, _, filt = select_topk_level(scores_all[sel], cfg, dict(priors=refined[sel], reg=reg[sel]))
+            bboxes.append(self.bbox_coder.decode(filt['priors'], filt['reg']))
+            scores.append(s)
+            labels.append(lab)
+        return InstanceData(bboxes=torch.cat(bboxes), scores=torch.cat(scores), labels=torch.cat(labels))

@@ -6,9 +6,10 @@ Each view (:class:`~mmdet_face.datasets.transforms.DSFDReleaseTTA`) is detected 
 (score > 0.01, the 5000 best, NMS 0.3) **without** a per-view cap: the release caps at 750 only after the merge.
 Its boxes come back in original-image pixels (divided by the view's scale), flipped views are mirrored back
 (``x1' = W - x2``, ``x2' = W - x1``), and the view's size filter drops boxes (+1 sides). All views are stacked in
-the release's order and merged by :func:`release_bbox_vote`; ``release_rounding`` then rounds the boxes as the
-release writes them (``floor(x1)``, ``floor(y1)``, ``ceil(x2 - x1 + 1)``, ``ceil(y2 - y1 + 1)``) so that our
-``x y (x2 - x1) (y2 - y1)`` submission lines carry the release's numbers.
+the release's order and merged by :func:`~mmdet_face.models.test_time_augs.box_votes.release_bbox_vote`;
+``release_rounding`` then rounds the boxes as the release writes them (``floor(x1)``, ``floor(y1)``,
+``ceil(x2 - x1 + 1)``, ``ceil(y2 - y1 + 1)``) so that our ``x y (x2 - x1) (y2 - y1)`` submission lines carry the
+release's numbers.
 
 Not reproduced: when a view finds nothing, the release inserts a placeholder box ``[0, 0, 0, 0]`` with score 0.001;
 it can only join a cluster with a box of at most 3 px^2, so it never changes the output of real images.
@@ -21,6 +22,7 @@ from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
+from mmdet_face.models.test_time_augs.box_votes import release_bbox_vote
 from mmdet_face.registry import MODELS
 
 # the meta key DSFDReleaseTTA writes each view's size filter to: None or (side, comparison, pixels), side
@@ -29,41 +31,6 @@ FILTER_KEY = 'dsfd_size_filter'
 
 # per view: the release's Detect (conf > 0.01, top 5000, NMS 0.3 without +1) and no cap
 VIEW_TEST_CFG = dict(score_thr=0.01, nms_pre=5000, nms=dict(type='nms', iou_threshold=0.3), max_per_img=-1)
-
-
-def release_bbox_vote(dets: np.ndarray, iou_threshold: float = 0.3, max_dets: int = 750) -> np.ndarray:
-    """The release's ``bbox_vote`` on (N, 5) ``x1, y1, x2, y2, score`` float64 detections.
-
-    Boxes are visited by decreasing score (numpy's default ``argsort`` of the scores, reversed, as the release
-    sorts). The top remaining box takes itself and every remaining box whose IoU with it, with +1 sides, is
-    >= ``iou_threshold``; a cluster of one box is dropped, any other becomes the score-weighted mean box with the
-    cluster's maximum score. The first ``max_dets`` results are kept.
-
-    Returns:
-        (M, 5) float64, in decreasing score order.
-    """
-    dets = np.asarray(dets, dtype=np.float64).reshape(-1, 5)
-    dets = dets[dets[:, 4].argsort()[::-1]]
-    merged = []
-    while len(dets):
-        x1, y1, x2, y2 = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
-        with np.errstate(invalid='ignore', over='ignore'):   # inf - inf of a box with infinite sides: NaN IoU
-            areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-            inter_w = np.maximum(0.0, np.minimum(x2[0], x2) - np.maximum(x1[0], x1) + 1)
-            inter_h = np.maximum(0.0, np.minimum(y2[0], y2) - np.maximum(y1[0], y1) + 1)
-            inter = inter_w * inter_h
-            iou = inter / (areas[0] + areas - inter)
-        in_cluster = iou >= iou_threshold
-        # the top box always belongs to its own cluster (IoU 1); only a box with infinite or NaN coordinates gives
-        # NaN there, on which the release's loop never ends
-        in_cluster[0] = True
-        cluster, dets = dets[in_cluster], dets[~in_cluster]
-        if len(cluster) <= 1:
-            continue
-        weights = cluster[:, 4:5]
-        box = (cluster[:, :4] * weights).sum(axis=0) / weights.sum()
-        merged.append(np.append(box, cluster[:, 4].max()))
-    return np.asarray(merged, dtype=np.float64).reshape(-1, 5)[:max_dets]
 
 
 def release_rounding(boxes: np.ndarray) -> np.ndarray:

@@ -1,15 +1,18 @@
-"""Test-time augmentation for face detectors: merge the views of one image (scales x flips) with NMS or with
-the box voting of the S3FD / PyramidBox / SRN evaluation scripts, carrying landmarks along."""
+"""Test-time augmentation for face detectors: merge the views of one image (scales x flips) with NMS
+(:func:`~mmdet_face.models.utils.nms.sweep_batched_nms`, exactly mmcv's result) or with the box voting of the
+S3FD / PyramidBox / SRN evaluation scripts (:func:`~mmdet_face.models.test_time_augs.box_votes.box_vote`), carrying
+landmarks along."""
 from typing import List
 
 import torch
 from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox_flip, bbox_overlaps
+from mmdet.structures.bbox import bbox_flip
 from mmengine.structures import InstanceData
 
 from mmdet_face.keypoints import KEYPOINT_FLIP_ORDER
-from mmdet_face.models.utils.nms import nms
+from mmdet_face.models.test_time_augs.box_votes import box_vote
+from mmdet_face.models.utils.nms import sweep_batched_nms
 from mmdet_face.registry import MODELS
 
 
@@ -19,43 +22,6 @@ def flip_keypoints_back(keypoints: torch.Tensor, width: float) -> torch.Tensor:
     flipped = keypoints[:, list(KEYPOINT_FLIP_ORDER)].clone()
     flipped[..., 0] = width - flipped[..., 0]
     return flipped
-
-
-def box_vote(bboxes: torch.Tensor, scores: torch.Tensor, keypoints=None, iou_threshold: float = 0.3,
-             drop_single: bool = True):
-    """Box voting: the highest-scoring box takes every remaining box with IoU >= ``iou_threshold``; the group's
-    box (and landmarks) become their score-weighted mean and its score the group's maximum.
-
-    ``drop_single`` follows the reference scripts, which discard a group of one box (a detection no other view
-    confirmed) unless it is the last one left.
-
-    Returns:
-        tuple: (M, 4) boxes, (M,) scores and (M, 5, 2) keypoints or None, sorted by score.
-    """
-    order = torch.argsort(scores, descending=True)
-    bboxes, scores = bboxes[order], scores[order]
-    keypoints = keypoints[order] if keypoints is not None else None
-    alive = torch.ones(len(scores), dtype=torch.bool, device=scores.device)
-    out_boxes, out_scores, out_kps = [], [], []
-    ious = bbox_overlaps(bboxes, bboxes)
-    for i in range(len(scores)):
-        if not alive[i]:
-            continue
-        group = alive & (ious[i] >= iou_threshold)
-        group[i] = True
-        alive &= ~group
-        if drop_single and int(group.sum()) == 1 and bool(alive.any()):
-            continue
-        weights = scores[group][:, None]
-        out_boxes.append((bboxes[group] * weights).sum(0) / weights.sum())
-        out_scores.append(scores[group].max())
-        if keypoints is not None:
-            out_kps.append((keypoints[group] * weights[:, :, None]).sum(0) / weights.sum())
-    if not out_scores:
-        empty_kps = keypoints.new_zeros((0, *keypoints.shape[1:])) if keypoints is not None else None
-        return bboxes.new_zeros((0, 4)), scores.new_zeros((0,)), empty_kps
-    return (torch.stack(out_boxes), torch.stack(out_scores),
-            torch.stack(out_kps) if keypoints is not None else None)
 
 
 @MODELS.register_module()
@@ -89,7 +55,9 @@ class FaceTTAModel(DetTTAModel):
         keypoints = torch.cat(keypoints) if with_kps else None
         cfg = self.tta_cfg
         if cfg['merge'] == 'nms' and len(scores):
-            _, keep = nms(bboxes, scores, cfg['iou_threshold'])
+            labels = scores.new_zeros(scores.shape, dtype=torch.long)
+            _, keep = sweep_batched_nms(bboxes, scores, labels, dict(type='nms', iou_threshold=cfg['iou_threshold']),
+                                        class_agnostic=True)
             bboxes, scores = bboxes[keep], scores[keep]
             keypoints = keypoints[keep] if keypoints is not None else None
         elif cfg['merge'] == 'vote':

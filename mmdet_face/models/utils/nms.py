@@ -15,7 +15,7 @@ for ``offset != 0`` or other NMS types, :func:`sweep_batched_nms` hands over to 
 IoUs are computed in float32 exactly as mmcv's CPU kernel computes them (``inter / (area_i + area_j - inter)``,
 suppress when ``> iou_threshold``), so results are identical; score ties are broken by the lower index (stable order).
 
-The face heads call :func:`sweep_batched_nms` (through ``dense_heads/base_face_head.py``) under that name, so a reader
+The face heads call :func:`sweep_batched_nms` (through ``dense_heads/face_head_mixin.py``) under that name, so a reader
 sees that it is not mmcv's function, although it returns exactly mmcv's result.
 """
 from typing import Dict, Optional, Tuple
@@ -219,9 +219,3 @@ def sweep_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Opti
     keep = sweep_nms(boxes_for_nms, scores, float(cfg.get('iou_threshold', 0.5)), int(cfg.get('max_num', -1)))
     return torch.cat([boxes[keep], scores[keep][:, None]], -1), keep
 
-
-def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tuple[Tensor, Tensor]:
-    """Drop-in for ``mmcv.ops.nms(boxes, scores, iou_threshold)``: ``(dets (k, 5), keep (k,))``."""
-    idxs = boxes.new_zeros(boxes.shape[0], dtype=torch.long)
-    return sweep_batched_nms(boxes, scores, idxs, dict(type='nms', iou_threshold=iou_threshold),
-                             class_agnostic=True)

@@ -3,9 +3,19 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mmdet_face.models.dense_heads import BaseFaceHead, RetinaFaceHead, SCRFDHead, SRNHead
+from mmdet_face.models.dense_heads import DSFDHead, FaceHeadMixin, RetinaFaceHead, SCRFDHead, SRNHead
 
-HEAD = BaseFaceHead()
+
+class UnclippedTail(FaceHeadMixin):
+    """The tail without clipping, so the metas below need no ``img_shape``."""
+    clips_boxes = False
+
+
+class ReleaseScoresTail(UnclippedTail):
+    scores_from_nms = False
+
+
+HEAD = UnclippedTail()
 NMS = dict(type='nms', iou_threshold=0.5)
 
 
@@ -22,9 +32,45 @@ def make(bboxes, scores, labels=None, keypoints=True):
     return results
 
 
-def test_every_face_head_uses_the_shared_tail():
-    for head in (SCRFDHead, SRNHead, RetinaFaceHead):
-        assert issubclass(head, BaseFaceHead)
+def test_every_face_head_uses_the_shared_loop_and_tail():
+    for head in (SCRFDHead, SRNHead, RetinaFaceHead, DSFDHead):
+        assert issubclass(head, FaceHeadMixin)
+        assert head.predict_by_feat is FaceHeadMixin.predict_by_feat
+        assert head._face_post_process is FaceHeadMixin._face_post_process
+        assert 'decode_image' in vars(head)
+
+
+def test_heads_declare_their_release_conventions():
+    conventions = ('clips_boxes', 'scores_from_nms', 'optional_scale_factor', 'optional_nms')
+    for head in (SCRFDHead, SRNHead):
+        assert [getattr(head, name) for name in conventions] == [True, True, False, False]
+    for head in (RetinaFaceHead, DSFDHead):  # the releases: unclipped boxes, own scores, lenient metas / cfg
+        assert [getattr(head, name) for name in conventions] == [False, False, True, True]
+
+
+def test_clipping_to_img_shape_comes_before_rescale_and_spares_keypoints():
+    results = make([[-5., -2., 70., 30.], [10., 10., 20., 20.]], [0.9, 0.8])
+    out = FaceHeadMixin()._face_post_process(results, dict(img_shape=(25, 60), scale_factor=(2.0, 0.5)), dict(),
+                                             rescale=True, with_nms=False)
+    # clipped to x in [0, 60], y in [0, 25], then x / 2 and y / 0.5
+    assert out.bboxes.tolist() == [[0., 0., 30., 50.], [5., 20., 10., 40.]]
+    assert out.keypoints[0, 0].tolist() == [0., 200.]  # (0, 100) rescaled, not clipped
+    with pytest.raises(KeyError, match='FaceHeadMixin clips boxes to the network input: .* needs img_shape'):
+        FaceHeadMixin()._face_post_process(make([[0., 0., 1., 1.]], [0.5]), dict(), dict(), with_nms=False)
+
+
+def test_optional_scale_factor_and_nms_follow_the_class_attributes():
+    class Lenient(UnclippedTail):
+        optional_scale_factor = True
+        optional_nms = True
+
+    out = Lenient()._face_post_process(nms_candidates(), {}, dict(), rescale=True, with_nms=True)
+    assert out.scores.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6, 0.95, 0.5])  # neither rescale nor NMS
+    with pytest.raises(KeyError, match='with_nms needs an nms entry in the test config'):
+        HEAD._face_post_process(nms_candidates(), {}, dict(), with_nms=True)  # strict: nms is required
+    # nms=None: mmcv's batched_nms sorts by score without suppressing, then max_per_img
+    out = HEAD._face_post_process(nms_candidates(), {}, dict(nms=None, max_per_img=3), with_nms=True)
+    assert out.scores.tolist() == pytest.approx([0.95, 0.9, 0.8])
 
 
 def test_rescale_divides_boxes_and_keypoints_by_the_scale_factor():
@@ -46,7 +92,7 @@ def test_no_rescale_leaves_coordinates_alone():
 
 
 def test_rescale_needs_a_scale_factor():
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=r'UnclippedTail: rescale needs scale_factor .* got keys \[\]'):
         HEAD._face_post_process(make([[0., 0., 1., 1.]], [0.5]), dict(), dict(), rescale=True, with_nms=False)
 
 
@@ -136,9 +182,9 @@ def test_scores_from_nms_only_matters_for_rescoring_nms():
     soft = dict(type='soft_nms', iou_threshold=0.3, method='linear', min_score=0.01)
     out = HEAD._face_post_process(results.clone(), {}, dict(nms=soft), with_nms=True)
     assert out.scores.tolist() == pytest.approx([0.9, 0.8 * 2 / 11], abs=1e-6)
-    out = HEAD._face_post_process(results.clone(), {}, dict(nms=soft), with_nms=True, scores_from_nms=False)
+    out = ReleaseScoresTail()._face_post_process(results.clone(), {}, dict(nms=soft), with_nms=True)
     assert out.scores.tolist() == pytest.approx([0.9, 0.8])
     # plain NMS: the same numbers either way
     a = HEAD._face_post_process(nms_candidates(), {}, dict(nms=NMS), with_nms=True)
-    b = HEAD._face_post_process(nms_candidates(), {}, dict(nms=NMS), with_nms=True, scores_from_nms=False)
+    b = ReleaseScoresTail()._face_post_process(nms_candidates(), {}, dict(nms=NMS), with_nms=True)
     assert torch.equal(a.scores, b.scores) and torch.equal(a.bboxes, b.bboxes)
