@@ -218,8 +218,8 @@ class FaceDetector:
             missing and unexpected keys otherwise); False loads the matching weights only, on purpose, and logs
             the rest. Non-finite weights are refused either way.
         tune_allocator (bool): opt in to :func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` on a CPU device:
-            raise glibc's malloc thresholds so activation buffers are reused between calls (SCRFD-500M, 640 x 640,
-            one thread: the network a further 1.3-1.8x faster). This changes the allocator of the whole process,
+            raise glibc's malloc thresholds so activation buffers are reused between calls instead of being
+            faulted in again (the README lists the measured gain). This changes the allocator of the whole process,
             which is why it is off by default; ``MMDET_FACE_DEFAULT_MALLOC=1`` in the environment vetoes it.
 
     A detector may be called from several threads at once: a call's ``score_thr`` / ``nms_thr`` go to the head

@@ -122,7 +122,7 @@ READ_TOP_LEVEL_KEYS = frozenset((
     'model_wrapper_cfg', 'find_unused_parameters', 'compile', 'sync_bn', 'custom_imports', 'tta_model',
     'tta_pipeline', 'partial_load'))
 
-# Keys the face heads' post-processing reads from ``test_cfg`` (BaseFaceHead.predict_by_feat and the per-image
+# Keys the face heads' post-processing reads from ``test_cfg`` (FaceHeadMixin.predict_by_feat and the per-image
 # decodes) and the assigners / options the heads' losses read from ``train_cfg`` (``debug``: set by the SCRFD configs
 # after mmdet's convention, read by no head, accepted so that those configs pass).
 HEAD_TEST_CFG_KEYS = frozenset(('score_thr', 'nms_pre', 'nms', 'min_bbox_size', 'max_per_img'))
