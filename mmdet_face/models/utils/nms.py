@@ -2,8 +2,8 @@
 
 At the WIDER FACE evaluation threshold (score >= 0.02) a crowded 640 x 640 image sends 3,000-5,000 boxes to NMS and
 a thousand or more survive. The classic greedy loop (mmcv's ``nms`` on the CPU, the official Python ``nms`` of the
-SCRFD and RetinaFace releases) compares every kept box with every later one: O(n x kept) (the README lists measured times). This
-module computes the *same* result (same kept boxes, same order) from the few pairs that can overlap:
+SCRFD and RetinaFace releases) compares every kept box with every later one: O(n x kept) (the README lists measured
+times). This module computes the *same* result (same kept boxes, same order) from the few pairs that can overlap:
 
 * two boxes with IoU > t overlap horizontally by more than ``t * max(w_i, w_j)``, so with boxes sorted by ``x1``
   and ``x1_j >= x1_i`` only ``x1_j - x1_i < (1 - t) * w_i`` can suppress each other: a forward sweep over the
