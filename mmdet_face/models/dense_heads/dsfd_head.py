@@ -136,26 +136,16 @@ class DSFDHead(FaceHeadMixin, BaseDenseHead):
                  test_cfg: Optional[dict] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if num_classes != 1:
-            raise ValueError(f'DSFDHead detects one class (face), got num_classes={num_classes}')
-        self.num_classes = num_classes
+        self.init_priors_and_coder(num_classes, prior_generator, bbox_coder, train_cfg, test_cfg)
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.num_convs = num_convs
         self.max_in_out = max_in_out
         self.num_maxout = num_maxout
-        self.prior_generator = TASK_UTILS.build(prior_generator)
-        self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.num_levels = self.prior_generator.num_levels
-        self.num_anchors = self.prior_generator.num_base_priors[0]
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
         self.cls_branches, self.reg_branches = self.build_shot(max_in_out)
         self.neg_pos_ratio = neg_pos_ratio
         self.loss_bbox = MODELS.build(loss_bbox)
         self.second_shot_weight = float(second_shot_weight)
-        if train_cfg is not None and 'assigner' in train_cfg:
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
         self.with_first_shot = first_shot is not None
         if self.with_first_shot:
             self._build_first_shot(**first_shot)

@@ -25,6 +25,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.utils.nms import sweep_batched_nms
+from mmdet_face.registry import TASK_UTILS
 
 
 def flatten_levels(maps: Sequence[Tensor], per_prior: int) -> Tensor:
@@ -96,6 +97,23 @@ class FaceHeadMixin:
     scores_from_nms: bool = True
     optional_scale_factor: bool = False
     optional_nms: bool = False
+
+    def init_priors_and_coder(self, num_classes: int, prior_generator: dict, bbox_coder: dict,
+                              train_cfg: Optional[dict], test_cfg: Optional[dict]) -> None:
+        """The part of ``__init__`` shared by the heads that generate their own priors (built on mmdet's
+        ``BaseDenseHead``, not ``AnchorHead``): one class (face), the prior generator and its level / anchor
+        counts, the box coder, the configs, and the assigner when ``train_cfg`` names one."""
+        if num_classes != 1:
+            raise ValueError(f'{type(self).__name__} detects one class (face), got num_classes={num_classes}')
+        self.num_classes = num_classes
+        self.prior_generator = TASK_UTILS.build(prior_generator)
+        self.bbox_coder = TASK_UTILS.build(bbox_coder)
+        self.num_levels = self.prior_generator.num_levels
+        self.num_anchors = self.prior_generator.num_base_priors[0]
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        if train_cfg is not None and 'assigner' in train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
 
     def predict_by_feat(self,
                         *outs,

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
 from mmdet_face.models.losses.multibox_loss import hard_negative_mining
-from mmdet_face.registry import MODELS, TASK_UTILS
+from mmdet_face.registry import MODELS
 
 
 @MODELS.register_module()
@@ -75,23 +75,15 @@ class RetinaFaceHead(FaceHeadMixin, BaseDenseHead):
                  test_cfg: Optional[dict] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if num_classes != 1:
-            raise ValueError(f'RetinaFaceHead detects one class (face), got num_classes={num_classes}')
-        self.num_classes = num_classes
+        if train_cfg is not None and 'assigner' not in train_cfg:
+            raise ValueError('RetinaFaceHead: train_cfg needs an assigner (the release matches priors by IoU)')
+        self.init_priors_and_coder(num_classes, prior_generator, bbox_coder, train_cfg, test_cfg)
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
-        self.prior_generator = TASK_UTILS.build(prior_generator)
-        self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.num_levels = self.prior_generator.num_levels
-        self.num_anchors = self.prior_generator.num_base_priors[0]
         self.loss_cls_weight = loss_cls_weight
         self.neg_pos_ratio = neg_pos_ratio
         self.loss_bbox = MODELS.build(loss_bbox)
         self.loss_kps = MODELS.build(loss_kps)
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
-        if train_cfg is not None:
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
 
         def level_convs(out_per_anchor):
             return nn.ModuleList([nn.Conv2d(in_channels, self.num_anchors * out_per_anchor, 1)
