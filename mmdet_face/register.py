@@ -8,4 +8,4 @@ from . import compat  # noqa: F401  (before any checkpoint is loaded)
 _register_mmdet_modules(init_default_scope=False)
 
 from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402
-from .engine import dist, hooks  # noqa: F401,E402
+from .engine import hooks  # noqa: F401,E402

@@ -4,7 +4,8 @@ tools (:mod:`.widerface_test`). Loaded on first use, so the light parts (``cli``
 submission folder) import no torch."""
 import importlib
 
-_LAZY = {'FiniteCheckHook': 'hooks', 'TrainingDivergedError': 'hooks', 'non_finite_tensors': 'hooks'}
+_LAZY = {name: 'hooks' for name in ('AverageBuffersHook', 'FiniteCheckHook', 'TrainingDivergedError',
+                                     'non_finite_tensors')}
 
 __all__ = list(_LAZY)
 
