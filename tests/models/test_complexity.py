@@ -52,3 +52,19 @@ def test_500m_bnkps_matches_released_onnx():
     folded = sum(int(np.prod(s)) for s in our_convs) + sum(c.out_channels for c in convs)
     assert sum(p.numel() for p in model.parameters()) == folded + bn_channels
     assert folded + bn_channels == pytest.approx(631_400, abs=100)
+
+
+
+def test_models_import_nothing_from_apis():
+    """models sits below apis (apis builds models): no module of mmdet_face/models imports mmdet_face.apis, at
+    import time or inside a function; counting a config builds through models.utils.build."""
+    import ast
+    models_dir = CONFIG_DIR.parents[1] / 'mmdet_face' / 'models'
+    upward = []
+    for path in sorted(models_dir.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+            upward += [f'{path.relative_to(models_dir)}:{node.lineno}' for n in names
+                       if n.startswith('mmdet_face.apis')]
+    assert upward == []
