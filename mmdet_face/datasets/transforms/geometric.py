@@ -10,10 +10,10 @@ to anchor centres, so an off-image target is still a correct target. Boxes are c
 
 Each transform here registers under its own name only (``FaceResize``, ``FaceRandomFlip``) and records that the
 keypoints follow the image (:mod:`.keypoint_geometry`), so ``PackFaceInputs`` can refuse a sample that mmdet's
-``Resize`` / ``RandomFlip`` moved without its landmarks. The old aliases ``Resize`` / ``RandomFlip`` (configs ported
-from insightface's SCRFD) still build the face transforms but warn once: write the face names.
+``Resize`` / ``RandomFlip`` moved without its landmarks. The bare names ``Resize`` / ``RandomFlip`` are mmdet's
+(the registry falls back to mmdet): in a training pipeline they are refused by that check, which names the face
+transform to write.
 """
-import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -199,30 +199,3 @@ class FaceRandomFlip(MMDetRandomFlip):
             kps[..., 1] = h - kps[..., 1]
         results['gt_keypoints'] = kps.astype(np.float32)
 
-
-_warned_aliases = set()
-
-
-def _warn_alias(alias: str, name: str) -> None:
-    if alias not in _warned_aliases:
-        _warned_aliases.add(alias)
-        warnings.warn(f"mmdet_face: type='{alias}' is a deprecated alias of '{name}' (kept for configs ported from "
-                      f"insightface); write type='{name}'. 'mmdet.{alias}' does not move gt_keypoints.",
-                      FutureWarning, stacklevel=3)
-
-
-# Deprecated aliases: in scope mmdet_face, 'Resize' / 'RandomFlip' build the face transforms and warn once.
-@TRANSFORMS.register_module(name='Resize')
-class _ResizeAlias(FaceResize):
-
-    def __init__(self, *args, **kwargs) -> None:
-        _warn_alias('Resize', 'FaceResize')
-        super().__init__(*args, **kwargs)
-
-
-@TRANSFORMS.register_module(name='RandomFlip')
-class _RandomFlipAlias(FaceRandomFlip):
-
-    def __init__(self, *args, **kwargs) -> None:
-        _warn_alias('RandomFlip', 'FaceRandomFlip')
-        super().__init__(*args, **kwargs)
