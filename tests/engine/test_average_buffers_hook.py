@@ -1,7 +1,7 @@
 """AverageBuffersHook lives with the other hooks and keeps its registered name (train.py adds it by name)."""
 import torch
 
-import mmdet_face.register  # noqa: F401
+import mmdet_face.all_modules  # noqa: F401
 from mmdet_face.engine import dist
 from mmdet_face.engine.hooks import AverageBuffersHook, sync_float_buffers
 from mmdet_face.registry import HOOKS

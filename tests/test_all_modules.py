@@ -1,0 +1,33 @@
+"""``mmdet_face.all_modules`` registers every module (configs name it in ``custom_imports``); the deprecated name
+``mmdet_face.register``, which dumped configs and checkpoints' embedded configs carry, still does the same."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize('module', ['mmdet_face.all_modules', 'mmdet_face.register'])
+def test_a_config_naming_the_module_builds_our_classes(tmp_path, module):
+    config = tmp_path / 'cfg.py'
+    config.write_text(f"custom_imports = dict(imports=[{module!r}], allow_failed_imports=False)\n"
+                      "default_scope = 'mmdet_face'\n")
+    code = ('import sys\n'
+            'from mmengine.config import Config\n'
+            'from mmengine.utils import import_modules_from_strings\n'
+            f'cfg = Config.fromfile({str(config)!r})\n'
+            'import_modules_from_strings(**cfg.custom_imports)\n'
+            'from mmdet_face.registry import HOOKS, MODELS, TRANSFORMS\n'
+            "print(sorted(n for n, r in [('SCRFD', MODELS), ('AverageBuffersHook', HOOKS), ('FaceResize', TRANSFORMS)]"
+            ' if n in r.module_dict))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split('\n')[-2] == "['AverageBuffersHook', 'FaceResize', 'SCRFD']"
+
+
+def test_runtime_base_names_the_new_module():
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py'))
+    assert cfg.custom_imports['imports'] == ['mmdet_face.all_modules']
