@@ -29,7 +29,7 @@ def data_problems(cfg, root: str = REPO_ROOT) -> List[str]:
     import mmdet_face.all_modules  # noqa: F401  (the datasets and transforms in the registries)
     from mmengine.registry import DefaultScope
 
-    from mmdet_face.datasets.retinaface import image_problem
+    from mmdet_face.datasets.image_file import image_problem
     from mmdet_face.evaluation.functional.widerface import load_ground_truth
     from mmdet_face.registry import DATASETS
     problems = []

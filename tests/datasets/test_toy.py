@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet_face.datasets import RetinaFaceDataset, parse_labelv2
+from mmdet_face.datasets import WiderFaceDataset, parse_labelv2
 from mmdet_face.datasets.toy import DIFFICULTY_MIN_WIDTH, make_image, make_toy_widerface
 from mmdet_face.registry import DATASETS
 
@@ -37,7 +37,7 @@ def test_layout(toy_root):
 def test_mats_match_labels(toy_root):
     from mmdet_face.evaluation.functional.widerface import load_ground_truth
     gt = load_ground_truth(str(toy_root / 'val' / 'gt'))
-    ds = RetinaFaceDataset(ann_file='val/labelv2.txt', data_root=str(toy_root), data_prefix=dict(img='val/images/'),
+    ds = WiderFaceDataset(ann_file='val/labelv2.txt', data_root=str(toy_root), data_prefix=dict(img='val/images/'),
                            test_mode=True, pipeline=[])
     assert sum(len(v) for v in gt['boxes'].values()) == len(ds) == 8
     for i in range(len(ds)):
@@ -74,7 +74,7 @@ def test_faces_and_landmarks_are_drawn():
 def test_widerface_config_pipelines_run(toy_root):
     init_default_scope('mmdet_face')
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
-    assert cfg.dataset_type == 'RetinaFaceDataset' and cfg.train_dataloader.batch_size == 8
+    assert cfg.dataset_type == 'WiderFaceDataset' and cfg.train_dataloader.batch_size == 8
     assert cfg.val_evaluator == dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
     train = cfg.train_dataloader.dataset
     train.data_root = str(toy_root) + '/'

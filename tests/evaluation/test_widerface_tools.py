@@ -161,7 +161,7 @@ test_pipeline = [
     dict(type='LoadFaceAnnotations'),
     dict(type='PackFaceInputs'),
 ]
-test_dataloader = dict(batch_size=1, dataset=dict(type='RetinaFaceDataset', pipeline=test_pipeline))
+test_dataloader = dict(batch_size=1, dataset=dict(type='WiderFaceDataset', pipeline=test_pipeline))
 test_evaluator = dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
 """
 
