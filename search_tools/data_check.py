@@ -30,7 +30,7 @@ def data_problems(cfg, root: str = REPO_ROOT) -> List[str]:
     from mmengine.registry import DefaultScope
 
     from mmdet_face.datasets.image_file import image_problem
-    from mmdet_face.evaluation.functional.widerface import load_ground_truth
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth
     from mmdet_face.registry import DATASETS
     problems = []
     for loader, what in LOADERS:

@@ -185,7 +185,7 @@ def _is_toy_labelv2(path: str) -> bool:
 
 
 def _is_toy_gt(path: str) -> bool:
-    from mmdet_face.evaluation.functional.widerface import load_gt_boxes
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_gt_boxes
     try:
         return all(_TOY_EVENT.fullmatch(event) for event in load_gt_boxes(path))
     except ValueError:  # not a readable ground-truth file: not ours
@@ -276,7 +276,7 @@ def make_toy_widerface(out_dir: str, num_train: int = 400, num_val: int = 100, s
 
 
 def _get_write_gt_mats():
-    from mmdet_face.evaluation.functional.widerface import write_gt_mats
+    from mmdet_face.evaluation.functional.widerface_gt_mat import write_gt_mats
     return write_gt_mats
 
 

@@ -150,7 +150,7 @@ def check_option_combinations(parser, args):
 def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
     """Score the submission folder ``pred_dir``; a folder that cannot be scored (missing, malformed, or matching
     no ground-truth image) ends the tool with a message saying what was found."""
-    from mmdet_face.evaluation.functional import widerface as wf
+    import mmdet_face.evaluation.functional as wf
     try:
         results = wf.evaluate_widerface(pred_dir, gt_dir)
     except (OSError, ValueError) as err:  # the messages name the file and what was expected

@@ -35,7 +35,7 @@ def test_layout(toy_root):
 
 
 def test_mats_match_labels(toy_root):
-    from mmdet_face.evaluation.functional.widerface import load_ground_truth
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth
     gt = load_ground_truth(str(toy_root / 'val' / 'gt'))
     ds = WiderFaceDataset(ann_file='val/labelv2.txt', data_root=str(toy_root), data_prefix=dict(img='val/images/'),
                            test_mode=True, pipeline=[])
@@ -95,7 +95,7 @@ def test_widerface_config_pipelines_run(toy_root):
 def test_toy_set_never_writes_over_other_data(tmp_path, capsys):
     """--out naming a real dataset used to replace its labelv2.txt files and ground-truth .mat files silently."""
     from mmdet_face.datasets.toy import main
-    from mmdet_face.evaluation.functional.widerface import write_gt_mats
+    from mmdet_face.evaluation.functional.widerface_gt_mat import write_gt_mats
     real = tmp_path / 'widerface'
     (real / 'val' / 'images' / '0--Parade').mkdir(parents=True)
     (real / 'val' / 'labelv2.txt').write_text('# 0--Parade/0_Parade_1.jpg 64 64\n1 2 30 30\n')

@@ -12,7 +12,7 @@ import pytest
 
 from mmdet_face.datasets.transforms import test_time
 from mmdet_face.engine import widerface_test as tool
-from mmdet_face.evaluation.functional import widerface as wf
+import mmdet_face.evaluation.functional as wf
 
 ROOT = Path(__file__).resolve().parents[2]
 

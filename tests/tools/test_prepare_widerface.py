@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmdet_face.datasets import WiderFaceDataset, parse_labelv2
-from mmdet_face.evaluation.functional.widerface import load_ground_truth, write_gt_mats
+from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth, write_gt_mats
 from tests.conftest import REPO_ROOT
 
 _spec = importlib.util.spec_from_file_location('prepare_widerface',

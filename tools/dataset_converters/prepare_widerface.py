@@ -50,7 +50,7 @@ from mmdet_face.datasets.formats import (content_lines, detect_format, parse_lab
 from mmdet_face.datasets.image_file import image_problem, image_size
 from mmdet_face.deployment.output_file import is_inside, same_file
 from mmdet_face.engine.cli import positive_int
-from mmdet_face.evaluation.functional.widerface import load_gt_boxes
+from mmdet_face.evaluation.functional.widerface_gt_mat import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
 GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
