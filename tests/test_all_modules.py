@@ -31,3 +31,13 @@ def test_a_config_naming_the_module_builds_our_classes(tmp_path, module):
 def test_runtime_base_names_the_new_module():
     cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py'))
     assert cfg.custom_imports['imports'] == ['mmdet_face.all_modules']
+
+
+def test_no_package_module_is_named_like_a_test():
+    """pytest collects test_*.py / *_test.py; a product module named so reads as a test and may be collected.
+    (engine/widerface_test.py is being split into tools/test.py under the same issue.)"""
+    pending = {'engine/widerface_test.py'}
+    package = REPO / 'mmdet_face'
+    named = sorted(str(p.relative_to(package)) for p in package.rglob('*.py')
+                   if p.name.startswith('test_') or p.stem.endswith('_test'))
+    assert [name for name in named if name not in pending] == []

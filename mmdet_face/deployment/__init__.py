@@ -1,11 +1,13 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
-:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint).
+:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint), ``dsfd_strip_first_shot.py`` (a DSFD training
+checkpoint -> the inference checkpoint).
 
 The names below load on first use, so that the light module :mod:`.output_file` (the atomic, never-overwriting
 writes that the search tools use too) can be imported without torch and onnx."""
 import importlib
 
 _LAZY = {
+    'publish_dsfd_checkpoint': 'dsfd_strip_first_shot', 'strip_first_shot': 'dsfd_strip_first_shot',
     'OnnxCheckError': 'onnx_export', 'export_onnx': 'onnx_export',
     'OutputExistsError': 'output_file', 'atomic_output': 'output_file', 'check_output_path': 'output_file',
     'OutputIsInputError': 'output_file', 'check_not_input': 'output_file', 'check_not_inside': 'output_file',

@@ -180,7 +180,7 @@ def _innermost_dataset(dataset_cfg):
 def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
     """Replace the resize step of the test pipeline (the first whose type is in ``RESIZE_TYPES``).
     ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`."""
-    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    from mmdet_face.datasets.transforms.capped_test_scales import resize_step_index
     pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
     i = resize_step_index(pipeline)
     if i is None:
@@ -203,7 +203,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
 
     from mmengine.config import ConfigDict
 
-    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    from mmdet_face.datasets.transforms.capped_test_scales import resize_step_index
     if 'tta_model' not in cfg:
         tta_cfg = dict(merge=merge)
         if iou_threshold is not None:

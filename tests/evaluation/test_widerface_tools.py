@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.transforms import test_time
+from mmdet_face.datasets.transforms import capped_test_scales
 from mmdet_face.engine import widerface_test as tool
 import mmdet_face.evaluation.functional as wf
 
@@ -305,14 +305,15 @@ def test_out_holding_the_work_dir_is_refused_before_the_model(tmp_path):
     ('side', [0.5, 1.0, 1.3671875], [(384, 512), (768, 1024), (1050, 1400)]),
 ])
 def test_max_size_scale_factors(mode, factors, shapes):
-    got = test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
+    got = capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
     assert got == pytest.approx(factors, abs=1e-6)
-    assert [test_time.resized_shape(768, 1024, f) for f in got] == shapes
+    assert [capped_test_scales.resized_shape(768, 1024, f) for f in got] == shapes
     h, w = shapes[-1]
     assert (h * w <= 1400 ** 2) if mode == 'area' else max(h, w) <= 1400
-    assert test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
+    assert capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
     # an image already over the cap (2000 x 1500, area 3e6): 1, 1.5 and 2.25 all clip to 1400 / sqrt(3e6)
-    assert test_time.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx([0.5, 0.8082904])
+    assert capped_test_scales.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx(
+        [0.5, 0.8082904])
 
 
 def test_max_size_config_surgery(tmp_path):
@@ -338,8 +339,8 @@ def test_max_size_config_surgery(tmp_path):
 
 def test_capped_transforms_views():
     from mmengine.registry import DefaultScope
-    classes = {'WiderFaceCappedTTA': test_time.WiderFaceCappedTTA,
-               'WiderFaceCappedResize': test_time.WiderFaceCappedResize}
+    classes = {'WiderFaceCappedTTA': capped_test_scales.WiderFaceCappedTTA,
+               'WiderFaceCappedResize': capped_test_scales.WiderFaceCappedResize}
     img = np.zeros((768, 1024, 3), np.uint8)
     with DefaultScope.overwrite_default_scope('mmdet_face'):
         tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_size=1400)
