@@ -305,7 +305,8 @@ def test_out_holding_the_work_dir_is_refused_before_the_model(tmp_path):
     ('side', [0.5, 1.0, 1.3671875], [(384, 512), (768, 1024), (1050, 1400)]),
 ])
 def test_max_size_scale_factors(mode, factors, shapes):
-    got = capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
+    cap = dict(max_area_side=1400) if mode == 'area' else dict(max_long_side=1400)
+    got = capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], **cap)
     assert got == pytest.approx(factors, abs=1e-6)
     assert [capped_test_scales.resized_shape(768, 1024, f) for f in got] == shapes
     h, w = shapes[-1]
@@ -343,14 +344,30 @@ def test_capped_transforms_views():
                'WiderFaceCappedResize': capped_test_scales.WiderFaceCappedResize}
     img = np.zeros((768, 1024, 3), np.uint8)
     with DefaultScope.overwrite_default_scope('mmdet_face'):
-        tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_size=1400)
+        tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_area_side=1400)
         out = tta(dict(img=img.copy(), img_shape=(768, 1024), ori_shape=(768, 1024)))
         # 2.25 and 3.375 clip to the same cap view: 4 scales x (flip, no flip)
         assert [v.shape[:2] for v in out['img']] == [s for s in [(384, 512), (768, 1024), (1152, 1536),
                                                                   (1212, 1616)] for _ in range(2)]
         assert out['flip'] == [True, False] * 4
-        resize = classes['WiderFaceCappedResize'](scale_factor=1.0, max_size=640, max_size_mode='side')
+        resize = classes['WiderFaceCappedResize'](scale_factor=1.0, max_long_side=640)
         assert resize(dict(img=img.copy(), img_shape=(768, 1024)))['img'].shape[:2] == (480, 640)
+
+
+@pytest.mark.parametrize('mode, expected', [(None, (1400, None)), ('area', (1400, None)), ('side', (None, 1400))])
+def test_capped_transforms_name_their_cap(mode, expected):
+    """The cap says what it caps (max_area_side: the SRN area cap, max_long_side: the long side, as FaceDetector's
+    max_size); the tool's max_size / max_size_mode still build the same transform, with a FutureWarning."""
+    for cls, kwargs in ((capped_test_scales.WiderFaceCappedResize, dict(scale_factor=1.0)),
+                        (capped_test_scales.WiderFaceCappedTTA, dict(scales=[1.0]))):
+        with pytest.warns(FutureWarning, match='write max_area_side=N .mode area. or max_long_side=N'):
+            old = cls(**kwargs, max_size=1400, max_size_mode=mode)
+        assert (old.max_area_side, old.max_long_side) == expected
+        with pytest.raises(ValueError, match='not both'):
+            cls(**kwargs, max_area_side=1400, max_long_side=1400)
+        with pytest.raises(ValueError, match="max_size_mode must be 'area' or 'side', got 'long'"):
+            cls(**kwargs, max_size=1400, max_size_mode='long')
+    assert capped_test_scales.cap_from_max_size(2100, 'side') == (None, 2100)
 
 
 def test_max_size_tta_end_to_end(tmp_path):
