@@ -41,3 +41,17 @@ def test_no_package_module_is_named_like_a_test():
     named = sorted(str(p.relative_to(package)) for p in package.rglob('*.py')
                    if p.name.startswith('test_') or p.stem.endswith('_test'))
     assert [name for name in named if name not in pending] == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """A name another module needs is public in the module that owns it (no ``from .x import _y``)."""
+    import ast
+    crossing = []
+    for root in ('mmdet_face', 'tools', 'search_tools'):
+        for path in sorted((REPO / root).rglob('*.py')):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith(
+                        ('mmdet_face', 'search_tools'))):
+                    crossing += [f'{path.relative_to(REPO)}:{node.lineno} {alias.name}' for alias in node.names
+                                 if alias.name.startswith('_') and not alias.name.startswith('__')]
+    assert crossing == []

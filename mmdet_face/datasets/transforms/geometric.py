@@ -27,10 +27,12 @@ from mmdet_face.registry import TRANSFORMS
 
 from .keypoint_geometry import record_keypoint_geometry
 
-_PER_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_keypoints', 'gt_keypoints_weights')
+# The per-face arrays a crop keeps or drops together with the boxes (the crops of this package share them).
+PER_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_keypoints', 'gt_keypoints_weights')
 
 
-def _box_array(boxes) -> np.ndarray:
+def box_array(boxes) -> np.ndarray:
+    """``(N, 4)`` float32 x1y1x2y2 of mmdet boxes (``BaseBoxes``) or an array-like."""
     if isinstance(boxes, BaseBoxes):
         return boxes.tensor.numpy().astype(np.float32).reshape(-1, 4)
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
@@ -122,7 +124,7 @@ class RandomSquareCrop(BaseTransform):
 
         if results.get('gt_bboxes', None) is not None:
             gt = results['gt_bboxes']
-            boxes = _box_array(gt)
+            boxes = box_array(gt)
             keep = self.centres_inside(boxes, patch)
             boxes = boxes[keep]
             if self.bbox_clip_border:
@@ -130,7 +132,7 @@ class RandomSquareCrop(BaseTransform):
                 boxes[:, 1::2] = boxes[:, 1::2].clip(y1, y2)
             boxes -= np.array([x1, y1, x1, y1], dtype=np.float32)
             results['gt_bboxes'] = type(gt)(boxes) if isinstance(gt, BaseBoxes) else boxes
-            for key in _PER_INSTANCE_KEYS:
+            for key in PER_INSTANCE_KEYS:
                 if results.get(key, None) is not None:
                     results[key] = results[key][keep]
             if results.get('gt_keypoints', None) is not None:
@@ -140,7 +142,7 @@ class RandomSquareCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         img_h, img_w = results['img'].shape[:2]
         if results.get('gt_bboxes', None) is not None:
-            boxes = _box_array(results['gt_bboxes'])
+            boxes = box_array(results['gt_bboxes'])
         else:
             boxes = np.zeros((0, 4), dtype=np.float32)
         ignore = results.get('gt_ignore_flags', None)
