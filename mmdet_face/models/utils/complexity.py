@@ -28,19 +28,11 @@ class _DummyForward(nn.Module):
         return self.detector._forward(x)
 
 
-def _as_config(config):
-    """A ``Config`` from a path (read with the package's config reader: errors name the file and line)."""
-    if isinstance(config, (str, os.PathLike)):
-        from mmdet_face.engine.config_file import read_config
-        return read_config(config)
-    return config
-
-
 def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640)) -> dict:
     """Count parameters and FLOPs (MACs, see the module docstring) of a detector on one image.
 
     Args:
-        model_or_config: A built detector (with ``_forward``), or a config path / ``Config`` to build one from
+        model_or_config: A built detector (with ``_forward``), or a ``Config`` to build one from
             (:func:`mmdet_face.models.utils.build.build_face_detector`, as the API builds it).
         input_shape: ``(H, W)`` of the input, VGA ``(480, 640)`` by default.
 
@@ -50,7 +42,11 @@ def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640
     if isinstance(model_or_config, nn.Module):
         model = model_or_config
     else:
-        model = build_face_detector(_as_config(model_or_config))
+        if isinstance(model_or_config, (str, os.PathLike)):  # the package receives objects; tools read files
+            raise TypeError(f'get_model_complexity takes a built detector or an mmengine Config, got the path '
+                            f'{os.fspath(model_or_config)!r}: read it first (mmengine.Config.fromfile, or '
+                            'mmdet_face.apis.inference.load_config for errors that name the file and line)')
+        model = build_face_detector(model_or_config)
     if len(input_shape) == 1:
         input_shape = (input_shape[0], input_shape[0])
     was_training = model.training
