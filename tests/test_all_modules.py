@@ -55,3 +55,15 @@ def test_no_module_imports_a_private_name_of_another():
                     crossing += [f'{path.relative_to(REPO)}:{node.lineno} {alias.name}' for alias in node.names
                                  if alias.name.startswith('_') and not alias.name.startswith('__')]
     assert crossing == []
+
+
+def test_no_package_module_holds_a_command_line_main():
+    """Command-line mains live in tools/; the package holds the logic they call (engine/cli.py: the shared
+    argument pieces). engine/widerface_test.py's main is being moved into tools/test.py under the same issue."""
+    import ast
+    pending = {'engine/widerface_test.py'}
+    package = REPO / 'mmdet_face'
+    mains = sorted(str(p.relative_to(package)) for p in package.rglob('*.py')
+                   if any(isinstance(node, ast.FunctionDef) and node.name == 'main'
+                          for node in ast.parse(p.read_text()).body))
+    assert [name for name in mains if name not in pending] == []
