@@ -5,14 +5,14 @@ evaluator in :mod:`mmdet_face.evaluation.functional`, :mod:`mmdet_face.keypoints
 Subpackages load on first use (``mmdet_face.models``, ``mmdet_face.apis`` ...), and the registries import the
 modules a config names when it is built (``locations`` in :mod:`mmdet_face.registry`, as mmyolo does).
 
-:func:`register_all_modules` (or ``import mmdet_face.register``, which configs name in ``custom_imports``)
+:func:`register_all_modules` (or ``import mmdet_face.all_modules``, which configs name in ``custom_imports``)
 registers everything at once and installs the checkpoint allow-list of :mod:`mmdet_face.compat`.
 """
 import importlib
 
 from .version import __version__
 
-_SUBMODULES = ('apis', 'compat', 'datasets', 'deployment', 'engine', 'evaluation', 'keypoints', 'models',
+_SUBMODULES = ('all_modules', 'apis', 'compat', 'datasets', 'deployment', 'engine', 'evaluation', 'keypoints', 'models',
                'register', 'registry', 'visualization')
 
 __all__ = ['__version__', 'register_all_modules', *_SUBMODULES]
@@ -22,7 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every module of mmdet-face and mmdet so that their registries are complete, install the checkpoint
     allow-list (:mod:`mmdet_face.compat`) and, with ``init_default_scope``, make ``mmdet_face`` the default
     scope (what tools call before building from a config)."""
-    importlib.import_module(f'{__name__}.register')
+    importlib.import_module(f'{__name__}.all_modules')
     if init_default_scope:
         from mmengine.registry import DefaultScope, init_default_scope as _init
         current = DefaultScope.get_current_instance()

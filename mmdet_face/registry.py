@@ -5,8 +5,7 @@ Each is ``mmengine.registry.Registry(name, parent=<mmdet's registry of that name
 ``mmdet_face`` is inferred from this package's name. What follows from that (mmengine 0.10):
 
 - Our classes register here (``@MODELS.register_module()`` ...), never into mmdet's registries: mmdet's
-  ``Resize`` and our ``FaceResize`` live side by side (while the deprecated aliases last, our ``Resize`` /
-  ``RandomFlip`` shadow mmdet's in this scope; see ``datasets/transforms/geometric.py``).
+  ``Resize`` and our ``FaceResize`` live side by side, and no class of ours registers under a name of mmdet's.
 - ``get('X')`` (a name without scope) looks in this registry, then in mmdet's and further up the parent chain
   (mmcv's / mmengine's), and takes the first hit: ``PAFPN``, ``QualityFocalLoss``, ``LoadImageFromFile`` resolve to
   mmdet's / mmcv's classes. A parent is searched among the names *already registered* in it; mmengine does not run

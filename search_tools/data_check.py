@@ -26,11 +26,11 @@ def data_problems(cfg, root: str = REPO_ROOT) -> List[str]:
     """What keeps ``cfg`` (an mmengine Config) from loading its training and validation data: one sentence per
     problem, naming the dataset, file or folder; empty when the data is usable. Relative paths are taken from
     ``root``, the working directory of the training subprocess. Changes neither ``cfg`` nor the default scope."""
-    import mmdet_face.register  # noqa: F401  (the datasets and transforms in the registries)
+    import mmdet_face.all_modules  # noqa: F401  (the datasets and transforms in the registries)
     from mmengine.registry import DefaultScope
 
-    from mmdet_face.datasets.retinaface import image_problem
-    from mmdet_face.evaluation.functional.widerface import load_ground_truth
+    from mmdet_face.datasets.image_file import image_problem
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth
     from mmdet_face.registry import DATASETS
     problems = []
     for loader, what in LOADERS:

@@ -41,7 +41,7 @@ def test_plain_install_builds_a_model_and_scores(tmp_path):
         import mmdet_face
         assert 'torch' not in sys.modules, 'import mmdet_face pulled in torch'
         assert mmdet_face.__file__.startswith({str(site)!r}), mmdet_face.__file__
-        from mmdet_face.evaluation.functional import widerface as wf
+        import mmdet_face.evaluation.functional as wf
         gt = {{'boxes': {{'e': {{'a': np.array([[0., 0., 10., 10.]])}}}},
               'settings': {{s: {{'e': {{'a': np.array([0])}}}} for s in wf.SETTINGS}}}}
         preds = {{'e': {{'a': np.array([[0., 0., 10., 10., 0.9], [50., 50., 10., 10., 0.1]])}}}}

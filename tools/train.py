@@ -94,14 +94,15 @@ def build_config(args):
 
 def ensure_hook(cfg, hook_type):
     """Add ``dict(type=hook_type)`` (an mmdet-face hook) to ``cfg.custom_hooks`` unless the config has it, and make
-    the config import ``mmdet_face.register`` so that its dumped copy builds the hook anywhere."""
+    the config import ``mmdet_face.all_modules`` (or its deprecated name ``mmdet_face.register``) so that its dumped
+    copy builds the hook anywhere."""
     hooks = list(cfg.get('custom_hooks') or [])
     if any(str(h.get('type', '')).split('.')[-1] == hook_type for h in hooks):
         return
     cfg.custom_hooks = hooks + [dict(type=hook_type)]
     imports = dict(cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False))
-    if 'mmdet_face.register' not in imports['imports']:
-        imports['imports'] = list(imports['imports']) + ['mmdet_face.register']
+    if not {'mmdet_face.all_modules', 'mmdet_face.register'} & set(imports['imports']):
+        imports['imports'] = list(imports['imports']) + ['mmdet_face.all_modules']
     cfg.custom_imports = imports
 
 

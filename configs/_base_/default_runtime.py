@@ -1,7 +1,7 @@
 # Runtime shared by every face config: mmdet_face scope (falls back to mmdet/mmengine for everything else).
 default_scope = 'mmdet_face'
-# Registers every mmdet-face module and installs the checkpoint allow-list (mmdet_face/register.py).
-custom_imports = dict(imports=['mmdet_face.register'], allow_failed_imports=False)
+# Registers every mmdet-face module and installs the checkpoint allow-list (mmdet_face/all_modules.py).
+custom_imports = dict(imports=['mmdet_face.all_modules'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

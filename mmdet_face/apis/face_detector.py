@@ -283,7 +283,7 @@ class FaceDetector:
             from mmengine.dataset import Compose
             from mmengine.registry import DefaultScope
 
-            from mmdet_face.datasets.transforms.test_time import RESIZE_TYPES
+            from mmdet_face.datasets.transforms.capped_test_scales import RESIZE_TYPES
             steps = copy.deepcopy(self._base_pipeline)
             if max_size is not None:
                 for step in steps:

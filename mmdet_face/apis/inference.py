@@ -43,18 +43,10 @@ def init_face_detector(config, checkpoint: Optional[str] = None, device: Union[s
     Returns:
         the detector, with ``model.cfg`` set to the config it was built from.
     """
-    from mmengine.registry import DefaultScope
-
     from mmdet_face.apis.checkpoint import load_face_checkpoint
-    from mmdet_face.registry import MODELS
+    from mmdet_face.models.utils.build import build_face_detector
     cfg = load_config(config, cfg_options)
-    model_cfg = copy.deepcopy(cfg.model)
-    if not pretrained_backbone:
-        model_cfg.pop('pretrained', None)
-        if isinstance(model_cfg.get('backbone'), dict):
-            model_cfg.backbone.pop('init_cfg', None)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
-        model = MODELS.build(model_cfg)
+    model = build_face_detector(cfg, pretrained_backbone)
     if checkpoint is not None:
         config_name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else cfg.get('filename')
         load_face_checkpoint(model, os.fspath(checkpoint), strict=strict, map_location='cpu',

@@ -185,7 +185,7 @@ def _is_toy_labelv2(path: str) -> bool:
 
 
 def _is_toy_gt(path: str) -> bool:
-    from mmdet_face.evaluation.functional.widerface import load_gt_boxes
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_gt_boxes
     try:
         return all(_TOY_EVENT.fullmatch(event) for event in load_gt_boxes(path))
     except ValueError:  # not a readable ground-truth file: not ours
@@ -276,24 +276,5 @@ def make_toy_widerface(out_dir: str, num_train: int = 400, num_val: int = 100, s
 
 
 def _get_write_gt_mats():
-    from mmdet_face.evaluation.functional.widerface import write_gt_mats
+    from mmdet_face.evaluation.functional.widerface_gt_mat import write_gt_mats
     return write_gt_mats
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    import argparse
-
-    from mmdet_face.engine.cli import positive_int, seed_int
-    parser = argparse.ArgumentParser(description='Write a small synthetic WIDER FACE (real layout).')
-    parser.add_argument('--out', default='data/toy_widerface')
-    parser.add_argument('--num-train', type=positive_int, default=400)
-    parser.add_argument('--num-val', type=positive_int, default=100)
-    parser.add_argument('--size', type=positive_int, default=320)
-    parser.add_argument('--seed', type=seed_int, default=0)
-    parser.add_argument('--num-events', type=positive_int, default=4)
-    args = parser.parse_args(argv)
-    try:
-        stats = make_toy_widerface(args.out, args.num_train, args.num_val, args.size, args.seed, args.num_events)
-    except FileExistsError as err:
-        parser.exit(1, f'make_toy_widerface: error: {err}\n')
-    print(f'wrote {args.out}: ' + ', '.join(f'{k}={v}' for k, v in stats.items()))

@@ -1,11 +1,13 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
-:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint).
+:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint), ``dsfd_strip_first_shot.py`` (a DSFD training
+checkpoint -> the inference checkpoint).
 
 The names below load on first use (torch, onnx). The atomic, never-overwriting output writes they use live in
 :mod:`mmdet_face.utils.output_file`."""
 import importlib
 
 _LAZY = {
+    'publish_dsfd_checkpoint': 'dsfd_strip_first_shot', 'strip_first_shot': 'dsfd_strip_first_shot',
     'OnnxCheckError': 'onnx_export', 'export_onnx': 'onnx_export',
     'RetinaFaceExportWrapper': 'retinaface_onnx_export', 'export_retinaface_onnx': 'retinaface_onnx_export',
     'convert_retinaface_checkpoint': 'retinaface_pth_import',

@@ -1,4 +1,4 @@
-"""What the checkpoint converters (``retinaface_pth_import``, ``dsfd_pth_import``, ``dsfd_publish``) share: reading
+"""What the checkpoint converters (``retinaface_pth_import``, ``dsfd_pth_import``, ``dsfd_strip_first_shot``) share: reading
 a ``.pth`` safely, telling which model family a state dict is, the ``num_batches_tracked`` filler, and writing the
 converted mmengine checkpoint atomically.
 

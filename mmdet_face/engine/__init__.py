@@ -4,7 +4,8 @@ tools (:mod:`.evaluate`: test config, model run, submission scoring). Loaded on 
 (``cli``, ``evaluate``'s scoring of a submission folder) import no torch."""
 import importlib
 
-_LAZY = {'FiniteCheckHook': 'hooks', 'TrainingDivergedError': 'hooks', 'non_finite_tensors': 'hooks'}
+_LAZY = {name: 'hooks' for name in ('AverageBuffersHook', 'FiniteCheckHook', 'TrainingDivergedError',
+                                     'non_finite_tensors')}
 
 __all__ = list(_LAZY)
 

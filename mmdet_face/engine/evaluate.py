@@ -21,7 +21,7 @@ def _said_by(prog, message):
 def score_submission(pred_dir, gt_dir, json_path=None, prog=None):
     """Score the submission folder ``pred_dir``; a folder that cannot be scored (missing, malformed, or matching
     no ground-truth image) ends the tool with a message saying what was found."""
-    from mmdet_face.evaluation.functional import widerface as wf
+    import mmdet_face.evaluation.functional as wf
     try:
         results = wf.evaluate_widerface(pred_dir, gt_dir)
     except (OSError, ValueError) as err:  # the messages name the file and what was expected
@@ -52,15 +52,16 @@ def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
     """Replace the resize step of the test pipeline (the first whose type is in ``RESIZE_TYPES``).
     ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`. A pipeline
     without a resize step is a ``ValueError``."""
-    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    from mmdet_face.datasets.transforms.capped_test_scales import cap_from_max_size, resize_step_index
     pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
     i = resize_step_index(pipeline)
     if i is None:
         raise ValueError('--mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
     resize_type = pipeline[i]['type']  # keep the (keypoint-aware) transform the config chose
     if max_size and mode == 'origin':
-        pipeline[i] = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_size=max_size,
-                           max_size_mode=max_size_mode, resize_type=resize_type)
+        max_area_side, max_long_side = cap_from_max_size(max_size, max_size_mode)
+        pipeline[i] = dict(type='WiderFaceCappedResize', scale_factor=1.0, max_area_side=max_area_side,
+                           max_long_side=max_long_side, resize_type=resize_type)
     else:
         pipeline[i] = _resize_step(resize_type, mode, size)
     return cfg
@@ -76,7 +77,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
 
     from mmengine.config import ConfigDict
 
-    from mmdet_face.datasets.transforms.test_time import resize_step_index
+    from mmdet_face.datasets.transforms.capped_test_scales import cap_from_max_size, resize_step_index
     if 'tta_model' not in cfg:
         tta_cfg = dict(merge=merge)
         if iou_threshold is not None:
@@ -93,8 +94,9 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
         after = pipeline[resize_index + 1:]
         if max_size:
             cfg.tta_pipeline = pipeline[:resize_index] + [
-                dict(type='WiderFaceCappedTTA', scales=[float(s) for s in scales], max_size=max_size,
-                     max_size_mode=max_size_mode, resize_type=resize_type, flip=True, transforms=after)]
+                dict(type='WiderFaceCappedTTA', scales=[float(s) for s in scales],
+                     **dict(zip(('max_area_side', 'max_long_side'), cap_from_max_size(max_size, max_size_mode))),
+                     resize_type=resize_type, flip=True, transforms=after)]
             if cfg.test_dataloader.get('batch_size', 1) != 1:
                 print(_said_by(prog, '--max-size gives each image its own views; test batch size set to 1'))
             cfg.test_dataloader.batch_size = 1

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from mmcv.transforms import LoadImageFromFile
 
-import mmdet_face.datasets.retinaface as retinaface
-from mmdet_face.datasets import RetinaFaceDataset
-from mmdet_face.datasets.retinaface import UnreadableImageError, _image_size
+import mmdet_face.datasets.widerface as widerface
+from mmdet_face.datasets import WiderFaceDataset
+from mmdet_face.datasets.image_file import UnreadableImageError, image_size
 from mmdet_face.datasets.transforms import FaceResize, LoadFaceAnnotations, PackFaceInputs
 
 KPS = ' 20.0 30.0 0.0 40.0 31.0 1.0 30.0 45.0 0.0 22.0 55.0 0.0 38.0 56.0 0.0'
@@ -31,7 +31,7 @@ def root(tmp_path):
 
 def _dataset(root, ann_file='ann.txt', **kwargs):
     kwargs.setdefault('pipeline', [])
-    return RetinaFaceDataset(ann_file=ann_file, data_root=str(root), **kwargs)
+    return WiderFaceDataset(ann_file=ann_file, data_root=str(root), **kwargs)
 
 
 def _expect_error(root, text, line, what, ann_format=None):
@@ -81,7 +81,7 @@ def test_flags_zero_and_one_accepted(root):
 # -- boxes outside the image --------------------------------------------------------------------------------------
 def test_boxes_clipped_and_dropped_with_a_logged_count(root, monkeypatch):
     logged = []
-    monkeypatch.setattr(retinaface, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(widerface, 'print_log', lambda msg, **kw: logged.append(msg))
     kps_b = ' 1.0 20.0 0.0 25.0 21.0 0.0 12.0 40.0 0.0 5.0 50.0 0.0 24.0 51.0 1.0'
     kps_c = ' 121.0 12.0 0.0 125.0 12.0 0.0 123.0 15.0 0.0 122.0 17.0 0.0 124.0 17.0 0.0'
     (root / 'ann.txt').write_text(
@@ -109,7 +109,7 @@ def test_boxes_clipped_and_dropped_with_a_logged_count(root, monkeypatch):
 
 def test_nothing_logged_when_all_boxes_fit(root, monkeypatch):
     logged = []
-    monkeypatch.setattr(retinaface, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(widerface, 'print_log', lambda msg, **kw: logged.append(msg))
     (root / 'ann.txt').write_text('# e/a.jpg 100 80\n0 0 100 80\n')
     assert _dataset(root).get_data_info(0)['instances'][0]['bbox'] == [0, 0, 100, 80]
     assert logged == []
@@ -117,7 +117,7 @@ def test_nothing_logged_when_all_boxes_fit(root, monkeypatch):
 
 def test_wider_gt_clipped_to_the_image_size(root, monkeypatch):
     logged = []
-    monkeypatch.setattr(retinaface, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(widerface, 'print_log', lambda msg, **kw: logged.append(msg))
     # b.jpg is 64 x 48: the size comes from the image
     (root / 'ann.txt').write_text('e/b.jpg\n3\n60 40 10 10 0 0 0 0 0 0\n3 4 0 5 0 0 0 1 0 0\n1 2 3 4 0 0 0 0 0 0\n')
     inst = _dataset(root).get_data_info(0)['instances']
@@ -162,7 +162,7 @@ def test_exif_rotated_image_size(root):
     exif[0x0112] = 6  # rotate 90 degrees on display: decoders return 20 wide, 40 high
     path = root / 'images' / 'e' / 'rot.jpg'
     img.save(path, 'JPEG', exif=exif)
-    assert _image_size(str(path)) == (20, 40)
+    assert image_size(str(path)) == (20, 40)
     (root / 'ann.txt').write_text('# e/rot.jpg\n1 2 10 30\n')
     ds = _dataset(root, ann_format='labelv2', pipeline=[LoadImageFromFile(), LoadFaceAnnotations()])
     info = ds.get_data_info(0)
@@ -248,7 +248,7 @@ def test_unreadable_image_error_names_the_path(broken_root, test_mode):
 def test_skip_unreadable_images_in_training(broken_root, monkeypatch):
     broken_root, _ = broken_root
     logged = []
-    monkeypatch.setattr(retinaface, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(widerface, 'print_log', lambda msg, **kw: logged.append(msg))
     ds = _dataset(broken_root, skip_unreadable_images=True, pipeline=[LoadImageFromFile(), LoadFaceAnnotations()])
     np.random.seed(0)
     for _ in range(3):
@@ -280,7 +280,7 @@ def test_other_pipeline_errors_are_not_blamed_on_the_image(root):
 
 def test_unreadable_image_without_header_size(root, monkeypatch):
     logged = []
-    monkeypatch.setattr(retinaface, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(widerface, 'print_log', lambda msg, **kw: logged.append(msg))
     (root / 'images' / 'e' / 'bad.jpg').write_bytes(b'')
     (root / 'ann.txt').write_text('e/bad.jpg\n1\n1 2 3 4 0 0 0 0 0 0\ne/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\n')
     with pytest.raises(UnreadableImageError, match=r'ann\.txt:1: cannot read the size of the image .*bad\.jpg'):

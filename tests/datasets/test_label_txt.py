@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmdet_face.datasets import RetinaFaceDataset
-from mmdet_face.datasets.retinaface import detect_format, parse_retinaface_gt
+from mmdet_face.datasets import WiderFaceDataset
+from mmdet_face.datasets.formats import detect_format, parse_retinaface_gt
 
 # the layout of retinaface_gt_v1.1/train/label.txt
 TRAIN = """\
@@ -37,7 +37,7 @@ def root(tmp_path):
 
 
 def _dataset(root, ann_file, **kwargs):
-    return RetinaFaceDataset(ann_file=ann_file, data_root=str(root), pipeline=[], **kwargs)
+    return WiderFaceDataset(ann_file=ann_file, data_root=str(root), pipeline=[], **kwargs)
 
 
 def test_train_label_txt_detected_and_converted(root):

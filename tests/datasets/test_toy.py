@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet_face.datasets import RetinaFaceDataset, parse_labelv2
+from mmdet_face.datasets import WiderFaceDataset, parse_labelv2
 from mmdet_face.datasets.toy import DIFFICULTY_MIN_WIDTH, make_image, make_toy_widerface
 from mmdet_face.registry import DATASETS
 
@@ -35,9 +35,9 @@ def test_layout(toy_root):
 
 
 def test_mats_match_labels(toy_root):
-    from mmdet_face.evaluation.functional.widerface import load_ground_truth
+    from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth
     gt = load_ground_truth(str(toy_root / 'val' / 'gt'))
-    ds = RetinaFaceDataset(ann_file='val/labelv2.txt', data_root=str(toy_root), data_prefix=dict(img='val/images/'),
+    ds = WiderFaceDataset(ann_file='val/labelv2.txt', data_root=str(toy_root), data_prefix=dict(img='val/images/'),
                            test_mode=True, pipeline=[])
     assert sum(len(v) for v in gt['boxes'].values()) == len(ds) == 8
     for i in range(len(ds)):
@@ -74,7 +74,7 @@ def test_faces_and_landmarks_are_drawn():
 def test_widerface_config_pipelines_run(toy_root):
     init_default_scope('mmdet_face')
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'widerface.py'))
-    assert cfg.dataset_type == 'RetinaFaceDataset' and cfg.train_dataloader.batch_size == 8
+    assert cfg.dataset_type == 'WiderFaceDataset' and cfg.train_dataloader.batch_size == 8
     assert cfg.val_evaluator == dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
     train = cfg.train_dataloader.dataset
     train.data_root = str(toy_root) + '/'
@@ -94,8 +94,12 @@ def test_widerface_config_pipelines_run(toy_root):
 
 def test_toy_set_never_writes_over_other_data(tmp_path, capsys):
     """--out naming a real dataset used to replace its labelv2.txt files and ground-truth .mat files silently."""
-    from mmdet_face.datasets.toy import main
-    from mmdet_face.evaluation.functional.widerface import write_gt_mats
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('make_toy_widerface', osp.join(REPO, 'tools', 'make_toy_widerface.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    main = tool.main
+    from mmdet_face.evaluation.functional.widerface_gt_mat import write_gt_mats
     real = tmp_path / 'widerface'
     (real / 'val' / 'images' / '0--Parade').mkdir(parents=True)
     (real / 'val' / 'labelv2.txt').write_text('# 0--Parade/0_Parade_1.jpg 64 64\n1 2 30 30\n')

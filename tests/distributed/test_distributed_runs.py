@@ -198,7 +198,7 @@ optim_wrapper = dict(optimizer=dict(lr=1e-2))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max={ITERS}, by_epoch=False, begin=0, end={ITERS}, eta_min=2e-3)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={HALF}, max_keep_ckpts=5, save_best=None),
                      visualization=dict(draw=False))
-custom_imports = dict(imports=['mmdet_face.register', 'dist_probe_hook'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmdet_face.all_modules', 'dist_probe_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='FiniteCheckHook'), dict(type='DistProbeHook')]
 randomness = dict(seed=0)
 """)

@@ -20,7 +20,7 @@ test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=2, val_interval=2)
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2, save_best=None))
-custom_imports = dict(imports=['mmdet_face.register', 'dist_probe_hook'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmdet_face.all_modules', 'dist_probe_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='FiniteCheckHook'), dict(type='DistProbeHook')]
 randomness = dict(seed=0)
 """

@@ -1,4 +1,4 @@
-"""Tests of the WIDER FACE protocol (mmdet_face/evaluation/functional/widerface.py).
+"""Tests of the WIDER FACE protocol (mmdet_face/evaluation/functional/widerface.py) and its file I/O.
 
 ``kit_evaluation`` is the slow, loop-for-loop port of the official kit
 (:mod:`mmdet_face.evaluation.functional.widerface_reference`); the fast evaluator must agree with it to 1e-9.
@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from mmdet_face.evaluation.functional import widerface as wf
+import mmdet_face.evaluation.functional as wf
+from mmdet_face.evaluation.functional import widerface
 from mmdet_face.evaluation.functional.widerface_reference import kit_evaluation
 
 
@@ -429,10 +430,10 @@ def test_many_boxes_in_one_image_are_chunked_exactly():
     b = gt['boxes']['0--Parade']['img'].astype(np.float64)
     preds = np.concatenate([np.c_[b + rng.normal(0, 2, b.shape), rng.random(50)],
                             np.c_[rng.uniform(0, 500, (9000, 2)), rng.uniform(5, 60, (9000, 2)), rng.random(9000)]])
-    flat = wf._as_flat_gt(gt)
+    flat = widerface._as_flat_gt(gt)
     sorted_preds = preds[np.argsort(-preds[:, 4], kind='stable')]
-    whole = wf._match_image(sorted_preds, flat.boxes, 0.5, chunk=10 ** 6)
-    np.testing.assert_array_equal(wf._match_image(sorted_preds, flat.boxes, 0.5, chunk=1000), whole)
+    whole = widerface._match_image(sorted_preds, flat.boxes, 0.5, chunk=10 ** 6)
+    np.testing.assert_array_equal(widerface._match_image(sorted_preds, flat.boxes, 0.5, chunk=1000), whole)
     assert (whole >= 0).sum() > 40
 
 
@@ -444,3 +445,21 @@ def test_setting_without_faces_is_nan_with_a_warning(tmp_path):
     assert np.isnan(res['easy'])
     wf.dump_pr_curves(res, str(tmp_path / 'r.json'))
     assert json.loads((tmp_path / 'r.json').read_text())['easy'] is None  # valid JSON, no NaN literal
+
+
+def test_protocol_io_and_reporting_live_apart():
+    """The protocol module holds the scoring only; .mat files, submission folders and reports are their own
+    modules, and the path the README documents still gives the evaluator."""
+    import ast
+    import inspect
+
+    from mmdet_face.evaluation.functional import widerface_gt_mat, widerface_report, widerface_submission
+    from mmdet_face.evaluation.functional.widerface import FlatGroundTruth, evaluate_widerface
+    assert evaluate_widerface is wf.evaluate_widerface and FlatGroundTruth is wf.FlatGroundTruth
+    defined = {node.name for node in ast.parse(inspect.getsource(widerface)).body
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    assert not defined & {'load_gt_boxes', 'load_ground_truth', 'write_gt_mats', 'read_pred_file', 'read_submission',
+                          'write_submission', 'describe_unmatched_submission', 'format_results', 'dump_pr_curves'}
+    assert widerface_gt_mat.load_ground_truth is wf.load_ground_truth
+    assert widerface_submission.read_submission is wf.read_submission
+    assert widerface_report.dump_pr_curves is wf.dump_pr_curves

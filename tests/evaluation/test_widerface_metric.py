@@ -7,7 +7,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from mmdet_face.evaluation import WiderFaceMetric
-from mmdet_face.evaluation.functional import widerface as wf
+import mmdet_face.evaluation.functional as wf
 from mmdet_face.registry import METRICS
 
 

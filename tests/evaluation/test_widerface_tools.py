@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.transforms import test_time
-from mmdet_face.evaluation.functional import widerface as wf
+from mmdet_face.datasets.transforms import capped_test_scales
+import mmdet_face.evaluation.functional as wf
 from tests.helpers.tools import load_tool, run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +158,7 @@ test_pipeline = [
     dict(type='LoadFaceAnnotations'),
     dict(type='PackFaceInputs'),
 ]
-test_dataloader = dict(batch_size=1, dataset=dict(type='RetinaFaceDataset', pipeline=test_pipeline))
+test_dataloader = dict(batch_size=1, dataset=dict(type='WiderFaceDataset', pipeline=test_pipeline))
 test_evaluator = dict(type='WiderFaceMetric', gt_dir='data/widerface/val/gt/')
 """
 
@@ -329,14 +329,16 @@ def test_out_holding_the_work_dir_is_refused_before_the_model(tmp_path):
     ('side', [0.5, 1.0, 1.3671875], [(384, 512), (768, 1024), (1050, 1400)]),
 ])
 def test_max_size_scale_factors(mode, factors, shapes):
-    got = test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], 1400, mode)
+    cap = dict(max_area_side=1400) if mode == 'area' else dict(max_long_side=1400)
+    got = capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25], **cap)
     assert got == pytest.approx(factors, abs=1e-6)
-    assert [test_time.resized_shape(768, 1024, f) for f in got] == shapes
+    assert [capped_test_scales.resized_shape(768, 1024, f) for f in got] == shapes
     h, w = shapes[-1]
     assert (h * w <= 1400 ** 2) if mode == 'area' else max(h, w) <= 1400
-    assert test_time.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
+    assert capped_test_scales.tta_scale_factors(768, 1024, [0.5, 1, 1.5, 2.25]) == [0.5, 1.0, 1.5, 2.25]  # no cap
     # an image already over the cap (2000 x 1500, area 3e6): 1, 1.5 and 2.25 all clip to 1400 / sqrt(3e6)
-    assert test_time.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx([0.5, 0.8082904])
+    assert capped_test_scales.tta_scale_factors(1500, 2000, [0.5, 1, 1.5, 2.25], 1400) == pytest.approx(
+        [0.5, 0.8082904])
 
 
 def test_max_size_config_surgery(tmp_path):
@@ -346,14 +348,14 @@ def test_max_size_config_surgery(tmp_path):
         '--tta-merge', 'vote', '--tta-iou', '0.5', '--cfg-options', 'test_dataloader.batch_size=2']))
     assert cfg.model.tta_cfg == dict(merge='vote', iou_threshold=0.5)
     last = cfg.test_dataloader.dataset.pipeline[-1]
-    assert last.type == 'WiderFaceCappedTTA' and last.scales == [0.5, 1.0, 2.0] and last.max_size == 1400
-    assert last.max_size_mode == 'area' and last.resize_type == 'Resize'
+    assert last.type == 'WiderFaceCappedTTA' and last.scales == [0.5, 1.0, 2.0] and last.max_area_side == 1400
+    assert last.max_long_side is None and 'max_size' not in last and last.resize_type == 'Resize'
     assert [t.type for t in last.transforms] == ['LoadFaceAnnotations', 'PackFaceInputs']
     assert cfg.test_dataloader.batch_size == 1  # views differ per image
     cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'c.pth', '--mode', 'origin',
                                                '--max-size', '2100', '--max-size-mode', 'side']))
     assert dict(cfg.test_dataloader.dataset.pipeline[1]) == dict(
-        type='WiderFaceCappedResize', scale_factor=1.0, max_size=2100, max_size_mode='side', resize_type='Resize')
+        type='WiderFaceCappedResize', scale_factor=1.0, max_area_side=None, max_long_side=2100, resize_type='Resize')
     for argv in (['c.py', 'k.pth', '--max-size', '1400'], ['c.py', 'k.pth', '--mode', 'vga', '--max-size', '9'],
                  ['c.py', 'k.pth', '--tta', '--max-size', '0']):
         with pytest.raises(SystemExit):
@@ -362,18 +364,34 @@ def test_max_size_config_surgery(tmp_path):
 
 def test_capped_transforms_views():
     from mmengine.registry import DefaultScope
-    classes = {'WiderFaceCappedTTA': test_time.WiderFaceCappedTTA,
-               'WiderFaceCappedResize': test_time.WiderFaceCappedResize}
+    classes = {'WiderFaceCappedTTA': capped_test_scales.WiderFaceCappedTTA,
+               'WiderFaceCappedResize': capped_test_scales.WiderFaceCappedResize}
     img = np.zeros((768, 1024, 3), np.uint8)
     with DefaultScope.overwrite_default_scope('mmdet_face'):
-        tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_size=1400)
+        tta = classes['WiderFaceCappedTTA'](scales=[0.5, 1, 1.5, 2.25, 3.375], max_area_side=1400)
         out = tta(dict(img=img.copy(), img_shape=(768, 1024), ori_shape=(768, 1024)))
         # 2.25 and 3.375 clip to the same cap view: 4 scales x (flip, no flip)
         assert [v.shape[:2] for v in out['img']] == [s for s in [(384, 512), (768, 1024), (1152, 1536),
                                                                   (1212, 1616)] for _ in range(2)]
         assert out['flip'] == [True, False] * 4
-        resize = classes['WiderFaceCappedResize'](scale_factor=1.0, max_size=640, max_size_mode='side')
+        resize = classes['WiderFaceCappedResize'](scale_factor=1.0, max_long_side=640)
         assert resize(dict(img=img.copy(), img_shape=(768, 1024)))['img'].shape[:2] == (480, 640)
+
+
+@pytest.mark.parametrize('mode, expected', [(None, (1400, None)), ('area', (1400, None)), ('side', (None, 1400))])
+def test_capped_transforms_name_their_cap(mode, expected):
+    """The cap says what it caps (max_area_side: the SRN area cap, max_long_side: the long side, as FaceDetector's
+    max_size); the tool's max_size / max_size_mode still build the same transform, with a FutureWarning."""
+    for cls, kwargs in ((capped_test_scales.WiderFaceCappedResize, dict(scale_factor=1.0)),
+                        (capped_test_scales.WiderFaceCappedTTA, dict(scales=[1.0]))):
+        with pytest.warns(FutureWarning, match='write max_area_side=N .mode area. or max_long_side=N'):
+            old = cls(**kwargs, max_size=1400, max_size_mode=mode)
+        assert (old.max_area_side, old.max_long_side) == expected
+        with pytest.raises(ValueError, match='not both'):
+            cls(**kwargs, max_area_side=1400, max_long_side=1400)
+        with pytest.raises(ValueError, match="max_size_mode must be 'area' or 'side', got 'long'"):
+            cls(**kwargs, max_size=1400, max_size_mode='long')
+    assert capped_test_scales.cap_from_max_size(2100, 'side') == (None, 2100)
 
 
 def test_max_size_tta_end_to_end(tmp_path):

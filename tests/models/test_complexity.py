@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch.nn as nn
+from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
@@ -32,7 +33,7 @@ def test_every_config_is_listed():
 @pytest.mark.parametrize('name', sorted(PUBLISHED))
 def test_params_and_flops_match_table(name):
     params_m, gflops = PUBLISHED[name]
-    result = get_model_complexity(str(CONFIG_DIR / name), (480, 640))
+    result = get_model_complexity(Config.fromfile(str(CONFIG_DIR / name)), (480, 640))
     assert result['params_m'] == pytest.approx(params_m, rel=0.03)
     if gflops is not None:
         assert result['gflops'] == pytest.approx(gflops, rel=0.03)
@@ -52,3 +53,25 @@ def test_500m_bnkps_matches_released_onnx():
     folded = sum(int(np.prod(s)) for s in our_convs) + sum(c.out_channels for c in convs)
     assert sum(p.numel() for p in model.parameters()) == folded + bn_channels
     assert folded + bn_channels == pytest.approx(631_400, abs=100)
+
+
+
+def test_models_import_nothing_from_the_floors_above():
+    """models sits below apis, engine and deployment (they build models): no module of mmdet_face/models imports
+    them, at import time or inside a function; counting a config builds through models.utils.build."""
+    import ast
+    models_dir = CONFIG_DIR.parents[1] / 'mmdet_face' / 'models'
+    upward = []
+    for path in sorted(models_dir.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+            upward += [f'{path.relative_to(models_dir)}:{node.lineno}' for n in names
+                       if n.startswith(('mmdet_face.apis', 'mmdet_face.engine', 'mmdet_face.deployment'))]
+    assert upward == []
+
+
+def test_a_config_path_is_refused_naming_what_to_pass():
+    """The package receives objects (tools read files): a path is a TypeError saying how to read it."""
+    with pytest.raises(TypeError, match=r"got the path '.*scrfd_500m.*': read it first \(mmengine.Config.fromfile"):
+        get_model_complexity(str(CONFIG_DIR / 'scrfd_500m_4xb8-640e_widerface.py'))

@@ -21,7 +21,7 @@ from mmengine.structures import InstanceData
 
 import mmdet_face  # noqa: F401
 from mmdet_face.apis.checkpoint import CheckpointMismatchError, compare_state_dicts, load_face_checkpoint
-from mmdet_face.deployment.dsfd_publish import is_first_shot_key, publish_dsfd_checkpoint, strip_first_shot
+from mmdet_face.deployment.dsfd_strip_first_shot import is_first_shot_key, publish_dsfd_checkpoint, strip_first_shot
 from mmdet_face.utils.output_file import OutputExistsError
 from mmdet_face.registry import MODELS
 from tests.conftest import REPO_ROOT

@@ -1,4 +1,4 @@
-"""DSFD's per-shot training loss pieces (mmdet_face/models/losses/multibox_loss.py) against hand-computed numbers.
+"""DSFD's per-shot training loss pieces (mmdet_face/models/utils/ssd_multibox.py) against hand-computed numbers.
 
 Priors (x1y1x2y2, 10 x 10): p0 [0, 0, 10, 10], p1 [5, 0, 15, 10], p2 [20, 20, 30, 30], p3 [100, 100, 110, 110],
 p4 [200, 200, 210, 210].
@@ -11,7 +11,7 @@ from mmdet.models.losses import SmoothL1Loss
 from mmdet.models.task_modules import MaxIoUAssigner
 from mmengine.structures import InstanceData
 
-from mmdet_face.models.losses import hard_negative_mining, match_priors, multibox_loss
+from mmdet_face.models.utils.ssd_multibox import hard_negative_mining, match_priors, multibox_loss
 from mmdet_face.models.task_modules import RetinaFaceBoxCoder
 
 PRIORS = torch.tensor([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [100, 100, 110, 110],

@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 from mmcv.cnn.utils.flops_counter import add_flops_counting_methods
+from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
@@ -27,7 +28,7 @@ def test_published_configs_are_found():
 def test_analytic_count_equals_get_flops_on_published_configs(config):
     arch = arch_from_config(config)
     analytic = count_flops(arch)
-    counted = get_model_complexity(config, (480, 640))
+    counted = get_model_complexity(Config.fromfile(config), (480, 640))
     # exact, not just within 0.5 %: every counted module is modelled (see search_tools/flops.py)
     assert analytic['total']['flops'] == counted['flops']
     assert analytic['total']['params'] == counted['params']

@@ -59,8 +59,8 @@ BAD = [
     ('tools/deployment/export_onnx.py', 'main', ['c.py', 'o.onnx', '--batch', '0'], '--batch'),
     ('tools/deployment/export_onnx.py', 'main', ['c.py', 'o.onnx', '--opset', '0'], '--opset'),
     ('tools/dataset_converters/prepare_widerface.py', 'main', ['--expect-counts', '0', '5'], '--expect-counts'),
-    ('mmdet_face/datasets/toy.py', 'main', ['--seed', '-1'], '--seed'),
-    ('mmdet_face/datasets/toy.py', 'main', ['--num-val', '0'], '--num-val'),
+    ('tools/make_toy_widerface.py', 'main', ['--seed', '-1'], '--seed'),
+    ('tools/make_toy_widerface.py', 'main', ['--num-val', '0'], '--num-val'),
 ]
 
 

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmdet_face.datasets import RetinaFaceDataset, parse_labelv2
-from mmdet_face.evaluation.functional.widerface import load_ground_truth, write_gt_mats
+from mmdet_face.datasets import WiderFaceDataset, parse_labelv2
+from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth, write_gt_mats
 from tests.conftest import REPO_ROOT
 from tests.helpers.tools import load_tool
 
@@ -106,9 +106,9 @@ def _check_common(out, gt_src):
     gt = load_ground_truth(str(out / 'val' / 'gt'))
     assert gt['boxes']['0--Parade']['0_Parade_c_4'].tolist() == [[5, 6, 10, 12], [30, 20, 6, 5]]
     # the datasets load as the configs build them
-    train = RetinaFaceDataset(ann_file='train/labelv2.txt', data_root=str(out), data_prefix=dict(img='train/images/'),
+    train = WiderFaceDataset(ann_file='train/labelv2.txt', data_root=str(out), data_prefix=dict(img='train/images/'),
                               filter_cfg=dict(filter_empty_gt=True), pipeline=[])
-    val_ds = RetinaFaceDataset(ann_file='val/labelv2.txt', data_root=str(out), data_prefix=dict(img='val/images/'),
+    val_ds = WiderFaceDataset(ann_file='val/labelv2.txt', data_root=str(out), data_prefix=dict(img='val/images/'),
                                test_mode=True, pipeline=[])
     assert len(train) == 3 and len(val_ds) == 2
     assert val_ds.get_data_info(0)['instances'][1]['ignore_flag'] == 1

@@ -92,7 +92,7 @@ def test_kill_then_resume(toy_data, tmp_path):
     config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=4, augment=True)
     (tmp_path / 'killer_hook.py').write_text(KILLER_HOOK)
     with open(config, 'a') as f:
-        f.write("custom_imports = dict(imports=['mmdet_face.register', 'killer_hook'], allow_failed_imports=False)\n"
+        f.write("custom_imports = dict(imports=['mmdet_face.all_modules', 'killer_hook'], allow_failed_imports=False)\n"
                 "custom_hooks = [dict(type='KillAfterEpoch', epoch=2)]\n")
     work_dir = tmp_path / 'wd'
     cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir)]
@@ -254,7 +254,7 @@ def test_second_run_into_a_busy_work_dir_is_refused(toy_data, tmp_path):
     config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=2, augment=False)
     (tmp_path / 'gate_hook.py').write_text(GATE_HOOK)
     with open(config, 'a') as f:
-        f.write("custom_imports = dict(imports=['mmdet_face.register', 'gate_hook'], allow_failed_imports=False)\n"
+        f.write("custom_imports = dict(imports=['mmdet_face.all_modules', 'gate_hook'], allow_failed_imports=False)\n"
                 "custom_hooks = [dict(type='WaitForGate')]\n")
     work_dir, gate = tmp_path / 'wd', tmp_path / 'gate'
     cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir)]

@@ -42,7 +42,7 @@ def benchmark_pipeline(pipeline_cfg: Sequence[dict], image_paths: Sequence[str],
     import cv2
     import torch
 
-    from mmdet_face.datasets.retinaface import _image_size
+    from mmdet_face.datasets.image_file import image_size as _image_size
 
     if single_thread:
         cv2.setNumThreads(0)

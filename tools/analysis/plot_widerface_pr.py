@@ -3,7 +3,7 @@
     python tools/analysis/plot_widerface_pr.py RESULT.json [RESULT2.json ...] --out pr.png [--labels A B]
 
 RESULT.json is what ``tools/test_widerface.py --pred-dir ... --json RESULT.json`` (or ``--out DIR``, as
-``DIR_pr_curves.json``) writes, i.e. ``mmdet_face.evaluation.functional.widerface.dump_pr_curves``.
+``DIR_pr_curves.json``) writes, i.e. ``mmdet_face.evaluation.functional.widerface_report.dump_pr_curves``.
 """
 import argparse
 import json

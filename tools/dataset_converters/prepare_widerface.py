@@ -46,11 +46,12 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from download_archive import PrepareError, Source, looks_like_zip  # noqa: E402  (a sibling of this tool)
 
-from mmdet_face.datasets.retinaface import (_image_size, _read_lines, content_lines, detect_format, image_problem,
-                                            parse_labelv2, parse_retinaface_gt, parse_wider_gt)
+from mmdet_face.datasets.formats import (content_lines, detect_format, parse_labelv2, parse_retinaface_gt,
+                                         parse_wider_gt, read_lines)
+from mmdet_face.datasets.image_file import image_problem, image_size
 from mmdet_face.utils.output_file import is_inside, same_file
 from mmdet_face.engine.cli import positive_int
-from mmdet_face.evaluation.functional.widerface import load_gt_boxes
+from mmdet_face.evaluation.functional.widerface_gt_mat import load_gt_boxes
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
 GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
@@ -79,7 +80,7 @@ def _landmark_lines(path: str, fmt: str) -> Dict[str, Tuple[int, Optional[Tuple[
     rewritten as text to keep the landmark flags exactly as given."""
     blocks: Dict[str, Tuple[int, Optional[Tuple[int, int]], List[str]]] = {}
     current: Optional[List[str]] = None
-    for lineno, line in content_lines(_read_lines(path)):
+    for lineno, line in content_lines(read_lines(path)):
         tokens = line[1:].split() if line.startswith('#') else line.split()
         if line.startswith('#'):
             if tokens[0] in blocks:
@@ -165,7 +166,7 @@ def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[s
                 if not osp.isfile(img_path):
                     continue  # reported as missing before
                 try:
-                    size = _image_size(img_path)
+                    size = image_size(img_path)
                 except Exception as e:  # decoded above, but its header is one PIL cannot read
                     raise PrepareError(f'{desc}:{lineno}: the size of {name} cannot be read '
                                        f'({type(e).__name__}: {e})') from None

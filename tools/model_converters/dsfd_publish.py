@@ -13,7 +13,7 @@ renamed into place.
 import os.path as osp
 
 import mmdet_face  # noqa: F401  (registers modules, checkpoint-loading shims)
-from mmdet_face.deployment.dsfd_publish import publish_dsfd_checkpoint
+from mmdet_face.deployment.dsfd_strip_first_shot import publish_dsfd_checkpoint
 from mmdet_face.engine.cli import release_converter_parser, run_release_converter
 
 RELEASE_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'dsfd',

@@ -4,7 +4,7 @@
 # Geometry steps are the keypoint-aware FaceResize / FaceRandomFlip: mmdet's Resize / RandomFlip would leave the
 # landmarks behind (PackFaceInputs refuses such a sample).
 # Normalisation (mean/std, BGR->RGB) lives in the model's data_preprocessor.
-dataset_type = 'RetinaFaceDataset'
+dataset_type = 'WiderFaceDataset'
 data_root = 'data/widerface/'
 backend_args = None
 

@@ -5,7 +5,7 @@
 #     product and FEM), with anchors half the second shot's: 8..256 (Sec. 3.4 / Table 1). Training only: forward,
 #     predict, ONNX export and published checkpoints are second shot only
 #     (tools/model_converters/dsfd_publish.py drops the first-shot weights);
-#   - the loss of each shot (mmdet_face/models/losses/multibox_loss.py), PAL = first + lambda * second.
+#   - the loss of each shot (mmdet_face/models/utils/ssd_multibox.py), PAL = first + lambda * second.
 # Used by ../../dsfd/dsfd_r152_4xb4-60k_widerface.py, its R50 variant and ../../toy/dsfd_toy.py.
 _base_ = './dsfd_r152.py'
 

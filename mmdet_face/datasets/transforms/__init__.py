@@ -5,7 +5,7 @@ from .geometric import FaceRandomFlip, FaceResize, RandomSquareCrop
 from .keypoint_geometry import check_keypoint_geometry, record_keypoint_geometry
 from .loading import LoadFaceAnnotations
 from .min_iou_crop import FaceMinIoURandomCrop
-from .test_time import WiderFaceCappedResize, WiderFaceCappedTTA
+from .capped_test_scales import WiderFaceCappedResize, WiderFaceCappedTTA
 
 __all__ = ['LoadFaceAnnotations', 'RandomSquareCrop', 'FaceResize', 'FaceRandomFlip', 'PackFaceInputs',
            'DataAnchorSampling', 'record_keypoint_geometry', 'check_keypoint_geometry', 'WiderFaceCappedResize',

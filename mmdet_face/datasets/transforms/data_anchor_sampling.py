@@ -36,7 +36,7 @@ from mmdet.structures.bbox import BaseBoxes
 
 from mmdet_face.registry import TRANSFORMS
 
-from .geometric import _PER_INSTANCE_KEYS, _box_array, RandomSquareCrop
+from .geometric import PER_INSTANCE_KEYS, RandomSquareCrop, box_array
 from .keypoint_geometry import record_keypoint_geometry
 
 
@@ -163,7 +163,7 @@ class DataAnchorSampling(BaseTransform):
         results['das_info'] = dict(scale=(sx, sy), offset=(ox, oy), keep=None)
         if results.get('gt_bboxes', None) is not None:
             gt = results['gt_bboxes']
-            boxes = _box_array(gt) * np.array([sx, sy, sx, sy], dtype=np.float32)
+            boxes = box_array(gt) * np.array([sx, sy, sx, sy], dtype=np.float32)
             boxes -= np.array([ox, oy, ox, oy], dtype=np.float32)
             keep = RandomSquareCrop.centres_inside(boxes, np.array([0, 0, cw, ch]))
             results['das_info']['keep'] = keep
@@ -171,7 +171,7 @@ class DataAnchorSampling(BaseTransform):
             boxes[:, 0::2] = boxes[:, 0::2].clip(0, cw)
             boxes[:, 1::2] = boxes[:, 1::2].clip(0, ch)
             results['gt_bboxes'] = type(gt)(boxes) if isinstance(gt, BaseBoxes) else boxes
-            for key in _PER_INSTANCE_KEYS:
+            for key in PER_INSTANCE_KEYS:
                 if results.get(key, None) is not None:
                     results[key] = results[key][keep]
             if results.get('gt_keypoints', None) is not None:
@@ -184,7 +184,7 @@ class DataAnchorSampling(BaseTransform):
             return results
         if results.get('gt_bboxes', None) is None:
             return results
-        boxes = _box_array(results['gt_bboxes'])
+        boxes = box_array(results['gt_bboxes'])
         ignore = results.get('gt_ignore_flags', None)
         ignore = np.zeros(len(boxes), dtype=bool) if ignore is None else np.asarray(ignore, dtype=bool)
         candidates = self.valid_faces(boxes, ignore)

@@ -10,10 +10,10 @@ to anchor centres, so an off-image target is still a correct target. Boxes are c
 
 Each transform here registers under its own name only (``FaceResize``, ``FaceRandomFlip``) and records that the
 keypoints follow the image (:mod:`.keypoint_geometry`), so ``PackFaceInputs`` can refuse a sample that mmdet's
-``Resize`` / ``RandomFlip`` moved without its landmarks. The old aliases ``Resize`` / ``RandomFlip`` (configs ported
-from insightface's SCRFD) still build the face transforms but warn once: write the face names.
+``Resize`` / ``RandomFlip`` moved without its landmarks. The bare names ``Resize`` / ``RandomFlip`` are mmdet's
+(the registry falls back to mmdet): in a training pipeline they are refused by that check, which names the face
+transform to write.
 """
-import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -27,10 +27,12 @@ from mmdet_face.registry import TRANSFORMS
 
 from .keypoint_geometry import record_keypoint_geometry
 
-_PER_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_keypoints', 'gt_keypoints_weights')
+# The per-face arrays a crop keeps or drops together with the boxes (the crops of this package share them).
+PER_INSTANCE_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags', 'gt_keypoints', 'gt_keypoints_weights')
 
 
-def _box_array(boxes) -> np.ndarray:
+def box_array(boxes) -> np.ndarray:
+    """``(N, 4)`` float32 x1y1x2y2 of mmdet boxes (``BaseBoxes``) or an array-like."""
     if isinstance(boxes, BaseBoxes):
         return boxes.tensor.numpy().astype(np.float32).reshape(-1, 4)
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
@@ -122,7 +124,7 @@ class RandomSquareCrop(BaseTransform):
 
         if results.get('gt_bboxes', None) is not None:
             gt = results['gt_bboxes']
-            boxes = _box_array(gt)
+            boxes = box_array(gt)
             keep = self.centres_inside(boxes, patch)
             boxes = boxes[keep]
             if self.bbox_clip_border:
@@ -130,7 +132,7 @@ class RandomSquareCrop(BaseTransform):
                 boxes[:, 1::2] = boxes[:, 1::2].clip(y1, y2)
             boxes -= np.array([x1, y1, x1, y1], dtype=np.float32)
             results['gt_bboxes'] = type(gt)(boxes) if isinstance(gt, BaseBoxes) else boxes
-            for key in _PER_INSTANCE_KEYS:
+            for key in PER_INSTANCE_KEYS:
                 if results.get(key, None) is not None:
                     results[key] = results[key][keep]
             if results.get('gt_keypoints', None) is not None:
@@ -140,7 +142,7 @@ class RandomSquareCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         img_h, img_w = results['img'].shape[:2]
         if results.get('gt_bboxes', None) is not None:
-            boxes = _box_array(results['gt_bboxes'])
+            boxes = box_array(results['gt_bboxes'])
         else:
             boxes = np.zeros((0, 4), dtype=np.float32)
         ignore = results.get('gt_ignore_flags', None)
@@ -199,30 +201,3 @@ class FaceRandomFlip(MMDetRandomFlip):
             kps[..., 1] = h - kps[..., 1]
         results['gt_keypoints'] = kps.astype(np.float32)
 
-
-_warned_aliases = set()
-
-
-def _warn_alias(alias: str, name: str) -> None:
-    if alias not in _warned_aliases:
-        _warned_aliases.add(alias)
-        warnings.warn(f"mmdet_face: type='{alias}' is a deprecated alias of '{name}' (kept for configs ported from "
-                      f"insightface); write type='{name}'. 'mmdet.{alias}' does not move gt_keypoints.",
-                      FutureWarning, stacklevel=3)
-
-
-# Deprecated aliases: in scope mmdet_face, 'Resize' / 'RandomFlip' build the face transforms and warn once.
-@TRANSFORMS.register_module(name='Resize')
-class _ResizeAlias(FaceResize):
-
-    def __init__(self, *args, **kwargs) -> None:
-        _warn_alias('Resize', 'FaceResize')
-        super().__init__(*args, **kwargs)
-
-
-@TRANSFORMS.register_module(name='RandomFlip')
-class _RandomFlipAlias(FaceRandomFlip):
-
-    def __init__(self, *args, **kwargs) -> None:
-        _warn_alias('RandomFlip', 'FaceRandomFlip')
-        super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Turn a :class:`RetinaFaceDataset` entry's ``instances`` into arrays the geometric transforms move together."""
+"""Turn a :class:`~mmdet_face.datasets.WiderFaceDataset` entry's ``instances`` into arrays the geometric transforms move together."""
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.structures.bbox import HorizontalBoxes

@@ -22,7 +22,7 @@ from mmcv.transforms import BaseTransform
 
 from mmdet_face.registry import TRANSFORMS
 
-from .geometric import _box_array, RandomSquareCrop
+from .geometric import RandomSquareCrop, box_array
 
 
 def patch_ious(boxes: np.ndarray, patch: np.ndarray) -> np.ndarray:
@@ -112,7 +112,7 @@ class FaceMinIoURandomCrop(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img_h, img_w = results['img'].shape[:2]
-        boxes = (_box_array(results['gt_bboxes']) if results.get('gt_bboxes', None) is not None
+        boxes = (box_array(results['gt_bboxes']) if results.get('gt_bboxes', None) is not None
                  else np.zeros((0, 4), dtype=np.float32))
         ignore = results.get('gt_ignore_flags', None)
         ignore = np.zeros(len(boxes), dtype=bool) if ignore is None else np.asarray(ignore, dtype=bool)

@@ -1,6 +1,13 @@
 """Framework-free evaluation functions. Keep this package free of torch / mmengine imports: ``tools/test_widerface.py
---pred-dir`` scores a submission with it alone."""
-from .widerface import *  # noqa: F401,F403
-from .widerface import __all__
+--pred-dir`` scores a submission with it alone.
 
-__all__ = list(__all__)
+WIDER FACE: the protocol (:mod:`.widerface`), the official ``.mat`` ground truth (:mod:`.widerface_gt_mat`),
+submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`)."""
+from . import widerface, widerface_gt_mat, widerface_report, widerface_submission
+from .widerface import *  # noqa: F401,F403
+from .widerface_gt_mat import *  # noqa: F401,F403
+from .widerface_report import *  # noqa: F401,F403
+from .widerface_submission import *  # noqa: F401,F403
+
+__all__ = sorted({*widerface.__all__, *widerface_gt_mat.__all__, *widerface_report.__all__,
+                  *widerface_submission.__all__})

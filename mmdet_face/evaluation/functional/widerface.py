@@ -36,370 +36,35 @@ algorithm below (integer counts, hence bit-identical to the loop).
 
 Formats:
 - predictions: ``{event: {image_name: (N, 5) array [x, y, w, h, score]}}`` (``image_name`` without ``.jpg``) or a
-  submission folder ``<event>/<image_name>.txt`` holding the image name, the box count, then ``x y w h score`` lines.
-- ground truth: the four official ``.mat`` files (``wider_face_val.mat``, ``wider_{easy,medium,hard}_val.mat``),
-  read by :func:`load_ground_truth` into ``{'boxes': {event: {image: (K, 4) int x y w h}},
-  'settings': {'easy'|'medium'|'hard': {event: {image: 0-based index array}}}}``.
+  submission folder ``<event>/<image_name>.txt`` (read and written by :mod:`.widerface_submission`).
+- ground truth: the four official ``.mat`` files, read by :func:`.widerface_gt_mat.load_ground_truth` into
+  ``{'boxes': {event: {image: (K, 4) int x y w h}}, 'settings': {'easy'|'medium'|'hard': {event: {image: 0-based
+  index array}}}}``, or :class:`FlatGroundTruth` built from it once and reused.
+Reporting (the AP lines, PR curves as JSON) is :mod:`.widerface_report`.
 """
-import json
 import os
-import os.path as osp
 import warnings
 
 import numpy as np
 
-__all__ = [
-    'SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'load_gt_boxes', 'load_ground_truth', 'write_gt_mats', 'read_pred_file',
-    'read_submission', 'write_submission', 'describe_unmatched_submission', 'evaluate_widerface', 'voc_ap',
-    'dump_pr_curves', 'format_results'
-]
+from .widerface_gt_mat import SETTINGS, load_ground_truth
+from .widerface_submission import describe_unmatched_submission, read_submission, strip_jpg
 
-SETTINGS = ('easy', 'medium', 'hard')
+__all__ = ['SETTINGS', 'THRESH_NUM', 'IOU_THRESH', 'FlatGroundTruth', 'evaluate_widerface', 'voc_ap']
+
 THRESH_NUM = 1000
 IOU_THRESH = 0.5
-GT_FILES = {'all': 'wider_face_val.mat', 'easy': 'wider_easy_val.mat', 'medium': 'wider_medium_val.mat',
-            'hard': 'wider_hard_val.mat'}
-LABEL_KEYS = ('blur_label_list', 'expression_label_list', 'illumination_label_list', 'invalid_label_list',
-              'occlusion_label_list', 'pose_label_list')
 # norm_score.m initial values: realmin('single') and realmax('single').
 _MATLAB_REALMIN_SINGLE = float(np.finfo(np.float32).tiny)
 _MATLAB_REALMAX_SINGLE = float(np.finfo(np.float32).max)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Ground truth: the official .mat files
-# ----------------------------------------------------------------------------------------------------------------
-def _cells(arr):
-    """MATLAB (n, 1) cell array as loaded by scipy -> list of its cell contents."""
-    return [arr[i][0] for i in range(arr.shape[0])]
+class FlatGroundTruth:
+    """Ground truth flattened to arrays once (image order of the files), reused for every evaluation.
 
-
-_EXPECTED_MAT = ('the official WIDER FACE validation ground truth (eval_tools/ground_truth/{name} of the official '
-                 'kit: a MATLAB .mat file with the (E, 1) cell arrays {keys})')
-_REQUIRED_KEYS = {'all': ('event_list', 'file_list', 'face_bbx_list'), 'easy': ('gt_list',),
-                  'medium': ('gt_list',), 'hard': ('gt_list',)}
-
-
-class _GTFormatError(ValueError):
-    """Raised while walking a ground-truth file's cells; the caller adds the file's name."""
-
-
-def _load_mat(path, key):
-    """``loadmat(path)`` with errors naming the file and what was expected (truncated or corrupt files)."""
-    from scipy.io import loadmat  # scipy is only needed for the ground truth
-
-    name = GT_FILES[key]
-    expected = _EXPECTED_MAT.format(name=name, keys=', '.join(_REQUIRED_KEYS[key]))
-    try:
-        mat = loadmat(path)
-    except Exception as err:  # scipy raises ValueError / OSError / MatReadError / IndexError / zlib.error ...
-        raise ValueError(f'{path}: not a readable MATLAB .mat file ({type(err).__name__}: {err}); the file may be '
-                         f'truncated or corrupt. Expected {expected}') from err
-    missing = [k for k in _REQUIRED_KEYS[key] if k not in mat]
-    if missing:
-        found = sorted(k for k in mat if not k.startswith('__'))
-        raise ValueError(f'{path}: has no variable(s) {missing} (found {found}); the file may be truncated or '
-                         f'not the right one. Expected {expected}')
-    for k in _REQUIRED_KEYS[key]:
-        arr = mat[k]
-        if not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.ndim == 2 and arr.shape[1] == 1):
-            raise ValueError(f'{path}: variable {k!r} is a {getattr(arr, "dtype", type(arr))} array of shape '
-                             f'{getattr(arr, "shape", None)}, expected an (E, 1) cell array. Expected {expected}')
-    return mat
-
-
-def _cells_of(arr, what):
-    """:func:`_cells` of a nested cell that must be an ``(n, 1)`` cell array itself."""
-    if not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.ndim == 2 and arr.shape[1] == 1) \
-            and not (isinstance(arr, np.ndarray) and arr.dtype == object and arr.size == 0):
-        raise _GTFormatError(f'{what} is a {getattr(arr, "dtype", type(arr))} array of shape '
-                             f'{getattr(arr, "shape", None)}, expected an (n, 1) cell array')
-    return _cells(arr.reshape(-1, 1))
-
-
-def _cell_string(cell, what):
-    value = np.asarray(cell).reshape(-1)
-    if value.size != 1 or not isinstance(value[0], str):
-        raise _GTFormatError(f'{what} is not a string')
-    return str(value[0])
-
-
-def load_gt_boxes(path):
-    """The boxes of an official ``wider_face_val.mat``: ``{event: {image_name: (K, 4) int32 x y w h}}``, events
-    and images in the file's order.
-
-    Raises:
-        ValueError: naming the file, when it is not a readable ``.mat`` file (truncated, corrupt), lacks the kit's
-            variables, or has a different structure (cell counts that disagree, boxes that are not ``(K, 4)``).
-    """
-    ref = _load_mat(path, 'all')
-    boxes = {}
-    try:
-        events, file_lists, bbx_lists = (_cells(ref[k]) for k in _REQUIRED_KEYS['all'])
-        if not len(events) == len(file_lists) == len(bbx_lists):
-            raise _GTFormatError(f'event_list has {len(events)} cells, file_list {len(file_lists)}, face_bbx_list '
-                                 f'{len(bbx_lists)}; expected equal counts')
-        for e, (event_cell, files, bbxs) in enumerate(zip(events, file_lists, bbx_lists)):
-            event = _cell_string(event_cell, f'event_list{{{e + 1}}}')
-            files = _cells_of(files, f'file_list{{{e + 1}}} (event {event})')
-            bbxs = _cells_of(bbxs, f'face_bbx_list{{{e + 1}}} (event {event})')
-            if len(files) != len(bbxs):
-                raise _GTFormatError(f'event {event} has {len(files)} file_list cells and {len(bbxs)} face_bbx_list '
-                                     'cells; expected one box array per image')
-            images = {}
-            for i, (file_cell, bbx) in enumerate(zip(files, bbxs)):
-                image = _cell_string(file_cell, f'file_list{{{e + 1}}}{{{i + 1}}} (event {event})')
-                bbx = np.asarray(bbx)
-                if bbx.size and (bbx.ndim != 2 or bbx.shape[1] != 4 or not np.issubdtype(bbx.dtype, np.number)):
-                    raise _GTFormatError(f'face_bbx_list of {event}/{image} is a {bbx.dtype} array of shape '
-                                         f'{bbx.shape}; expected (K, 4) x y w h numbers')
-                images[image] = bbx.astype(np.int32).reshape(-1, 4)
-            boxes[event] = images
-    except _GTFormatError as err:
-        expected = _EXPECTED_MAT.format(name=GT_FILES['all'], keys=', '.join(_REQUIRED_KEYS['all']))
-        raise ValueError(f'{path}: {err}; expected {expected}') from None
-    return boxes
-
-
-def load_ground_truth(gt_dir):
-    """Read the four official WIDER FACE validation ``.mat`` files.
-
-    Args:
-        gt_dir (str): folder holding ``wider_face_val.mat`` and ``wider_{easy,medium,hard}_val.mat``.
-
-    Returns:
-        dict: ``{'boxes': {event: {image_name: (K, 4) int32 x y w h}},
-        'settings': {'easy'|'medium'|'hard': {event: {image_name: (m,) int64 0-based indices into boxes}}}}``.
-        Events and images keep the order of the files.
-
-    Raises:
-        FileNotFoundError: a file is missing.
-        ValueError: naming the file, when it is not a readable ``.mat`` file (truncated, corrupt), lacks the kit's
-            variables, has a different structure (cell counts that disagree, boxes that are not ``(K, 4)``), or a
-            setting's ``gt_list`` indexes outside its image's boxes.
-    """
-    mats = {}
-    for key, name in GT_FILES.items():
-        path = osp.join(gt_dir, name)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'WIDER FACE ground truth file not found: {path} (expected the official '
-                                    f'{", ".join(GT_FILES.values())})')
-        if key == 'all':
-            boxes = load_gt_boxes(path)
-        else:
-            mats[key] = _load_mat(path, key)
-    order = [(event, list(images)) for event, images in boxes.items()]
-    settings = {}
-    for setting in SETTINGS:
-        path = osp.join(gt_dir, GT_FILES[setting])
-        gt_lists = _cells(mats[setting]['gt_list'])
-        if len(gt_lists) != len(order):
-            raise ValueError(f'{path}: gt_list has {len(gt_lists)} events, '
-                             f'{GT_FILES["all"]} has {len(order)}')
-        per_event = {}
-        try:
-            for (event, image_names), lists in zip(order, gt_lists):
-                lists = _cells_of(lists, f'gt_list of event {event}')
-                if len(lists) != len(image_names):
-                    raise ValueError(f'{path}: event {event} has {len(lists)} '
-                                     f'gt_list cells, expected {len(image_names)}')
-                per_event[event] = {}
-                for name, keep in zip(image_names, lists):
-                    keep = np.asarray(keep)
-                    if keep.size and not np.issubdtype(keep.dtype, np.number):
-                        raise _GTFormatError(f'gt_list of {event}/{name} holds {keep.dtype}, expected 1-based box '
-                                             'indices')
-                    keep = keep.astype(np.int64).reshape(-1) - 1  # 1-based in the file
-                    num = len(boxes[event][name])
-                    if keep.size and (keep.min() < 0 or keep.max() >= num):
-                        raise _GTFormatError(f'gt_list of {event}/{name} holds indices {(keep + 1).tolist()}, '
-                                             f'expected 1..{num} (the image has {num} boxes in '
-                                             f'{GT_FILES["all"]})')
-                    per_event[event][name] = keep
-        except _GTFormatError as err:
-            raise ValueError(f'{path}: {err}') from None
-        settings[setting] = per_event
-    return {'boxes': boxes, 'settings': settings}
-
-
-def _cell_column(items):
-    """list -> (n, 1) object array, which scipy writes as a MATLAB cell column."""
-    out = np.empty((len(items), 1), dtype=object)
-    for i, item in enumerate(items):
-        out[i, 0] = item
-    return out
-
-
-def write_gt_mats(gt_dir, boxes, settings):
-    """Write ground truth in the official kit's ``.mat`` structure (what :func:`load_ground_truth` reads).
-
-    Args:
-        gt_dir (str): output folder (created if needed).
-        boxes (dict): ``{event: {image_name: (K, 4) int array x y w h}}`` (integer-valued; stored as int32).
-            Image order within an event is kept;
-            events are written in lexicographic order, like the official files.
-        settings (dict): ``{'easy'|'medium'|'hard': {event: {image_name: 0-based index array}}}``: the boxes that
-            count in each setting; the others are ignore faces. A missing event/image means "no box counts".
-
-    Writes ``wider_face_val.mat`` and ``wider_{easy,medium,hard}_val.mat``: ``(E, 1)`` cells ``event_list``,
-    ``file_list``, ``face_bbx_list`` (``(K, 4) int32``), the six attribute label lists (``(K, 1) uint8`` zeros),
-    and in the setting files ``gt_list`` (``(m, 1)`` 1-based, ``uint8``, or ``uint16`` when an image has more than
-    255 boxes).
-    """
-    from scipy.io import savemat
-
-    missing = [s for s in SETTINGS if s not in settings]
-    if missing:
-        raise KeyError(f'write_gt_mats: settings lacks {missing}; expected keys {SETTINGS}')
-    os.makedirs(gt_dir, exist_ok=True)
-    events = sorted(boxes)
-    base = {'event_list': _cell_column([np.array([e]) for e in events])}
-    file_cells, bbx_cells, label_cells = [], [], []
-    for event in events:
-        names = list(boxes[event])
-        file_cells.append(_cell_column([np.array([n]) for n in names]))
-        bbx = []
-        for name in names:
-            b = np.asarray(boxes[event][name])
-            if b.size == 0:
-                b = b.reshape(0, 4)
-            if b.ndim != 2 or b.shape[1] != 4:
-                raise ValueError(f'write_gt_mats: boxes[{event!r}][{name!r}] has shape {b.shape}, expected (K, 4)')
-            if b.size and not np.array_equal(b, np.round(b)):
-                raise ValueError(f'write_gt_mats: boxes[{event!r}][{name!r}] has non-integer values; the official '
-                                 'files store int32 pixels (round them first)')
-            bbx.append(b.astype(np.int32))
-        bbx_cells.append(_cell_column(bbx))
-        label_cells.append(_cell_column([np.zeros((len(b), 1), np.uint8) for b in bbx]))
-    base['file_list'] = _cell_column(file_cells)
-    base['face_bbx_list'] = _cell_column(bbx_cells)
-    for key in LABEL_KEYS:
-        base[key] = _cell_column(label_cells)
-    savemat(osp.join(gt_dir, GT_FILES['all']), base)
-    for setting in SETTINGS:
-        gt_cells = []
-        for event, event_bbx in zip(events, bbx_cells):
-            per_image = []
-            for name, b in zip(boxes[event], event_bbx[:, 0]):
-                keep = np.asarray(settings[setting].get(event, {}).get(name, []), dtype=np.int64).reshape(-1)
-                if keep.size and (keep.min() < 0 or keep.max() >= len(b)):
-                    raise ValueError(f'write_gt_mats: settings[{setting!r}][{event!r}][{name!r}] indexes '
-                                     f'outside the image\'s {len(b)} boxes: {keep.tolist()}')
-                dtype = np.uint8 if len(b) <= 255 else np.uint16
-                per_image.append((keep + 1).astype(dtype).reshape(-1, 1))
-            gt_cells.append(_cell_column(per_image))
-        mat = dict(base)
-        mat['gt_list'] = _cell_column(gt_cells)
-        savemat(osp.join(gt_dir, GT_FILES[setting]), mat)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Predictions: the submission folder
-# ----------------------------------------------------------------------------------------------------------------
-def read_pred_file(path):
-    """Read one submission file: image name line, box count line, then ``x y w h score`` lines.
-
-    Extra columns after the fifth are ignored (as ``read_pred.m`` does); blank lines after the boxes are allowed.
-
-    Returns:
-        np.ndarray: ``(N, 5)`` float64 ``[x, y, w, h, score]`` in file order.
-
-    Raises:
-        ValueError: naming the file and the 1-based line when the file is not UTF-8 text, the count is not an
-            integer, disagrees with the number of box lines, or a box line does not hold 5 numbers.
-    """
-    with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError as err:
-        line = data.count(b'\n', 0, err.start) + 1
-        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
-                         'expected a text submission file: the image name, the box count, then "x y w h score" '
-                         'lines') from None
-    lines = text.splitlines()
-    if len(lines) < 2:
-        raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
-    count_text = lines[1].strip()
-    try:
-        count = float(count_text)
-        if count != int(count) or count < 0:
-            raise ValueError
-        count = int(count)
-    except (ValueError, OverflowError):
-        raise ValueError(f'{path}:2: expected the number of boxes (a non-negative integer), got {lines[1]!r}')
-    box_lines = lines[2:]
-    while box_lines and not box_lines[-1].strip():
-        box_lines.pop()
-    if len(box_lines) != count:
-        raise ValueError(f'{path}:2: the file says {count} boxes but has {len(box_lines)} box line(s) '
-                         f'(lines 3-{len(lines)})')
-    if count == 0:
-        return np.zeros((0, 5), np.float64)
-    rows = [line.replace(',', ' ').split() for line in box_lines]
-    for i, row in enumerate(rows):
-        if len(row) < 5:
-            raise ValueError(f'{path}:{i + 3}: expected "x y w h score", got {box_lines[i]!r}')
-    try:
-        return np.array([row[:5] for row in rows], dtype=np.float64)
-    except ValueError:
-        for i, row in enumerate(rows):
-            try:
-                [float(v) for v in row[:5]]
-            except ValueError:
-                raise ValueError(f'{path}:{i + 3}: expected 5 numbers "x y w h score", got {box_lines[i]!r}')
-        raise
-
-
-def read_submission(pred_dir):
-    """Read a submission folder ``<event>/<image_name>.txt`` into ``{event: {image_name: (N, 5) array}}``.
-
-    Like ``read_pred.m``, the image is identified by the file's path (event folder + file stem); the first line of
-    each file is not used.
-    """
-    if not osp.isdir(pred_dir):
-        raise FileNotFoundError(f'submission folder not found: {pred_dir}')
-    preds = {}
-    for event in sorted(os.listdir(pred_dir)):
-        event_dir = osp.join(pred_dir, event)
-        if not osp.isdir(event_dir):
-            continue
-        images = {}
-        for fname in sorted(os.listdir(event_dir)):
-            if fname.endswith('.txt'):
-                images[fname[:-4]] = read_pred_file(osp.join(event_dir, fname))
-        preds[event] = images
-    return preds
-
-
-def write_submission(out_dir, predictions):
-    """Write ``{event: {image_name: (N, 5) [x, y, w, h, score]}}`` as a submission folder under ``out_dir``.
-
-    Numbers are written with Python's shortest round-trip repr, so reading the folder back gives the same floats
-    (and the same AP) as evaluating ``predictions`` directly.
-    """
-    for event, images in predictions.items():
-        event_dir = osp.join(out_dir, event)
-        os.makedirs(event_dir, exist_ok=True)
-        for name, boxes in images.items():
-            name = _strip_jpg(name)
-            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
-            lines = [name, str(len(boxes))]
-            lines += [' '.join(map(repr, row)) for row in boxes.tolist()]
-            with open(osp.join(event_dir, name + '.txt'), 'w') as f:
-                f.write('\n'.join(lines) + '\n')
-
-
-def _strip_jpg(name):
-    name = osp.basename(str(name))
-    return name[:-4] if name.lower().endswith('.jpg') else name
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The protocol
-# ----------------------------------------------------------------------------------------------------------------
-class _FlatGT:
-    """Ground truth flattened to arrays once (image order of the files), reused for every evaluation."""
+    ``keys``: ``(event, image_name)`` per image; ``boxes``: ``(K, 4)`` x1 y1 x2 y2 (``x2 = x + w`` as
+    ``evaluation.m``); ``offsets``: image ``i``'s boxes are ``boxes[offsets[i]:offsets[i + 1]]``; ``keep[setting]``:
+    which boxes count in a setting; ``count_face[setting]``: how many."""
 
     def __init__(self, gt):
         self.keys = []  # (event, image_name) in file order
@@ -431,98 +96,11 @@ class _FlatGT:
 
 
 def _as_flat_gt(gt):
-    if isinstance(gt, _FlatGT):
+    if isinstance(gt, FlatGroundTruth):
         return gt
     if isinstance(gt, (str, os.PathLike)):
         gt = load_ground_truth(gt)
-    return _FlatGT(gt)
-
-
-def _count_files(entries):
-    """``'12 .jpg files, 1 .json file'`` for a list of file names (by extension, most frequent first)."""
-    counts = {}
-    for name in entries:
-        ext = osp.splitext(name)[1].lower() or '(no extension)'
-        counts[ext] = counts.get(ext, 0) + 1
-    order = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return ', '.join(f'{n} {ext} file{"s" if n > 1 else ""}' for ext, n in order)
-
-
-def _folder_entries(path):
-    """(sorted folder names, sorted file names) directly in ``path``; ([], []) when it cannot be listed."""
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return [], []
-    folders = sorted(e.name for e in entries if e.is_dir())
-    files = sorted(e.name for e in entries if not e.is_dir())
-    return folders, files
-
-
-def _submissions_below(pred_dir, gt_events, depth=3, max_folders=500, max_found=3):
-    """Folders up to ``depth`` levels below ``pred_dir`` that hold a folder named after a ground-truth event
-    (breadth first; at most ``max_folders`` folders are listed, so a wrong, large folder is not searched whole)."""
-    found, level, listed = [], [pred_dir], 0
-    for _ in range(depth):
-        below = []
-        for folder in level:
-            for name in _folder_entries(folder)[0]:
-                sub = osp.join(folder, name)
-                listed += 1
-                if listed > max_folders or len(found) >= max_found:
-                    return found
-                if any(inner in gt_events for inner in _folder_entries(sub)[0]):
-                    found.append(sub)
-                else:
-                    below.append(sub)
-        level = below
-    return found
-
-
-def describe_unmatched_submission(pred_dir, gt_keys):
-    """Why the folder ``pred_dir`` scores no ground-truth image: what it holds, where a submission seems to be
-    instead (one level down, or ``pred_dir`` being one event folder), and the layout expected.
-
-    Args:
-        pred_dir (str): the submission folder read.
-        gt_keys (list): ``(event, image_name)`` of the ground-truth images.
-    """
-    gt_events = {event for event, _ in gt_keys}
-    example = '{}/{}.txt'.format(*gt_keys[0]) if gt_keys else '<event>/<image>.txt'
-    folders, files = _folder_entries(pred_dir)
-    found = []
-    if files:
-        found.append(f'{_count_files(files)} directly in it')
-    if folders:
-        events = [f for f in folders if f in gt_events]
-        inner = [name for folder in folders for name in _folder_entries(osp.join(pred_dir, folder))[1]]
-        what = f'{len(folders)} folder{"s" if len(folders) > 1 else ""} ({", ".join(folders[:3])}' + \
-            (', ...)' if len(folders) > 3 else ')')
-        if events:
-            what += f' ({len(events)} named like ground-truth events)'
-        found.append(what + (f' holding {_count_files(inner)}' if inner else ' holding no files directly'))
-        txt = [f'{folder}/{name[:-4]}' for folder in events for name in _folder_entries(osp.join(pred_dir, folder))[1]
-               if name.endswith('.txt')]
-        if not events and any(name.endswith('.txt') for name in inner):
-            found.append(f'but no folder is named after a ground-truth event (e.g. found {folders[0]}, expected '
-                         f'{example.split("/")[0]})')
-        if txt:
-            found.append(f'but no .txt file is named after a ground-truth image of its event (e.g. found {txt[0]}.txt, '
-                         f'expected names like {example})')
-    hints = []
-    for sub in _submissions_below(pred_dir, gt_events):
-        levels = len(osp.relpath(sub, pred_dir).split(os.sep))
-        hints.append(f'Found event folders {"one level" if levels == 1 else f"{levels} levels"} down in {sub}: did '
-                     f'you mean {sub}?')
-    if osp.basename(osp.normpath(pred_dir)) in gt_events and any(f.endswith('.txt') for f in files):
-        parent = osp.dirname(osp.normpath(pred_dir)) or '.'
-        hints.append(f'{pred_dir} looks like one event folder of a submission: did you mean {parent}?')
-    message = (f'{pred_dir}: no prediction file matches a ground-truth image ({len(gt_keys)} images); found '
-               + ('; '.join(found) if found else 'an empty folder') + '.')
-    if hints:
-        message += ' ' + ' '.join(hints)
-    return message + (f' Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
-                      f'(e.g. {example}).')
+    return FlatGroundTruth(gt)
 
 
 def _gather_predictions(predictions, flat_gt, pred_dir=None):
@@ -534,7 +112,7 @@ def _gather_predictions(predictions, flat_gt, pred_dir=None):
     extra = 0
     for event, images in predictions.items():
         for name, boxes in images.items():
-            i = flat_gt.index.get((event, _strip_jpg(name)))
+            i = flat_gt.index.get((event, strip_jpg(name)))
             if i is None:
                 extra += 1
                 continue
@@ -694,22 +272,3 @@ def evaluate_widerface(predictions, gt, iou_thresh=IOU_THRESH, thresh_num=THRESH
         results[setting] = voc_ap(recall, precision)
         results['pr_curves'][setting] = {'precision': precision, 'recall': recall, 'thresholds': thresholds}
     return results
-
-
-def format_results(results):
-    """Three lines ``Easy   Val AP: ...`` like the official scripts print."""
-    return '\n'.join(f'{s.capitalize():<6} Val AP: {results[s]:.4f}' for s in SETTINGS)
-
-
-def dump_pr_curves(results, path, name=None):
-    """Write APs and PR curves as JSON (``tools/analysis/plot_widerface_pr.py`` reads it). NaN -> null."""
-
-    def clean(values):
-        return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
-
-    data = {'name': name, **{s: clean([results[s]])[0] for s in SETTINGS}, 'pr_curves': {
-        s: {k: clean(v) for k, v in results['pr_curves'][s].items()} for s in SETTINGS}}
-    parent = osp.dirname(osp.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(data, f)

@@ -14,8 +14,10 @@ from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
 from mmdet_face.utils.output_file import check_output_folder
-from ..functional.widerface import (SETTINGS, _FlatGT, dump_pr_curves, evaluate_widerface, load_ground_truth,
-                                    write_submission)
+from ..functional.widerface import SETTINGS, FlatGroundTruth, evaluate_widerface
+from ..functional.widerface_gt_mat import load_ground_truth
+from ..functional.widerface_report import dump_pr_curves
+from ..functional.widerface_submission import write_submission
 
 
 def _field(obj, key, default=None):
@@ -128,7 +130,7 @@ class WiderFaceMetric(BaseMetric):
                     ground_truth['settings'][s].setdefault(res['event'], {})[res['name']] = keep
         if self.gt_dir is not None:
             if self._flat_gt is None:
-                self._flat_gt = _FlatGT(load_ground_truth(self.gt_dir))
+                self._flat_gt = FlatGroundTruth(load_ground_truth(self.gt_dir))
             gt = self._flat_gt
         else:
             gt = ground_truth

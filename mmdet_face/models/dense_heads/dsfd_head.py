@@ -35,7 +35,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
-from mmdet_face.models.losses.multibox_loss import multibox_loss
+from mmdet_face.models.utils.ssd_multibox import multibox_loss
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 
@@ -248,7 +248,7 @@ class DSFDHead(FaceHeadMixin, BaseDenseHead):
                      batch_img_metas: List[dict],
                      batch_gt_instances_ignore: Optional[List[InstanceData]] = None,
                      first_shot_preds: Optional[Tuple[List[Tensor], List[Tensor]]] = None) -> dict:
-        """Per shot, :func:`~mmdet_face.models.losses.multibox_loss.multibox_loss` (IoU-0.4 matching with the
+        """Per shot, :func:`~mmdet_face.models.utils.ssd_multibox.multibox_loss` (IoU-0.4 matching with the
         best prior forced, softmax CE on positives + 3:1 hard negatives, smooth-L1 on SSD deltas, both divided by
         the shot's positives).
 

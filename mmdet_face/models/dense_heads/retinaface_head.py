@@ -24,7 +24,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
-from mmdet_face.models.losses.multibox_loss import hard_negative_mining
+from mmdet_face.models.utils.ssd_multibox import hard_negative_mining
 from mmdet_face.registry import MODELS
 
 

@@ -1,4 +1,7 @@
+from .build import build_face_detector
 from .complexity import get_model_complexity
 from .nms import sweep_batched_nms
+from .ssd_multibox import hard_negative_mining, match_priors, multibox_loss
 
-__all__ = ['get_model_complexity', 'sweep_batched_nms']
+__all__ = ['build_face_detector', 'get_model_complexity', 'hard_negative_mining', 'match_priors', 'multibox_loss',
+           'sweep_batched_nms']

@@ -7,11 +7,14 @@ and multiplied by 0.75 to get VGA (640x480); we count at the requested shape dir
 number since 480 and 640 are multiples of the largest stride (32). Parameters are all trainable tensors,
 BN/GN weights and biases and ``Scale`` factors included (BN running statistics are buffers, not counted).
 """
+import os
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import get_model_complexity_info
+
+from .build import build_face_detector
 
 
 class _DummyForward(nn.Module):
@@ -29,8 +32,8 @@ def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640
     """Count parameters and FLOPs (MACs, see the module docstring) of a detector on one image.
 
     Args:
-        model_or_config: A built detector (with ``_forward``), or a config path / ``Config`` to build one from
-            (:func:`mmdet_face.apis.inference.init_face_detector`).
+        model_or_config: A built detector (with ``_forward``), or a ``Config`` to build one from
+            (:func:`mmdet_face.models.utils.build.build_face_detector`, as the API builds it).
         input_shape: ``(H, W)`` of the input, VGA ``(480, 640)`` by default.
 
     Returns:
@@ -39,8 +42,11 @@ def get_model_complexity(model_or_config, input_shape: Sequence[int] = (480, 640
     if isinstance(model_or_config, nn.Module):
         model = model_or_config
     else:
-        from mmdet_face.apis.inference import init_face_detector  # not at import time: apis imports models
-        model = init_face_detector(model_or_config)
+        if isinstance(model_or_config, (str, os.PathLike)):  # the package receives objects; tools read files
+            raise TypeError(f'get_model_complexity takes a built detector or an mmengine Config, got the path '
+                            f'{os.fspath(model_or_config)!r}: read it first (mmengine.Config.fromfile, or '
+                            'mmdet_face.apis.inference.load_config for errors that name the file and line)')
+        model = build_face_detector(model_or_config)
     if len(input_shape) == 1:
         input_shape = (input_shape[0], input_shape[0])
     was_training = model.training

@@ -17,7 +17,8 @@ Per shot, with priors (anchors) ``(P, 4)`` and per-image faces:
    positives plus negatives, the release's normalisation is what was trained). A batch without positives gives
    zero losses that still reach every prediction (so distributed training sees the same graph everywhere).
 
-These are plain functions of tensors and the assigner / coder objects, so each step can be checked by hand.
+These are plain functions of tensors and the assigner / coder objects (not registered loss modules), so each step
+can be checked by hand; the DSFD head uses all three, the RetinaFace head the hard-negative mining.
 """
 from typing import List, Optional, Sequence, Tuple
 

@@ -13,7 +13,8 @@ key for key and shape for shape, so an SCRFD, RetinaFace or release-layout file 
 
 What stays: every other weight, unchanged, and the checkpoint's ``meta`` (plus what was dropped). A checkpoint
 without first-shot weights (already published, or trained without a first shot) is written the same way, minus the
-optimizer; the log line says that nothing was dropped.
+optimizer; the log line says that nothing was dropped. The written ``meta['dsfd_publish']`` keeps the name of the
+command (``tools/model_converters/dsfd_publish.py``) that published checkpoints already carry.
 """
 import os
 import os.path as osp

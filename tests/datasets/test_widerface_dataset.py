@@ -1,11 +1,12 @@
-"""RetinaFaceDataset: both annotation formats, ignore boxes, min_size, filtering, and every malformed input."""
+"""WiderFaceDataset: both annotation formats, ignore boxes, min_size, filtering, and every malformed input."""
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from mmdet_face.datasets import RetinaFaceDataset
+from mmdet_face.datasets import WiderFaceDataset
 
 LABELV2 = """\
 # 0--Parade/a.jpg 100 80
@@ -45,7 +46,7 @@ def data_root(tmp_path):
 
 
 def _dataset(root, ann_file='labelv2.txt', **kwargs):
-    return RetinaFaceDataset(ann_file=ann_file, data_root=str(root), pipeline=[], **kwargs)
+    return WiderFaceDataset(ann_file=ann_file, data_root=str(root), pipeline=[], **kwargs)
 
 
 def test_labelv2_fields(data_root):
@@ -155,3 +156,28 @@ def test_labelv2_header_without_size_reads_image(data_root):
     # path-only headers and 4-number lines could also be RetinaFace's label.txt (x y w h): say which
     info = _dataset(data_root, ann_file='nosize.txt', ann_format='labelv2').get_data_info(0)
     assert (info['width'], info['height']) == (64, 48)
+
+
+def test_deprecated_name_builds_the_same_dataset_and_warns_once(data_root, monkeypatch):
+    """Configs dumped by earlier versions name 'RetinaFaceDataset': it still builds a WiderFaceDataset, warning
+    once with the name to write; our configs name WiderFaceDataset."""
+    import warnings
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmdet_face.datasets.widerface as widerface
+    from mmdet_face.registry import DATASETS
+    init_default_scope('mmdet_face')
+    monkeypatch.setattr(widerface, '_warned_deprecated_name', [])
+    cfg = dict(ann_file='labelv2.txt', data_root=str(data_root), pipeline=[])
+    with pytest.warns(FutureWarning, match="write type='WiderFaceDataset'"):
+        old = DATASETS.build(dict(cfg, type='RetinaFaceDataset'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        DATASETS.build(dict(cfg, type='RetinaFaceDataset'))  # once only
+        new = DATASETS.build(dict(cfg, type='WiderFaceDataset'))
+    assert isinstance(old, WiderFaceDataset) and type(new) is WiderFaceDataset
+    assert old.get_data_info(0)['instances'] == new.get_data_info(0)['instances']
+    base = Config.fromfile(str(Path(__file__).resolve().parents[2] / 'configs/_base_/datasets/widerface.py'))
+    assert base.dataset_type == 'WiderFaceDataset'

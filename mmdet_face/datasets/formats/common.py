@@ -1,0 +1,88 @@
+"""What the text annotation readers share: the file as UTF-8 lines (a leading byte-order mark is dropped; another
+encoding is an error naming the line), numbers and value checks that name the file and line of a bad value, and the
+five-landmark ``x y flag`` triplets."""
+import math
+from typing import Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from mmdet_face.keypoints import NUM_KEYPOINTS
+
+LANDMARK_FLAGS = (0.0, 1.0, -1.0)
+
+
+def read_lines(path: str) -> List[str]:
+    """The file's lines as text (UTF-8; a leading byte-order mark is dropped, line ends removed)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data.startswith(b'\xef\xbb\xbf'):
+        data = data[3:]
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        lineno = data.count(b'\n', 0, e.start) + 1
+        column = e.start - (data.rfind(b'\n', 0, e.start) + 1) + 1
+        raise ValueError(f'{path}:{lineno}: expected UTF-8 text, got the byte 0x{data[e.start]:02x} at column '
+                         f'{column} ({e.reason}); re-save the file as UTF-8') from None
+    return text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
+
+
+def content_lines(lines: Sequence[str]) -> Iterator[Tuple[int, str]]:
+    """``(1-based line number, stripped line)`` of the non-blank lines of :func:`read_lines`' output."""
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if line:
+            yield lineno, line
+
+
+def numbers(tokens: Sequence[str], path: str, lineno: int, expected: str) -> List[float]:
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        raise ValueError(f'{path}:{lineno}: expected {expected}, got non-numeric values {" ".join(tokens)!r}') \
+            from None
+
+
+def check_finite(values: Sequence[float], names: Sequence[str], path: str, lineno: int) -> None:
+    for value, name in zip(values, names):
+        if not math.isfinite(value):
+            raise ValueError(f'{path}:{lineno}: expected a finite number for {name}, got {value}')
+
+
+def check_box(x1, y1, x2, y2, path, lineno):
+    check_finite((x1, y1, x2, y2), ('box x1', 'box y1', 'box x2', 'box y2'), path, lineno)
+    if x2 < x1 or y2 < y1:
+        raise ValueError(f'{path}:{lineno}: expected a box with non-negative width and height, got '
+                         f'x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g}')
+
+
+def xywh_to_xyxy(x, y, w, h, path, lineno) -> np.ndarray:
+    check_finite((x, y, w, h), ('box x', 'box y', 'box width', 'box height'), path, lineno)
+    if w < 0 or h < 0:
+        raise ValueError(f'{path}:{lineno}: expected non-negative box width and height, got w={w:g} h={h:g}')
+    return np.array([x, y, x + w, y + h], dtype=np.float32)
+
+
+def landmarks(values: Sequence[float], path: str, lineno: int) -> Tuple[np.ndarray, np.ndarray]:
+    """15 numbers ``x y flag`` x 5 -> keypoints (5, 2), weights (5,) (flag -1: weight 0, coordinates 0)."""
+    keypoints = np.zeros((NUM_KEYPOINTS, 2), dtype=np.float32)
+    weights = np.zeros(NUM_KEYPOINTS, dtype=np.float32)
+    for k in range(NUM_KEYPOINTS):
+        x, y, flag = values[3 * k:3 * k + 3]
+        check_finite((x, y, flag), (f'landmark {k + 1} x', f'landmark {k + 1} y', f'landmark {k + 1} flag'),
+                      path, lineno)
+        if flag not in LANDMARK_FLAGS:
+            raise ValueError(f'{path}:{lineno}: expected landmark {k + 1} flag 0, 1 (annotated) or -1 (no '
+                             f'landmark), got {flag:g}')
+        if flag != -1:
+            keypoints[k] = (x, y)
+            weights[k] = 1.0
+    return keypoints, weights
+
+
+def empty_landmarks() -> Tuple[np.ndarray, np.ndarray]:
+    return np.zeros((NUM_KEYPOINTS, 2), dtype=np.float32), np.zeros(NUM_KEYPOINTS, dtype=np.float32)
+
+
+def header_tokens(line: str) -> List[str]:
+    return line[1:].split()

@@ -1,0 +1,48 @@
+"""The format is detected from the content (:func:`detect_format`) or forced with ``ann_format``. labelv2 and
+``label.txt`` both use ``#`` headers but differ in their box convention (``x1 y1 x2 y2`` vs ``x y w h``): a header
+with a size or a face line of 5 or 19 numbers means labelv2, a face line of 20 numbers means ``label.txt``. A file
+with path-only headers whose face lines all have 4 numbers could be either, so it is an error unless
+``ann_format`` says which.
+"""
+from mmdet_face.keypoints import NUM_KEYPOINTS
+
+from .common import content_lines, header_tokens, read_lines
+from .labelv2 import parse_labelv2
+from .retinaface_label_txt import parse_retinaface_gt
+from .wider_bbx_gt import parse_wider_gt
+
+ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt')
+PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt)
+
+
+def detect_format(path: str) -> str:
+    """The annotation format of ``path``: ``'labelv2'``, ``'retinaface_gt'`` or ``'wider_gt'``.
+
+    No ``#`` header on the first non-empty line: ``'wider_gt'``. With ``#`` headers: a header with width and height
+    or a face line of 5 or 19 numbers means ``'labelv2'``; a face line of 20 numbers means ``'retinaface_gt'``.
+    Path-only headers with only 4-number face lines are ambiguous (``x1 y1 x2 y2`` or ``x y w h``): ``ValueError``
+    asking for ``ann_format``. A file without any face line (or an empty file) is ``'labelv2'``.
+    """
+    lines = read_lines(path)
+    first = next(content_lines(lines), None)
+    if first is None:
+        return 'labelv2'
+    if not first[1].startswith('#'):
+        return 'wider_gt'
+    four_lineno = None
+    for lineno, line in content_lines(lines):
+        n = len(header_tokens(line)) if line.startswith('#') else len(line.split())
+        if line.startswith('#'):
+            if n == 3:
+                return 'labelv2'
+        elif n in (5, 4 + 3 * NUM_KEYPOINTS):
+            return 'labelv2'
+        elif n == 4 + 3 * NUM_KEYPOINTS + 1:
+            return 'retinaface_gt'
+        elif n == 4 and four_lineno is None:
+            four_lineno = lineno
+    if four_lineno is None:
+        return 'labelv2'  # no face line of a known length: the labelv2 parser reports the file's problems
+    raise ValueError(f'{path}: cannot tell the format: the headers hold only an image path and every face line has '
+                     f'4 numbers (e.g. line {four_lineno}), which is "x1 y1 x2 y2" in labelv2 but "x y w h" in '
+                     "RetinaFace's label.txt; pass ann_format='labelv2' or ann_format='retinaface_gt'")

@@ -1,0 +1,39 @@
+"""The checks the datasets and data tools make on an image file: its decoded size from the header, and why it
+cannot be read or decoded."""
+from typing import Optional, Tuple
+
+
+class UnreadableImageError(ValueError):
+    """An image listed in the annotations cannot be read or decoded (the message names its path)."""
+
+
+def image_size(img_path: str) -> Tuple[int, int]:
+    """``(width, height)`` of the image as decoders return it: an EXIF orientation that turns the image by 90
+    degrees (cv2 and mmcv apply it) swaps the stored size."""
+    from PIL import Image  # reads the header only
+    with Image.open(img_path) as img:
+        width, height = img.size
+        try:
+            orientation = img.getexif().get(0x0112, 1)
+        except Exception:  # a broken EXIF block: decoders ignore it too
+            orientation = 1
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def image_problem(img_path: str, backend_args: Optional[dict] = None) -> Optional[str]:
+    """Why ``img_path`` cannot be read or decoded as a colour image, or ``None`` if it can."""
+    import mmcv
+    from mmengine import fileio
+    try:
+        data = fileio.get(img_path, backend_args=backend_args)
+    except Exception as e:
+        return f'cannot be read ({type(e).__name__}: {e})'
+    if len(data) == 0:
+        return 'is empty (0 bytes)'
+    try:
+        img = mmcv.imfrombytes(data, flag='color')
+    except Exception as e:
+        return f'cannot be decoded as an image ({len(data)} bytes; {type(e).__name__}: {str(e).strip()})'
+    if img is None:
+        return f'cannot be decoded as an image ({len(data)} bytes, not a readable JPEG/PNG/...)'
+    return None

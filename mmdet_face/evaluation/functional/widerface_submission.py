@@ -1,0 +1,196 @@
+"""WIDER FACE submission folders: ``<event>/<image_name>.txt``, each holding the image name, the box count, then
+``x y w h score`` lines (the layout the official kit's ``read_pred.m`` reads); reading, writing, and saying why a
+folder matches no ground-truth image. numpy only.
+"""
+import os
+import os.path as osp
+
+import numpy as np
+
+__all__ = ['read_pred_file', 'read_submission', 'write_submission', 'describe_unmatched_submission', 'strip_jpg']
+
+
+def read_pred_file(path):
+    """Read one submission file: image name line, box count line, then ``x y w h score`` lines.
+
+    Extra columns after the fifth are ignored (as ``read_pred.m`` does); blank lines after the boxes are allowed.
+
+    Returns:
+        np.ndarray: ``(N, 5)`` float64 ``[x, y, w, h, score]`` in file order.
+
+    Raises:
+        ValueError: naming the file and the 1-based line when the file is not UTF-8 text, the count is not an
+            integer, disagrees with the number of box lines, or a box line does not hold 5 numbers.
+    """
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as err:
+        line = data.count(b'\n', 0, err.start) + 1
+        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
+                         'expected a text submission file: the image name, the box count, then "x y w h score" '
+                         'lines') from None
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
+    count_text = lines[1].strip()
+    try:
+        count = float(count_text)
+        if count != int(count) or count < 0:
+            raise ValueError
+        count = int(count)
+    except (ValueError, OverflowError):
+        raise ValueError(f'{path}:2: expected the number of boxes (a non-negative integer), got {lines[1]!r}')
+    box_lines = lines[2:]
+    while box_lines and not box_lines[-1].strip():
+        box_lines.pop()
+    if len(box_lines) != count:
+        raise ValueError(f'{path}:2: the file says {count} boxes but has {len(box_lines)} box line(s) '
+                         f'(lines 3-{len(lines)})')
+    if count == 0:
+        return np.zeros((0, 5), np.float64)
+    rows = [line.replace(',', ' ').split() for line in box_lines]
+    for i, row in enumerate(rows):
+        if len(row) < 5:
+            raise ValueError(f'{path}:{i + 3}: expected "x y w h score", got {box_lines[i]!r}')
+    try:
+        return np.array([row[:5] for row in rows], dtype=np.float64)
+    except ValueError:
+        for i, row in enumerate(rows):
+            try:
+                [float(v) for v in row[:5]]
+            except ValueError:
+                raise ValueError(f'{path}:{i + 3}: expected 5 numbers "x y w h score", got {box_lines[i]!r}')
+        raise
+
+
+def read_submission(pred_dir):
+    """Read a submission folder ``<event>/<image_name>.txt`` into ``{event: {image_name: (N, 5) array}}``.
+
+    Like ``read_pred.m``, the image is identified by the file's path (event folder + file stem); the first line of
+    each file is not used.
+    """
+    if not osp.isdir(pred_dir):
+        raise FileNotFoundError(f'submission folder not found: {pred_dir}')
+    preds = {}
+    for event in sorted(os.listdir(pred_dir)):
+        event_dir = osp.join(pred_dir, event)
+        if not osp.isdir(event_dir):
+            continue
+        images = {}
+        for fname in sorted(os.listdir(event_dir)):
+            if fname.endswith('.txt'):
+                images[fname[:-4]] = read_pred_file(osp.join(event_dir, fname))
+        preds[event] = images
+    return preds
+
+
+def write_submission(out_dir, predictions):
+    """Write ``{event: {image_name: (N, 5) [x, y, w, h, score]}}`` as a submission folder under ``out_dir``.
+
+    Numbers are written with Python's shortest round-trip repr, so reading the folder back gives the same floats
+    (and the same AP) as evaluating ``predictions`` directly.
+    """
+    for event, images in predictions.items():
+        event_dir = osp.join(out_dir, event)
+        os.makedirs(event_dir, exist_ok=True)
+        for name, boxes in images.items():
+            name = strip_jpg(name)
+            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+            lines = [name, str(len(boxes))]
+            lines += [' '.join(map(repr, row)) for row in boxes.tolist()]
+            with open(osp.join(event_dir, name + '.txt'), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+
+
+def strip_jpg(name):
+    name = osp.basename(str(name))
+    return name[:-4] if name.lower().endswith('.jpg') else name
+
+
+def _count_files(entries):
+    """``'12 .jpg files, 1 .json file'`` for a list of file names (by extension, most frequent first)."""
+    counts = {}
+    for name in entries:
+        ext = osp.splitext(name)[1].lower() or '(no extension)'
+        counts[ext] = counts.get(ext, 0) + 1
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ', '.join(f'{n} {ext} file{"s" if n > 1 else ""}' for ext, n in order)
+
+
+def _folder_entries(path):
+    """(sorted folder names, sorted file names) directly in ``path``; ([], []) when it cannot be listed."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return [], []
+    folders = sorted(e.name for e in entries if e.is_dir())
+    files = sorted(e.name for e in entries if not e.is_dir())
+    return folders, files
+
+
+def _submissions_below(pred_dir, gt_events, depth=3, max_folders=500, max_found=3):
+    """Folders up to ``depth`` levels below ``pred_dir`` that hold a folder named after a ground-truth event
+    (breadth first; at most ``max_folders`` folders are listed, so a wrong, large folder is not searched whole)."""
+    found, level, listed = [], [pred_dir], 0
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            for name in _folder_entries(folder)[0]:
+                sub = osp.join(folder, name)
+                listed += 1
+                if listed > max_folders or len(found) >= max_found:
+                    return found
+                if any(inner in gt_events for inner in _folder_entries(sub)[0]):
+                    found.append(sub)
+                else:
+                    below.append(sub)
+        level = below
+    return found
+
+
+def describe_unmatched_submission(pred_dir, gt_keys):
+    """Why the folder ``pred_dir`` scores no ground-truth image: what it holds, where a submission seems to be
+    instead (one level down, or ``pred_dir`` being one event folder), and the layout expected.
+
+    Args:
+        pred_dir (str): the submission folder read.
+        gt_keys (list): ``(event, image_name)`` of the ground-truth images.
+    """
+    gt_events = {event for event, _ in gt_keys}
+    example = '{}/{}.txt'.format(*gt_keys[0]) if gt_keys else '<event>/<image>.txt'
+    folders, files = _folder_entries(pred_dir)
+    found = []
+    if files:
+        found.append(f'{_count_files(files)} directly in it')
+    if folders:
+        events = [f for f in folders if f in gt_events]
+        inner = [name for folder in folders for name in _folder_entries(osp.join(pred_dir, folder))[1]]
+        what = f'{len(folders)} folder{"s" if len(folders) > 1 else ""} ({", ".join(folders[:3])}' + \
+            (', ...)' if len(folders) > 3 else ')')
+        if events:
+            what += f' ({len(events)} named like ground-truth events)'
+        found.append(what + (f' holding {_count_files(inner)}' if inner else ' holding no files directly'))
+        txt = [f'{folder}/{name[:-4]}' for folder in events for name in _folder_entries(osp.join(pred_dir, folder))[1]
+               if name.endswith('.txt')]
+        if not events and any(name.endswith('.txt') for name in inner):
+            found.append(f'but no folder is named after a ground-truth event (e.g. found {folders[0]}, expected '
+                         f'{example.split("/")[0]})')
+        if txt:
+            found.append(f'but no .txt file is named after a ground-truth image of its event (e.g. found {txt[0]}.txt, '
+                         f'expected names like {example})')
+    hints = []
+    for sub in _submissions_below(pred_dir, gt_events):
+        levels = len(osp.relpath(sub, pred_dir).split(os.sep))
+        hints.append(f'Found event folders {"one level" if levels == 1 else f"{levels} levels"} down in {sub}: did '
+                     f'you mean {sub}?')
+    if osp.basename(osp.normpath(pred_dir)) in gt_events and any(f.endswith('.txt') for f in files):
+        parent = osp.dirname(osp.normpath(pred_dir)) or '.'
+        hints.append(f'{pred_dir} looks like one event folder of a submission: did you mean {parent}?')
+    message = (f'{pred_dir}: no prediction file matches a ground-truth image ({len(gt_keys)} images); found '
+               + ('; '.join(found) if found else 'an empty folder') + '.')
+    if hints:
+        message += ' ' + ' '.join(hints)
+    return message + (f' Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
+                      f'(e.g. {example}).')
