@@ -18,8 +18,8 @@ HEAD_DEFAULTS = dict(dw_conv=False, strides_share=True, cls_reg_share=True, scal
 
 def read_config(path):
     """A config the search reads (space file, template, candidate): the package's reader, every failure a
-    ``ValueError`` (:class:`mmdet_face.engine.config_file.ConfigFileError`) naming the file (and the line)."""
-    from mmdet_face.engine.config_file import read_config as read_config_file
+    ``ValueError`` (:class:`mmdet_face.utils.config_file.ConfigFileError`) naming the file (and the line)."""
+    from mmdet_face.utils.config_file import read_config as read_config_file
     return read_config_file(path, name_any_error=True)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # These modules call many tools, but only with bad options or a broken config (each checks one error message).
-ARGUMENT_CHECKS_ONLY = {'tests/tools/test_numeric_options.py', 'tests/engine/test_config_file.py'}
+ARGUMENT_CHECKS_ONLY = {'tests/tools/test_numeric_options.py', 'tests/utils/test_config_file.py'}
 
 # launcher: the entry points that run it (each execs "$TOOLS/<launcher>")
 RUN_THROUGH = {

@@ -12,12 +12,12 @@ import torch
 
 def load_config(config, cfg_options: Optional[dict] = None):
     """A ``Config`` from a path (``str`` / ``PathLike``) or a copy of a ``Config``, with ``cfg_options`` merged.
-    Errors in the config's files are :class:`mmdet_face.engine.config_file.ConfigFileError` (a ``ValueError``)
+    Errors in the config's files are :class:`mmdet_face.utils.config_file.ConfigFileError` (a ``ValueError``)
     naming the file and line; ``cfg_options`` are checked as ``--cfg-options`` are
-    (:func:`mmdet_face.engine.config_file.merge_cfg_options`)."""
+    (:func:`mmdet_face.utils.config_file.merge_cfg_options`)."""
     from mmengine.config import Config
 
-    from mmdet_face.engine.config_file import merge_cfg_options, read_config
+    from mmdet_face.utils.config_file import merge_cfg_options, read_config
     if isinstance(config, (str, os.PathLike)):
         cfg = read_config(config)
     elif isinstance(config, Config):

@@ -126,11 +126,11 @@ def float_in(low: float, high: float, low_open: bool = False, high_open: bool = 
 
 def read_tool_config(config: str, cfg_options=None):
     """The config file a tool was given, with ``--cfg-options`` merged
-    (:func:`mmdet_face.engine.config_file.merge_cfg_options`: a misspelt key, or an override that would change
+    (:func:`mmdet_face.utils.config_file.merge_cfg_options`: a misspelt key, or an override that would change
     nothing that runs, is refused). A config that cannot be read (a syntax error in it or in a ``_base_`` file, a
     missing ``_base_`` file, an exception in its code: the message names the file and line), a missing file or a
     refused override ends the tool with ``error: ...`` on stderr, without a traceback, before anything is built."""
-    from mmdet_face.engine.config_file import CfgOptionsError, ConfigFileError, merge_cfg_options, read_config
+    from mmdet_face.utils.config_file import CfgOptionsError, ConfigFileError, merge_cfg_options, read_config
     try:
         return merge_cfg_options(read_config(config), cfg_options)
     except (ConfigFileError, CfgOptionsError, FileNotFoundError) as err:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mmdet_face.engine.config_file import ConfigFileError, read_config
+from mmdet_face.utils.config_file import ConfigFileError, read_config
 from tests.helpers.tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from mmdet_face.engine import config_file as cf
-from mmdet_face.engine.config_file import CfgOptionsError, expand_cfg_options, merge_cfg_options
+from mmdet_face.utils import config_file as cf
+from mmdet_face.utils.config_file import CfgOptionsError, expand_cfg_options, merge_cfg_options
 from tests.helpers.tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
