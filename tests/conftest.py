@@ -1,18 +1,7 @@
-import os
-from pathlib import Path
-
+"""Fixtures and hooks only (pytest finds fixtures here); what tests import lives in ``tests/helpers/``."""
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get('MMDET_FACE_SHARED', REPO_ROOT.parent / 'shared'))
-
-
-def shared_path(*parts):
-    """Path inside ../shared, or skip the calling test cleanly when it is absent."""
-    path = SHARED_DIR.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f'{path} is not available on this machine')
-    return path
+from tests.helpers.paths import SHARED_ABSENT, shared_path
 
 
 @pytest.fixture
@@ -28,7 +17,7 @@ def pytest_terminal_summary(terminalreporter):
     """Say at the end which tests did not run because ../shared (real photos, released weights, the official
     ground truth) is absent: a green run without them has not checked parity with the releases."""
     missing = [report for report in terminalreporter.stats.get('skipped', [])
-               if 'is not available on this machine' in str(report.longrepr)]
+               if SHARED_ABSENT in str(report.longrepr)]
     if not missing:
         return
     terminalreporter.section('tests that need ../shared and did not run')

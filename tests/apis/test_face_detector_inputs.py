@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmdet_face.apis.face_detector import FaceDetector, _jpeg_is_complete, read_image
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')

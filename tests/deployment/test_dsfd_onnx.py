@@ -12,7 +12,7 @@ import torch
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment.dsfd_onnx_export import DSFDExportWrapper, export_dsfd_onnx
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')

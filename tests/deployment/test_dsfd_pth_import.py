@@ -17,7 +17,7 @@ import torch
 from mmdet_face.deployment.dsfd_pth_import import (convert_dsfd_checkpoint, convert_dsfd_state_dict, convert_key,
                                                    load_release_checkpoint)
 from mmdet_face.utils.output_file import OutputExistsError
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 TOOL = REPO_ROOT / 'tools/model_converters/dsfd_pth2mmdet.py'

@@ -11,7 +11,7 @@ from mmdet_face.deployment import (SCRFDOnnxMismatch, convert_scrfd_onnx, export
                                    load_scrfd_onnx_weights)
 from mmdet_face.deployment.onnx_export import torch_outputs
 from mmdet_face.deployment.scrfd_onnx_export import SCRFDExportWrapper
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')

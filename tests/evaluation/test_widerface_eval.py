@@ -11,6 +11,7 @@ import pytest
 
 from mmdet_face.evaluation.functional import widerface as wf
 from mmdet_face.evaluation.functional.widerface_reference import kit_evaluation
+from tests.helpers.paths import shared_path
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -60,13 +61,8 @@ def _tiny(preds):
 
 @pytest.fixture(scope='module')
 def real_gt():
-    # as conftest.shared_path (module scope, so the 0.5 s load happens once)
-    from pathlib import Path
-    shared = Path(os.environ.get('MMDET_FACE_SHARED', Path(__file__).resolve().parents[2].parent / 'shared'))
-    path = shared / 'widerface_gt'
-    if not path.exists():
-        pytest.skip(f'{path} is not available on this machine')
-    return wf.load_ground_truth(str(path))
+    # module scope, so the 0.5 s load happens once
+    return wf.load_ground_truth(str(shared_path('widerface_gt')))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 from tests.helpers.release import reference_threads, require_reference, run_reference
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'

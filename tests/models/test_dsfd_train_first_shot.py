@@ -24,7 +24,7 @@ from mmdet_face.apis.checkpoint import CheckpointMismatchError, compare_state_di
 from mmdet_face.deployment.dsfd_publish import is_first_shot_key, publish_dsfd_checkpoint, strip_first_shot
 from mmdet_face.utils.output_file import OutputExistsError
 from mmdet_face.registry import MODELS
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs'
 TOY_CONFIG = str(CONFIGS / 'toy/dsfd_toy.py')

@@ -16,8 +16,8 @@ from mmdet_face.apis.face_detector import FaceDetector
 from mmdet_face.models.task_modules.retinaface_coder import RetinaFaceBoxCoder
 from mmdet_face.models.test_time_augs import FaceTTAModel
 from mmdet_face.models.test_time_augs.dsfd_release_tta import VIEW_TEST_CFG, DSFDReleaseTTAModel
-from tests.conftest import REPO_ROOT, shared_path
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.paths import REPO_ROOT, shared_path
+from tests.helpers.small_dsfd import small_dsfd_config
 
 TOY = REPO_ROOT / 'configs' / 'toy'
 # family -> (config, whether its head predicts landmarks)

@@ -8,7 +8,7 @@ import torch
 
 from mmdet_face.utils.output_file import (OutputExistsError, OutputIsInputError, atomic_output,
                                                check_not_inside, check_output_path)
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 onnx = pytest.importorskip('onnx')
 

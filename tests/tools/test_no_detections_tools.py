@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 from tests.helpers.tools import load_tool
 
 sys.path.insert(0, str(REPO_ROOT / 'tools'))

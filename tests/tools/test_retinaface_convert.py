@@ -8,7 +8,7 @@ import torch
 from mmdet_face.deployment.retinaface_pth_import import (MOBILENET, RESNET50, check_release_state, convert_key,
                                                          convert_retinaface_checkpoint, convert_retinaface_state_dict,
                                                          detect_release, read_release_checkpoint, release_layout)
-from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 
 CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'
 

@@ -1,0 +1,28 @@
+"""The layout of ``tests/`` a contributor relies on: test files import shared code from ``tests/helpers/``, never
+from ``conftest.py`` (which pytest imports under a name of its own choosing, so an import of it can load a second
+copy), and ``conftest.py`` defines each pytest hook once."""
+import ast
+import re
+
+from tests.helpers.paths import REPO_ROOT
+
+TESTS = REPO_ROOT / 'tests'
+IMPORTS_CONFTEST = re.compile(r'^\s*(from\s+(tests\.)?conftest\s+import|import\s+(tests\.)?conftest\b)', re.M)
+
+
+def _conftest_importers(root):
+    return sorted(str(path.relative_to(root)) for path in root.rglob('*.py')
+                  if path.name != 'conftest.py' and IMPORTS_CONFTEST.search(path.read_text(encoding='utf-8')))
+
+
+def test_no_test_file_imports_conftest():
+    assert _conftest_importers(TESTS) == []
+
+
+def test_the_check_finds_an_import_of_conftest(tmp_path):
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'test_a.py').write_text('import os\nfrom tests.conftest import REPO_ROOT\n')
+    (tmp_path / 'test_b.py').write_text('import conftest\n')
+    (tmp_path / 'test_c.py').write_text('# as conftest.shared_path\nfrom tests.helpers.paths import shared_path\n')
+    assert _conftest_importers(tmp_path) == ['sub/test_a.py', 'test_b.py']
+
