@@ -9,10 +9,6 @@ def widerface_gt_dir():
     return shared_path('widerface_gt')
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: takes more than ~30 s on a 2-core CPU')
-
-
 def pytest_terminal_summary(terminalreporter):
     """Say at the end which tests did not run because ../shared (real photos, released weights, the official
     ground truth) is absent: a green run without them has not checked parity with the releases."""
@@ -28,14 +24,14 @@ def pytest_terminal_summary(terminalreporter):
                                 'shared folder to run them.')
 
 
-def _register_dist_marker(config):
-    config.addinivalue_line('markers', 'dist: starts real distributed processes (torchrun / stand-in srun, 2 ranks, '
-                            'gloo on CPU); part of the default suite, select or skip with -m dist / -m "not dist"')
+# the markers tests/ uses, registered here only (pytest.ini has --strict-markers: an unknown marker is an error)
+MARKERS = {
+    'slow': 'takes more than ~30 s on a 2-core CPU',
+    'dist': 'starts real distributed processes (torchrun / stand-in srun, 2 ranks, gloo on CPU); part of the default '
+            'suite, select or skip with -m dist / -m "not dist"',
+}
 
 
-_pytest_configure_before_dist = pytest_configure
-
-
-def pytest_configure(config):  # noqa: F811  (appended: the markers above plus 'dist')
-    _pytest_configure_before_dist(config)
-    _register_dist_marker(config)
+def pytest_configure(config):
+    for name, description in MARKERS.items():
+        config.addinivalue_line('markers', f'{name}: {description}')

@@ -3,6 +3,8 @@ from ``conftest.py`` (which pytest imports under a name of its own choosing, so 
 copy), and ``conftest.py`` defines each pytest hook once."""
 import ast
 import re
+import subprocess
+import sys
 
 from tests.helpers.paths import REPO_ROOT
 
@@ -26,3 +28,15 @@ def test_the_check_finds_an_import_of_conftest(tmp_path):
     (tmp_path / 'test_c.py').write_text('# as conftest.shared_path\nfrom tests.helpers.paths import shared_path\n')
     assert _conftest_importers(tmp_path) == ['sub/test_a.py', 'test_b.py']
 
+
+def test_conftest_defines_each_function_once():
+    tree = ast.parse((TESTS / 'conftest.py').read_text(encoding='utf-8'))
+    names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+def test_pytest_markers_lists_the_registered_markers():
+    out = subprocess.run([sys.executable, '-m', 'pytest', '--markers', '-p', 'no:cacheprovider'], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=120).stdout
+    assert '@pytest.mark.slow: takes more than' in out
+    assert '@pytest.mark.dist: starts real distributed processes' in out
