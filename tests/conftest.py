@@ -26,7 +26,8 @@ def pytest_terminal_summary(terminalreporter):
 
 # the markers tests/ uses, registered here only (pytest.ini has --strict-markers: an unknown marker is an error)
 MARKERS = {
-    'slow': 'takes more than ~30 s on a 2-core CPU',
+    'slow': 'takes more than ~2 s on a 2-core CPU (trainings, tools run as subprocesses, distributed runs, parity '
+            'with the releases); left out of make test-fast (pytest -m "not slow"), run by make test and CI',
     'dist': 'starts real distributed processes (torchrun / stand-in srun, 2 ranks, gloo on CPU); part of the default '
             'suite, select or skip with -m dist / -m "not dist"',
 }

@@ -121,6 +121,7 @@ def _photo_or_noise():
     return img
 
 
+@pytest.mark.slow
 def test_optimized_model_matches_plain_model():
     """BN folding + channels-last change nothing but float rounding, and really happen."""
     import torch

@@ -96,6 +96,7 @@ def test_dynamic_export_runs_other_sizes_and_batches(model, tmp_path):
         _close(got[name], ref[name].detach())
 
 
+@pytest.mark.slow
 def test_export_tool_picks_the_dsfd_exporter(tmp_path):
     out = tmp_path / 'tool.onnx'
     proc = subprocess.run([sys.executable, 'tools/deployment/export_onnx.py', str(CONFIG), str(out),

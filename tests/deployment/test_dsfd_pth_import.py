@@ -181,6 +181,7 @@ def test_wrong_files_are_clear_errors(tmp_path):
         load_release_checkpoint(str(converted))
 
 
+@pytest.mark.slow
 def test_tool_refuses_an_existing_output_without_force(tmp_path):
     src = tmp_path / 'release.pth'
     sd = release_state_dict()
@@ -200,6 +201,7 @@ def test_tool_refuses_an_existing_output_without_force(tmp_path):
     assert len(torch.load(dst, weights_only=True)['state_dict']) == 1126
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage', ['missing', 'shape'])
 def test_incomplete_release_is_refused_without_config(tmp_path, damage):
     """The tool without --config checks the conversion against the release's own model (the library function

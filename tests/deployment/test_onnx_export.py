@@ -117,6 +117,7 @@ def test_static_export_declares_output_sizes(tmp_path):
         assert dims[name][0] and dims[name][1:] == [rows[int(stride)], channels[kind]]
 
 
+@pytest.mark.slow
 def test_import_searches_only_the_given_configs(tmp_path, monkeypatch):
     """A mismatch names the matching configs among ``candidate_configs``; without candidates it says only what
     differs (no search of a folder the package would have to find by itself)."""

@@ -188,6 +188,7 @@ def _official_like_model(config):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name,opset,simplify', [
     ('scrfd_500m_4xb8-640e_widerface.py', 11, True),      # MobileNet, depthwise GN head shared by strides
     ('scrfd_2.5g_4xb8-640e_widerface.py', 11, False),     # ResNet (BN folded), GN head, per-level Scale

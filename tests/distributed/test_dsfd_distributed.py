@@ -10,7 +10,7 @@ from mmdet_face.datasets.toy import make_toy_widerface
 from tests.distributed.test_distributed_runs import (PROBE_HOOK, _failure_excerpt, exits, free_port, probes, run,
                                                      run_env, small_data_config)
 
-pytestmark = pytest.mark.dist
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -109,6 +109,7 @@ sys.exit(5)
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('group', [True, False], ids=['rank', 'single_process'])
 def test_end_distributed_process(tmp_path, group):
     """A rank whose group finish_distributed ended leaves with the given code after its non-daemon threads and
@@ -163,6 +164,7 @@ sys.exit(0)
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi', 'none'])
 def test_exit_with_launcher(launcher, tmp_path):
     """A rank whose launcher process is SIGKILLed ends (exit_with_launcher); without a launcher nothing watches.

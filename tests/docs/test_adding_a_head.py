@@ -69,6 +69,7 @@ def test_loss_by_hand(tiny_head):
     assert float(losses['loss_bbox'].detach()) == pytest.approx(2.0, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_the_config_trains_and_detects(tiny_head, tmp_path):
     from mmdet_face.apis.face_detector import FaceDetector, RandomWeightsWarning
     config = tmp_path / 'tiny_head_toy.py'

@@ -106,6 +106,7 @@ def test_tools_end_with_the_message(tmp_path, relpath, entry, argv):
     assert str(info.value).startswith(f'error: {base}, line 2: SyntaxError: ')
 
 
+@pytest.mark.slow
 def test_train_tool_prints_no_traceback(tmp_path):
     base = _write(tmp_path, 'base.py', 'a = 1\nb = (\n')
     child = _write(tmp_path, 'child.py', "_base_ = ['./base.py']\n")

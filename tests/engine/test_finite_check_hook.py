@@ -42,6 +42,7 @@ randomness = dict(seed=0)
     return config
 
 
+@pytest.mark.slow
 def test_diverging_training_stops_and_saves_nothing(toy_config, tmp_path):
     work_dir = tmp_path / 'wd'
     out = subprocess.run([sys.executable, str(REPO / 'tools' / 'train.py'), str(toy_config), '--work-dir',

@@ -327,6 +327,7 @@ def test_perfect_submission_gives_the_official_perfect_aps(real_gt):
     assert res['hard'] == (31956 / 31958) * (31956 / 31957)
 
 
+@pytest.mark.slow
 def test_fast_equals_kit_reference_on_real_gt(real_gt):
     # three events (incl. the duplicate and negative-width boxes, and 0--Parade), synthetic predictions with ties
     sub = _subset_gt(real_gt, ['0--Parade', '21--Festival', '39--Ice_Skating'])

@@ -116,6 +116,7 @@ def ours(reference, tmp_path_factory):
     return init_face_detector(str(R50_CONFIG), str(dst)).eval()  # loads dst strictly again
 
 
+@pytest.mark.slow
 def test_release_modules_have_our_layouts(reference):
     """The key lists and shapes the converter checks against are the release modules' own (order included)."""
     from mmdet_face.deployment.retinaface_pth_import import release_layout

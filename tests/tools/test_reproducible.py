@@ -2,6 +2,7 @@
 weights, bit for bit, when the thread count is the same."""
 from pathlib import Path
 
+import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
@@ -20,6 +21,7 @@ def _train(config, work_dir):
         'train/loss').data[0]
 
 
+@pytest.mark.slow
 def test_two_seeded_runs_are_bit_identical(tmp_path):
     make_toy_widerface(str(tmp_path / 'data'), num_train=8, num_val=2, size=128, seed=5)
     data_root = str(tmp_path / 'data') + '/'

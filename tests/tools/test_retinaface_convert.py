@@ -63,6 +63,7 @@ def test_released_file_converts_and_loads_strictly(tmp_path):
     assert torch.equal(loaded['state_dict']['backbone.stage1.0.conv.weight'], release['body.stage1.0.0.weight'])
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     src = shared_path('real', 'weights', 'retinaface_mobilenet025.pth')
     dst = tmp_path / 'cli.pth'
@@ -185,6 +186,7 @@ def test_release_with_the_other_config_names_the_right_one(tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.slow
 def test_command_line_names_the_release(tmp_path):
     src = tmp_path / 'Resnet50_Final.pth'
     torch.save({'state_dict': _release_state(RESNET50, prefix='module.')}, src)

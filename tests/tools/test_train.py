@@ -48,6 +48,7 @@ randomness = dict(seed=0)
     return path
 
 
+@pytest.mark.slow
 def test_a_few_iterations_loss_finite_and_falling(toy_data, tmp_path):
     sys.path.insert(0, str(REPO / 'tools'))
     import train as train_tool
@@ -88,6 +89,7 @@ class KillAfterEpoch(Hook):
 """
 
 
+@pytest.mark.slow
 def test_kill_then_resume(toy_data, tmp_path):
     config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=4, augment=True)
     (tmp_path / 'killer_hook.py').write_text(KILLER_HOOK)
@@ -248,6 +250,7 @@ class WaitForGate(Hook):
 """
 
 
+@pytest.mark.slow
 def test_second_run_into_a_busy_work_dir_is_refused(toy_data, tmp_path):
     """Before: two runs started together into one work dir both exited 0, one log folder with both runs' lines, one
     run's epoch_1.pth overwritten by the other's."""
