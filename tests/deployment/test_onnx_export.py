@@ -12,10 +12,10 @@ from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import (OnnxCheckError, SCRFDOnnxMismatch, convert_scrfd_onnx, export_retinaface_onnx,
                                    export_scrfd_onnx)
 from mmdet_face.deployment.scrfd_onnx_export import ExportGroupNorm, swap_group_norms
+from tests.helpers.paths import REPO_ROOT as ROOT
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
-ROOT = Path(__file__).resolve().parents[2]
 GN_CONFIG = ROOT / 'configs' / 'scrfd' / 'scrfd_500m_4xb8-640e_widerface.py'
 SCRFD_TOY = ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 RETINA_TOY = ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'

@@ -2,15 +2,14 @@
 CPU-only machine refuses at once (with a message, not a traceback from inside torch)."""
 import os
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmdet_face.engine import dist
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 needs_no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only refusals')
 

@@ -2,7 +2,6 @@
 file, the second the config)."""
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmdet_face.registry import MODELS
+from tests.helpers.paths import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'adding_a_head.md'
 
 

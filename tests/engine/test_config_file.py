@@ -4,14 +4,12 @@ code; the tools end with that message on stderr and no traceback."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from mmdet_face.engine.config_file import ConfigFileError, read_config
+from tests.helpers.paths import REPO_ROOT as REPO
 from tests.helpers.tools import load_tool
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(folder, name, text):

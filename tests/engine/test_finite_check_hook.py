@@ -2,15 +2,14 @@
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
 from mmdet_face.engine.hooks import FiniteCheckHook, TrainingDivergedError
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 
 

@@ -4,16 +4,14 @@ tools/analysis/plot_widerface_pr.py."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mmdet_face.datasets.transforms import test_time
 from mmdet_face.evaluation.functional import widerface as wf
+from tests.helpers.paths import REPO_ROOT as ROOT
 from tests.helpers.tools import load_tool, run_tool
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 tool = load_tool('tools/test.py')

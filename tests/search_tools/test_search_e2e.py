@@ -11,8 +11,8 @@ import pytest
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 
 from search_tools import search  # noqa: E402
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
 

@@ -4,11 +4,11 @@ import os
 import shlex
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
+
 DIST = REPO / 'search_tools' / 'dist_search.sh'
 SLURM = REPO / 'search_tools' / 'slurm_search.sh'
 

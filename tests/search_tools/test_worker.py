@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from optuna.trial import TrialState  # noqa: E402
 from search_tools.study import enqueue, open_study, validate_spec, write_json_atomic  # noqa: E402
 from search_tools.training import apply_proxy, read_metrics, train_command  # noqa: E402
 from search_tools.worker import Worker  # noqa: E402
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
 

@@ -1,13 +1,11 @@
 """A seeded run is reproducible on one machine: the same data order, augmentation (in worker processes) and
 weights, bit for bit, when the thread count is the same."""
-from pathlib import Path
 
 import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
 
 
 def _train(config, work_dir):
