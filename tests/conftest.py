@@ -2,11 +2,19 @@
 import pytest
 
 from tests.helpers.paths import SHARED_ABSENT, shared_path
+from tests.helpers.toy_data import make_small_toy_set
 
 
 @pytest.fixture
 def widerface_gt_dir():
     return shared_path('widerface_gt')
+
+
+@pytest.fixture(scope='session')
+def toy_data(tmp_path_factory):
+    """The small toy WIDER FACE set (tests/helpers/toy_data.py), made once per session and shared: tests read it
+    (train on it, point configs at it); a test that changes it works on its own copy (shutil.copytree)."""
+    return make_small_toy_set(tmp_path_factory.mktemp('toy_widerface'))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -40,3 +40,15 @@ def test_pytest_markers_lists_the_registered_markers():
                          capture_output=True, text=True, timeout=120).stdout
     assert '@pytest.mark.slow: takes more than' in out
     assert '@pytest.mark.dist: starts real distributed processes' in out
+
+
+def test_fixtures_are_defined_once_for_the_whole_suite():
+    """A fixture defined again in a test module or a sub-conftest shadows the shared one (and, for toy_data, builds
+    the same toy set once more per module)."""
+    shared = {node.name for node in ast.parse((TESTS / 'conftest.py').read_text(encoding='utf-8')).body
+              if isinstance(node, ast.FunctionDef) and any('fixture' in ast.unparse(d) for d in node.decorator_list)}
+    again = sorted(f'{path.relative_to(TESTS)}::{node.name}'
+                   for path in TESTS.rglob('*.py') if path != TESTS / 'conftest.py'
+                   for node in ast.walk(ast.parse(path.read_text(encoding='utf-8')))
+                   if isinstance(node, ast.FunctionDef) and node.name in shared)
+    assert 'toy_data' in shared and again == []

@@ -9,17 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.toy import make_toy_widerface
 from tests.helpers.paths import REPO_ROOT as REPO
 
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
-
-
-@pytest.fixture(scope='module')
-def toy_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_widerface')
-    make_toy_widerface(str(root), num_train=8, num_val=4, size=160, seed=3)
-    return root
 
 
 def _write_config(path, data_root, max_epochs, augment):
