@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup search-demo
+.PHONY: demo test test-fast setup search-demo
 
 setup:
 	bash tools/setup_env.sh --tests --optional
@@ -16,6 +16,11 @@ demo:
 # Install, then the whole test suite (what CI runs).
 test: setup
 	$(PY) -m pytest tests -ra $(PYTEST_ARGS)
+
+# Install, then the edit loop's lane: every test not marked slow (the distributed runs, the trainings, the
+# end-to-end search, the parity runs against the releases are); a few minutes on 2 cores. CI runs `make test`.
+test-fast: setup
+	$(PY) -m pytest tests -ra -m "not slow" $(PYTEST_ARGS)
 
 # A toy architecture search on the CPU (search_tools/README.md): 4 candidates of 0.2 GFLOPs at 320x320 (the toy
 # SCRFD's budget) sampled, each trained 3 epochs on the toy faces, then the ranking table, the plots and the

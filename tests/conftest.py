@@ -1,18 +1,8 @@
-import os
-from pathlib import Path
-
+"""Fixtures and hooks only (pytest finds fixtures here); what tests import lives in ``tests/helpers/``."""
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get('MMDET_FACE_SHARED', REPO_ROOT.parent / 'shared'))
-
-
-def shared_path(*parts):
-    """Path inside ../shared, or skip the calling test cleanly when it is absent."""
-    path = SHARED_DIR.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f'{path} is not available on this machine')
-    return path
+from tests.helpers.paths import SHARED_ABSENT, shared_path
+from tests.helpers.toy_data import make_small_toy_set
 
 
 @pytest.fixture
@@ -20,15 +10,18 @@ def widerface_gt_dir():
     return shared_path('widerface_gt')
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: takes more than ~30 s on a 2-core CPU')
+@pytest.fixture(scope='session')
+def toy_data(tmp_path_factory):
+    """The small toy WIDER FACE set (tests/helpers/toy_data.py), made once per session and shared: tests read it
+    (train on it, point configs at it); a test that changes it works on its own copy (shutil.copytree)."""
+    return make_small_toy_set(tmp_path_factory.mktemp('toy_widerface'))
 
 
 def pytest_terminal_summary(terminalreporter):
     """Say at the end which tests did not run because ../shared (real photos, released weights, the official
     ground truth) is absent: a green run without them has not checked parity with the releases."""
     missing = [report for report in terminalreporter.stats.get('skipped', [])
-               if 'is not available on this machine' in str(report.longrepr)]
+               if SHARED_ABSENT in str(report.longrepr)]
     if not missing:
         return
     terminalreporter.section('tests that need ../shared and did not run')
@@ -39,14 +32,15 @@ def pytest_terminal_summary(terminalreporter):
                                 'shared folder to run them.')
 
 
-def _register_dist_marker(config):
-    config.addinivalue_line('markers', 'dist: starts real distributed processes (torchrun / stand-in srun, 2 ranks, '
-                            'gloo on CPU); part of the default suite, select or skip with -m dist / -m "not dist"')
+# the markers tests/ uses, registered here only (pytest.ini has --strict-markers: an unknown marker is an error)
+MARKERS = {
+    'slow': 'takes more than ~2 s on a 2-core CPU (trainings, tools run as subprocesses, distributed runs, parity '
+            'with the releases); left out of make test-fast (pytest -m "not slow"), run by make test and CI',
+    'dist': 'starts real distributed processes (torchrun / stand-in srun, 2 ranks, gloo on CPU); part of the default '
+            'suite, select or skip with -m dist / -m "not dist"',
+}
 
 
-_pytest_configure_before_dist = pytest_configure
-
-
-def pytest_configure(config):  # noqa: F811  (appended: the markers above plus 'dist')
-    _pytest_configure_before_dist(config)
-    _register_dist_marker(config)
+def pytest_configure(config):
+    for name, description in MARKERS.items():
+        config.addinivalue_line('markers', f'{name}: {description}')

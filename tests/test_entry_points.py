@@ -13,7 +13,8 @@ each with the reason.
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO_ROOT as REPO
+
 
 # These modules call many tools, but only with bad options or a broken config (each checks one error message).
 ARGUMENT_CHECKS_ONLY = {'tests/tools/test_numeric_options.py', 'tests/utils/test_config_file.py'}

@@ -6,12 +6,12 @@ import os
 import platform
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
+
 CONFIG = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='mallopt is glibc only')
 
@@ -63,6 +63,7 @@ def _probe(mode, veto=False):
     return result
 
 
+@pytest.mark.slow
 @glibc_only
 def test_face_detector_by_default_leaves_the_allocator_alone():
     result = _probe('default')
@@ -70,6 +71,7 @@ def test_face_detector_by_default_leaves_the_allocator_alone():
     assert result['header_mmapped'] is True  # glibc's own behaviour: a 24 MiB block is a fresh mmap
 
 
+@pytest.mark.slow
 @glibc_only
 def test_face_detector_opt_in_tunes_the_allocator():
     result = _probe('opt-in')
@@ -77,6 +79,7 @@ def test_face_detector_opt_in_tunes_the_allocator():
     assert result['header_mmapped'] is False  # served from the heap, reused between calls
 
 
+@pytest.mark.slow
 @glibc_only
 def test_explicit_call_tunes_and_is_idempotent():
     result = _probe('call')
@@ -84,6 +87,7 @@ def test_explicit_call_tunes_and_is_idempotent():
     assert result['header_mmapped'] is False
 
 
+@pytest.mark.slow
 @glibc_only
 @pytest.mark.parametrize('mode', ['opt-in', 'call'])
 def test_environment_vetoes_the_opt_in(mode):

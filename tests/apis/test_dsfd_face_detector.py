@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmdet_face.apis.face_detector import FaceDetector
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.small_dsfd import small_dsfd_config
 
 
 def _small_config():

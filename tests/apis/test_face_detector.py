@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mmdet_face.apis.face_detector import FaceDetections, FaceDetector
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
 KPS_CONFIG = CONFIGS / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
@@ -121,6 +121,7 @@ def _photo_or_noise():
     return img
 
 
+@pytest.mark.slow
 def test_optimized_model_matches_plain_model():
     """BN folding + channels-last change nothing but float rounding, and really happen."""
     import torch

@@ -10,7 +10,7 @@ import pytest
 
 from mmdet_face.apis.face_detector import FaceDetector, RandomWeightsWarning
 from tests.models.test_no_detections import FAMILIES, noise
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.small_dsfd import small_dsfd_config
 
 H, W = 50, 90
 

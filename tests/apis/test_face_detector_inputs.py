@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from mmdet_face.apis.face_detector import FaceDetector, _jpeg_is_complete, read_image
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
 KPS_CONFIG = REPO / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 

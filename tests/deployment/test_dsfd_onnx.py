@@ -12,7 +12,7 @@ import torch
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment.dsfd_onnx_export import DSFDExportWrapper, export_dsfd_onnx
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
@@ -96,6 +96,7 @@ def test_dynamic_export_runs_other_sizes_and_batches(model, tmp_path):
         _close(got[name], ref[name].detach())
 
 
+@pytest.mark.slow
 def test_export_tool_picks_the_dsfd_exporter(tmp_path):
     out = tmp_path / 'tool.onnx'
     proc = subprocess.run([sys.executable, 'tools/deployment/export_onnx.py', str(CONFIG), str(out),

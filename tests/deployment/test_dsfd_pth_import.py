@@ -17,7 +17,7 @@ import torch
 from mmdet_face.deployment.dsfd_pth_import import (convert_dsfd_checkpoint, convert_dsfd_state_dict, convert_key,
                                                    load_release_checkpoint)
 from mmdet_face.utils.output_file import OutputExistsError
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 TOOL = REPO_ROOT / 'tools/model_converters/dsfd_pth2mmdet.py'
@@ -181,6 +181,7 @@ def test_wrong_files_are_clear_errors(tmp_path):
         load_release_checkpoint(str(converted))
 
 
+@pytest.mark.slow
 def test_tool_refuses_an_existing_output_without_force(tmp_path):
     src = tmp_path / 'release.pth'
     sd = release_state_dict()
@@ -200,6 +201,7 @@ def test_tool_refuses_an_existing_output_without_force(tmp_path):
     assert len(torch.load(dst, weights_only=True)['state_dict']) == 1126
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage', ['missing', 'shape'])
 def test_incomplete_release_is_refused_without_config(tmp_path, damage):
     """The tool without --config checks the conversion against the release's own model (the library function

@@ -12,10 +12,10 @@ from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import (OnnxCheckError, SCRFDOnnxMismatch, convert_scrfd_onnx, export_retinaface_onnx,
                                    export_scrfd_onnx)
 from mmdet_face.deployment.scrfd_onnx_export import ExportGroupNorm, swap_group_norms
+from tests.helpers.paths import REPO_ROOT as ROOT
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
-ROOT = Path(__file__).resolve().parents[2]
 GN_CONFIG = ROOT / 'configs' / 'scrfd' / 'scrfd_500m_4xb8-640e_widerface.py'
 SCRFD_TOY = ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 RETINA_TOY = ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py'
@@ -117,6 +117,7 @@ def test_static_export_declares_output_sizes(tmp_path):
         assert dims[name][0] and dims[name][1:] == [rows[int(stride)], channels[kind]]
 
 
+@pytest.mark.slow
 def test_import_searches_only_the_given_configs(tmp_path, monkeypatch):
     """A mismatch names the matching configs among ``candidate_configs``; without candidates it says only what
     differs (no search of a folder the package would have to find by itself)."""

@@ -16,7 +16,7 @@ import torch
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment.onnx_export import torch_outputs
 from mmdet_face.deployment.retinaface_onnx_export import RetinaFaceExportWrapper, export_retinaface_onnx
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')

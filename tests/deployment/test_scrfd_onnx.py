@@ -11,7 +11,7 @@ from mmdet_face.deployment import (SCRFDOnnxMismatch, convert_scrfd_onnx, export
                                    load_scrfd_onnx_weights)
 from mmdet_face.deployment.onnx_export import torch_outputs
 from mmdet_face.deployment.scrfd_onnx_export import SCRFDExportWrapper
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
@@ -188,6 +188,7 @@ def _official_like_model(config):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name,opset,simplify', [
     ('scrfd_500m_4xb8-640e_widerface.py', 11, True),      # MobileNet, depthwise GN head shared by strides
     ('scrfd_2.5g_4xb8-640e_widerface.py', 11, False),     # ResNet (BN folded), GN head, per-level Scale

@@ -1,12 +1,10 @@
 """tools/analysis/benchmark_train.py in one process on the toy config: every phase timed, figures printed."""
-from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers.paths import REPO_ROOT as REPO
 from tests.helpers.tools import load_tool
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _tool():

@@ -24,10 +24,10 @@ import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
+from tests.helpers.paths import REPO_ROOT as REPO
 
-pytestmark = pytest.mark.dist
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 NPROC = 2
 MAX_EPOCHS = 10  # 2 iterations per epoch and rank (8 images, batch 2, 2 ranks)
@@ -393,7 +393,6 @@ def train_rows_of(run_dir):
     if not scalars.exists():
         return []
     return [(r['epoch'], r['iter'], r['lr']) for r in map(json.loads, scalars.read_text().splitlines()) if 'lr' in r]
-
 
 
 def test_two_nodes_match_one_node(reference, setup):

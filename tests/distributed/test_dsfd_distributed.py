@@ -2,17 +2,16 @@
 train through DistributedDataParallel (every first-shot parameter takes part, or DDP would refuse the step), both
 ranks hold the same weights after every step, the losses are finite, rank 0's validation scores the epoch and each
 rank ends its process group before exiting. The toy DSFD at 128 x 128, 2 epochs x 2 iterations per rank."""
-from pathlib import Path
 
 import pytest
 
 from mmdet_face.datasets.toy import make_toy_widerface
 from tests.distributed.test_distributed_runs import (PROBE_HOOK, _failure_excerpt, exits, free_port, probes, run,
                                                      run_env, small_data_config)
+from tests.helpers.paths import REPO_ROOT as REPO
 
-pytestmark = pytest.mark.dist
+pytestmark = [pytest.mark.dist, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 
 CONFIG_TAIL = """
 val_evaluator = dict(gt_dir=data_root + 'val/gt/')

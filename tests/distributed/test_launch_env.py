@@ -2,15 +2,14 @@
 CPU-only machine refuses at once (with a message, not a traceback from inside torch)."""
 import os
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmdet_face.engine import dist
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 needs_no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only refusals')
 
@@ -109,6 +108,7 @@ sys.exit(5)
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('group', [True, False], ids=['rank', 'single_process'])
 def test_end_distributed_process(tmp_path, group):
     """A rank whose group finish_distributed ended leaves with the given code after its non-daemon threads and
@@ -163,6 +163,7 @@ sys.exit(0)
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi', 'none'])
 def test_exit_with_launcher(launcher, tmp_path):
     """A rank whose launcher process is SIGKILLed ends (exit_with_launcher); without a launcher nothing watches.

@@ -3,11 +3,10 @@ tools/slurm_run.sh: GPUS, GPUS_PER_NODE, CPUS_PER_TASK, MASTER_PORT) are checked
 status 2 and a message naming the variable."""
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
 
 
 @pytest.mark.parametrize('script, args, name, value, message', [

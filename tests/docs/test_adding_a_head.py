@@ -2,7 +2,6 @@
 file, the second the config)."""
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmdet_face.registry import MODELS
+from tests.helpers.paths import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'adding_a_head.md'
 
 
@@ -69,6 +68,7 @@ def test_loss_by_hand(tiny_head):
     assert float(losses['loss_bbox'].detach()) == pytest.approx(2.0, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_the_config_trains_and_detects(tiny_head, tmp_path):
     from mmdet_face.apis.face_detector import FaceDetector, RandomWeightsWarning
     config = tmp_path / 'tiny_head_toy.py'

@@ -2,15 +2,14 @@
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
 from mmdet_face.engine.hooks import FiniteCheckHook, TrainingDivergedError
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 
 
@@ -42,6 +41,7 @@ randomness = dict(seed=0)
     return config
 
 
+@pytest.mark.slow
 def test_diverging_training_stops_and_saves_nothing(toy_config, tmp_path):
     work_dir = tmp_path / 'wd'
     out = subprocess.run([sys.executable, str(REPO / 'tools' / 'train.py'), str(toy_config), '--work-dir',

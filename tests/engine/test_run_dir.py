@@ -3,15 +3,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from mmdet_face.engine.run_dir import (ResumeError, WorkDirError, WorkDirInUseError, WorkDirLock, check_new_run,
                                        inspect_checkpoint, recorded_last_checkpoint, resolve_resume, run_checkpoints)
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
 
 
 def _full_ckpt(path, epoch):

@@ -12,6 +12,7 @@ import pytest
 import mmdet_face.evaluation.functional as wf
 from mmdet_face.evaluation.functional import widerface
 from mmdet_face.evaluation.functional.widerface_reference import kit_evaluation
+from tests.helpers.paths import shared_path
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -61,13 +62,8 @@ def _tiny(preds):
 
 @pytest.fixture(scope='module')
 def real_gt():
-    # as conftest.shared_path (module scope, so the 0.5 s load happens once)
-    from pathlib import Path
-    shared = Path(os.environ.get('MMDET_FACE_SHARED', Path(__file__).resolve().parents[2].parent / 'shared'))
-    path = shared / 'widerface_gt'
-    if not path.exists():
-        pytest.skip(f'{path} is not available on this machine')
-    return wf.load_ground_truth(str(path))
+    # module scope, so the 0.5 s load happens once
+    return wf.load_ground_truth(str(shared_path('widerface_gt')))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -332,6 +328,7 @@ def test_perfect_submission_gives_the_official_perfect_aps(real_gt):
     assert res['hard'] == (31956 / 31958) * (31956 / 31957)
 
 
+@pytest.mark.slow
 def test_fast_equals_kit_reference_on_real_gt(real_gt):
     # three events (incl. the duplicate and negative-width boxes, and 0--Parade), synthetic predictions with ties
     sub = _subset_gt(real_gt, ['0--Parade', '21--Festival', '39--Ice_Skating'])

@@ -4,16 +4,14 @@ tools/analysis/plot_widerface_pr.py."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mmdet_face.datasets.transforms import capped_test_scales
 import mmdet_face.evaluation.functional as wf
+from tests.helpers.paths import REPO_ROOT as ROOT
 from tests.helpers.tools import load_tool, run_tool
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 tool = load_tool('tools/test.py')
@@ -191,6 +189,7 @@ def test_pipeline_without_a_resize_step_is_a_message_naming_the_config(tmp_path,
         tool.build_test_cfg(tool.parse_args([str(config), 'c.pth', *option]), 'tools/test.py')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('program', ['tools/test.py', 'tools/test_widerface.py'])
 def test_model_run_messages_name_the_program_run(tmp_path, program):
     """What the test tool says on the way to a model run (no Easy / Medium / Hard lists, batch size 1 for

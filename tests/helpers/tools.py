@@ -4,9 +4,8 @@ root, the string ``tests/test_entry_points.py`` looks for to know that a test ru
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT
 
 
 def load_tool(relpath):

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
 

@@ -13,7 +13,7 @@ from mmdet_face.models.dense_heads.dsfd_head import DSFDHead, apply_max_in_out
 from mmdet_face.models.necks.fem import DSFDFEM
 from mmdet_face.models.task_modules.dsfd_prior_generator import DSFDPriorGenerator
 from mmdet_face.registry import MODELS
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.small_dsfd import small_dsfd_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 

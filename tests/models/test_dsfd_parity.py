@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 from tests.helpers.release import reference_threads, require_reference, run_reference
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
@@ -224,12 +224,14 @@ def _run(model, rgb, cfg=None):
     return x, enhanced, cls_scores, boxes[0], scores[0], torch.cat([dets.bboxes, dets.scores[:, None]], dim=1)
 
 
+@pytest.mark.slow
 def test_parameter_count_is_the_release_minus_the_dropped_head_body_outputs(reference, ours):
     release = torch.load(reference / 'meta.pth', weights_only=True)['params']
     assert release == 120_058_406
     assert sum(p.numel() for p in ours.parameters()) == release - 257 * 54
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('size', SIZES, ids=lambda s: f'{s[0]}x{s[1]}')
 def test_random_weight_parity_with_the_release(reference, ours, size):
     ref = torch.load(reference / f'ref_{size[0]}x{size[1]}.pth', weights_only=True)
@@ -264,6 +266,7 @@ def test_random_weight_parity_with_the_release(reference, ours, size):
     np.testing.assert_allclose(got, package, rtol=0, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_release_tta_protocol_matches_the_release_script(reference, ours):
     """Our DSFDReleaseTTA views + DSFDReleaseTTAModel merge against the release's widerface_val.py procedure run on
     the release module (the child above) for an 80 x 112 image (m = 3: all 11 views, 0.25x to 3x)."""

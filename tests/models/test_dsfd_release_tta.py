@@ -16,7 +16,7 @@ from mmdet_face.datasets.transforms.dsfd_release_tta import (LONG_OVER_30 as L, 
                                                              dsfd_release_views, release_max_shrink)
 from mmdet_face.models.test_time_augs.dsfd_release_tta import (DSFDReleaseTTAModel, release_bbox_vote,
                                                                size_filter_mask)
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.small_dsfd import small_dsfd_config
 
 
 def _views(h, w):

@@ -24,7 +24,7 @@ from mmdet_face.apis.checkpoint import CheckpointMismatchError, compare_state_di
 from mmdet_face.deployment.dsfd_strip_first_shot import is_first_shot_key, publish_dsfd_checkpoint, strip_first_shot
 from mmdet_face.utils.output_file import OutputExistsError
 from mmdet_face.registry import MODELS
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs'
 TOY_CONFIG = str(CONFIGS / 'toy/dsfd_toy.py')
@@ -232,6 +232,7 @@ def test_strip_first_shot_keeps_order_and_matches_only_first_shot_modules():
     assert dropped == ['bbox_head.first_shot_cls_branches.0.w', 'module.bbox_head.first_shot_reg_branches.1.b']
 
 
+@pytest.mark.slow
 def test_publish_tool_refuses_a_file_without_weights(tmp_path):
     bad = tmp_path / 'bad.pth'
     torch.save(dict(meta={}), str(bad))
@@ -241,6 +242,7 @@ def test_publish_tool_refuses_a_file_without_weights(tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('content', [b'not a checkpoint\n', b'PK\x03\x04 truncated zip'], ids=['text', 'zip'])
 def test_publish_tool_names_an_unreadable_file(tmp_path, content):
     """A file torch.load cannot read is an error naming it (not a traceback), and nothing is written."""

@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 
 import mmdet_face  # noqa: F401
 from mmdet_face.registry import MODELS
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 TERMS = ('loss_cls_first', 'loss_bbox_first', 'loss_cls', 'loss_bbox')
 

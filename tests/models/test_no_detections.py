@@ -16,8 +16,8 @@ from mmdet_face.apis.face_detector import FaceDetector
 from mmdet_face.models.task_modules.retinaface_coder import RetinaFaceBoxCoder
 from mmdet_face.models.test_time_augs import FaceTTAModel
 from mmdet_face.models.test_time_augs.dsfd_release_tta import VIEW_TEST_CFG, DSFDReleaseTTAModel
-from tests.conftest import REPO_ROOT, shared_path
-from tests.small_dsfd import small_dsfd_config
+from tests.helpers.paths import REPO_ROOT, shared_path
+from tests.helpers.small_dsfd import small_dsfd_config
 
 TOY = REPO_ROOT / 'configs' / 'toy'
 # family -> (config, whether its head predicts landmarks)
@@ -28,7 +28,7 @@ FAMILIES = {
     'srn': (TOY / 'srn_toy.py', False),
     'ainnoface': (TOY / 'ainnoface_toy.py', False),
     'dsfd': (TOY / 'dsfd_toy.py', False),
-    'dsfd_release': (None, False),  # tests/small_dsfd.py: the release config, narrowed
+    'dsfd_release': (None, False),  # tests/helpers/small_dsfd.py: the release config, narrowed
 }
 RETINAFACE_RELEASE_CONFIG = REPO_ROOT / 'configs' / 'retinaface' / 'retinaface_mnet025_1xb32-250e_widerface.py'
 SCRFD_RELEASE_CONFIG = REPO_ROOT / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'

@@ -8,7 +8,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from mmdet_face.registry import MODELS, TASK_UTILS
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 MNET_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'
 R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 
 CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'
 IMAGES = ['test.jpg', '0_Parade_marchingband_1_765.jpg']

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 from tests.helpers.release import reference_threads, require_reference, run_reference
 
 R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'
@@ -116,6 +116,7 @@ def ours(reference, tmp_path_factory):
     return init_face_detector(str(R50_CONFIG), str(dst)).eval()  # loads dst strictly again
 
 
+@pytest.mark.slow
 def test_release_modules_have_our_layouts(reference):
     """The key lists and shapes the converter checks against are the release modules' own (order included)."""
     from mmdet_face.deployment.retinaface_pth_import import release_layout

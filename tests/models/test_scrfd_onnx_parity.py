@@ -14,7 +14,7 @@ import torch
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import convert_scrfd_onnx, load_scrfd_onnx_weights
-from tests.conftest import shared_path
+from tests.helpers.paths import shared_path
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 

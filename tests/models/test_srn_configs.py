@@ -55,6 +55,7 @@ def _assert_positive_box_loss(model, data):
     losses['loss_bbox'].backward()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_forward_and_loss(name):
     cfg = Config.fromfile(str(ROOT / name))

@@ -2,7 +2,6 @@
 layout (before, the study was created, every trial failed in its training subprocess and the study counted as
 finished), and a worker refuses to take a trial while the template's data is not usable."""
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,8 @@ pytest.importorskip('optuna', reason='optuna is not installed (requirements/sear
 from search_tools import search  # noqa: E402
 from search_tools.study import StudyError, open_study  # noqa: E402
 from search_tools.worker import Worker  # noqa: E402
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_TEMPLATE = REPO / 'configs' / 'toy' / 'search_scrfd_toy.py'
 
 

@@ -11,8 +11,8 @@ import pytest
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 
 from search_tools import search  # noqa: E402
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
 
@@ -38,6 +38,7 @@ def run_cli(*args, timeout=900):
     return out.returncode, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, capsys):
     template = tiny_template(tmp_path / 'template.py', toy_data)
     study = tmp_path / 'study'
@@ -107,6 +108,7 @@ def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, caps
     assert (tmp_path / 'exported_wd' / 'epoch_1.pth').is_file()
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_input(tmp_path, toy_data):
     study = tmp_path / 'study'
     study.mkdir()
@@ -143,6 +145,7 @@ def test_cli_refuses_bad_input(tmp_path, toy_data):
         search.main(common + ['--out', str(tmp_path / 'b')])
 
 
+@pytest.mark.slow
 def test_a_trial_on_two_processes(toy_data, tmp_path):
     """``run --gpus 2``: the trial trains under ``torchrun --standalone`` with two processes (gloo on a CPU machine,
     the same command that starts two NCCL ranks on a GPU machine) and is recorded like a one-process trial."""

@@ -4,9 +4,11 @@ import os
 import shlex
 import stat
 import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+import pytest
+
+from tests.helpers.paths import REPO_ROOT as REPO
+
 DIST = REPO / 'search_tools' / 'dist_search.sh'
 SLURM = REPO / 'search_tools' / 'slurm_search.sh'
 
@@ -40,6 +42,7 @@ def calls(record):
     return sorted(record.read_text().splitlines())
 
 
+@pytest.mark.slow
 def test_dist_search_one_worker_per_gpu_slice(tmp_path):
     folder, record = study(tmp_path), tmp_path / 'calls.txt'
     python = stand_in(tmp_path, 'python')
@@ -54,6 +57,7 @@ def test_dist_search_one_worker_per_gpu_slice(tmp_path):
     assert len(list((folder / 'workers').glob('*-0.log'))) == 1
 
 
+@pytest.mark.slow
 def test_dist_search_cpu_workers_and_usage_errors(tmp_path):
     folder, record = study(tmp_path), tmp_path / 'calls.txt'
     python = stand_in(tmp_path, 'python')

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from optuna.trial import TrialState  # noqa: E402
 from search_tools.study import enqueue, open_study, validate_spec, write_json_atomic  # noqa: E402
 from search_tools.training import apply_proxy, read_metrics, train_command  # noqa: E402
 from search_tools.worker import Worker  # noqa: E402
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
 SEARCH = REPO / 'search_tools' / 'search.py'
 
@@ -100,6 +99,7 @@ def test_read_metrics_takes_the_last_validation_of_all_attempts(tmp_path):
     assert read_metrics(str(tmp_path / 'absent')) is None
 
 
+@pytest.mark.slow
 def test_crashing_config_fails_and_the_search_goes_on(toy_data, tmp_path):
     study_dir = tmp_path / 'study'
     make_study(study_dir, toy_data, broken=('aaaa',), epochs=1)
@@ -132,6 +132,7 @@ def test_crashing_config_fails_and_the_search_goes_on(toy_data, tmp_path):
     assert again.value == done.value and again.user_attrs['duplicate_of'] == done.number
 
 
+@pytest.mark.slow
 def test_killed_worker_is_resumed_from_its_checkpoint_by_another(toy_data, tmp_path):
     study_dir = tmp_path / 'study'
     # 6 epochs: the kill lands well before the last one (with 3, a fast machine sometimes finished epoch 3 in the

@@ -46,6 +46,7 @@ def make_study(tmp_path, seconds, storage=None):
     return study_dir, script
 
 
+@pytest.mark.slow
 def test_stopped_worker_releases_its_trial(tmp_path, monkeypatch):
     study_dir, script = make_study(tmp_path, seconds=60)
     monkeypatch.setenv('FAKE_TRAIN_SECONDS', '60')
@@ -65,6 +66,7 @@ def test_stopped_worker_releases_its_trial(tmp_path, monkeypatch):
     assert requeued.state == TrialState.WAITING and requeued.user_attrs['trial_dir'] == 'trials/0_kkkk'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('database', [False, True], ids=['journal', 'sqlite'])
 def test_trial_taken_over_while_training_completes_from_its_result(tmp_path, monkeypatch, database):
     storage = f'sqlite:///{tmp_path}/search.db' if database else None
@@ -146,6 +148,7 @@ def test_worker_racing_past_the_target_gives_its_trial_back(tmp_path, monkeypatc
     assert note.startswith('drawn past the target of 1 trials'), note
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('database', [False, True], ids=['journal', 'sqlite'])
 def test_parallel_workers_take_each_queued_trial_once(tmp_path, database):
     import os

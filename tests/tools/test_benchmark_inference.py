@@ -6,7 +6,7 @@ import runpy
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 cv2 = pytest.importorskip('cv2')
 pytest.importorskip('onnxruntime')

@@ -3,14 +3,13 @@ import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mmdet_face.evaluation.functional import widerface as wf
+from tests.helpers.paths import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TOOL = 'tools/analysis/benchmark_widerface_eval.py'
 
 

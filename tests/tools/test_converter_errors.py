@@ -8,7 +8,7 @@ import torch
 
 from mmdet_face.utils.output_file import (OutputExistsError, OutputIsInputError, atomic_output,
                                                check_not_inside, check_output_path)
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 onnx = pytest.importorskip('onnx')
 
@@ -346,6 +346,7 @@ def test_dsfd_publish_refuses_a_config_of_another_family(tmp_path, trained):
     assert not dst.exists()
 
 
+@pytest.mark.slow
 def test_dsfd_converter_names_an_mmengine_checkpoint(tmp_path, trained):
     """Before: 'not a PyTorch checkpoint that loads with torch.load(weights_only=True) (UnpicklingError: ...
     HistoryBuffer ...)' for a valid training checkpoint. Run as a fresh process, as a user runs it."""

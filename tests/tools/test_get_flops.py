@@ -1,6 +1,8 @@
 """tools/analysis/get_flops.py on a toy config: prints the shape, parameters and FLOPs of the model counter."""
 import re
 
+import pytest
+
 from mmdet_face.engine.cli import read_tool_config
 from mmdet_face.models.utils import get_model_complexity
 from tests.helpers.tools import REPO_ROOT, run_tool
@@ -8,6 +10,7 @@ from tests.helpers.tools import REPO_ROOT, run_tool
 CONFIG = 'configs/toy/scrfd_toy_kps.py'
 
 
+@pytest.mark.slow
 def test_prints_the_counter_figures():
     done = run_tool('tools/analysis/get_flops.py', CONFIG, '--shape', '64', '96', timeout=120)
     assert done.returncode == 0, done.stderr
@@ -19,6 +22,7 @@ def test_prints_the_counter_figures():
     assert float(params) > 0.1 and float(gflops) > 0
 
 
+@pytest.mark.slow
 def test_one_side_is_a_square_input():
     done = run_tool('tools/analysis/get_flops.py', CONFIG, '--shape', '64', timeout=120)
     assert done.returncode == 0 and done.stdout.startswith('Input shape: 64x64\n'), done.stderr

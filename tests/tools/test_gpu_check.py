@@ -3,11 +3,14 @@ an interpreter without torch is a FAIL line and exit 1."""
 import os
 import sys
 
+import pytest
+
 from tests.helpers.tools import run_tool
 
 TOOL = 'tools/checks/gpu_check.sh'
 
 
+@pytest.mark.slow
 def test_without_a_gpu_every_step_is_skipped_with_the_reason():
     env = dict(os.environ, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
     env.pop('GPU_CHECK_ON_CPU', None)

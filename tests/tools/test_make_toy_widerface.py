@@ -1,10 +1,12 @@
 """tools/make_toy_widerface.py writes a toy WIDER FACE set that the official-format readers accept."""
 import numpy as np
+import pytest
 
 from mmdet_face.evaluation.functional import widerface as wf
 from tests.helpers.tools import run_tool
 
 
+@pytest.mark.slow
 def test_writes_a_readable_toy_set(tmp_path):
     out = tmp_path / 'toy'
     done = run_tool('tools/make_toy_widerface.py', '--out', out, '--num-train', 2, '--num-val', 3, '--size', 64,
@@ -20,6 +22,7 @@ def test_writes_a_readable_toy_set(tmp_path):
     assert (out / 'train' / 'labelv2.txt').read_text().startswith('#')
 
 
+@pytest.mark.slow
 def test_refuses_a_folder_holding_other_files(tmp_path):
     (tmp_path / 'mine.txt').write_text('keep')
     done = run_tool('tools/make_toy_widerface.py', '--out', tmp_path, '--num-train', 1, '--num-val', 1, timeout=60)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 from tests.helpers.tools import load_tool
 
 sys.path.insert(0, str(REPO_ROOT / 'tools'))
@@ -59,6 +59,7 @@ def _run_test_tool(config, checkpoint, root, tmp_path, *extra, options=()):
                            'test_dataloader.persistent_workers=False', *options])
 
 
+@pytest.mark.slow
 def test_test_tool_release_on_a_batch_with_a_blank_image(toy_val, tmp_path):
     """The released RetinaFace MobileNet-0.25: the blank image gets an empty result, the toy face is found."""
     from mmdet_face.deployment.retinaface_pth_import import convert_retinaface_checkpoint
@@ -72,6 +73,7 @@ def test_test_tool_release_on_a_batch_with_a_blank_image(toy_val, tmp_path):
     assert counts[names[0]] == 0 and counts[names[1]] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tta', [False, True])
 def test_test_tool_without_any_detection(toy_val, tmp_path, tta):
     root, names = toy_val

@@ -7,7 +7,7 @@ import pytest
 
 from mmdet_face.datasets import WiderFaceDataset, parse_labelv2
 from mmdet_face.evaluation.functional.widerface_gt_mat import load_ground_truth, write_gt_mats
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 from tests.helpers.tools import load_tool
 
 prep = load_tool('tools/dataset_converters/prepare_widerface.py')

@@ -11,6 +11,7 @@ from tests.helpers.release import ReferenceRunError, require_reference, run_refe
 from tests.helpers.tools import run_tool
 
 
+@pytest.mark.slow
 def test_child_builds_release_modules_with_the_release_key_counts(tmp_path):
     require_reference()
     run_reference('''
@@ -28,6 +29,7 @@ def test_child_builds_release_modules_with_the_release_key_counts(tmp_path):
     assert counts == {'mnet': 300, 'mnet_nbt': 47, 're50': 456, 're50_nbt': 73, 'argv': ['a', '2']}
 
 
+@pytest.mark.slow
 def test_nms_shim_and_batchnorm_calibration(tmp_path):
     require_reference()
     run_reference('''
@@ -52,6 +54,7 @@ def test_nms_shim_and_batchnorm_calibration(tmp_path):
     assert out['train'] is False
 
 
+@pytest.mark.slow
 def test_failing_script_raises_with_its_stderr():
     require_reference()
     with pytest.raises(ReferenceRunError, match='ZeroDivisionError'):
@@ -62,6 +65,7 @@ def test_this_process_never_imports_the_reference():
     assert 'torchvision' not in sys.modules and 'face_detection' not in sys.modules
 
 
+@pytest.mark.slow
 def test_stand_alone_check_says_whether_the_reference_can_be_used():
     env = dict(os.environ, MMDET_FACE_SKIP_REFERENCE='1')
     done = run_tool('tools/analysis/release_reference.py', env=env, timeout=60)

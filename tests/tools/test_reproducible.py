@@ -1,12 +1,11 @@
 """A seeded run is reproducible on one machine: the same data order, augmentation (in worker processes) and
 weights, bit for bit, when the thread count is the same."""
-from pathlib import Path
 
+import pytest
 import torch
 
 from mmdet_face.datasets.toy import make_toy_widerface
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO_ROOT as REPO
 
 
 def _train(config, work_dir):
@@ -20,6 +19,7 @@ def _train(config, work_dir):
         'train/loss').data[0]
 
 
+@pytest.mark.slow
 def test_two_seeded_runs_are_bit_identical(tmp_path):
     make_toy_widerface(str(tmp_path / 'data'), num_train=8, num_val=2, size=128, seed=5)
     data_root = str(tmp_path / 'data') + '/'

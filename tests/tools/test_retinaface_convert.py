@@ -8,7 +8,7 @@ import torch
 from mmdet_face.deployment.retinaface_pth_import import (MOBILENET, RESNET50, check_release_state, convert_key,
                                                          convert_retinaface_checkpoint, convert_retinaface_state_dict,
                                                          detect_release, read_release_checkpoint, release_layout)
-from tests.conftest import REPO_ROOT, shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 
 CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_mnet025_1xb32-250e_widerface.py'
 
@@ -63,6 +63,7 @@ def test_released_file_converts_and_loads_strictly(tmp_path):
     assert torch.equal(loaded['state_dict']['backbone.stage1.0.conv.weight'], release['body.stage1.0.0.weight'])
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     src = shared_path('real', 'weights', 'retinaface_mobilenet025.pth')
     dst = tmp_path / 'cli.pth'
@@ -185,6 +186,7 @@ def test_release_with_the_other_config_names_the_right_one(tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.slow
 def test_command_line_names_the_release(tmp_path):
     src = tmp_path / 'Resnet50_Final.pth'
     torch.save({'state_dict': _release_state(RESNET50, prefix='module.')}, src)

@@ -4,15 +4,14 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.paths import REPO_ROOT as REPO
 from tests.helpers.tools import load_tool
 
 _demo = load_tool('tools/toy_demo.py')
 move_previous_run = _demo.move_previous_run
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_previous_run_moved_aside(tmp_path):

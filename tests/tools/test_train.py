@@ -5,22 +5,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.toy import make_toy_widerface
+from tests.helpers.paths import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py'
-
-
-@pytest.fixture(scope='module')
-def toy_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_widerface')
-    make_toy_widerface(str(root), num_train=8, num_val=4, size=160, seed=3)
-    return root
 
 
 def _write_config(path, data_root, max_epochs, augment):
@@ -48,6 +39,7 @@ randomness = dict(seed=0)
     return path
 
 
+@pytest.mark.slow
 def test_a_few_iterations_loss_finite_and_falling(toy_data, tmp_path):
     sys.path.insert(0, str(REPO / 'tools'))
     import train as train_tool
@@ -88,6 +80,7 @@ class KillAfterEpoch(Hook):
 """
 
 
+@pytest.mark.slow
 def test_kill_then_resume(toy_data, tmp_path):
     config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=4, augment=True)
     (tmp_path / 'killer_hook.py').write_text(KILLER_HOOK)
@@ -248,6 +241,7 @@ class WaitForGate(Hook):
 """
 
 
+@pytest.mark.slow
 def test_second_run_into_a_busy_work_dir_is_refused(toy_data, tmp_path):
     """Before: two runs started together into one work dir both exited 0, one log folder with both runs' lines, one
     run's epoch_1.pth overwritten by the other's."""

@@ -2,16 +2,15 @@
 names the closest valid key; an override of a pipeline variable reaches the dataloaders built from it (and the
 dumped config says so); an override of another config variable, which nothing reads after loading, is refused."""
 import glob
-from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
 from mmdet_face.utils import config_file as cf
 from mmdet_face.utils.config_file import CfgOptionsError, expand_cfg_options, merge_cfg_options
+from tests.helpers.paths import REPO_ROOT as REPO
 from tests.helpers.tools import load_tool
 
-REPO = Path(__file__).resolve().parents[2]
 TOY = str(REPO / 'configs' / 'toy' / 'scrfd_toy_kps.py')
 SRN_TOY = str(REPO / 'configs' / 'toy' / 'srn_toy.py')
 

@@ -4,14 +4,12 @@ code; the tools end with that message on stderr and no traceback."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from mmdet_face.utils.config_file import ConfigFileError, read_config
+from tests.helpers.paths import REPO_ROOT as REPO
 from tests.helpers.tools import load_tool
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(folder, name, text):
@@ -106,6 +104,7 @@ def test_tools_end_with_the_message(tmp_path, relpath, entry, argv):
     assert str(info.value).startswith(f'error: {base}, line 2: SyntaxError: ')
 
 
+@pytest.mark.slow
 def test_train_tool_prints_no_traceback(tmp_path):
     base = _write(tmp_path, 'base.py', 'a = 1\nb = (\n')
     child = _write(tmp_path, 'child.py', "_base_ = ['./base.py']\n")

@@ -2,7 +2,7 @@
 ResNet-18 body and narrow extras / FEM / head, so a model builds and runs in well under a second on a CPU."""
 from mmengine.config import Config
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 RELEASE_CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 
