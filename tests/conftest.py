@@ -17,6 +17,15 @@ def toy_data(tmp_path_factory):
     return make_small_toy_set(tmp_path_factory.mktemp('toy_widerface'))
 
 
+@pytest.fixture
+def on_the_reference_thread_count():
+    """Run the test on the release reference child's thread count, where our side and the reference sum in the
+    same order and agree bit for bit (``reference_threads`` in tools/analysis/release_reference.py)."""
+    from tests.helpers.release import reference_threads
+    with reference_threads():
+        yield
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say at the end which tests did not run because ../shared (real photos, released weights, the official
     ground truth) is absent: a green run without them has not checked parity with the releases."""

@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from tests.helpers.paths import REPO_ROOT
-from tests.helpers.release import reference_threads, require_reference, run_reference
+from tests.helpers.release import require_reference, run_reference
 
 CONFIG = REPO_ROOT / 'configs/dsfd/dsfd_r152_release_widerface.py'
 SIZES = [(200, 320), (257, 383)]
@@ -173,10 +173,7 @@ torch.save(dict(image=torch.from_numpy(tta_image.copy()), dets=torch.from_numpy(
 '''
 
 
-@pytest.fixture(autouse=True)
-def _on_the_reference_thread_count():
-    with reference_threads():  # bitwise-equal sums (see reference_threads)
-        yield
+pytestmark = pytest.mark.usefixtures('on_the_reference_thread_count')  # bitwise-equal sums (conftest)
 
 
 @pytest.fixture(scope='module')

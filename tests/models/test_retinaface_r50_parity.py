@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from tests.helpers.paths import REPO_ROOT
-from tests.helpers.release import reference_threads, require_reference, run_reference
+from tests.helpers.release import require_reference, run_reference
 
 R50_CONFIG = REPO_ROOT / 'configs/retinaface/retinaface_r50_4xb6-100e_widerface.py'
 SIZES = [(200, 320), (257, 383)]
@@ -88,10 +88,7 @@ torch.save(dict(layouts=layouts, results=results), OUT / 'reference.pth')
 '''
 
 
-@pytest.fixture(autouse=True)
-def _on_the_reference_thread_count():
-    with reference_threads():  # bitwise-equal sums (see reference_threads)
-        yield
+pytestmark = pytest.mark.usefixtures('on_the_reference_thread_count')  # bitwise-equal sums (conftest)
 
 
 @pytest.fixture(scope='module')

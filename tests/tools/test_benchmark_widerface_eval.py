@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmdet_face.evaluation.functional import widerface as wf
+import mmdet_face.evaluation.functional as wf
 from tests.helpers.paths import REPO_ROOT as ROOT
 
 TOOL = 'tools/analysis/benchmark_widerface_eval.py'

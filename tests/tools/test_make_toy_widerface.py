@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mmdet_face.evaluation.functional import widerface as wf
+import mmdet_face.evaluation.functional as wf
 from tests.helpers.tools import run_tool
 
 

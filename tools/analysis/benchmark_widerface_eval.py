@@ -20,7 +20,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from mmdet_face.engine.cli import non_negative_float  # noqa: E402  (light: no torch)
-from mmdet_face.evaluation.functional import widerface as wf  # noqa: E402  (numpy only)
+import mmdet_face.evaluation.functional as wf  # noqa: E402  (numpy only)
 from mmdet_face.evaluation.functional.widerface_reference import kit_evaluation, kit_ground_truth  # noqa: E402
 
 
