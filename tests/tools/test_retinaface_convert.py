@@ -103,7 +103,7 @@ def _release_state(release, num_batches_tracked=True, prefix=''):
 
 def test_release_layout_sizes():
     """Counts of the release modules (compared key by key with the modules themselves in
-    tests/models/test_retinaface_r50_parity.py): 300 / 456 keys, of which 47 / 73 num_batches_tracked."""
+    tests/models/parity/test_retinaface_r50_parity.py): 300 / 456 keys, of which 47 / 73 num_batches_tracked."""
     counts = {r: (len(release_layout(r)), len(release_layout(r, num_batches_tracked=False))) for r in
               (MOBILENET, RESNET50)}
     assert counts == {MOBILENET: (300, 253), RESNET50: (456, 383)}

@@ -7,7 +7,7 @@ Why not mmdet's ``FPN`` / ``SSH``: the released RetinaFace FPN merges top-down *
 level above (output2 = merge2(lateral2 + up(lateral3)); output1 = merge1(lateral1 + up(output2))), has no 3x3 conv
 on the top level, and every conv is conv + BN + LeakyReLU; mmdet's FPN adds un-merged laterals and puts an output
 conv on every level. mmdet's ``SSH`` hard-wires ReLU, while the MobileNet-0.25 release uses LeakyReLU(0.1) inside.
-Both classes here reproduce the release exactly (see ``tests/models/test_retinaface_parity.py``).
+Both classes here reproduce the release exactly (see ``tests/models/parity/test_retinaface_parity.py``).
 """
 from typing import List, Sequence, Tuple
 

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import torch
 from mmdet.structures import DetDataSample
@@ -7,8 +6,9 @@ from mmengine.structures import InstanceData
 
 from mmdet_face.models.detectors import SCRFD
 from mmdet_face.apis.inference import init_face_detector
+from tests.helpers.paths import REPO_ROOT
 
-CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
+CONFIG = REPO_ROOT / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 
 
 def sample(h=96, w=128, scale=1.0):

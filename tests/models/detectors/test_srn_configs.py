@@ -1,7 +1,6 @@
 """Every SRN / AInnoFace config builds and gives finite losses and predictions on a tiny input; AInnoFace uses the
 UnitBox IoU loss (switchable to GIoU / DIoU by the documented override) and PyramidBox data-anchor-sampling."""
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from mmengine.structures import InstanceData
 from mmdet_face.datasets.transforms import DataAnchorSampling, RandomSquareCrop
 from mmdet_face.models.detectors import SRN
 from mmdet_face.apis.inference import init_face_detector
+from tests.helpers.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2] / 'configs'
+ROOT = REPO_ROOT / 'configs'
 CONFIGS = ['toy/srn_toy.py', 'toy/ainnoface_toy.py', 'srn/srn_r50_fpn_4xb8-130e_widerface.py',
            'ainnoface/ainnoface_r50_fpn_4xb8-130e_widerface.py',
            'ainnoface/ainnoface_r152_fpn_4xb8-130e_widerface.py']

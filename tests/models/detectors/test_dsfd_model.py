@@ -1,7 +1,6 @@
 """DSFD modules against hand-computed values: the release's prior clamp, max-in-out, the top-down product with
 align_corners bilinear resizing, decoding, the six level sizes, and the parameter count of the released network."""
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +13,9 @@ from mmdet_face.models.necks.fem import DSFDFEM
 from mmdet_face.models.task_modules.dsfd_prior_generator import DSFDPriorGenerator
 from mmdet_face.registry import MODELS
 from tests.helpers.small_dsfd import small_dsfd_config
+from tests.helpers.paths import REPO_ROOT
 
-CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+CONFIGS = REPO_ROOT / 'configs'
 
 
 def test_prior_generator_applies_the_release_clamp_per_coordinate():

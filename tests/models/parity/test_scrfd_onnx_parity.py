@@ -6,7 +6,6 @@ or, for a conv followed by BN, to an identity BN's bias (``mmdet_face.deployment
 The end-to-end test runs ``FaceDetector(letterbox=640)`` on the real photos against onnxruntime + insightface's
 decoding written out here.
 """
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +13,9 @@ import torch
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment import convert_scrfd_onnx, load_scrfd_onnx_weights
-from tests.helpers.paths import shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 
-CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
+CONFIG = REPO_ROOT / 'configs' / 'scrfd' / 'scrfd_500m_bnkps_4xb16-640e_widerface.py'
 
 
 def test_outputs_match_released_onnx():

@@ -1,5 +1,4 @@
 """Parameters and VGA FLOPs of every published SCRFD config against SCRFD's table (3% tolerance)."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,9 +7,9 @@ from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
-from tests.helpers.paths import shared_path
+from tests.helpers.paths import REPO_ROOT, shared_path
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'scrfd'
+CONFIG_DIR = REPO_ROOT / 'configs' / 'scrfd'
 
 # name: (params in M, GFLOPs at 640x480 or None when the table gives none)
 PUBLISHED = {
