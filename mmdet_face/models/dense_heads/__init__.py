@@ -1,7 +1,7 @@
-from .face_head_mixin import FaceHeadMixin
+from .face_head_mixin import FaceHeadMixin, SSDReleaseHeadMixin
 from .retinaface_head import RetinaFaceHead
 from .scrfd_head import SCRFDHead
 from .srn_head import SRNHead
 from .dsfd_head import DSFDHead
 
-__all__ = ['DSFDHead', 'FaceHeadMixin', 'RetinaFaceHead', 'SCRFDHead', 'SRNHead']
+__all__ = ['DSFDHead', 'FaceHeadMixin', 'RetinaFaceHead', 'SCRFDHead', 'SRNHead', 'SSDReleaseHeadMixin']

@@ -34,7 +34,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
+from mmdet_face.models.dense_heads.face_head_mixin import SSDReleaseHeadMixin, flatten_levels, select_topk_flat
 from mmdet_face.models.utils.ssd_multibox import multibox_loss
 from mmdet_face.registry import MODELS, TASK_UTILS
 
@@ -80,7 +80,7 @@ def apply_max_in_out(logits: Tensor, level: int, num_anchors: int = 1, num_maxou
 
 
 @MODELS.register_module()
-class DSFDHead(FaceHeadMixin, BaseDenseHead):
+class DSFDHead(SSDReleaseHeadMixin, BaseDenseHead):
     """DSFD detection head (second shot, as released).
 
     Args:
@@ -109,13 +109,6 @@ class DSFDHead(FaceHeadMixin, BaseDenseHead):
     ``forward`` returns two lists over levels: scores (B, A * 2, H_l, W_l), per prior (face, background) logits
     after max-in-out, and box deltas (B, A * 4, H_l, W_l) as (dx, dy, dw, dh), A = 1.
     """
-
-    # the release's conventions (see FaceHeadMixin): boxes not clipped, the kept boxes' own scores after NMS, no
-    # rescale for a meta without scale_factor, no NMS for a test config without nms
-    clips_boxes = False
-    scores_from_nms = False
-    optional_scale_factor = True
-    optional_nms = True
 
     def __init__(self,
                  num_classes: int = 1,

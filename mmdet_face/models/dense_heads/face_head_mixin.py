@@ -8,8 +8,10 @@ landmark branch, ``keypoints``) in network-input pixels. Its release conventions
 (``clips_boxes``, ``scores_from_nms``, ``optional_scale_factor``, ``optional_nms``), read by the tail here and by
 :class:`~mmdet_face.apis.FaceDetector`; ``docs/adding_a_head.md`` walks through a complete small head.
 
-Two selections cover the heads: :func:`select_topk_flat` (score threshold and ``nms_pre`` over all levels
-together: RetinaFace, DSFD) and :func:`select_topk_level` (the same per level: SCRFD, SRN, mmdet's dense heads).
+The heads ported from SSD-style releases (RetinaFace, DSFD) mix in :class:`SSDReleaseHeadMixin`, which states
+those releases' conventions once and builds their own priors. Two selections cover the heads:
+:func:`select_topk_flat` (score threshold and ``nms_pre`` over all levels together: RetinaFace, DSFD) and
+:func:`select_topk_level` (the same per level: SCRFD, SRN, mmdet's dense heads).
 
 NMS is :func:`mmdet_face.models.utils.nms.sweep_batched_nms`: it returns exactly what ``mmcv.ops.batched_nms``
 returns (same kept indices in the same order, same scores); on the CPU with numba it finds them with a sweep over
@@ -97,23 +99,6 @@ class FaceHeadMixin:
     scores_from_nms: bool = True
     optional_scale_factor: bool = False
     optional_nms: bool = False
-
-    def init_priors_and_coder(self, num_classes: int, prior_generator: dict, bbox_coder: dict,
-                              train_cfg: Optional[dict], test_cfg: Optional[dict]) -> None:
-        """The part of ``__init__`` shared by the heads that generate their own priors (built on mmdet's
-        ``BaseDenseHead``, not ``AnchorHead``): one class (face), the prior generator and its level / anchor
-        counts, the box coder, the configs, and the assigner when ``train_cfg`` names one."""
-        if num_classes != 1:
-            raise ValueError(f'{type(self).__name__} detects one class (face), got num_classes={num_classes}')
-        self.num_classes = num_classes
-        self.prior_generator = TASK_UTILS.build(prior_generator)
-        self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.num_levels = self.prior_generator.num_levels
-        self.num_anchors = self.prior_generator.num_base_priors[0]
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
-        if train_cfg is not None and 'assigner' in train_cfg:
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
 
     def predict_by_feat(self,
                         *outs,
@@ -232,3 +217,32 @@ class FaceHeadMixin:
             if max_per_img > 0:
                 results = results[:max_per_img]
         return results
+
+
+class SSDReleaseHeadMixin(FaceHeadMixin):
+    """:class:`FaceHeadMixin` for the heads ported from SSD-style releases (RetinaFace, DSFD): they generate their
+    own priors on mmdet's ``BaseDenseHead`` (not ``AnchorHead``) and keep the releases' conventions: boxes not
+    clipped, the kept boxes' own scores after NMS, no rescale for a meta without ``scale_factor``, no NMS for a test
+    config without ``nms``."""
+
+    clips_boxes = False
+    scores_from_nms = False
+    optional_scale_factor = True
+    optional_nms = True
+
+    def init_priors_and_coder(self, num_classes: int, prior_generator: dict, bbox_coder: dict,
+                              train_cfg: Optional[dict], test_cfg: Optional[dict]) -> None:
+        """The part of ``__init__`` shared by the heads that generate their own priors (built on mmdet's
+        ``BaseDenseHead``, not ``AnchorHead``): one class (face), the prior generator and its level / anchor
+        counts, the box coder, the configs, and the assigner when ``train_cfg`` names one."""
+        if num_classes != 1:
+            raise ValueError(f'{type(self).__name__} detects one class (face), got num_classes={num_classes}')
+        self.num_classes = num_classes
+        self.prior_generator = TASK_UTILS.build(prior_generator)
+        self.bbox_coder = TASK_UTILS.build(bbox_coder)
+        self.num_levels = self.prior_generator.num_levels
+        self.num_anchors = self.prior_generator.num_base_priors[0]
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        if train_cfg is not None and 'assigner' in train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])

@@ -23,13 +23,13 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, flatten_levels, select_topk_flat
+from mmdet_face.models.dense_heads.face_head_mixin import SSDReleaseHeadMixin, flatten_levels, select_topk_flat
 from mmdet_face.models.utils.ssd_multibox import hard_negative_mining
 from mmdet_face.registry import MODELS
 
 
 @MODELS.register_module()
-class RetinaFaceHead(FaceHeadMixin, BaseDenseHead):
+class RetinaFaceHead(SSDReleaseHeadMixin, BaseDenseHead):
     """RetinaFace detection head.
 
     Prediction follows the release: boxes are not clipped to the image, the kept boxes keep their own scores after
@@ -52,12 +52,6 @@ class RetinaFaceHead(FaceHeadMixin, BaseDenseHead):
     ``forward`` returns three lists over levels: scores (B, A * (num_classes + 1), H, W), box deltas
     (B, A * 4, H, W), landmark deltas (B, A * 2 * num_keypoints, H, W), where A = anchors per location.
     """
-
-    # the release's conventions (see FaceHeadMixin)
-    clips_boxes = False
-    scores_from_nms = False
-    optional_scale_factor = True
-    optional_nms = True
 
     def __init__(self,
                  num_classes: int = 1,

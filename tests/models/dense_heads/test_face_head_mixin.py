@@ -3,7 +3,8 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mmdet_face.models.dense_heads import DSFDHead, FaceHeadMixin, RetinaFaceHead, SCRFDHead, SRNHead
+from mmdet_face.models.dense_heads import (DSFDHead, FaceHeadMixin, RetinaFaceHead, SCRFDHead, SRNHead,
+                                          SSDReleaseHeadMixin)
 
 
 class UnclippedTail(FaceHeadMixin):
@@ -46,6 +47,7 @@ def test_heads_declare_their_release_conventions():
         assert [getattr(head, name) for name in conventions] == [True, True, False, False]
     for head in (RetinaFaceHead, DSFDHead):  # the releases: unclipped boxes, own scores, lenient metas / cfg
         assert [getattr(head, name) for name in conventions] == [False, False, True, True]
+        assert issubclass(head, SSDReleaseHeadMixin)  # stated once, for both SSD-style releases
 
 
 def test_clipping_to_img_shape_comes_before_rescale_and_spares_keypoints():
