@@ -121,6 +121,18 @@ def test_unmatched_prediction_dict_is_an_error():
         wf.evaluate_widerface({'9--Toy': {'b': np.array([[0, 0, 9, 9, 1.0]])}}, gt)
 
 
+def test_pr_curve_json_is_written_whole_or_not_at_all(tiny_submission, tmp_path):
+    """A write that fails part-way (here a name JSON cannot hold) leaves the earlier file as it was and no
+    temporary file; before, the earlier file was truncated to the half written."""
+    res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))
+    path = tmp_path / 'out' / 'res.json'
+    wf.dump_pr_curves(res, str(path), name='first')
+    before = path.read_text()
+    with pytest.raises(TypeError):
+        wf.dump_pr_curves(res, str(path), name=object())
+    assert path.read_text() == before and sorted(p.name for p in path.parent.iterdir()) == ['res.json']
+
+
 def test_plot_pr_curves(tiny_submission, tmp_path):
     pytest.importorskip('matplotlib')
     res = wf.evaluate_widerface(str(tiny_submission / 'pred'), str(tiny_submission / 'gt'))

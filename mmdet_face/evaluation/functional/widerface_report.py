@@ -6,6 +6,8 @@ import os.path as osp
 
 import numpy as np
 
+from mmdet_face.utils.output_file import atomic_output
+
 from .widerface_gt_mat import SETTINGS
 
 __all__ = ['format_results', 'dump_pr_curves']
@@ -24,7 +26,7 @@ def dump_pr_curves(results, path, name=None):
 
     data = {'name': name, **{s: clean([results[s]])[0] for s in SETTINGS}, 'pr_curves': {
         s: {k: clean(v) for k, v in results['pr_curves'][s].items()} for s in SETTINGS}}
-    parent = osp.dirname(osp.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(data, f)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with atomic_output(path, overwrite=True) as tmp:  # an interrupted write leaves no half file
+        with open(tmp, 'w') as f:
+            json.dump(data, f)
