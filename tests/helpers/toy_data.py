@@ -9,9 +9,9 @@ def make_small_toy_set(root, landmarks='all'):
     """Write the small toy set under ``root`` (a new or empty folder) and return ``root``.
 
     ``landmarks`` (train and val alike): ``'all'`` as generated (faces narrower than 12 px carry none, as in the
-    RetinaFace annotations); ``'none'``: no face has landmarks (every face line "x1 y1 x2 y2 -1 -1 -1 ..."); ``'mixed'``:
-    of the faces with landmarks, the 1st, 4th, 7th ... lose them all, the 2nd, 5th ... lose their two mouth corners
-    (per-point flags -1), the others keep them.
+    RetinaFace annotations); ``'none'``: no face has landmarks (face lines "x1 y1 x2 y2 -1 -1 -1 ...");
+    ``'mixed'``: of the faces with landmarks, the 1st, 4th, 7th ... lose them all, the 2nd, 5th ... lose their two
+    mouth corners (per-point flags -1), the others keep them.
     """
     from mmdet_face.datasets.toy import make_toy_widerface  # here, so that conftest.py imports no torch
     if landmarks not in LANDMARK_CHOICES:
