@@ -69,3 +69,49 @@ def test_mixed_landmarks(family, toy_sets):
         assert own['finite'] and own['fell'], own['history']
         assert own['history'][0]['loss_kps'] > 1.05 * result['history'][0]['loss_kps']
         assert own['history'][0]['loss_bbox'] == result['history'][0]['loss_bbox']
+
+
+CONFIG = """
+_base_ = [{base!r}]
+data_root = {root!r}
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
+                  dict(type='FaceResize', scale=(160, 160), keep_ratio=False), dict(type='FaceRandomFlip', prob=0.5),
+                  dict(type='PackFaceInputs')]
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = [dict(type='WiderFaceMetric', gt_dir=data_root + 'val/gt/'), dict(type='FaceKeypointMetric')]
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = []
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, save_best=None),
+                     visualization=dict(draw=False))
+randomness = dict(seed=0)
+"""
+
+
+@pytest.mark.slow
+def test_train_and_validate_on_a_set_without_landmarks(toy_sets, tmp_path, monkeypatch):
+    """tools/train.py's config building and runner on a toy set whose train and val faces have no landmarks: the
+    epoch trains (keypoint loss 0, losses finite) and validates: WIDER AP is a number, the landmark error is NaN
+    with a warning that there are no faces with landmarks, and the run does not stop over it."""
+    import numpy as np
+    from mmengine.runner import Runner
+
+    from mmdet_face.evaluation.metrics import keypoint_metric
+    logged = []
+    monkeypatch.setattr(keypoint_metric, 'print_log', lambda msg, **kw: logged.append(msg))
+    train_tool = load_tool('tools/train.py')
+    config = tmp_path / 'cfg.py'
+    config.write_text(CONFIG.format(base=str(REPO_ROOT / FAMILIES['scrfd']), root=str(toy_sets['none']) + '/'))
+    cfg = train_tool.build_config(train_tool.parse_args([str(config), '--work-dir', str(tmp_path / 'wd')]))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.message_hub.get_scalar('train/loss_kps').data[0].tolist() == [0.0, 0.0]
+    assert np.isfinite(runner.message_hub.get_scalar('train/loss').data[0]).all()
+    metrics = runner.val_loop.run()
+    assert np.isnan(metrics['landmarks/nme']) and np.isnan(metrics['landmarks/matched'])
+    assert 0 <= metrics['widerface/hard'] <= 1
+    assert logged and all('no faces with landmarks: none of the' in msg for msg in logged)
+    assert (tmp_path / 'wd' / 'epoch_1.pth').exists()
