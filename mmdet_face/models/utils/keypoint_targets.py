@@ -4,7 +4,8 @@ A face carries ``keypoints`` ``(N, K, 2)`` pixels and ``keypoints_weights`` ``(N
 (the readers write 1 for an annotated point and 0 for a ``-1`` placeholder or a format without landmarks). The
 keypoint loss is masked per point: a point of weight 0 contributes nothing to the loss or its gradient, whatever
 its coordinates hold. Its coordinates are replaced by 0 here, before any encoding, because ``0 * loss(NaN)`` is
-NaN: a placeholder must not reach the loss even under a zero weight.
+NaN: a placeholder must not reach the loss even under a zero weight. A positive weight multiplies the point's loss
+in SCRFD's head and counts as "annotated" (1) in RetinaFace's, as in the two releases; the readers write only 0 or 1.
 """
 from typing import Tuple
 
