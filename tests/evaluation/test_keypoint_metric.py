@@ -92,3 +92,46 @@ def test_match_keypoint_errors_rejects_wrong_keypoint_shape():
     with pytest.raises(ValueError, match=r'pred_keypoints: expected shape \(1, 5, 2\)'):
         match_keypoint_errors(np.array([[0, 0, 10, 10]], float), _kps(0, 0)[None], np.ones((1, 5)),
                               np.array([[0, 0, 10, 10]], float), np.array([0.9]), np.zeros((1, 4, 2)))
+
+
+def _logged(monkeypatch):
+    from mmdet_face.evaluation.metrics import keypoint_metric
+    logged = []
+    monkeypatch.setattr(keypoint_metric, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    return logged
+
+
+def test_val_set_without_landmarks_says_so_instead_of_a_number(monkeypatch):
+    """Every face's landmarks missing (labelv2 "-1 -1 -1", or a format without landmarks: weights 0), and a face with
+    only some landmarks (not scored either): NaN for both values and one warning naming the reason."""
+    from mmdet_face.evaluation.metrics import FaceKeypointMetric
+    logged = _logged(monkeypatch)
+    metric = FaceKeypointMetric()
+    boxes = [[0, 0, 10, 10], [20, 0, 40, 20]]
+    kps = [_kps(0, 0), _kps(20, 0)]
+    metric.process(None, [_sample(boxes, kps, [[0] * 5, [1, 1, 1, 0, 0]], boxes, [0.9, 0.8], kps).to_dict(),
+                          _sample(boxes[:1], kps[:1], [[0] * 5], boxes[:1], [0.9], kps[:1]).to_dict()])
+    out = metric.compute_metrics(metric.results)
+    assert np.isnan(out['nme']) and np.isnan(out['matched'])
+    assert logged == [('FaceKeypointMetric: nothing to score, nme and matched are NaN: no faces with landmarks: none '
+                       'of the 3 ground-truth faces of the 2 images has all 5 landmarks annotated', 30)]
+
+
+def test_nothing_to_score_names_the_other_reasons(monkeypatch):
+    from mmdet_face.evaluation.metrics import FaceKeypointMetric
+    logged = _logged(monkeypatch)
+    box_only = FaceKeypointMetric()
+    box_only.process(None, [_sample([[0, 0, 10, 10]], [_kps(0, 0)], [[1] * 5], [[0, 0, 10, 10]], [0.9]).to_dict()])
+    assert np.isnan(box_only.compute_metrics(box_only.results)['nme'])
+    missed = FaceKeypointMetric()
+    missed.process(None, [_sample([[0, 0, 10, 10]], [_kps(0, 0)], [[1] * 5], [[50, 50, 60, 60]], [0.9],
+                                  [_kps(50, 50)]).to_dict()])
+    out = missed.compute_metrics(missed.results)
+    assert np.isnan(out['nme']) and out['matched'] == 0.0
+    assert [msg.split(': ', 2)[2] for msg, _ in logged] == [
+        'the model predicts no landmarks (1 images)', 'none of the 1 faces with landmarks was detected (IoU >= 0.5)']
+    logged.clear()
+    scored = FaceKeypointMetric()
+    scored.process(None, [_sample([[0, 0, 10, 10]], [_kps(0, 0)], [[1] * 5], [[0, 0, 10, 10]], [0.9],
+                                  [_kps(0, 0)]).to_dict()])
+    assert scored.compute_metrics(scored.results) == dict(nme=0.0, matched=1.0) and logged == []

@@ -4,11 +4,18 @@ For every ground-truth face with all landmarks annotated, the highest-scoring de
 IoU >= ``iou_thr`` (greedy, each detection used once) is its match. The error of a match is the mean Euclidean
 distance of the 5 predicted landmarks to the annotated ones divided by ``sqrt(w * h)`` of the ground-truth box.
 Reported: ``nme`` (mean over matched faces) and ``matched`` (fraction of annotated faces that found a detection).
+
+Faces with any landmark missing (weight 0) are not scored, so a validation set without landmarks (a format that has
+none, or labelv2 faces with ``-1`` points) has nothing to score: both values are NaN and a warning says why (no
+faces with landmarks, a model that predicts none, or no face with landmarks detected), never a number made of
+nothing.
 """
+import logging
 from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
 from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import METRICS
@@ -70,9 +77,13 @@ class FaceKeypointMetric(BaseMetric):
         self.iou_thr = iou_thr
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Per image: ``(errors, faces with all landmarks, ground-truth faces, whether the model predicts
+        keypoints)``."""
         for sample in data_samples:
             pred, gt = sample['pred_instances'], sample['gt_instances']
+            num_faces = len(gt['labels'])
             if 'keypoints' not in pred or 'keypoints' not in gt:
+                self.results.append((np.zeros(0), 0, num_faces, 'keypoints' in pred))
                 continue
             # The test pipelines load annotations after Resize, so ground truth is in original-image pixels,
             # like the predictions (rescale=True).
@@ -80,10 +91,24 @@ class FaceKeypointMetric(BaseMetric):
                 gt['bboxes'].cpu().numpy(), gt['keypoints'].cpu().numpy(), gt['keypoints_weights'].cpu().numpy(),
                 pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy(), pred['keypoints'].cpu().numpy(),
                 self.iou_thr)
-            self.results.append((errors, num))
+            self.results.append((errors, num, num_faces, True))
 
     def compute_metrics(self, results: list) -> dict:
-        errors = np.concatenate([e for e, _ in results]) if results else np.zeros(0)
-        total = sum(n for _, n in results)
+        errors = np.concatenate([r[0] for r in results]) if results else np.zeros(0)
+        total = sum(r[1] for r in results)
+        if not results:
+            why = 'no images were evaluated'
+        elif not any(r[3] for r in results):
+            why = f'the model predicts no landmarks ({len(results)} images)'
+        elif total == 0:
+            why = (f'no faces with landmarks: none of the {sum(r[2] for r in results)} ground-truth faces of the '
+                   f'{len(results)} images has all {NUM_KEYPOINTS} landmarks annotated')
+        elif len(errors) == 0:
+            why = f'none of the {total} faces with landmarks was detected (IoU >= {self.iou_thr:g})'
+        else:
+            why = None
+        if why is not None:
+            print_log(f'{type(self).__name__}: nothing to score, nme and matched are NaN: {why}', logger='current',
+                      level=logging.WARNING)
         return dict(nme=float(errors.mean()) if len(errors) else float('nan'),
                     matched=float(len(errors) / total) if total else float('nan'))

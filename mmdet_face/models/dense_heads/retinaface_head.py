@@ -7,8 +7,10 @@ Priors: 2 square anchors per location, sizes 16/32, 64/128, 256/512 at strides 8
 ((x + 0.5) * s, (y + 0.5) * s) on a ceil(H / s) x ceil(W / s) grid; order level -> row -> column -> anchor.
 Loss: priors are matched to faces with IoU >= 0.35 (plus each face's best prior when its IoU >= 0.2); softmax
 cross-entropy on the positives and the hardest negatives (3 per positive, per image), smooth-L1 on box deltas
-(weight 2) and on landmark deltas of faces that have landmarks; all divided by the number of positives (landmarks:
-by the number of positives with landmarks).
+(weight 2) and on landmark deltas; all divided by the number of positives. The landmark loss is masked per point
+(``keypoints_weights`` > 0: annotated; a face without landmarks contributes nothing, see
+:mod:`mmdet_face.models.utils.keypoint_targets`) and divided by the number of positives whose face has at least
+one annotated landmark, so that faces without landmarks neither train nor dilute it (the release's ``N1``).
 Prediction: softmax score > ``score_thr`` over all levels together, the ``nms_pre`` best, greedy NMS (the release
 uses the +1-pixel area convention: ``nms=dict(type='nms', iou_threshold=0.4, offset=1)``), ``max_per_img``.
 """
@@ -24,6 +26,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.face_head_mixin import SSDReleaseHeadMixin, flatten_levels, select_topk_flat
+from mmdet_face.models.utils.keypoint_targets import masked_gt_keypoints
 from mmdet_face.models.utils.ssd_multibox import hard_negative_mining
 from mmdet_face.registry import MODELS
 
@@ -116,13 +119,7 @@ class RetinaFaceHead(SSDReleaseHeadMixin, BaseDenseHead):
         num_priors = priors.shape[0]
         gt_bboxes = get_box_tensor(gt_instances.bboxes).to(priors)
         num_gts = gt_bboxes.shape[0]
-        if 'keypoints' in gt_instances:
-            gt_kps = gt_instances.keypoints.to(priors).reshape(num_gts, self.num_keypoints, 2)
-            gt_kps_w = (gt_instances.keypoints_weights.to(priors).reshape(num_gts, self.num_keypoints)
-                        if 'keypoints_weights' in gt_instances else gt_kps.new_ones(num_gts, self.num_keypoints))
-        else:
-            gt_kps = priors.new_zeros(num_gts, self.num_keypoints, 2)
-            gt_kps_w = priors.new_zeros(num_gts, self.num_keypoints)
+        gt_kps, gt_kps_w = masked_gt_keypoints(gt_instances, num_gts, self.num_keypoints, priors)
 
         labels = priors.new_zeros(num_priors, dtype=torch.long)
         bbox_targets = priors.new_zeros(num_priors, 4)
@@ -165,7 +162,8 @@ class RetinaFaceHead(SSDReleaseHeadMixin, BaseDenseHead):
                      batch_gt_instances: List[InstanceData],
                      batch_img_metas: List[dict],
                      batch_gt_instances_ignore: Optional[List[InstanceData]] = None) -> dict:
-        """Multi-task loss; returns ``loss_cls``, ``loss_bbox`` and ``loss_kps`` (scalars)."""
+        """Multi-task loss; returns ``loss_cls``, ``loss_bbox`` and ``loss_kps`` (scalars). ``loss_kps`` is exactly
+        0, with a zero gradient, when no positive's face has an annotated landmark."""
         priors = self._priors(cls_scores)
         cls_flat = self._flatten(cls_scores, self.num_classes + 1)
         bbox_flat = self._flatten(bbox_preds, 4)

@@ -4,6 +4,15 @@ Sample and Computation Redistribution for Efficient Face Detection (Guo et al., 
 Generalized Focal Loss (Li et al., 2020): QualityFocalLoss with the IoU of the decoded box as the soft target,
 a DIoU box loss weighted by the detached classification score, and a SmoothL1 loss on keypoint offsets.
 
+The keypoint loss is masked per face and per point: a point of ``keypoints_weights`` 0 (not annotated) adds nothing
+to the loss or its gradient (:mod:`mmdet_face.models.utils.keypoint_targets`), so faces without landmarks train the
+boxes and scores only. SCRFD's training code weights a face's 10 offsets by the mean of its point weights, which
+for its all-or-none annotations is the same; for a face with some points missing it would pull the missing ones
+towards placeholder targets, so here each point carries its own weight. The keypoint loss is divided by the score
+sum of all positives, as in SCRFD (``kps_avg_factor='positives'``), or of the positives whose face has an
+annotated landmark (``'keypoint_positives'``): with the first, faces without landmarks dilute the keypoint loss by
+their share of the positives; with the second, the keypoint loss keeps its scale whatever that share.
+
 Conventions: boxes are x1y1x2y2 pixels; box regression is ``(left, top, right, bottom)`` distances from the anchor
 centre and keypoint regression ``(dx, dy)`` offsets from it, both in units of the level's stride. Anchor centres
 lie on ``(i * stride, j * stride)`` (mmdet's ``AnchorGenerator`` with ``center_offset=0``).
@@ -25,10 +34,12 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet_face.models.dense_heads.face_head_mixin import FaceHeadMixin, select_topk_level
+from mmdet_face.models.utils.keypoint_targets import masked_gt_keypoints
 from mmdet_face.registry import MODELS, TASK_UTILS
 
 # SCRFD initialises the classification bias to -4.595 = log(0.01 / 0.99): every anchor starts at p = 0.01.
 CLS_BIAS_INIT = -4.595
+KPS_AVG_FACTORS = ('positives', 'keypoint_positives')
 
 
 @MODELS.register_module()
@@ -53,6 +64,9 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         loss_cls (dict): ``QualityFocalLoss`` (sigmoid).
         loss_bbox (dict): Box loss on decoded boxes in stride units (``DIoULoss``, weight 2).
         loss_kps (dict): Keypoint loss on offsets in stride units (``SmoothL1Loss``, beta 1/9, weight 0.1).
+        kps_avg_factor (str): What the keypoint loss is divided by: ``'positives'`` (SCRFD's: the detached score
+            sum of all positives, the box loss's normaliser) or ``'keypoint_positives'`` (the score sum of the
+            positives whose face has at least one annotated landmark). See the module docstring.
         loss_dfl (dict | bool, optional): Distribution focal loss; not used by any released SCRFD model and not
             supported here (must be falsy).
         reg_max (int): Kept for config compatibility with ``loss_dfl``.
@@ -79,6 +93,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
                  loss_cls: dict = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0),
                  loss_bbox: dict = dict(type='DIoULoss', loss_weight=2.0),
                  loss_kps: dict = dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=0.1),
+                 kps_avg_factor: str = 'positives',
                  loss_dfl=None,
                  reg_max: int = 8,
                  train_cfg: Optional[dict] = None,
@@ -88,6 +103,9 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         if loss_dfl:
             raise NotImplementedError('SCRFDHead: loss_dfl (distribution focal loss) is not implemented; no '
                                       'released SCRFD model uses it')
+        if kps_avg_factor not in KPS_AVG_FACTORS:
+            raise ValueError(f'SCRFDHead: kps_avg_factor must be one of {KPS_AVG_FACTORS}, got {kps_avg_factor!r}')
+        self.kps_avg_factor = kps_avg_factor
         self.stacked_convs = stacked_convs
         self.feat_mults = feat_mults
         self.conv_cfg = conv_cfg
@@ -209,13 +227,15 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         """Losses of a batch.
 
         ``batch_gt_instances[i]`` holds ``bboxes`` ``(N, 4)``, ``labels`` ``(N,)`` and, for the keypoint loss,
-        ``keypoints`` ``(N, K, 2)`` with ``keypoints_weights`` ``(N, K)`` (0 = no landmark; a face's keypoint
-        weight is the mean over its K points). ``batch_gt_instances_ignore[i].bboxes`` are ignore faces.
+        ``keypoints`` ``(N, K, 2)`` with ``keypoints_weights`` ``(N, K)`` (0 = no landmark, per point).
+        ``batch_gt_instances_ignore[i].bboxes`` are ignore faces.
 
         Returns:
-            dict: ``loss_cls``, ``loss_bbox`` (and ``loss_kps``), each a list over levels. The box and keypoint
-            losses are normalised by the sum of the positives' detached scores, averaged across GPUs; the
-            classification loss by the number of positives, averaged across GPUs.
+            dict: ``loss_cls``, ``loss_bbox`` (and ``loss_kps``), each a list over levels. The box loss is
+            normalised by the sum of the positives' detached scores, the keypoint loss by the same sum or by that of
+            the positives with landmarks (``kps_avg_factor``), both averaged across GPUs; the classification loss by
+            the number of positives, averaged across GPUs. ``loss_kps`` is exactly 0, with a zero gradient, when no
+            positive's face has an annotated landmark.
         """
         featmap_sizes = [f.shape[-2:] for f in cls_scores]
         device = cls_scores[0].device
@@ -227,16 +247,20 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
                                                          device=device)).item(), 1.0)
         if kps_preds is None:
             kps_preds = [None] * len(cls_scores)
-        losses_cls, losses_bbox, losses_kps, weight_sums = multi_apply(
+        losses_cls, losses_bbox, losses_kps, weight_sums, kps_weight_sums = multi_apply(
             self.loss_by_feat_single, anchors_list, cls_scores, bbox_preds, kps_preds, labels_list,
             label_weights_list, bbox_targets_list, kps_targets_list, kps_weights_list,
             self.prior_generator.strides, num_total_samples=num_total_samples)
         # Guard only against "no positive anywhere" (the losses are then exact zeros): SCRFD divides by the raw
         # score sum, which starts near 0.01 per positive, so a clamp at 1 would change the loss scale.
-        avg_factor = reduce_mean(sum(weight_sums)).clamp_(min=torch.finfo(torch.float32).eps).item()
+        eps = torch.finfo(torch.float32).eps
+        avg_factor = reduce_mean(sum(weight_sums)).clamp_(min=eps).item()
         losses = dict(loss_cls=losses_cls, loss_bbox=[loss / avg_factor for loss in losses_bbox])
         if self.use_kps:
-            losses['loss_kps'] = [loss / avg_factor for loss in losses_kps]
+            kps_avg_factor = avg_factor
+            if self.kps_avg_factor == 'keypoint_positives':  # no positive with landmarks: the losses are exact 0s
+                kps_avg_factor = reduce_mean(sum(kps_weight_sums)).clamp_(min=eps).item()
+            losses['loss_kps'] = [loss / kps_avg_factor for loss in losses_kps]
         return losses
 
     def loss_by_feat_single(self, anchors: Tensor, cls_score: Tensor, bbox_pred: Tensor,
@@ -256,7 +280,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         if self.use_kps:
             kps_pred = kps_pred.permute(0, 2, 3, 1).reshape(-1, self.num_keypoints * 2)
             kps_targets = kps_targets.reshape(-1, self.num_keypoints, 2)
-            kps_weights = kps_weights.reshape(-1)
+            kps_weights = kps_weights.reshape(-1, self.num_keypoints)
 
         pos_inds = ((labels >= 0) & (labels < self.num_classes)).nonzero().squeeze(1)
         score = label_weights.new_zeros(labels.shape)
@@ -271,18 +295,21 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
             if self.use_kps:
                 pos_kps_targets = (kps_targets[pos_inds] / stride - pos_centers[:, None, :]).reshape(
                     -1, self.num_keypoints * 2)
-                pos_kps_weights = (kps_weights[pos_inds] * weight_targets)[:, None].expand_as(pos_kps_targets)
+                # one weight per point, the same for its x and y offsets (the (dx_0, dy_0, dx_1, ...) layout)
+                pos_kps_weights = (kps_weights[pos_inds] * weight_targets[:, None]).repeat_interleave(2, dim=1)
                 loss_kps = self.loss_kps(kps_pred[pos_inds], pos_kps_targets, weight=pos_kps_weights,
                                          avg_factor=1.0)
+                kps_weight_sum = (weight_targets * (kps_weights[pos_inds] > 0).any(dim=1)).sum()
             else:
                 loss_kps = bbox_pred.sum() * 0
+                kps_weight_sum = bbox_pred.new_tensor(0.)
             weight_sum = weight_targets.sum()
         else:
             loss_bbox = bbox_pred.sum() * 0
             loss_kps = kps_pred.sum() * 0 if self.use_kps else bbox_pred.sum() * 0
-            weight_sum = bbox_pred.new_tensor(0.)
+            weight_sum = kps_weight_sum = bbox_pred.new_tensor(0.)
         loss_cls = self.loss_cls(cls_score, (labels, score), weight=label_weights, avg_factor=num_total_samples)
-        return loss_cls, loss_bbox, loss_kps, weight_sum
+        return loss_cls, loss_bbox, loss_kps, weight_sum, kps_weight_sum
 
     def get_targets(self, anchor_list: List[List[Tensor]], valid_flag_list: List[List[Tensor]],
                     batch_gt_instances: List[InstanceData], batch_img_metas: List[dict],
@@ -292,7 +319,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         Returns:
             tuple: per level ``anchors`` ``(B, A_l, 4)``, ``labels`` ``(B, A_l)`` (background = num_classes),
             ``label_weights`` ``(B, A_l)`` (0 for ignored anchors), ``bbox_targets`` ``(B, A_l, 4)`` pixels,
-            ``kps_targets`` ``(B, A_l, K, 2)`` pixels, ``kps_weights`` ``(B, A_l)``; then the number of
+            ``kps_targets`` ``(B, A_l, K, 2)`` pixels, ``kps_weights`` ``(B, A_l, K)``; then the number of
             positives in the batch (at least 1 per image, as SCRFD counts them).
         """
         num_imgs = len(batch_img_metas)
@@ -332,7 +359,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         label_weights = anchors.new_zeros(n)
         bbox_targets = torch.zeros_like(anchors)
         kps_targets = anchors.new_zeros((n, self.num_keypoints, 2))
-        kps_weights = anchors.new_zeros(n)
+        kps_weights = anchors.new_zeros((n, self.num_keypoints))
         pos_inds, neg_inds = sampling_result.pos_inds, sampling_result.neg_inds
         if len(pos_inds) > 0:
             gt_inds = sampling_result.pos_assigned_gt_inds
@@ -340,16 +367,11 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
             labels[pos_inds] = gt_instances.labels[gt_inds]
             pos_weight = self.train_cfg.get('pos_weight', -1)
             label_weights[pos_inds] = 1.0 if pos_weight <= 0 else pos_weight
-            if self.use_kps and 'keypoints' in gt_instances:
-                gt_kps = gt_instances.keypoints.to(anchors).reshape(-1, self.num_keypoints, 2)
-                if 'keypoints_weights' in gt_instances:
-                    gt_kps_w = gt_instances.keypoints_weights.to(anchors).reshape(-1, self.num_keypoints)
-                else:
-                    gt_kps_w = gt_kps.new_ones(gt_kps.shape[:2])
-                # faces without landmarks may carry NaN/-1 placeholders; their weight is 0 anyway
-                gt_kps = torch.nan_to_num(gt_kps) * (gt_kps_w[..., None] > 0)
+            if self.use_kps:
+                gt_kps, gt_kps_w = masked_gt_keypoints(gt_instances, len(gt_instances.labels), self.num_keypoints,
+                                                       anchors)
                 kps_targets[pos_inds] = gt_kps[gt_inds]
-                kps_weights[pos_inds] = gt_kps_w.mean(dim=1)[gt_inds]
+                kps_weights[pos_inds] = gt_kps_w[gt_inds]
         if len(neg_inds) > 0:
             label_weights[neg_inds] = 1.0
 
@@ -358,7 +380,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
         bbox_targets = unmap(bbox_targets, num_anchors, inside)
         kps_targets = unmap(kps_targets.reshape(n, -1), num_anchors, inside).reshape(
             num_anchors, self.num_keypoints, 2)
-        kps_weights = unmap(kps_weights, num_anchors, inside)
+        kps_weights = unmap(kps_weights, num_anchors, inside)  # (A, K)
         return labels, label_weights, bbox_targets, kps_targets, kps_weights, pos_inds
 
     # ------------------------------------------------------------- prediction

@@ -149,3 +149,104 @@ def test_predict_decodes_and_rescales_keypoints():
 def test_dfl_is_not_supported():
     with pytest.raises(NotImplementedError):
         make_head(loss_dfl=dict(type='DistributionFocalLoss'))
+
+
+# ------------------------------------------------------------------ faces with and without landmarks
+def mixed_faces(placeholder=float('nan')):
+    """A with all 5 landmarks, B with none, C with its two mouth corners missing; the coordinates of every missing
+    point hold ``placeholder`` (what a reader or a flip might leave there)."""
+    kps = torch.tensor([[[20., 22.], [32., 22.], [26., 28.], [21., 35.], [31., 35.]],
+                        [[44., 42.], [54., 42.], [49., 48.], [45., 54.], [53., 54.]],
+                        [[6., 46.], [14., 46.], [10., 50.], [7., 56.], [13., 56.]]])
+    weights = torch.tensor([[1.] * 5, [0.] * 5, [1., 1., 1., 0., 0.]])
+    kps[weights == 0] = placeholder
+    return InstanceData(bboxes=torch.tensor([[12., 10., 40., 42.], [38., 36., 60., 60.], [2., 40., 18., 62.]]),
+                        labels=torch.tensor([0, 0, 0]), keypoints=kps, keypoints_weights=weights)
+
+
+def reference_kps_loss(head, outs, gt):
+    """SCRFD's keypoint loss written out on the head's own positives: per positive anchor, smooth-L1 (beta 1/9) of the
+    predicted (dx, dy) of each annotated point against (point - anchor centre) / stride, weighted by the detached
+    score, summed, times 0.1. Returns (that sum, score sum of all positives, score sum of the positives whose face has
+    an annotated point)."""
+    cls_scores, _, kps_preds = outs
+    sizes = [c.shape[-2:] for c in cls_scores]
+    priors = head.prior_generator.grid_priors(sizes, device='cpu')
+    flat = torch.cat(priors)
+    assign = head.assigner.assign(InstanceData(priors=flat), [len(p) for p in priors], gt, None)
+    pos = assign.gt_inds > 0
+    face_of = assign.gt_inds[pos] - 1
+    stride = torch.cat([torch.full((len(p),), s[0]) for p, s in zip(priors, head.prior_generator.strides)])[pos]
+    centre = ((flat[:, :2] + flat[:, 2:]) / 2)[pos]
+    score = torch.cat([c.detach().permute(0, 2, 3, 1).reshape(-1) for c in cls_scores]).sigmoid()[pos]
+    pred = torch.cat([k.permute(0, 2, 3, 1).reshape(-1, 5, 2) for k in kps_preds])[pos]
+    visible = gt.keypoints_weights[face_of] > 0                                    # (P, 5)
+    target = (gt.keypoints[face_of] - centre[:, None, :]) / stride[:, None, None]  # (P, 5, 2)
+    diff = (pred - target).abs()
+    smooth_l1 = torch.where(diff < 1 / 9, 0.5 * diff ** 2 * 9, diff - 0.5 / 9)
+    per_anchor = torch.where(visible[..., None], smooth_l1, torch.zeros(())).sum(dim=(1, 2))
+    assert visible.any(dim=1).sum() < len(visible), 'the batch must hold positives without landmarks'
+    return 0.1 * (score * per_anchor).sum(), score.sum(), score[visible.any(dim=1)].sum()
+
+
+@pytest.mark.parametrize('kps_avg_factor', ['positives', 'keypoint_positives'])
+def test_keypoint_loss_is_masked_per_point_hand_computed(kps_avg_factor):
+    """Mixed visibility: only annotated points count (C's two missing corners included: they are masked per point,
+    not trained towards their placeholder), normalised by all positives' scores (SCRFD) or by those of the faces
+    with landmarks."""
+    head = make_head(kps_avg_factor=kps_avg_factor)
+    outs = head(feats())
+    gt = mixed_faces()
+    losses = head.loss_by_feat(*outs, [gt], [META])
+    numerator, all_positives, keypoint_positives = reference_kps_loss(head, outs, gt)
+    expected = numerator / (all_positives if kps_avg_factor == 'positives' else keypoint_positives)
+    assert float(sum(losses['loss_kps'])) == pytest.approx(float(expected), rel=1e-5)
+    assert expected > 0
+
+
+def test_masked_points_never_reach_the_loss_or_its_gradient():
+    """Whatever a missing point's coordinates hold (0, -1, far away, NaN), the losses and every gradient are the same
+    and finite."""
+    results = []
+    for placeholder in (0.0, -1.0, 1e4, float('nan')):
+        head = make_head()
+        losses = head.loss_by_feat(*head(feats()), [mixed_faces(placeholder)], [META])
+        total = sum(sum(v) for v in losses.values())
+        total.backward()
+        grads = torch.cat([p.grad.flatten() for p in head.parameters() if p.grad is not None])
+        results.append((torch.stack([sum(v).detach() for v in losses.values()]), grads))
+    for values, grads in results:
+        assert torch.isfinite(values).all() and torch.isfinite(grads).all()
+        torch.testing.assert_close(values, results[0][0], rtol=0, atol=0)
+        torch.testing.assert_close(grads, results[0][1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('kps_avg_factor', ['positives', 'keypoint_positives'])
+def test_batch_without_landmarks_gives_exact_zero_keypoint_loss_and_gradient(kps_avg_factor):
+    """Two images, no face with a landmark (placeholders -1, as labelv2's "-1 -1 -1" after a crop shift): loss_kps
+    is exactly 0 (no 0/0 from the keypoint normaliser), the keypoint convs get an exactly zero gradient, and the
+    box branch still learns."""
+    head = make_head(kps_avg_factor=kps_avg_factor)
+    gts = [mixed_faces(-1.0), face()]
+    for gt in gts:
+        gt.keypoints_weights = torch.zeros_like(gt.keypoints_weights)
+    x = [torch.cat([f, f.flip(-1)]) for f in feats()]
+    losses = head.loss_by_feat(*head(x), gts, [META, META])
+    assert all(float(loss) == 0.0 for loss in losses['loss_kps'])
+    sum(sum(v) for v in losses.values()).backward()
+    kps_grads = [p.grad for p in head.stride_kps.parameters()]
+    assert all(g is not None and torch.count_nonzero(g) == 0 for g in kps_grads)
+    assert any(torch.count_nonzero(p.grad) > 0 for p in head.stride_reg.parameters())
+
+
+def test_training_without_landmarks_keeps_keypoint_loss_zero():
+    history = train(make_head(kps_avg_factor='keypoint_positives'), face(kps_weight=0.0))
+    assert all(h['loss_kps'] == 0.0 for h in history)
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
+    assert sum(history[-1].values()) < sum(history[0].values())
+
+
+def test_kps_avg_factor_is_checked():
+    with pytest.raises(ValueError, match=r"kps_avg_factor must be one of \('positives', 'keypoint_positives'\), "
+                                         r"got 'faces'"):
+        make_head(kps_avg_factor='faces')

@@ -229,3 +229,87 @@ def test_configs_build_and_keep_the_release_recipe(config):
         cfg.model.backbone.init_cfg = None  # no download in tests
     init_default_scope('mmdet_face')
     MODELS.build(cfg.model)
+
+
+# ----------------------------------------------------------------------------- faces with and without landmarks
+def _mixed_batch(placeholder=float('nan')):
+    """Image 1: A with all 5 landmarks, B with none, C with its two mouth corners missing; image 2: one face without
+    landmarks. Missing points hold ``placeholder``."""
+    def faces(boxes, weights):
+        boxes, weights = torch.tensor(boxes), torch.tensor(weights)
+        ctr = (boxes[:, :2] + boxes[:, 2:]) / 2
+        kps = ctr[:, None, :] + torch.tensor([[-4., -3.], [4., -3.], [0., 0.], [-3., 4.], [3., 4.]])
+        kps[weights == 0] = placeholder
+        return InstanceData(bboxes=boxes, labels=torch.zeros(len(boxes), dtype=torch.long), keypoints=kps,
+                            keypoints_weights=weights)
+    gts = [faces([[10., 12., 40., 46.], [40., 36., 60., 60.], [2., 40., 18., 62.]],
+                 [[1.] * 5, [0.] * 5, [1., 1., 1., 0., 0.]]),
+           faces([[30., 8., 50., 30.]], [[0.] * 5])]
+    return gts, [dict(img_shape=(64, 64), pad_shape=(64, 64))] * 2
+
+
+def _reference_kps_loss(head, kps_preds, gts):
+    """The release's landmark loss written out: per positive prior, smooth-L1 (beta 1) of the predicted deltas of
+    each annotated point against (point - prior centre) / (0.1 * prior size), summed over the batch and divided by
+    the number of positives whose face has an annotated point."""
+    priors = torch.cat(head.prior_generator.grid_priors([k.shape[-2:] for k in kps_preds], device='cpu'))
+    centre, size = (priors[:, :2] + priors[:, 2:]) / 2, priors[:, 2:] - priors[:, :2]
+    total, count = torch.zeros(()), 0
+    for img_id, gt in enumerate(gts):
+        assign = head.assigner.assign(InstanceData(priors=priors), InstanceData(bboxes=gt.bboxes, labels=gt.labels))
+        pos = assign.gt_inds > 0
+        face_of = assign.gt_inds[pos] - 1
+        visible = gt.keypoints_weights[face_of] > 0
+        target = (gt.keypoints[face_of] - centre[pos, None]) / (0.1 * size[pos, None])
+        pred = torch.cat([k[img_id].permute(1, 2, 0).reshape(-1, 5, 2) for k in kps_preds])[pos]
+        diff = (pred - target).abs()
+        smooth_l1 = torch.where(diff < 1, 0.5 * diff ** 2, diff - 0.5)
+        total = total + torch.where(visible[..., None], smooth_l1, torch.zeros(())).sum()
+        count += int(visible.any(dim=1).sum())
+    return total / count, count
+
+
+def test_keypoint_loss_is_masked_per_point_hand_computed():
+    torch.manual_seed(0)
+    head = _head(in_channels=8)
+    feats = tuple(torch.randn(2, 8, s, s) for s in (8, 4, 2))
+    gts, metas = _mixed_batch()
+    outs = head(feats)
+    losses = head.loss_by_feat(*outs, gts, metas)
+    expected, num_with_landmarks = _reference_kps_loss(head, outs[2], gts)
+    assert 0 < num_with_landmarks
+    assert losses['loss_kps'].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_masked_points_never_reach_the_loss_or_its_gradient():
+    """A missing point's coordinates (0, -1, far away, NaN) change neither the losses nor any gradient; before,
+    a NaN placeholder under weight 0 made loss_kps NaN (0 * NaN)."""
+    torch.manual_seed(0)
+    feats = tuple(torch.randn(2, 8, s, s) for s in (8, 4, 2))
+    results = []
+    for placeholder in (0.0, -1.0, 1e4, float('nan')):
+        torch.manual_seed(1)
+        head = _head(in_channels=8)
+        losses = head.loss_by_feat(*head(feats), *_mixed_batch(placeholder))
+        sum(losses.values()).backward()
+        grads = torch.cat([p.grad.flatten() for p in head.parameters()])
+        results.append((torch.stack(list(losses.values())).detach(), grads))
+    for values, grads in results:
+        assert torch.isfinite(values).all() and torch.isfinite(grads).all()
+        torch.testing.assert_close(values, results[0][0], rtol=0, atol=0)
+        torch.testing.assert_close(grads, results[0][1], rtol=0, atol=0)
+
+
+def test_batch_without_landmarks_gives_exact_zero_keypoint_loss_and_gradient():
+    torch.manual_seed(0)
+    head = _head(in_channels=8)
+    feats = tuple(torch.randn(2, 8, s, s) for s in (8, 4, 2))
+    gts, metas = _mixed_batch(-1.0)
+    for gt in gts:
+        gt.keypoints_weights = torch.zeros_like(gt.keypoints_weights)
+    del gts[1].keypoints, gts[1].keypoints_weights  # a format without landmarks at all
+    losses = head.loss_by_feat(*head(feats), gts, metas)
+    assert losses['loss_kps'].item() == 0.0 and losses['loss_bbox'].item() > 0
+    sum(losses.values()).backward()
+    assert all(torch.count_nonzero(p.grad) == 0 for p in head.kps_convs.parameters())
+    assert any(torch.count_nonzero(p.grad) > 0 for p in head.reg_convs.parameters())
