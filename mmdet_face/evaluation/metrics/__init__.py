@@ -1,4 +1,5 @@
 from .keypoint_metric import FaceKeypointMetric
 from .widerface_metric import WiderFaceMetric
+from .widerface_submission_metric import WiderFaceSubmissionMetric
 
-__all__ = ['WiderFaceMetric', 'FaceKeypointMetric']
+__all__ = ['WiderFaceMetric', 'FaceKeypointMetric', 'WiderFaceSubmissionMetric']
