@@ -5,24 +5,11 @@ import zipfile
 import pytest
 
 from tests.helpers.paths import REPO_ROOT as ROOT
-from tests.helpers.tools import load_tool, run_tool
+from tests.helpers.tools import load_tool, random_checkpoint, run_tool
 
 tool = load_tool('tools/test.py')
 CONFIG = str(ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
 LOADER = ['test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
-
-
-def _random_checkpoint(config, path):
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    from mmdet_face.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmdet_face'):
-        model = MODELS.build(Config.fromfile(config).model)
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict()}, path)
-    return path
 
 
 def _val_filelist(toy_data, path):
@@ -38,7 +25,7 @@ def written(toy_data, tmp_path_factory):
     """One model run: the submission for the toy val list, through --image-list / --image-root."""
     tmp = tmp_path_factory.mktemp('submission')
     names = _val_filelist(toy_data, tmp / 'wider_face_test_filelist.txt')
-    ckpt = _random_checkpoint(CONFIG, tmp / 'random.pth')
+    ckpt = random_checkpoint(CONFIG, tmp / 'random.pth')
     metrics = tool.main([CONFIG, str(ckpt), '--submission', str(tmp / 'sub'), '--image-list',
                          str(tmp / 'wider_face_test_filelist.txt'), '--image-root', str(toy_data / 'val' / 'images'),
                          '--work-dir', str(tmp / 'work'), '--cfg-options', *LOADER])
