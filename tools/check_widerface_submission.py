@@ -2,14 +2,15 @@
 server (http://shuoyang1213.me/WIDERFACE/):
 
     python tools/check_widerface_submission.py DIR --list wider_face_split/wider_face_test_filelist.txt \
-        [--list-format wider_filelist] [--score-range 0 1]
+        [--score-range 0 1]
 
 DIR holds ``<event>/<image>.txt`` files: the image name, the box count, then ``x y w h score`` lines (what
 ``tools/test.py CONFIG CKPT --submission DIR`` writes). Each problem is printed with its file and line: a listed
 image without its file, a file that is not text or whose count disagrees with its box lines, a line that is not five
 numbers, a first line that is not the image name, a NaN or infinite value, a box with w or h <= 0, a score outside
 --score-range (default [0, 1], the probabilities of this package's detectors), and any file or folder that answers
-no listed image. The exit status is 1 when there is a problem, 0 when the folder is complete and valid.
+no listed image. The exit status is 1 when there is a problem, 0 when the folder is complete and valid. Imports
+neither torch nor mmdet.
 """
 import argparse
 import os.path as osp
@@ -18,7 +19,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmdet_face.engine.cli import real_number  # noqa: E402
-from mmdet_face.evaluation.functional.widerface_submission import SCORE_RANGE, check_submission  # noqa: E402
+from mmdet_face.evaluation.functional.widerface_submission import (SCORE_RANGE, check_submission,  # noqa: E402
+                                                                  read_image_list)
 
 
 def parse_args(argv=None):
@@ -26,9 +28,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('pred_dir', metavar='DIR', help='the submission folder <event>/<image>.txt')
     parser.add_argument('--list', required=True, dest='image_list',
-                        help='the image list the submission answers (wider_face_test_filelist.txt, or any annotation '
-                        'file the dataset reads, e.g. a labelv2.txt)')
-    parser.add_argument('--list-format', help='format of --list (default: detected; e.g. wider_filelist, labelv2)')
+                        help='the image list the submission answers (wider_face_test_filelist.txt: one '
+                        '<event>/<image>.jpg per line)')
     parser.add_argument('--score-range', type=real_number, nargs=2, metavar=('LOW', 'HIGH'), default=SCORE_RANGE,
                         help='the inclusive range of valid scores (default: %(default)s)')
     args = parser.parse_args(argv)
@@ -40,12 +41,10 @@ def parse_args(argv=None):
 def main(argv=None):
     """Print the problems of the folder (stderr) or a one-line summary (stdout); returns the exit status."""
     args = parse_args(argv)
-    from mmdet_face.evaluation.metrics.widerface_submission_metric import read_image_list
     try:
-        names, linenos = read_image_list(args.image_list, args.list_format)
-    except (OSError, ValueError, KeyError) as err:
-        message = f'unknown --list-format {err}' if isinstance(err, KeyError) else err
-        print(f'check_widerface_submission: error: {message}', file=sys.stderr)
+        names, linenos = read_image_list(args.image_list)
+    except (OSError, ValueError) as err:
+        print(f'check_widerface_submission: error: {err}', file=sys.stderr)
         return 1
     problems = check_submission(args.pred_dir, names, args.image_list, linenos, tuple(args.score_range))
     if problems:

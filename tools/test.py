@@ -124,7 +124,8 @@ def parse_args(argv=None, prog=None):
     return args
 
 
-MODEL_RUN_OPTIONS = ('out', 'overwrite', 'submission', 'zip', 'image_list', 'image_root', 'partial_load', 'mode', 'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
+MODEL_RUN_OPTIONS = ('out', 'overwrite', 'submission', 'zip', 'image_list', 'image_root', 'partial_load', 'mode',
+                     'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
                      'max_size', 'max_size_mode', 'work_dir', 'cfg_options')
 
 

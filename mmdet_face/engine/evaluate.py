@@ -138,8 +138,9 @@ def build_test_cfg(args, prog=None):
 
 def submission_evaluator(cfg, submission, zip_file=None, image_list=None, image_root=None, overwrite=False):
     """The test evaluator of a WIDER FACE test submission: one ``WiderFaceSubmissionMetric`` writing the folder
-    ``submission`` for the images of the test dataset's list, checked against that list and zipped (``zip_file``,
-    default ``<submission>.zip``); the config's own metrics are dropped (the test split has no ground truth).
+    ``submission`` for the images of the test dataset, checked against its list when that is an official image list
+    (``wider_face_test_filelist.txt``; else against the images the model saw) and zipped (``zip_file``, default
+    ``<submission>.zip``); the config's own metrics are dropped (the test split has no ground truth).
     ``image_list`` / ``image_root`` (``wider_face_test_filelist.txt`` and the ``images/`` folder it is relative to)
     replace the test dataset's annotation file and image folder, which keeps its pipeline."""
     dataset = _innermost_dataset(cfg.test_dataloader.dataset)
@@ -148,11 +149,21 @@ def submission_evaluator(cfg, submission, zip_file=None, image_list=None, image_
         dataset.ann_format = None  # detected: the official list, or any annotation file the readers take
         dataset.data_prefix = dict(img=osp.abspath(image_root))
         dataset.test_mode = True
+    return [dict(type='WiderFaceSubmissionMetric', outfile_prefix=submission.rstrip('/\\'),
+                 image_list=_image_list_of(dataset), zip_file=zip_file, overwrite=overwrite)]
+
+
+def _image_list_of(dataset):
+    """The path of the dataset's annotation file when it is an official image list (``wider_filelist``, given or
+    detected), which the submission is then checked against; else None (the images the model saw are the list)."""
+    from mmdet_face.datasets.formats import detect_format
     ann_file = dataset.get('ann_file')
-    if ann_file and not osp.isabs(ann_file) and dataset.get('data_root'):
+    if not ann_file:
+        return None
+    if not osp.isabs(ann_file) and dataset.get('data_root'):
         ann_file = osp.join(dataset.data_root, ann_file)
-    return [dict(type='WiderFaceSubmissionMetric', outfile_prefix=submission.rstrip('/\\'), image_list=ann_file,
-                 image_list_format=dataset.get('ann_format'), zip_file=zip_file, overwrite=overwrite)]
+    ann_format = dataset.get('ann_format') or (detect_format(ann_file) if osp.isfile(ann_file) else None)
+    return ann_file if ann_format == 'wider_filelist' else None
 
 
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):

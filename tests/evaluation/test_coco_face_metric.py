@@ -26,7 +26,8 @@ def test_perfect_detections_score_one():
     for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_AR@10', 'bbox_AR@100'):
         assert out[key] == pytest.approx(1, abs=1e-12)
     assert out['bbox_AR@1'] == pytest.approx(2 / 3)  # one detection per image finds 2 of the 3 faces
-    assert out['bbox_mAP_s'] == pytest.approx(1, abs=1e-12) and out['bbox_mAP_m'] == pytest.approx(1, abs=1e-12)  # 20x30 < 32^2 <= 40x50 < 96^2
+    # 20x30 < 32^2 <= 40x50 < 96^2 px
+    assert out['bbox_mAP_s'] == pytest.approx(1, abs=1e-12) and out['bbox_mAP_m'] == pytest.approx(1, abs=1e-12)
     assert out['bbox_mAP_l'] == -1.0  # no face over 96^2 px
 
 

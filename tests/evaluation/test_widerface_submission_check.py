@@ -86,3 +86,30 @@ def test_zip_holds_the_folder_and_never_replaces_a_file(submission, tmp_path):
 def test_a_missing_folder_is_one_problem(tmp_path):
     assert wf.check_submission(str(tmp_path / 'no'), NAMES) == [f'{tmp_path / "no"}: the submission folder does not '
                                                                 'exist']
+
+
+def test_the_image_list_reader(tmp_path):
+    (tmp_path / 'list.txt').write_bytes(b'\xef\xbb\xbf0--Parade/a.jpg\n\n1--Handshaking/c.jpg\n')
+    assert wf.read_image_list(str(tmp_path / 'list.txt')) == (['0--Parade/a.jpg', '1--Handshaking/c.jpg'], [1, 3])
+    (tmp_path / 'list.txt').write_bytes(b'0--Parade/a.jpg\n0--Parade/\xff.jpg\n')
+    with pytest.raises(ValueError, match=r'list.txt:2: expected UTF-8 text \(an image list\), got the byte 0xff'):
+        wf.read_image_list(str(tmp_path / 'list.txt'))
+
+
+def test_the_check_tool_imports_neither_torch_nor_mmdet(submission, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers.paths import REPO_ROOT
+    (tmp_path / 'list.txt').write_text('\n'.join(NAMES) + '\n')
+    code = ('import runpy, sys\n'
+            f'sys.argv = ["check_widerface_submission.py", r"{submission}", "--list", r"{tmp_path / "list.txt"}"]\n'
+            'try:\n'
+            f'    runpy.run_path(r"{REPO_ROOT / "tools" / "check_widerface_submission.py"}", run_name="__main__")\n'
+            'except SystemExit as exc:\n'
+            '    assert exc.code == 0, exc.code\n'
+            'heavy = [m for m in ("torch", "mmdet", "mmengine", "mmcv", "cv2") if m in sys.modules]\n'
+            'assert not heavy, heavy\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=str(REPO_ROOT), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f'{submission}: a valid submission for the 3 images of {tmp_path / "list.txt"}\n'

@@ -103,16 +103,21 @@ def test_option_combinations(capsys, argv, message):
 
 
 def test_the_evaluator_of_a_submission_run(toy_data, tmp_path):
-    """Without --image-list the test dataset's own annotation file is the list; --submission replaces the metrics
-    (the test split has no ground truth) and the test-split config keeps its submission metric."""
+    """--submission replaces the metrics (the test split has no ground truth); the test dataset's annotation file is
+    the list the submission is checked against when it is an official image list; the test-split config keeps its
+    submission metric."""
     cfg = tool.build_test_cfg(tool.parse_args([CONFIG, 'k.pth', '--submission', str(tmp_path / 's') + '/']))
     assert cfg.test_evaluator == [dict(type='WiderFaceSubmissionMetric', outfile_prefix=str(tmp_path / 's'),
-                                       image_list='data/toy_widerface/val/labelv2.txt', image_list_format=None,
-                                       zip_file=None, overwrite=False)]
+                                       image_list=None, zip_file=None, overwrite=False)]  # labelv2: no image list
     (tmp_path / 'cfg.py').write_text(f"_base_ = [r'{ROOT / 'configs' / '_base_' / 'datasets' / 'widerface_test.py'}']\n"
                                      "model = dict(type='Dummy')\n")
     cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'k.pth']))
     assert [m['type'] for m in cfg.test_evaluator] == ['WiderFaceSubmissionMetric']
+    cfg = tool.build_test_cfg(tool.parse_args([str(tmp_path / 'cfg.py'), 'k.pth', '--submission', 'd', '--zip',
+                                               'e.zip']))
+    assert cfg.test_evaluator == [dict(type='WiderFaceSubmissionMetric', outfile_prefix='d', zip_file='e.zip',
+                                       image_list='data/widerface/wider_face_split/wider_face_test_filelist.txt',
+                                       overwrite=False)]
     dataset = cfg.test_dataloader.dataset
     assert (dataset.ann_file, dataset.ann_format, dataset.data_prefix) == (
         'wider_face_split/wider_face_test_filelist.txt', 'wider_filelist', dict(img='test/images/'))

@@ -5,7 +5,8 @@
 # where CONFIG is a model config whose dataset base is this file (in place of ./widerface.py; a config cannot take
 # both, they set the same keys), or any model config given the list directly:
 #   python tools/test.py CONFIG CKPT --submission DIR \
-#       --image-list data/widerface/wider_face_split/wider_face_test_filelist.txt --image-root data/widerface/test/images
+#       --image-list data/widerface/wider_face_split/wider_face_test_filelist.txt \
+#       --image-root data/widerface/test/images
 # Layout under data_root (data/README.md): test/images/<event>/*.jpg, wider_face_split/wider_face_test_filelist.txt.
 _base_ = ['./widerface.py']
 
@@ -23,5 +24,4 @@ test_evaluator = dict(
     _delete_=True,
     type='WiderFaceSubmissionMetric',
     outfile_prefix=submission_dir,
-    image_list=data_root + 'wider_face_split/wider_face_test_filelist.txt',
-    image_list_format='wider_filelist')
+    image_list=data_root + 'wider_face_split/wider_face_test_filelist.txt')

@@ -17,7 +17,7 @@ import numpy as np
 from mmdet_face.utils.output_file import atomic_output
 
 __all__ = ['read_pred_file', 'read_submission', 'write_submission', 'describe_unmatched_submission', 'strip_jpg',
-           'check_submission', 'zip_submission', 'SCORE_RANGE']
+           'read_image_list', 'check_submission', 'zip_submission', 'SCORE_RANGE']
 
 # Scores of every detector of this package are probabilities (sigmoid or softmax outputs).
 SCORE_RANGE = (0.0, 1.0)
@@ -207,6 +207,49 @@ def describe_unmatched_submission(pred_dir, gt_keys):
         message += ' ' + ' '.join(hints)
     return message + (f' Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
                       f'(e.g. {example}).')
+
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+def read_image_list(path):
+    """Read an official image list without annotations, ``wider_face_split/wider_face_test_filelist.txt``: one
+    image path ``<event>/<name>.jpg`` per line (e.g. ``0--Parade/0_Parade_marchingband_1_737.jpg``), relative to the
+    split's ``images/`` folder; blank lines are skipped, a leading byte-order mark is dropped.
+
+    Returns:
+        tuple: ``(names, line numbers)``, two lists in file order (line numbers 1-based).
+
+    Raises:
+        ValueError: naming ``file:line`` for text that is not UTF-8, a line that is not one ``<event>/<name>.jpg``
+            path (spaces, no event folder, another extension, a count or box line of a ``*_bbx_gt.txt``), or an image
+            listed twice.
+    """
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as err:
+        line = data.count(b'\n', 0, err.start) + 1
+        raise ValueError(f'{path}:{line}: expected UTF-8 text (an image list), got the byte 0x{data[err.start]:02x}') \
+            from None
+    names, linenos, first_line = [], [], {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.split('/')
+        if len(line.split()) != 1 or len(parts) != 2 or not all(parts) or \
+                not line.lower().endswith(IMAGE_EXTENSIONS):
+            raise ValueError(f'{path}:{lineno}: expected one image path "<event>/<name>.jpg" per line (e.g. '
+                             f'"0--Parade/0_Parade_marchingband_1_737.jpg"), got {line!r}')
+        if line in first_line:
+            raise ValueError(f'{path}:{lineno}: the image {line} is listed a second time (first on line '
+                             f'{first_line[line]})')
+        first_line[line] = lineno
+        names.append(line)
+        linenos.append(lineno)
+    return names, linenos
 
 
 def _box_problems(path, boxes, score_range):

@@ -43,12 +43,12 @@ class FaceCocoMetric(BaseMetric):
             if img_path is None:
                 raise KeyError('FaceCocoMetric needs img_path in each data sample (to count each image once)')
             pred = _field(sample, 'pred_instances')
+            scores = _to_numpy(_field(pred, 'scores'), 0)
             self.results.append(dict(
                 img_path=img_path,
                 boxes=_to_numpy(_field(_field(sample, 'gt_instances'), 'bboxes'), 4),
                 ignore=_to_numpy(_field(_field(sample, 'ignored_instances'), 'bboxes'), 4),
-                dets=np.concatenate([_to_numpy(_field(pred, 'bboxes'), 4), _to_numpy(_field(pred, 'scores'), 0)[:, None]],
-                                    axis=1)))
+                dets=np.concatenate([_to_numpy(_field(pred, 'bboxes'), 4), scores[:, None]], axis=1)))
 
     def compute_metrics(self, results: list) -> dict:
         images = {}

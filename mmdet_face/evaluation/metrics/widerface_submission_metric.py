@@ -10,20 +10,12 @@ from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
 from mmdet_face.utils.output_file import check_output_path
-from ..functional.widerface_submission import SCORE_RANGE, check_submission, zip_submission
+from ..functional.widerface_submission import SCORE_RANGE, check_submission, read_image_list, zip_submission
 from .widerface_metric import check_submission_folder_free, replace_submission_folder, sample_prediction
 
 
 class SubmissionCheckError(ValueError):
     """The written submission does not pass :func:`check_submission`; the message lists the problems."""
-
-
-def read_image_list(path: str, ann_format: Optional[str] = None):
-    """``(names, line numbers)`` of the images of ``path``: ``wider_face_test_filelist.txt`` or any annotation file
-    :class:`WiderFaceDataset` reads (format detected unless ``ann_format`` names it)."""
-    from mmdet_face.datasets.formats import PARSERS, detect_format
-    images = PARSERS[ann_format or detect_format(path)](path)
-    return [image['name'] for image in images], [image['lineno'] for image in images]
 
 
 @METRICS.register_module()
@@ -34,10 +26,9 @@ class WiderFaceSubmissionMetric(BaseMetric):
         outfile_prefix (str): the submission folder. A folder already holding a submission is refused unless
             ``overwrite``; a file, or a folder holding anything else, always (checked when the metric is built,
             before any inference).
-        image_list (str, optional): the images the submission answers: ``wider_face_test_filelist.txt`` (or any
-            annotation file of the dataset readers, e.g. a ``labelv2.txt``). Every listed image must have its
-            file. Without it, the images the model saw are the list.
-        image_list_format (str, optional): ``ann_format`` of ``image_list`` (default: detected).
+        image_list (str, optional): the images the submission answers, an official image list such as
+            ``wider_face_test_filelist.txt`` (:func:`read_image_list`); every listed image must have its file.
+            Without it, the images the model saw are the list.
         zip_file (str, optional): the archive written once the check passes (default ``<outfile_prefix>.zip``;
             ``False``: none). An existing file is refused unless ``overwrite``.
         overwrite (bool): replace an earlier submission folder and archive.
@@ -56,7 +47,6 @@ class WiderFaceSubmissionMetric(BaseMetric):
     def __init__(self,
                  outfile_prefix: str,
                  image_list: Optional[str] = None,
-                 image_list_format: Optional[str] = None,
                  zip_file=None,
                  overwrite: bool = False,
                  score_range: Sequence[float] = SCORE_RANGE,
@@ -70,7 +60,7 @@ class WiderFaceSubmissionMetric(BaseMetric):
         self.overwrite = overwrite
         self.score_range = tuple(score_range)
         self.image_list = image_list
-        self._listed = read_image_list(image_list, image_list_format) if image_list else None
+        self._listed = read_image_list(image_list) if image_list else None
         self._wrote = self._wrote_zip = False  # what this metric wrote itself is replaced on the next evaluation
         check_submission_folder_free(self.outfile_prefix, overwrite)
         if self.zip_file:
