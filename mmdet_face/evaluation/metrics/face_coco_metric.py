@@ -10,7 +10,7 @@ from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
 from ..functional.coco_face import COCO_MAX_DETS, coco_face_ap
-from .widerface_metric import _field, _to_numpy
+from .widerface_metric import sample_field, to_numpy
 
 
 @METRICS.register_module()
@@ -39,16 +39,16 @@ class FaceCocoMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
-            img_path = _field(sample, 'img_path')
+            img_path = sample_field(sample, 'img_path')
             if img_path is None:
                 raise KeyError('FaceCocoMetric needs img_path in each data sample (to count each image once)')
-            pred = _field(sample, 'pred_instances')
-            scores = _to_numpy(_field(pred, 'scores'), 0)
+            pred = sample_field(sample, 'pred_instances')
+            scores = to_numpy(sample_field(pred, 'scores'), 0)
             self.results.append(dict(
                 img_path=img_path,
-                boxes=_to_numpy(_field(_field(sample, 'gt_instances'), 'bboxes'), 4),
-                ignore=_to_numpy(_field(_field(sample, 'ignored_instances'), 'bboxes'), 4),
-                dets=np.concatenate([_to_numpy(_field(pred, 'bboxes'), 4), scores[:, None]], axis=1)))
+                boxes=to_numpy(sample_field(sample_field(sample, 'gt_instances'), 'bboxes'), 4),
+                ignore=to_numpy(sample_field(sample_field(sample, 'ignored_instances'), 'bboxes'), 4),
+                dets=np.concatenate([to_numpy(sample_field(pred, 'bboxes'), 4), scores[:, None]], axis=1)))
 
     def compute_metrics(self, results: list) -> dict:
         images = {}

@@ -20,7 +20,7 @@ from ..functional.widerface_report import dump_pr_curves
 from ..functional.widerface_submission import write_submission
 
 
-def _field(obj, key, default=None):
+def sample_field(obj, key, default=None):
     """``obj[key]`` for dicts (what ``Evaluator.process`` passes) and ``obj.key`` for data elements."""
     if obj is None:
         return default
@@ -29,7 +29,8 @@ def _field(obj, key, default=None):
     return getattr(obj, key, default)
 
 
-def _to_numpy(x, cols):
+def to_numpy(x, cols):
+    """``x`` (a tensor, ``BaseBoxes``, array or None) as float64 numpy: ``(N, cols)``, or ``(N,)`` for ``cols=0``."""
     if x is None:
         return np.zeros((0, cols), np.float64)
     if hasattr(x, 'tensor'):  # mmdet BaseBoxes
@@ -48,12 +49,12 @@ def _xyxy_to_xywh(boxes):
 def sample_prediction(sample, metric_name: str) -> dict:
     """``{'event', 'name', 'pred'}`` of one data sample: the event is the image's folder name, the name its file
     stem, ``pred`` the ``(N, 5)`` ``[x, y, w, h, score]`` of ``pred_instances`` (original-image pixels)."""
-    img_path = _field(sample, 'img_path')
+    img_path = sample_field(sample, 'img_path')
     if img_path is None:
         raise KeyError(f'{metric_name} needs img_path in each data sample (event = parent folder name)')
-    pred = _field(sample, 'pred_instances')
-    boxes = _to_numpy(_field(pred, 'bboxes'), 4)
-    scores = _to_numpy(_field(pred, 'scores'), 0)
+    pred = sample_field(sample, 'pred_instances')
+    boxes = to_numpy(sample_field(pred, 'bboxes'), 4)
+    scores = to_numpy(sample_field(pred, 'scores'), 0)
     return {
         'event': osp.basename(osp.dirname(img_path)),
         'name': osp.splitext(osp.basename(img_path))[0],
@@ -130,9 +131,9 @@ class WiderFaceMetric(BaseMetric):
         for sample in data_samples:
             result = sample_prediction(sample, type(self).__name__)
             if self.gt_dir is None:
-                result['gt'] = _xyxy_to_xywh(_to_numpy(_field(_field(sample, 'gt_instances'), 'bboxes'), 4))
+                result['gt'] = _xyxy_to_xywh(to_numpy(sample_field(sample_field(sample, 'gt_instances'), 'bboxes'), 4))
                 result['ignore'] = _xyxy_to_xywh(
-                    _to_numpy(_field(_field(sample, 'ignored_instances'), 'bboxes'), 4))
+                    to_numpy(sample_field(sample_field(sample, 'ignored_instances'), 'bboxes'), 4))
             self.results.append(result)
 
     def compute_metrics(self, results: list) -> dict:
