@@ -92,7 +92,8 @@ def test_the_image_list_reader(tmp_path):
     (tmp_path / 'list.txt').write_bytes(b'\xef\xbb\xbf0--Parade/a.jpg\n\n1--Handshaking/c.jpg\n')
     assert wf.read_image_list(str(tmp_path / 'list.txt')) == (['0--Parade/a.jpg', '1--Handshaking/c.jpg'], [1, 3])
     (tmp_path / 'list.txt').write_bytes(b'0--Parade/a.jpg\n0--Parade/\xff.jpg\n')
-    with pytest.raises(ValueError, match=r'list.txt:2: expected UTF-8 text \(an image list\), got the byte 0xff'):
+    with pytest.raises(ValueError, match=r'list.txt:2: byte 0xff \(file offset 26\) is not UTF-8 text; expected an '
+                       'image list'):
         wf.read_image_list(str(tmp_path / 'list.txt'))
 
 

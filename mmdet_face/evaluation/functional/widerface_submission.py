@@ -23,6 +23,18 @@ __all__ = ['read_pred_file', 'read_submission', 'write_submission', 'describe_un
 SCORE_RANGE = (0.0, 1.0)
 
 
+def _utf8_text(path, expected, encoding='utf-8'):
+    """The file's text; ``ValueError`` naming the file, the line and the byte when it is not UTF-8."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b'\n', 0, err.start) + 1
+        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
+                         f'expected {expected}') from None
+
+
 def read_pred_file(path):
     """Read one submission file: image name line, box count line, then ``x y w h score`` lines.
 
@@ -35,16 +47,8 @@ def read_pred_file(path):
         ValueError: naming the file and the 1-based line when the file is not UTF-8 text, the count is not an
             integer, disagrees with the number of box lines, or a box line does not hold 5 numbers.
     """
-    with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError as err:
-        line = data.count(b'\n', 0, err.start) + 1
-        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
-                         'expected a text submission file: the image name, the box count, then "x y w h score" '
-                         'lines') from None
-    lines = text.splitlines()
+    lines = _utf8_text(path, 'a text submission file: the image name, the box count, then "x y w h score" '
+                       'lines').splitlines()
     if len(lines) < 2:
         raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
     count_text = lines[1].strip()
@@ -225,15 +229,8 @@ def read_image_list(path):
             path (spaces, no event folder, another extension, a count or box line of a ``*_bbx_gt.txt``), or an image
             listed twice.
     """
-    with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        text = data.decode('utf-8-sig')
-    except UnicodeDecodeError as err:
-        line = data.count(b'\n', 0, err.start) + 1
-        raise ValueError(f'{path}:{line}: expected UTF-8 text (an image list), got the byte 0x{data[err.start]:02x}') \
-            from None
     names, linenos, first_line = [], [], {}
+    text = _utf8_text(path, 'an image list, one "<event>/<name>.jpg" per line', 'utf-8-sig')
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
