@@ -30,6 +30,7 @@ the cap; the scale 16 above always clips to that cap view. Merged by box voting 
 reproduced here: the release flips only the 1x view (we flip every scale), keeps only boxes with max side > 30 px
 from the 0.5x view and min side < 100 px from the enlarged views, and tests an image already over the cap at
 r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed scales that fit plus r.
+
 WIDER FACE test submission (the test split's boxes are held by the benchmark's server; nothing is scored here):
     python tools/test.py CONFIG CHECKPOINT --submission DIR [--zip FILE]
         [--image-list wider_face_split/wider_face_test_filelist.txt --image-root WIDER_test/images] [--overwrite]
