@@ -46,7 +46,8 @@ class WiderFaceDataset(BaseDetDataset):
         ann_format: ``'labelv2'``, ``'retinaface_gt'``, ``'wider_gt'``, ``'wider_filelist'`` or ``None`` (detect
             from content, see :func:`detect_format`). ``'wider_filelist'`` is an image list without annotations
             (the WIDER FACE test split's ``wider_face_split/wider_face_test_filelist.txt``): every image has no
-            instances, so it is for ``test_mode`` runs that write predictions (a submission), not for scoring.
+            instances, so it is read in ``test_mode`` only (runs that write predictions, a submission), never for
+            training (``ValueError``).
         check_images: raise ``FileNotFoundError`` for an image listed but missing (default True).
         skip_unreadable_images: in training, an image that cannot be read or decoded (empty or corrupt file) is
             skipped with a warning naming it, and mmengine's ``BaseDataset`` takes another random image. Default
@@ -79,6 +80,9 @@ class WiderFaceDataset(BaseDetDataset):
 
     def load_data_list(self) -> List[dict]:
         ann_format = self.ann_format or detect_format(self.ann_file)
+        if ann_format == 'wider_filelist' and not self.test_mode:
+            raise ValueError(f'{self.ann_file}: an image list without annotations (wider_filelist) has no faces to '
+                             'train on; it is read with test_mode=True (a test split that writes a submission)')
         images = PARSERS[ann_format](self.ann_file)
         if not images:
             raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations: '

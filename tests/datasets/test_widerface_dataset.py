@@ -116,6 +116,9 @@ def test_wider_filelist_format_images_only(data_root):
     assert len(_dataset(data_root, ann_file='one.txt', ann_format='wider_filelist', test_mode=True)) == 1
     with pytest.raises(ValueError, match='one.txt:2: expected a face count'):  # one path: a truncated bbx_gt.txt
         _dataset(data_root, ann_file='one.txt', test_mode=True)
+    with pytest.raises(ValueError, match=r'one.txt: an image list without annotations \(wider_filelist\) has no '
+                                         'faces to train on; it is read with test_mode=True'):
+        _dataset(data_root, ann_file='one.txt', ann_format='wider_filelist')
     (data_root / 'list.txt').write_text('0--Parade/a.jpg\n0--Parade/missing.jpg\n')
     with pytest.raises(FileNotFoundError, match=r'list\.txt:2: expected the image file .*missing\.jpg to exist'):
         _dataset(data_root, ann_file='list.txt', test_mode=True)
@@ -130,7 +133,7 @@ def test_wider_filelist_format_images_only(data_root):
 def test_wider_filelist_malformed(data_root, text, line, what):
     (data_root / 'bad.txt').write_text(text)
     with pytest.raises(ValueError) as info:
-        _dataset(data_root, ann_file='bad.txt', ann_format='wider_filelist')
+        _dataset(data_root, ann_file='bad.txt', ann_format='wider_filelist', test_mode=True)
     assert f'bad.txt:{line}: ' in str(info.value) and what in str(info.value)
 
 def _expect_error(root, text, line, what, exc=ValueError, ann_format=None):
