@@ -30,6 +30,17 @@ the cap; the scale 16 above always clips to that cap view. Merged by box voting 
 reproduced here: the release flips only the 1x view (we flip every scale), keeps only boxes with max side > 30 px
 from the 0.5x view and min side < 100 px from the enlarged views, and tests an image already over the cap at
 r, 0.75 r, 0.5 r (r = the cap ratio) where the clipping here gives the listed scales that fit plus r.
+
+WIDER FACE test submission (the test split's boxes are held by the benchmark's server; nothing is scored here):
+    python tools/test.py CONFIG CHECKPOINT --submission DIR [--zip FILE]
+        [--image-list wider_face_split/wider_face_test_filelist.txt --image-root WIDER_test/images] [--overwrite]
+runs the model on the images of the test dataset's list (``configs/_base_/datasets/widerface_test.py``, or the list
+given by --image-list with its images under --image-root), writes DIR/<event>/<image>.txt (the image name, the box
+count, then ``x y w h score`` lines), checks it against the list (every listed image has its file, each count
+matches its lines, no NaN or inf, scores in [0, 1], boxes with w, h > 0, nothing else in DIR) and zips it to
+DIR.zip (or FILE). An existing DIR or archive is refused unless --overwrite. tools/check_widerface_submission.py
+checks a folder written elsewhere.
+
 Predictions are scored by the config's ``test_evaluator`` (every metric of a list, e.g. the landmark metric too) with
 the WIDER FACE ground truth the config names (``--gt-dir`` overrides it); ``--out DIR`` also writes the submission
 folder to DIR and the PR curves to ``DIR_pr_curves.json`` (tools/analysis/plot_widerface_pr.py plots them). A
@@ -61,7 +72,17 @@ def parse_args(argv=None, prog=None):
     parser.add_argument('--json', help='with --pred-dir: write APs and PR curves to this JSON file')
     parser.add_argument('--out', help='write the submission folder here (and DIR_pr_curves.json)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='with --out: replace an existing submission folder whole (refused by default)')
+                        help='with --out or --submission: replace an existing submission folder whole (and the '
+                        '--submission archive; refused by default)')
+    parser.add_argument('--submission', metavar='DIR',
+                        help='WIDER FACE test submission: write DIR/<event>/<image>.txt for the test list, check it, '
+                        'zip it (no scoring; the config\'s metrics are not run)')
+    parser.add_argument('--zip', metavar='FILE', help='with --submission: the archive (default DIR.zip)')
+    parser.add_argument('--image-list', metavar='FILE',
+                        help='with --submission: the image list (wider_face_test_filelist.txt) instead of the test '
+                        'dataset\'s annotation file')
+    parser.add_argument('--image-root', metavar='DIR',
+                        help='with --image-list: the folder its <event>/<image>.jpg paths are relative to')
     parser.add_argument('--partial-load', action='store_true',
                         help='load only the checkpoint weights that fit the model (default: refuse a checkpoint '
                         'that does not fit the config exactly)')
@@ -104,7 +125,8 @@ def parse_args(argv=None, prog=None):
     return args
 
 
-MODEL_RUN_OPTIONS = ('out', 'overwrite', 'partial_load', 'mode', 'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
+MODEL_RUN_OPTIONS = ('out', 'overwrite', 'submission', 'zip', 'image_list', 'image_root', 'partial_load', 'mode',
+                     'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
                      'max_size', 'max_size_mode', 'work_dir', 'cfg_options')
 
 
@@ -135,8 +157,22 @@ def check_option_combinations(parser, args):
             parser.error(f'{flag(dest)} applies to --tta, which is not given')
     if args.max_size_mode is not None and args.max_size is None:
         parser.error('--max-size-mode applies to --max-size, which is not given')
-    if args.overwrite and not args.out:
-        parser.error('--overwrite applies to --out, which is not given')
+    if args.overwrite and not (args.out or args.submission):
+        parser.error('--overwrite applies to --out or --submission, neither of which is given')
+    if args.submission:
+        for dest, why in (('out', 'writes a validation submission and scores it'),
+                          ('gt_dir', 'scores against ground truth')):
+            if getattr(args, dest):
+                parser.error(f'{flag(dest)} {why}; --submission writes a test submission without scoring: give one')
+    for dest in ('zip', 'image_list'):
+        if getattr(args, dest) and not args.submission:
+            parser.error(f'{flag(dest)} applies to --submission, which is not given')
+    if args.zip and args.submission and is_inside(args.zip, args.submission):
+        parser.error(f'--zip {args.zip}: is inside the --submission folder {args.submission}, which holds the '
+                     'submission files only; write the archive elsewhere')
+    if bool(args.image_list) != bool(args.image_root):
+        parser.error('--image-list and --image-root go together (the list\'s <event>/<image>.jpg paths are '
+                     'relative to --image-root)')
     args.tta_scales = args.tta_scales or [1.0]
     args.tta_merge = args.tta_merge or 'nms'
     args.max_size_mode = args.max_size_mode or 'area'

@@ -1,5 +1,6 @@
 """WIDER FACE for face detectors with five landmarks: :class:`WiderFaceDataset` reads any of the annotation
-formats of :mod:`mmdet_face.datasets.formats` (detected from the content or forced with ``ann_format``).
+formats of :mod:`mmdet_face.datasets.formats` (detected from the content or forced with ``ann_format``), or an
+image list without annotations (the test split, ``ann_format='wider_filelist'``).
 
 :class:`WiderFaceDataset` fits the boxes to the image: a box partly outside the image is clipped to it, a box
 of zero width or height (after clipping, so also one entirely outside) is dropped together with its landmarks;
@@ -42,8 +43,11 @@ class WiderFaceDataset(BaseDetDataset):
         min_size: faces with ``min(w, h) < min_size`` become ignore boxes.
         filter_empty_gt: drop images without a non-ignore face (training only; ``filter_cfg=dict(
             filter_empty_gt=True)`` works too).
-        ann_format: ``'labelv2'``, ``'retinaface_gt'``, ``'wider_gt'`` or ``None`` (detect from content, see
-            :func:`detect_format`).
+        ann_format: ``'labelv2'``, ``'retinaface_gt'``, ``'wider_gt'``, ``'wider_filelist'`` or ``None`` (detect
+            from content, see :func:`detect_format`). ``'wider_filelist'`` is an image list without annotations
+            (the WIDER FACE test split's ``wider_face_split/wider_face_test_filelist.txt``): every image has no
+            instances, so it is read in ``test_mode`` only (runs that write predictions, a submission), never for
+            training (``ValueError``).
         check_images: raise ``FileNotFoundError`` for an image listed but missing (default True).
         skip_unreadable_images: in training, an image that cannot be read or decoded (empty or corrupt file) is
             skipped with a warning naming it, and mmengine's ``BaseDataset`` takes another random image. Default
@@ -76,6 +80,9 @@ class WiderFaceDataset(BaseDetDataset):
 
     def load_data_list(self) -> List[dict]:
         ann_format = self.ann_format or detect_format(self.ann_file)
+        if ann_format == 'wider_filelist' and not self.test_mode:
+            raise ValueError(f'{self.ann_file}: an image list without annotations (wider_filelist) has no faces to '
+                             'train on; it is read with test_mode=True (a test split that writes a submission)')
         images = PARSERS[ann_format](self.ann_file)
         if not images:
             raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations: '

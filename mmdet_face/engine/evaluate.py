@@ -127,14 +127,50 @@ def build_test_cfg(args, prog=None):
             set_tta(cfg, args.tta_scales, args.tta_merge, args.tta_iou, args.max_size, args.max_size_mode, prog)
     except ValueError as exc:
         raise SystemExit(_said_by(prog, f'{args.config}: {exc}')) from None
-    cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite, prog)
+    if getattr(args, 'submission', None):
+        cfg.test_evaluator = submission_evaluator(cfg, args.submission, args.zip, args.image_list, args.image_root,
+                                                  args.overwrite)
+    else:
+        cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite,
+                                                 prog)
     return cfg
+
+
+def submission_evaluator(cfg, submission, zip_file=None, image_list=None, image_root=None, overwrite=False):
+    """The test evaluator of a WIDER FACE test submission: one ``WiderFaceSubmissionMetric`` writing the folder
+    ``submission`` for the images of the test dataset, checked against its list when that is an official image list
+    (``wider_face_test_filelist.txt``; else against the images the model saw) and zipped (``zip_file``, default
+    ``<submission>.zip``); the config's own metrics are dropped (the test split has no ground truth).
+    ``image_list`` / ``image_root`` (``wider_face_test_filelist.txt`` and the ``images/`` folder it is relative to)
+    replace the test dataset's annotation file and image folder, which keeps its pipeline."""
+    dataset = _innermost_dataset(cfg.test_dataloader.dataset)
+    if image_list:
+        dataset.ann_file = osp.abspath(image_list)
+        dataset.ann_format = None  # detected: the official list, or any annotation file the readers take
+        dataset.data_prefix = dict(img=osp.abspath(image_root))
+        dataset.test_mode = True
+    return [dict(type='WiderFaceSubmissionMetric', outfile_prefix=submission.rstrip('/\\'),
+                 image_list=_image_list_of(dataset), zip_file=zip_file, overwrite=overwrite)]
+
+
+def _image_list_of(dataset):
+    """The path of the dataset's annotation file when it is an official image list (``wider_filelist``, given or
+    detected), which the submission is then checked against; else None (the images the model saw are the list)."""
+    from mmdet_face.datasets.formats import detect_format
+    ann_file = dataset.get('ann_file')
+    if not ann_file:
+        return None
+    if not osp.isabs(ann_file) and dataset.get('data_root'):
+        ann_file = osp.join(dataset.data_root, ann_file)
+    ann_format = dataset.get('ann_format') or (detect_format(ann_file) if osp.isfile(ann_file) else None)
+    return ann_file if ann_format == 'wider_filelist' else None
 
 
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):
     """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
     ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
-    config has none. Without a ground-truth folder from either place the metric reports a single AP over all
+    config has none (unless it writes a test submission, ``WiderFaceSubmissionMetric``, which is kept as it is).
+    Without a ground-truth folder from either place the metric reports a single AP over all
     annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
     from copy import deepcopy
     if evaluator is None:
@@ -145,6 +181,8 @@ def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=
         metrics = evaluator
     metrics = [deepcopy(m) for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
     wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
+    if not wider and any(str(m.get('type', '')).split('.')[-1] == 'WiderFaceSubmissionMetric' for m in metrics):
+        return metrics  # a test-split config (widerface_test.py): a submission, no ground truth to score
     if not wider:
         wider = [dict(type='WiderFaceMetric')]
         metrics.insert(0, wider[0])
@@ -168,6 +206,31 @@ def end_process() -> None:
         dist.end_distributed_process()
 
 
+def _check_submission_outputs(args, cfg, prog=None):
+    """Before the model is built: the ``--submission`` folder and its archive can be written (rank 0 looks, every
+    rank follows), and the folder is not, nor holds, the work dir."""
+    from mmdet_face.engine.dist import exit_with, rank0_decides
+    from mmdet_face.evaluation.metrics.widerface_metric import check_submission_folder_free
+    from mmdet_face.utils.output_file import OutputExistsError, check_output_path
+    folder = args.submission.rstrip('/\\')
+    if is_inside(cfg.work_dir, folder):
+        exit_with(_said_by(prog, f'--submission {folder}: is or holds the work dir {cfg.work_dir} (logs, configs), '
+                           'so it would not hold a submission only. Choose a folder outside the work dir, or another '
+                           '--work-dir'))
+    try:
+        rank0_decides(check_submission_folder_free, folder, args.overwrite)
+    except OSError as exc:
+        exit_with(_said_by(prog, f'--submission {exc}'))
+    zip_file = args.zip or folder + '.zip'
+    try:
+        rank0_decides(check_output_path, zip_file, args.overwrite)
+    except OutputExistsError:
+        exit_with(_said_by(prog, f'--zip {zip_file}: already exists and was left unchanged; choose another --zip, or '
+                           'replace the submission and its archive on purpose with --overwrite'))
+    except OSError as exc:
+        exit_with(_said_by(prog, f'--zip {exc}'))
+
+
 def run_model(args, prog=None):
     """Run the model of the test tool's parsed ``args`` through mmengine's test loop and score it; returns the
     metrics (rank 0 prints them). Under ``--launcher pytorch|slurm|mpi`` the process group is started first
@@ -189,6 +252,8 @@ def run_model(args, prog=None):
         init_distributed(cfg, args.launcher)
     except LaunchError as exc:
         exit_with(_said_by(prog, exc), rank=launch_rank(args.launcher))
+    if getattr(args, 'submission', None):
+        _check_submission_outputs(args, cfg, prog)
     if args.out:
         if is_inside(cfg.work_dir, args.out):  # the runner's logs would sit in the submission folder
             exit_with(_said_by(prog, f'--out {args.out}: is or holds the work dir {cfg.work_dir} (logs, configs), so '
@@ -203,7 +268,11 @@ def run_model(args, prog=None):
         load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
     except (CheckpointMismatchError, FileNotFoundError) as exc:
         exit_with(_said_by(prog, exc))
-    metrics = runner.test()
+    from mmdet_face.evaluation.metrics.widerface_submission_metric import SubmissionCheckError
+    try:
+        metrics = runner.test()
+    except SubmissionCheckError as exc:
+        exit_with(_said_by(prog, exc))
     if args.out and runner.rank == 0:
         print(json.dumps(metrics, indent=2))
     finish_distributed()

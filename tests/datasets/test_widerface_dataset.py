@@ -102,6 +102,40 @@ def test_wider_gt_format(data_root):
     assert len(_dataset(data_root, ann_file='gt.txt', ann_format='wider_gt')) == 2
 
 
+
+def test_wider_filelist_format_images_only(data_root):
+    """The test split's wider_face_test_filelist.txt: images in list order, sizes read from the files, no faces."""
+    (data_root / 'list.txt').write_text('1--Handshaking/c.jpg\n\n0--Parade/a.jpg\n1--Handshaking/b.jpg\n')
+    for ann_format in (None, 'wider_filelist'):
+        ds = _dataset(data_root, ann_file='list.txt', ann_format=ann_format, test_mode=True)
+        infos = [ds.get_data_info(i) for i in range(len(ds))]
+        assert [i['img_id'] for i in infos] == ['1--Handshaking/c', '0--Parade/a', '1--Handshaking/b']
+        assert [(i['width'], i['height']) for i in infos] == [(64, 48), (100, 80), (64, 48)]
+        assert all(i['instances'] == [] for i in infos)
+    (data_root / 'one.txt').write_text('0--Parade/a.jpg\n')
+    assert len(_dataset(data_root, ann_file='one.txt', ann_format='wider_filelist', test_mode=True)) == 1
+    with pytest.raises(ValueError, match='one.txt:2: expected a face count'):  # one path: a truncated bbx_gt.txt
+        _dataset(data_root, ann_file='one.txt', test_mode=True)
+    with pytest.raises(ValueError, match=r'one.txt: an image list without annotations \(wider_filelist\) has no '
+                                         'faces to train on; it is read with test_mode=True'):
+        _dataset(data_root, ann_file='one.txt', ann_format='wider_filelist')
+    (data_root / 'list.txt').write_text('0--Parade/a.jpg\n0--Parade/missing.jpg\n')
+    with pytest.raises(FileNotFoundError, match=r'list\.txt:2: expected the image file .*missing\.jpg to exist'):
+        _dataset(data_root, ann_file='list.txt', test_mode=True)
+
+
+@pytest.mark.parametrize('text, line, what', [
+    ('0--Parade/a.jpg\n0--Parade/a.jpg\n', 2, 'the image 0--Parade/a.jpg is listed a second time (first on line 1)'),
+    ('0--Parade/a.jpg\na.jpg\n', 2, 'expected one image path "<event>/<name>.jpg" per line'),
+    ('0--Parade/a.jpg\n0--Parade/a b.jpg\n', 2, "got '0--Parade/a b.jpg'"),
+    ('0--Parade/a.jpg\n0--Parade/a.txt\n', 2, "got '0--Parade/a.txt'"),
+])
+def test_wider_filelist_malformed(data_root, text, line, what):
+    (data_root / 'bad.txt').write_text(text)
+    with pytest.raises(ValueError) as info:
+        _dataset(data_root, ann_file='bad.txt', ann_format='wider_filelist', test_mode=True)
+    assert f'bad.txt:{line}: ' in str(info.value) and what in str(info.value)
+
 def _expect_error(root, text, line, what, exc=ValueError, ann_format=None):
     (root / 'bad.txt').write_text(text)
     with pytest.raises(exc) as info:

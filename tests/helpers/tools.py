@@ -23,3 +23,18 @@ def run_tool(relpath, *args, timeout=300, **kwargs):
     program = ['bash'] if str(relpath).endswith('.sh') else [sys.executable]
     return subprocess.run(program + [str(relpath), *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=timeout, **kwargs)
+
+
+def random_checkpoint(config, path):
+    """Save the freshly initialised model of ``config`` (a path) as a checkpoint at ``path``; returns ``path``.
+    Tools that load a checkpoint strictly run on it without any training."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmdet_face'):
+        model = MODELS.build(Config.fromfile(str(config)).model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path

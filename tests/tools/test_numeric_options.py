@@ -59,8 +59,13 @@ BAD = [
     ('tools/deployment/export_onnx.py', 'main', ['c.py', 'o.onnx', '--batch', '0'], '--batch'),
     ('tools/deployment/export_onnx.py', 'main', ['c.py', 'o.onnx', '--opset', '0'], '--opset'),
     ('tools/dataset_converters/prepare_widerface.py', 'main', ['--expect-counts', '0', '5'], '--expect-counts'),
+    ('tools/dataset_converters/prepare_widerface.py', 'main', ['--expect-test-count', '0'], '--expect-test-count'),
     ('tools/make_toy_widerface.py', 'main', ['--seed', '-1'], '--seed'),
     ('tools/make_toy_widerface.py', 'main', ['--num-val', '0'], '--num-val'),
+    ('tools/check_widerface_submission.py', 'parse_args', ['d', '--list', 'l', '--score-range', '0', 'nan'],
+     '--score-range'),
+    ('tools/check_widerface_submission.py', 'parse_args', ['d', '--list', 'l', '--score-range', '1', '0'],
+     '--score-range'),
 ]
 
 

@@ -360,3 +360,60 @@ def test_out_holding_the_inputs_is_refused_whatever_the_flags(tmp_path, capsys):
                       '--force']) == 1
     assert f'--out {out} holds the input --val-images {out / "val"}' in capsys.readouterr().err
     assert image.read_bytes() == data and len(data) > 0
+
+
+TEST = [('0--Parade/0_Parade_e_6.jpg', (30, 40)), ('2--Demonstration/2_Demonstration_f_7.jpg', (44, 33))]
+
+
+def _add_test_split(downloads, zipped=True):
+    """WIDER_test (images only) and wider_face_test_filelist.txt added to the downloads (zips rebuilt)."""
+    unpacked = downloads.parent / 'unpacked' if zipped else downloads
+    rng = np.random.default_rng(1)
+    for name, hw in TEST:
+        path = unpacked / 'WIDER_test' / 'images' / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), rng.integers(0, 255, hw + (3, ), dtype=np.uint8))
+    (unpacked / 'wider_face_split' / 'wider_face_test_filelist.txt').write_text(
+        '\n'.join(name for name, _ in TEST) + '\n')
+    if zipped:
+        for name in ('WIDER_test', 'wider_face_split'):
+            (downloads / f'{name}.zip').unlink(missing_ok=True)
+            _zip_folder(unpacked / name, downloads / f'{name}.zip')
+    return unpacked
+
+
+def test_the_test_split_is_laid_out_and_read_as_the_test_config_does(tmp_path):
+    downloads = _write_zipped(tmp_path)
+    _add_test_split(downloads)
+    out = tmp_path / 'widerface'
+    counts = ['--expect-counts', '3', '2']
+    assert prep.main(['--src', str(downloads), '--out', str(out), *counts]) == 1  # not the official 16,097
+    assert not out.exists()
+    assert prep.main(['--src', str(downloads), '--out', str(out), *counts, '--expect-test-count', '2']) == 0
+    listed = (out / 'wider_face_split' / 'wider_face_test_filelist.txt').read_text()
+    assert listed == '0--Parade/0_Parade_e_6.jpg\n2--Demonstration/2_Demonstration_f_7.jpg\n'
+    for name, hw in TEST:
+        assert cv2.imread(str(out / 'test' / 'images' / name)).shape[:2] == hw
+    # configs/_base_/datasets/widerface_test.py's dataset
+    test = WiderFaceDataset(data_root=str(out), ann_file='wider_face_split/wider_face_test_filelist.txt',
+                            ann_format='wider_filelist', data_prefix=dict(img='test/images/'), test_mode=True,
+                            pipeline=[])
+    infos = [test.get_data_info(i) for i in range(len(test))]
+    assert [(i['img_id'], i['width'], i['height'], i['instances']) for i in infos] == [
+        ('0--Parade/0_Parade_e_6', 40, 30, []), ('2--Demonstration/2_Demonstration_f_7', 33, 44, [])]
+    assert (out / 'val' / 'labelv2.txt').is_file()  # the rest as before
+
+
+def test_a_listed_test_image_missing_from_the_download_is_named(tmp_path, capsys):
+    src = _write_unpacked(tmp_path)
+    _add_test_split(src, zipped=False)
+    (src / 'WIDER_test' / 'images' / TEST[1][0]).unlink()
+    out = tmp_path / 'widerface'
+    assert prep.main(['--src', str(src), '--out', str(out), '--no-count-check']) == 1
+    err = capsys.readouterr().err
+    assert (f'missing: 1 of the 2 test images listed in {src / "wider_face_split" / "wider_face_test_filelist.txt"}: '
+            '2--Demonstration/2_Demonstration_f_7.jpg. Nothing was written') in err
+    assert not out.exists()
+    (src / 'wider_face_split' / 'wider_face_test_filelist.txt').unlink()
+    assert prep.main(['--src', str(src), '--out', str(out), '--no-count-check']) == 1
+    assert "wider_face_split's wider_face_test_filelist.txt (the test image list)" in capsys.readouterr().err

@@ -11,13 +11,16 @@ names, an explicit option wins):
 - ``--split`` ``wider_face_split.zip`` (``wider_face_split/wider_face_{train,val}_bbx_gt.txt``);
 - ``--eval-kit`` ``eval_tools.zip`` or a folder holding ``ground_truth/wider_{face,easy,medium,hard}_val.mat``;
 - ``--landmarks`` (optional) the 5-point annotations for training: RetinaFace's ``retinaface_gt_v1.1``
-  ``train/label.txt`` (or that zip / folder) or a ``labelv2.txt``.
+  ``train/label.txt`` (or that zip / folder) or a ``labelv2.txt``;
+- ``--test-images`` (optional) ``WIDER_test.zip`` (``WIDER_test/images/<event>/<name>.jpg``, no annotations), with
+  ``wider_face_split/wider_face_test_filelist.txt`` from ``--split``.
 
 Output (``--out``, default ``data/widerface``)::
 
     train/images/<event>/<name>.jpg   train/labelv2.txt   (from --landmarks if given, else from the train bbx_gt)
     val/images/<event>/<name>.jpg     val/labelv2.txt     (from the val bbx_gt)
     val/gt/wider_face_val.mat  val/gt/wider_{easy,medium,hard}_val.mat
+    test/images/<event>/<name>.jpg    wider_face_split/wider_face_test_filelist.txt   (with --test-images)
 
 ``labelv2.txt`` headers carry the image size read from the written image (``# <event>/<name>.jpg <width>
 <height>``); boxes are converted from ``x y w h`` to ``x1 y1 x2 y2``; official faces flagged ``invalid`` become
@@ -27,7 +30,9 @@ ignore boxes (``x1 y1 x2 y2 1``); landmarks and their flags are copied as given,
 Before anything is written, the inputs are checked: annotations are parsed with the dataset's strict readers,
 every annotated image must be in the image download, the evaluation kit's image list must equal the val
 annotations', and the image counts must be the official 12,880 train / 3,226 val (``--expect-counts TRAIN VAL``
-for another set, ``--no-count-check`` to skip). Anything missing is listed (``--allow-missing`` writes the rest).
+for another set, ``--no-count-check`` to skip); with the test split, every image of the test list must be in the
+test download and both must hold the official 16,097 images (``--expect-test-count N``). Anything missing is
+listed (``--allow-missing`` writes the rest).
 While writing, every zip member is checked against its CRC and every image is decoded once; a damaged archive,
 member or image is an error naming it. The dataset is written into a staging folder next to ``--out`` and moved into
 place only when complete, so a failure leaves ``--out`` as it was. Existing output files are never overwritten
@@ -52,8 +57,11 @@ from mmdet_face.datasets.image_file import image_problem, image_size
 from mmdet_face.utils.output_file import is_inside, same_file
 from mmdet_face.engine.cli import positive_int
 from mmdet_face.evaluation.functional.widerface_gt_mat import load_gt_boxes
+from mmdet_face.evaluation.functional.widerface_submission import read_image_list
 
 OFFICIAL_COUNTS = (12880, 3226)  # train, val images of the WIDER FACE release
+OFFICIAL_TEST_COUNT = 16097  # test images (32,203 in all)
+TEST_LIST = 'wider_face_test_filelist.txt'
 GT_MATS = ('wider_face_val.mat', 'wider_easy_val.mat', 'wider_medium_val.mat', 'wider_hard_val.mat')
 SPLIT_FILES = dict(train='wider_face_train_bbx_gt.txt', val='wider_face_val_bbx_gt.txt')
 
@@ -124,13 +132,14 @@ def _examples(items: Sequence[str], k: int = 3) -> str:
 
 # what the tool writes under --out, relative to it; each is replaced as a whole
 OUTPUTS = ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt',
-           *(f'val/gt/{mat}' for mat in GT_MATS))
+           *(f'val/gt/{mat}' for mat in GT_MATS), 'test/images', f'wider_face_split/{TEST_LIST}')
 
 
-def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[str]) -> dict:
+def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[str], test_list=None) -> dict:
     """Write the dataset under ``stage``: the images (each one's zip CRC checked as it is read, each one decoded
     once: a damaged or undecodable image is found here, before anything reaches ``--out``), the ``labelv2.txt``
-    files with the images' sizes, the evaluation kit's ``.mat`` files. Returns the statistics.
+    files with the images' sizes, the evaluation kit's ``.mat`` files, the test list (``test_list``:
+    ``(source, member)``). Returns the statistics.
 
     Raises:
         PrepareError: listing every image that is damaged or cannot be decoded, and the first damaged
@@ -138,7 +147,7 @@ def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[s
     """
     stats = dict(missing=missing)
     damaged: List[str] = []
-    for split_name in ('train', 'val'):
+    for split_name in ('train', 'val', 'test'):
         if split_name in image_sources:
             source, members = image_sources[split_name]
             for rel, member in members.items():
@@ -182,6 +191,8 @@ def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[s
             stats[f'{split_name}_annotations'] = desc
     for mat, (source, member) in mats.items():
         source.copy(member, osp.join(stage, 'val', 'gt', mat))
+    if test_list is not None:
+        test_list[0].copy(test_list[1], osp.join(stage, 'wider_face_split', TEST_LIST))
     return stats
 
 
@@ -242,6 +253,8 @@ def prepare_widerface(out_dir: str,
                       landmarks: Optional[str] = None,
                       landmarks_format: Optional[str] = None,
                       expect_counts: Optional[Tuple[int, int]] = OFFICIAL_COUNTS,
+                      test_images: Optional[str] = None,
+                      expect_test_count: Optional[int] = OFFICIAL_TEST_COUNT,
                       force: bool = False,
                       allow_missing: bool = False,
                       log=print) -> dict:
@@ -251,7 +264,12 @@ def prepare_widerface(out_dir: str,
     (:func:`_install`): a failure at any point (a damaged zip member, an image that does not decode, an
     interruption) removes the staging folder and leaves ``out_dir`` as it was, old outputs included.
 
-    Returns ``{'train_images', 'val_images', 'train_faces', 'val_faces', 'train_annotations', 'missing'}``.
+    The test split (``test_images``, with the split's ``wider_face_test_filelist.txt``) is optional: it is checked
+    (every listed image in the download, ``expect_test_count`` images in both; ``None``: not counted) and written
+    only when given.
+
+    Returns ``{'train_images', 'val_images', 'train_faces', 'val_faces', 'train_annotations', 'missing'}``, and
+    ``'test_images'`` with the test split.
     Raises :class:`PrepareError` (nothing written) when an input is missing (unless ``allow_missing``), damaged
     (an unreadable zip, a zip member with a bad CRC, an image that does not decode: each named), a count differs
     from ``expect_counts`` (``None``: not checked), or an output file exists (unless ``force``); ``ValueError``
@@ -260,7 +278,7 @@ def prepare_widerface(out_dir: str,
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise PrepareError(f'{out_dir}: is a file; expected the output folder')
     _check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
-                                     eval_kit=eval_kit, landmarks=landmarks))
+                                     eval_kit=eval_kit, landmarks=landmarks, test_images=test_images))
     targets = [osp.join(out_dir, rel) for rel in OUTPUTS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
     if existing and not force:
@@ -282,6 +300,13 @@ def prepare_widerface(out_dir: str,
                 missing.append(f'the {split_name} images: no images/<event>/<name>.jpg in {path}')
                 continue
             image_sources[split_name] = (source, members)
+        if test_images is not None:
+            source = Source(test_images)
+            members = source.images()
+            if members:
+                image_sources['test'] = (source, members)
+            else:
+                missing.append(f'the test images: no images/<event>/<name>.jpg in {test_images}')
 
         # ---- annotations
         annotations: Dict[str, Tuple[str, Dict[str, tuple]]] = {}  # split -> (description, blocks)
@@ -315,6 +340,17 @@ def prepare_widerface(out_dir: str,
             (parse_labelv2 if fmt == 'labelv2' else parse_retinaface_gt)(lmk_path)  # validates, file:line errors
             annotations['train'] = (lmk_desc, _landmark_lines(lmk_path, fmt))
 
+        test_list = None
+        if test_images is not None:
+            member = split_source.find_one([f'wider_face_split/{TEST_LIST}', TEST_LIST]) if split_source else None
+            if member is None:
+                missing.append(f"wider_face_split's {TEST_LIST} (the test image list" +
+                               (')' if split_source else '; wider_face_split.zip not given)'))
+            else:
+                test_list = (split_source, member)
+                test_desc = split_source.describe(member)
+                test_names, _ = read_image_list(split_source.local_path(member, tmp))  # file:line errors
+
         # ---- evaluation kit
         mats: Dict[str, Tuple[Source, str]] = {}
         kit = Source(eval_kit) if eval_kit is not None else None
@@ -333,6 +369,19 @@ def prepare_widerface(out_dir: str,
                 if absent:
                     missing.append(f'{len(absent)} of the {len(blocks)} {split_name} images listed in {desc}: '
                                    f'{_examples(absent)}')
+        if test_list is not None and 'test' in image_sources:
+            absent = [n for n in test_names if n not in image_sources['test'][1]]
+            if absent:
+                missing.append(f'{len(absent)} of the {len(test_names)} test images listed in {test_desc}: '
+                               f'{_examples(absent)}')
+        if test_list is not None and expect_test_count is not None:
+            found = [(len(test_names), test_desc)]
+            if 'test' in image_sources:
+                found.append((len(image_sources['test'][1]), image_sources['test'][0].path))
+            for count, where in found:
+                if count != expect_test_count:
+                    problems.append(f'{where}: {count} test images, expected {expect_test_count} (the official '
+                                    'count; --expect-test-count N for another set, --no-count-check to skip)')
         if 'wider_face_val.mat' in mats and 'val' in annotations:
             kit_src, member = mats['wider_face_val.mat']
             kit_names = set(_mat_image_names(kit_src.local_path(member, tmp)))
@@ -364,7 +413,7 @@ def prepare_widerface(out_dir: str,
         os.makedirs(parent, exist_ok=True)
         stage = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(out_dir))}.staging-', dir=parent)
         try:
-            stats = _write_dataset(stage, image_sources, annotations, mats, missing)
+            stats = _write_dataset(stage, image_sources, annotations, mats, missing, test_list)
             _install(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -383,6 +432,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--split', help='wider_face_split.zip or its unpacked folder')
     parser.add_argument('--eval-kit', help='eval_tools.zip or a folder holding ground_truth/*.mat')
     parser.add_argument('--landmarks', help='retinaface_gt_v1.1 train/label.txt (or its zip/folder) or labelv2.txt')
+    parser.add_argument('--test-images', help='WIDER_test.zip or its unpacked folder (optional: the test split, '
+                        'images only, with wider_face_test_filelist.txt from --split)')
     parser.add_argument('--landmarks-format', choices=('labelv2', 'retinaface_gt'),
                         help='format of --landmarks (default: detected)')
     parser.add_argument('--out', default='data/widerface')
@@ -390,7 +441,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     counts.add_argument('--expect-counts', type=positive_int, nargs=2, metavar=('TRAIN', 'VAL'),
                         default=OFFICIAL_COUNTS,
                         help='expected numbers of train and val images (default: the official %(default)s)')
-    counts.add_argument('--no-count-check', action='store_true')
+    counts.add_argument('--no-count-check', action='store_true', help='check no image count (train, val, test)')
+    parser.add_argument('--expect-test-count', type=positive_int, default=OFFICIAL_TEST_COUNT,
+                        help='expected number of test images (default: the official %(default)s)')
     parser.add_argument('--force', action='store_true', help='overwrite existing output files')
     parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
     args = parser.parse_args(argv)
@@ -405,6 +458,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             landmarks=args.landmarks,
             landmarks_format=args.landmarks_format,
             expect_counts=None if args.no_count_check else tuple(args.expect_counts),
+            test_images=args.test_images or _default(args.src, ['WIDER_test.zip', 'WIDER_test']),
+            expect_test_count=None if args.no_count_check else args.expect_test_count,
             force=args.force,
             allow_missing=args.allow_missing)
     except (PrepareError, ValueError, OSError) as e:

@@ -2,7 +2,9 @@
 ``label.txt`` both use ``#`` headers but differ in their box convention (``x1 y1 x2 y2`` vs ``x y w h``): a header
 with a size or a face line of 5 or 19 numbers means labelv2, a face line of 20 numbers means ``label.txt``. A file
 with path-only headers whose face lines all have 4 numbers could be either, so it is an error unless
-``ann_format`` says which.
+``ann_format`` says which. Without ``#`` headers, an image path followed by a count is the official ``bbx_gt.txt``,
+an image path followed by another path an image list without annotations (``wider_filelist``; a list of one image
+is read as a truncated ``bbx_gt.txt`` unless ``ann_format`` says otherwise).
 """
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
@@ -10,15 +12,18 @@ from .common import content_lines, header_tokens, read_lines
 from .labelv2 import parse_labelv2
 from .retinaface_label_txt import parse_retinaface_gt
 from .wider_bbx_gt import parse_wider_gt
+from .wider_filelist import parse_wider_filelist
 
-ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt')
-PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt)
+ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt', 'wider_filelist')
+PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt,
+               wider_filelist=parse_wider_filelist)
 
 
 def detect_format(path: str) -> str:
-    """The annotation format of ``path``: ``'labelv2'``, ``'retinaface_gt'`` or ``'wider_gt'``.
+    """The annotation format of ``path``: ``'labelv2'``, ``'retinaface_gt'``, ``'wider_gt'`` or ``'wider_filelist'``.
 
-    No ``#`` header on the first non-empty line: ``'wider_gt'``. With ``#`` headers: a header with width and height
+    No ``#`` header on the first non-empty line: ``'wider_filelist'`` when the next non-empty line is another image
+    path, else ``'wider_gt'``. With ``#`` headers: a header with width and height
     or a face line of 5 or 19 numbers means ``'labelv2'``; a face line of 20 numbers means ``'retinaface_gt'``.
     Path-only headers with only 4-number face lines are ambiguous (``x1 y1 x2 y2`` or ``x y w h``): ``ValueError``
     asking for ``ann_format``. A file without any face line (or an empty file) is ``'labelv2'``.
@@ -28,7 +33,8 @@ def detect_format(path: str) -> str:
     if first is None:
         return 'labelv2'
     if not first[1].startswith('#'):
-        return 'wider_gt'
+        first_two = [line for _, (_, line) in zip(range(2), content_lines(lines))]
+        return 'wider_filelist' if len(first_two) == 2 and '/' in first_two[1] else 'wider_gt'
     four_lineno = None
     for lineno, line in content_lines(lines):
         n = len(header_tokens(line)) if line.startswith('#') else len(line.split())

@@ -2,12 +2,14 @@
 --pred-dir`` scores a submission with it alone.
 
 WIDER FACE: the protocol (:mod:`.widerface`), the official ``.mat`` ground truth (:mod:`.widerface_gt_mat`),
-submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`)."""
-from . import widerface, widerface_gt_mat, widerface_report, widerface_submission
+submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`). COCO-style AP of face
+boxes (:mod:`.coco_face`) through pycocotools, imported when it is called."""
+from . import coco_face, widerface, widerface_gt_mat, widerface_report, widerface_submission
+from .coco_face import *  # noqa: F401,F403
 from .widerface import *  # noqa: F401,F403
 from .widerface_gt_mat import *  # noqa: F401,F403
 from .widerface_report import *  # noqa: F401,F403
 from .widerface_submission import *  # noqa: F401,F403
 
-__all__ = sorted({*widerface.__all__, *widerface_gt_mat.__all__, *widerface_report.__all__,
+__all__ = sorted({*coco_face.__all__, *widerface.__all__, *widerface_gt_mat.__all__, *widerface_report.__all__,
                   *widerface_submission.__all__})

@@ -1,13 +1,38 @@
 """WIDER FACE submission folders: ``<event>/<image_name>.txt``, each holding the image name, the box count, then
-``x y w h score`` lines (the layout the official kit's ``read_pred.m`` reads); reading, writing, and saying why a
-folder matches no ground-truth image. numpy only.
+``x y w h score`` lines (the layout the official kit's ``read_pred.m`` reads, and the one the WIDER FACE test
+server takes, http://shuoyang1213.me/WIDERFACE/); reading, writing, checking a folder against the image list it
+answers (:func:`check_submission`), zipping it for the server (:func:`zip_submission`), and saying why a folder
+matches no ground-truth image. numpy only.
+
+The first line holds the image's file name without ``.jpg`` (as the RetinaFace and SCRFD releases write it; the
+kit does not read it, and whether the server reads it is unverified: the WIDER FACE site's submission page).
 """
+import math
 import os
 import os.path as osp
+import zipfile
 
 import numpy as np
 
-__all__ = ['read_pred_file', 'read_submission', 'write_submission', 'describe_unmatched_submission', 'strip_jpg']
+from mmdet_face.utils.output_file import atomic_output
+
+__all__ = ['read_pred_file', 'read_submission', 'write_submission', 'describe_unmatched_submission', 'strip_jpg',
+           'read_image_list', 'check_submission', 'zip_submission', 'SCORE_RANGE']
+
+# Scores of every detector of this package are probabilities (sigmoid or softmax outputs).
+SCORE_RANGE = (0.0, 1.0)
+
+
+def _utf8_text(path, expected, encoding='utf-8'):
+    """The file's text; ``ValueError`` naming the file, the line and the byte when it is not UTF-8."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b'\n', 0, err.start) + 1
+        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
+                         f'expected {expected}') from None
 
 
 def read_pred_file(path):
@@ -22,16 +47,8 @@ def read_pred_file(path):
         ValueError: naming the file and the 1-based line when the file is not UTF-8 text, the count is not an
             integer, disagrees with the number of box lines, or a box line does not hold 5 numbers.
     """
-    with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError as err:
-        line = data.count(b'\n', 0, err.start) + 1
-        raise ValueError(f'{path}:{line}: byte 0x{data[err.start]:02x} (file offset {err.start}) is not UTF-8 text; '
-                         'expected a text submission file: the image name, the box count, then "x y w h score" '
-                         'lines') from None
-    lines = text.splitlines()
+    lines = _utf8_text(path, 'a text submission file: the image name, the box count, then "x y w h score" '
+                       'lines').splitlines()
     if len(lines) < 2:
         raise ValueError(f'{path}: expected an image name line and a box count line, found {len(lines)} line(s)')
     count_text = lines[1].strip()
@@ -194,3 +211,132 @@ def describe_unmatched_submission(pred_dir, gt_keys):
         message += ' ' + ' '.join(hints)
     return message + (f' Expected a submission folder <event>/<image>.txt, one file per ground-truth image '
                       f'(e.g. {example}).')
+
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+def read_image_list(path):
+    """Read an official image list without annotations, ``wider_face_split/wider_face_test_filelist.txt``: one
+    image path ``<event>/<name>.jpg`` per line (e.g. ``0--Parade/0_Parade_marchingband_1_737.jpg``), relative to the
+    split's ``images/`` folder; blank lines are skipped, a leading byte-order mark is dropped.
+
+    Returns:
+        tuple: ``(names, line numbers)``, two lists in file order (line numbers 1-based).
+
+    Raises:
+        ValueError: naming ``file:line`` for text that is not UTF-8, a line that is not one ``<event>/<name>.jpg``
+            path (spaces, no event folder, another extension, a count or box line of a ``*_bbx_gt.txt``), or an image
+            listed twice.
+    """
+    names, linenos, first_line = [], [], {}
+    text = _utf8_text(path, 'an image list, one "<event>/<name>.jpg" per line', 'utf-8-sig')
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.split('/')
+        if len(line.split()) != 1 or len(parts) != 2 or not all(parts) or \
+                not line.lower().endswith(IMAGE_EXTENSIONS):
+            raise ValueError(f'{path}:{lineno}: expected one image path "<event>/<name>.jpg" per line (e.g. '
+                             f'"0--Parade/0_Parade_marchingband_1_737.jpg"), got {line!r}')
+        if line in first_line:
+            raise ValueError(f'{path}:{lineno}: the image {line} is listed a second time (first on line '
+                             f'{first_line[line]})')
+        first_line[line] = lineno
+        names.append(line)
+        linenos.append(lineno)
+    return names, linenos
+
+
+def _box_problems(path, boxes, score_range):
+    """``file:line: ...`` for each box row of ``boxes`` ``(N, 5)`` (line = row + 3) with a non-finite value, a width
+    or height that is not positive, or a score outside ``score_range`` (inclusive)."""
+    problems = []
+    low, high = score_range
+    for row, (x, y, w, h, score) in enumerate(boxes.tolist()):
+        where = f'{path}:{row + 3}'
+        bad = [name for name, value in (('x', x), ('y', y), ('w', w), ('h', h), ('score', score))
+               if not math.isfinite(value)]
+        if bad:
+            problems.append(f'{where}: {", ".join(bad)} not a finite number (got "{x!r} {y!r} {w!r} {h!r} '
+                            f'{score!r}")')
+            continue
+        if w <= 0 or h <= 0:
+            problems.append(f'{where}: expected a box with width and height > 0, got w={w!r} h={h!r}')
+        if not low <= score <= high:
+            problems.append(f'{where}: expected a score in [{low:g}, {high:g}], got {score!r}')
+    return problems
+
+
+def check_submission(pred_dir, image_names, list_name=None, linenos=None, score_range=SCORE_RANGE):
+    """Everything that keeps the folder ``pred_dir`` from being the submission for ``image_names``.
+
+    Args:
+        pred_dir (str): the submission folder ``<event>/<name>.txt``.
+        image_names (Sequence[str]): the listed images, ``<event>/<name>.jpg`` (the lines of
+            ``wider_face_test_filelist.txt``).
+        list_name (str, optional): the list's file, named in the messages with ``linenos`` (1-based, one per image).
+        score_range (tuple): the inclusive range of valid scores; ``(0, 1)`` for the probabilities this package's
+            detectors give.
+
+    Returns:
+        list[str]: one message per problem, each naming the file (and line): a listed image without its file, a file
+        that cannot be read (not text, a count that disagrees with its box lines, a line that is not five numbers),
+        a first line that is not the image's name, a box with a non-finite value or a width or height <= 0, a score
+        out of range, and a file or folder that answers no listed image. Empty when the folder is complete and
+        valid.
+    """
+    if not osp.isdir(pred_dir):
+        return [f'{pred_dir}: the submission folder does not exist']
+    problems = []
+    expected = {}
+    for i, name in enumerate(image_names):
+        event, fname = osp.split(str(name))
+        where = f' ({list_name}:{linenos[i]})' if list_name and linenos is not None else \
+            (f' (in {list_name})' if list_name else '')
+        expected[(event, strip_jpg(fname))] = where
+    for (event, stem), where in expected.items():
+        path = osp.join(pred_dir, event, stem + '.txt')
+        if not osp.isfile(path):
+            problems.append(f'{path}: missing: the listed image {event}/{stem}.jpg{where} has no prediction file')
+            continue
+        try:
+            boxes = read_pred_file(path)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        with open(path, encoding='utf-8') as f:
+            first = f.readline().strip()
+        if first != stem:
+            problems.append(f'{path}:1: expected the image name {stem!r}, got {first!r}')
+        problems.extend(_box_problems(path, boxes, score_range))
+    for entry in sorted(os.scandir(pred_dir), key=lambda e: e.name):
+        if not entry.is_dir():
+            problems.append(f'{entry.path}: not part of a submission (expected only <event>/<name>.txt folders)')
+            continue
+        for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            stem = sub.name[:-4] if sub.name.endswith('.txt') else None
+            if sub.is_dir() or stem is None:
+                problems.append(f'{sub.path}: not part of a submission (expected <event>/<name>.txt files only)')
+            elif (entry.name, stem) not in expected:
+                problems.append(f'{sub.path}: answers no listed image ({entry.name}/{stem}.jpg is not in '
+                                f'{list_name or "the image list"})')
+    return problems
+
+
+def zip_submission(pred_dir, zip_path, overwrite=False):
+    """Zip the submission folder ``pred_dir`` into ``zip_path``, members ``<event>/<name>.txt`` (sorted, deflated),
+    written under a temporary name and renamed into place when complete. Returns the number of files zipped.
+
+    Raises:
+        OutputExistsError: ``zip_path`` exists and ``overwrite`` is False (it is left untouched); see
+            :func:`mmdet_face.utils.output_file.atomic_output`.
+    """
+    members = sorted(osp.relpath(osp.join(root, f), pred_dir).replace(os.sep, '/')
+                     for root, _, files in os.walk(pred_dir) for f in files)
+    with atomic_output(zip_path, overwrite) as tmp:
+        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for member in members:
+                archive.write(osp.join(pred_dir, member), member)
+    return len(members)

@@ -1,4 +1,6 @@
+from .face_coco_metric import FaceCocoMetric
 from .keypoint_metric import FaceKeypointMetric
 from .widerface_metric import WiderFaceMetric
+from .widerface_submission_metric import WiderFaceSubmissionMetric
 
-__all__ = ['WiderFaceMetric', 'FaceKeypointMetric']
+__all__ = ['WiderFaceMetric', 'FaceKeypointMetric', 'WiderFaceSubmissionMetric', 'FaceCocoMetric']

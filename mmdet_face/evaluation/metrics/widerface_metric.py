@@ -20,7 +20,7 @@ from ..functional.widerface_report import dump_pr_curves
 from ..functional.widerface_submission import write_submission
 
 
-def _field(obj, key, default=None):
+def sample_field(obj, key, default=None):
     """``obj[key]`` for dicts (what ``Evaluator.process`` passes) and ``obj.key`` for data elements."""
     if obj is None:
         return default
@@ -29,7 +29,8 @@ def _field(obj, key, default=None):
     return getattr(obj, key, default)
 
 
-def _to_numpy(x, cols):
+def to_numpy(x, cols):
+    """``x`` (a tensor, ``BaseBoxes``, array or None) as float64 numpy: ``(N, cols)``, or ``(N,)`` for ``cols=0``."""
     if x is None:
         return np.zeros((0, cols), np.float64)
     if hasattr(x, 'tensor'):  # mmdet BaseBoxes
@@ -43,6 +44,38 @@ def _xyxy_to_xywh(boxes):
     boxes = boxes.copy()
     boxes[:, 2:4] -= boxes[:, 0:2]
     return boxes
+
+
+def sample_prediction(sample, metric_name: str) -> dict:
+    """``{'event', 'name', 'pred'}`` of one data sample: the event is the image's folder name, the name its file
+    stem, ``pred`` the ``(N, 5)`` ``[x, y, w, h, score]`` of ``pred_instances`` (original-image pixels)."""
+    img_path = sample_field(sample, 'img_path')
+    if img_path is None:
+        raise KeyError(f'{metric_name} needs img_path in each data sample (event = parent folder name)')
+    pred = sample_field(sample, 'pred_instances')
+    boxes = to_numpy(sample_field(pred, 'bboxes'), 4)
+    scores = to_numpy(sample_field(pred, 'scores'), 0)
+    return {
+        'event': osp.basename(osp.dirname(img_path)),
+        'name': osp.splitext(osp.basename(img_path))[0],
+        'pred': np.concatenate([_xyxy_to_xywh(boxes), scores[:, None]], axis=1),
+    }
+
+
+def replace_submission_folder(target: str, predictions: dict) -> None:
+    """Write ``predictions`` (``{event: {name: (N, 5)}}``) as the submission folder ``target``: into a fresh sibling
+    folder first, which then takes the place of ``target`` (whole), so a failed write leaves no half folder."""
+    staging = f'{target}.writing-{os.getpid()}'
+    if osp.exists(staging):
+        shutil.rmtree(staging)
+    try:
+        write_submission(staging, predictions)
+        if osp.isdir(target):
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if osp.exists(staging):  # a failed write leaves no half submission beside the output
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 @METRICS.register_module()
@@ -96,21 +129,11 @@ class WiderFaceMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
-            img_path = _field(sample, 'img_path')
-            if img_path is None:
-                raise KeyError('WiderFaceMetric needs img_path in each data sample (event = parent folder name)')
-            pred = _field(sample, 'pred_instances')
-            boxes = _to_numpy(_field(pred, 'bboxes'), 4)
-            scores = _to_numpy(_field(pred, 'scores'), 0)
-            result = {
-                'event': osp.basename(osp.dirname(img_path)),
-                'name': osp.splitext(osp.basename(img_path))[0],
-                'pred': np.concatenate([_xyxy_to_xywh(boxes), scores[:, None]], axis=1),
-            }
+            result = sample_prediction(sample, type(self).__name__)
             if self.gt_dir is None:
-                result['gt'] = _xyxy_to_xywh(_to_numpy(_field(_field(sample, 'gt_instances'), 'bboxes'), 4))
+                result['gt'] = _xyxy_to_xywh(to_numpy(sample_field(sample_field(sample, 'gt_instances'), 'bboxes'), 4))
                 result['ignore'] = _xyxy_to_xywh(
-                    _to_numpy(_field(_field(sample, 'ignored_instances'), 'bboxes'), 4))
+                    to_numpy(sample_field(sample_field(sample, 'ignored_instances'), 'bboxes'), 4))
             self.results.append(result)
 
     def compute_metrics(self, results: list) -> dict:
@@ -154,17 +177,7 @@ class WiderFaceMetric(BaseMetric):
         curves = target + '_pr_curves.json'
         # checked again: another process may have written there since the metric was built
         check_output_free(target, self.overwrite or self._wrote_outfile)
-        staging = f'{target}.writing-{os.getpid()}'
-        if osp.exists(staging):
-            shutil.rmtree(staging)
-        try:
-            write_submission(staging, predictions)
-            if osp.isdir(target):
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            if osp.exists(staging):  # a failed write leaves no half submission beside the output
-                shutil.rmtree(staging, ignore_errors=True)
+        replace_submission_folder(target, predictions)
         dump_pr_curves(out, curves)
         self._wrote_outfile = True
 
@@ -201,15 +214,23 @@ def check_output_free(outfile_prefix: str, overwrite: bool = False) -> None:
             PR-curve file is a folder.
     """
     curves = outfile_prefix + '_pr_curves.json'
-    fix = ('Choose another folder, or replace it on purpose (tools: --overwrite; WiderFaceMetric(overwrite=True)), '
-           'which replaces the submission whole.')
-    events = len(os.listdir(outfile_prefix)) if osp.isdir(outfile_prefix) and not osp.islink(outfile_prefix) else 0
-    check_output_folder(outfile_prefix, overwrite, contents='a WIDER FACE submission (<event>/<image>.txt)',
-                        holds=f'a submission ({events} event folder{"s" if events > 1 else ""})',
-                        foreign_entries=_foreign_entries, fix=fix)
+    fix = check_submission_folder_free(outfile_prefix, overwrite)
     if osp.isdir(curves):
         raise FileExistsError(f'{curves}: is a folder; the PR curves of the submission {outfile_prefix} are written '
                               'to this file name. Choose another output folder name.')
     if osp.lexists(curves) and not overwrite:
         raise FileExistsError(f'{curves}: already exists (the PR curves of an earlier run into {outfile_prefix}): '
                               'refusing to mix two runs. ' + fix)
+
+
+def check_submission_folder_free(folder: str, overwrite: bool = False) -> str:
+    """Raise when the submission folder ``folder`` cannot be written: the folder part of :func:`check_output_free`
+    (a file or link never; a folder holding anything but a submission never; a submission only with
+    ``overwrite``). Returns the sentence that tells the user how to replace a submission on purpose."""
+    fix = ('Choose another folder, or replace it on purpose (tools: --overwrite; overwrite=True in the metric), '
+           'which replaces the submission whole.')
+    events = len(os.listdir(folder)) if osp.isdir(folder) and not osp.islink(folder) else 0
+    check_output_folder(folder, overwrite, contents='a WIDER FACE submission (<event>/<image>.txt)',
+                        holds=f'a submission ({events} event folder{"s" if events > 1 else ""})',
+                        foreign_entries=_foreign_entries, fix=fix)
+    return fix
