@@ -26,8 +26,9 @@ def check_input_size(input_size) -> Tuple[int, int]:
     return h, w
 
 
-def build_backbone(backbone_cfg: dict):
-    """Build an mmdet(-face) backbone from its config dict (a copy: the caller's dict is not changed).
+def build_backbone(backbone_cfg: dict, seed: int = 0):
+    """Build an mmdet(-face) backbone from its config dict (a copy: the caller's dict is not changed), its default
+    initialisation drawn from ``seed`` (torch's global random state is left as it was).
 
     Raises:
         ValueError: the config has no ``type`` or names no registered backbone.
@@ -38,7 +39,8 @@ def build_backbone(backbone_cfg: dict):
     if 'type' not in cfg:
         raise ValueError(f'backbone config without a type: {backbone_cfg!r}')
     try:
-        return MODELS.build(cfg)
+        with seeded(seed):
+            return MODELS.build(cfg)
     except KeyError as exc:
         raise ValueError(f'backbone config {cfg.get("type")!r}: {exc}') from None
 

@@ -16,7 +16,7 @@ def score(backbone_cfg: dict, *, input_size: Tuple[int, int] = (224, 224), seed:
         raise ValueError(f'flops: unknown options {sorted(options)}; it takes none')
     from mmcv.cnn import get_model_complexity_info
     h, w = check_input_size(input_size)
-    model = build_backbone(backbone_cfg).eval()
+    model = build_backbone(backbone_cfg, seed).eval()
     flops, _ = get_model_complexity_info(model, (int(backbone_cfg.get('in_channels', 3)), h, w),
                                          print_per_layer_stat=False, as_strings=False)
     return ProxyScore(total=float(flops))

@@ -38,7 +38,7 @@ def score(backbone_cfg: dict, *, input_size: Tuple[int, int] = (224, 224), seed:
         kernel[...] += (codes @ codes.t() + (1.0 - codes) @ (1.0 - codes).t()).numpy()
 
     with seeded(seed), torch.no_grad():
-        model = build_backbone(backbone_cfg)
+        model = build_backbone(backbone_cfg, seed)
         model.train()
         gaussian_init(model)
         relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]

@@ -14,5 +14,5 @@ def score(backbone_cfg: dict, *, input_size: Tuple[int, int] = (224, 224), seed:
     if options:
         raise ValueError(f'params: unknown options {sorted(options)}; it takes none')
     check_input_size(input_size)
-    model = build_backbone(backbone_cfg)
+    model = build_backbone(backbone_cfg, seed)
     return ProxyScore(total=float(sum(p.numel() for p in model.parameters() if p.requires_grad)))

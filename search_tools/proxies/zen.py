@@ -38,7 +38,7 @@ def score(backbone_cfg: dict, *, input_size: Tuple[int, int] = (224, 224), seed:
     h, w = check_input_size(input_size)
     draws = []
     with seeded(seed), torch.no_grad():
-        model = build_backbone(backbone_cfg)
+        model = build_backbone(backbone_cfg, seed)
         model.train()
         in_channels = int(dict(backbone_cfg).get('in_channels', 3))
         for _ in range(repeat):

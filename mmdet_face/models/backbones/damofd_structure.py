@@ -27,7 +27,7 @@ first block's is the image channels). Errors are :class:`StructureError` naming 
 block and the field.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 __all__ = ['StructureError', 'DamoBlock', 'parse_structure', 'format_structure', 'smart_round', 'BLOCK_NAMES']
@@ -79,7 +79,8 @@ class DamoBlock:
         kernel_size (int): The spatial kernel (the middle one of ``K1KxK1``).
         bottleneck_channels (int | None): As written; None for ``conv`` blocks.
         expansion (int | None): ``e`` of ``SuperResIDWE<e>K<k>``; None otherwise.
-        position (int): Offset of the block in the string it was parsed from (0 when built by hand).
+        position (int): Offset of the block in the string it was parsed from (0 when built by hand); not part
+            of equality.
     """
     name: str
     kind: str
@@ -90,7 +91,7 @@ class DamoBlock:
     kernel_size: int
     bottleneck_channels: Optional[int] = None
     expansion: Optional[int] = None
-    position: int = 0
+    position: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
         values = [getattr(self, field) for field in FIELDS[self.kind]]
