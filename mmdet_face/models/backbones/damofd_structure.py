@@ -108,13 +108,16 @@ def _known_names_hint() -> str:
             'SuperResIDWE{1,2,4,6}K{3,5,7}')
 
 
-def parse_structure(structure: str, in_channels: int = 3, source: str = 'structure string') -> Tuple[DamoBlock, ...]:
+def parse_structure(structure: str, in_channels: int = 3, source: str = 'structure string',
+                    rechain: bool = False) -> Tuple[DamoBlock, ...]:
     """Parse and check a DamoFD structure string.
 
     Args:
         structure: The string (whitespace between blocks is allowed and ignored).
         in_channels: Channels of the input (3 for an RGB image): the first block's ``in`` must equal it.
         source: What the string is called in error messages (a config field, a command-line option).
+        rechain: Instead of refusing channels that do not chain, give every block the previous block's output
+            width as its input (what the released evolutionary search does to a structure before scoring it).
 
     Returns:
         tuple[DamoBlock]: The blocks in order.
@@ -157,6 +160,8 @@ def parse_structure(structure: str, in_channels: int = 3, source: str = 'structu
             values[field] = int(text)
         if values['stride'] not in (1, 2):
             raise StructureError(f'{where}: stride must be 1 or 2, got {values["stride"]}')
+        if rechain:
+            values['in_channels'] = prev_out
         if values['in_channels'] != prev_out:
             what = 'the input image has' if not blocks else 'the previous block outputs'
             raise StructureError(f'{where}: in_channels is {values["in_channels"]} but {what} {prev_out} '
