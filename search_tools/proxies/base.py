@@ -31,7 +31,8 @@ def build_backbone(backbone_cfg: dict, seed: int = 0):
     initialisation drawn from ``seed`` (torch's global random state is left as it was).
 
     Raises:
-        ValueError: the config has no ``type`` or names no registered backbone.
+        ValueError: the config has no ``type``, names no registered backbone, or lacks or misnames its arguments
+            (the structure errors of a DamoFD string are ValueErrors too).
     """
     import mmdet_face.models  # noqa: F401  (registers the backbones)
     from mmdet_face.registry import MODELS
@@ -41,8 +42,8 @@ def build_backbone(backbone_cfg: dict, seed: int = 0):
     try:
         with seeded(seed):
             return MODELS.build(cfg)
-    except KeyError as exc:
-        raise ValueError(f'backbone config {cfg.get("type")!r}: {exc}') from None
+    except (KeyError, TypeError) as exc:  # unregistered type, missing or unknown arguments
+        raise ValueError(f'backbone config {cfg.get("type")!r}: {type(exc).__name__}: {exc}') from None
 
 
 @contextlib.contextmanager

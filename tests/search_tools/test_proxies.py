@@ -91,6 +91,10 @@ def test_ddsar_needs_five_stages_and_valid_options():
         score(damofd('SuperFoo(3,8,2,1)'))
     with pytest.raises(ValueError, match="no block mapping for backbone type 'ResNet'"):
         score(dict(type='ResNet', depth=18))
+    with pytest.raises(ValueError, match="backbone config 'MobileNetV1': TypeError: .*unexpected keyword"):
+        get_proxy('params')(dict(type='MobileNetV1', widths=3))
+    with pytest.raises(ValueError, match="backbone config 'NoSuchNet': KeyError"):
+        get_proxy('flops')(dict(type='NoSuchNet'))
 
 
 def test_ddsar_of_our_candidates_is_that_of_their_equivalent_blocks():

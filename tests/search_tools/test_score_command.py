@@ -68,6 +68,8 @@ def test_score_a_trial_of_a_study(tmp_path, capsys):
     (['--proxy', 'ddsar', '--struct', 'SuperConvK3BNRELU(3,32,2,1)SuperResX(32,64,2,16,1)'],
      "unknown block name 'SuperResX'"),
     (['--proxy', 'ddsar', '--config', 'no/such.py'], 'search.py score: --config no/such.py: no such config file'),
+    (['--proxy', 'params', '--config', str(REPO_ROOT / 'configs' / '_base_' / 'schedules' / 'scrfd_640e.py')],
+     'scrfd_640e.py: the config has no model.backbone with a type'),
     (['--proxy', 'ddsar', '--struct', 'SuperConvK3BNRELU(3,32,2,1)'],
      'search.py score: --proxy ddsar: DDSAR weighs 5 stages (stem, C2..C5); the structure has 1 blocks'),
 ])
