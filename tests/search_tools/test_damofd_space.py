@@ -60,6 +60,14 @@ def test_replace_split_and_count_layers(space):
     assert space['models']['2.5g']['max_layers'] == 20  # this child would be discarded
 
 
+def test_the_released_models_respect_their_layer_caps(space):
+    # 6 / 19 / 17 / 20 layers (the released get_num_layers gives the same) against the scripts' caps 14 / 20
+    assert {name: total_layers(parse_structure(s)) for name, s in STRUCTURES.items()} == dict(
+        zip(('0.5g', '2.5g', '10g', '34g'), (6, 19, 17, 20)))
+    for name, s in STRUCTURES.items():
+        assert total_layers(parse_structure(s)) <= space['models'][name]['max_layers']
+
+
 def test_initial_structures_are_rechained_as_the_search_uses_them(space):
     assert initial_structure('0.5g', space).startswith('SuperConvK3BNRELU(3,32,2,1)SuperResIDWE1K3(32,32,2,8,1)')
     with pytest.raises(ValueError, match="unknown DamoFD model '1g'"):
