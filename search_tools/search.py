@@ -9,10 +9,13 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
             [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
     python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR] [--repeats N] [--force]
     python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
+    python search_tools/search.py score   --proxy ddsar|zen|naswot|params|flops (--struct STRING | --config FILE |
+            --study DIR --trial N) [--input 224 | 640x480] [--alpha A] [--seed S]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
-folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config.
+folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config; ``score`` prints one training-free proxy of one
+architecture (its last line is JSON).
 See search_tools/README.md.
 """
 import argparse
@@ -27,7 +30,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmdet_face.engine.cli import int_in, non_negative_int, positive_float, positive_int, seed_int  # noqa: E402
+from mmdet_face.engine.cli import (finite_float, int_in, non_negative_int, positive_float, positive_int,  # noqa: E402
+                                   seed_int)
 from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
 from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
@@ -116,7 +120,12 @@ def parse_args(argv=None):
     e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
     e.add_argument('--storage')
     e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
+    add_score_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == 'score' and args.alpha is not None and args.proxy != 'ddsar':
+        parser.error(f'--alpha is an option of --proxy ddsar, not of {args.proxy}')
+    if args.command == 'score' and (args.trial is not None) != (args.study is not None):
+        parser.error('--study and --trial go together')
     if args.command == 'run' and args.heartbeat >= args.stale_after:
         # a lease refreshed less often than other workers consider it stale is reaped while its worker trains
         parser.error(f'--heartbeat {args.heartbeat:g} must be shorter than --stale-after {args.stale_after:g} '
@@ -331,10 +340,45 @@ def cmd_export(args):
                   storage=args.storage, trial=args.trial)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# score
+# --------------------------------------------------------------------------------------------------------------
+def add_score_parser(sub) -> None:
+    from search_tools.proxies import PROXIES
+    c = sub.add_parser('score', help='one training-free proxy of one architecture (last line: JSON)')
+    c.add_argument('--proxy', required=True, choices=PROXIES)
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument('--struct', help='a DamoFD structure string, e.g. "SuperConvK3BNRELU(3,32,2,1)..."')
+    source.add_argument('--config', help='a config file whose model.backbone is scored (a candidate, a trial)')
+    source.add_argument('--study', help='a study folder; with --trial N, score that trial\'s config')
+    c.add_argument('--trial', type=non_negative_int, help='trial number within --study')
+    c.add_argument('--storage', help='with --study: its database URL (default: the folder\'s journal file)')
+    c.add_argument('--input', type=input_size, default=(224, 224), metavar='WxH',
+                   help='input size (default 224, the released DDSAR search resolution; ddsar uses the height)')
+    c.add_argument('--alpha', type=finite_float, help='ddsar: weight of the kernel-size term (default 0.005, '
+                   'as released)')
+    c.add_argument('--seed', type=seed_int, default=0, help='zen/naswot: weights and inputs (default 0)')
+
+
+def cmd_score(args) -> dict:
+    from search_tools.scoring import backbone_from_args, result_line, score_architecture
+    backbone, source = backbone_from_args(args.struct, args.config, args.study, args.trial, args.storage)
+    options = {} if args.alpha is None else dict(alpha=args.alpha)
+    record = score_architecture(args.proxy, backbone, args.input, seed=args.seed, **options)
+    record['source'] = source
+    h, w = args.input
+    print(f'[search] {args.proxy} of {source} at {w}x{h}: {record["score"]!r}')
+    for i, value in enumerate(record['per_stage']):
+        print(f'[search]   stage {i + 1}: {value!r}')
+    print(result_line(record))
+    return record
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export)[args.command](args)
+        return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export,
+                    score=cmd_score)[args.command](args)
     except StudyError as exc:
         sys.exit(f'search.py {args.command}: {exc}')
 

@@ -234,6 +234,9 @@ def load_space(name_or_path: str) -> SearchSpace:
     elif not path.is_file():
         raise FileNotFoundError(f'search space file {path} does not exist')
     data = read_config(path).to_dict()
+    if data.get('family') == 'DamoFD':
+        raise ValueError(f'{path}: a DamoFD block space (mutations of structure strings, read by '
+                         'search_tools.damofd_space), not a space that sample draws candidates from')
     return SearchSpace(data, path.stem, str(path))
 
 
