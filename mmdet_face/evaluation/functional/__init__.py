@@ -2,12 +2,17 @@
 --pred-dir`` scores a submission with it alone.
 
 WIDER FACE: the protocol (:mod:`.widerface`), the official ``.mat`` ground truth (:mod:`.widerface_gt_mat`),
-submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`)."""
+submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`).
+
+AFW / PASCAL Face: the protocol of Mathias et al.'s toolbox (:mod:`.face_pr`) and its files (:mod:`.afw_pascal_files`)."""
 from . import widerface, widerface_gt_mat, widerface_report, widerface_submission
+from . import afw_pascal_files, face_pr
 from .widerface import *  # noqa: F401,F403
 from .widerface_gt_mat import *  # noqa: F401,F403
 from .widerface_report import *  # noqa: F401,F403
 from .widerface_submission import *  # noqa: F401,F403
+from .afw_pascal_files import *  # noqa: F401,F403
+from .face_pr import *  # noqa: F401,F403
 
 __all__ = sorted({*widerface.__all__, *widerface_gt_mat.__all__, *widerface_report.__all__,
-                  *widerface_submission.__all__})
+                  *widerface_submission.__all__, *afw_pascal_files.__all__, *face_pr.__all__})
