@@ -2,17 +2,19 @@
 ``label.txt`` both use ``#`` headers but differ in their box convention (``x1 y1 x2 y2`` vs ``x y w h``): a header
 with a size or a face line of 5 or 19 numbers means labelv2, a face line of 20 numbers means ``label.txt``. A file
 with path-only headers whose face lines all have 4 numbers could be either, so it is an error unless
-``ann_format`` says which.
+``ann_format`` says which. A MATLAB file (the AFW / PASCAL Face re-annotations) is ``'afw_pascal_mat'``.
 """
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
+from .afw_pascal_mat import parse_afw_pascal_mat
 from .common import content_lines, header_tokens, read_lines
 from .labelv2 import parse_labelv2
 from .retinaface_label_txt import parse_retinaface_gt
 from .wider_bbx_gt import parse_wider_gt
 
-ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt')
-PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt)
+ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt', 'afw_pascal_mat')
+PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt,
+               afw_pascal_mat=parse_afw_pascal_mat)
 
 
 def detect_format(path: str) -> str:
@@ -23,6 +25,9 @@ def detect_format(path: str) -> str:
     Path-only headers with only 4-number face lines are ambiguous (``x1 y1 x2 y2`` or ``x y w h``): ``ValueError``
     asking for ``ann_format``. A file without any face line (or an empty file) is ``'labelv2'``.
     """
+    with open(path, 'rb') as f:
+        if f.read(6) == b'MATLAB':  # the header of a MATLAB 5 / 7 .mat file
+            return 'afw_pascal_mat'
     lines = read_lines(path)
     first = next(content_lines(lines), None)
     if first is None:
