@@ -82,6 +82,8 @@ def test_dataset_configs(name, ann_file, images):
     assert dataset.type == 'AFWPascalFaceDataset' and dataset.data_root + dataset.ann_file == ann_file
     assert dataset.data_prefix.img == images
     assert cfg.test_evaluator.type == 'AFWPascalMetric' and cfg.test_evaluator.ann_file == ann_file
+    assert cfg.test_evaluator.prefix == name.split('.')[0].split('_')[0] and 'gt_dir' not in cfg.test_evaluator
+    assert cfg.val_dataloader.dataset.type == 'WiderFaceDataset'  # training and validation stay WIDER FACE's
 
 
 def test_test_tool_scores_a_model_on_afw(toy_afw, tmp_path):
