@@ -32,9 +32,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from download_archive import PrepareError, Source  # noqa: E402  (siblings of this tool)
-from prepare_widerface import _check_out_outside, _install  # noqa: E402
+from prepare_widerface import _check_out_outside, _install, copy_checked_images, raise_if_damaged  # noqa: E402
 
-from mmdet_face.datasets.image_file import image_problem  # noqa: E402
 from mmdet_face.engine.cli import positive_int  # noqa: E402
 from mmdet_face.evaluation.functional.afw_pascal_files import (ANNOTATION_FILES, ground_truth_by_key,  # noqa: E402
                                                               load_face_eval_annotations)
@@ -96,20 +95,7 @@ def prepare_afw_pascal(dataset: str, images: str, ann: str, out_dir: str, expect
     os.makedirs(parent, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=f'.{base}.preparing-', dir=parent)
     try:
-        damaged: List[str] = []
-        for name, member in members.items():
-            dest = osp.join(stage, image_dir, name)
-            try:
-                source.copy(member, dest)
-            except PrepareError as e:
-                damaged.append(str(e))
-                continue
-            problem = image_problem(dest)
-            if problem is not None:
-                damaged.append(f'{source.describe(member)} {problem}')
-        if damaged:
-            raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
-                               + '\n  '.join(damaged[:10]))
+        raise_if_damaged(copy_checked_images(source, members, osp.join(stage, image_dir)))
         shutil.copyfile(ann, osp.join(stage, ann_name))
         _install(stage, out_dir, outputs)
     finally:

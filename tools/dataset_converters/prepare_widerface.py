@@ -127,6 +127,33 @@ OUTPUTS = ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt',
            *(f'val/gt/{mat}' for mat in GT_MATS))
 
 
+def copy_checked_images(source: Source, members: Dict[str, str], dest_dir: str) -> List[str]:
+    """Copy each ``{relative path: member}`` of ``source`` to ``dest_dir/<relative path>`` (a zip member's CRC
+    checked as it is read) and decode it once; returns the problems (each naming the image), whose copies are
+    removed."""
+    damaged: List[str] = []
+    for rel, member in members.items():
+        dest = osp.join(dest_dir, rel)
+        try:
+            source.copy(member, dest)
+        except PrepareError as e:
+            damaged.append(str(e))
+            continue
+        problem = image_problem(dest)
+        if problem is not None:
+            damaged.append(f'{source.describe(member)} {problem}')
+            os.remove(dest)
+    return damaged
+
+
+def raise_if_damaged(damaged: List[str]) -> None:
+    """``PrepareError`` listing (up to 10 of) the problems of :func:`copy_checked_images`, if any."""
+    if damaged:
+        raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
+                           + '\n  '.join(damaged[:10]) + (f'\n  ... ({len(damaged)} in all)' if len(damaged) > 10
+                                                           else ''))
+
+
 def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[str]) -> dict:
     """Write the dataset under ``stage``: the images (each one's zip CRC checked as it is read, each one decoded
     once: a damaged or undecodable image is found here, before anything reaches ``--out``), the ``labelv2.txt``
@@ -141,22 +168,9 @@ def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[s
     for split_name in ('train', 'val'):
         if split_name in image_sources:
             source, members = image_sources[split_name]
-            for rel, member in members.items():
-                dest = osp.join(stage, split_name, 'images', rel)
-                try:
-                    source.copy(member, dest)
-                except PrepareError as e:
-                    damaged.append(str(e))
-                    continue
-                problem = image_problem(dest)
-                if problem is not None:
-                    damaged.append(f'{source.describe(member)} {problem}')
-                    os.remove(dest)
+            damaged += copy_checked_images(source, members, osp.join(stage, split_name, 'images'))
             stats[f'{split_name}_images'] = len(members)
-    if damaged:
-        raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
-                           + '\n  '.join(damaged[:10]) + (f'\n  ... ({len(damaged)} in all)' if len(damaged) > 10
-                                                           else ''))
+    raise_if_damaged(damaged)
     for split_name in ('train', 'val'):
         if split_name in annotations and split_name in image_sources:
             desc, blocks = annotations[split_name]

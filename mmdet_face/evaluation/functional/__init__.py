@@ -4,7 +4,8 @@
 WIDER FACE: the protocol (:mod:`.widerface`), the official ``.mat`` ground truth (:mod:`.widerface_gt_mat`),
 submission folders (:mod:`.widerface_submission`) and reporting (:mod:`.widerface_report`).
 
-AFW / PASCAL Face: the protocol of Mathias et al.'s toolbox (:mod:`.face_pr`) and its files (:mod:`.afw_pascal_files`)."""
+AFW / PASCAL Face: the protocol of Mathias et al.'s toolbox (:mod:`.face_pr`) and its files
+(:mod:`.afw_pascal_files`)."""
 from . import widerface, widerface_gt_mat, widerface_report, widerface_submission
 from . import afw_pascal_files, face_pr
 from .widerface import *  # noqa: F401,F403
