@@ -70,3 +70,20 @@ def test_unknown_image_ids_are_false_positives_with_a_warning(tiny, tmp_path):
     assert run.returncode == 0 and "1 image id(s) of" in run.stderr and "'not_an_image'" in run.stderr
     # FP then TP over 3 faces: recall 1/3 at precision 1/2
     assert run.stdout.strip().splitlines()[-1] == f'AP {1 / 6:.6f}'
+
+
+def test_scoring_imports_neither_torch_nor_mmdet(tiny):
+    import subprocess
+    import sys
+
+    from tests.helpers.paths import REPO_ROOT
+    gt, pred = tiny
+    code = ('import runpy, sys\n'
+            f'sys.argv = ["{TOOL}", "--dataset", "pascal", "--pred", r"{pred}", "--gt", r"{gt}"]\n'
+            f'runpy.run_path(r"{REPO_ROOT / TOOL}", run_name="__main__")\n'
+            'heavy = [m for m in ("torch", "mmdet", "mmengine", "mmcv", "cv2") if m in sys.modules]\n'
+            'assert not heavy, heavy\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=str(REPO_ROOT),
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == f'AP {5 / 6:.6f}'
