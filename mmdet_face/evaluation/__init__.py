@@ -1,4 +1,4 @@
-"""WIDER FACE and landmark evaluation. :mod:`.functional` is numpy-only and imported here; the mmengine metrics
+"""WIDER FACE, AFW / PASCAL Face and landmark evaluation. :mod:`.functional` is numpy-only and imported here; the mmengine metrics
 (:mod:`.metrics`, registered in METRICS) load on first use, so ``import mmdet_face.evaluation`` imports no torch."""
 import importlib
 
