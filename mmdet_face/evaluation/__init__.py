@@ -1,5 +1,6 @@
-"""WIDER FACE, AFW / PASCAL Face and landmark evaluation. :mod:`.functional` is numpy-only and imported here; the mmengine metrics
-(:mod:`.metrics`, registered in METRICS) load on first use, so ``import mmdet_face.evaluation`` imports no torch."""
+"""WIDER FACE, AFW / PASCAL Face and landmark evaluation. :mod:`.functional` is numpy-only and imported here; the
+mmengine metrics (:mod:`.metrics`, registered in METRICS) load on first use, so ``import mmdet_face.evaluation``
+imports no torch."""
 import importlib
 
 from .functional import *  # noqa: F401,F403
