@@ -122,10 +122,31 @@ def test_test_tool_scores_a_model_on_afw(toy_afw, tmp_path):
     assert kept > 30 and metrics['afw/ap'] > 0
 
 
-def test_dataset_config_option_errors(tmp_path):
+def test_dataset_config_takes_dataset_and_evaluator_and_keeps_the_model_pipeline(tmp_path):
+    from mmdet_face.engine.evaluate import build_test_cfg
     tool = load_tool('tools/test.py')
+    config = str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')
+    model_cfg = Config.fromfile(config)
+    args = tool.parse_args([config, 'k.pth', '--dataset-config', str(ROOT / 'configs/_base_/datasets/pascal_face.py'),
+                            '--cfg-options', 'test_evaluator.iterations=3'])
+    cfg = build_test_cfg(args)
+    dataset = cfg.test_dataloader.dataset
+    assert dataset.type == 'AFWPascalFaceDataset' and dataset.data_prefix.img == 'JPEGImages/'
+    data_cfg = Config.fromfile(str(ROOT / 'configs/_base_/datasets/pascal_face.py'))
+    assert dataset.pipeline == model_cfg.test_dataloader.dataset.pipeline != data_cfg.test_dataloader.dataset.pipeline
+    assert cfg.test_evaluator == dict(type='AFWPascalMetric', prefix='pascal', iterations=3,
+                                      ann_file='data/pascal_face/Annotations_Face_PASCALLayout_large_fixed.mat')
+    assert cfg.test_dataloader.batch_size == model_cfg.test_dataloader.batch_size
+
+
+def test_dataset_config_option_errors(tmp_path, capsys):
+    tool = load_tool('tools/test.py')
+    for option in ('--out', '--gt-dir'):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['c.py', 'k.pth', '--dataset-config', 'afw.py', option, str(tmp_path / 'o')])
+        assert f'{option} applies to WIDER FACE; with --dataset-config' in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        tool.parse_args(['c.py', 'k.pth', '--dataset-config', 'afw.py', '--out', str(tmp_path / 'o')])
+        tool.parse_args(['--pred-dir', 'p', '--gt-dir', 'g', '--dataset-config', 'afw.py'])
     not_data = tmp_path / 'not_data.py'
     not_data.write_text('x = 1\n')
     args = tool.parse_args([str(ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py'), 'k.pth', '--dataset-config',

@@ -7,7 +7,8 @@ The annotation file holds one MATLAB variable ``Annotations``, an ``(N, 1)`` str
 ``database.py`` does (``AFW`` / ``PASCALfaces`` classes): per image ``imgname`` (the image file name, a string) and
 ``objects``, a ``(K, C)`` matrix with one face per row, ``x1 y1 x2 y2`` in columns 1-4 (pixels) and, when ``C >= 6``,
 column 6 a flag (non-zero: the face is ignored, neither a miss nor a detection target). With fewer than 6 columns
-no face is flagged. Column 5 is not used by the toolbox.
+no face is flagged. Column 5 is not used by the toolbox. (The toolbox's ``--oldAnn``, Zhu & Ramanan's original AFW
+``anno.mat``, is not read: the benchmark figures use the re-annotations.)
 
 A detection file has one detection per line, ``image_id score x1 y1 x2 y2`` (``loadDetectionsPascalFormat``); the
 image id is the image file name, with or without its extension (the toolbox cuts it at the first dot).
