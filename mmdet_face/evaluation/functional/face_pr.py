@@ -59,46 +59,61 @@ def voc_area_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[idx] - mrec[idx - 1]) * mpre[idx]))
 
 
-def _overlaps(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """``util.overlap`` of one detection ``(4,)`` with faces ``(K, 4)``, both x1y1x2y2, inclusive pixels."""
-    a1 = (np.abs(det[0] - det[2]) + 1) * (np.abs(det[1] - det[3]) + 1)
-    a2 = (np.abs(gt[:, 0] - gt[:, 2]) + 1) * (np.abs(gt[:, 1] - gt[:, 3]) + 1)
-    meet = (det[3] > gt[:, 1]) & (gt[:, 3] > det[1]) & (det[2] > gt[:, 0]) & (gt[:, 2] > det[0])
-    iw = np.minimum(det[2], gt[:, 2]) - np.maximum(det[0], gt[:, 0]) + 1
-    ih = np.minimum(det[3], gt[:, 3]) - np.maximum(det[1], gt[:, 1]) + 1
+def _overlaps(dets: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``util.overlap`` of detections ``(M, 4)`` with faces ``(K, 4)`` as ``(M, K)``, both x1y1x2y2, inclusive
+    pixels (the toolbox's operations, so the values are the same to the bit)."""
+    d, g = dets[:, None, :], faces[None, :, :]
+    a1 = (np.abs(d[..., 0] - d[..., 2]) + 1) * (np.abs(d[..., 1] - d[..., 3]) + 1)
+    a2 = (np.abs(g[..., 0] - g[..., 2]) + 1) * (np.abs(g[..., 1] - g[..., 3]) + 1)
+    meet = (d[..., 3] > g[..., 1]) & (g[..., 3] > d[..., 1]) & (d[..., 2] > g[..., 0]) & (g[..., 2] > d[..., 0])
+    iw = np.minimum(d[..., 2], g[..., 2]) - np.maximum(d[..., 0], g[..., 0]) + 1
+    ih = np.minimum(d[..., 3], g[..., 3]) - np.maximum(d[..., 1], g[..., 1]) + 1
     inter = np.where(meet, iw * ih, 0.0)
     return inter / (a1 + a2 - inter)
 
 
 def _match(gt: Dict[str, Tuple[np.ndarray, np.ndarray]], keys: Sequence[str], boxes: np.ndarray, iou_thresh: float):
-    """One run of ``VOCprRecordOptim``: tp / fp per detection (in the given order) and the per-true-positive
-    offsets ``(tx, ty, sx, sy)`` as ``(4, num_tp)``."""
+    """One run of ``VOCprRecordOptim``: tp / fp per detection (in the given order, highest score first) and the
+    per-true-positive offsets ``(tx, ty, sx, sy)`` as ``(4, num_tp)`` in detection order.
+
+    The toolbox walks the detections one by one; a detection's outcome depends only on the earlier ones of its
+    image (which faces they took), so each image is done at once: the first detection (in order) above the
+    threshold on a counted face takes it, later ones on that face are false positives."""
     n = len(keys)
     tp = np.zeros(n)
     fp = np.zeros(n)
-    taken = {key: np.zeros(len(faces), bool) for key, (faces, _) in gt.items()}
-    offsets = []
-    for i, (key, box) in enumerate(zip(keys, boxes)):
+    by_image: Dict[str, list] = {}
+    for i, key in enumerate(keys):
+        by_image.setdefault(key, []).append(i)
+    hits, hit_faces = [], []
+    for key, rows in by_image.items():
+        rows = np.asarray(rows)
         faces, ignored = gt.get(key, (None, None))
         if faces is None or not len(faces):
-            fp[i] = 1
+            fp[rows] = 1
             continue
-        ious = _overlaps(box, faces)
-        j = len(ious) - 1 - int(np.argmax(ious[::-1]))  # the last face of highest overlap
-        if not ious[j] > iou_thresh:
-            fp[i] = 1
-        elif not ignored[j]:
-            if taken[key][j]:
-                fp[i] = 1
-            else:
-                tp[i] = 1
-                taken[key][j] = True
-                g = faces[j]
-                dtx, dty = box[2] - box[0], box[3] - box[1]
-                offsets.append((((g[2] + g[0]) / 2. - (box[2] + box[0]) / 2.) / dtx,
-                                ((g[3] + g[1]) / 2. - (box[3] + box[1]) / 2.) / dty,
-                                (g[2] - g[0]) / dtx, (g[3] - g[1]) / dty))
-    return tp, fp, np.array(offsets, dtype=np.float64).reshape(-1, 4).T
+        ious = _overlaps(boxes[rows], faces)
+        best = len(faces) - 1 - np.argmax(ious[:, ::-1], axis=1)  # the last face of highest overlap
+        above = ious[np.arange(len(rows)), best] > iou_thresh
+        fp[rows[~above]] = 1
+        counted = np.flatnonzero(above & ~ignored[best])  # on an ignored face: neither
+        taken = np.zeros(len(rows), bool)
+        taken[counted[np.unique(best[counted], return_index=True)[1]]] = True  # each face's first detection
+        counted = np.isin(np.arange(len(rows)), counted)
+        tp[rows[taken]] = 1
+        fp[rows[counted & ~taken]] = 1
+        hits.append(rows[taken])
+        hit_faces.append(faces[best[taken]])
+    if not hits:
+        return tp, fp, np.zeros((4, 0))
+    order = np.argsort(np.concatenate(hits))
+    det = boxes[np.concatenate(hits)[order]]
+    g = np.concatenate(hit_faces)[order]
+    dtx, dty = det[:, 2] - det[:, 0], det[:, 3] - det[:, 1]
+    offsets = np.stack([((g[:, 2] + g[:, 0]) / 2. - (det[:, 2] + det[:, 0]) / 2.) / dtx,
+                        ((g[:, 3] + g[:, 1]) / 2. - (det[:, 3] + det[:, 1]) / 2.) / dty,
+                        (g[:, 2] - g[:, 0]) / dtx, (g[:, 3] - g[:, 1]) / dty])
+    return tp, fp, offsets
 
 
 def _adjust(boxes: np.ndarray, tx: float, ty: float, sx: float, sy: float) -> np.ndarray:
