@@ -32,7 +32,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from download_archive import PrepareError, Source  # noqa: E402  (siblings of this tool)
-from prepare_widerface import _check_out_outside, _install, copy_checked_images, raise_if_damaged  # noqa: E402
+from prepare_widerface import (check_out_outside, copy_checked_images, install_staged,  # noqa: E402
+                               raise_if_damaged)
 
 from mmdet_face.engine.cli import positive_int  # noqa: E402
 from mmdet_face.evaluation.functional.afw_pascal_files import (ANNOTATION_FILES, ground_truth_by_key,  # noqa: E402
@@ -57,7 +58,7 @@ def prepare_afw_pascal(dataset: str, images: str, ann: str, out_dir: str, expect
     """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise PrepareError(f'{out_dir}: is a file; expected the output folder')
-    _check_out_outside(out_dir, dict(images=images, ann=ann))
+    check_out_outside(out_dir, dict(images=images, ann=ann))
     image_dir, ann_name = IMAGE_DIRS[dataset], ANNOTATION_FILES[dataset]
     outputs = [image_dir, ann_name]
     existing = [osp.join(out_dir, rel) for rel in outputs if osp.lexists(osp.join(out_dir, rel))]
@@ -97,7 +98,7 @@ def prepare_afw_pascal(dataset: str, images: str, ann: str, out_dir: str, expect
     try:
         raise_if_damaged(copy_checked_images(source, members, osp.join(stage, image_dir)))
         shutil.copyfile(ann, osp.join(stage, ann_name))
-        _install(stage, out_dir, outputs)
+        install_staged(stage, out_dir, outputs)
     finally:
         if osp.isdir(stage):
             shutil.rmtree(stage)

@@ -206,7 +206,7 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
+def install_staged(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
     """Move the finished ``rel_paths`` from ``stage`` into ``out_dir``.
 
     A new ``out_dir`` is the staging folder renamed. Into an existing one each path is renamed, after its old
@@ -237,7 +237,7 @@ def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
         shutil.rmtree(aside)  # reached only when every old version is back
         raise
     shutil.rmtree(aside)
-def _check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
+def check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
     """Refuse (whatever ``--force`` says) an output folder that is or holds one of the inputs: the copies would be
     written over, or mixed with, the downloads they are read from."""
     for option, path in inputs.items():
@@ -262,7 +262,7 @@ def prepare_widerface(out_dir: str,
     """Check the inputs, then write the dataset under ``out_dir`` (see the module docstring).
 
     The dataset is written into a staging folder next to ``out_dir`` and moved into place only when complete
-    (:func:`_install`): a failure at any point (a damaged zip member, an image that does not decode, an
+    (:func:`install_staged`): a failure at any point (a damaged zip member, an image that does not decode, an
     interruption) removes the staging folder and leaves ``out_dir`` as it was, old outputs included.
 
     Returns ``{'train_images', 'val_images', 'train_faces', 'val_faces', 'train_annotations', 'missing'}``.
@@ -273,7 +273,7 @@ def prepare_widerface(out_dir: str,
     """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise PrepareError(f'{out_dir}: is a file; expected the output folder')
-    _check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
+    check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
                                      eval_kit=eval_kit, landmarks=landmarks))
     targets = [osp.join(out_dir, rel) for rel in OUTPUTS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
@@ -379,7 +379,7 @@ def prepare_widerface(out_dir: str,
         stage = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(out_dir))}.staging-', dir=parent)
         try:
             stats = _write_dataset(stage, image_sources, annotations, mats, missing)
-            _install(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
+            install_staged(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     log(f'wrote {out_dir}: ' + ', '.join(f'{k}={v}' for k, v in stats.items() if k != 'missing'))
@@ -409,7 +409,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
     args = parser.parse_args(argv)
     try:
-        _check_out_outside(args.out, dict(src=args.src))
+        check_out_outside(args.out, dict(src=args.src))
         prepare_widerface(
             args.out,
             train_images=args.train_images or _default(args.src, ['WIDER_train.zip', 'WIDER_train']),
