@@ -102,7 +102,7 @@ def test_voc_area_ap_and_image_key():
     assert voc_area_ap(np.array([0.5, 1.0]), np.array([1.0, 0.5])) == pytest.approx(0.75)
     assert voc_area_ap(np.array([0.0, 0.5]), np.array([np.nan, 1.0])) == pytest.approx(0.5)
     assert image_key('VOC/JPEGImages/2007_000272.jpg') == '2007_000272'
-    assert image_key('a\\b\\123.x.jpg') == '123'
+    assert image_key('a/b/123.x.jpg') == '123'
 
 
 @pytest.mark.parametrize('kwargs, message', [

@@ -37,9 +37,9 @@ FACE_PR_MIN_SIZE = (30, 30)
 
 
 def image_key(name: str) -> str:
-    """The toolbox's key of an image: the file name without folders, cut at its first dot
+    """The toolbox's key of an image: the file name without ``/``-separated folders, cut at its first dot
     (``'x/2007_000272.jpg'`` -> ``'2007_000272'``)."""
-    return name.replace('\\', '/').split('/')[-1].split('.')[0]
+    return name.split('/')[-1].split('.')[0]
 
 
 def detection_min_side(min_width: float, min_height: float) -> int:
