@@ -150,8 +150,9 @@ def evaluate_face_pr(ground_truth: Mapping[str, Tuple[np.ndarray, np.ndarray]],
     Returns:
         dict with ``ap`` (float), ``recall``, ``precision``, ``scores``, ``tp``, ``fp`` (each ``(M,)``, one entry per
         kept detection, highest score first), ``num_gt`` (counted faces), ``num_dropped`` (detections under the
-        size rule) and ``adjustment`` ``(tx, ty, sx, sy)``: the total shift and scale the runs applied (what the
-        toolbox prints as "Tranformations").
+        size rule) and ``adjustment`` ``(tx, ty, sx, sy)``: the total shift and scale applied before the last run
+        (the "Tranformations" the toolbox prints also fold in the one it computes after the last run and never
+        applies).
 
     Raises:
         ValueError: shapes that do not agree, a non-finite score or box, ``iterations < 1``, or no counted face.
