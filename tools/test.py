@@ -48,6 +48,10 @@ DIR holding a submission is refused unless ``--overwrite`` (which replaces it wh
 anything else (images, ground truth, your files), is refused whatever the flags, before the model is built.
 Without the official difficulty lists the AP is printed as ``all``, never as Easy / Medium / Hard. The checkpoint
 must fit the config exactly (``--partial-load`` loads the matching weights only, on purpose).
+
+Other benchmarks: ``--dataset-config configs/_base_/datasets/afw.py`` (or ``pascal_face.py``) takes the test
+dataset and evaluator from that file and keeps the model's test pipeline (``--mode`` / ``--tta`` apply to it):
+    python tools/test.py CONFIG CHECKPOINT --dataset-config configs/_base_/datasets/afw.py [--mode origin]
 """
 import argparse
 import os.path as osp
@@ -104,6 +108,10 @@ def parse_args(argv=None, prog=None):
                         'once')
     parser.add_argument('--max-size-mode', choices=['area', 'side'],
                         help='with --max-size: cap the area at N*N (SRN release, default) or the long side at N')
+    parser.add_argument('--dataset-config',
+                        help='score on another benchmark: take test_dataloader\'s dataset and test_evaluator from '
+                        'this dataset config (e.g. configs/_base_/datasets/afw.py or pascal_face.py), keeping the '
+                        'model config\'s test pipeline; --cfg-options apply after it')
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
                         help='config overrides key=value (mmengine DictAction: numbers, tuples, lists parsed)')
@@ -127,7 +135,7 @@ def parse_args(argv=None, prog=None):
 
 MODEL_RUN_OPTIONS = ('out', 'overwrite', 'submission', 'zip', 'image_list', 'image_root', 'partial_load', 'mode',
                      'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
-                     'max_size', 'max_size_mode', 'work_dir', 'cfg_options')
+                     'max_size', 'max_size_mode', 'work_dir', 'cfg_options', 'dataset_config')
 
 
 def check_option_combinations(parser, args):
@@ -173,6 +181,10 @@ def check_option_combinations(parser, args):
     if bool(args.image_list) != bool(args.image_root):
         parser.error('--image-list and --image-root go together (the list\'s <event>/<image>.jpg paths are '
                      'relative to --image-root)')
+    if args.dataset_config and (args.out or args.gt_dir):
+        parser.error(f'{"--out" if args.out else "--gt-dir"} applies to WIDER FACE; with --dataset-config the '
+                     'dataset config\'s test_evaluator scores the run (set its options with --cfg-options, e.g. '
+                     'test_evaluator.outfile=DETS.txt)')
     args.tta_scales = args.tta_scales or [1.0]
     args.tta_merge = args.tta_merge or 'nms'
     args.max_size_mode = args.max_size_mode or 'area'

@@ -1,3 +1,4 @@
+from .afw_pascal import AFWPascalFaceDataset
 from .formats import detect_format, parse_labelv2, parse_retinaface_gt, parse_wider_gt
 from .image_file import UnreadableImageError
 from .transforms import *  # noqa: F401,F403
@@ -6,3 +7,4 @@ from .widerface import RetinaFaceDataset, WiderFaceDataset
 
 __all__ = ['RetinaFaceDataset', 'UnreadableImageError', 'WiderFaceDataset', 'detect_format', 'parse_labelv2',
            'parse_retinaface_gt', 'parse_wider_gt', *_transforms]
+__all__ += ['AFWPascalFaceDataset']

@@ -118,7 +118,10 @@ def build_test_cfg(args, prog=None):
     if 'load_from' in (args.cfg_options or {}):
         raise SystemExit('error: --cfg-options load_from: the test tool loads the CHECKPOINT argument (strictly); '
                          'give the checkpoint there')
-    cfg = tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    dataset_config = getattr(args, 'dataset_config', None)
+    cfg = tool_config(args.config, args.launcher, None if dataset_config else args.cfg_options, args.work_dir)
+    if dataset_config:
+        use_test_dataset(cfg, dataset_config, args.cfg_options)
     cfg.load_from = None  # loaded strictly by main(), not by the runner (which loads whatever keys match)
     try:
         if args.mode:
@@ -130,7 +133,7 @@ def build_test_cfg(args, prog=None):
     if getattr(args, 'submission', None):
         cfg.test_evaluator = submission_evaluator(cfg, args.submission, args.zip, args.image_list, args.image_root,
                                                   args.overwrite)
-    else:
+    elif not dataset_config:
         cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite,
                                                  prog)
     return cfg
@@ -164,6 +167,33 @@ def _image_list_of(dataset):
         ann_file = osp.join(dataset.data_root, ann_file)
     ann_format = dataset.get('ann_format') or (detect_format(ann_file) if osp.isfile(ann_file) else None)
     return ann_file if ann_format == 'wider_filelist' else None
+
+
+def use_test_dataset(cfg, dataset_config, cfg_options=None):
+    """Test the model of ``cfg`` on another benchmark: the dataset of ``cfg.test_dataloader`` and ``test_evaluator``
+    become those of the dataset config file ``dataset_config`` (``configs/_base_/datasets/afw.py``...), the model's
+    test pipeline stays (its scale and steps are part of the model's protocol; the dataset config's pipeline is
+    used when the model config has none); then ``cfg_options`` are merged. A dataset config without
+    ``test_dataloader`` / ``test_evaluator`` ends the tool with a message."""
+    from mmdet_face.engine.cli import read_tool_config
+    from mmdet_face.utils.config_file import CfgOptionsError, merge_cfg_options
+    data_cfg = read_tool_config(dataset_config)
+    missing = [key for key in ('test_dataloader', 'test_evaluator') if key not in data_cfg]
+    if missing:
+        raise SystemExit(f'error: --dataset-config {dataset_config}: defines no {" / ".join(missing)}; expected a '
+                         'dataset config such as configs/_base_/datasets/afw.py')
+    model_dataset = _innermost_dataset(cfg.test_dataloader.dataset) if cfg.get('test_dataloader') else {}
+    dataset = data_cfg.test_dataloader.dataset
+    if model_dataset.get('pipeline') is not None:
+        _innermost_dataset(dataset).pipeline = model_dataset['pipeline']
+    test_dataloader = cfg.get('test_dataloader') or data_cfg.test_dataloader
+    test_dataloader.dataset = dataset
+    cfg.test_dataloader = test_dataloader
+    cfg.test_evaluator = data_cfg.test_evaluator
+    try:
+        return merge_cfg_options(cfg, cfg_options)
+    except CfgOptionsError as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):

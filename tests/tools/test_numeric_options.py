@@ -67,6 +67,15 @@ BAD = [
     ('tools/check_widerface_submission.py', 'parse_args', ['d', '--list', 'l', '--score-range', '1', '0'],
      '--score-range'),
 ]
+AFW = ['--dataset', 'afw', '--pred', 'd.txt']
+BAD += [
+    ('tools/test_afw_pascal.py', 'parse_args', AFW + ['--iterations', '0'], '--iterations'),
+    ('tools/test_afw_pascal.py', 'parse_args', AFW + ['--iou-thresh', '1'], '--iou-thresh'),
+    ('tools/test_afw_pascal.py', 'parse_args', AFW + ['--iou-thresh', 'nan'], '--iou-thresh'),
+    ('tools/test_afw_pascal.py', 'parse_args', AFW + ['--min-width', '-1'], '--min-width'),
+    ('tools/test_afw_pascal.py', 'parse_args', AFW + ['--min-height', 'nan'], '--min-height'),
+    ('tools/dataset_converters/prepare_afw_pascal.py', 'main', ['--expect-count', '0'], '--expect-count'),
+]
 
 
 @pytest.mark.parametrize('relpath, entry, argv, option', BAD, ids=[f'{b[0].split("/")[-1]}:{" ".join(b[2])}'

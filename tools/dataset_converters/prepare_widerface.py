@@ -135,6 +135,33 @@ OUTPUTS = ('train/images', 'train/labelv2.txt', 'val/images', 'val/labelv2.txt',
            *(f'val/gt/{mat}' for mat in GT_MATS), 'test/images', f'wider_face_split/{TEST_LIST}')
 
 
+def copy_checked_images(source: Source, members: Dict[str, str], dest_dir: str) -> List[str]:
+    """Copy each ``{relative path: member}`` of ``source`` to ``dest_dir/<relative path>`` (a zip member's CRC
+    checked as it is read) and decode it once; returns the problems (each naming the image), whose copies are
+    removed."""
+    damaged: List[str] = []
+    for rel, member in members.items():
+        dest = osp.join(dest_dir, rel)
+        try:
+            source.copy(member, dest)
+        except PrepareError as e:
+            damaged.append(str(e))
+            continue
+        problem = image_problem(dest)
+        if problem is not None:
+            damaged.append(f'{source.describe(member)} {problem}')
+            os.remove(dest)
+    return damaged
+
+
+def raise_if_damaged(damaged: List[str]) -> None:
+    """``PrepareError`` listing (up to 10 of) the problems of :func:`copy_checked_images`, if any."""
+    if damaged:
+        raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
+                           + '\n  '.join(damaged[:10]) + (f'\n  ... ({len(damaged)} in all)' if len(damaged) > 10
+                                                           else ''))
+
+
 def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[str], test_list=None) -> dict:
     """Write the dataset under ``stage``: the images (each one's zip CRC checked as it is read, each one decoded
     once: a damaged or undecodable image is found here, before anything reaches ``--out``), the ``labelv2.txt``
@@ -150,22 +177,9 @@ def _write_dataset(stage: str, image_sources, annotations, mats, missing: List[s
     for split_name in ('train', 'val', 'test'):
         if split_name in image_sources:
             source, members = image_sources[split_name]
-            for rel, member in members.items():
-                dest = osp.join(stage, split_name, 'images', rel)
-                try:
-                    source.copy(member, dest)
-                except PrepareError as e:
-                    damaged.append(str(e))
-                    continue
-                problem = image_problem(dest)
-                if problem is not None:
-                    damaged.append(f'{source.describe(member)} {problem}')
-                    os.remove(dest)
+            damaged += copy_checked_images(source, members, osp.join(stage, split_name, 'images'))
             stats[f'{split_name}_images'] = len(members)
-    if damaged:
-        raise PrepareError(f'{len(damaged)} image(s) are damaged or cannot be decoded; nothing was written:\n  '
-                           + '\n  '.join(damaged[:10]) + (f'\n  ... ({len(damaged)} in all)' if len(damaged) > 10
-                                                           else ''))
+    raise_if_damaged(damaged)
     for split_name in ('train', 'val'):
         if split_name in annotations and split_name in image_sources:
             desc, blocks = annotations[split_name]
@@ -203,7 +217,7 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
+def install_staged(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
     """Move the finished ``rel_paths`` from ``stage`` into ``out_dir``.
 
     A new ``out_dir`` is the staging folder renamed. Into an existing one each path is renamed, after its old
@@ -234,7 +248,9 @@ def _install(stage: str, out_dir: str, rel_paths: Sequence[str]) -> None:
         shutil.rmtree(aside)  # reached only when every old version is back
         raise
     shutil.rmtree(aside)
-def _check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
+
+
+def check_out_outside(out_dir: str, inputs: Dict[str, Optional[str]]) -> None:
     """Refuse (whatever ``--force`` says) an output folder that is or holds one of the inputs: the copies would be
     written over, or mixed with, the downloads they are read from."""
     for option, path in inputs.items():
@@ -261,7 +277,7 @@ def prepare_widerface(out_dir: str,
     """Check the inputs, then write the dataset under ``out_dir`` (see the module docstring).
 
     The dataset is written into a staging folder next to ``out_dir`` and moved into place only when complete
-    (:func:`_install`): a failure at any point (a damaged zip member, an image that does not decode, an
+    (:func:`install_staged`): a failure at any point (a damaged zip member, an image that does not decode, an
     interruption) removes the staging folder and leaves ``out_dir`` as it was, old outputs included.
 
     The test split (``test_images``, with the split's ``wider_face_test_filelist.txt``) is optional: it is checked
@@ -277,8 +293,8 @@ def prepare_widerface(out_dir: str,
     """
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise PrepareError(f'{out_dir}: is a file; expected the output folder')
-    _check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
-                                     eval_kit=eval_kit, landmarks=landmarks, test_images=test_images))
+    check_out_outside(out_dir, dict(train_images=train_images, val_images=val_images, split=split,
+                                    eval_kit=eval_kit, landmarks=landmarks, test_images=test_images))
     targets = [osp.join(out_dir, rel) for rel in OUTPUTS]
     existing = [t for t in targets if osp.isfile(t) or (osp.isdir(t) and os.listdir(t))]
     if existing and not force:
@@ -414,7 +430,7 @@ def prepare_widerface(out_dir: str,
         stage = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(out_dir))}.staging-', dir=parent)
         try:
             stats = _write_dataset(stage, image_sources, annotations, mats, missing, test_list)
-            _install(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
+            install_staged(stage, out_dir, [rel for rel in OUTPUTS if osp.lexists(osp.join(stage, rel))])
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     log(f'wrote {out_dir}: ' + ', '.join(f'{k}={v}' for k, v in stats.items() if k != 'missing'))
@@ -448,7 +464,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--allow-missing', action='store_true', help='write what is there when inputs are missing')
     args = parser.parse_args(argv)
     try:
-        _check_out_outside(args.out, dict(src=args.src))
+        check_out_outside(args.out, dict(src=args.src))
         prepare_widerface(
             args.out,
             train_images=args.train_images or _default(args.src, ['WIDER_train.zip', 'WIDER_train']),

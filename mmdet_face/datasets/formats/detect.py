@@ -4,19 +4,21 @@ with a size or a face line of 5 or 19 numbers means labelv2, a face line of 20 n
 with path-only headers whose face lines all have 4 numbers could be either, so it is an error unless
 ``ann_format`` says which. Without ``#`` headers, an image path followed by a count is the official ``bbx_gt.txt``,
 an image path followed by another path an image list without annotations (``wider_filelist``; a list of one image
-is read as a truncated ``bbx_gt.txt`` unless ``ann_format`` says otherwise).
+is read as a truncated ``bbx_gt.txt`` unless ``ann_format`` says otherwise). A MATLAB file (the AFW / PASCAL Face
+re-annotations) is ``'afw_pascal_mat'``.
 """
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
+from .afw_pascal_mat import parse_afw_pascal_mat
 from .common import content_lines, header_tokens, read_lines
 from .labelv2 import parse_labelv2
 from .retinaface_label_txt import parse_retinaface_gt
 from .wider_bbx_gt import parse_wider_gt
 from .wider_filelist import parse_wider_filelist
 
-ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt', 'wider_filelist')
+ANN_FORMATS = ('labelv2', 'retinaface_gt', 'wider_gt', 'wider_filelist', 'afw_pascal_mat')
 PARSERS = dict(labelv2=parse_labelv2, retinaface_gt=parse_retinaface_gt, wider_gt=parse_wider_gt,
-               wider_filelist=parse_wider_filelist)
+               wider_filelist=parse_wider_filelist, afw_pascal_mat=parse_afw_pascal_mat)
 
 
 def detect_format(path: str) -> str:
@@ -28,6 +30,9 @@ def detect_format(path: str) -> str:
     Path-only headers with only 4-number face lines are ambiguous (``x1 y1 x2 y2`` or ``x y w h``): ``ValueError``
     asking for ``ann_format``. A file without any face line (or an empty file) is ``'labelv2'``.
     """
+    with open(path, 'rb') as f:
+        if f.read(6) == b'MATLAB':  # the header of a MATLAB 5 / 7 .mat file
+            return 'afw_pascal_mat'
     lines = read_lines(path)
     first = next(content_lines(lines), None)
     if first is None:

@@ -10,7 +10,7 @@ from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
 from ..functional.coco_face import COCO_MAX_DETS, coco_face_ap
-from .widerface_metric import sample_field, to_numpy
+from .sample_fields import sample_field, to_numpy
 
 
 @METRICS.register_module()
