@@ -19,7 +19,7 @@ from mmengine.logging import print_log
 from mmdet_face.registry import DATASETS
 
 from .formats import ANN_FORMATS, PARSERS, detect_format
-from .formats.common import fit_faces
+from .formats.common import fit_faces, record_location
 from .image_file import UnreadableImageError, image_problem, image_size
 
 
@@ -90,7 +90,7 @@ class WiderFaceDataset(BaseDetDataset):
         num_clipped = num_dropped = 0
         for image in images:
             img_path = osp.join(img_root, image['name'])
-            where = image.get('where') or f'{self.ann_file}:{image["lineno"]}'
+            where = record_location(image, self.ann_file)
             if self.check_images and not osp.isfile(img_path):
                 raise FileNotFoundError(f'{where}: expected the image file {img_path} to exist')
             width, height = image['width'], image['height']

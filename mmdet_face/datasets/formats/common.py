@@ -142,3 +142,8 @@ def fit_faces(faces, width: int, height: int):
             num_clipped += 1
         kept.append((clipped, keypoints, weights, ignore))
     return kept, num_clipped, num_dropped
+
+
+def record_location(image: dict, ann_file: str) -> str:
+    """Where the record ``image`` of a reader comes from, for messages: ``file:line`` or the reader's ``where``."""
+    return image.get('where') or f'{ann_file}:{image["lineno"]}'
