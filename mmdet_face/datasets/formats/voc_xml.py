@@ -62,7 +62,7 @@ def _read_xml(path: str):
         return ET.parse(path).getroot()
     except ET.ParseError as e:
         line, column = e.position
-        raise ValueError(f'{path}:{line}:{column + 1}: malformed XML: {e}') from None
+        raise ValueError(f'{path}:{line}:{column + 1}: malformed XML: {str(e).split(": line ")[0]}') from None
 
 
 def _size(root, path: str):

@@ -19,8 +19,8 @@ import numpy as np
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
 from ..image_file import image_size
-from .common import (check_finite, content_lines, empty_landmarks, format_derived, format_number, numbers, read_lines,
-                     xywh_to_xyxy)
+from .common import (check_finite, content_lines, empty_landmarks, format_derived, format_number, numbers,
+                     read_lines)
 from .voc_xml import annotation_files
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -62,9 +62,11 @@ def _parse_label_file(path: str, width: int, height: int, ignore_class: Optional
                              + (f' or {ignore_class} (ignore)' if ignore_class is not None else '')
                              + f', got {tokens[0]}{hint}')
         cx, cy, w, h = values[1:5]
-        check_finite((cx, cy), ('box centre x', 'box centre y'), path, lineno)
-        bbox = xywh_to_xyxy((cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height, path, lineno)
-        bbox[2:] = ((cx + w / 2) * width, (cy + h / 2) * height)  # the far edge straight from the centre
+        check_finite((cx, cy, w, h), ('box centre x', 'box centre y', 'box width', 'box height'), path, lineno)
+        if w < 0 or h < 0:
+            raise ValueError(f'{path}:{lineno}: expected non-negative box width and height, got w={w:g} h={h:g}')
+        bbox = np.array([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height],
+                        dtype=np.float32)
         keypoints, weights = empty_landmarks()
         for k in range(NUM_KEYPOINTS if len(values) > 5 else 0):
             x, y = values[5 + 2 * k:7 + 2 * k]
