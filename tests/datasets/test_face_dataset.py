@@ -95,3 +95,64 @@ def test_labelme_folder_with_its_images(tmp_path):
     assert info['instances'] == [dict(bbox=[10, 20, 50, 70], bbox_label=0, ignore_flag=0,
                                       keypoints=[[0, 0], [0, 0], [30, 45], [0, 0], [0, 0]],
                                       keypoints_weights=[0, 0, 1, 0, 0])]
+
+
+def _train_and_test(config_text, work_dir):
+    """Train the config, then test it; returns (weights, losses, metrics)."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    config = work_dir.parent / f'{work_dir.name}.py'
+    config.write_text(config_text)
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(work_dir)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    weights = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    losses = list(runner.message_hub.get_scalar('train/loss').data[0])
+    return weights, losses, runner.test()
+
+
+@pytest.mark.slow
+def test_the_toy_scrfd_trained_from_coco_equals_the_one_from_labelv2(toy_data, tmp_path):
+    """The same toy SCRFD (configs/toy/scrfd_toy_kps.py), seed and thread count, trained and tested once from the
+    labelv2 files and once from their COCO copies: the same losses, weights and AP (widerface/all: the ground truth
+    comes from the data samples, so the val COCO copy is read too) and landmark NME."""
+    import torch
+
+    from tests.helpers.paths import REPO_ROOT
+    for split in ('train', 'val'):
+        convert_faces(str(toy_data / split / 'labelv2.txt'), 'labelv2', str(tmp_path / f'{split}.json'), 'coco')
+    base = f"""
+_base_ = [{str(REPO_ROOT / 'configs' / 'toy' / 'scrfd_toy_kps.py')!r}]
+data_root = {str(toy_data) + '/'!r}
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadFaceAnnotations'),
+                  dict(type='RandomSquareCrop', crop_choice=[0.8, 1.0, 1.2]),
+                  dict(type='FaceResize', scale=(160, 160), keep_ratio=False), dict(type='FaceRandomFlip', prob=0.5),
+                  dict(type='PackFaceInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='FaceResize', scale=(160, 160), keep_ratio=True),
+                 dict(type='LoadFaceAnnotations'), dict(type='PackFaceInputs')]
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline, **TRAIN))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, pipeline=test_pipeline, **VAL))
+test_dataloader = val_dataloader
+val_evaluator = [dict(type='WiderFaceMetric'), dict(type='FaceKeypointMetric')]
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=16, val_interval=100)
+param_scheduler = []
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=100, save_best=None),
+                     visualization=dict(draw=False))
+randomness = dict(seed=11)
+model = dict(test_cfg=dict(score_thr=0.0))  # an 8-image, 32-iteration model scores low; rank every candidate
+"""
+    coco = base.replace('**TRAIN', f"type='FaceDataset', ann_format='coco', ann_file={str(tmp_path / 'train.json')!r}")
+    coco = coco.replace('**VAL', f"type='FaceDataset', ann_format='coco', ann_file={str(tmp_path / 'val.json')!r}")
+    base = base.replace(', **TRAIN', '').replace(', **VAL', '')
+    threads = torch.get_num_threads()
+    from_labelv2 = _train_and_test(base, tmp_path / 'labelv2')
+    from_coco = _train_and_test(coco, tmp_path / 'coco')
+    assert torch.get_num_threads() == threads
+    assert len(from_labelv2[1]) == 32 and from_coco[1] == from_labelv2[1]
+    assert all(torch.equal(from_coco[0][k], v) for k, v in from_labelv2[0].items())
+    assert set(from_coco[2]) >= {'widerface/all'} and from_coco[2] == from_labelv2[2]
+    assert from_coco[2]['widerface/all'] > 0, from_coco[2]
