@@ -1,7 +1,10 @@
-"""What the text annotation readers share: the file as UTF-8 lines (a leading byte-order mark is dropped; another
-encoding is an error naming the line), numbers and value checks that name the file and line of a bad value, and the
-five-landmark ``x y flag`` triplets."""
+"""What the annotation readers and writers share: the file as UTF-8 lines (a leading byte-order mark is dropped;
+another encoding is an error naming the line) or as JSON, numbers and value checks that name the file and the line
+or object of a bad value, the five-landmark ``x y flag`` triplets, the number formats of the writers, the fitting of
+boxes to the image, and the listing of a folder of annotation files."""
 import math
+import os
+import os.path as osp
 from typing import Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -147,3 +150,14 @@ def fit_faces(faces, width: int, height: int):
 def record_location(image: dict, ann_file: str) -> str:
     """Where the record ``image`` of a reader comes from, for messages: ``file:line`` or the reader's ``where``."""
     return image.get('where') or f'{ann_file}:{image["lineno"]}'
+
+
+def annotation_files(folder: str, suffix: str) -> List[str]:
+    """The files ending in ``suffix`` under ``folder`` (any depth), sorted by their path relative to it."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{folder}: expected a folder of {suffix} annotation files')
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(osp.join(root, f) for f in sorted(files) if f.lower().endswith(suffix) and not f.startswith('.'))
+    return sorted(found, key=lambda p: osp.relpath(p, folder))

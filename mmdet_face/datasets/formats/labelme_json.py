@@ -24,9 +24,9 @@ import numpy as np
 
 from mmdet_face.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 
-from .common import check_box, check_finite, empty_landmarks, expect_numbers, expect_type, read_json
+from .common import (annotation_files, check_box, check_finite, empty_landmarks, expect_numbers, expect_type,
+                     read_json)
 from .labels import box_role, check_box_labels
-from .voc_xml import annotation_files
 
 DEFAULT_KEYPOINT_LABELS = {name: k for k, name in enumerate(KEYPOINT_NAMES)}
 

@@ -29,21 +29,12 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
 
 import numpy as np
+
 from mmdet_face.keypoints import KEYPOINT_NAMES
 
-from .common import check_box, check_finite, empty_landmarks, format_derived, format_number, numbers
+from .common import (annotation_files, check_box, check_finite, empty_landmarks, format_derived, format_number,
+                     numbers)
 from .labels import box_role, check_box_labels
-
-
-def annotation_files(folder: str, suffix: str) -> List[str]:
-    """The files ending in ``suffix`` under ``folder`` (any depth), sorted by their path relative to it."""
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'{folder}: expected a folder of {suffix} annotation files')
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        found.extend(osp.join(root, f) for f in sorted(files) if f.lower().endswith(suffix) and not f.startswith('.'))
-    return sorted(found, key=lambda p: osp.relpath(p, folder))
 
 
 def _text(elem, tag: str, path: str, where: str, expected: str) -> str:

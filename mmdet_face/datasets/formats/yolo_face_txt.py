@@ -19,9 +19,8 @@ import numpy as np
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
 from ..image_file import image_size
-from .common import (check_finite, content_lines, empty_landmarks, format_derived, format_number, numbers,
-                     read_lines)
-from .voc_xml import annotation_files
+from .common import (annotation_files, check_finite, content_lines, empty_landmarks, format_derived, format_number,
+                     numbers, read_lines)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 NUM_VALUES = (5, 5 + 2 * NUM_KEYPOINTS)
