@@ -5,7 +5,9 @@ line per face::
     0 0.4966 0.3404 0.1191 0.1076 0.4774 0.2824 0.5284 0.2842 0.4979 0.3081 0.4796 0.3225 0.5221 0.3244
 
 ``class cx cy w h`` (box centre and size divided by the image width / height), optionally followed by the five
-landmarks as normalised ``x y`` pairs (``-1 -1`` = no landmark, weight 0), in the package's landmark order. Class 0
+landmarks as normalised ``x y`` pairs in the package's landmark order. A landmark with a coordinate ``<= 0`` is
+absent (weight 0), as yolov5-face's loader (``utils/face_datasets.py``) reads it: ``train2yolo.py`` writes
+RetinaFace's ``-1`` divided by the image size, the writer here ``-1 -1``. Class 0
 is a face; YOLO-face has no ignore boxes, so ``ignore_class`` (mmdet-face's convention, off by default) names a
 class read as ignore boxes; any other class is an error. An image without a label file has no faces; a label file
 without its image is an error. The image sizes come from the image headers. Every error names the file and line.
@@ -70,7 +72,7 @@ def _parse_label_file(path: str, width: int, height: int, ignore_class: Optional
         for k in range(NUM_KEYPOINTS if len(values) > 5 else 0):
             x, y = values[5 + 2 * k:7 + 2 * k]
             check_finite((x, y), (f'landmark {k + 1} x', f'landmark {k + 1} y'), path, lineno)
-            if (x, y) != (-1, -1):
+            if x > 0 and y > 0:
                 keypoints[k] = (x * width, y * height)
                 weights[k] = 1.0
         faces.append((bbox, keypoints, weights, ignore))
@@ -111,7 +113,8 @@ def parse_yolo_face(labels_dir: str, images_dir: str, ignore_class: Optional[int
 def write_yolo_face(images: List[dict], labels_dir: str, ignore_class: Optional[int] = None) -> int:
     """Write one YOLO-face label file per record of :mod:`.formats` (sizes known) under the existing ``labels_dir``
     (at :func:`yolo_label_path`; an image without faces gets an empty file). Every line has the 5 landmarks
-    (``-1 -1`` for a landmark of weight 0), as yolov5-face writes them. Ignore boxes are written with class
+    (``-1 -1`` for a landmark of weight 0), as yolov5-face writes them; a landmark at a coordinate ``<= 0`` reads
+    back as absent. Ignore boxes are written with class
     ``ignore_class``, or left out when it is ``None``; returns how many were left out."""
     left_out = 0
     for image in images:

@@ -20,7 +20,9 @@ def yolo(tmp_path):
 
 def test_boxes_landmarks_and_sizes(yolo):
     images_dir, labels = yolo
-    (labels / 'e' / 'a.txt').write_text('0 0.3 0.5 0.4 0.5' + LANDMARKS + '\n\n2 0.5 0.5 0.1 0.1\n0 0.9 0.1 0.2 0.2\n')
+    # train2yolo.py of yolov5-face writes an absent landmark as -1 / width, -1 / height; 0 is absent too
+    (labels / 'e' / 'a.txt').write_text('0 0.3 0.5 0.4 0.5' + LANDMARKS + '\n\n2 0.5 0.5 0.1 0.1\n'
+                                        '0  0.9 0.1 0.2 0.2 -0.01 -0.0125 0.0 0.5 0.9 0.0 0.85 0.15 0.95 0.15\n')
     images = parse_yolo_face(str(labels), str(images_dir), ignore_class=2)
     assert [(i['name'], i['width'], i['height']) for i in images] == [('b.png', 64, 48), ('e/a.jpg', 100, 80)]
     assert images[0]['faces'] == []  # no label file: no faces
@@ -28,7 +30,8 @@ def test_boxes_landmarks_and_sizes(yolo):
     # centre (30, 40), size 40 x 40 -> [10, 20, 50, 60]
     np.testing.assert_allclose(boxes, [[10, 20, 50, 60], [45, 36, 55, 44], [80, 0, 100, 16]], rtol=0, atol=1e-5)
     np.testing.assert_allclose(keypoints[0], [[20, 30], [40, 30], [0, 0], [25, 50], [35, 50]], rtol=0, atol=1e-5)
-    np.testing.assert_array_equal(weights, [[1, 1, 0, 1, 1], [0] * 5, [0] * 5])
+    np.testing.assert_allclose(keypoints[2], [[0, 0], [0, 0], [0, 0], [85, 12], [95, 12]], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(weights, [[1, 1, 0, 1, 1], [0] * 5, [0, 0, 0, 1, 1]])
     assert ignore.tolist() == [False, True, False]
     assert images[1]['where'] == str(labels / 'e' / 'a.txt')
 
