@@ -14,11 +14,12 @@ Config examples (paths relative to ``data_root``)::
     dict(type='FaceDataset', data_root='data/my_faces/', ann_format='labelme', ann_file='labelme/',
          data_prefix=dict(img='labelme/'))
 """
+import os.path as osp
 from typing import List, Optional, Tuple
 
 from mmdet_face.registry import DATASETS
 
-from .formats import ALL_FORMATS, detect_format, read_annotations
+from .formats import ALL_FORMATS, OWN_FORMATS, detect_format, read_annotations
 from .widerface import WiderFaceDataset
 
 
@@ -46,6 +47,10 @@ class FaceDataset(WiderFaceDataset):
         super().__init__(*args, **kwargs)
 
     def parse_annotations(self) -> Tuple[str, List[dict]]:
+        if self.ann_format is None and (osp.isdir(self.ann_file) or self.ann_file.lower().endswith('.json')):
+            raise ValueError(f'{self.ann_file}: only the WIDER FACE text formats are detected from the content; '
+                             f"name the format of this {'folder' if osp.isdir(self.ann_file) else 'JSON file'} "
+                             f"with ann_format (one of {OWN_FORMATS})")
         ann_format = self.ann_format or detect_format(self.ann_file)
         return ann_format, read_annotations(ann_format, self.ann_file, self.data_prefix.get('img', ''),
                                             **self.format_options)

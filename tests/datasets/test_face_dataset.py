@@ -73,6 +73,10 @@ def test_format_and_options_are_checked(tmp_path):
                                          r"'wider_gt', 'coco', 'voc', 'yolo', 'labelme'\), got 'json'"):
         FaceDataset(ann_file='a.json', ann_format='json', data_root=str(tmp_path), pipeline=[])
     (tmp_path / 'ann.json').write_text('{}')
+    with pytest.raises(ValueError, match=r"ann\.json: only the WIDER FACE text formats are detected from the "
+                                         r"content; name the format of this JSON file with ann_format \(one of "
+                                         r"\('coco', 'voc', 'yolo', 'labelme'\)\)"):
+        FaceDataset(ann_file='ann.json', data_root=str(tmp_path), pipeline=[])
     with pytest.raises(ValueError, match=r"format options \['ignore_class'\] do not apply to the coco format \(it "
                                          r"takes \['category'\]\)"):
         FaceDataset(ann_file='ann.json', ann_format='coco', data_root=str(tmp_path), pipeline=[],
