@@ -108,6 +108,18 @@ def test_sizes_are_checked_against_the_images(tool, capsys, data):
     assert rc == 1 and 'a.json: the annotations give the image size 100x81 (width x height) but the image' in err
 
 
+def test_ignore_boxes_lose_their_landmarks_in_labelv2_with_a_count(tool, capsys, data):
+    coco = dict(images=[dict(id=1, file_name='e/a.jpg', width=100, height=80)],
+                annotations=[dict(id=1, image_id=1, category_id=1, bbox=[10, 20, 40, 50], iscrowd=1,
+                                  keypoints=[20, 30, 2] * 5)],
+                categories=[dict(id=1, name='face')])
+    (data / 'c.json').write_text(json.dumps(coco))
+    rc, out, _ = _run(tool, capsys, '--from', 'coco', '--to', 'labelv2', data / 'c.json', data / 'c.txt')
+    assert rc == 0 and '1 ignore boxes written without their landmarks (a labelv2 ignore line is the box and the ' \
+                       'flag)' in out
+    assert (data / 'c.txt').read_text() == '# e/a.jpg 100 80\n10.0 20.0 50.0 70.0 1\n'
+
+
 def test_errors_name_the_file_and_line(tool, capsys, data):
     (data / 'bad.txt').write_text('# e/a.jpg 100 80\n10 20 nan 70\n')
     rc, out, err = _run(tool, capsys, '--from', 'labelv2', '--to', 'coco', data / 'bad.txt', data / 'o.json')

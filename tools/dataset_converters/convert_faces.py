@@ -74,6 +74,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if stats['left_out']:
         print(f'{stats["left_out"]} ignore boxes left out: YOLO-face has no ignore boxes (--yolo-ignore-class K '
               'writes them as class K)')
+    if stats['landmarks_left_out']:
+        print(f'{stats["landmarks_left_out"]} ignore boxes written without their landmarks (a labelv2 ignore line is '
+              'the box and the flag)')
     print(f'wrote {args.dst} ({args.dst_format})')
     return 0
 

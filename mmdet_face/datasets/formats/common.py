@@ -161,3 +161,17 @@ def annotation_files(folder: str, suffix: str) -> List[str]:
         dirs.sort()
         found.extend(osp.join(root, f) for f in sorted(files) if f.lower().endswith(suffix) and not f.startswith('.'))
     return sorted(found, key=lambda p: osp.relpath(p, folder))
+
+
+def output_files(images: List[dict], path_of) -> List[str]:
+    """``path_of(name)`` for each record, the output file a folder writer gives it; two images that would share
+    one file (``a.jpg`` and ``a.png``) are an error naming both, not a silently overwritten annotation."""
+    paths, seen = [], {}
+    for image in images:
+        path = path_of(image['name'])
+        if path in seen:
+            raise ValueError(f'{path}: the annotations of {seen[path]} and {image["name"]} would both be written '
+                             'here; rename one of the images')
+        seen[path] = image['name']
+        paths.append(path)
+    return paths

@@ -12,7 +12,7 @@ from mmdet_face.utils.output_file import (atomic_output, atomic_output_folder, c
 
 from ..image_file import check_image_sizes
 from .coco_json import write_coco_json
-from .common import fit_faces
+from .common import fit_faces, record_location
 from .labelv2 import write_labelv2
 from .readers import ALL_FORMATS, read_annotations
 from .voc_xml import write_voc_xml
@@ -70,7 +70,8 @@ def convert_faces(src: str, src_format: Optional[str], dst: str, dst_format: str
     The output is checked before anything is read (an existing one is refused unless ``overwrite``; one that is
     an input is always refused) and appears only once complete. Returns the counts: ``images``, ``faces``,
     ``ignore``, ``with_landmarks``, ``sizes_from_images``, ``clipped``, ``dropped``, ``left_out`` (ignore boxes
-    YOLO-face output could not hold).
+    YOLO-face output could not hold), ``landmarks_left_out`` (ignore boxes whose landmarks labelv2 output could not
+    hold).
     """
     if dst_format not in WRITERS:
         raise ValueError(f'dst_format: expected one of {tuple(WRITERS)}, got {dst_format!r}')
@@ -94,13 +95,13 @@ def convert_faces(src: str, src_format: Optional[str], dst: str, dst_format: str
     images = read_annotations(src_format, src, images_dir, **read_options)
     if not images:
         raise ValueError(f'{src}: no images in the annotations')
-    stats = dict(images=len(images), sizes_from_images=0, clipped=0, dropped=0, left_out=0)
+    stats = dict(images=len(images), sizes_from_images=0, clipped=0, dropped=0, left_out=0, landmarks_left_out=0)
     if images_dir is not None:
         stats['sizes_from_images'] = check_image_sizes(images, images_dir, src)
     elif dst_format != 'labelv2':
         missing = next((image for image in images if image['width'] is None), None)
         if missing is not None:
-            raise ValueError(f'{missing.get("where") or src}: the annotations give no size for the image '
+            raise ValueError(f'{record_location(missing, src)}: the annotations give no size for the image '
                              f'{missing["name"]}, which {dst_format} output needs; give the image folder '
                              '(--images)')
     for image in images:
@@ -111,6 +112,8 @@ def convert_faces(src: str, src_format: Optional[str], dst: str, dst_format: str
     faces = [face for image in images for face in image['faces']]
     stats.update(faces=len(faces), ignore=sum(bool(face[3]) for face in faces),
                  with_landmarks=sum(bool(face[2].any()) for face in faces))
+    if dst_format == 'labelv2':  # an ignore line of labelv2 is the box and the flag
+        stats['landmarks_left_out'] = sum(bool(face[3] and face[2].any()) for face in faces)
     with output as out:
         if dst_format == 'yolo':
             stats['left_out'] = writer(images, out, ignore_class=ignore_class)

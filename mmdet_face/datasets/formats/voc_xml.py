@@ -33,7 +33,7 @@ import numpy as np
 from mmdet_face.keypoints import KEYPOINT_NAMES
 
 from .common import (annotation_files, check_box, check_finite, empty_landmarks, format_derived, format_number,
-                     numbers)
+                     numbers, output_files)
 from .labels import box_role, check_box_labels
 
 
@@ -140,7 +140,7 @@ def write_voc_xml(images: List[dict], folder: str) -> None:
     """Write one VOC XML file per record of :mod:`.formats` (sizes known) under the existing ``folder``, at
     :func:`voc_xml_path`. Objects are named ``face``; ignore boxes are ``difficult`` 1; landmarks of weight 1 go in
     ``<keypoints>``. Box numbers are shifted to the devkit's 1-based ``xmin``/``ymin``."""
-    for image in images:
+    for image, out in zip(images, output_files(images, lambda name: voc_xml_path(folder, name))):
         if image['width'] is None:
             raise ValueError(f'{image["name"]}: the image size is needed for VOC (read it from the image first)')
         root = ET.Element('annotation')
@@ -166,6 +166,5 @@ def write_voc_xml(images: List[dict], folder: str) -> None:
                         _element(point, 'y', format_number(y))
         tree = ET.ElementTree(root)
         ET.indent(tree)
-        out = voc_xml_path(folder, image['name'])
         os.makedirs(osp.dirname(out), exist_ok=True)
         tree.write(out, encoding='utf-8', xml_declaration=False)

@@ -22,7 +22,7 @@ from mmdet_face.keypoints import NUM_KEYPOINTS
 
 from ..image_file import image_size
 from .common import (annotation_files, check_finite, content_lines, empty_landmarks, format_derived, format_number,
-                     numbers, read_lines)
+                     numbers, output_files, read_lines)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 NUM_VALUES = (5, 5 + 2 * NUM_KEYPOINTS)
@@ -117,7 +117,7 @@ def write_yolo_face(images: List[dict], labels_dir: str, ignore_class: Optional[
     back as absent. Ignore boxes are written with class
     ``ignore_class``, or left out when it is ``None``; returns how many were left out."""
     left_out = 0
-    for image in images:
+    for image, out in zip(images, output_files(images, lambda name: yolo_label_path(labels_dir, name))):
         width, height = image['width'], image['height']
         if width is None:
             raise ValueError(f'{image["name"]}: the image size is needed for YOLO (read it from the image first)')
@@ -132,7 +132,6 @@ def write_yolo_face(images: List[dict], labels_dir: str, ignore_class: Optional[
                 values += [float(format_number(x)) / width, float(format_number(y)) / height] if weight else [-1, -1]
             lines.append(' '.join([str(int(ignore_class if ignore else 0))] + [
                 format_derived(v) if v != -1 else '-1' for v in values]))
-        out = yolo_label_path(labels_dir, image['name'])
         os.makedirs(osp.dirname(out), exist_ok=True)
         with open(out, 'w', encoding='utf-8') as f:
             f.write(''.join(line + '\n' for line in lines))

@@ -96,3 +96,11 @@ def test_written_files_read_back_in_devkit_coordinates(tmp_path):
     assert '<xmin>11</xmin>' in written and '<ymin>21</ymin>' in written and '<xmax>50</xmax>' in written
     assert '<difficult>1</difficult>' in written and '<width>100</width>' in written
     assert_same_records(images, parse_voc_xml(str(out)))
+
+
+def test_two_images_of_one_stem_are_refused(tmp_path):
+    images = [dict(name=f'e/a.{ext}', width=10, height=10, faces=[], lineno=None) for ext in ('jpg', 'png')]
+    with pytest.raises(ValueError, match=r'e/a\.xml: the annotations of e/a\.jpg and e/a\.png would both be written '
+                                         'here; rename one of the images'):
+        write_voc_xml(images, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []  # checked before anything is written

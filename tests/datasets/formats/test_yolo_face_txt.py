@@ -84,3 +84,10 @@ def test_written_labels_read_back(yolo, tmp_path):
     assert write_yolo_face(images, str(out), ignore_class=3) == 0
     assert (out / 'e' / 'a.txt').read_text().splitlines()[1] == '3 0.5 0.5 0.1 0.1' + ' -1' * 10
     assert_same_records(images, parse_yolo_face(str(out), str(images_dir), ignore_class=3))
+
+
+def test_two_images_of_one_stem_are_refused(tmp_path):
+    images = [dict(name=f'a.{ext}', width=10, height=10, faces=[], lineno=None) for ext in ('jpg', 'png')]
+    with pytest.raises(ValueError, match=r'a\.txt: the annotations of a\.jpg and a\.png would both be written here'):
+        write_yolo_face(images, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
