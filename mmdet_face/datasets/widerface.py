@@ -83,8 +83,8 @@ class WiderFaceDataset(BaseDetDataset):
     def load_data_list(self) -> List[dict]:
         ann_format, images = self.parse_annotations()
         if not images:
-            raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations: '
-                             'an image header followed by its faces)')
+            raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations of '
+                             'at least one image)')
         img_root = self.data_prefix.get('img', '')
         data_list = []
         num_clipped = num_dropped = 0

@@ -160,3 +160,10 @@ model = dict(test_cfg=dict(score_thr=0.0))  # an 8-image, 60-iteration model sco
     assert all(torch.equal(from_coco[0][k], v) for k, v in from_labelv2[0].items())
     assert set(from_coco[2]) >= {'widerface/all'} and from_coco[2] == from_labelv2[2]
     assert from_coco[2]['widerface/all'] > 0, from_coco[2]
+
+
+def test_an_empty_folder_is_a_set_without_images(tmp_path):
+    (tmp_path / 'Annotations').mkdir()
+    with pytest.raises(ValueError, match=r'Annotations: no images in .*Annotations \(expected voc annotations of at '
+                                         'least one image\\)'):
+        FaceDataset(ann_file='Annotations', ann_format='voc', data_root=str(tmp_path), pipeline=[])
