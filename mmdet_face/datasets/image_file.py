@@ -1,6 +1,6 @@
 """The checks the datasets and data tools make on an image file: its decoded size from the header, and why it
 cannot be read or decoded."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 
 class UnreadableImageError(ValueError):
@@ -37,3 +37,31 @@ def image_problem(img_path: str, backend_args: Optional[dict] = None) -> Optiona
     if img is None:
         return f'cannot be decoded as an image ({len(data)} bytes, not a readable JPEG/PNG/...)'
     return None
+
+
+def check_image_sizes(images: List[dict], img_root: str, ann_file: str) -> int:
+    """Check the records of :mod:`mmdet_face.datasets.formats` against their images under ``img_root``: every image
+    exists, a size the annotations give equals the image's (as decoders return it, :func:`image_size`), and a size
+    they omit is filled in from the image. Errors name the record (``file:line`` / ``file:object``) and the image.
+    Returns how many sizes were filled in."""
+    import os.path as osp
+
+    from .formats.common import record_location
+    filled = 0
+    for image in images:
+        where = record_location(image, ann_file)
+        img_path = osp.join(img_root, image['name'])
+        if not osp.isfile(img_path):
+            raise FileNotFoundError(f'{where}: expected the image file {img_path} to exist')
+        try:
+            width, height = image_size(img_path)
+        except Exception as e:
+            raise UnreadableImageError(f'{where}: cannot read the size of the image {img_path} '
+                                       f'({type(e).__name__}: {e})') from e
+        if image['width'] is None:
+            image['width'], image['height'] = width, height
+            filled += 1
+        elif (image['width'], image['height']) != (width, height):
+            raise ValueError(f'{where}: the annotations give the image size {image["width"]}x{image["height"]} '
+                             f'(width x height) but the image {img_path} is {width}x{height}')
+    return filled

@@ -12,15 +12,15 @@ versions (work dirs, checkpoints' embedded configs); it warns once.
 import logging
 import os.path as osp
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-import numpy as np
 from mmdet.datasets import BaseDetDataset
 from mmengine.logging import print_log
 
 from mmdet_face.registry import DATASETS
 
 from .formats import ANN_FORMATS, PARSERS, detect_format
+from .formats.common import fit_faces, record_location
 from .image_file import UnreadableImageError, image_problem, image_size
 
 
@@ -55,6 +55,7 @@ class WiderFaceDataset(BaseDetDataset):
             change the evaluation).
     """
     METAINFO = dict(classes=('face', ), palette=[(0, 255, 0)])
+    ANN_FORMATS = ANN_FORMATS
 
     def __init__(self,
                  *args,
@@ -65,8 +66,8 @@ class WiderFaceDataset(BaseDetDataset):
                  skip_unreadable_images: bool = False,
                  data_prefix: dict = dict(img='images/'),
                  **kwargs) -> None:
-        if ann_format not in (None, ) + ANN_FORMATS:
-            raise ValueError(f'ann_format must be None or one of {ANN_FORMATS}, got {ann_format!r}')
+        if ann_format not in (None, ) + self.ANN_FORMATS:
+            raise ValueError(f'ann_format must be None or one of {self.ANN_FORMATS}, got {ann_format!r}')
         self.min_size = min_size
         self.filter_empty_gt = filter_empty_gt
         self.ann_format = ann_format
@@ -78,21 +79,25 @@ class WiderFaceDataset(BaseDetDataset):
     def _skip_unreadable(self) -> bool:
         return self.skip_unreadable_images and not self.test_mode
 
-    def load_data_list(self) -> List[dict]:
+    def parse_annotations(self) -> Tuple[str, List[dict]]:
+        """``(format, per-image records of :mod:`.formats`)`` of ``ann_file``."""
         ann_format = self.ann_format or detect_format(self.ann_file)
         if ann_format == 'wider_filelist' and not self.test_mode:
             raise ValueError(f'{self.ann_file}: an image list without annotations (wider_filelist) has no faces to '
                              'train on; it is read with test_mode=True (a test split that writes a submission)')
-        images = PARSERS[ann_format](self.ann_file)
+        return ann_format, PARSERS[ann_format](self.ann_file)
+
+    def load_data_list(self) -> List[dict]:
+        ann_format, images = self.parse_annotations()
         if not images:
-            raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations: '
-                             'an image header followed by its faces)')
+            raise ValueError(f'{self.ann_file}: no images in {self.ann_file} (expected {ann_format} annotations of '
+                             'at least one image)')
         img_root = self.data_prefix.get('img', '')
         data_list = []
         num_clipped = num_dropped = 0
         for image in images:
             img_path = osp.join(img_root, image['name'])
-            where = f'{self.ann_file}:{image["lineno"]}'
+            where = record_location(image, self.ann_file)
             if self.check_images and not osp.isfile(img_path):
                 raise FileNotFoundError(f'{where}: expected the image file {img_path} to exist')
             width, height = image['width'], image['height']
@@ -107,18 +112,14 @@ class WiderFaceDataset(BaseDetDataset):
                         continue
                     raise UnreadableImageError(f'{where}: cannot read the size of the image {img_path} '
                                                f'({type(e).__name__}: {e})') from e
+            faces, clipped, dropped = fit_faces(image['faces'], width, height)
+            num_clipped += clipped
+            num_dropped += dropped
             instances = []
-            for bbox, keypoints, weights, ignore in image['faces']:
-                clipped = np.clip(bbox, 0, [width, height, width, height]).astype(np.float32)
-                if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-                    num_dropped += 1  # zero size, or entirely outside the image
-                    continue
-                if not np.array_equal(clipped, bbox):
-                    num_clipped += 1
-                if self.min_size is not None and min(clipped[2] - clipped[0], clipped[3] - clipped[1]) < \
-                        self.min_size:
+            for bbox, keypoints, weights, ignore in faces:
+                if self.min_size is not None and min(bbox[2] - bbox[0], bbox[3] - bbox[1]) < self.min_size:
                     ignore = True
-                instances.append(dict(bbox=clipped.tolist(), bbox_label=0, ignore_flag=int(ignore),
+                instances.append(dict(bbox=bbox.tolist(), bbox_label=0, ignore_flag=int(ignore),
                                       keypoints=keypoints.tolist(), keypoints_weights=weights.tolist()))
             data_list.append(dict(img_path=img_path, img_id=osp.splitext(image['name'])[0], width=width,
                                   height=height, instances=instances))

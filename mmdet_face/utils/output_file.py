@@ -15,6 +15,8 @@
 import contextlib
 import os
 import os.path as osp
+import shutil
+import tempfile
 import time
 import uuid
 from typing import Optional
@@ -201,5 +203,38 @@ def atomic_output(path, overwrite: bool = False):
         _remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_output_folder(folder, overwrite: bool = False, inputs=(), **check_kwargs):
+    """Context manager yielding a new staging folder next to the output ``folder`` to write instead of it; on normal
+    exit the staging folder becomes ``folder`` (an existing one, which :func:`check_output_folder` allowed to be
+    replaced, is swapped out and removed only then). If the block raises, the staging folder is removed and
+    ``folder`` is left as it was.
+
+    ``inputs``: the paths the run reads; ``folder`` must neither be nor hold one (:func:`check_not_inside`).
+    ``check_kwargs``: passed to :func:`check_output_folder` (``contents``, ``foreign_entries``, ...).
+    """
+    folder = os.fspath(folder).rstrip(os.sep) or os.sep
+    check_not_inside(folder, inputs)
+    check_output_folder(folder, overwrite, **check_kwargs)
+    parent = osp.dirname(osp.abspath(folder))
+    if not osp.isdir(parent):
+        raise FileNotFoundError(f'{folder}: the folder {parent} it would go into does not exist')
+    stage = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(folder))}.staging-', dir=parent)
+    try:
+        yield stage
+        if osp.isdir(folder):
+            old = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(folder))}.old-', dir=parent)
+            os.rmdir(old)
+            os.rename(folder, old)
+            os.rename(stage, folder)
+            shutil.rmtree(old)
+        else:
+            os.rename(stage, folder)
+    finally:
+        if osp.isdir(stage):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 __all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_output_folder', 'check_not_input',
-           'check_not_inside', 'atomic_output', 'move_aside', 'is_inside', 'real_path', 'same_file']
+           'check_not_inside', 'atomic_output', 'atomic_output_folder', 'move_aside', 'is_inside', 'real_path',
+           'same_file']

@@ -44,3 +44,28 @@ def test_move_aside_keeps_what_was_there_under_a_free_name(tmp_path):
     (tmp_path / 'file.py').write_text('x = 1')
     moved = move_aside(tmp_path / 'file.py')  # a file, stamped now
     assert moved.startswith(f'{tmp_path / "file.py"}.') and open(moved).read() == 'x = 1'
+
+
+def test_atomic_output_folder_appears_whole_or_not_at_all(tmp_path):
+    from mmdet_face.utils.output_file import OutputIsInputError, atomic_output_folder
+    out = tmp_path / 'out'
+    with atomic_output_folder(out) as stage:
+        assert not out.exists()  # written elsewhere until complete
+        (tmp_path / stage / 'a.txt').write_text('new')
+    assert [p.name for p in out.iterdir()] == ['a.txt']
+    # a failing writer leaves the earlier folder as it was, also with replacing allowed
+    with pytest.raises(RuntimeError, match='half way'):
+        with atomic_output_folder(out, overwrite=True) as stage:
+            (tmp_path / stage / 'b.txt').write_text('half')
+            raise RuntimeError('half way')
+    assert [p.name for p in out.iterdir()] == ['a.txt'] and (out / 'a.txt').read_text() == 'new'
+    with pytest.raises(FileExistsError, match='refusing to mix two runs'):
+        with atomic_output_folder(out):
+            pass
+    with atomic_output_folder(out, overwrite=True) as stage:
+        (tmp_path / stage / 'c.txt').write_text('replaced')
+    assert [p.name for p in out.iterdir()] == ['c.txt']
+    with pytest.raises(OutputIsInputError, match='is the input'):
+        with atomic_output_folder(out, overwrite=True, inputs=[out]):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out']  # no staging or old folder left behind

@@ -20,7 +20,8 @@ import numpy as np
 
 from mmdet_face.keypoints import NUM_KEYPOINTS
 
-from .common import check_box, content_lines, empty_landmarks, header_tokens, landmarks, numbers, read_lines
+from .common import (check_box, content_lines, empty_landmarks, format_number, header_tokens, landmarks, numbers,
+                     read_lines)
 
 
 def parse_labelv2(path: str) -> List[dict]:
@@ -67,3 +68,25 @@ def parse_labelv2(path: str) -> List[dict]:
             keypoints, weights = landmarks(values[4:], path, lineno)
         images[-1]['faces'].append((np.asarray(values[:4], dtype=np.float32), keypoints, weights, ignore))
     return images
+
+
+def write_labelv2(images: List[dict], out_file: str) -> None:
+    """Write the records of :mod:`.formats` as a labelv2 file at ``out_file`` (the caller decides where it may write:
+    :func:`mmdet_face.utils.output_file.atomic_output`). Headers carry the size when it is known. A face with
+    landmarks is ``x1 y1 x2 y2`` + 5 x ``x y 0.0`` (``-1.0 -1.0 -1.0`` for a landmark of weight 0), one without is
+    the box alone, an ignore box is the box + ``1`` (labelv2 has no landmarks on ignore boxes: they are left out).
+    Numbers are the shortest decimals that read back as the same float32."""
+    lines = []
+    for image in images:
+        size = '' if image['width'] is None else f' {int(image["width"])} {int(image["height"])}'
+        lines.append(f'# {image["name"]}{size}')
+        for bbox, keypoints, weights, ignore in image['faces']:
+            line = ' '.join(map(format_number, bbox))
+            if ignore:
+                line += ' 1'
+            elif weights.any():
+                line += ''.join(f' {format_number(x)} {format_number(y)} 0.0' if w else ' -1.0 -1.0 -1.0'
+                                for (x, y), w in zip(keypoints, weights))
+            lines.append(line)
+    with open(out_file, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines) + '\n')
