@@ -70,7 +70,8 @@ def test_a_missing_image_names_the_record(tmp_path):
 
 def test_format_and_options_are_checked(tmp_path):
     with pytest.raises(ValueError, match=r"ann_format must be None or one of \('labelv2', 'retinaface_gt', "
-                                         r"'wider_gt', 'coco', 'voc', 'yolo', 'labelme'\), got 'json'"):
+                                         r"'wider_gt', 'wider_filelist', 'afw_pascal_mat', 'coco', 'voc', 'yolo', "
+                                         r"'labelme'\), got 'json'"):
         FaceDataset(ann_file='a.json', ann_format='json', data_root=str(tmp_path), pipeline=[])
     (tmp_path / 'ann.json').write_text('{}')
     with pytest.raises(ValueError, match=r"ann\.json: only the WIDER FACE text formats are detected from the "
@@ -82,7 +83,7 @@ def test_format_and_options_are_checked(tmp_path):
         FaceDataset(ann_file='ann.json', ann_format='coco', data_root=str(tmp_path), pipeline=[],
                     format_options=dict(ignore_class=1))
     with pytest.raises(ValueError, match=r"ann_format must be None or one of \('labelv2', 'retinaface_gt', "
-                                         r"'wider_gt'\), got 'coco'"):
+                                         r"'wider_gt', 'wider_filelist', 'afw_pascal_mat'\), got 'coco'"):
         WiderFaceDataset(ann_file='ann.json', ann_format='coco', data_root=str(tmp_path), pipeline=[])
 
 
