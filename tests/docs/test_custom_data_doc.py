@@ -63,7 +63,8 @@ def test_the_configs_build_their_datasets(my_faces, block):
     uses_landmarks = cfg.model.bbox_head.get('use_kps', False)
     assert uses_landmarks == (block == 0)
     evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) else [cfg.val_evaluator]
-    assert [e['type'] for e in evaluators] == ['WiderFaceMetric', 'FaceKeypointMetric'][:2 - block]
+    expected = ['WiderFaceMetric', 'FaceKeypointMetric', 'FaceCocoMetric'] if block == 0 else ['WiderFaceMetric']
+    assert [e['type'] for e in evaluators] == expected
     assert all('gt_dir' not in e for e in evaluators)
     assert cfg.default_hooks.checkpoint.save_best == 'widerface/all'  # the metric the evaluators give
 
@@ -94,4 +95,5 @@ default_hooks = dict(checkpoint=dict(interval=1), visualization=dict(draw=False)
     assert 'read 8 images with' in outputs[0] and (root / 'my_faces' / 'train_labelv2.txt').is_file()
     assert (root / 'work' / 'epoch_1.pth').is_file() and list((root / 'work').glob('best_widerface_all_epoch_1.pth'))
     assert re.search(r'widerface/all: \d\.\d{4}', outputs[2]) and 'landmarks/nme' in outputs[2]
+    assert re.search(r'face_coco/bbox_mAP: -?\d\.\d+', outputs[2]) and 'face_coco/bbox_mAP_50' in outputs[2]
     assert (root / 'work' / 'my_faces.onnx').is_file()
