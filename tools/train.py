@@ -29,6 +29,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmdet_face  # noqa: E402
 from mmdet_face.engine.cli import ConfigOptionsAction, non_negative_int, tool_config  # noqa: E402
+from mmdet_face.engine.train_config import fit_save_best  # noqa: E402
 from mmdet_face.engine.dist import (LaunchError, check_device_options, end_distributed_process,  # noqa: E402
                                     exit_with, exit_with_launcher, finish_distributed, init_distributed,
                                     launch_rank, rank0_decides, record_errors)
@@ -89,6 +90,9 @@ def build_config(args):
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     ensure_hook(cfg, 'FiniteCheckHook')
+    note = fit_save_best(cfg)
+    if note and launch_rank(args.launcher) == 0:
+        print(f'tools/train.py: {note}')
     return cfg
 
 

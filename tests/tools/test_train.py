@@ -276,3 +276,21 @@ def test_second_run_into_a_busy_work_dir_is_refused(toy_data, tmp_path):
         first.wait(timeout=300)
     assert first.returncode == 0, first_log.read_text()[-3000:]
     assert sorted(p.name for p in work_dir.glob('epoch_*.pth')) == ['epoch_1.pth', 'epoch_2.pth']
+
+
+def test_validation_without_the_official_lists_keeps_the_best_by_widerface_all(toy_data, tmp_path):
+    """The shared runtime keeps the best widerface/hard; a validation without gt_dir (the users' own data) reports
+    widerface/all only, which made mmengine's CheckpointHook stop the run at the first validation (KeyError)."""
+    sys.path.insert(0, str(REPO / 'tools'))
+    import train as train_tool
+    from mmengine.runner import Runner
+
+    config = _write_config(tmp_path / 'cfg.py', toy_data, max_epochs=1, augment=False)
+    config.write_text(config.read_text() + """
+val_evaluator = [dict(type='WiderFaceMetric')]
+train_cfg = dict(max_epochs=1, val_interval=1)
+default_hooks = dict(checkpoint=dict(save_best='widerface/hard'))
+""")
+    cfg = train_tool.build_config(train_tool.parse_args([str(config), '--work-dir', str(tmp_path / 'wd')]))
+    Runner.from_cfg(cfg).train()
+    assert [p.name for p in (tmp_path / 'wd').glob('best_*.pth')] == ['best_widerface_all_epoch_1.pth']
