@@ -5,7 +5,7 @@ A release exported with BatchNorm folded into the convolutions (SCRFD's ONNX fil
 into a BN config through identity BNs (weight 1, bias ``b'``, running mean 0, running variance ``1 - eps``), exact
 in evaluation mode. In training mode, however, BN normalises by the *batch* statistics: every layer's output is
 rescaled to unit variance and re-centred at ``b'``, so the first training step starts from another network than the
-release (on the toy set its classification loss starts ~700 times higher than the release's own loss).
+release, with a loss far above the release's own (docs/finetune.md has the figures).
 
 :func:`calibrate_folded_batchnorms` measures, per identity BN, the per-channel mean ``m`` and (biased) variance
 ``v`` of its input on a few training batches (the model in evaluation mode: the release's function), then sets
