@@ -8,7 +8,8 @@
 # step, so that training-mode BN starts from the release's function (docs/finetune.md explains both steps).
 _base_ = ['./scrfd_500m_bnkps_4xb16-640e_widerface.py']
 
-custom_hooks = [dict(type='FoldedBNCalibrationHook', num_batches=20)]
+# (a list replaces the inherited one: FiniteCheckHook is restated)
+custom_hooks = [dict(type='FiniteCheckHook'), dict(type='FoldedBNCalibrationHook', num_batches=20)]
 
 # Schedule: our choice for fine-tuning, not tuned on WIDER FACE (unverified): a tenth of SCRFD's learning rate per
 # image (SCRFD: 0.01 for 4 x 16 images; here 1e-3 for 16), a short warm-up (the loaded weights are already good,

@@ -4,4 +4,5 @@
 # data before the first step, so that training starts from the release's function.
 _base_ = ['./scrfd_toy_kps.py']
 
-custom_hooks = [dict(type='FoldedBNCalibrationHook', num_batches=20)]
+# (a list replaces the inherited one: FiniteCheckHook is restated)
+custom_hooks = [dict(type='FiniteCheckHook'), dict(type='FoldedBNCalibrationHook', num_batches=20)]
