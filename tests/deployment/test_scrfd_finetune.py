@@ -144,3 +144,31 @@ def test_a_training_step_from_the_release_is_finite(release, calibrate):
     assert all(bool(torch.isfinite(v).all()) for v in after.values() if v.is_floating_point())
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert any(k.endswith('conv.weight') or '.weight' in k for k in changed)
+
+
+@pytest.mark.parametrize('change, skipped', [
+    # data without landmarks: every weight of the model loads, the release's keypoint convs are left over
+    (dict(use_kps=False), dict(unexpected=6, shape=0)),
+    # one anchor per location instead of two: the output convs of each stride change shape and stay new
+    (dict(anchor_generator=dict(scales=[1])), dict(unexpected=0, shape=18)),
+], ids=['no_keypoints', 'one_anchor'])
+def test_partial_load_into_a_changed_head(release, change, skipped):
+    """docs/finetune.md, "Other changes": what --partial-load loads from the release into a changed head."""
+    from mmengine.config import Config
+
+    from mmdet_face.apis.checkpoint import CheckpointMismatchError, compare_state_dicts, fitting_weights, \
+        read_checkpoint
+    cfg = Config.fromfile(str(SCRFD_BN_CONFIG))
+    cfg.model.bbox_head.update(change)
+    model = init_face_detector(cfg)
+    checkpoint = read_checkpoint(str(release[1]))
+    with pytest.raises(CheckpointMismatchError):  # refused without --partial-load
+        fitting_weights(model.state_dict(), checkpoint, 'release.pth')
+    report = compare_state_dicts(model.state_dict(), checkpoint['state_dict'])
+    assert len(report['unexpected']) == skipped['unexpected'] and len(report['shape']) == skipped['shape']
+    assert not report['missing']
+    notes = []
+    loaded = fitting_weights(model.state_dict(), checkpoint, 'release.pth', strict=False, logger=notes.append)
+    assert len(loaded) == len(model.state_dict()) - skipped['shape']
+    assert notes[0].startswith(f'partial load: loaded {len(loaded)} of {len(model.state_dict())} weights')
+    assert all(k.startswith('bbox_head.stride_') for k in report['unexpected'] + report['shape'])
