@@ -176,7 +176,8 @@ def test_retinaface_commands(scratch):
     work_dir = scratch / 'work_dirs' / 'retinaface_mnet025_finetune'
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'partial load' not in log and 'FoldedBNCalibrationHook' not in log
-    _assert_finite_and_falling(scratch, work_dir, 'configs/retinaface/retinaface_mnet025_finetune_1xb32-20e_widerface.py',
+    _assert_finite_and_falling(scratch, work_dir,
+                               'configs/retinaface/retinaface_mnet025_finetune_1xb32-20e_widerface.py',
                                'checkpoints/retinaface_mnet025.pth')
 
 

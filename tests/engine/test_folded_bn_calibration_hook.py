@@ -1,5 +1,6 @@
-"""FoldedBNCalibrationHook / calibrate_folded_batchnorms: identity BNs get the statistics of their input, by hand;
-other BNs are left alone; the hook skips resumed runs and models without identity BNs, and checks its option."""
+"""FoldedBNCalibrationHook / calibrate_folded_batchnorms: identity BNs get the statistics of their input, by hand
+(over all ranks of a process group); other BNs are left alone; the hook skips resumed runs and models without
+identity BNs, and checks its option."""
 from types import SimpleNamespace
 
 import pytest
@@ -124,3 +125,32 @@ def test_num_batches_must_be_a_positive_integer(bad):
 def test_registered_under_its_own_name():
     from mmdet_face.registry import HOOKS
     assert HOOKS.get('FoldedBNCalibrationHook') is FoldedBNCalibrationHook
+
+
+def _calibrate_on_rank(rank, port, out):
+    """Rank ``rank`` of 2 (gloo): its own batch, channel values {1, 3} on rank 0 and {5, 7} on rank 1."""
+    import torch.distributed as torch_dist
+    torch_dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
+    try:
+        bn = _identity_bn(1, [0.0])
+        values = [[1.0, 3.0], [5.0, 7.0]][rank]
+        _run(bn, [torch.tensor([[[values]]])])
+        torch.save(bn.state_dict(), f'{out}/rank{rank}.pth')
+    finally:
+        torch_dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two processes with a gloo group: ~30 s on a shared 2-core machine
+def test_ranks_set_the_statistics_of_all_their_data(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_calibrate_on_rank, args=(port, str(tmp_path)), nprocs=2)
+    states = [torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1)]
+    for state in states:  # 1, 3, 5, 7: mean 4, biased variance 5, on both ranks
+        torch.testing.assert_close(state['running_mean'], torch.tensor([4.0]))
+        torch.testing.assert_close(state['running_var'], torch.tensor([5.0]))
+        torch.testing.assert_close(state['bias'], torch.tensor([4.0]))
