@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from tests.helpers.paths import REPO_ROOT, SHARED_DIR
-from tests.helpers.release_weights import dsfd_release_state, scrfd_release_onnx
+from tests.helpers.release_weights import dsfd_release_state, retinaface_release_state, scrfd_release_onnx
 
 DOC = REPO_ROOT / 'docs' / 'finetune.md'
 EPOCHS = 3  # 8 training images, batches of 2: 12 iterations
@@ -87,6 +87,8 @@ def scratch(toy_data, tmp_path_factory):
         scrfd_release_onnx(folder / 'scrfd_500m_bnkps.onnx')
     if (real / 'retinaface_mobilenet025.pth').exists():
         (folder / 'mobilenet0.25_Final.pth').symlink_to(real / 'retinaface_mobilenet025.pth')
+    else:
+        torch.save(retinaface_release_state(), folder / 'mobilenet0.25_Final.pth')
     # the toy DSFD's test graph (second shot only) and release-layout random weights of it
     from mmdet_face.apis.inference import init_face_detector
     graph = folder / 'dsfd_toy_second_shot.py'
@@ -169,8 +171,6 @@ def test_scrfd_commands(scratch):
 
 @pytest.mark.slow
 def test_retinaface_commands(scratch):
-    if not (scratch / 'mobilenet0.25_Final.pth').exists():
-        pytest.skip(f'{SHARED_DIR / "real/weights/retinaface_mobilenet025.pth"} is not available on this machine')
     result = _run_block(scratch, 'RetinaFace')
     assert 'wrote 300 tensors to checkpoints/retinaface_mnet025.pth' in result.stdout
     work_dir = scratch / 'work_dirs' / 'retinaface_mnet025_finetune'

@@ -79,3 +79,23 @@ def dsfd_release_state(state, seed=0) -> 'OrderedDict[str, torch.Tensor]':
             value = torch.cat([value, torch.randn((extra, *value.shape[1:]), generator=generator)])
         out[release] = value.clone()
     return out
+
+
+def retinaface_release_state(seed=0) -> 'OrderedDict[str, torch.Tensor]':
+    """Random weights with the keys and shapes of biubug6's ``mobilenet0.25_Final.pth``
+    (:func:`mmdet_face.deployment.retinaface_pth_import.release_layout`): He-initialised convs, zero conv biases,
+    BNs at their initial state (weight 1, bias 0, running mean 0, running variance 1, ``num_batches_tracked`` 0)."""
+    from mmdet_face.deployment.retinaface_pth_import import MOBILENET, release_layout
+    generator = torch.Generator().manual_seed(seed)
+    out = OrderedDict()
+    for key, shape in release_layout(MOBILENET).items():
+        if key.endswith('num_batches_tracked'):
+            out[key] = torch.tensor(0)
+        elif len(shape) == 4:
+            fan_in = shape[1] * shape[2] * shape[3]
+            out[key] = torch.randn(shape, generator=generator) * (2.0 / fan_in) ** 0.5
+        elif key.endswith(('weight', 'running_var')):  # 1-d weights are BN weights
+            out[key] = torch.ones(shape)
+        else:
+            out[key] = torch.zeros(shape)
+    return out
