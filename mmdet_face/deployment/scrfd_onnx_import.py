@@ -4,10 +4,11 @@ Released files (insightface ``detection/scrfd/tools/scrfd2onnx.py``) have BatchN
 (``w' = w * gamma / sqrt(var + eps)``, ``b' = beta - mean * gamma / sqrt(var + eps)``). We load each ONNX conv into
 our conv executed at the same position (ONNX node order is the traced execution order); a conv followed by BN gets
 the folded bias through an identity BN (weight 1, bias b', running mean 0, running var ``1 - eps``), so the
-converted model computes exactly what the file computes. GroupNorm (the GN-head models) cannot be folded: its
-affine parameters come from the ``GroupNormalization`` node or, in files exported by older torch, from the
-``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add`` chain after the conv; the per-level box ``Scale``
-(``scale_mode``) is the scalar ``Mul`` after the box conv.
+converted model computes exactly what the file computes (in evaluation mode; to fine-tune, the training hook
+:class:`mmdet_face.engine.hooks.FoldedBNCalibrationHook` first gives those BNs statistics). GroupNorm (the GN-head
+models) cannot be folded: its affine parameters come from the ``GroupNormalization`` node or, in files exported by
+older torch, from the ``Reshape -> InstanceNormalization -> Reshape -> Mul -> Add`` chain after the conv; the
+per-level box ``Scale`` (``scale_mode``) is the scalar ``Mul`` after the box conv.
 
 Output layout (released, and what :mod:`mmdet_face.deployment.scrfd_onnx_export` writes): ``score_8/16/32`` ``(B, N, 1)`` sigmoid scores, ``bbox_8/16/32``
 ``(B, N, 4)`` distances (left, top, right, bottom) in stride units, ``kps_8/16/32`` ``(B, N, 10)`` offsets in stride
