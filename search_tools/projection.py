@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from search_tools.arch import arch_from_config, arch_key, check_arch, materialise
-from search_tools.flops import count_flops
+from search_tools.flops import count_flops, total_flops
 from search_tools.scrfd_replay import scrfd_arch, scrfd_project
 from search_tools.space import InfeasibleBudget, SearchSpace, canonical_arch, check_step
 
@@ -217,7 +217,9 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
 
 
 def _widths_at(plan: _Plan, m: float, step: int, lo: int, hi: int) -> List[int]:
-    return [_round_width(w * m, step, lo, hi) for w in plan.base]
+    # _round_width inlined: the bisection calls this for every multiplier it tries
+    floor = math.floor
+    return [int(min(hi, max(lo, step * max(1, int(floor(w * m / step + 0.5)))))) for w in plan.base]
 
 
 def _valid(widths: List[int], plan: _Plan) -> bool:
@@ -236,15 +238,16 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
         if key not in cache:
             try:
                 arch = plan.build(list(widths))
-                cache[key] = (arch, count_flops(arch, input_shape)['total']['flops'])
+                cache[key] = (arch, total_flops(arch, input_shape))
             except InfeasibleBudget:
                 cache[key] = (None, None)
         return cache[key]
 
     m_min = lo / max(plan.base) / 2
     m_max = hi / min(plan.base) * 2
-    _, f_min = flops_of(_widths_at(plan, m_min, step, lo, hi))
-    _, f_max = flops_of(_widths_at(plan, m_max, step, lo, hi))
+    w_lo, w_hi = _widths_at(plan, m_min, step, lo, hi), _widths_at(plan, m_max, step, lo, hi)
+    _, f_min = flops_of(w_lo)
+    _, f_max = flops_of(w_hi)
     if f_min is not None and f_min > high_ok:
         raise _TooHeavy(f'{f_min / 1e9:.4f} GFLOPs at the narrowest widths ({lo}) already exceed '
                         f'{gflops:g} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
@@ -252,24 +255,24 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
         raise InfeasibleBudget(f'{f_max / 1e9:.4f} GFLOPs at the widest widths ({hi}) stay below '
                                f'{gflops:g} GF - {tolerance:.1%}')
     m_lo, m_hi = m_min, m_max
-    for _ in range(64):
-        w_lo, w_hi = _widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)
+    for _ in range(64):  # w_lo / w_hi are the widths at m_lo / m_hi
         # adjacent roundings (one width one step apart), or equal base widths that change together
         if sum(abs(a - b) for a, b in zip(w_lo, w_hi)) <= step or m_hi / m_lo < 1 + 1e-9:
             break
         mid = math.sqrt(m_lo * m_hi)
-        f = flops_of(_widths_at(plan, mid, step, lo, hi))[1]
+        w_mid = _widths_at(plan, mid, step, lo, hi)
+        f = flops_of(w_mid)[1]
         if f is not None and f < target:
-            m_lo = mid
+            m_lo, w_lo = mid, w_mid
         else:
-            m_hi = mid
+            m_hi, w_hi = mid, w_mid
     multiplier = math.sqrt(m_lo * m_hi)
     ideal = [w * multiplier for w in plan.base]
 
     def distortion(widths):
         return sum(math.log(w / i) ** 2 for w, i in zip(widths, ideal))
 
-    start = [_widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)]
+    start = [w_lo, w_hi]
     frontier, seen, best = [], set(), None
     for widths in start:
         arch, f = flops_of(widths)
