@@ -47,7 +47,7 @@ def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, caps
                  str(template), '--num', '2', '--seed', '1', '--proxy-epochs', '1', '--proxy-batch', '4',
                  '--data-root', str(toy_data), '--export-bases', *toy_bases, '--out', str(study)])
     spec = json.loads((study / 'study.json').read_text())
-    assert spec['proxy'] == dict(epochs=1, batch_size=4, lr=0.004, checkpoint_interval=1)
+    assert spec['proxy'] == dict(epochs=1, batch_size=4, lr=0.004, checkpoint_interval=1, val_interval=1)
     assert spec['input_shape'] == [320, 320] and spec['num'] == 2 and spec['git_sha']
     configs = sorted((study / 'candidates').glob('cand_*.py'))
     assert len(configs) == 2 and (study / 'candidates' / 'candidates.csv').is_file()
