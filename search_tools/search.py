@@ -10,10 +10,14 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
             [--heartbeat S] [--stale-after S]
     python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR] [--repeats N] [--force]
     python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
+    python search_tools/search.py calibrate --study DIR [--against DIR2 ...] [--scores FILE ...] [--proxy NAME ...]
+            [--top-k K] [--bootstrap N] [--seed S] --out DIR [--force]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
-folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config.
+folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config;
+``calibrate`` measures how far one ranking of the candidates agrees with another (Kendall tau-b, Spearman rho,
+top-k overlap).
 See search_tools/README.md.
 """
 import argparse
@@ -130,6 +134,22 @@ def parse_args(argv=None):
     e.add_argument('--out', required=True, help='a .py path, or a folder (the conventional name is used)')
     e.add_argument('--storage')
     e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
+    c = sub.add_parser('calibrate', help='how far rankings of the same candidates agree: Kendall tau-b, Spearman '
+                       'rho (bootstrap 95 %% intervals), top-k overlap, scatter plots')
+    c.add_argument('--study', required=True, help='a study: the Hard AP of its completed trials is one ranking')
+    c.add_argument('--against', nargs='+', default=[], metavar='DIR',
+                   help='other studies of the same candidates (matched by architecture key), e.g. a longer training')
+    c.add_argument('--scores', nargs='+', default=[], metavar='FILE',
+                   help='scores files: CSV with columns candidate_key,score, or JSON {key: score}')
+    c.add_argument('--proxy', nargs='+', default=[], metavar='NAME',
+                   help='training-free proxies (search_tools.proxies) scored on the study\'s candidates')
+    c.add_argument('--top-k', type=positive_int, default=5, help='k of the top-k overlap (default 5, capped at n)')
+    c.add_argument('--bootstrap', type=int_in(1, MAX_REPEATS), default=1000,
+                   help='bootstrap resamples of the candidates for the 95 %% intervals (default 1000)')
+    c.add_argument('--seed', type=seed_int, default=0, help='seed of the bootstrap (and of the proxies)')
+    c.add_argument('--storage', help='database URL of --study (default: its journal file)')
+    c.add_argument('--out', required=True, help='the report folder to create')
+    c.add_argument('--force', action='store_true', help='move an existing --out aside (DIR.<time>)')
     args = parser.parse_args(argv)
     if args.command == 'run' and args.heartbeat >= args.stale_after:
         # a lease refreshed less often than other workers consider it stale is reaped while its worker trains
@@ -353,10 +373,18 @@ def cmd_export(args):
                   storage=args.storage, trial=args.trial)
 
 
+def cmd_calibrate(args):
+    from search_tools.calibrate import calibrate
+    return calibrate(args.study, args.out, against=args.against, scores=args.scores, proxies=args.proxy,
+                     top_k=args.top_k, repeats=args.bootstrap, seed=args.seed, force=args.force,
+                     storage=args.storage)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export)[args.command](args)
+        return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export,
+                    calibrate=cmd_calibrate)[args.command](args)
     except StudyError as exc:
         sys.exit(f'search.py {args.command}: {exc}')
 

@@ -201,5 +201,33 @@ def atomic_output(path, overwrite: bool = False):
         _remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_output_folder(folder):
+    """Context manager yielding a new, empty temporary folder (next to ``folder``) to fill instead of ``folder``;
+    on normal exit it is renamed to ``folder``, so a reader sees all of it or nothing. If the block raises (an
+    error, Ctrl-C), the temporary folder is removed with what it holds and ``folder`` is untouched.
+
+    ``folder`` must be free (absent or an empty folder) when the block ends: move an old one aside in the block
+    (:func:`move_aside`), once everything it writes has succeeded.
+
+    Raises:
+        OutputExistsError: ``folder`` holds something when the block ends (left unchanged).
+    """
+    import shutil
+    folder = os.fspath(folder).rstrip('/') or '/'
+    tmp = _temp_name(folder)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+        if osp.isdir(folder) and not osp.islink(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+        if osp.lexists(folder):
+            raise OutputExistsError(f'{folder}: exists; it was left unchanged')
+        os.rename(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 __all__ = ['OutputExistsError', 'OutputIsInputError', 'check_output_path', 'check_output_folder', 'check_not_input',
-           'check_not_inside', 'atomic_output', 'move_aside', 'is_inside', 'real_path', 'same_file']
+           'check_not_inside', 'atomic_output', 'atomic_output_folder', 'move_aside', 'is_inside', 'real_path',
+           'same_file']

@@ -44,3 +44,26 @@ def test_move_aside_keeps_what_was_there_under_a_free_name(tmp_path):
     (tmp_path / 'file.py').write_text('x = 1')
     moved = move_aside(tmp_path / 'file.py')  # a file, stamped now
     assert moved.startswith(f'{tmp_path / "file.py"}.') and open(moved).read() == 'x = 1'
+
+
+def test_atomic_output_folder_appears_whole_or_not_at_all(tmp_path):
+    from mmdet_face.utils.output_file import OutputExistsError, atomic_output_folder
+    out = tmp_path / 'report'
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output_folder(out) as tmp:
+            (tmp_path / 'seen').write_text(tmp)
+            with open(f'{tmp}/table.md', 'w') as f:
+                f.write('half')
+            raise KeyboardInterrupt  # Ctrl-C half-way
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ['seen']
+    out.mkdir()  # an empty folder is free; a full one is refused and kept
+    with atomic_output_folder(out) as tmp:
+        with open(f'{tmp}/table.md', 'w') as f:
+            f.write('whole')
+    assert (out / 'table.md').read_text() == 'whole'
+    with pytest.raises(OutputExistsError, match='exists; it was left unchanged'):
+        with atomic_output_folder(out) as tmp:
+            with open(f'{tmp}/table.md', 'w') as f:
+                f.write('new')
+    assert (out / 'table.md').read_text() == 'whole'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['report', 'seen']
