@@ -19,6 +19,7 @@ from search_tools.study import (StudyError, enqueue, intermediate_epochs, make_p
                                 validate_spec, write_json_atomic)
 from search_tools.training import apply_proxy, read_validations  # noqa: E402
 from search_tools.worker import Worker  # noqa: E402
+from tests.helpers.paths import REPO_ROOT  # noqa: E402
 from tests.helpers.tools import run_tool  # noqa: E402
 
 # epochs of FAKE_EPOCH_SECONDS each (after a validation the worker has that long to read it before the next one);
@@ -235,3 +236,18 @@ def test_pruned_result_left_by_a_killed_worker_is_told_without_training(tmp_path
     assert told.state == TrialState.PRUNED and told.intermediate_values == {1: 0.4, 2: 0.45}
     assert told.user_attrs['epochs'] == 2 and told.user_attrs['last_hard'] == 0.45
     assert not (trial_dir / 'work').exists()
+
+
+def test_sample_records_the_validation_interval_and_refuses_one_past_the_proxy(tmp_path):
+    from search_tools import search
+    template = str(REPO_ROOT / 'configs' / 'toy' / 'search_scrfd_toy.py')
+    argv = ['sample', '--space', 'mobilenet', '--gflops', '0.2', '--input', '320x320', '--template', template,
+            '--num', '1', '--proxy-epochs', '3']
+    with pytest.raises(SystemExit, match='--prune-every 4 is longer than the 3-epoch proxy'):
+        search.main(argv + ['--prune-every', '4', '--out', str(tmp_path / 'refused')])
+    assert not (tmp_path / 'refused').exists()
+    for extra, interval in (([], 1), (['--prune-every', '0'], 3), (['--prune-every', '2'], 2)):
+        out = tmp_path / f'study{interval}'
+        search.main(argv + extra + ['--out', str(out)])
+        proxy = json.loads((out / 'study.json').read_text())['proxy']
+        assert proxy['val_interval'] == interval and intermediate_epochs(proxy) == list(range(interval, 3, interval))
