@@ -94,7 +94,7 @@ def parse_args(argv=None):
     r.add_argument('--study', required=True)
     r.add_argument('--storage', help='database URL (default: the study folder\'s journal file)')
     r.add_argument('--trials', type=positive_int,
-                   help='completed trials the study should reach, all workers together (failed ones do not '
+                   help='completed (or pruned) trials the study should reach, all workers together (failed ones do not '
                    'count; default: the queued N)')
     r.add_argument('--gpus', type=positive_int, default=1, help='GPUs per trial (>1: torchrun --standalone)')
     r.add_argument('--proxy-epochs', type=positive_int, help='only before any trial ran: change the proxy epochs')
