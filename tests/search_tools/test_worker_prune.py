@@ -158,6 +158,19 @@ def test_median_pruner_stops_trials_that_cannot_catch_up(tmp_path, pruner):
     assert epochs_line(rows) == 'Epochs trained: 6 in total, 4 by 1 completed trial(s), 2 by 2 pruned trial(s).'
 
 
+def test_hyperband_pruner_runs_the_worker(tmp_path):
+    """HyperbandPruner (min_resource 1, max_resource 4, brackets by trial): whatever bracket a trial falls in, it
+    ends COMPLETE with its whole curve or PRUNED at a reported epoch before the last, recorded as such."""
+    study_dir, script = make_study(tmp_path)
+    counts = worker(study_dir, script, [], pruner='hyperband').run()
+    assert counts['complete'] + counts['pruned'] == 3 and counts['fail'] == 0
+    for key, trial in trials_by_key(study_dir).items():
+        curve = [float(v) for v in CURVES[key].split()]
+        epochs = trial.user_attrs['epochs']
+        assert trial.intermediate_values == {e: curve[e - 1] for e in range(1, epochs + 1)}
+        assert (trial.state, epochs == 4) in ((TrialState.COMPLETE, True), (TrialState.PRUNED, False))
+
+
 def test_pruner_on_a_study_without_intermediate_validations_is_refused_before_anything_is_written(tmp_path):
     study_dir, script = make_study(tmp_path, val_interval=None)
     before = {p.name: p.read_bytes() for p in study_dir.iterdir() if p.is_file()}
