@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.flops import NETWORK_PARTS, SHARE_PARTS, count_flops
+from search_tools.flops import NETWORK_PARTS, SHARE_PARTS, total_flops
 from search_tools.projection import Candidate, default_neck_head, project, raw_arch, template_arch
 from search_tools.space import InfeasibleBudget, RandomSuggester, SearchSpace, check_step, in_band
 
@@ -49,7 +49,7 @@ def sample_candidates(space: SearchSpace, num: int, *, seed: int, gflops: float,
         raw = space.sample(suggester, step)
         stats['raw_samples'] += 1
         try:
-            flops = count_flops(raw_arch(space, raw, gflops, input_shape, template), input_shape)['total']['flops']
+            flops = total_flops(raw_arch(space, raw, gflops, input_shape, template), input_shape)
             stats['met_budget_raw'] += int(in_band(flops, gflops, tolerance))
         except (InfeasibleBudget, ValueError):
             flops = None

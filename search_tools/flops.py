@@ -21,7 +21,8 @@ Spatial sizes follow the layers' own arithmetic (3x3/s2/p1 conv: ``(h - 1) // 2 
 ceil-mode average pool: ``ceil(h / 2)``), so any input shape is counted as the counter would; the default is VGA,
 ``(H, W) = (480, 640)``.
 """
-from typing import Dict, List, Sequence, Tuple
+from functools import lru_cache
+from typing import Callable, Dict, List, Sequence, Tuple
 
 # the parts every count, table and report of the search uses: the backbone's stages, then the network's parts
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
@@ -253,3 +254,116 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
     result['total'] = tuple(result['backbone'][i] + result['neck'][i] + result['head'][i] for i in range(2))
     return {name: dict(flops=result[name][0], params=result[name][1], gflops=result[name][0] / 1e9,
                        params_m=result[name][1] / 1e6) for name in PARTS}
+
+
+# ---------------------------------------------------------------------------------------------------- total only
+# The projection evaluates the total of a few dozen width vectors per candidate. The closed forms below are the
+# same count as :func:`count_flops` (every term is one of its ``_Tally`` calls, summed per block instead of per
+# call, and the head's and neck's per-level terms factored by the level area); tests/search_tools/test_flops.py
+# checks equality on thousands of random architectures.
+def _res_block_total(block: str, cin: int, planes: int, out_c: int, hw_in: int, hw: int, stride: bool) -> int:
+    if block == 'BasicBlock':
+        flops = hw * (9 * cin * planes + 9 * planes * planes + 5 * planes)
+    else:
+        flops = hw_in * (cin * planes + 3 * planes) + hw * (9 * planes * planes + planes * out_c + 3 * planes
+                                                             + 2 * out_c)
+    if stride or cin != out_c:  # avg-pool shortcut (counted on its input) + 1x1 conv + norm
+        flops += cin * hw_in + hw * (cin * out_c + 2 * out_c)
+    return flops + out_c * hw  # ReLU after the addition
+
+
+def _dw_separable_total(cin: int, cout: int, hw: int) -> int:
+    return hw * (12 * cin + cin * cout + 3 * cout)
+
+
+@lru_cache(maxsize=64)
+def _geometry(kind: str, height: int, width: int) -> Tuple[int, tuple, tuple]:
+    """Areas a backbone of ``kind`` sees at ``(height, width)``: the stem's output area, per stage ``(area in,
+    area out, strided)``, and the areas of C3..C5 (what the neck and head run on)."""
+    size = _down((height, width))
+    stem_area = _area(size)
+    stages = []
+    if kind == 'ResNetV1e':
+        size = (size[0] // 2, size[1] // 2)
+        for i in range(4):
+            out_size = _down(size) if i > 0 else size
+            stages.append((_area(size), _area(out_size), out_size != size))
+            size = out_size
+    elif kind == 'MobileNetV1':
+        for _ in range(4):
+            out_size = _down(size)
+            stages.append((_area(size), _area(out_size), True))
+            size = out_size
+    else:
+        raise ValueError(f"arch.backbone.type must be 'ResNetV1e' or 'MobileNetV1', got {kind!r}")
+    return stem_area, tuple(stages), tuple(out for _, out, _ in stages[1:])
+
+
+def width_counter(arch: dict, input_shape: Sequence[int] = (480, 640)) -> Callable[[Sequence[int], int, int], int]:
+    """``count(backbone_widths, neck_channels, feat_channels) -> total FLOPs`` of ``arch`` with its widths
+    replaced, everything else (type, block, depths, head switches, input size) as in ``arch``.
+    ``backbone_widths`` is ``[stem_channels] + stage_planes`` for ResNetV1e (5 values) and ``stage_planes`` for
+    MobileNetV1 (6 values). The count is :func:`count_flops`'s total, in closed form; the projection calls it for
+    every width vector it tries."""
+    if len(input_shape) == 1:
+        input_shape = (input_shape[0], input_shape[0])
+    backbone, head = arch['backbone'], arch['head']
+    kind = backbone['type']
+    stem_area, stages, areas = _geometry(kind, int(input_shape[0]), int(input_shape[1]))
+    all_areas = areas[0] + areas[1] + areas[2]
+    depths = list(backbone['stage_blocks'])
+    stacked, dw_conv = head['stacked_convs'], head['dw_conv']
+    towers = 1 if head['cls_reg_share'] else 2
+    outputs = head['num_anchors'] * (5 + (2 * head['num_keypoints'] if head['use_kps'] else 0))
+
+    def neck_and_head(outs, neck_c, feat):
+        flops = areas[0] * (outs[0] + 1) * neck_c + areas[1] * (outs[1] + 1) * neck_c \
+            + areas[2] * (outs[2] + 1) * neck_c  # laterals (1x1 with bias) on C3..C5
+        flops += (9 * neck_c * neck_c + neck_c) * (all_areas + 2 * (areas[1] + areas[2]))  # fpn; bottom-up + pafpn
+        per_position, last = 0, neck_c
+        for _ in range(stacked):
+            per_position += (12 * last + last * feat + 3 * feat) if dw_conv else (9 * last * feat + 3 * feat)
+            last = feat
+        return flops + (towers * per_position + 9 * last * outputs + outputs) * all_areas
+
+    if kind == 'ResNetV1e':
+        block = backbone['block']
+        expansion = BLOCK_EXPANSION[block]
+
+        def count(widths, neck_c, feat):
+            stem_c = widths[0]
+            half = stem_c // 2
+            flops = stem_area * (33 * half + 9 * half * half + 9 * half * stem_c + 4 * stem_c)  # with the max-pool
+            inplanes = stem_c
+            for (hw_in, hw, strided), depth, planes in zip(stages, depths, widths[1:]):
+                out_c = planes * expansion
+                flops += _res_block_total(block, inplanes, planes, out_c, hw_in, hw, strided)
+                if depth > 1:
+                    flops += (depth - 1) * _res_block_total(block, out_c, planes, out_c, hw, hw, False)
+                inplanes = out_c
+            return flops + neck_and_head([p * expansion for p in widths[2:]], neck_c, feat)
+    else:
+        def count(widths, neck_c, feat):
+            flops = stem_area * 30 * widths[0] + _dw_separable_total(widths[0], widths[1], stem_area)
+            for i, ((_, hw, _), depth) in enumerate(zip(stages, depths)):
+                cin, cout = widths[i + 1], widths[i + 2]
+                flops += _dw_separable_total(cin, cout, hw)
+                if depth > 1:
+                    flops += (depth - 1) * _dw_separable_total(cout, cout, hw)
+            return flops + neck_and_head(widths[3:], neck_c, feat)
+    return count
+
+
+def searched_widths(arch: dict) -> List[int]:
+    """The ``backbone_widths`` of ``arch`` that :func:`width_counter`'s count takes."""
+    backbone = arch['backbone']
+    if backbone['type'] == 'ResNetV1e':
+        return [backbone['stem_channels']] + list(backbone['stage_planes'])
+    return list(backbone['stage_planes'])
+
+
+def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
+    """``count_flops(arch, input_shape)['total']['flops']``, computed in closed form without the per-part
+    breakdown (about five times faster)."""
+    return width_counter(arch, input_shape)(searched_widths(arch), arch['neck']['out_channels'],
+                                            arch['head']['feat_channels'])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from search_tools.arch import arch_from_config, arch_key, check_arch, materialise
-from search_tools.flops import count_flops
+from search_tools.flops import count_flops, width_counter
 from search_tools.scrfd_replay import scrfd_arch, scrfd_project
 from search_tools.space import InfeasibleBudget, SearchSpace, canonical_arch, check_step
 
@@ -79,13 +79,16 @@ def _set_head_norm(head: dict, neck_c: int, choices: Sequence[int]) -> dict:
 
 
 class _Plan:
-    """A raw sample turned into ``build(widths) -> arch``: ``base`` are the continuous widths the multiplier
-    scales, ``monotone`` index groups that must stay non-decreasing."""
+    """A raw sample turned into ``build(widths) -> arch`` and ``count(widths)`` (the total FLOPs of that arch, or
+    None when it cannot be built: no GN group count fits; without building it): ``base`` are the continuous widths
+    the multiplier scales, ``monotone`` index groups that must stay non-decreasing."""
 
-    def __init__(self, base: List[float], build: Callable[[List[int]], dict], monotone: List[List[int]]):
+    def __init__(self, base: List[float], build: Callable[[List[int]], dict], monotone: List[List[int]],
+                 count: Callable[[List[int]], Optional[int]]):
         self.base = base
         self.build = build
         self.monotone = monotone
+        self.count = count
 
 
 def _check_raw(space: SearchSpace, raw: dict) -> str:
@@ -176,8 +179,17 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
                                 stage_blocks=list(depths), stage_planes=list(planes))
             return dict(backbone=backbone, neck=dict(neck), head=dict(head))
 
+        counter = width_counter(dict(backbone=dict(type=family, block=raw.get('block'), stage_blocks=depths),
+                                     head=head), input_shape)
+        neck_c, feat = neck['out_channels'], head['feat_channels']
+
+        def count(widths):
+            if family == 'MobileNetV1':
+                return counter(widths, neck_c, feat)
+            return counter([widths[0]] + (widths if tie else widths[1:]), neck_c, feat)
+
         monotone = [list(range(len(base)))] if space.ties['non_decreasing_widths'] else []
-        return _Plan(base, build, monotone)
+        return _Plan(base, build, monotone, count)
 
     # step 'full': relative to the template (the step-1 winner), every width scaled together
     tpl = template if template is not None else space.reference
@@ -211,13 +223,25 @@ def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: O
         head = _set_head_norm(dict(head_tpl, feat_channels=widths[nb + 1]), widths[nb], gn_choices)
         return dict(backbone=backbone, neck=neck, head=head)
 
+    counter = width_counter(dict(backbone=dict(type=space.family, block=tb.get('block'), stage_blocks=depths),
+                                 head=head_tpl), input_shape)
+    gn, dw_conv, mobilenet = head_tpl['norm'] == 'GN', head_tpl['dw_conv'], space.family == 'MobileNetV1'
+
+    def count(widths):
+        bbw, neck_c, feat = widths[:nb], widths[nb], widths[nb + 1]
+        if gn and _gn_groups([feat] + ([neck_c] if dw_conv else []), gn_choices) is None:
+            return None  # build() would raise: no GN group count divides the head (and dw neck) width
+        return counter(bbw if mobilenet else [bbw[0]] + (bbw if tie else bbw[1:]), neck_c, feat)
+
     monotone = ([list(range(nb))] if space.ties['non_decreasing_widths'] and
                 all(a <= b for a, b in zip(bb_widths, bb_widths[1:])) else [])
-    return _Plan(base, build, monotone)
+    return _Plan(base, build, monotone, count)
 
 
 def _widths_at(plan: _Plan, m: float, step: int, lo: int, hi: int) -> List[int]:
-    return [_round_width(w * m, step, lo, hi) for w in plan.base]
+    # _round_width inlined: the bisection calls this for every multiplier it tries
+    floor = math.floor
+    return [int(min(hi, max(lo, step * max(1, int(floor(w * m / step + 0.5)))))) for w in plan.base]
 
 
 def _valid(widths: List[int], plan: _Plan) -> bool:
@@ -231,20 +255,16 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
     low_ok, high_ok = target * (1 - tolerance), target * (1 + tolerance)
     cache = {}
 
-    def flops_of(widths):
+    def flops_of(widths):  # None: the widths cannot be built
         key = tuple(widths)
         if key not in cache:
-            try:
-                arch = plan.build(list(widths))
-                cache[key] = (arch, count_flops(arch, input_shape)['total']['flops'])
-            except InfeasibleBudget:
-                cache[key] = (None, None)
+            cache[key] = plan.count(widths)
         return cache[key]
 
     m_min = lo / max(plan.base) / 2
     m_max = hi / min(plan.base) * 2
-    _, f_min = flops_of(_widths_at(plan, m_min, step, lo, hi))
-    _, f_max = flops_of(_widths_at(plan, m_max, step, lo, hi))
+    w_lo, w_hi = _widths_at(plan, m_min, step, lo, hi), _widths_at(plan, m_max, step, lo, hi)
+    f_min, f_max = flops_of(w_lo), flops_of(w_hi)
     if f_min is not None and f_min > high_ok:
         raise _TooHeavy(f'{f_min / 1e9:.4f} GFLOPs at the narrowest widths ({lo}) already exceed '
                         f'{gflops:g} GF + {tolerance:.1%} (depths or the fixed neck/head are too heavy)')
@@ -252,27 +272,27 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
         raise InfeasibleBudget(f'{f_max / 1e9:.4f} GFLOPs at the widest widths ({hi}) stay below '
                                f'{gflops:g} GF - {tolerance:.1%}')
     m_lo, m_hi = m_min, m_max
-    for _ in range(64):
-        w_lo, w_hi = _widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)
+    for _ in range(64):  # w_lo / w_hi are the widths at m_lo / m_hi
         # adjacent roundings (one width one step apart), or equal base widths that change together
         if sum(abs(a - b) for a, b in zip(w_lo, w_hi)) <= step or m_hi / m_lo < 1 + 1e-9:
             break
         mid = math.sqrt(m_lo * m_hi)
-        f = flops_of(_widths_at(plan, mid, step, lo, hi))[1]
+        w_mid = _widths_at(plan, mid, step, lo, hi)
+        f = flops_of(w_mid)
         if f is not None and f < target:
-            m_lo = mid
+            m_lo, w_lo = mid, w_mid
         else:
-            m_hi = mid
+            m_hi, w_hi = mid, w_mid
     multiplier = math.sqrt(m_lo * m_hi)
     ideal = [w * multiplier for w in plan.base]
 
     def distortion(widths):
         return sum(math.log(w / i) ** 2 for w, i in zip(widths, ideal))
 
-    start = [_widths_at(plan, m_lo, step, lo, hi), _widths_at(plan, m_hi, step, lo, hi)]
+    start = [w_lo, w_hi]
     frontier, seen, best = [], set(), None
     for widths in start:
-        arch, f = flops_of(widths)
+        f = flops_of(widths)
         if f is not None and tuple(widths) not in seen:
             seen.add(tuple(widths))
             frontier.append(widths)
@@ -293,7 +313,7 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
                     if not lo <= w[i] <= hi or tuple(w) in seen or not _valid(w, plan):
                         continue
                     seen.add(tuple(w))
-                    arch, f = flops_of(w)
+                    f = flops_of(w)
                     if f is None:
                         continue
                     nxt.append((abs(f - target), w))
@@ -302,11 +322,10 @@ def _project_widths(space: SearchSpace, plan: _Plan, gflops: float, tolerance: f
                         best = min(best, (d, w), key=lambda x: x[0]) if best else (d, w)
         frontier = [w for _, w in sorted(nxt)[:8]]
     if best is None:
-        closest = min((abs(f - target), f) for a, f in cache.values() if f is not None)[1]
+        closest = min((abs(f - target), f) for f in cache.values() if f is not None)[1]
         raise InfeasibleBudget(f'rounding to multiples of {step} cannot reach {gflops:g} GF +- {tolerance:.1%}: '
                                f'closest {closest / 1e9:.4f} GF')
-    arch, f = flops_of(best[1])
-    return arch, f, multiplier
+    return plan.build(list(best[1])), flops_of(best[1]), multiplier
 
 
 def _project_with_depth_fallback(space, raw, gflops, tolerance, input_shape, template):

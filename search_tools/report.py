@@ -129,7 +129,9 @@ def shares(breakdown: Dict[str, Any]) -> Dict[str, float]:
 def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any]]:
     """One row per finished or running trial of the study (waiting ones left out), completed first by Hard AP
     (equal Hard APs listed by fewer GFLOPs, then trial number), with ``rank`` set on completed rows: equal Hard
-    APs share a rank (1, 1, 3) and ``tied_with`` lists the other trials of the same Hard AP."""
+    APs share a rank (1, 1, 3) and ``tied_with`` lists the other trials of the same Hard AP. Pruned trials follow,
+    unranked (their Hard AP is from an earlier epoch than the others'), then the rest; ``epochs`` is the epochs a
+    completed or pruned trial trained."""
     from optuna.trial import TrialState
     spec = load_spec(study_dir)
     study = open_study(study_dir, storage, spec=spec)
@@ -146,6 +148,10 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
         params = breakdown_params(breakdown)
         why = (attrs.get('reaped') or attrs.get('infeasible') or attrs.get('surplus')
                or (attrs.get('error') or '').strip().splitlines()[-1:])
+        epochs = attrs.get('epochs', result.get('epochs'))
+        if t.state == TrialState.PRUNED and not why:
+            last = attrs.get('last_hard', result.get('last_hard'))
+            why = f'pruned after epoch {epochs}' + (f' (Hard {last:.4f} there)' if last is not None else '')
         rows.append(dict(
             study=spec['name'], step=spec['step'], trial=t.number, state=t.state.name, key=attrs.get('key'),
             hard=t.value if t.state == TrialState.COMPLETE else None, medium=attrs.get('medium'),
@@ -153,7 +159,7 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
             shares=shares(breakdown), trial_dir=attrs.get('trial_dir'), config=attrs.get('config'),
             checkpoint=attrs.get('checkpoint'), minutes=attrs.get('minutes'), arch=attrs.get('arch'),
             proxy=attrs.get('proxy') or result.get('proxy'),
-            duplicate_of=attrs.get('duplicate_of'),
+            duplicate_of=attrs.get('duplicate_of'), epochs=epochs,
             note=(why if isinstance(why, str) else (why[0] if why else ''))[:120]))
     complete = sorted((r for r in rows if r['state'] == 'COMPLETE'),
                       key=lambda r: (-r['hard'], r['gflops'] if r['gflops'] is not None else 0.0, r['trial']))
@@ -161,7 +167,8 @@ def collect(study_dir: str, storage: Optional[str] = None) -> List[Dict[str, Any
         # equal Hard APs share a rank (1, 1, 3): the proxy did not order them, so neither does the ranking
         row['rank'] = 1 + sum(r['hard'] > row['hard'] for r in complete)
         row['tied_with'] = [r['trial'] for r in complete if r['hard'] == row['hard'] and r is not row]
-    others = sorted((r for r in rows if r['state'] != 'COMPLETE'), key=lambda r: r['trial'])
+    # unranked: pruned trials first (the pruner's verdicts), then running and failed ones
+    others = sorted((r for r in rows if r['state'] != 'COMPLETE'), key=lambda r: (r['state'] != 'PRUNED', r['trial']))
     for row in others:
         row['rank'], row['tied_with'] = None, []
     return complete + others
@@ -188,13 +195,13 @@ def _fmt(value, pattern='{:.4f}'):
 
 def ranking_table(rows: List[Dict[str, Any]]) -> str:
     """The ranking as a Markdown table (one line per trial); a shared rank is written ``1=``."""
-    head = (['rank', 'trial', 'Hard', 'Medium', 'Easy', 'GFLOPs', 'params (M)']
+    head = (['rank', 'trial', 'Hard', 'Medium', 'Easy', 'GFLOPs', 'params (M)', 'epochs']
             + [f'{p}%' for p in SHARE_PARTS] + ['state', 'note'])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         rank = _fmt(r['rank'], '{}') + ('=' if r.get('tied_with') else '')
         cells = [rank, str(r['trial']), _fmt(r['hard']), _fmt(r['medium']), _fmt(r['easy']),
-                 _fmt(r['gflops'], '{:.3f}'), _fmt(r['params_m'], '{:.3f}')]
+                 _fmt(r['gflops'], '{:.3f}'), _fmt(r['params_m'], '{:.3f}'), _fmt(r.get('epochs'), '{}')]
         cells += [_fmt(r['shares'].get(p) if r['shares'] else None, '{:.0%}').rstrip('%') for p in SHARE_PARTS]
         note = r['note'] or (f'duplicate of trial {r["duplicate_of"]}' if r.get('duplicate_of') is not None else '')
         if r.get('tied_with'):
@@ -202,6 +209,21 @@ def ranking_table(rows: List[Dict[str, Any]]) -> str:
         cells += [r['state'], note.replace('|', '/')]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def epochs_line(rows: List[Dict[str, Any]]) -> str:
+    """One sentence on the training a study's rows cost: epochs trained by completed and pruned trials and in
+    total (a trial that reused another's result, ``duplicate_of``, trained nothing and is not counted; nor are
+    failed trials, whose partial training the record does not hold)."""
+    trained = [r for r in rows if r['state'] in ('COMPLETE', 'PRUNED') and r.get('duplicate_of') is None
+               and r.get('epochs') is not None]
+    if not trained:
+        return ''
+    complete = sum(r['epochs'] for r in trained if r['state'] == 'COMPLETE')
+    pruned = [r for r in trained if r['state'] == 'PRUNED']
+    return (f'Epochs trained: {complete + sum(r["epochs"] for r in pruned)} in total, {complete} by '
+            f'{len(trained) - len(pruned)} completed trial(s), {sum(r["epochs"] for r in pruned)} by {len(pruned)} '
+            'pruned trial(s).')
 
 
 def bootstrap_shares(rows: List[Dict[str, Any]], repeats: int = 10000, seed: int = 0) -> Dict[str, Any]:
@@ -401,8 +423,9 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
             tables.append(f'## {_heading(name, study_dir)}\n\nNo trial has started yet: {waiting} queued.\n')
         else:
             queued = f'\n{waiting} more queued trial(s) have not started yet.\n' if waiting else ''
+            epochs = epochs_line(study_rows)
             tables.append(f'## {_heading(name, study_dir)}\n\n{ranking_table(study_rows)}\n\n{best_line(study_rows)}\n'
-                          f'{queued}')
+                          + (f'{epochs}\n' if epochs else '') + queued)
         boots[name] = bootstrap_shares(study_rows, repeats=repeats)
     if not rows:
         raise StudyError('nothing to rank: ' + '; '.join(idle) + ' (nothing was written)')
@@ -416,11 +439,11 @@ def write_report(study_dirs: Sequence[str], storage: Optional[str] = None, out_d
     write_text_atomic(osp.join(out_dir, 'ranking.md'), text)
     table = io.StringIO()
     writer = csv.writer(table, lineterminator='\n')
-    writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m']
+    writer.writerow(['study', 'rank', 'trial', 'state', 'hard', 'medium', 'easy', 'gflops', 'params_m', 'epochs']
                     + [f'share_{p}' for p in SHARE_PARTS] + ['key', 'config', 'checkpoint', 'note', 'tied_with'])
     for r in rows:
         writer.writerow([r['study'], r['rank'], r['trial'], r['state'], r['hard'], r['medium'], r['easy'],
-                         r['gflops'], r['params_m']] + [r['shares'].get(p) for p in SHARE_PARTS]
+                         r['gflops'], r['params_m'], r.get('epochs')] + [r['shares'].get(p) for p in SHARE_PARTS]
                         + [r['key'], r['config'], r['checkpoint'], r['note'],
                            ' '.join(map(str, r.get('tied_with') or []))])
     write_text_atomic(osp.join(out_dir, 'ranking.csv'), table.getvalue())

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from search_tools.flops import count_flops, printed_module_gflops
+from search_tools.flops import printed_module_gflops, total_flops
 from search_tools.space import InfeasibleBudget, SearchSpace, in_band
 
 __all__ = ['scrfd_arch', 'scrfd_project']
@@ -63,7 +63,7 @@ def scrfd_project(space: SearchSpace, raw: dict, gflops: float, tolerance: float
                   template: Optional[dict]) -> Tuple[dict, int]:
     """``(arch, flops)`` of ``raw`` under the released rules; :class:`InfeasibleBudget` when they reject it."""
     arch = scrfd_arch(space, raw, template)
-    flops = count_flops(arch, input_shape)['total']['flops']
+    flops = total_flops(arch, input_shape)
     if raw.get('step') == 'full':
         tpl = template if template is not None else space.reference
         lock = float(space.data.get('ratio_lock', 5)) * tolerance

@@ -4,18 +4,22 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
     python search_tools/search.py sample --space resnet|mobilenet|scrfd --gflops X [--tolerance 0.02]
             [--input 640x480] [--step backbone|full] [--template CONFIG | --template-from STEP1_DIR
             [--pick best|bootstrap]] [--num N] [--seed S] [--sampler random|qmc|tpe] [--proxy-epochs E]
-            [--proxy-batch B] [--proxy-lr LR] [--data-root DIR] [--storage URL] --out DIR [--force]
+            [--proxy-batch B] [--proxy-lr LR] [--prune-every K] [--data-root DIR] [--storage URL] --out DIR [--force]
     python search_tools/search.py run     --study DIR [--storage URL] [--trials N] [--gpus K] [--proxy-epochs E]
-            [--sampler random|qmc|tpe] [--heartbeat S] [--stale-after S]
+            [--sampler random|qmc|tpe] [--pruner none|median|hyperband] [--pruner-warmup E] [--pruner-startup N]
+            [--heartbeat S] [--stale-after S]
     python search_tools/search.py report  --study DIR [DIR ...] [--storage URL] [--out DIR] [--repeats N] [--force]
     python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
     python search_tools/search.py score   --proxy ddsar|zen|naswot|params|flops (--struct STRING | --config FILE |
             --study DIR --trial N) [--input 224 | 640x480] [--alpha A] [--seed S]
+    python search_tools/search.py calibrate --study DIR [--against DIR2 ...] [--scores FILE ...] [--proxy NAME ...]
+            [--top-k K] [--bootstrap N] [--seed S] --out DIR [--force]
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
-folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config; ``score`` prints one training-free proxy of one
-architecture (its last line is JSON).
+folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config;
+``score`` prints one training-free proxy of one architecture (its last line is JSON); ``calibrate`` measures how
+far one ranking of the candidates agrees with another (Kendall tau-b, Spearman rho, top-k overlap).
 See search_tools/README.md.
 """
 import argparse
@@ -34,7 +38,7 @@ from mmdet_face.engine.cli import (finite_float, int_in, non_negative_int, posit
                                    seed_int)
 from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
-from search_tools.study import (SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
+from search_tools.study import (PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
                                 open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
                                 versions, write_json_atomic)
 
@@ -76,6 +80,10 @@ def parse_args(argv=None):
     s.add_argument('--proxy-lr', type=positive_float, help='base learning rate (default: the template\'s)')
     s.add_argument('--proxy-checkpoint-interval', type=positive_int,
                    help='epochs between checkpoints a resumed trial continues from (default epochs/16, >= 1)')
+    s.add_argument('--prune-every', type=non_negative_int, metavar='K',
+                   help='validate the proxy training every K epochs and report its Hard AP to the study, so that '
+                   'run --pruner can stop trials early (default: epochs/8, >= 1; 0: only at the end, no pruning); '
+                   'each validation costs one pass over the validation set')
     s.add_argument('--data-root', help='dataset root for the template (WIDER layout: train/, val/, val/gt/)')
     s.add_argument('--export-bases', nargs='+', metavar='CONFIG',
                    help='dataset / schedule / runtime bases an exported winner inherits (default: WIDER FACE, '
@@ -89,11 +97,20 @@ def parse_args(argv=None):
     r.add_argument('--study', required=True)
     r.add_argument('--storage', help='database URL (default: the study folder\'s journal file)')
     r.add_argument('--trials', type=positive_int,
-                   help='completed trials the study should reach, all workers together (failed ones do not '
+                   help='completed (or pruned) trials the study should reach, all workers together (failed ones do not '
                    'count; default: the queued N)')
     r.add_argument('--gpus', type=positive_int, default=1, help='GPUs per trial (>1: torchrun --standalone)')
     r.add_argument('--proxy-epochs', type=positive_int, help='only before any trial ran: change the proxy epochs')
     r.add_argument('--sampler', choices=SAMPLERS, help='override the study\'s sampler for new draws')
+    r.add_argument('--pruner', choices=PRUNERS, default='none',
+                   help='stop trials that cannot catch up (Optuna\'s MedianPruner / HyperbandPruner on the Hard AP '
+                   'reported at every validation; needs a study sampled with --prune-every > 0; default none)')
+    r.add_argument('--pruner-warmup', type=non_negative_int, default=0, metavar='E',
+                   help='epochs before which no trial is pruned (median: n_warmup_steps; hyperband: min_resource, '
+                   'at least the validation interval; default 0)')
+    r.add_argument('--pruner-startup', type=non_negative_int, default=5, metavar='N',
+                   help='completed trials the median pruner waits for before it prunes (n_startup_trials, '
+                   'default 5)')
     r.add_argument('--heartbeat', type=positive_float, default=60.0, help='seconds between lease heartbeats')
     r.add_argument('--stale-after', type=positive_float, default=600.0,
                    help='seconds without a heartbeat before another worker takes a trial over (default 600)')
@@ -121,6 +138,22 @@ def parse_args(argv=None):
     e.add_argument('--storage')
     e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
     add_score_parser(sub)
+    c = sub.add_parser('calibrate', help='how far rankings of the same candidates agree: Kendall tau-b, Spearman '
+                       'rho (bootstrap 95 %% intervals), top-k overlap, scatter plots')
+    c.add_argument('--study', required=True, help='a study: the Hard AP of its completed trials is one ranking')
+    c.add_argument('--against', nargs='+', default=[], metavar='DIR',
+                   help='other studies of the same candidates (matched by architecture key), e.g. a longer training')
+    c.add_argument('--scores', nargs='+', default=[], metavar='FILE',
+                   help='scores files: CSV with columns candidate_key,score, or JSON {key: score}')
+    c.add_argument('--proxy', nargs='+', default=[], metavar='NAME',
+                   help='training-free proxies (search_tools.proxies) scored on the study\'s candidates')
+    c.add_argument('--top-k', type=positive_int, default=5, help='k of the top-k overlap (default 5, capped at n)')
+    c.add_argument('--bootstrap', type=int_in(1, MAX_REPEATS), default=1000,
+                   help='bootstrap resamples of the candidates for the 95 %% intervals (default 1000)')
+    c.add_argument('--seed', type=seed_int, default=0, help='seed of the bootstrap (and of the proxies)')
+    c.add_argument('--storage', help='database URL of --study (default: its journal file)')
+    c.add_argument('--out', required=True, help='the report folder to create')
+    c.add_argument('--force', action='store_true', help='move an existing --out aside (DIR.<time>)')
     args = parser.parse_args(argv)
     if args.command == 'score' and args.alpha is not None and args.proxy != 'ddsar':
         parser.error(f'--alpha is an option of --proxy ddsar, not of {args.proxy}')
@@ -173,6 +206,13 @@ def default_proxy(template_cfg, args) -> dict:
     if proxy['checkpoint_interval'] > proxy['epochs']:
         raise StudyError(f'--proxy-checkpoint-interval {proxy["checkpoint_interval"]} is longer than the '
                          f'{proxy["epochs"]}-epoch proxy: a killed trial would have no checkpoint to resume from')
+    prune_every = getattr(args, 'prune_every', None)
+    if prune_every is not None and prune_every > proxy['epochs']:
+        raise StudyError(f'--prune-every {prune_every} is longer than the {proxy["epochs"]}-epoch proxy (give 0 to '
+                         'validate only at the end)')
+    # intermediate validations for the pruners: 8 by default (SCRFD's 80-epoch proxy: every 10 epochs)
+    proxy['val_interval'] = (max(1, proxy['epochs'] // 8) if prune_every is None
+                             else prune_every or proxy['epochs'])
     return proxy
 
 
@@ -322,7 +362,8 @@ def cmd_run(args):
             signal.signal(sig, request_stop)
     worker = Worker(args.study, storage=args.storage, target=args.trials, gpus=args.gpus, sampler=args.sampler,
                     proxy_epochs=args.proxy_epochs, heartbeat=args.heartbeat, stale_after=args.stale_after,
-                    max_attempts=args.max_attempts, stop=stop)
+                    max_attempts=args.max_attempts, stop=stop, pruner=args.pruner,
+                    pruner_warmup=args.pruner_warmup, pruner_startup=args.pruner_startup)
     counts = worker.run()
     print('[search] worker done: ' + ', '.join(f'{v} {k}' for k, v in counts.items()))
     return counts
@@ -374,11 +415,18 @@ def cmd_score(args) -> dict:
     return record
 
 
+def cmd_calibrate(args):
+    from search_tools.calibrate import calibrate
+    return calibrate(args.study, args.out, against=args.against, scores=args.scores, proxies=args.proxy,
+                     top_k=args.top_k, repeats=args.bootstrap, seed=args.seed, force=args.force,
+                     storage=args.storage)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export,
-                    score=cmd_score)[args.command](args)
+                    score=cmd_score, calibrate=cmd_calibrate)[args.command](args)
     except StudyError as exc:
         sys.exit(f'search.py {args.command}: {exc}')
 

@@ -40,6 +40,7 @@ TEMPLATE_FILE = 'template.py'
 TRIALS_DIR = 'trials'
 RESULT_FILE = 'result.json'
 SAMPLERS = ('random', 'qmc', 'tpe')
+PRUNERS = ('none', 'median', 'hyperband')
 STEPS = ('backbone', 'full')
 SPEC_VERSION = 1
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -104,7 +105,23 @@ def validate_spec(spec: Dict[str, Any], source: str = STUDY_FILE) -> Dict[str, A
         value = spec['proxy'].get(key)
         if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < math.inf:
             raise StudyError(f'{source}: proxy.{key} must be a positive number, got {value!r}')
+    interval = spec['proxy'].get('val_interval')  # absent: one validation, at the end (studies before pruning)
+    if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 1):
+        raise StudyError(f'{source}: proxy.val_interval must be a positive integer (epochs between validations), '
+                         f'got {interval!r}')
     return spec
+
+
+def val_interval(proxy: Dict[str, Any]) -> int:
+    """Epochs between the validations of a trial's training (the last epoch is always validated): the proxy's
+    ``val_interval``, or its whole length for a study that records none."""
+    return int(proxy.get('val_interval') or proxy['epochs'])
+
+
+def intermediate_epochs(proxy: Dict[str, Any]) -> List[int]:
+    """The epochs before the last at which a trial validates and reports its Hard AP to the study."""
+    step = val_interval(proxy)
+    return list(range(step, int(proxy['epochs']), step))
 
 
 def load_spec(study_dir: str) -> Dict[str, Any]:
@@ -230,6 +247,39 @@ def make_sampler(name: str, seed: int, trial_number: int = 0):
                                           warn_independent_sampling=False)
     # constant liar: running trials count as bad ones, so that parallel workers spread out
     return optuna.samplers.TPESampler(seed=per_trial, constant_liar=True)
+
+
+def make_pruner(name: str, proxy: Dict[str, Any], warmup: int = 0, startup: int = 5):
+    """The Optuna pruner ``name`` (``none | median | hyperband``) for trials on the ``proxy`` schedule, whose
+    steps are epochs (a trial reports its Hard AP at every validation, :func:`intermediate_epochs`).
+
+    ``median``: ``MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)``: a trial whose Hard AP at an
+    epoch is below the median of the completed trials' at that epoch stops, once ``startup`` trials completed and
+    after epoch ``warmup``. ``hyperband``: ``HyperbandPruner(min_resource=max(warmup, val_interval),
+    max_resource=epochs, reduction_factor=3)``: successive halving brackets, a trial continues past a rung when its
+    Hard AP is in the best third there.
+
+    Raises:
+        StudyError: an unknown name, or a pruner on a proxy that validates only at its end (nothing to compare
+            before the training is over).
+    """
+    import optuna
+    if name not in PRUNERS:
+        raise StudyError(f'unknown pruner {name!r}: expected one of {PRUNERS}')
+    if name == 'none':
+        return optuna.pruners.NopPruner()
+    if not intermediate_epochs(proxy):
+        raise StudyError(f'--pruner {name}: the trials of this study validate only at the end of their '
+                         f'{proxy["epochs"]}-epoch proxy (proxy.val_interval {val_interval(proxy)}), so they report '
+                         'no intermediate Hard AP to prune on; create the study with search.py sample '
+                         '--prune-every K (validate every K epochs) or run without --pruner. Nothing was written')
+    if warmup >= int(proxy['epochs']):
+        raise StudyError(f'--pruner-warmup {warmup}: the proxy has {proxy["epochs"]} epochs, so no trial could '
+                         'ever be pruned; give fewer epochs')
+    if name == 'median':
+        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup, interval_steps=1)
+    return optuna.pruners.HyperbandPruner(min_resource=max(warmup, val_interval(proxy)),
+                                          max_resource=int(proxy['epochs']), reduction_factor=3)
 
 
 def open_study(study_dir: str, storage_url: Optional[str] = None, sampler: Optional[str] = None,

@@ -11,10 +11,10 @@ import signal
 import sys
 from typing import Any, Dict, List, Optional
 
-from search_tools.study import REPO_ROOT
+from search_tools.study import REPO_ROOT, val_interval
 
-__all__ = ['apply_proxy', 'train_command', 'die_with_parent', 'read_metrics', 'tail_lines', 'checkpoint_epoch',
-           'TRAIN_SCRIPT', 'ERROR_TAIL_LINES']
+__all__ = ['apply_proxy', 'train_command', 'die_with_parent', 'read_metrics', 'read_validations', 'tail_lines',
+           'checkpoint_epoch', 'TRAIN_SCRIPT', 'ERROR_TAIL_LINES']
 
 TRAIN_SCRIPT = osp.join(REPO_ROOT, 'tools', 'train.py')
 ERROR_TAIL_LINES = 40
@@ -25,7 +25,8 @@ ERROR_TAIL_LINES = 40
 # --------------------------------------------------------------------------------------------------------------
 def apply_proxy(cfg, proxy: Dict[str, Any], seed: int):
     """Put ``cfg`` (an mmengine Config, changed in place and returned) on the proxy schedule: ``proxy['epochs']``
-    epochs with one validation at the end, ``batch_size`` images per GPU, base ``lr``, a checkpoint every
+    epochs validated every ``val_interval`` epochs and at the end (without ``val_interval``: at the end only; each
+    validation costs one pass over the validation set), ``batch_size`` images per GPU, base ``lr``, a checkpoint every
     ``checkpoint_interval`` epochs (what a resumed trial continues from) and the study's seed.
 
     Epoch-based schedulers are rescaled: one that ended at the template's last epoch ends at the proxy's, and
@@ -41,7 +42,7 @@ def apply_proxy(cfg, proxy: Dict[str, Any], seed: int):
         if 'milestones' in scheduler:
             scheduler['milestones'] = sorted({max(1, round(m * epochs / old_epochs)) for m in scheduler['milestones']})
     cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
+    cfg.train_cfg.val_interval = val_interval(proxy)
     cfg.train_dataloader.batch_size = int(proxy['batch_size'])
     cfg.optim_wrapper.optimizer.lr = float(proxy['lr'])
     checkpoint = cfg.default_hooks.get('checkpoint', {})
@@ -76,23 +77,32 @@ def die_with_parent():
 # --------------------------------------------------------------------------------------------------------------
 # reading mmengine's logs
 # --------------------------------------------------------------------------------------------------------------
-def read_metrics(work_dir: str) -> Optional[Dict[str, float]]:
-    """The last validation of a training run: the ``widerface/*`` scalars of the highest step logged in any of
-    ``work_dir``'s runs (``<work_dir>/<timestamp>/vis_data/scalars.json``, one per attempt), with ``step`` (the
-    epoch); None when no validation was logged."""
-    best = None
-    for path in glob.glob(osp.join(glob.escape(work_dir), '*', 'vis_data', 'scalars.json')):
+def read_validations(work_dir: str) -> Dict[int, Dict[str, float]]:
+    """Every validation of a training run, by epoch: ``{epoch: {'widerface/hard': ..., ..., 'step': epoch}}`` from
+    all of ``work_dir``'s runs (``<work_dir>/<timestamp>/vis_data/scalars.json``, one per attempt: a resumed run
+    logs its epochs in a new folder); an epoch logged by two attempts keeps the later one's (the folders' names
+    are their start times)."""
+    found = {}
+    for path in sorted(glob.glob(osp.join(glob.escape(work_dir), '*', 'vis_data', 'scalars.json'))):
         with open(path, encoding='utf-8', errors='replace') as f:
             for line in f:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a line cut by a kill
-                if 'widerface/hard' in record and (best is None or record.get('step', 0) >= best.get('step', 0)):
-                    best = record
-    if best is None:
-        return None
-    return {k: float(v) for k, v in best.items() if k.startswith('widerface/') or k == 'step'}
+                    continue  # a line cut by a kill, or being written
+                if isinstance(record, dict) and 'widerface/hard' in record:
+                    epoch = int(record.get('step', 0))
+                    found[epoch] = {k: float(v) for k, v in record.items()
+                                    if k.startswith('widerface/') or k == 'step'}
+    return found
+
+
+def read_metrics(work_dir: str) -> Optional[Dict[str, float]]:
+    """The last validation of a training run: the ``widerface/*`` scalars of the highest epoch logged in any of
+    ``work_dir``'s runs (:func:`read_validations`), with ``step`` (the epoch); None when no validation was
+    logged."""
+    found = read_validations(work_dir)
+    return found[max(found)] if found else None
 
 
 def tail_lines(path: str, start: int = 0, lines: int = ERROR_TAIL_LINES) -> str:

@@ -13,6 +13,13 @@ Any number of workers may run against one study (``dist_search.sh``, ``slurm_sea
 A trial whose worker died is re-enqueued by the reaper (:mod:`search_tools.study`) with its folder and resumes from
 its last checkpoint (``tools/train.py --resume-if-possible``); a config that crashes becomes a FAIL trial with the
 tail of its log, its candidate is queued again (up to ``max_attempts``) and the worker goes on with the next one.
+
+Early stopping: the training validates every ``proxy.val_interval`` epochs (``sample --prune-every``); the worker
+reads each validation from mmengine's scalar log as it appears, reports its Hard AP to the study
+(``trial.report(hard, epoch)``) and, with a pruner (``run --pruner median|hyperband``), asks
+``trial.should_prune()``: a trial that cannot catch up is stopped (its training terminated) and told PRUNED, with
+the epochs it trained and its last Hard AP (``epochs``, ``last_hard``, ``result.json``). A resumed trial (reaped,
+re-queued) first reports the validations of its earlier attempts, so the pruner sees its whole curve.
 """
 import glob
 import json
@@ -24,11 +31,11 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from search_tools.study import (QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, enqueue,
-                                git_sha, load_spec, make_sampler, open_study, read_result, reap_stale_trials, requeue,
-                                spec_path, template_path, versions, worker_identity, write_json_atomic,
-                                write_text_atomic)
+                                git_sha, load_spec, make_pruner, make_sampler, open_study, read_result,
+                                reap_stale_trials, requeue, spec_path, template_path, versions, worker_identity,
+                                write_json_atomic, write_text_atomic)
 from search_tools.training import (TRAIN_SCRIPT, apply_proxy, checkpoint_epoch, die_with_parent, read_metrics,
-                                   tail_lines, train_command)
+                                   read_validations, tail_lines, train_command)
 
 MAX_INFEASIBLE_IN_A_ROW = 50
 # this many different candidates failing one after the other (no success between) stop a worker: the cause is
@@ -43,12 +50,16 @@ class Worker:
     Args:
         study_dir: the study folder.
         storage: a database URL (default: the folder's journal file).
-        target: completed trials to reach (default: the number ``sample`` queued); failed ones do not count.
+        target: finished (completed or pruned) trials to reach (default: the number ``sample`` queued); failed
+            ones do not count.
         gpus: GPUs (or CPU processes) per trial; > 1 trains under ``torchrun --standalone``.
         sampler: override the study's sampler (``random | qmc | tpe``) for the trials this worker draws.
         proxy_epochs: train on this many epochs instead of the study's (refused once trials ran with another).
         heartbeat: seconds between lease heartbeats; stale_after: seconds without one before a trial is reaped.
         max_attempts: attempts a candidate gets: a reaped or failed trial is queued again until then.
+        pruner: ``none | median | hyperband`` (:func:`search_tools.study.make_pruner`; refused on a study whose
+            trials validate only at the end); pruner_warmup: epochs before which no trial is pruned;
+            pruner_startup: completed trials the median pruner waits for.
         stop: an object with ``is_set()`` (e.g. ``threading.Event``), checked between trials and while training.
         python / train_script: the training command (tests point it elsewhere).
     """
@@ -56,7 +67,8 @@ class Worker:
     def __init__(self, study_dir: str, storage: Optional[str] = None, target: Optional[int] = None, gpus: int = 1,
                  sampler: Optional[str] = None, proxy_epochs: Optional[int] = None, heartbeat: float = 60.0,
                  stale_after: float = 600.0, max_attempts: int = 3, stop=None, python: str = sys.executable,
-                 train_script: str = TRAIN_SCRIPT, poll: float = 1.0, log: Callable = print):
+                 train_script: str = TRAIN_SCRIPT, poll: float = 1.0, log: Callable = print, pruner: str = 'none',
+                 pruner_warmup: int = 0, pruner_startup: int = 5):
         self.study_dir = osp.abspath(study_dir)
         self.spec = load_spec(self.study_dir)
         self.storage = storage
@@ -65,6 +77,10 @@ class Worker:
         self.gpus = gpus
         self.sampler = sampler or self.spec['sampler']
         self.proxy = dict(self.spec['proxy'])
+        # the pruner is checked against the schedule the trials will train on, before anything is written
+        self.pruner = dict(name=pruner, warmup=pruner_warmup, startup=pruner_startup)
+        self.study.pruner = make_pruner(pruner, dict(self.proxy, epochs=proxy_epochs or self.proxy['epochs']),
+                                        warmup=pruner_warmup, startup=pruner_startup)
         if proxy_epochs is not None and proxy_epochs != self.proxy['epochs']:
             self._check_proxy_change(proxy_epochs)
             # recorded in the study before any trial uses it: study.json always says what the trials train on
@@ -82,6 +98,7 @@ class Worker:
         self._last_failure = None  # set by a failed trial of this worker: trial, key, error, log
         self._git_sha = git_sha()
         self._versions = versions()
+        self._scalars = {}  # trial number -> (sizes of its scalar logs when last read, {epoch: reported Hard AP})
 
     # ---- study bookkeeping ----------------------------------------------------------------------------------
     def _check_proxy_change(self, epochs: int) -> None:
@@ -93,15 +110,15 @@ class Worker:
                              'proxy schedule. Start a new study (search.py sample --proxy-epochs ...)')
 
     def finished_and_running(self, below: Optional[int] = None):
-        """(COMPLETE trials, RUNNING trials), among the trials numbered below ``below`` when it is given. Failed
-        trials never count towards the target: a failed candidate is queued again (up to ``max_attempts``), and
-        the target is that many trained, ranked candidates."""
+        """(COMPLETE or PRUNED trials, RUNNING trials), among the trials numbered below ``below`` when it is given.
+        Failed trials never count towards the target: a failed candidate is queued again (up to
+        ``max_attempts``), and the target is that many candidates trained to a verdict (ranked, or pruned)."""
         from optuna.trial import TrialState
         done = running = 0
         for t in self.study.get_trials(deepcopy=False):
             if below is not None and t.number >= below:
                 continue
-            if t.state == TrialState.COMPLETE:
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
                 done += 1
             elif t.state == TrialState.RUNNING:
                 running += 1
@@ -167,15 +184,15 @@ class Worker:
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Dict[str, int]:
-        """Run trials until done; returns counts of what this worker did (``complete``, ``fail``, ``reused``,
-        ``infeasible``, ``reaped``, ``surplus``).
+        """Run trials until done; returns counts of what this worker did (``complete``, ``pruned``, ``fail``,
+        ``reused``, ``infeasible``, ``reaped``, ``surplus``).
 
         Raises:
             StudyError: the template's data is not usable (before any trial is taken), or
                 ``MAX_FAILED_CANDIDATES_IN_A_ROW`` different candidates failed one after the other (their
                 candidates are queued again for a restart after the fix).
         """
-        counts = dict(complete=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
+        counts = dict(complete=0, pruned=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
         failed_in_a_row = {}  # candidate key -> the last failure's trial number, log and error line
         data_checked = False
@@ -213,7 +230,7 @@ class Worker:
                         'data, the machine or the environment, so this worker stops instead of failing the '
                         'rest of the queue. The failed candidates are queued again: fix the cause and start the '
                         'workers again')
-            elif outcome in ('complete', 'reused'):
+            elif outcome in ('complete', 'pruned', 'reused'):
                 failed_in_a_row.clear()
             infeasible_in_a_row = infeasible_in_a_row + 1 if outcome == 'infeasible' else 0
             if infeasible_in_a_row >= MAX_INFEASIBLE_IN_A_ROW:
@@ -223,7 +240,8 @@ class Worker:
         return counts
 
     def run_trial(self, trial) -> str:
-        """One trial from ``ask`` to ``tell``; returns ``complete | fail | reused | infeasible | stopped``."""
+        """One trial from ``ask`` to ``tell``; returns ``complete | pruned | fail | reused | infeasible |
+        stopped``."""
         from optuna.trial import TrialState
         self._last_failure = None
         try:
@@ -243,6 +261,8 @@ class Worker:
         try:
             result = self._existing_result(trial, info)
             if result is not None:
+                if result['state'] == 'PRUNED':
+                    return self._tell_pruned(trial, result)
                 return self._tell(trial, result, reused=True)
             result = self.train(trial, info, trial_dir)
         finally:
@@ -258,6 +278,8 @@ class Worker:
             if told:  # (a trial reaped meanwhile was queued again by its reaper)
                 self._failed(trial, (result['error'].strip().splitlines() or ['?'])[-1], log=result['log'])
             return 'fail'
+        if result['state'] == 'PRUNED':
+            return self._tell_pruned(trial, result)
         return self._tell(trial, result)
 
     def _failed(self, trial, error: str, log: Optional[str]) -> None:
@@ -310,12 +332,15 @@ class Worker:
 
     def _existing_result(self, trial, info) -> Optional[Dict[str, Any]]:
         """A finished result for this candidate: its own folder's ``result.json`` (a restarted or re-enqueued
-        trial that had finished), or another trial's with the same key (a duplicate draw)."""
+        trial that had finished or been pruned), or another trial's with the same key (a duplicate draw; completed
+        ones only: a pruner's verdict depends on the trials finished at the time)."""
         own = osp.join(self.study_dir, info['trial_dir'], RESULT_FILE)
         others = sorted(glob.glob(osp.join(glob.escape(osp.join(self.study_dir, TRIALS_DIR)), f'*_{info["key"]}',
                                            RESULT_FILE)))
         for path in [own] + [p for p in others if osp.abspath(p) != osp.abspath(own)]:
             result = read_result(path, log=self.log)
+            if result is not None and path == own and result.get('state') == 'PRUNED':
+                return result
             if result is not None and result.get('state') == 'COMPLETE':
                 if path != own:
                     result = dict(result, duplicate_of=result.get('trial'))
@@ -323,8 +348,9 @@ class Worker:
         return None
 
     def train(self, trial, info, trial_dir) -> Optional[Dict[str, Any]]:
-        """Train and validate the trial's config in a subprocess; the result record (state COMPLETE or FAIL), or
-        None when the worker was asked to stop (the lease is then released for another worker to resume)."""
+        """Train and validate the trial's config in a subprocess, reporting every validation's Hard AP to the study
+        as it is logged; the result record (state COMPLETE, PRUNED or FAIL), or None when the worker was asked to
+        stop (the lease is then released for another worker to resume)."""
         from mmdet_face.engine.run_dir import resolve_resume
         work_dir = osp.join(trial_dir, 'work')
         log_path = osp.join(trial_dir, 'train.log')
@@ -332,38 +358,55 @@ class Worker:
         cmd = train_command(info['config'], work_dir, self.gpus, self.python, self.train_script)
         start_offset = osp.getsize(log_path) if osp.isfile(log_path) else 0
         attempt = int(trial.user_attrs.get('attempt', 1))
+        # a resumed trial first reports its earlier attempts' validations: the pruner judges its whole curve
+        pruned_at = self._report(trial, work_dir)
+        proc = None
         with open(log_path, 'a', encoding='utf-8') as log_file:
             log_file.write(f'===== trial {trial.number}, attempt {attempt}, {time.strftime("%Y-%m-%d %H:%M:%S")}, '
                            f'{worker_identity()}\n$ {" ".join(cmd)}\n'
                            f'resuming from: {resume_from or "nothing (new run)"}\n')
             log_file.flush()
-            self.log(f'[search] trial {trial.number} ({info["key"]}): training'
-                     + (f', resuming from {resume_from}' if resume_from else '') + f'; log {log_path}')
             t0 = time.time()
-            env = dict(os.environ, PYTHONUNBUFFERED='1')
-            env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH', '')) if p)
-            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
-                                    preexec_fn=die_with_parent if os.name == 'posix' else None)
-            while proc.poll() is None:
+            if pruned_at is None:
+                self.log(f'[search] trial {trial.number} ({info["key"]}): training'
+                         + (f', resuming from {resume_from}' if resume_from else '') + f'; log {log_path}')
+                env = dict(os.environ, PYTHONUNBUFFERED='1')
+                env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH', '')) if p)
+                proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
+                                        preexec_fn=die_with_parent if os.name == 'posix' else None)
+            while proc is not None and proc.poll() is None:
                 if self.stopping():
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    _terminate(proc)
+                    self._report(trial, work_dir, prune=False)  # what it validated stays with the trial
                     self.log(f'[search] stop requested: trial {trial.number} interrupted; its lease is released '
                              'and the next worker resumes it from its last checkpoint')
                     return None
+                pruned_at = self._report(trial, work_dir)
+                if pruned_at is not None:
+                    _terminate(proc)
+                    break
                 time.sleep(self.poll)
+            if pruned_at is not None:
+                log_file.write(f'\n===== pruned after the validation of epoch {pruned_at} ({self.pruner["name"]} '
+                               'pruner): training stopped\n')
         minutes = (time.time() - t0) / 60
         record = dict(trial=trial.number, key=info['key'], study=self.spec['name'], attempt=attempt,
                       trial_dir=info['trial_dir'], config=osp.relpath(info['config'], self.study_dir),
                       log=osp.relpath(log_path, self.study_dir), resumed_from=resume_from,
                       resumed_from_epoch=checkpoint_epoch(resume_from), minutes=round(minutes, 3),
-                      returncode=proc.returncode, worker=worker_identity())
+                      returncode=None if proc is None else proc.returncode, worker=worker_identity())
+        if pruned_at is not None:
+            validations = read_validations(work_dir)
+            metrics = validations[pruned_at]
+            record.update(state='PRUNED', epochs=pruned_at, last_hard=metrics['widerface/hard'], metrics=metrics,
+                          curve=_curve(validations, pruned_at), pruner=self.pruner, arch=info['arch'],
+                          breakdown=info['breakdown'], proxy=self.proxy, work_dir=osp.relpath(work_dir, self.study_dir),
+                          git_sha=self._git_sha, versions=self._versions)
+            write_json_atomic(osp.join(trial_dir, RESULT_FILE), record)
+            return record
         if proc.returncode != 0:
             return dict(record, state='FAIL', error=tail_lines(log_path, start_offset))
+        self._report(trial, work_dir, prune=False)  # validations logged after the last poll
         metrics = read_metrics(work_dir)
         if metrics is None or int(metrics.get('step', -1)) != int(self.proxy['epochs']):
             return dict(record, state='FAIL', error=f'training exited 0 but logged no WIDER FACE validation at '
@@ -376,18 +419,66 @@ class Worker:
         last = osp.join(work_dir, f'epoch_{self.proxy["epochs"]}.pth')
         record.update(state='COMPLETE', hard=metrics['widerface/hard'], medium=metrics.get('widerface/medium'),
                       easy=metrics.get('widerface/easy'), metrics=metrics, arch=info['arch'],
-                      breakdown=info['breakdown'], proxy=self.proxy,
+                      breakdown=info['breakdown'], proxy=self.proxy, epochs=int(self.proxy['epochs']),
+                      curve=_curve(read_validations(work_dir), int(self.proxy['epochs'])),
                       work_dir=osp.relpath(work_dir, self.study_dir),
                       checkpoint=osp.relpath(last, self.study_dir) if osp.isfile(last) else None,
                       git_sha=self._git_sha, versions=self._versions)
         write_json_atomic(osp.join(trial_dir, RESULT_FILE), record)
         return record
 
+    # ---- intermediate values and pruning --------------------------------------------------------------------
+    def _report(self, trial, work_dir: str, prune: bool = True) -> Optional[int]:
+        """Report the Hard AP of every validation in ``work_dir`` not reported yet (``trial.report(hard,
+        epoch)``); with a pruner and ``prune``, the epoch of the last one when the pruner stops the trial there,
+        else None. The scalar logs are re-read only when one of them changed."""
+        paths = glob.glob(osp.join(glob.escape(work_dir), '*', 'vis_data', 'scalars.json'))
+        sizes = {}
+        for path in paths:
+            try:
+                sizes[path] = osp.getsize(path)
+            except OSError:  # removed meanwhile
+                continue
+        state = self._scalars.get(trial.number)
+        if state is not None and state[0] == sizes:
+            return None
+        reported = state[1] if state is not None else {}
+        self._scalars[trial.number] = (sizes, reported)
+        return self._report_curve(trial, [(e, v['widerface/hard']) for e, v in read_validations(work_dir).items()],
+                                  prune=prune)
+
+    def _report_curve(self, trial, curve, prune: bool = True) -> Optional[int]:
+        """Report ``curve`` (``[(epoch, hard), ...]``) to ``trial``, the epochs it was not told yet; see
+        :meth:`_report`."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        reported = self._scalars.setdefault(trial.number, ({}, {}))[1]
+        new = sorted((int(e), float(v)) for e, v in curve if int(e) not in reported and 0.0 <= float(v) <= 1.0)
+        try:
+            for epoch, hard in new:
+                trial.report(hard, epoch)
+                reported[epoch] = hard
+        except UpdateFinishedTrialError:  # reaped meanwhile: the re-queued copy reports for itself
+            return None
+        if not new or not prune or self.pruner['name'] == 'none' or new[-1][0] >= int(self.proxy['epochs']):
+            return None
+        return new[-1][0] if trial.should_prune() else None
+
+    def _tell_pruned(self, trial, result) -> str:
+        from optuna.trial import TrialState
+        self._report_curve(trial, result.get('curve') or [], prune=False)  # a result read back from its folder
+        attrs = {k: result.get(k) for k in ('epochs', 'last_hard', 'config', 'log', 'work_dir', 'minutes',
+                                            'resumed_from', 'resumed_from_epoch', 'pruner', 'git_sha', 'versions')}
+        if self._set_attrs(trial, attrs) and self._safe_tell(trial, state=TrialState.PRUNED):
+            self.log(f'[search] trial {trial.number} PRUNED after epoch {result["epochs"]} of {self.proxy["epochs"]}: '
+                     f'Hard {result["last_hard"]:.4f} there')
+        return 'pruned'
+
     def _tell(self, trial, result, reused: bool = False) -> str:
         from optuna.trial import TrialState
+        self._report_curve(trial, result.get('curve') or [], prune=False)  # a reused result: its curve too
         attrs = {k: result.get(k) for k in ('hard', 'medium', 'easy', 'config', 'log', 'checkpoint', 'work_dir',
                                             'minutes', 'resumed_from', 'resumed_from_epoch', 'git_sha',
-                                            'versions', 'duplicate_of')}
+                                            'versions', 'duplicate_of', 'epochs')}
         if not (self._set_attrs(trial, attrs)
                 and self._safe_tell(trial, values=result['hard'], state=TrialState.COMPLETE)):
             return 'complete'  # reaped meanwhile: its result.json completes the re-enqueued copy
@@ -421,3 +512,18 @@ class Worker:
             return False
         return True
 
+
+
+def _terminate(proc) -> None:
+    """Stop a training subprocess: SIGTERM, then SIGKILL after 60 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _curve(validations: Dict[int, Dict[str, float]], up_to: int):
+    """``[[epoch, Hard AP], ...]`` of the validations up to epoch ``up_to``, by epoch."""
+    return [[epoch, validations[epoch]['widerface/hard']] for epoch in sorted(validations) if epoch <= up_to]

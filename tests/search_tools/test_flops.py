@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
 from search_tools.arch import arch_from_config
-from search_tools.flops import count_flops, printed_module_gflops
+from search_tools.flops import count_flops, printed_module_gflops, total_flops
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PUBLISHED = sorted(glob.glob(os.path.join(REPO, 'configs', 'scrfd', '*.py')))
@@ -129,3 +129,34 @@ def test_head_switches_are_counted_exactly(family, head):
     counted = get_model_complexity(materialise(arch, template), (64, 96))
     analytic = count_flops(arch, (64, 96))['total']
     assert (analytic['flops'], analytic['params']) == (counted['flops'], counted['params'])
+
+
+def _random_arch(rng):
+    """Any architecture the count accepts, odd widths and zero depths included (not only the search's)."""
+    if rng.random() < 0.5:
+        backbone = dict(type='ResNetV1e', block=['BasicBlock', 'Bottleneck'][rng.integers(2)],
+                        stem_channels=int(rng.integers(2, 80)), stage_blocks=rng.integers(0, 6, 4).tolist(),
+                        stage_planes=rng.integers(1, 200, 4).tolist())
+    else:
+        backbone = dict(type='MobileNetV1', stage_blocks=rng.integers(0, 6, 4).tolist(),
+                        stage_planes=rng.integers(1, 200, 6).tolist())
+    head = dict(HEAD, feat_channels=int(rng.integers(1, 100)), stacked_convs=int(rng.integers(0, 4)),
+                dw_conv=bool(rng.integers(2)), strides_share=bool(rng.integers(2)),
+                cls_reg_share=bool(rng.integers(2)), scale_mode=int(rng.integers(0, 3)), use_kps=bool(rng.integers(2)),
+                num_keypoints=int(rng.integers(1, 7)), num_anchors=int(rng.integers(1, 4)))
+    return dict(backbone=backbone, neck=dict(type='PAFPN', out_channels=int(rng.integers(1, 100))), head=head)
+
+
+def test_total_flops_equals_the_breakdown_total():
+    """The projection's closed-form total is the breakdown's total on 2,000 random architectures and input
+    shapes (odd sizes, 1-pixel images, zero depths, every head switch)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        arch = _random_arch(rng)
+        shape = (int(rng.integers(1, 700)), int(rng.integers(1, 700)))
+        assert total_flops(arch, shape) == count_flops(arch, shape)['total']['flops'], (arch, shape)
+    arch = arch_from_config(PUBLISHED[0])
+    assert total_flops(arch, (320,)) == count_flops(arch, (320,))['total']['flops']
+    with pytest.raises(ValueError, match="'ResNetV1e' or 'MobileNetV1'"):
+        total_flops(dict(arch, backbone=dict(arch['backbone'], type='VGG')))

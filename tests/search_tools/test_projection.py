@@ -134,3 +134,32 @@ def test_an_unreachable_band_and_a_disabled_fallback_raise(tmp_path):
     (tmp_path / 'strict.py').write_text(text)
     with pytest.raises(InfeasibleBudget, match='already exceed 0.5 GF'):
         project(load_space(str(tmp_path / 'strict.py')), deep, 0.5)
+
+
+@pytest.mark.parametrize('name', ['resnet', 'mobilenet'])
+def test_the_projections_count_equals_the_count_of_the_arch_it_builds(name):
+    """The projection counts width vectors without building them (a plan's ``count``); the count equals
+    ``count_flops`` of the architecture ``build`` makes of the same widths, and is None exactly where ``build``
+    refuses (no GN group count divides the head width: odd widths, a group choice of 16 only)."""
+    import numpy as np
+
+    from search_tools.projection import _plan
+    space = load_space(name)
+    space.ties['gn_groups'] = (16,)
+    rng = np.random.default_rng(0)
+    suggest = RandomSuggester(1)
+    refused = 0
+    for step in ('backbone', 'full'):
+        for _ in range(40):
+            raw = space.sample(suggest, step)
+            plan = _plan(space, raw, 1.0, (481, 643), space.reference, depth_factor=float(rng.choice([1.0, 0.8])))
+            for _ in range(5):
+                widths = [int(w) for w in rng.integers(1, 300, len(plan.base))]
+                try:
+                    arch = plan.build(list(widths))
+                except InfeasibleBudget:
+                    refused += 1
+                    assert plan.count(widths) is None
+                    continue
+                assert plan.count(widths) == count_flops(arch, (481, 643))['total']['flops']
+    assert refused > 10  # the refusal path was checked

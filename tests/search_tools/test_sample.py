@@ -34,6 +34,32 @@ def test_seeded_sampling_is_reproducible_and_distinct():
     assert 0 <= stats['met_budget_raw'] <= stats['raw_samples'] and stats['raw_per_s'] > 0
 
 
+# sha1 of [[key, total FLOPs, total params], ...] of the candidates search_tools drew before the projection counted
+# its width vectors in closed form (search_tools.flops.total_flops, commit 435329c's count_flops for every one):
+# the faster path draws the same candidates with the same counts
+PINNED_CANDIDATES = [
+    (('resnet', 'backbone', 2.5, 0, 40, (480, 640)), '9a5d4c2ddd365e29'),
+    (('resnet', 'full', 2.5, 1, 40, (480, 640)), '7ded4efc4196f8d3'),
+    (('resnet', 'backbone', 0.5, 2, 40, (480, 640)), '9d379d1d0c80d032'),
+    (('mobilenet', 'backbone', 0.5, 0, 40, (480, 640)), '6aefd407b0439a7f'),
+    (('mobilenet', 'full', 0.5, 3, 40, (480, 640)), '2d2805bdc4f5e599'),
+    (('scrfd', 'backbone', 2.5, 0, 5, (480, 640)), '2ba38195cae95ee5'),
+    (('resnet', 'backbone', 1.0, 5, 30, (481, 643)), '1c0ed6af8521ec64'),
+    (('mobilenet', 'backbone', 0.2, 0, 30, (320, 320)), '8df0c2fdc700bd19'),
+    (('resnet', 'full', 10.0, 4, 30, (479, 641)), '1e88e1dc43c8e90c'),
+]
+
+
+@pytest.mark.parametrize('case,digest', PINNED_CANDIDATES,
+                         ids=['-'.join(map(str, c[:4])) for c, _ in PINNED_CANDIDATES])
+def test_same_seed_same_candidates_as_the_reference_count(case, digest):
+    import hashlib
+    name, step, gflops, seed, num, shape = case
+    cands, _ = sample_candidates(load_space(name), num, seed=seed, gflops=gflops, step=step, input_shape=shape)
+    listing = [[c.key(), c.breakdown['total']['flops'], c.breakdown['total']['params']] for c in cands]
+    assert hashlib.sha1(json.dumps(listing).encode()).hexdigest()[:16] == digest
+
+
 def test_duplicates_are_dropped(tmp_path):
     # a space whose every draw is the same architecture: one candidate, the rest counted as duplicates
     text = (SPACES_DIR / 'resnet.py').read_text()

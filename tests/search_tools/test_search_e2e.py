@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 optuna = pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
@@ -47,7 +48,7 @@ def test_sample_run_report_export_and_the_export_trains(toy_data, tmp_path, caps
                  str(template), '--num', '2', '--seed', '1', '--proxy-epochs', '1', '--proxy-batch', '4',
                  '--data-root', str(toy_data), '--export-bases', *toy_bases, '--out', str(study)])
     spec = json.loads((study / 'study.json').read_text())
-    assert spec['proxy'] == dict(epochs=1, batch_size=4, lr=0.004, checkpoint_interval=1)
+    assert spec['proxy'] == dict(epochs=1, batch_size=4, lr=0.004, checkpoint_interval=1, val_interval=1)
     assert spec['input_shape'] == [320, 320] and spec['num'] == 2 and spec['git_sha']
     configs = sorted((study / 'candidates').glob('cand_*.py'))
     assert len(configs) == 2 and (study / 'candidates' / 'candidates.csv').is_file()
@@ -164,3 +165,28 @@ def test_a_trial_on_two_processes(toy_data, tmp_path):
     text = '\n'.join(p.read_text() for p in logs)
     # mmengine's runtime environment block: the runner saw a process group of 2
     assert 'Distributed launcher: pytorch' in text and 'GPU number: 2' in text, text[-3000:]
+
+
+@pytest.mark.slow
+def test_run_with_the_median_pruner_on_real_training(toy_data, tmp_path):
+    """sample --prune-every 1, then run --pruner median: every trial reports its epoch-1 Hard AP; after the first
+    completed one, a trial below its epoch-1 Hard AP is pruned there, one at or above it completes."""
+    template = tiny_template(tmp_path / 'template.py', toy_data)
+    study = tmp_path / 'study'
+    search.main(['sample', '--space', 'mobilenet', '--gflops', '0.2', '--input', '320x320', '--template',
+                 str(template), '--num', '3', '--seed', '1', '--proxy-epochs', '2', '--proxy-batch', '4',
+                 '--prune-every', '1', '--data-root', str(toy_data), '--out', str(study)])
+    assert json.loads((study / 'study.json').read_text())['proxy']['val_interval'] == 1
+    code, log = run_cli('run', '--study', study, '--heartbeat', '1', '--pruner', 'median', '--pruner-startup', '1')
+    assert code == 0, log[-3000:]
+    trials = search.open_study(str(study)).get_trials()
+    assert trials[0].state.name == 'COMPLETE' and sorted(trials[0].intermediate_values) == [1, 2], log[-3000:]
+    for i, trial in enumerate(trials[1:], 1):
+        # the median of the epoch-1 Hard APs of the trials completed before it (one worker: in trial order)
+        median = float(np.median([t.intermediate_values[1] for t in trials[:i] if t.state.name == 'COMPLETE']))
+        at_1 = trial.intermediate_values[1]
+        if trial.state.name == 'PRUNED':
+            assert at_1 < median and trial.user_attrs['epochs'] == 1 and trial.user_attrs['last_hard'] == at_1
+        else:
+            assert trial.state.name == 'COMPLETE' and at_1 >= median and sorted(trial.intermediate_values) == [1, 2]
+    assert 'worker done:' in log

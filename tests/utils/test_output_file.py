@@ -69,3 +69,16 @@ def test_atomic_output_folder_appears_whole_or_not_at_all(tmp_path):
         with atomic_output_folder(out, overwrite=True, inputs=[out]):
             pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out']  # no staging or old folder left behind
+
+
+def test_atomic_output_folder_interrupted_leaves_nothing(tmp_path):
+    """Ctrl-C half-way through the writes: no output folder, no staging folder."""
+    from mmdet_face.utils.output_file import atomic_output_folder
+    out = tmp_path / 'report'
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output_folder(out) as stage:
+            (tmp_path / 'seen').write_text(stage)
+            with open(f'{stage}/table.md', 'w') as f:
+                f.write('half')
+            raise KeyboardInterrupt
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ['seen']
