@@ -235,8 +235,8 @@ def _slug(name: str) -> str:
 
 def plot_pair(a: Ranking, b: Ranking, pair: Dict[str, Any], path: str) -> None:
     """Scatter of the common candidates' scores, ``a`` on x, ``b`` on y, with tau-b and rho in the title."""
-    from search_tools.report import _new_figure
-    fig = _new_figure((4.8, 4.2))
+    from search_tools.report import new_figure
+    fig = new_figure((4.8, 4.2))
     ax = fig.add_subplot(111)
     ax.scatter([a.scores[k] for k in pair['keys']], [b.scores[k] for k in pair['keys']], s=18)
     ax.set_xlabel(a.name)

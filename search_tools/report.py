@@ -253,7 +253,7 @@ def bootstrap_shares(rows: List[Dict[str, Any]], repeats: int = 10000, seed: int
 # --------------------------------------------------------------------------------------------------------------
 # plots
 # --------------------------------------------------------------------------------------------------------------
-def _new_figure(figsize):
+def new_figure(figsize):
     """A matplotlib Figure on an Agg canvas, made without pyplot: no process-wide backend switch."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -267,7 +267,7 @@ def plot_pareto(rows: List[Dict[str, Any]], out: str) -> Optional[str]:
     done = [r for r in rows if r['state'] == 'COMPLETE' and r['gflops'] is not None]
     if not done:
         return None
-    fig = _new_figure((6, 4.2))
+    fig = new_figure((6, 4.2))
     ax = fig.add_subplot(111)
     for study in sorted({r['study'] for r in done}):
         pts = [r for r in done if r['study'] == study]
@@ -292,7 +292,7 @@ def plot_edf(rows: List[Dict[str, Any]], out: str) -> Optional[str]:
     done = [r for r in rows if r['state'] == 'COMPLETE']
     if not done:
         return None
-    fig = _new_figure((6, 4.2))
+    fig = new_figure((6, 4.2))
     ax = fig.add_subplot(111)
     for study in sorted({r['study'] for r in done}):
         scores = [r['hard'] for r in done if r['study'] == study]
@@ -315,7 +315,7 @@ def plot_shares(summary: Dict[str, Any], out: str) -> Optional[str]:
     if not names:
         return None
     best = [summary[p]['best'] for p in names]
-    fig = _new_figure((6, 3.6))
+    fig = new_figure((6, 3.6))
     ax = fig.add_subplot(111)
     med = np.array([summary[p]['median'] for p in names])
     low = np.array([summary[p]['low'] for p in names])
