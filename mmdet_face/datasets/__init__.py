@@ -3,6 +3,8 @@ from .image_file import UnreadableImageError
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 from .widerface import RetinaFaceDataset, WiderFaceDataset
+from .fddb import FDDBDataset
 
 __all__ = ['RetinaFaceDataset', 'UnreadableImageError', 'WiderFaceDataset', 'detect_format', 'parse_labelv2',
            'parse_retinaface_gt', 'parse_wider_gt', *_transforms]
+__all__ += ['FDDBDataset']

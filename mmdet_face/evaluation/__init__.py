@@ -6,6 +6,7 @@ from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_all
 
 _LAZY = {'WiderFaceMetric': 'metrics', 'FaceKeypointMetric': 'metrics'}
+_LAZY['FDDBMetric'] = 'metrics'
 
 __all__ = list(_functional_all) + list(_LAZY)
 
