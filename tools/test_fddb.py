@@ -21,6 +21,7 @@ program's assignment solver, which is not always maximal, by a maximum-weight ma
 Existing ROC files are refused unless ``--overwrite``.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -86,9 +87,26 @@ def parse_args(argv=None):
     return args
 
 
+def check_outputs(args, with_detections=False):
+    """End the tool before any work when an output exists and --overwrite is not given."""
+    from mmdet_face.evaluation.functional.fddb_roc import roc_paths
+    outputs = []
+    if args.out_prefix:
+        outputs += [(path, '--out-prefix') for path in roc_paths(args.out_prefix).values()]
+        if with_detections:
+            outputs.append((args.out_prefix + 'Dets.txt', '--out-prefix'))
+    if args.plot:
+        outputs.append((args.plot, '--plot'))
+    for path, option in outputs:
+        if os.path.lexists(path) and not args.overwrite:
+            sys.exit(f'{PROG}: {option}: {path} already exists and was left unchanged; choose another {option}, '
+                     'or pass --overwrite to replace it')
+
+
 def score(args):
     from mmdet_face.engine.fddb_evaluate import FDDBInputError, score_detection_file
     from mmdet_face.evaluation.functional.fddb_roc import format_headline
+    check_outputs(args)
     try:
         result = score_detection_file(args.pred, args.gt, args.list, args.img_dir, args.out_prefix,
                                       args.det_format, args.image_ext, args.matching, args.height_scale,
@@ -111,19 +129,12 @@ def run_model(args):
     from mmdet_face.apis.checkpoint import CheckpointMismatchError, load_runner_checkpoint
     from mmdet_face.engine.cli import tool_config
     from mmdet_face.engine.fddb_evaluate import fddb_test_cfg
-    from mmdet_face.evaluation.functional.fddb_roc import roc_paths
-    from mmdet_face.utils.output_file import check_output_path
 
     mmdet_face.register_all_modules(init_default_scope=False)
     for path, option in ((args.fold_dir, '--fold-dir'), (args.img_dir, '--img-dir')):
         if not osp.isdir(path):
             sys.exit(f'{PROG}: {option} {path}: no such folder')
-    if args.out_prefix:  # before the model is built
-        try:
-            for path in [*roc_paths(args.out_prefix).values(), args.out_prefix + 'Dets.txt']:
-                check_output_path(path, args.overwrite)
-        except OSError as err:
-            sys.exit(f'{PROG}: --out-prefix {err}')
+    check_outputs(args, with_detections=True)  # before the model is built
     from mmdet_face.datasets.formats.fddb_ellipses import read_fddb_folds
     from mmdet_face.datasets.image_file import UnreadableImageError
     try:  # the fold files' messages name the file and line; checked before the model is built

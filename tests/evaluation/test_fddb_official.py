@@ -32,6 +32,7 @@ import pytest
 
 from mmdet_face.evaluation.functional.fddb import evaluate_fddb, tpr_at_fp
 from mmdet_face.evaluation.functional.fddb_roc import format_roc_lines, read_roc_file
+from tests.helpers.fddb_data import make_case
 from tests.helpers.tools import run_tool
 
 pytestmark = pytest.mark.slow
@@ -114,57 +115,6 @@ def official_evaluate(tmp_path_factory):
         objects.append(f'{name}.o')
     subprocess.run(['g++', *objects, '-o', 'evaluate', *libs], cwd=build, check=True, capture_output=True, text=True)
     return build / 'evaluate'
-
-
-def make_case(root, seed, det_format, num_images=40):
-    """Synthetic FDDB-layout data under ``root``: ``img/<name>.jpg``, ``list.txt``, ``ann.txt``, ``det.txt``;
-    returns ``(names, annotations, detections, sizes)``."""
-    import cv2
-    rng = np.random.default_rng(seed)
-    levels = np.round(np.linspace(0.05, 0.95, 9), 2)  # few score values: ties within and across images
-    names, annotations, detections, sizes = [], {}, {}, {}
-    (root / 'img' / 'set').mkdir(parents=True)
-    for i in range(num_images):
-        name = f'set/img_{i}'
-        names.append(name)
-        height, width = int(rng.integers(40, 140)), int(rng.integers(40, 140))
-        cv2.imwrite(str(root / 'img' / f'{name}.jpg'), np.full((height, width, 3), 127, np.uint8))
-        sizes[name] = (height, width)
-        k = int(rng.integers(1, 4))
-        ellipses = np.stack([rng.uniform(6, 30, k), rng.uniform(4, 20, k), rng.uniform(-1.6, 1.6, k),
-                             rng.uniform(-5, width + 5, k), rng.uniform(-5, height + 5, k)], axis=1)
-        annotations[name] = ellipses
-        dets = []
-        if i % 7 != 3:  # every seventh image has no detection
-            for ra, rb, angle, cx, cy in ellipses:
-                for _ in range(int(rng.integers(0, 3))):  # 0: a miss
-                    jitter = rng.normal(0, 4, 4)
-                    if det_format == 'rectangle':
-                        dets.append([cx - rb + jitter[0], cy - ra + jitter[1], max(2 * rb + jitter[2], 0),
-                                     max(2 * ra + jitter[3], 0), rng.choice(levels)])
-                    else:
-                        dets.append([max(ra + jitter[2], 0), max(rb + jitter[3], 0), angle + rng.normal(0, 0.3),
-                                     cx + jitter[0], cy + jitter[1], rng.choice(levels)])
-                    if rng.random() < 0.3:
-                        dets.append(list(dets[-1]))  # an exact duplicate
-                    if rng.random() < 0.2:
-                        dets.append(list(dets[-1][:-1]) + [rng.choice(levels)])  # the same region, another score
-            for _ in range(int(rng.integers(0, 4))):  # false positives, partly or wholly outside the image
-                if det_format == 'rectangle':
-                    dets.append([rng.uniform(-30, width), rng.uniform(-30, height), rng.choice([0.0, 5.0, 40.0]),
-                                 rng.uniform(0, 50), rng.choice(levels)])
-                else:
-                    dets.append([rng.uniform(0, 25), rng.uniform(0, 25), rng.uniform(-3, 3),
-                                 rng.uniform(-30, width + 30), rng.uniform(-30, height + 30), rng.choice(levels)])
-        detections[name] = np.array(dets, np.float64).reshape(-1, 5 if det_format == 'rectangle' else 6)
-    (root / 'list.txt').write_text(''.join(f'{n}\n' for n in names))
-    (root / 'ann.txt').write_text(''.join(
-        f'{n}\n{len(annotations[n])}\n' + ''.join(' '.join(repr(float(v)) for v in e) + ' 1\n'
-                                                  for e in annotations[n]) for n in names))
-    (root / 'det.txt').write_text(''.join(
-        f'{n}\n{len(detections[n])}\n' + ''.join(' '.join(repr(float(v)) for v in d) + '\n'
-                                                 for d in detections[n]) for n in names))
-    return names, annotations, detections, sizes
 
 
 def run_official(binary, root, det_format, prefix):
