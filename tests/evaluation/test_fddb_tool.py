@@ -84,12 +84,12 @@ def test_conversions_and_ellipse_detections(tmp_path, capsys):
     (['c.py', 'k.pth', '--img-dir', 'i'], 'a model run needs --fold-dir'),
     (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--plot', 'p.png'], '--plot: applies to --pred'),
     (['--pred', 'd', '--gt', 'g', '--list', 'l', '--img-dir', 'i', '--folds', '1'], '--folds: applies to a model'),
-    (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--folds', '11'], 'expected an integer in \\[1, 10\\]'),
+    (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--folds', '11'], 'expected an integer in [1, 10]'),
 ])
 def test_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(argv)
-    assert message in capsys.readouterr().err or pytest.fail(message)
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -107,7 +107,8 @@ def test_model_mode_runs_the_folds_and_writes_what_the_official_program_reads(tm
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'random.pth')
     fold_dir, img_dir = tmp_path / 'fddb' / 'FDDB-folds', tmp_path / 'fddb' / 'originalPics'
     out = run_tool('tools/test_fddb.py', config, tmp_path / 'random.pth', '--fold-dir', fold_dir, '--img-dir',
-                   img_dir, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work', '--cfg-options',
+                   img_dir, '--folds', 1, 2, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work',
+                   '--cfg-options',
                    'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
                    'model.test_cfg.score_thr=0.3', timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -123,6 +124,6 @@ def test_model_mode_runs_the_folds_and_writes_what_the_official_program_reads(tm
     for suffix in ('DiscROC.txt', 'ContROC.txt'):
         assert (tmp_path / f'again_{suffix}').read_text() == (tmp_path / f'model_{suffix}').read_text()
     again = run_tool('tools/test_fddb.py', config, tmp_path / 'random.pth', '--fold-dir', fold_dir, '--img-dir',
-                     img_dir, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work')
+                     img_dir, '--folds', 1, 2, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work')
     assert again.returncode != 0 and 'model_DiscROC.txt already exists' in again.stderr
     assert 'Traceback' not in again.stderr
