@@ -131,11 +131,17 @@ def build_test_cfg(args, prog=None):
     return cfg
 
 
+# the metrics of the other benchmarks: a config testing with one of them gets no WiderFaceMetric added
+OTHER_BENCHMARK_METRICS = ('FDDBMetric', )
+
+
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):
     """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
     ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
-    config has none. Without a ground-truth folder from either place the metric reports a single AP over all
-    annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
+    config has none, unless the config tests on another benchmark (a metric of ``OTHER_BENCHMARK_METRICS``: then
+    the evaluator is kept as it is, and ``gt_dir`` / ``out``, which are WIDER FACE's, are refused). Without a
+    ground-truth folder from either place the metric reports a single AP over all annotated faces
+    (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
     from copy import deepcopy
     if evaluator is None:
         metrics = []
@@ -145,6 +151,11 @@ def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=
         metrics = evaluator
     metrics = [deepcopy(m) for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
     wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
+    if not wider and any(str(m.get('type', '')).split('.')[-1] in OTHER_BENCHMARK_METRICS for m in metrics):
+        if gt_dir is not None or out is not None:
+            raise SystemExit(_said_by(prog, '--gt-dir / --out apply to the WIDER FACE metric, and this config tests '
+                                      'with another benchmark\'s (its outputs: test_evaluator.outfile_prefix)'))
+        return metrics  # a config that tests on another benchmark (e.g. configs/_base_/datasets/fddb.py)
     if not wider:
         wider = [dict(type='WiderFaceMetric')]
         metrics.insert(0, wider[0])

@@ -164,7 +164,8 @@ def test_the_official_solver_is_reproduced_where_it_is_not_maximal(official_eval
                          [23.48540034, 19.11527289, -1.46391733, 110.44888833, 61.92341533]])
     dets = np.array([[10.0392079, 9.09440472, 1.46509359, 100.87383413, 65.4240668, 0.8]] * 2)
     (tmp_path / 'list.txt').write_text('set/a\n')
-    (tmp_path / 'ann.txt').write_text('set/a\n3\n' + ''.join(' '.join(repr(float(v)) for v in e) + ' 1\n' for e in ellipses))
+    (tmp_path / 'ann.txt').write_text('set/a\n3\n' + ''.join(' '.join(repr(float(v)) for v in e) + ' 1\n'
+                                                               for e in ellipses))
     (tmp_path / 'det.txt').write_text('set/a\n2\n' + ''.join(' '.join(repr(float(v)) for v in d) + '\n' for d in dets))
     official = run_official(official_evaluate, tmp_path, 'ellipse', tmp_path / 'official_')
     args = ({'set/a': ellipses}, {'set/a': dets}, {'set/a': (83, 118)}, 'ellipse')

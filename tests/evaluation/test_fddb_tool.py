@@ -35,8 +35,9 @@ def test_existing_roc_files_are_refused_and_left_unchanged(tmp_path, capsys):
     (tmp_path / 'run_DiscROC.txt').write_text('mine\n')
     with pytest.raises(SystemExit) as exit_info:
         tool.main(_pred_args(tmp_path, '--out-prefix', tmp_path / 'run_'))
-    assert str(exit_info.value) == (f'tools/test_fddb.py: --out-prefix: {tmp_path}/run_DiscROC.txt already exists and '
-                                    'was left unchanged; choose another --out-prefix, or pass --overwrite to replace it')
+    assert str(exit_info.value) == (f'tools/test_fddb.py: --out-prefix: {tmp_path}/run_DiscROC.txt already exists '
+                                    'and was left unchanged; choose another --out-prefix, or pass --overwrite to '
+                                    'replace it')
     assert (tmp_path / 'run_DiscROC.txt').read_text() == 'mine\n'
     assert not (tmp_path / 'run_ContROC.txt').exists()
     tool.main(_pred_args(tmp_path, '--out-prefix', tmp_path / 'run_', '--overwrite'))
@@ -92,19 +93,27 @@ def test_argument_errors(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_model_mode_runs_the_folds_and_writes_what_the_official_program_reads(tmp_path):
+TOY_CONFIG = str(REPO_ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
+
+
+def _random_toy_checkpoint(path):
+    """Save the toy RetinaFace with its initial (random) weights to ``path``; returns the config's path."""
     import torch
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     from mmdet_face.registry import MODELS
-    make_fddb_layout(tmp_path / 'fddb', folds=(1, 2), images_per_fold=2)
-    config = str(REPO_ROOT / 'configs' / 'toy' / 'retinaface_toy_mnet025.py')
     with DefaultScope.overwrite_default_scope('mmdet_face'):
-        model = MODELS.build(Config.fromfile(config).model)
+        model = MODELS.build(Config.fromfile(TOY_CONFIG).model)
     model.init_weights()
-    torch.save({'state_dict': model.state_dict()}, tmp_path / 'random.pth')
+    torch.save({'state_dict': model.state_dict()}, path)
+    return TOY_CONFIG
+
+
+@pytest.mark.slow
+def test_model_mode_runs_the_folds_and_writes_what_the_official_program_reads(tmp_path):
+    make_fddb_layout(tmp_path / 'fddb', folds=(1, 2), images_per_fold=2)
+    config = _random_toy_checkpoint(tmp_path / 'random.pth')
     fold_dir, img_dir = tmp_path / 'fddb' / 'FDDB-folds', tmp_path / 'fddb' / 'originalPics'
     out = run_tool('tools/test_fddb.py', config, tmp_path / 'random.pth', '--fold-dir', fold_dir, '--img-dir',
                    img_dir, '--folds', 1, 2, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work',
@@ -127,3 +136,29 @@ def test_model_mode_runs_the_folds_and_writes_what_the_official_program_reads(tm
                      img_dir, '--folds', 1, 2, '--out-prefix', tmp_path / 'model_', '--work-dir', tmp_path / 'work')
     assert again.returncode != 0 and 'model_DiscROC.txt already exists' in again.stderr
     assert 'Traceback' not in again.stderr
+
+
+@pytest.mark.slow
+def test_test_tool_scores_fddb_through_a_dataset_override(tmp_path):
+    """A child config of a model config that swaps its test set for FDDB (as configs/_base_/datasets/fddb.py does):
+    tools/test.py scores it with FDDBMetric alone, with the numbers of tools/test_fddb.py."""
+    make_fddb_layout(tmp_path / 'fddb', folds=(1, ), images_per_fold=2)
+    config = _random_toy_checkpoint(tmp_path / 'random.pth')
+    child = tmp_path / 'toy_on_fddb.py'
+    child.write_text(
+        f"_base_ = ['{config}']\n"
+        "test_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False, dataset=dict(\n"
+        f"    _delete_=True, type='FDDBDataset', data_root='{tmp_path}/fddb/', folds=[1], test_mode=True,\n"
+        "    pipeline={{_base_.test_pipeline}}))\n"
+        f"test_evaluator = dict(_delete_=True, type='FDDBMetric', fold_dir='{tmp_path}/fddb/FDDB-folds', folds=[1])\n")
+    test_tool = load_tool('tools/test.py')
+    metrics = test_tool.main([str(child), str(tmp_path / 'random.pth'), '--work-dir', str(tmp_path / 'w1')])
+    assert sorted(metrics) == ['fddb/continuous_tpr', 'fddb/discrete_tpr']
+    direct = tool.main([config, str(tmp_path / 'random.pth'), '--fold-dir', str(tmp_path / 'fddb' / 'FDDB-folds'),
+                        '--img-dir', str(tmp_path / 'fddb' / 'originalPics'), '--folds', '1', '--work-dir',
+                        str(tmp_path / 'w2'), '--cfg-options', 'test_dataloader.num_workers=0',
+                        'test_dataloader.persistent_workers=False'])
+    assert metrics == direct
+    with pytest.raises(SystemExit, match='--gt-dir / --out apply to the WIDER FACE metric'):
+        test_tool.main([str(child), str(tmp_path / 'random.pth'), '--out', str(tmp_path / 'sub'), '--work-dir',
+                        str(tmp_path / 'w3')])

@@ -28,7 +28,8 @@ def test_prepare_lays_out_the_checked_download(download, tmp_path, capsys):
     src, annotations = download
     faces = sum(len(e) for e in annotations.values())
     tool.main(['--src', str(src), '--out', str(tmp_path / 'fddb'), '--expect-counts', '10', str(faces)])
-    assert capsys.readouterr().out.strip() == f'FDDB written to {tmp_path / "fddb"}: 10 images, {faces} faces in 10 folds'
+    assert capsys.readouterr().out.strip() == \
+        f'FDDB written to {tmp_path / "fddb"}: 10 images, {faces} faces in 10 folds'
     images = read_fddb_folds(str(tmp_path / 'fddb' / 'FDDB-folds'))
     assert [im['name'] for im in images] == list(annotations)
     np.testing.assert_allclose(images[3]['regions'], annotations[images[3]['name']], atol=1e-6)

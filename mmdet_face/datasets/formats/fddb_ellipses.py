@@ -71,8 +71,8 @@ def _check_region(values, kind: str, path: str, lineno: int) -> None:
         if not math.isfinite(value):
             raise ValueError(f'{path}:{lineno}: expected a finite number for {name}, got {value}')
     if kind == 'annotation' and values[5] != 1:
-        raise ValueError(f'{path}:{lineno}: expected 1 as the sixth number of an annotated ellipse ("{_LAYOUTS[kind][1]}"), '
-                         f'got {values[5]:g}')
+        raise ValueError(f'{path}:{lineno}: expected 1 as the sixth number of an annotated ellipse '
+                         f'("{_LAYOUTS[kind][1]}"), got {values[5]:g}')
     if kind in ('annotation', 'ellipse'):
         if values[0] < 0 or values[1] < 0:
             raise ValueError(f'{path}:{lineno}: expected non-negative radii, got major_axis_radius={values[0]:g} '
@@ -171,7 +171,8 @@ def read_fddb_folds(fold_dir: str, folds=tuple(range(1, NUM_FOLDS + 1))) -> List
                                  f'{ellipses[k]["name"]}')
             entry = ellipses[k]
             if entry['name'] in where:
-                raise ValueError(f'{ellipse_path}:{entry["lineno"]}: image {entry["name"]} is also in {where[entry["name"]]}')
+                raise ValueError(f'{ellipse_path}:{entry["lineno"]}: image {entry["name"]} is also in '
+                                 f'{where[entry["name"]]}')
             where[entry['name']] = f'{ellipse_path}:{entry["lineno"]}'
             out.append(dict(name=entry['name'], fold=int(fold), lineno=entry['lineno'], regions=entry['regions'],
                             source=where[entry['name']]))

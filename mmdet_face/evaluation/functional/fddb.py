@@ -50,8 +50,9 @@ import numpy as np
 from .fddb_hungarian import hungarian_official
 from .fddb_regions import ellipse_mask, rectangle_pixel_bounds
 
-__all__ = ['DET_FORMATS', 'MATCHING_METHODS', 'NO_DETECTION_THRESHOLD', 'FDDB_MAX_FP', 'FDDBResult', 'ImageCounts', 'overlap_matrix',
-           'match_regions', 'image_counts', 'pool_counts', 'evaluate_fddb', 'tpr_at_fp', 'boxes_to_fddb']
+__all__ = ['DET_FORMATS', 'MATCHING_METHODS', 'NO_DETECTION_THRESHOLD', 'FDDB_MAX_FP', 'FDDBResult', 'ImageCounts',
+           'overlap_matrix', 'match_regions', 'image_counts', 'pool_counts', 'evaluate_fddb', 'tpr_at_fp',
+           'boxes_to_fddb']
 
 DET_FORMATS = ('rectangle', 'ellipse')
 MATCHING_METHODS = ('official', 'optimal')

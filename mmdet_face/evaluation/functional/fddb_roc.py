@@ -102,10 +102,8 @@ def plot_roc(result: FDDBResult, path: str, title: Optional[str] = None, overwri
     """Plot both ROC curves (true-positive rate against false positives, up to ``max_fp``) to an image file
     (matplotlib, Agg backend, imported on use); returns ``path``. An existing file is refused unless
     ``overwrite``."""
-    import matplotlib
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    del matplotlib
+    from matplotlib.figure import Figure
     check_output_path(path, overwrite)
     fig = Figure(figsize=(6, 4.5))
     FigureCanvasAgg(fig)
