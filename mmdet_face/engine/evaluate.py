@@ -42,7 +42,7 @@ def _resize_step(resize_type, mode, size):
     return dict(type=resize_type, scale=(size, size), keep_ratio=False)
 
 
-def _innermost_dataset(dataset_cfg):
+def innermost_dataset(dataset_cfg):
     while 'dataset' in dataset_cfg:  # ConcatDataset / RepeatDataset wrappers
         dataset_cfg = dataset_cfg['dataset']
     return dataset_cfg
@@ -53,7 +53,7 @@ def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
     ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`. A pipeline
     without a resize step is a ``ValueError``."""
     from mmdet_face.datasets.transforms.capped_test_scales import cap_from_max_size, resize_step_index
-    pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
+    pipeline = innermost_dataset(cfg.test_dataloader.dataset).pipeline
     i = resize_step_index(pipeline)
     if i is None:
         raise ValueError('--mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
@@ -86,7 +86,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
             tta_cfg['iou_threshold'] = 0.3  # the S3FD / SRN voting scripts
         cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
     if 'tta_pipeline' not in cfg:
-        pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
+        pipeline = deepcopy(innermost_dataset(cfg.test_dataloader.dataset).pipeline)
         resize_index = resize_step_index(pipeline)
         if resize_index is None:
             raise ValueError('--tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
@@ -107,7 +107,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
             cfg.tta_pipeline = pipeline[:resize_index] + [
                 dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
+    innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
     return cfg
 
 

@@ -109,8 +109,8 @@ def fddb_test_cfg(cfg, fold_dir: str, img_dir: str, folds: Sequence[int], out_pr
     """``cfg`` (a model's config) set to test on the FDDB ``folds``: its test dataset becomes
     :class:`~mmdet_face.datasets.FDDBDataset` with the config's own test pipeline, batch size 1 (images of any
     size), and its test evaluator :class:`~mmdet_face.evaluation.metrics.FDDBMetric` alone."""
-    from mmdet_face.engine.evaluate import _innermost_dataset
-    pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
+    from mmdet_face.engine.evaluate import innermost_dataset
+    pipeline = innermost_dataset(cfg.test_dataloader.dataset).pipeline
     cfg.test_dataloader.dataset = dict(type='FDDBDataset', data_root='', ann_file=fold_dir, folds=list(folds),
                                        image_ext=image_ext, data_prefix=dict(img=img_dir), test_mode=True,
                                        pipeline=pipeline)

@@ -16,7 +16,7 @@ from mmdet_face.utils.output_file import check_output_path
 from ..functional.fddb import DET_FORMATS, FDDB_MAX_FP, MATCHING_METHODS, boxes_to_fddb, evaluate_fddb, tpr_at_fp
 from ..functional.fddb_detections import write_fddb_detections
 from ..functional.fddb_roc import format_headline, roc_paths, write_roc_files
-from .widerface_metric import _field, _to_numpy
+from .sample_fields import field_array, sample_field
 
 
 @METRICS.register_module()
@@ -76,13 +76,14 @@ class FDDBMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
-            img_id = _field(sample, 'img_id')
-            shape = _field(sample, 'ori_shape')
+            img_id = sample_field(sample, 'img_id')
+            shape = sample_field(sample, 'ori_shape')
             if img_id is None or shape is None:
                 raise KeyError('FDDBMetric needs img_id (the FDDB image name) and ori_shape in each data sample')
-            pred = _field(sample, 'pred_instances')
-            dets = boxes_to_fddb(_to_numpy(_field(pred, 'bboxes'), 4), _to_numpy(_field(pred, 'scores'), 0),
-                                 self.height_scale, self.to_ellipse)
+            pred = sample_field(sample, 'pred_instances')
+            boxes = field_array(sample_field(pred, 'bboxes'), 4)
+            scores = field_array(sample_field(pred, 'scores'), 0)
+            dets = boxes_to_fddb(boxes, scores, self.height_scale, self.to_ellipse)
             self.results.append(dict(name=str(img_id), size=(int(shape[0]), int(shape[1])), dets=dets))
 
     def compute_metrics(self, results: list) -> dict:

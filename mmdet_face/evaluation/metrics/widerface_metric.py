@@ -18,25 +18,7 @@ from ..functional.widerface import SETTINGS, FlatGroundTruth, evaluate_widerface
 from ..functional.widerface_gt_mat import load_ground_truth
 from ..functional.widerface_report import dump_pr_curves
 from ..functional.widerface_submission import write_submission
-
-
-def _field(obj, key, default=None):
-    """``obj[key]`` for dicts (what ``Evaluator.process`` passes) and ``obj.key`` for data elements."""
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _to_numpy(x, cols):
-    if x is None:
-        return np.zeros((0, cols), np.float64)
-    if hasattr(x, 'tensor'):  # mmdet BaseBoxes
-        x = x.tensor
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64).reshape(-1, cols) if cols else np.asarray(x, np.float64).reshape(-1)
+from .sample_fields import field_array as _to_numpy, sample_field as _field
 
 
 def _xyxy_to_xywh(boxes):
