@@ -6,7 +6,9 @@ import numpy as np
 
 def make_case(root, seed, det_format, num_images=40):
     """Synthetic FDDB-layout data under ``root``: ``img/<name>.jpg``, ``list.txt``, ``ann.txt``, ``det.txt``;
-    returns ``(names, annotations, detections, sizes)``."""
+    returns ``(names, annotations, detections, sizes)``. Each annotated ellipse has its centre in the image (it may
+    reach outside): one wholly outside, against a detection wholly outside, makes the official program divide 0 by
+    0 and its solver loop forever on the NaN."""
     import cv2
     rng = np.random.default_rng(seed)
     levels = np.round(np.linspace(0.05, 0.95, 9), 2)  # few score values: ties within and across images
@@ -20,7 +22,7 @@ def make_case(root, seed, det_format, num_images=40):
         sizes[name] = (height, width)
         k = int(rng.integers(1, 4))
         ellipses = np.stack([rng.uniform(6, 30, k), rng.uniform(4, 20, k), rng.uniform(-1.6, 1.6, k),
-                             rng.uniform(-5, width + 5, k), rng.uniform(-5, height + 5, k)], axis=1)
+                             rng.uniform(0, width - 1, k), rng.uniform(0, height - 1, k)], axis=1)
         annotations[name] = ellipses
         dets = []
         if i % 7 != 3:  # every seventh image has no detection

@@ -32,7 +32,7 @@ The program's ``FP`` of the continuous ROC, the ``DBL_MAX`` point and its solver
 reproduced rather than "fixed": a researcher wants the official number. The sums are formed image after image in the
 list's order, as the program forms them, so the doubles (and the ROC files' text) are the program's. One case is
 not: a pair whose union is empty (an annotation wholly outside its image, against a detection outside too) scores 0
-here, where the program divides 0 by 0. The figure papers quote is the true-positive
+here, where the program divides 0 by 0 and its solver then loops forever on the NaN. The figure papers quote is the true-positive
 rate at 1,000 false positives (:func:`tpr_at_fp`): the rate of the lowest pooled threshold whose false positives do
 not exceed 1,000.
 
