@@ -84,6 +84,8 @@ def parse_args(argv=None):
         parser.error('--to-ellipse converts rectangle detections; these are ellipses already')
     if args.height_scale != 1.0 and args.det_format == 'ellipse':
         parser.error('--height-scale applies to rectangle detections')
+    if args.overwrite and not (args.out_prefix or args.plot):
+        parser.error('--overwrite applies to --out-prefix / --plot, neither of which is given')
     return args
 
 
@@ -106,12 +108,13 @@ def check_outputs(args, with_detections=False):
 def score(args):
     from mmdet_face.engine.fddb_evaluate import FDDBInputError, score_detection_file
     from mmdet_face.evaluation.functional.fddb_roc import format_headline
+    from mmdet_face.utils.output_file import OutputIsInputError
     check_outputs(args)
     try:
         result = score_detection_file(args.pred, args.gt, args.list, args.img_dir, args.out_prefix,
                                       args.det_format, args.image_ext, args.matching, args.height_scale,
                                       args.to_ellipse, args.plot, args.overwrite)
-    except (OSError, FDDBInputError) as err:
+    except (OSError, FDDBInputError, OutputIsInputError) as err:
         sys.exit(f'{PROG}: {err}')
     if args.out_prefix:
         print(f'ROC files written: {args.out_prefix}DiscROC.txt, {args.out_prefix}ContROC.txt')

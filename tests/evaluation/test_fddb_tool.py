@@ -62,6 +62,13 @@ def test_input_errors_name_the_file_and_line(tmp_path):
     det.write_text('set/img_0\n0\n')
     with pytest.raises(SystemExit, match=rf'list.txt:1: expected the image file {tmp_path}/img/set/img_0.jpg'):
         tool.main(_pred_args(tmp_path))
+    # an output that is an input: refused whatever --overwrite says, the input left as it was
+    (tmp_path / 'det_DiscROC.txt').write_text('set/img_0\n0\n')
+    with pytest.raises(SystemExit, match='is also an input of this run'):
+        tool.main(['--pred', str(tmp_path / 'det_DiscROC.txt'), '--gt', str(tmp_path / 'ann.txt'), '--list',
+                   str(tmp_path / 'list.txt'), '--img-dir', str(tmp_path / 'img'), '--out-prefix',
+                   str(tmp_path / 'det_'), '--overwrite'])
+    assert (tmp_path / 'det_DiscROC.txt').read_text() == 'set/img_0\n0\n'
 
 
 def test_conversions_and_ellipse_detections(tmp_path, capsys):
@@ -86,6 +93,7 @@ def test_conversions_and_ellipse_detections(tmp_path, capsys):
     (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--plot', 'p.png'], '--plot: applies to --pred'),
     (['--pred', 'd', '--gt', 'g', '--list', 'l', '--img-dir', 'i', '--folds', '1'], '--folds: applies to a model'),
     (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--folds', '11'], 'expected an integer in [1, 10]'),
+    (['c.py', 'k.pth', '--img-dir', 'i', '--fold-dir', 'f', '--overwrite'], '--overwrite applies to --out-prefix'),
 ])
 def test_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
