@@ -135,9 +135,9 @@ def _largest_differences(official, ours):
 
 
 @pytest.mark.parametrize('det_format', ['rectangle', 'ellipse'])
-@pytest.mark.parametrize('seed', [0, 1, 2])
-def test_roc_files_equal_the_official_program(official_evaluate, tmp_path, seed, det_format):
-    names, annotations, detections, sizes = make_case(tmp_path, seed, det_format)
+@pytest.mark.parametrize('seed, num_scores', [(0, 9), (1, 9), (2, 400)])
+def test_roc_files_equal_the_official_program(official_evaluate, tmp_path, seed, num_scores, det_format):
+    names, annotations, detections, sizes = make_case(tmp_path, seed, det_format, num_scores=num_scores)
     official = run_official(official_evaluate, tmp_path, det_format, tmp_path / 'official_')
     result = evaluate_fddb(annotations, detections, sizes, det_format, names)
     ours = format_roc_lines(result)

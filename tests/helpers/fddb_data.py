@@ -4,14 +4,15 @@ official ``evaluate`` program reads (:func:`make_case`), and a tiny ``FDDB-folds
 import numpy as np
 
 
-def make_case(root, seed, det_format, num_images=40):
+def make_case(root, seed, det_format, num_images=40, num_scores=9):
     """Synthetic FDDB-layout data under ``root``: ``img/<name>.jpg``, ``list.txt``, ``ann.txt``, ``det.txt``;
     returns ``(names, annotations, detections, sizes)``. Each annotated ellipse has its centre in the image (it may
     reach outside): one wholly outside, against a detection wholly outside, makes the official program divide 0 by
     0 and its solver loop forever on the NaN."""
     import cv2
     rng = np.random.default_rng(seed)
-    levels = np.round(np.linspace(0.05, 0.95, 9), 2)  # few score values: ties within and across images
+    # num_scores score values: few give ties within and across images, many a long ROC
+    levels = np.round(np.linspace(0.05, 0.95, num_scores), 6)
     names, annotations, detections, sizes = [], {}, {}, {}
     (root / 'img' / 'set').mkdir(parents=True)
     for i in range(num_images):
