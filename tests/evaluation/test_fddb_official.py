@@ -21,7 +21,7 @@ only what is gone, none of it on the evaluation's path:
 Both programs then score generated data (synthetic images, 1-3 ellipses each, detections with ties within and across
 images, misses, duplicates, zero-width boxes, boxes partly or wholly outside the image, images without detections)
 and both ROC files must agree line for line, hence also the TPR at any number of false positives.
-Run here with: MMDET_FACE_FDDB_EVALUATE_SRC=/work/ref/fddb-evaluate pytest tests/evaluation/test_fddb_official.py
+Run: MMDET_FACE_FDDB_EVALUATE_SRC=/path/to/fddb-evaluate pytest tests/evaluation/test_fddb_official.py
 """
 import os
 import shutil
