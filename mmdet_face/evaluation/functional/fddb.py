@@ -118,15 +118,21 @@ def overlap_matrix(annotations: np.ndarray, detections: np.ndarray, height: int,
         x0, y0, x1, y1 = bounds.T
         inside = (x0 <= x1) & (y0 <= y1)
         det_areas = np.where(inside, (x1 - x0 + 1) * (y1 - y0 + 1), 0).astype(np.float64)
-        # rectangle sums of each annotation's mask through its integral image
-        xa, ya = np.where(inside, x0, 0), np.where(inside, y0, 0)
-        xb, yb = np.where(inside, x1 + 1, 0), np.where(inside, y1 + 1, 0)
-        inter = np.empty_like(scores)
+        # each annotation's pixels inside each rectangle, from the integral image of the annotation's bounding window
+        inter = np.zeros_like(scores)
         for k, mask in enumerate(gt_masks):
-            integral = np.zeros((height + 1, width + 1), np.int64)
-            integral[1:, 1:] = mask.cumsum(0).cumsum(1)
-            inter[k] = integral[yb, xb] - integral[ya, xb] - integral[yb, xa] + integral[ya, xa]
-        inter[:, ~inside] = 0
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            if not len(rows):
+                continue
+            r0, r1, c0, c1 = rows[0], rows[-1], cols[0], cols[-1]
+            integral = np.zeros((r1 - r0 + 2, c1 - c0 + 2), np.int64)
+            integral[1:, 1:] = mask[r0:r1 + 1, c0:c1 + 1].cumsum(0).cumsum(1)
+            lx, hx = np.maximum(x0, c0) - c0, np.minimum(x1, c1) - c0
+            ly, hy = np.maximum(y0, r0) - r0, np.minimum(y1, r1) - r0
+            hit = inside & (lx <= hx) & (ly <= hy)
+            lx, hx, ly, hy = (np.where(hit, v, 0) for v in (lx, hx, ly, hy))
+            inter[k] = np.where(hit, integral[hy + 1, hx + 1] - integral[ly, hx + 1] - integral[hy + 1, lx] +
+                                integral[ly, lx], 0)
     else:
         det_masks = [ellipse_mask(d, height, width) for d in detections]
         det_areas = np.array([m.sum() for m in det_masks], np.float64)
