@@ -5,6 +5,7 @@ from .image_file import UnreadableImageError
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 from .widerface import RetinaFaceDataset, WiderFaceDataset
+from .fddb import FDDBDataset
 
-__all__ = ['AFWPascalFaceDataset', 'FaceDataset', 'RetinaFaceDataset', 'UnreadableImageError', 'WiderFaceDataset',
+__all__ = ['AFWPascalFaceDataset', 'FaceDataset', 'FDDBDataset', 'RetinaFaceDataset', 'UnreadableImageError', 'WiderFaceDataset',
            'detect_format', 'parse_labelv2', 'parse_retinaface_gt', 'parse_wider_gt', *_transforms]

@@ -42,7 +42,7 @@ def _resize_step(resize_type, mode, size):
     return dict(type=resize_type, scale=(size, size), keep_ratio=False)
 
 
-def _innermost_dataset(dataset_cfg):
+def innermost_dataset(dataset_cfg):
     while 'dataset' in dataset_cfg:  # ConcatDataset / RepeatDataset wrappers
         dataset_cfg = dataset_cfg['dataset']
     return dataset_cfg
@@ -53,7 +53,7 @@ def set_test_scale(cfg, mode, size, max_size=None, max_size_mode='area'):
     ``max_size`` (``mode='origin'`` only) caps the original scale as in :func:`capped_scale_factor`. A pipeline
     without a resize step is a ``ValueError``."""
     from mmdet_face.datasets.transforms.capped_test_scales import cap_from_max_size, resize_step_index
-    pipeline = _innermost_dataset(cfg.test_dataloader.dataset).pipeline
+    pipeline = innermost_dataset(cfg.test_dataloader.dataset).pipeline
     i = resize_step_index(pipeline)
     if i is None:
         raise ValueError('--mode: no Resize step in cfg.test_dataloader.dataset.pipeline')
@@ -86,7 +86,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
             tta_cfg['iou_threshold'] = 0.3  # the S3FD / SRN voting scripts
         cfg.tta_model = dict(type='FaceTTAModel', tta_cfg=tta_cfg)
     if 'tta_pipeline' not in cfg:
-        pipeline = deepcopy(_innermost_dataset(cfg.test_dataloader.dataset).pipeline)
+        pipeline = deepcopy(innermost_dataset(cfg.test_dataloader.dataset).pipeline)
         resize_index = resize_step_index(pipeline)
         if resize_index is None:
             raise ValueError('--tta: no Resize step in cfg.test_dataloader.dataset.pipeline')
@@ -107,7 +107,7 @@ def set_tta(cfg, scales=(1.0,), merge='nms', iou_threshold=None, max_size=None, 
             cfg.tta_pipeline = pipeline[:resize_index] + [
                 dict(type='TestTimeAug', transforms=[resizes, flips] + [[step] for step in after])]
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    _innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
+    innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline
     return cfg
 
 
@@ -146,7 +146,7 @@ def submission_evaluator(cfg, submission, zip_file=None, image_list=None, image_
     ``<submission>.zip``); the config's own metrics are dropped (the test split has no ground truth).
     ``image_list`` / ``image_root`` (``wider_face_test_filelist.txt`` and the ``images/`` folder it is relative to)
     replace the test dataset's annotation file and image folder, which keeps its pipeline."""
-    dataset = _innermost_dataset(cfg.test_dataloader.dataset)
+    dataset = innermost_dataset(cfg.test_dataloader.dataset)
     if image_list:
         dataset.ann_file = osp.abspath(image_list)
         dataset.ann_format = None  # detected: the official list, or any annotation file the readers take
@@ -182,10 +182,10 @@ def use_test_dataset(cfg, dataset_config, cfg_options=None):
     if missing:
         raise SystemExit(f'error: --dataset-config {dataset_config}: defines no {" / ".join(missing)}; expected a '
                          'dataset config such as configs/_base_/datasets/afw.py')
-    model_dataset = _innermost_dataset(cfg.test_dataloader.dataset) if cfg.get('test_dataloader') else {}
+    model_dataset = innermost_dataset(cfg.test_dataloader.dataset) if cfg.get('test_dataloader') else {}
     dataset = data_cfg.test_dataloader.dataset
     if model_dataset.get('pipeline') is not None:
-        _innermost_dataset(dataset).pipeline = model_dataset['pipeline']
+        innermost_dataset(dataset).pipeline = model_dataset['pipeline']
     test_dataloader = cfg.get('test_dataloader') or data_cfg.test_dataloader
     test_dataloader.dataset = dataset
     cfg.test_dataloader = test_dataloader
@@ -196,12 +196,18 @@ def use_test_dataset(cfg, dataset_config, cfg_options=None):
         raise SystemExit(f'error: {err}') from None
 
 
+# the metrics of the other benchmarks: a config testing with one of them gets no WiderFaceMetric added
+OTHER_BENCHMARK_METRICS = ('FDDBMetric', 'AFWPascalMetric')
+
+
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):
     """The config's test evaluator (a metric or a list of them, all kept) with its ``WiderFaceMetric`` given
     ``gt_dir`` (when set; else the config's own) and the output folder; a ``WiderFaceMetric`` is added when the
-    config has none (unless it writes a test submission, ``WiderFaceSubmissionMetric``, which is kept as it is).
-    Without a ground-truth folder from either place the metric reports a single AP over all
-    annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the official files."""
+    config has none, unless it writes a test submission (``WiderFaceSubmissionMetric``, kept as it is) or tests on
+    another benchmark (a metric of ``OTHER_BENCHMARK_METRICS``: then the evaluator is kept as it is, and ``gt_dir`` /
+    ``out``, which are WIDER FACE's, are refused). Without a ground-truth folder from either place the metric reports
+    a single AP over all annotated faces (``widerface/all``), since the Easy / Medium / Hard lists exist only in the
+    official files."""
     from copy import deepcopy
     if evaluator is None:
         metrics = []
@@ -213,6 +219,11 @@ def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=
     wider = [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'WiderFaceMetric']
     if not wider and any(str(m.get('type', '')).split('.')[-1] == 'WiderFaceSubmissionMetric' for m in metrics):
         return metrics  # a test-split config (widerface_test.py): a submission, no ground truth to score
+    if not wider and any(str(m.get('type', '')).split('.')[-1] in OTHER_BENCHMARK_METRICS for m in metrics):
+        if gt_dir is not None or out is not None:
+            raise SystemExit(_said_by(prog, '--gt-dir / --out apply to the WIDER FACE metric, and this config tests '
+                                      'with another benchmark\'s (its outputs: test_evaluator.outfile_prefix)'))
+        return metrics  # a config that tests on another benchmark (e.g. configs/_base_/datasets/fddb.py)
     if not wider:
         wider = [dict(type='WiderFaceMetric')]
         metrics.insert(0, wider[0])

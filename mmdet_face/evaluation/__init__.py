@@ -7,7 +7,8 @@ from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_all
 
 _LAZY = {'WiderFaceMetric': 'metrics', 'FaceKeypointMetric': 'metrics', 'WiderFaceSubmissionMetric': 'metrics',
-         'FaceCocoMetric': 'metrics', 'AFWPascalMetric': 'metrics'}
+         'FaceCocoMetric': 'metrics', 'AFWPascalMetric': 'metrics',
+         'FDDBMetric': 'metrics'}
 
 __all__ = list(_functional_all) + list(_LAZY)
 

@@ -19,3 +19,12 @@ from .face_pr import *  # noqa: F401,F403
 
 __all__ = sorted({*coco_face.__all__, *widerface.__all__, *widerface_gt_mat.__all__, *widerface_report.__all__,
                   *widerface_submission.__all__, *afw_pascal_files.__all__, *face_pr.__all__})
+
+# FDDB: the protocol (:mod:`.fddb`, with the program's solver :mod:`.fddb_hungarian` and regions
+# :mod:`.fddb_regions`), the ROC files and plot (:mod:`.fddb_roc`) and detection files (:mod:`.fddb_detections`).
+from . import fddb, fddb_detections, fddb_roc  # noqa: E402
+from .fddb import *  # noqa: F401,F403,E402
+from .fddb_detections import *  # noqa: F401,F403,E402
+from .fddb_roc import *  # noqa: F401,F403,E402
+
+__all__ = sorted({*__all__, *fddb.__all__, *fddb_detections.__all__, *fddb_roc.__all__})
