@@ -138,7 +138,7 @@ def run_model(args):
         if not osp.isdir(path):
             sys.exit(f'{PROG}: {option} {path}: no such folder')
     check_outputs(args, with_detections=True)  # before the model is built
-    from mmdet_face.datasets.formats.fddb_ellipses import read_fddb_folds
+    from mmdet_face.evaluation.functional.fddb_files import read_fddb_folds
     from mmdet_face.datasets.image_file import UnreadableImageError
     try:  # the fold files' messages name the file and line; checked before the model is built
         read_fddb_folds(args.fold_dir, args.folds or range(1, 11))

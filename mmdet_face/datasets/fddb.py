@@ -14,7 +14,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import DATASETS
 
-from .formats.fddb_ellipses import NUM_FOLDS, ellipse_bounding_boxes, read_fddb_folds
+from mmdet_face.evaluation.functional.fddb_files import NUM_FOLDS, ellipse_bounding_boxes, read_fddb_folds
 from .image_file import UnreadableImageError, image_size
 
 

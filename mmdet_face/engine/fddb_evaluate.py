@@ -36,7 +36,7 @@ def load_detection_inputs(pred: str, gt: str, image_list: str, img_dir: str, det
         FDDBInputError: naming the file and line of what is wrong.
         FileNotFoundError: an input file or a listed image is missing.
     """
-    from mmdet_face.datasets.formats.fddb_ellipses import (parse_ellipse_list, parse_fddb_detections,
+    from mmdet_face.evaluation.functional.fddb_files import (parse_ellipse_list, parse_fddb_detections,
                                                            parse_fold_list)
     from mmdet_face.datasets.image_file import image_size
     for path, option in ((pred, '--pred'), (gt, '--gt'), (image_list, '--list')):

@@ -5,7 +5,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.formats.fddb_ellipses import read_fddb_folds
+from mmdet_face.evaluation.functional.fddb_files import read_fddb_folds
 from tests.helpers.fddb_data import make_fddb_layout
 from tests.helpers.tools import load_tool
 

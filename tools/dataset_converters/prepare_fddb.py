@@ -102,7 +102,7 @@ def parse_args(argv=None):
 
 def check_inputs(folds: Download, images: Download, args):
     """The images of the ten folds (list order) with the folds' files; raises PrepareError on any problem."""
-    from mmdet_face.datasets.formats.fddb_ellipses import (NUM_FOLDS, ellipse_list_name, fold_list_name,
+    from mmdet_face.evaluation.functional.fddb_files import (NUM_FOLDS, ellipse_list_name, fold_list_name,
                                                            read_fddb_folds)
     prefix = folds.prefix_of(fold_list_name(1))
     fold_files = [prefix + name(k) for k in range(1, NUM_FOLDS + 1) for name in (fold_list_name, ellipse_list_name)]

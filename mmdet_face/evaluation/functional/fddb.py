@@ -43,7 +43,7 @@ Formats (all arrays float64):
   ``(D, 6) [major_axis_radius, minor_axis_radius, angle, center_x, center_y, score]`` (``'ellipse'``);
 - image sizes: ``{image_name: (height, width)}`` of the decoded images.
 ROC files and the plot are :mod:`.fddb_roc`; the annotation files are read by
-:mod:`mmdet_face.datasets.formats.fddb_ellipses`.
+:mod:`mmdet_face.evaluation.functional.fddb_files`.
 """
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Sequence, Tuple

@@ -4,7 +4,7 @@
 (ellipses) per line, every number in its shortest exact decimal form (scores that differ stay different).
 
 Reference: the FDDB benchmark's README and ``evaluate.cpp`` (Jain and Learned-Miller, UMass tech. report
-UM-CS-2010-009, 2010). Read back with :func:`mmdet_face.datasets.formats.fddb_ellipses.parse_fddb_detections`.
+UM-CS-2010-009, 2010). Read back with :func:`mmdet_face.evaluation.functional.fddb_files.parse_fddb_detections`.
 """
 from typing import Dict, Iterable
 

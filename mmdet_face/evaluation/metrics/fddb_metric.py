@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmdet_face.datasets.formats.fddb_ellipses import NUM_FOLDS, read_fddb_folds
+from mmdet_face.evaluation.functional.fddb_files import NUM_FOLDS, read_fddb_folds
 from mmdet_face.registry import METRICS
 from mmdet_face.utils.output_file import check_output_path
 from ..functional.fddb import DET_FORMATS, FDDB_MAX_FP, MATCHING_METHODS, boxes_to_fddb, evaluate_fddb, tpr_at_fp

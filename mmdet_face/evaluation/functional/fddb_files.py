@@ -21,7 +21,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .common import content_lines, numbers, read_lines
+from mmdet_face.utils.text_file import content_lines, numbers, read_lines
 
 __all__ = ['NUM_FOLDS', 'fold_list_name', 'ellipse_list_name', 'parse_fold_list', 'parse_ellipse_list',
            'parse_fddb_detections', 'read_fddb_folds', 'ellipse_bounding_boxes']

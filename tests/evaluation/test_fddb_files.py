@@ -3,7 +3,7 @@ FDDBDataset built on them."""
 import numpy as np
 import pytest
 
-from mmdet_face.datasets.formats.fddb_ellipses import (ellipse_bounding_boxes, parse_ellipse_list,
+from mmdet_face.evaluation.functional.fddb_files import (ellipse_bounding_boxes, parse_ellipse_list,
                                                        parse_fddb_detections, parse_fold_list, read_fddb_folds)
 from tests.helpers.fddb_data import make_fddb_layout
 
