@@ -5,7 +5,7 @@ boxes to the image, and the listing of a folder of annotation files."""
 import math
 import os
 import os.path as osp
-from typing import Iterator, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
