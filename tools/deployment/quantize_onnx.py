@@ -19,7 +19,8 @@ full-size image an integer conv is no faster than onnxruntime's float one and ne
 The INT8 file is run on a few calibration blobs before it is kept: same outputs and shapes as FP32, finite values
 (the largest difference to FP32 per output is printed). Calibration data without images, a truncated or unreadable
 FP32 file, or an INT8 result with non-finite outputs is an error and nothing is written; an existing INT8.onnx is
-left alone unless ``--overwrite`` is given. ``--time N`` then prints the median network time of FP32 and INT8 on
+left alone unless ``--overwrite`` (or ``--force``, as the other
+tools spell it) is given. ``--time N`` then prints the median network time of FP32 and INT8 on
 one thread over N runs on the first calibration blob.
 """
 import argparse
@@ -50,7 +51,8 @@ def parse_args(argv=None):
                         help='print FP32 and INT8 network milliseconds (one thread, median of N runs)')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, default=None,
                         help='override settings of the calibration CONFIG (key=value)')
-    parser.add_argument('--overwrite', action='store_true', help='replace INT8 if it exists')
+    parser.add_argument('--overwrite', '--force', dest='overwrite', action='store_true',
+                        help='replace INT8 if it exists')
     return parser.parse_args(argv)
 
 
