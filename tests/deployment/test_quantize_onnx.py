@@ -200,3 +200,41 @@ def test_cli_quantizes_and_refuses(toy_onnx, toy_set, tmp_path):
     refused = run_tool(TOOL, toy_onnx, tmp_path / 'other.onnx', '--calib', empty)
     assert refused.returncode != 0 and 'no calibration images' in refused.stderr
     assert 'Traceback' not in refused.stderr and not (tmp_path / 'other.onnx').exists()
+
+
+def _identity_graph(input_name, output_names, dims):
+    """A one-input ONNX graph (Identity per output) with the given names and input dimensions."""
+    from onnx import TensorProto, helper
+    nodes = [helper.make_node('Identity', [input_name], [name]) for name in output_names]
+    graph = helper.make_graph(nodes, 'g', [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, dims) for n in output_names])
+    return helper.make_model(graph)
+
+
+def test_layouts_of_the_families():
+    from mmdet_face.deployment.quantize_onnx import BGR_MEAN_LAYOUT
+    assert blob_layout(_identity_graph('input', ['loc', 'conf', 'landms'], [1, 3, 8, 8])) is BGR_MEAN_LAYOUT
+    assert blob_layout(_identity_graph('input', ['loc', 'conf'], [1, 3, 8, 8])) is BGR_MEAN_LAYOUT
+    assert blob_layout(_identity_graph('images', ['output0'], [1, 3, 8, 8])) is None  # e.g. a YOLO file
+    img = np.full((8, 8, 3), (10, 20, 30), np.uint8)
+    np.testing.assert_allclose(image_blob(img, BGR_MEAN_LAYOUT, 8, 8)[0, :, 0, 0], [10 - 104, 20 - 117, 30 - 123])
+
+
+def test_unknown_layout_needs_a_config(tmp_path, toy_set):
+    path = tmp_path / 'yolo.onnx'
+    onnx.save(_identity_graph('images', ['output0'], [1, 3, 8, 8]), str(path))
+    with pytest.raises(QuantizationError, match='calibrate with the model.s CONFIG'):
+        quantize_onnx(path, tmp_path / 'int8.onnx', toy_set / 'val')
+    assert not (tmp_path / 'int8.onnx').exists()
+
+
+def test_input_size_of_symbolic_and_fixed_graphs():
+    from mmdet_face.deployment.quantize_onnx import resolve_input_size
+    dynamic = _identity_graph('input.1', ['score_8'], [1, 3, 'height', 'width'])
+    with pytest.raises(QuantizationError, match=r'symbolic.*--input-size H W'):
+        resolve_input_size(dynamic, None)
+    assert resolve_input_size(dynamic, (96, 128)) == (96, 128)
+    fixed = _identity_graph('input.1', ['score_8'], [1, 3, 64, 96])
+    assert resolve_input_size(fixed, None) == (64, 96)
+    with pytest.raises(QuantizationError, match='fixed at 64x96'):
+        resolve_input_size(fixed, (96, 128))

@@ -53,13 +53,6 @@ def test_the_table_has_the_columns_and_one_row_per_released_model():
     assert set(configs) == released_configs()
 
 
-def test_every_config_reads():
-    from mmdet_face.utils.config_file import read_config
-    for row in table_rows()[1]:
-        assert read_config(str(REPO_ROOT / code_spans(row['config'])[0])).model.bbox_head.type
-
-
-@pytest.mark.slow  # builds eleven detectors, DSFD-ResNet-152 among them
 def test_every_config_builds():
     from mmdet_face.apis.inference import init_face_detector
     for row in table_rows()[1]:
