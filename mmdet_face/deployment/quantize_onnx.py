@@ -367,6 +367,40 @@ def depthwise_convs(model) -> List[str]:
             and any(a.name == 'group' and helper.get_attribute_value(a) > 1 for a in n.attribute)]
 
 
+def _nodes_to_exclude(path: str, exclude: Sequence[str], shown: str) -> List[str]:
+    """The node names of the prepared graph at ``path`` that ``exclude`` names (groups resolved, see
+    :func:`quantize_onnx`); unnamed nodes get the name ``<op>_<index>`` first (written back to ``path``), since the
+    quantiser excludes nodes by name."""
+    import onnx
+    model = onnx.load(path)
+    unnamed = [n for n in model.graph.node if not n.name]
+    if unnamed:
+        taken = {n.name for n in model.graph.node}
+        for index, node in enumerate(model.graph.node):
+            if not node.name:
+                name = f'{node.op_type}_{index}'
+                while name in taken:
+                    name += '_'
+                node.name = name
+                taken.add(name)
+        onnx.save(model, path)
+    nodes = []
+    for item in exclude:
+        if item in ('first_conv', 'heads'):
+            names = first_conv_and_heads(model)
+            nodes.extend(names[:1] if item == 'first_conv' else names[1:])
+        elif item == 'depthwise':
+            nodes.extend(depthwise_convs(model))
+        else:
+            nodes.append(item)
+    known = {n.name for n in model.graph.node}
+    unknown = [n for n in nodes if n not in known]
+    if unknown:
+        raise QuantizationError(f'{shown}: no node named {unknown[:5]} to keep in float (names of the graph after '
+                                'the pre-processing)')
+    return list(dict.fromkeys(nodes))
+
+
 def check_quantized(fp32_path: str, int8_path: str, input_name: str, blobs: Sequence[np.ndarray],
                     shown: str) -> Dict[str, float]:
     """Run both files on ``blobs``; returns ``{output: max |INT8 - FP32|}``.
@@ -441,20 +475,6 @@ def quantize_onnx(fp32_path: str, int8_path: str, calibration, *, num_images: in
         source = (f'{len(blobs)} samples of {getattr(calibration, "filename", None) or "the config"}\'s test / val '
                   'set (its pipeline and data_preprocessor)')
 
-    nodes = []
-    for item in exclude:
-        if item in ('first_conv', 'heads'):
-            names = first_conv_and_heads(model)
-            nodes.extend(names[:1] if item == 'first_conv' else names[1:])
-        elif item == 'depthwise':
-            nodes.extend(depthwise_convs(model))
-        else:
-            nodes.append(item)
-    known = {n.name for n in model.graph.node}
-    unknown = [n for n in nodes if n not in known]
-    if unknown:
-        raise QuantizationError(f'{fp32_path}: no node named {unknown[:5]} to keep in float')
-
     tmp_dir = tempfile.mkdtemp(prefix='mmdet_face_quant_')
     try:
         prepared = osp.join(tmp_dir, 'prepared.onnx')
@@ -465,6 +485,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, calibration, *, num_images: in
             pre = 'none (not asked for)'
         if per_channel and quant_format == 'qdq':
             _ensure_opset(prepared, PER_CHANNEL_QDQ_OPSET, fp32_path)
+        nodes = _nodes_to_exclude(prepared, exclude, fp32_path)
         with atomic_output(int8_path, overwrite) as tmp:
             try:
                     quantize_static(prepared, tmp, BlobReader(input_name, blobs),
@@ -472,7 +493,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, calibration, *, num_images: in
                                 per_channel=per_channel, reduce_range=reduce_range,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=CalibrationMethod.MinMax,
-                                nodes_to_exclude=list(dict.fromkeys(nodes)))
+                                nodes_to_exclude=nodes)
             except Exception as err:  # onnxruntime's own errors (invalid graph, unsupported op ...)
                 raise QuantizationError(f'{fp32_path}: onnxruntime could not quantise it ({type(err).__name__}: '
                                         f'{str(err).strip()[:400]})') from None
@@ -483,7 +504,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, calibration, *, num_images: in
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return QuantizationReport(num_calibration=len(blobs), input_size=(height, width), quant_format=quant_format,
                               per_channel=per_channel, reduce_range=reduce_range, pre_process=pre,
-                              excluded_nodes=list(dict.fromkeys(nodes)), max_abs_diff=diffs,
+                              excluded_nodes=nodes, max_abs_diff=diffs,
                               calibration_source=source)
 
 

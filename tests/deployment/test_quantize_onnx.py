@@ -238,3 +238,20 @@ def test_input_size_of_symbolic_and_fixed_graphs():
     assert resolve_input_size(fixed, None) == (64, 96)
     with pytest.raises(QuantizationError, match='fixed at 64x96'):
         resolve_input_size(fixed, (96, 128))
+
+
+def test_unnamed_nodes_are_named_before_exclusion(toy_onnx, toy_set, tmp_path):
+    """Model-pack files may carry nodes without names; the quantiser excludes by name, so they get names first and
+    the first conv still stays in float."""
+    model = onnx.load(str(toy_onnx))
+    for node in model.graph.node:
+        node.name = ''
+    unnamed = tmp_path / 'unnamed.onnx'
+    onnx.save(model, str(unnamed))
+    report = quantize_onnx(unnamed, tmp_path / 'int8.onnx', toy_set / 'val', num_images=1, quant_format='qoperator')
+    assert len(report.excluded_nodes) == 1 and report.excluded_nodes[0].startswith('Conv_')
+    ops = [n.op_type for n in onnx.load(str(tmp_path / 'int8.onnx')).graph.node]
+    assert ops.count('Conv') == 1 and 'QLinearConv' in ops  # the first conv in float, the others integer
+    with pytest.raises(QuantizationError, match=r"no node named \['no_such_node'\]"):
+        quantize_onnx(toy_onnx, tmp_path / 'other.onnx', toy_set / 'val', num_images=1, exclude=['no_such_node'])
+    assert not (tmp_path / 'other.onnx').exists()
