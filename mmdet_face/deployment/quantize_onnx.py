@@ -515,10 +515,11 @@ __all__ = ['DEFAULT_EXCLUDE', 'EXCLUDE_GROUPS', 'IMAGE_EXTENSIONS', 'QUANT_FORMA
 
 
 def time_networks(paths: Sequence[str], blob: np.ndarray, repeat: int = 20, threads: int = 1,
-                  block: int = 5) -> List[float]:
-    """Median milliseconds of one ``session.run`` of each ONNX file in ``paths`` on ``blob`` with ``threads``
-    intra-op threads, measured in rotating blocks of ``block`` calls (one untimed call before each block) so that
-    a slow spell of a shared machine hits every file alike."""
+                  block: int = 5) -> List[Tuple[float, float]]:
+    """``(median, best)`` milliseconds of one ``session.run`` of each ONNX file in ``paths`` on ``blob`` with
+    ``threads`` intra-op threads, over ``repeat`` runs measured in rotating blocks of ``block`` calls (one untimed
+    call before each block) so that a slow spell of a shared machine hits every file alike. The best run is the
+    one least disturbed by other jobs, the steadier figure on a shared machine."""
     import statistics
     import time
     sessions = [_session(p, threads) for p in paths]
@@ -533,7 +534,7 @@ def time_networks(paths: Sequence[str], blob: np.ndarray, repeat: int = 20, thre
                 start = time.perf_counter()
                 sessions[k].run(None, feeds[k])
                 times[k].append(time.perf_counter() - start)
-    return [1000 * statistics.median(t) for t in times]
+    return [(1000 * statistics.median(t), 1000 * min(t)) for t in times]
 
 
 __all__.append('time_networks')

@@ -20,8 +20,9 @@ The INT8 file is run on a few calibration blobs before it is kept: same outputs 
 (the largest difference to FP32 per output is printed). Calibration data without images, a truncated or unreadable
 FP32 file, or an INT8 result with non-finite outputs is an error and nothing is written; an existing INT8.onnx is
 left alone unless ``--overwrite`` (or ``--force``, as the other
-tools spell it) is given. ``--time N`` then prints the median network time of FP32 and INT8 on
-one thread over N runs on the first calibration blob.
+tools spell it) is given. ``--time N`` then prints the median and the best network time of FP32 and INT8 on one
+thread over N runs each on the first calibration blob (interleaved; the best run is the steadier figure on a
+machine shared with other jobs).
 """
 import argparse
 import os.path as osp
@@ -48,7 +49,7 @@ def parse_args(argv=None):
                              "'depthwise' (grouped convs) or node names; 'none' quantises every node")
     parser.add_argument('--no-pre-process', action='store_true', help="skip onnxruntime's quant_pre_process")
     parser.add_argument('--time', type=non_negative_int, default=0, metavar='N',
-                        help='print FP32 and INT8 network milliseconds (one thread, median of N runs)')
+                        help='print FP32 and INT8 network milliseconds (one thread, median and best of N runs)')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, default=None,
                         help='override settings of the calibration CONFIG (key=value)')
     parser.add_argument('--overwrite', '--force', dest='overwrite', action='store_true',
@@ -93,9 +94,11 @@ def main(argv=None):
         h, w = report.input_size
         layout = blob_layout(onnx.load(args.fp32, load_external_data=False)) if isinstance(calibration, str) else None
         blob = (folder_blobs(calibration, layout, h, w, 1) if layout else config_blobs(calibration, h, w, 1))[0]
-        fp32_ms, int8_ms = time_networks([args.fp32, args.int8], blob, repeat=args.time)
-        print(f'network, one thread, median of {args.time} runs at {h}x{w}: FP32 {fp32_ms:.2f} ms, INT8 '
-              f'{int8_ms:.2f} ms ({fp32_ms / int8_ms:.2f}x)')
+        (fp32_med, fp32_best), (int8_med, int8_best) = time_networks([args.fp32, args.int8], blob,
+                                                                     repeat=args.time)
+        print(f'network at {h}x{w}, one thread, {args.time} runs: FP32 median {fp32_med:.2f} ms (best '
+              f'{fp32_best:.2f}), INT8 median {int8_med:.2f} ms (best {int8_best:.2f}); INT8 is '
+              f'{fp32_med / int8_med:.2f}x faster (median), {fp32_best / int8_best:.2f}x (best)')
 
 
 if __name__ == '__main__':
