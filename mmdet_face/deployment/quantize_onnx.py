@@ -27,8 +27,10 @@ report says so.
 ``quant_format``: ``'qdq'`` (QuantizeLinear / DequantizeLinear pairs around float ops; onnxruntime fuses them into
 integer kernels when it loads the file; other runtimes such as TensorRT read it) or ``'qoperator'`` (QLinearConv
 ... nodes written directly). Activations are uint8 and weights int8 (onnxruntime's recommended U8S8 on x86-64);
-``per_channel`` gives each output channel of a conv its own weight scale; ``reduce_range`` quantises weights to 7
-bits (needed on x86-64 CPUs without VNNI to avoid saturation in the int16 accumulation).
+``per_channel`` gives each output channel of a conv its own weight scale (a QDQ graph is converted to opset 13 first:
+earlier DequantizeLinear has no axis); ``reduce_range`` quantises weights to 7 bits (onnxruntime suggests it for
+x86-64 CPUs without VNNI, whose int16 intermediate sums can saturate). The first conv stays in float by default
+(``DEFAULT_EXCLUDE``); the exclusion groups are resolved on the pre-processed graph.
 
 The written file is checked before it is kept: onnxruntime runs it on a few calibration blobs; its outputs must
 have the FP32 file's names and shapes and be finite (the largest absolute difference to FP32 per output is
