@@ -258,7 +258,11 @@ def config_blobs(cfg, height: int, width: int, num: int) -> List[np.ndarray]:
     if not loader or 'dataset' not in loader:
         raise QuantizationError(f'{name}: has no test_dataloader / val_dataloader dataset to calibrate on')
     with DefaultScope.overwrite_default_scope('mmdet_face'):
-        dataset = DATASETS.build(loader['dataset'])
+        try:
+            dataset = DATASETS.build(loader['dataset'])
+        except (OSError, ValueError) as err:  # a missing annotation file, a bad line in it ...
+            raise QuantizationError(f'{name}: its test / val dataset, the calibration data, cannot be read: '
+                                    f'{err}') from None
         preprocessor = MODELS.build(cfg.model.data_preprocessor)
     if len(dataset) == 0:
         raise QuantizationError(f'{name}: its test / val dataset holds no images')

@@ -255,3 +255,12 @@ def test_unnamed_nodes_are_named_before_exclusion(toy_onnx, toy_set, tmp_path):
     with pytest.raises(QuantizationError, match=r"no node named \['no_such_node'\]"):
         quantize_onnx(toy_onnx, tmp_path / 'other.onnx', toy_set / 'val', num_images=1, exclude=['no_such_node'])
     assert not (tmp_path / 'other.onnx').exists()
+
+
+def test_config_without_its_data_is_a_clear_error(toy_onnx, tmp_path):
+    from mmdet_face.apis.inference import load_config
+    cfg = load_config(str(TOY_CONFIG))
+    cfg.test_dataloader.dataset.data_root = f'{tmp_path}/missing/'
+    with pytest.raises(QuantizationError, match=r'test / val dataset, the calibration data, cannot be read.*missing'):
+        quantize_onnx(toy_onnx, tmp_path / 'int8.onnx', cfg, num_images=1)
+    assert not (tmp_path / 'int8.onnx').exists()
