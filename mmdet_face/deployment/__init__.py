@@ -1,6 +1,7 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
 :func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint), ``dsfd_strip_first_shot.py`` (a DSFD training
-checkpoint -> the inference checkpoint).
+checkpoint -> the inference checkpoint), ``quantize_onnx.py`` (FP32 ONNX -> INT8 ONNX, onnxruntime's static
+quantisation).
 
 The names below load on first use (torch, onnx). The atomic, never-overwriting output writes they use live in
 :mod:`mmdet_face.utils.output_file`."""
@@ -15,6 +16,7 @@ _LAZY = {
     'SCRFDOnnxMismatch': 'scrfd_onnx_import', 'convert_scrfd_onnx': 'scrfd_onnx_import',
     'find_matching_configs': 'scrfd_onnx_import', 'load_scrfd_onnx_weights': 'scrfd_onnx_import',
     'read_onnx_model': 'scrfd_onnx_import',
+    'QuantizationCheckError': 'quantize_onnx', 'QuantizationError': 'quantize_onnx', 'quantize_onnx': 'quantize_onnx',
 }
 
 __all__ = list(_LAZY)
