@@ -38,9 +38,11 @@ def code_spans(text):
 
 def released_configs():
     """The configs the converters convert released weights for: every SCRFD config (the ONNX converter takes any of
-    configs/scrfd), the RetinaFace releases' configs and the DSFD release config."""
+    configs/scrfd but the fine-tuning recipes ``*_finetune_*``, which start from a release and are no model of
+    their own), the RetinaFace releases' configs and the DSFD release config."""
     from mmdet_face.deployment.retinaface_pth_import import RELEASE_CONFIGS
-    scrfd = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / 'configs' / 'scrfd').glob('*.py')}
+    scrfd = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / 'configs' / 'scrfd').glob('*.py')
+             if '_finetune_' not in p.name}
     dsfd = load_tool('tools/model_converters/dsfd_pth2mmdet.py').RELEASE_CONFIG
     return scrfd | set(RELEASE_CONFIGS.values()) | {REPO_ROOT.joinpath(dsfd).relative_to(REPO_ROOT).as_posix()}
 
