@@ -7,6 +7,9 @@
     faces.keypoints  # (N, K, 2), K = the head's num_keypoints (5: left eye, right eye, nose, left mouth,
                      # right mouth), or None for a model without landmarks
 
+The same detector runs an ONNX export with onnxruntime instead (``backend='onnxruntime', onnx='model.onnx'``: the
+same pre-processing, head decoding and result type; :mod:`mmdet_face.deployment.onnx_runtime`).
+
 Inference only: building the model is :func:`mmdet_face.apis.inference.init_face_detector`, the CPU speed-ups are
 :mod:`mmdet_face.apis.cpu_runtime` (exact ones on by default; the process-wide allocator tuning only on request,
 ``tune_allocator=True``) and drawing is :class:`mmdet_face.visualization.FaceLocalVisualizer`.
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
+BACKENDS = ('pytorch', 'onnxruntime')
 
 
 class RandomWeightsWarning(UserWarning):
@@ -222,13 +226,36 @@ class FaceDetector:
             faulted in again (the README lists the measured gain). This changes the allocator of the whole process,
             which is why it is off by default; ``MMDET_FACE_DEFAULT_MALLOC=1`` in the environment vetoes it.
 
+        backend (str): ``'pytorch'`` (default) runs the config's model with ``checkpoint``'s weights;
+            ``'onnxruntime'`` runs the ONNX file ``onnx`` (any export of :mod:`mmdet_face.deployment`, or a released
+            SCRFD file) on the same pre-processed batch and decodes its outputs with the config's head: same inputs,
+            thresholds, letterbox, result type and thread-safety. The config must be the one the file was exported
+            from (its family is checked against the file's output names); no checkpoint is read, ``optimize``,
+            ``fp16``, ``strict`` and ``tune_allocator`` do not apply. A file with a fixed square input (the released
+            SCRFD files: 640 x 640) letterboxes to that size unless ``letterbox`` says otherwise.
+        onnx (str): the ONNX file of ``backend='onnxruntime'``.
+        ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
+            default, one per physical core). ort_inter_op_threads: its inter-op threads.
+        ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
+        ort_providers (list, optional): onnxruntime execution providers (default: the CPU one). The session
+            options are this detector's own: nothing process-wide changes.
+
     A detector may be called from several threads at once: a call's ``score_thr`` / ``nms_thr`` go to the head
-    as that call's own test config, and nothing of the detector is changed by a call.
+    as that call's own test config, and nothing of the detector is changed by a call (onnxruntime's
+    ``InferenceSession.run`` is thread-safe as well).
+
+    The stages of a call are methods of their own, for tools that time or replace one: :meth:`preprocess` (images
+    -> the network's input batch and the image metas), :meth:`run_network` (batch -> the head's ``forward``
+    outputs, by PyTorch or onnxruntime) and :meth:`decode` (those outputs -> :class:`FaceDetections`: the head's
+    ``predict_by_feat``, NMS, clipping).
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                  fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True,
-                 strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True):
+                 strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True,
+                 backend: str = 'pytorch', onnx: Optional[str] = None, ort_threads: Optional[int] = None,
+                 ort_inter_op_threads: Optional[int] = None, ort_graph_optimization: str = 'all',
+                 ort_providers: Optional[Sequence[str]] = None):
         from mmdet_face.apis import cpu_runtime
         from mmdet_face.apis.inference import init_face_detector
         from mmdet_face.keypoints import NUM_KEYPOINTS
@@ -237,9 +264,32 @@ class FaceDetector:
             raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
         if letterbox is not None and not _is_positive_int(letterbox):
             raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
-        self.device = torch.device(device)
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {", ".join(map(repr, BACKENDS))}, got {backend!r}')
+        if backend == 'onnxruntime':
+            if onnx is None:
+                raise ValueError("backend='onnxruntime' needs onnx=PATH (the ONNX file to run)")
+            if checkpoint is not None:
+                raise ValueError(f"backend='onnxruntime' runs the weights of the ONNX file {onnx}; a checkpoint "
+                                 f'({checkpoint}) is not read: leave it out')
+        elif onnx is not None:
+            raise ValueError(f"onnx={onnx!r} is run by backend='onnxruntime'; the PyTorch backend reads a checkpoint")
+        self.backend = backend
+        self.device = torch.device(device) if backend == 'pytorch' else torch.device('cpu')
         self.model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
-        if checkpoint is None:
+        self.network = None
+        if backend == 'onnxruntime':
+            from mmdet_face.deployment.onnx_runtime import OnnxNetwork
+            name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
+                    else getattr(self.model.cfg, 'filename', None)) or 'the config'
+            self.network = OnnxNetwork(os.fspath(onnx), self.model.bbox_head, config_name=name, threads=ort_threads,
+                                       inter_op_threads=ort_inter_op_threads,
+                                       graph_optimization=ort_graph_optimization, providers=ort_providers)
+            if letterbox is None and self.network.fixed_hw is not None and \
+                    self.network.fixed_hw[0] == self.network.fixed_hw[1]:
+                letterbox = self.network.fixed_hw[0]  # a static square graph: the released SCRFD preprocessing
+            optimize, tune_allocator, fp16 = False, False, False
+        elif checkpoint is None:
             name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
                     else getattr(self.model.cfg, 'filename', None))
             warnings.warn(f'FaceDetector: no checkpoint given, so the model of {name or "the config"} runs with its '
@@ -306,14 +356,45 @@ class FaceDetector:
         cfg.nms = nms
         return cfg
 
-    def _predict(self, batch: dict, cfg) -> list:
-        """``model.test_step`` (data preprocessor, features, head, decoding rescaled to the original images) with
-        ``cfg`` passed to the head's ``predict_by_feat`` instead of its own ``test_cfg``."""
-        data = self.model.data_preprocessor(batch, False)
-        feats = self.model.extract_feat(data['inputs'])
-        outs = self.head(feats)
-        img_metas = [sample.metainfo for sample in data['data_samples']]
-        return self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
+    @torch.no_grad()
+    def preprocess(self, images: Sequence[np.ndarray], max_size: Optional[int] = None, first_id: int = 0):
+        """Stage 1: BGR uint8 images (:func:`read_image`'s) -> ``(inputs, img_metas)``: the network's input batch
+        ``(B, 3, H, W)`` float32 (the test pipeline or letterbox, then the config's ``data_preprocessor``:
+        normalised, channel order converted, padded to a common size) and one meta dict per image
+        (``ori_shape``, ``img_shape``, ``scale_factor``, ``batch_input_shape`` ...)."""
+        if self.letterbox:
+            data = [self._letterbox(img, first_id + i, max_size or self.letterbox) for i, img in enumerate(images)]
+        else:
+            pipeline = self._pipeline(max_size)
+            data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
+        batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
+        batch = self.model.data_preprocessor(batch, False)
+        return batch['inputs'], [sample.metainfo for sample in batch['data_samples']]
+
+    @torch.no_grad()
+    def run_network(self, inputs: torch.Tensor) -> tuple:
+        """Stage 2: the preprocessed batch -> the head's ``forward`` outputs (lists over levels of
+        ``(B, A * C, h, w)``), by the PyTorch model or by the onnxruntime session (its outputs mapped back by the
+        family's ``onnx_outputs_to_head_inputs``)."""
+        if self.network is not None:
+            return self.network(inputs)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            return self.head(self.model.extract_feat(inputs))
+
+    @torch.no_grad()
+    def decode(self, outs: tuple, img_metas: List[dict], cfg) -> List[FaceDetections]:
+        """Stage 3: the head's outputs -> one :class:`FaceDetections` per image (the head's ``predict_by_feat``
+        with the call's ``cfg`` (:meth:`_call_cfg`), rescaled to the original images, then clipped to them unless
+        ``clip_boxes=False``)."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            predictions = self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
+        results = []
+        for meta, pred in zip(img_metas, predictions):
+            faces = self._to_numpy(pred)
+            if self.clip_boxes:
+                _clip_to_image(faces.bboxes, meta['ori_shape'][:2])
+            results.append(faces)
+        return results
 
     @torch.no_grad()
     def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], score_thr: float = 0.5,
@@ -335,23 +416,12 @@ class FaceDetector:
         _check_call_args(score_thr, nms_thr, max_size, batch_size)
         single = not isinstance(images, (list, tuple))
         images = [images] if single else list(images)
-        pipeline = self._pipeline(max_size)
         cfg = self._call_cfg(score_thr, nms_thr)
         results = []
         for start in range(0, len(images), batch_size):
             chunk = [read_image(img) for img in images[start:start + batch_size]]
-            if self.letterbox:
-                data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
-            else:
-                data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
-            batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-                predictions = self._predict(batch, cfg)
-            for img, pred in zip(chunk, predictions):
-                faces = self._to_numpy(pred)
-                if self.clip_boxes:
-                    _clip_to_image(faces.bboxes, img.shape[:2])
-                results.append(faces)
+            inputs, img_metas = self.preprocess(chunk, max_size, first_id=start)
+            results.extend(self.decode(self.run_network(inputs), img_metas, cfg))
         return results[0] if single else results
 
     @staticmethod

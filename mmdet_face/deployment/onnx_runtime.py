@@ -1,0 +1,134 @@
+"""The onnxruntime network stage: an ONNX file of one of our families run on a preprocessed batch, its outputs
+mapped back to what the config's head's ``forward`` returns.
+
+:class:`OnnxNetwork` is the part of the onnxruntime backend between the pre-processing (the config's test pipeline
+or the SCRFD letterbox, then the ``data_preprocessor``: exactly what the PyTorch path feeds its network) and the
+decoding (the head's own ``predict_by_feat`` and face tail). :class:`~mmdet_face.apis.FaceDetector` with
+``backend='onnxruntime'`` and the test tool's ``--onnx`` use it; each stage is callable on its own:
+
+    network = OnnxNetwork('model.onnx', head, config_name='configs/scrfd/....py', threads=1)
+    outputs = network.run(blob)                          # {name: (B, N, C) array}, blob (B, 3, H, W) float32
+    head_inputs = network.to_head_inputs(outputs, blob.shape[2:])  # lists over levels of (B, A * C, h, w)
+    results = head.predict_by_feat(*head_inputs, batch_img_metas=metas, rescale=True)
+
+Files it reads: every export of :mod:`mmdet_face.deployment` (``<family>_onnx_export.py``: SCRFD with or without
+keypoints, RetinaFace, DSFD, SRN / AInnoFace; static or dynamic) and insightface's released SCRFD files (fixed batch
+1 and 640 x 640 in some: a batch is then run image by image, and an input of another size is refused, naming the
+``letterbox`` to use). The layout is recognised from the output names and must be the config's family
+(:func:`mmdet_face.deployment.onnx_layouts.check_output_names`).
+
+Session options are per session (``SessionOptions``: intra- / inter-op threads, graph optimisation level;
+providers): nothing process-wide is changed. ``InferenceSession.run`` may be called from several threads at once
+(onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
+"""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from .onnx_layouts import check_output_names, exporter_module
+
+GRAPH_OPTIMIZATION_LEVELS = ('disable', 'basic', 'extended', 'all')
+
+
+class OnnxNetwork:
+    """An onnxruntime session of an ONNX file whose layout is ``head``'s family's.
+
+    Args:
+        path: the ONNX file.
+        head: the config's built head (its weights are not used: it gives the layout, strides and anchors).
+        config_name: what errors call the config.
+        threads: onnxruntime's intra-op threads (None: onnxruntime's default, one per physical core).
+        inter_op_threads: inter-op threads (None: onnxruntime's default); used with ``execution_mode='parallel'``.
+        graph_optimization: one of :data:`GRAPH_OPTIMIZATION_LEVELS` (default 'all', onnxruntime's default).
+        providers: execution providers in order of preference (default: ``['CPUExecutionProvider']``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not an ONNX model (a truncated or damaged file included) or one onnxruntime cannot load; an
+            :class:`~mmdet_face.deployment.onnx_layouts.OnnxLayoutError` when its outputs are another family's or
+            variant's (the message names the expected outputs and the config to use).
+    """
+
+    def __init__(self, path: str, head, config_name: str = 'the config', threads: Optional[int] = None,
+                 inter_op_threads: Optional[int] = None, graph_optimization: str = 'all',
+                 providers: Optional[Sequence[str]] = None, execution_mode: str = 'sequential'):
+        import onnxruntime as ort
+
+        from .scrfd_onnx_import import read_onnx_model
+        self.path = str(path)
+        self.head = head
+        self.layout = exporter_module(head)
+        model = read_onnx_model(self.path, expected=f'an ONNX export of {config_name}')
+        initializers = {i.name for i in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in initializers]
+        outputs = [o.name for o in model.graph.output]
+        if len(inputs) != 1:
+            raise ValueError(f'{self.path}: the ONNX graph has {len(inputs)} inputs ({", ".join(i.name for i in inputs)})'
+                             ', expected one image batch (B, 3, H, W)')
+        check_output_names(outputs, head, self.path, config_name)
+        self.input_name = inputs[0].name
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField('dim_value') else None for d in dims]
+        if len(shape) != 4 or shape[1] not in (3, None):
+            raise ValueError(f'{self.path}: the input {self.input_name} has shape {shape}, expected (B, 3, H, W)')
+        #: fixed sizes of the graph input (None where symbolic): batch, height, width
+        self.fixed_batch, self.fixed_hw = shape[0], (None if None in shape[2:] else (shape[2], shape[3]))
+        del model
+        if graph_optimization not in GRAPH_OPTIMIZATION_LEVELS:
+            raise ValueError(f'graph_optimization must be one of {", ".join(GRAPH_OPTIMIZATION_LEVELS)}, got '
+                             f'{graph_optimization!r}')
+        if execution_mode not in ('sequential', 'parallel'):
+            raise ValueError(f"execution_mode must be 'sequential' or 'parallel', got {execution_mode!r}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            'disable': ort.GraphOptimizationLevel.ORT_DISABLE_ALL, 'basic': ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            'extended': ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            'all': ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[graph_optimization]
+        options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if execution_mode == 'parallel'
+                                  else ort.ExecutionMode.ORT_SEQUENTIAL)
+        for value, attr in ((threads, 'intra_op_num_threads'), (inter_op_threads, 'inter_op_num_threads')):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f'{attr.replace("_num", "")}: expected a positive int or None, got {value!r}')
+                setattr(options, attr, value)
+        self.providers = list(providers) if providers else ['CPUExecutionProvider']
+        try:
+            self.session = ort.InferenceSession(self.path, options, providers=self.providers)
+        except Exception as err:  # onnxruntime's own exception types (Fail, InvalidGraph, ...)
+            raise ValueError(f'{self.path}: onnxruntime cannot load this model ({type(err).__name__}: {err})') from err
+        self.output_names = outputs
+
+    def check_input_size(self, hw: Sequence[int]) -> None:
+        """Refuse an input of ``hw`` that a graph with a fixed height and width cannot take."""
+        if self.fixed_hw is not None and tuple(hw) != tuple(self.fixed_hw):
+            side = f'; use letterbox={self.fixed_hw[0]}' if self.fixed_hw[0] == self.fixed_hw[1] else ''
+            raise ValueError(f'{self.path}: the ONNX graph takes {self.fixed_hw[0]} x {self.fixed_hw[1]} inputs only '
+                             f'(a static export), got {hw[0]} x {hw[1]}{side}, or export the model with --dynamic')
+
+    def run(self, blob: np.ndarray) -> Dict[str, np.ndarray]:
+        """``{output name: (B, N, C) array}`` for a preprocessed batch ``blob`` ``(B, 3, H, W)`` float32 (a graph
+        with a fixed batch size is run that many images at a time)."""
+        blob = np.ascontiguousarray(blob, dtype=np.float32)
+        self.check_input_size(blob.shape[2:])
+        step = self.fixed_batch or len(blob)
+        if len(blob) % step:
+            raise ValueError(f'{self.path}: the ONNX graph takes batches of {step} images, got {len(blob)}')
+        runs = [self.session.run(self.output_names, {self.input_name: blob[i:i + step]})
+                for i in range(0, len(blob), step)]
+        outputs = {}
+        for k, name in enumerate(self.output_names):
+            parts = [run[k] if run[k].ndim == 3 else run[k][None] for run in runs]  # older files: no batch axis
+            outputs[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return outputs
+
+    def to_head_inputs(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int]):
+        """What the head's ``forward`` returns for these outputs (the family's ``onnx_outputs_to_head_inputs``)."""
+        return self.layout.onnx_outputs_to_head_inputs(outputs, self.head, input_hw)
+
+    def __call__(self, inputs):
+        """``head.forward``'s result for a preprocessed batch (a ``(B, 3, H, W)`` tensor or array)."""
+        blob = inputs.detach().cpu().float().numpy() if hasattr(inputs, 'detach') else np.asarray(inputs)
+        return self.to_head_inputs(self.run(blob), blob.shape[2:])
+
+
+__all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxNetwork']
