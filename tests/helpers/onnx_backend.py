@@ -3,6 +3,8 @@
 The toy configs' own initialisation gives near-constant scores (predictor convs of std 0.01), so their detections
 would tie and say nothing about decoding; :func:`randomize_weights` gives every parameter seeded values of unit
 scale instead, so scores and boxes vary from prior to prior."""
+import re
+
 import torch
 
 from tests.helpers.paths import REPO_ROOT
@@ -16,11 +18,19 @@ TOY_CONFIGS = {
 }
 
 
+# the SRN / AInnoFace head's last score and box convs
+PREDICTORS = r'(cls|reg)_(first|second)|cls_second_maxout'
+PREDICTOR_SCALE = 0.5
+
+
 def randomize_weights(model, seed=0):
     """Give ``model`` (in place) seeded weights: convs and linears ``N(0, 1 / fan_in)``, norm scales
     ``1 + 0.1 N(0, 1)``, biases and other 1-D parameters ``0.1 N(0, 1)``; the first conv is divided by ``64 / std`` (the data preprocessor's mean std) when
     that exceeds 1, so inputs without scaling (RetinaFace, DSFD: pixel minus mean, up to 150) do not overflow the
-    box decoding. Returns ``model``."""
+    box decoding. The SRN head's last score and box convs are then halved, so its logits and box deltas stay within
+    the few units trained models give: unscaled, its scores saturate at exactly 1.0 (ties that the NMS may break
+    either way) and its deltas reach 10 (two chained ``exp(0.2 * 10)`` decodings turn float32 rounding of the
+    network into millipixels). Returns ``model``."""
     generator = torch.Generator().manual_seed(seed)
     first = True
     std = getattr(model.data_preprocessor, 'std', None)
@@ -33,6 +43,10 @@ def randomize_weights(model, seed=0):
                 first = False
             else:
                 param.copy_(noise * 0.1 + (1.0 if name.endswith('weight') else 0.0))
+        for name, module in model.bbox_head.named_modules():
+            if re.fullmatch(PREDICTORS, name):
+                for param in module.parameters():
+                    param.mul_(PREDICTOR_SCALE)
     return model
 
 
