@@ -14,10 +14,11 @@ grids (:func:`level_grids`), rows back to maps (:func:`rows_to_maps`) and the in
 
 Inverse activations. The files hold activated scores (sigmoid for SCRFD and SRN, a 2-way softmax for RetinaFace and
 DSFD), the heads read logits. :func:`logit` computes ``log(p) - log(1 - p)`` in float64 from the float32
-probability and rounds once to float32; the head's sigmoid of it gives ``p`` back to float32 rounding (relative error
-``<= 1e-7``; ``p = 1`` gives ``+inf`` and back exactly 1, ``p = 0`` gives ``-inf`` and back 0), so nothing of the
-file's score is lost. A softmax is inverted by :func:`log_probs` (``log p`` per class, float64 then float32): the
-head's softmax of ``log p`` is ``p / sum(p)``, i.e. ``p`` to float32 rounding.
+probability and rounds once to float32; the head's sigmoid of it gives ``p`` back to float32 rounding (relative
+error ``<= 5e-7``, the few ulps float32's own sigmoid rounds by; ``p = 1`` gives ``+inf`` and back exactly 1,
+``p = 0`` gives ``-inf`` and back 0), so nothing of the file's score is lost. A softmax is inverted by
+:func:`log_probs` (``log p`` per class, float64 then float32): the head's softmax of ``log p`` is ``p / sum(p)``,
+i.e. ``p`` to float32 rounding (absolute error ``<= 1e-7``).
 
 Level grids. A level of stride ``s`` on an ``H x W`` input has ``ceil(H / s) x ceil(W / s)`` locations in every
 network here (stride-2 convs and pools with ``padding = kernel // 2``); the row count of each output is checked

@@ -26,6 +26,7 @@ from tests.helpers.onnx_backend import TOY_CONFIGS, export, random_checkpoint
 from tests.helpers.paths import REPO_ROOT, shared_path
 
 pytest.importorskip('onnxruntime')
+pytestmark = pytest.mark.slow  # an export and three detectors per family: 5-10 s each
 
 PHOTOS = ('0_Parade_marchingband_1_765.jpg', '11_Meeting_Meeting_11_Meeting_Meeting_11_26.jpg', 'test.jpg')
 FAMILIES = dict(TOY_CONFIGS, scrfd_no_kps=TOY_CONFIGS['scrfd_kps'])
