@@ -169,7 +169,8 @@ def run(args):
             raise ValueError(f'{args.input}: cannot be opened as a video')
     try:
         if args.backend == 'onnxruntime':
-            detector = FaceDetector(args.config, backend='onnxruntime', onnx=args.onnx, ort_threads=args.ort_threads)
+            from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
+            detector = OnnxFaceDetector(args.config, args.onnx, ort_threads=args.ort_threads)
         else:
             detector = FaceDetector(args.config, args.checkpoint, device=args.device, strict=not args.partial_load,
                                     tune_allocator=args.tune_allocator)

@@ -7,8 +7,8 @@
     faces.keypoints  # (N, K, 2), K = the head's num_keypoints (5: left eye, right eye, nose, left mouth,
                      # right mouth), or None for a model without landmarks
 
-The same detector runs an ONNX export with onnxruntime instead (``backend='onnxruntime', onnx='model.onnx'``: the
-same pre-processing, head decoding and result type; :mod:`mmdet_face.deployment.onnx_runtime`).
+An ONNX export runs the same way with onnxruntime: :class:`mmdet_face.deployment.onnx_runtime.OnnxFaceDetector`
+(the same pre-processing, head decoding and result type).
 
 Inference only: building the model is :func:`mmdet_face.apis.inference.init_face_detector`, the CPU speed-ups are
 :mod:`mmdet_face.apis.cpu_runtime` (exact ones on by default; the process-wide allocator tuning only on request,
@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
-BACKENDS = ('pytorch', 'onnxruntime')
 
 
 class RandomWeightsWarning(UserWarning):
@@ -187,6 +186,14 @@ def _check_call_args(score_thr, nms_thr, max_size, batch_size) -> None:
         raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
 
 
+def check_detector_args(letterbox, clip_boxes) -> None:
+    """Refuse a ``letterbox`` that is not a positive int or None, a ``clip_boxes`` that is not a bool."""
+    if not isinstance(clip_boxes, bool):
+        raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
+    if letterbox is not None and not _is_positive_int(letterbox):
+        raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
+
+
 def _clip_to_image(bboxes: np.ndarray, shape) -> None:
     """Clip (N, 4) x1y1x2y2 boxes in place to an image of ``shape`` (h, w)."""
     h, w = shape
@@ -226,82 +233,46 @@ class FaceDetector:
             faulted in again (the README lists the measured gain). This changes the allocator of the whole process,
             which is why it is off by default; ``MMDET_FACE_DEFAULT_MALLOC=1`` in the environment vetoes it.
 
-        backend (str): ``'pytorch'`` (default) runs the config's model with ``checkpoint``'s weights;
-            ``'onnxruntime'`` runs the ONNX file ``onnx`` (any export of :mod:`mmdet_face.deployment`, or a released
-            SCRFD file) on the same pre-processed batch and decodes its outputs with the config's head: same inputs,
-            thresholds, letterbox, result type and thread-safety. The config must be the one the file was exported
-            from (its family is checked against the file's output names); no checkpoint is read, ``optimize``,
-            ``fp16``, ``strict`` and ``tune_allocator`` do not apply. A file with a fixed square input (the released
-            SCRFD files: 640 x 640) letterboxes to that size unless ``letterbox`` says otherwise.
-        onnx (str): the ONNX file of ``backend='onnxruntime'``.
-        ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
-            default, one per physical core). ort_inter_op_threads: its inter-op threads.
-        ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
-        ort_providers (list, optional): onnxruntime execution providers (default: the CPU one). The session
-            options are this detector's own: nothing process-wide changes.
-
     A detector may be called from several threads at once: a call's ``score_thr`` / ``nms_thr`` go to the head
-    as that call's own test config, and nothing of the detector is changed by a call (onnxruntime's
-    ``InferenceSession.run`` is thread-safe as well).
+    as that call's own test config, and nothing of the detector is changed by a call.
 
     The stages of a call are methods of their own, for tools that time or replace one: :meth:`preprocess` (images
     -> the network's input batch and the image metas), :meth:`run_network` (batch -> the head's ``forward``
-    outputs, by PyTorch or onnxruntime) and :meth:`decode` (those outputs -> :class:`FaceDetections`: the head's
-    ``predict_by_feat``, NMS, clipping).
+    outputs) and :meth:`decode` (those outputs -> :class:`FaceDetections`: the head's ``predict_by_feat``, NMS,
+    clipping). :class:`mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` replaces :meth:`run_network` by an
+    onnxruntime session of an ONNX file and keeps the other two.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                  fp16: Optional[bool] = None, letterbox: Optional[int] = None, optimize: bool = True,
-                 strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True,
-                 backend: str = 'pytorch', onnx: Optional[str] = None, ort_threads: Optional[int] = None,
-                 ort_inter_op_threads: Optional[int] = None, ort_graph_optimization: str = 'all',
-                 ort_providers: Optional[Sequence[str]] = None):
+                 strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True):
         from mmdet_face.apis import cpu_runtime
         from mmdet_face.apis.inference import init_face_detector
-        from mmdet_face.keypoints import NUM_KEYPOINTS
 
-        if not isinstance(clip_boxes, bool):
-            raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
-        if letterbox is not None and not _is_positive_int(letterbox):
-            raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
-        if backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {", ".join(map(repr, BACKENDS))}, got {backend!r}')
-        if backend == 'onnxruntime':
-            if onnx is None:
-                raise ValueError("backend='onnxruntime' needs onnx=PATH (the ONNX file to run)")
-            if checkpoint is not None:
-                raise ValueError(f"backend='onnxruntime' runs the weights of the ONNX file {onnx}; a checkpoint "
-                                 f'({checkpoint}) is not read: leave it out')
-        elif onnx is not None:
-            raise ValueError(f"onnx={onnx!r} is run by backend='onnxruntime'; the PyTorch backend reads a checkpoint")
-        self.backend = backend
-        self.device = torch.device(device) if backend == 'pytorch' else torch.device('cpu')
-        self.model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
-        self.network = None
-        if backend == 'onnxruntime':
-            from mmdet_face.deployment.onnx_runtime import OnnxNetwork
+        check_detector_args(letterbox, clip_boxes)
+        self.device = torch.device(device)
+        model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
+        cfg = model.cfg
+        if checkpoint is None:
             name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
-                    else getattr(self.model.cfg, 'filename', None)) or 'the config'
-            self.network = OnnxNetwork(os.fspath(onnx), self.model.bbox_head, config_name=name, threads=ort_threads,
-                                       inter_op_threads=ort_inter_op_threads,
-                                       graph_optimization=ort_graph_optimization, providers=ort_providers)
-            if letterbox is None and self.network.fixed_hw is not None and \
-                    self.network.fixed_hw[0] == self.network.fixed_hw[1]:
-                letterbox = self.network.fixed_hw[0]  # a static square graph: the released SCRFD preprocessing
-            optimize, tune_allocator, fp16 = False, False, False
-        elif checkpoint is None:
-            name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
-                    else getattr(self.model.cfg, 'filename', None))
+                    else getattr(model.cfg, 'filename', None))
             warnings.warn(f'FaceDetector: no checkpoint given, so the model of {name or "the config"} runs with its '
                           f'initial (random) weights and its detections mean nothing; pass the trained weights as '
                           f'checkpoint', RandomWeightsWarning, stacklevel=2)
-        self.cfg = self.model.cfg
         if optimize:
-            self.model = cpu_runtime.optimize_for_inference(self.model, self.device)
+            model = cpu_runtime.optimize_for_inference(model, self.device)
         if tune_allocator and self.device.type == 'cpu':
             cpu_runtime.tune_cpu_allocator()
         self.fp16 = (self.device.type == 'cuda') if fp16 is None else fp16
-        self.head = self.model.bbox_head
+        self._attach(model, cfg, letterbox, clip_boxes)
+
+    def _attach(self, model, cfg, letterbox: Optional[int], clip_boxes: bool) -> None:
+        """Hold ``model`` (built from the config ``cfg``): its head, test pipeline and the options the stages
+        read."""
+        from mmdet_face.keypoints import NUM_KEYPOINTS
+        self.model = model
+        self.cfg = cfg
+        self.head = model.bbox_head
         self.num_keypoints = getattr(self.head, 'num_keypoints', NUM_KEYPOINTS)
         self._scope = self.cfg.get('default_scope', 'mmdet_face')
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
@@ -374,10 +345,7 @@ class FaceDetector:
     @torch.no_grad()
     def run_network(self, inputs: torch.Tensor) -> tuple:
         """Stage 2: the preprocessed batch -> the head's ``forward`` outputs (lists over levels of
-        ``(B, A * C, h, w)``), by the PyTorch model or by the onnxruntime session (its outputs mapped back by the
-        family's ``onnx_outputs_to_head_inputs``)."""
-        if self.network is not None:
-            return self.network(inputs)
+        ``(B, A * C, h, w)``)."""
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
             return self.head(self.model.extract_feat(inputs))
 

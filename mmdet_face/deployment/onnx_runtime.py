@@ -1,15 +1,21 @@
-"""The onnxruntime network stage: an ONNX file of one of our families run on a preprocessed batch, its outputs
-mapped back to what the config's head's ``forward`` returns.
+"""The onnxruntime backend: an ONNX file of one of our families run where the PyTorch network runs, with the same
+pre-processing, decoding, post-processing and result type.
 
-:class:`OnnxNetwork` is the part of the onnxruntime backend between the pre-processing (the config's test pipeline
-or the SCRFD letterbox, then the ``data_preprocessor``: exactly what the PyTorch path feeds its network) and the
-decoding (the head's own ``predict_by_feat`` and face tail). :class:`~mmdet_face.apis.FaceDetector` with
-``backend='onnxruntime'`` and the test tool's ``--onnx`` use it; each stage is callable on its own:
+    detector = OnnxFaceDetector('configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py', 'scrfd_500m_bnkps.onnx')
+    faces = detector('photo.jpg', score_thr=0.5)      # as FaceDetector: paths, arrays, PIL images, lists
 
-    network = OnnxNetwork('model.onnx', head, config_name='configs/scrfd/....py', threads=1)
-    outputs = network.run(blob)                          # {name: (B, N, C) array}, blob (B, 3, H, W) float32
-    head_inputs = network.to_head_inputs(outputs, blob.shape[2:])  # lists over levels of (B, A * C, h, w)
-    results = head.predict_by_feat(*head_inputs, batch_img_metas=metas, rescale=True)
+:class:`OnnxFaceDetector` is :class:`~mmdet_face.apis.FaceDetector` with its network stage replaced:
+``preprocess`` (the config's test pipeline or the SCRFD letterbox, then the ``data_preprocessor``) and ``decode``
+(the head's own ``predict_by_feat`` and face tail, clipping) are FaceDetector's, ``run_network`` runs
+:class:`OnnxNetwork`. Each stage is callable on its own (for timing, or to swap the file for a quantised one):
+
+    inputs, metas = detector.preprocess([image])                 # (B, 3, H, W) float32 tensor, image metas
+    outputs = detector.network.run(inputs.numpy())               # {name: (B, N, C) array}
+    head_inputs = detector.network.to_head_inputs(outputs, inputs.shape[2:])   # lists of (B, A * C, h, w)
+    faces = detector.decode(head_inputs, metas, detector._call_cfg(0.5, 0.4))  # list of FaceDetections
+
+The test tool's ``--onnx`` runs :class:`OnnxNetwork` inside mmengine's test loop
+(:class:`~mmdet_face.deployment.onnx_face_model.OnnxFaceModel`).
 
 Files it reads: every export of :mod:`mmdet_face.deployment` (``<family>_onnx_export.py``: SCRFD with or without
 keypoints, RetinaFace, DSFD, SRN / AInnoFace; static or dynamic) and insightface's released SCRFD files (fixed batch
@@ -21,9 +27,12 @@ Session options are per session (``SessionOptions``: intra- / inter-op threads, 
 providers): nothing process-wide is changed. ``InferenceSession.run`` may be called from several threads at once
 (onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
 """
+import os
 from typing import Dict, Optional, Sequence
 
 import numpy as np
+
+from mmdet_face.apis.face_detector import FaceDetector, check_detector_args
 
 from .onnx_layouts import check_output_names, exporter_module
 
@@ -131,4 +140,53 @@ class OnnxNetwork:
         return self.to_head_inputs(self.run(blob), blob.shape[2:])
 
 
-__all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxNetwork']
+class OnnxFaceDetector(FaceDetector):
+    """:class:`~mmdet_face.apis.FaceDetector` running an ONNX file with onnxruntime (see the module docstring).
+
+    Args:
+        config (str | mmengine.Config): the config the file was exported from (its head decodes the outputs; its
+            family is checked against the file's output names). No weights are loaded into it.
+        onnx (str): the ONNX file: an export of :mod:`mmdet_face.deployment` (static or dynamic) or a released
+            SCRFD file.
+        letterbox (int, optional): as FaceDetector's. Default: None, except for a file with a fixed square input
+            (the released SCRFD files: 640 x 640), which is letterboxed to that size (the released pre-processing).
+        clip_boxes (bool): as FaceDetector's.
+        ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
+            default, one per physical core). ort_inter_op_threads: its inter-op threads.
+        ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
+        ort_providers (list, optional): onnxruntime execution providers (default: the CPU one).
+
+    The session options are this detector's own: nothing process-wide changes. Several threads may call one
+    detector at once, as with FaceDetector (``InferenceSession.run`` is thread-safe).
+
+    Raises:
+        FileNotFoundError / ValueError / OnnxLayoutError: see :class:`OnnxNetwork`.
+    """
+
+    def __init__(self, config, onnx: str, letterbox: Optional[int] = None, clip_boxes: bool = True,
+                 ort_threads: Optional[int] = None, ort_inter_op_threads: Optional[int] = None,
+                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None):
+        import torch
+
+        from mmdet_face.apis.inference import init_face_detector
+        check_detector_args(letterbox, clip_boxes)
+        self.device = torch.device('cpu')
+        self.fp16 = False
+        model = init_face_detector(config)  # the data preprocessor and the head; its weights are not used
+        name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
+                else getattr(model.cfg, 'filename', None)) or 'the config'
+        self.network = OnnxNetwork(os.fspath(onnx), model.bbox_head, config_name=name, threads=ort_threads,
+                                   inter_op_threads=ort_inter_op_threads, graph_optimization=ort_graph_optimization,
+                                   providers=ort_providers)
+        fixed = self.network.fixed_hw
+        if letterbox is None and fixed is not None and fixed[0] == fixed[1]:
+            letterbox = fixed[0]
+        self._attach(model, model.cfg, letterbox, clip_boxes)
+
+    def run_network(self, inputs) -> tuple:
+        """Stage 2: the preprocessed batch -> the head's ``forward`` outputs, by the onnxruntime session (the
+        family's ``onnx_outputs_to_head_inputs`` maps the file's outputs back)."""
+        return self.network(inputs)
+
+
+__all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxFaceDetector', 'OnnxNetwork']

@@ -129,7 +129,8 @@ def build_test_cfg(args, prog=None):
         raise SystemExit(_said_by(prog, f'{args.config}: {exc}')) from None
     cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite, prog)
     if getattr(args, 'onnx', None):
-        cfg.model = dict(type='OnnxFaceDetector', detector=cfg.model, onnx=args.onnx, config_name=args.config,
+        import mmdet_face.deployment.onnx_face_model  # noqa: F401  (registers OnnxFaceModel)
+        cfg.model = dict(type='OnnxFaceModel', detector=cfg.model, onnx=args.onnx, config_name=args.config,
                          ort_threads=getattr(args, 'ort_threads', None))
     return cfg
 

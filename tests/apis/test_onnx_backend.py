@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from mmdet_face.apis import FaceDetector
+from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
 from tests.helpers.detections import detection_differences
 from tests.helpers.onnx_backend import TOY_CONFIGS, export, random_checkpoint
 from tests.helpers.paths import REPO_ROOT, shared_path
@@ -81,7 +82,7 @@ def family(request, tmp_path_factory):
     from mmdet_face.apis.inference import load_config
     cfg = load_config(config, options)
     pytorch = FaceDetector(cfg, str(folder / 'random.pth'))
-    onnx = FaceDetector(cfg, backend='onnxruntime', onnx=str(folder / 'model.onnx'), ort_threads=1)
+    onnx = OnnxFaceDetector(cfg, str(folder / 'model.onnx'), ort_threads=1)
     plain = FaceDetector(cfg, str(folder / 'random.pth'), optimize=False)
     return name, cfg, pytorch, onnx, plain
 

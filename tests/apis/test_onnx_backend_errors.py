@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mmdet_face.apis import FaceDetector
+from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
 from mmdet_face.deployment.onnx_layouts import OnnxLayoutError
 from tests.helpers.onnx_backend import TOY_CONFIGS, export
 from tests.helpers.paths import REPO_ROOT
@@ -27,7 +28,7 @@ def exported(tmp_path_factory):
 
 def test_a_file_of_another_family_names_the_expected_outputs(exported):
     with pytest.raises(OnnxLayoutError) as info:
-        FaceDetector(SCRFD, backend='onnxruntime', onnx=str(exported / 'retinaface.onnx'))
+        OnnxFaceDetector(SCRFD, str(exported / 'retinaface.onnx'))
     assert str(info.value) == (
         f'{exported / "retinaface.onnx"}: the ONNX file has outputs loc, conf, landms (a RetinaFace export); {SCRFD} '
         'builds a SCRFDHead (SCRFD), whose export has outputs score_8, score_16, score_32, bbox_8, bbox_16, bbox_32, '
@@ -41,14 +42,14 @@ def test_a_file_of_another_variant_is_refused(exported):
     with pytest.raises(OnnxLayoutError, match=r'\(a SCRFD with keypoints export\); .* whose export has outputs '
                                               r'score_8, score_16, score_32, bbox_8, bbox_16, bbox_32; use the SCRFD '
                                               r'with keypoints config'):
-        FaceDetector(cfg, backend='onnxruntime', onnx=str(exported / 'scrfd.onnx'))
+        OnnxFaceDetector(cfg, str(exported / 'scrfd.onnx'))
 
 
 def test_a_file_of_other_levels_is_refused(exported):
     """Same output names, other anchors: the row counts are checked, not trusted."""
     from mmdet_face.apis.inference import load_config
     cfg = load_config(SCRFD, {'model.bbox_head.anchor_generator.scales': [1, 2, 3]})
-    detector = FaceDetector(cfg, backend='onnxruntime', onnx=str(exported / 'scrfd.onnx'))
+    detector = OnnxFaceDetector(cfg, str(exported / 'scrfd.onnx'))
     with pytest.raises(OnnxLayoutError, match=r'outputs score_\*: \[640, 160, 40\] rows for an input of 128 x 160, '
                                               r'expected \[960, 240, 60\] \(3 priors per location'):
         detector(np.zeros((100, 160, 3), np.uint8), max_size=160)  # 100 x 160, padded to 128 x 160
@@ -60,35 +61,33 @@ def test_a_damaged_file_is_a_clear_error(exported, tmp_path, damage):
     path = tmp_path / 'damaged.onnx'
     path.write_bytes(data[:len(data) // 2] if damage == 'truncated' else b'')
     with pytest.raises(ValueError, match=rf'{path}: not an ONNX model \(.*expected an ONNX export of {SCRFD}'):
-        FaceDetector(SCRFD, backend='onnxruntime', onnx=str(path))
+        OnnxFaceDetector(SCRFD, str(path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ['damaged.onnx']  # nothing written
 
 
 def test_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=f'{tmp_path / "none.onnx"}: file not found'):
-        FaceDetector(SCRFD, backend='onnxruntime', onnx=str(tmp_path / 'none.onnx'))
+        OnnxFaceDetector(SCRFD, str(tmp_path / 'none.onnx'))
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(backend='onnxruntime'), "backend='onnxruntime' needs onnx=PATH"),
-    (dict(backend='onnxruntime', onnx='m.onnx', checkpoint='w.pth'), 'a checkpoint \\(w.pth\\) is not read'),
-    (dict(onnx='m.onnx'), "onnx='m.onnx' is run by backend='onnxruntime'"),
-    (dict(backend='tensorrt'), "backend must be one of 'pytorch', 'onnxruntime', got 'tensorrt'"),
+    (dict(letterbox=0), 'letterbox must be a positive int'),
+    (dict(clip_boxes=1), 'clip_boxes must be True or False, got 1'),
 ])
-def test_contradictory_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        FaceDetector(SCRFD, **kwargs)
+def test_detector_arguments_as_face_detector(exported, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'), **kwargs)
 
 
 def test_session_options_are_the_sessions_own(exported):
     threads = torch.get_num_threads()
-    detector = FaceDetector(SCRFD, backend='onnxruntime', onnx=str(exported / 'scrfd.onnx'), ort_threads=2,
+    detector = OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'), ort_threads=2,
                             ort_inter_op_threads=1, ort_graph_optimization='disable')
     options = detector.network.session.get_session_options()
     assert options.intra_op_num_threads == 2 and options.inter_op_num_threads == 1
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     assert detector.network.session.get_providers() == ['CPUExecutionProvider']
-    default = FaceDetector(SCRFD, backend='onnxruntime', onnx=str(exported / 'scrfd.onnx'))
+    default = OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'))
     assert default.network.session.get_session_options().graph_optimization_level == \
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert torch.get_num_threads() == threads
@@ -107,11 +106,11 @@ def test_session_options_are_the_sessions_own(exported):
 ])
 def test_bad_session_options(exported, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        FaceDetector(SCRFD, backend='onnxruntime', onnx=str(exported / 'scrfd.onnx'), **kwargs)
+        OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'), **kwargs)
 
 
 def test_a_static_square_file_letterboxes_to_its_size(exported):
-    detector = FaceDetector(RETINAFACE, backend='onnxruntime', onnx=str(exported / 'retinaface.onnx'))
+    detector = OnnxFaceDetector(RETINAFACE, str(exported / 'retinaface.onnx'))
     assert detector.letterbox == 64 and detector.network.fixed_hw == (64, 64)
     faces = detector(np.full((30, 50, 3), 128, np.uint8), score_thr=0.0)
     assert len(faces) > 0 and faces.keypoints.shape[1:] == (5, 2)

@@ -5,6 +5,7 @@ within 1e-5, boxes and landmarks within 1e-4 px or 4 float32 ulps of the coordin
 import pytest
 
 from mmdet_face.apis import FaceDetector
+from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
 from tests.apis.test_onnx_backend import assert_same
 from tests.helpers.paths import REPO_ROOT, shared_path
 
@@ -25,7 +26,7 @@ def test_released_scrfd_onnx_matches_its_converted_weights(tmp_path):
     released = str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx'))
     convert_scrfd_onnx(released, SCRFD_CONFIG, str(tmp_path / 'scrfd.pth'))
     pytorch = FaceDetector(SCRFD_CONFIG, str(tmp_path / 'scrfd.pth'), letterbox=640)
-    onnx = FaceDetector(SCRFD_CONFIG, backend='onnxruntime', onnx=released, ort_threads=1)
+    onnx = OnnxFaceDetector(SCRFD_CONFIG, released, ort_threads=1)
     assert onnx.letterbox == 640 and onnx.network.fixed_batch == 1  # read from the file's input shape
     for thr in (0.5, 0.05):
         # a batch of three through a graph of batch 1: run image by image
@@ -37,7 +38,7 @@ def test_released_scrfd_onnx_matches_its_converted_weights(tmp_path):
 
 def test_released_scrfd_onnx_refuses_another_input_size():
     released = str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx'))
-    onnx = FaceDetector(SCRFD_CONFIG, backend='onnxruntime', onnx=released, letterbox=320)
+    onnx = OnnxFaceDetector(SCRFD_CONFIG, released, letterbox=320)
     with pytest.raises(ValueError, match=r'scrfd_500m_bnkps.onnx: the ONNX graph takes 640 x 640 inputs only \(a '
                                          r'static export\), got 320 x 320; use letterbox=640'):
         onnx(photos()[0])
@@ -53,7 +54,7 @@ def test_released_retinaface_exported_matches_pytorch(tmp_path):
                                   RETINAFACE_CONFIG)
     export_retinaface_onnx(init_face_detector(RETINAFACE_CONFIG, checkpoint), exported, dynamic=True)
     pytorch = FaceDetector(RETINAFACE_CONFIG, checkpoint)
-    onnx = FaceDetector(RETINAFACE_CONFIG, backend='onnxruntime', onnx=exported, ort_threads=1)
+    onnx = OnnxFaceDetector(RETINAFACE_CONFIG, exported, ort_threads=1)
     for thr in (0.5, 0.05):
         for photo, a, b in zip(PHOTOS, pytorch(photos(), score_thr=thr, max_size=640, batch_size=3),
                                onnx(photos(), score_thr=thr, max_size=640, batch_size=3)):

@@ -33,7 +33,7 @@ levels), ``bbox_first`` (B, N, 4) first-step deltas (read on the STR levels, whe
 
 Every exporter traces a dynamic batch; ``--dynamic`` adds a dynamic height and width (any input size, e.g. a padded
 batch of images of different sizes). Run the file with the package's onnxruntime backend, which decodes it with the
-config's head exactly as PyTorch does: ``FaceDetector(CONFIG, backend='onnxruntime', onnx=OUT.onnx)``,
+config's head exactly as PyTorch does: ``mmdet_face.deployment.onnx_runtime.OnnxFaceDetector(CONFIG, OUT.onnx)``,
 ``tools/image_demo.py CONFIG INPUT --backend onnxruntime --onnx OUT.onnx``, ``tools/test.py CONFIG --onnx OUT.onnx``.
 
 ``--simplify``: onnxsim when it is installed, otherwise onnxruntime's basic offline graph optimisation (constant

@@ -1,4 +1,5 @@
-"""A face config's detector whose network is an ONNX file run by onnxruntime, for mmengine's test loop.
+"""``OnnxFaceModel``: a face config's detector whose network is an ONNX file run by onnxruntime, for mmengine's test
+loop (registered in ``mmdet_face``'s ``MODELS``).
 
 ``tools/test.py CONFIG --onnx FILE`` puts this model in place of ``cfg.model``: the config's data preprocessor
 makes the same input batch, :class:`~mmdet_face.deployment.onnx_runtime.OnnxNetwork` runs the file and maps its
@@ -14,7 +15,7 @@ from mmdet_face.registry import MODELS
 
 
 @MODELS.register_module()
-class OnnxFaceDetector(BaseModel):
+class OnnxFaceModel(BaseModel):
     """Args:
         detector (dict): the config's ``model`` (built without weights: its data preprocessor and head are used).
         onnx (str): an ONNX export of that config (see :mod:`mmdet_face.deployment.onnx_runtime`).
@@ -28,7 +29,7 @@ class OnnxFaceDetector(BaseModel):
                  init_cfg=None):
         from mmengine.registry import DefaultScope
 
-        from mmdet_face.deployment.onnx_runtime import OnnxNetwork
+        from .onnx_runtime import OnnxNetwork
         with DefaultScope.overwrite_default_scope('mmdet_face'):
             model = MODELS.build(detector)
         super().__init__(data_preprocessor=model.data_preprocessor, init_cfg=init_cfg)
@@ -39,7 +40,7 @@ class OnnxFaceDetector(BaseModel):
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         """``mode='predict'`` only: ``data_samples`` with ``pred_instances`` in original-image pixels."""
         if mode != 'predict':
-            raise ValueError(f"OnnxFaceDetector runs inference only (mode='predict'), got mode={mode!r}")
+            raise ValueError(f"OnnxFaceModel runs inference only (mode='predict'), got mode={mode!r}")
         outs = self.network(inputs)
         metas = [sample.metainfo for sample in data_samples]
         results = self.detector.bbox_head.predict_by_feat(*outs, batch_img_metas=metas, rescale=True)
