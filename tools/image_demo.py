@@ -70,6 +70,9 @@ def parse_args(argv=None):
         for dest in ('partial_load', 'tune_allocator'):
             if getattr(args, dest):
                 parser.error(f'--{dest.replace("_", "-")} applies to the PyTorch backend')
+        if args.device != 'cpu':
+            parser.error(f'--device {args.device} applies to the PyTorch backend; --backend onnxruntime runs on the '
+                         'CPU')
     else:
         if args.onnx or args.ort_threads:
             parser.error('--onnx and --ort-threads apply to --backend onnxruntime')

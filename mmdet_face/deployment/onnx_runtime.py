@@ -50,6 +50,8 @@ class OnnxNetwork:
         inter_op_threads: inter-op threads (None: onnxruntime's default); used with ``execution_mode='parallel'``.
         graph_optimization: one of :data:`GRAPH_OPTIMIZATION_LEVELS` (default 'all', onnxruntime's default).
         providers: execution providers in order of preference (default: ``['CPUExecutionProvider']``).
+        execution_mode: 'sequential' (default) or 'parallel' (independent branches of the graph run at once, on
+            the inter-op threads).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -72,8 +74,9 @@ class OnnxNetwork:
         inputs = [i for i in model.graph.input if i.name not in initializers]
         outputs = [o.name for o in model.graph.output]
         if len(inputs) != 1:
-            raise ValueError(f'{self.path}: the ONNX graph has {len(inputs)} inputs ({", ".join(i.name for i in inputs)})'
-                             ', expected one image batch (B, 3, H, W)')
+            names = ', '.join(i.name for i in inputs)
+            raise ValueError(f'{self.path}: the ONNX graph has {len(inputs)} inputs ({names}), expected one image '
+                             'batch (B, 3, H, W)')
         check_output_names(outputs, head, self.path, config_name)
         self.input_name = inputs[0].name
         dims = inputs[0].type.tensor_type.shape.dim
@@ -152,9 +155,11 @@ class OnnxFaceDetector(FaceDetector):
             (the released SCRFD files: 640 x 640), which is letterboxed to that size (the released pre-processing).
         clip_boxes (bool): as FaceDetector's.
         ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
-            default, one per physical core). ort_inter_op_threads: its inter-op threads.
+            default, one per physical core). ort_inter_op_threads: its inter-op threads, used by
+            ``ort_execution_mode='parallel'``.
         ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
         ort_providers (list, optional): onnxruntime execution providers (default: the CPU one).
+        ort_execution_mode (str): 'sequential' (default) or 'parallel'.
 
     The session options are this detector's own: nothing process-wide changes. Several threads may call one
     detector at once, as with FaceDetector (``InferenceSession.run`` is thread-safe).
@@ -165,7 +170,8 @@ class OnnxFaceDetector(FaceDetector):
 
     def __init__(self, config, onnx: str, letterbox: Optional[int] = None, clip_boxes: bool = True,
                  ort_threads: Optional[int] = None, ort_inter_op_threads: Optional[int] = None,
-                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None):
+                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None,
+                 ort_execution_mode: str = 'sequential'):
         import torch
 
         from mmdet_face.apis.inference import init_face_detector
@@ -177,7 +183,7 @@ class OnnxFaceDetector(FaceDetector):
                 else getattr(model.cfg, 'filename', None)) or 'the config'
         self.network = OnnxNetwork(os.fspath(onnx), model.bbox_head, config_name=name, threads=ort_threads,
                                    inter_op_threads=ort_inter_op_threads, graph_optimization=ort_graph_optimization,
-                                   providers=ort_providers)
+                                   providers=ort_providers, execution_mode=ort_execution_mode)
         fixed = self.network.fixed_hw
         if letterbox is None and fixed is not None and fixed[0] == fixed[1]:
             letterbox = fixed[0]

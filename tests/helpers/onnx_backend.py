@@ -25,12 +25,12 @@ PREDICTOR_SCALE = 0.5
 
 def randomize_weights(model, seed=0):
     """Give ``model`` (in place) seeded weights: convs and linears ``N(0, 1 / fan_in)``, norm scales
-    ``1 + 0.1 N(0, 1)``, biases and other 1-D parameters ``0.1 N(0, 1)``; the first conv is divided by ``64 / std`` (the data preprocessor's mean std) when
-    that exceeds 1, so inputs without scaling (RetinaFace, DSFD: pixel minus mean, up to 150) do not overflow the
-    box decoding. The SRN head's last score and box convs are then halved, so its logits and box deltas stay within
-    the few units trained models give: unscaled, its scores saturate at exactly 1.0 (ties that the NMS may break
-    either way) and its deltas reach 10 (two chained ``exp(0.2 * 10)`` decodings turn float32 rounding of the
-    network into millipixels). Returns ``model``."""
+    ``1 + 0.1 N(0, 1)``, biases and other 1-D parameters ``0.1 N(0, 1)``. The first conv is divided by ``64 / std``
+    (the data preprocessor's mean std) when that exceeds 1, so inputs without scaling (RetinaFace, DSFD: pixel minus
+    mean, up to 150) do not overflow the box decoding. The SRN head's last score and box convs are then halved, so
+    its logits and box deltas stay within the few units trained models give: unscaled, its scores saturate at
+    exactly 1.0 (ties that the NMS may break either way) and its deltas reach 10 (two chained ``exp(0.2 * 10)``
+    decodings turn float32 rounding of the network into millipixels). Returns ``model``."""
     generator = torch.Generator().manual_seed(seed)
     first = True
     std = getattr(model.data_preprocessor, 'std', None)

@@ -70,6 +70,7 @@ def test_image_demo_refuses_a_file_of_another_family(srn_files, tmp_path):
     (['w.pth', '--backend', 'onnxruntime', '--onnx', 'm.onnx'], 'give CONFIG INPUT without a CHECKPOINT'),
     (['w.pth', '--onnx', 'm.onnx'], '--onnx and --ort-threads apply to --backend onnxruntime'),
     (['--backend', 'onnxruntime', '--onnx', 'm.onnx', '--tune-allocator'], '--tune-allocator applies to the PyTorch'),
+    (['--backend', 'onnxruntime', '--onnx', 'm.onnx', '--device', 'cuda'], '--device cuda applies to the PyTorch'),
 ])
 def test_image_demo_backend_arguments(args, message, capsys):
     with pytest.raises(SystemExit):
