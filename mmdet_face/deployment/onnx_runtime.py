@@ -47,11 +47,9 @@ class OnnxNetwork:
         head: the config's built head (its weights are not used: it gives the layout, strides and anchors).
         config_name: what errors call the config.
         threads: onnxruntime's intra-op threads (None: onnxruntime's default, one per physical core).
-        inter_op_threads: inter-op threads (None: onnxruntime's default); used with ``execution_mode='parallel'``.
+        inter_op_threads: inter-op threads (None: onnxruntime's default).
         graph_optimization: one of :data:`GRAPH_OPTIMIZATION_LEVELS` (default 'all', onnxruntime's default).
         providers: execution providers in order of preference (default: ``['CPUExecutionProvider']``).
-        execution_mode: 'sequential' (default) or 'parallel' (independent branches of the graph run at once, on
-            the inter-op threads).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -62,7 +60,7 @@ class OnnxNetwork:
 
     def __init__(self, path: str, head, config_name: str = 'the config', threads: Optional[int] = None,
                  inter_op_threads: Optional[int] = None, graph_optimization: str = 'all',
-                 providers: Optional[Sequence[str]] = None, execution_mode: str = 'sequential'):
+                 providers: Optional[Sequence[str]] = None):
         import onnxruntime as ort
 
         from .scrfd_onnx_import import read_onnx_model
@@ -89,15 +87,11 @@ class OnnxNetwork:
         if graph_optimization not in GRAPH_OPTIMIZATION_LEVELS:
             raise ValueError(f'graph_optimization must be one of {", ".join(GRAPH_OPTIMIZATION_LEVELS)}, got '
                              f'{graph_optimization!r}')
-        if execution_mode not in ('sequential', 'parallel'):
-            raise ValueError(f"execution_mode must be 'sequential' or 'parallel', got {execution_mode!r}")
         options = ort.SessionOptions()
         options.graph_optimization_level = {
             'disable': ort.GraphOptimizationLevel.ORT_DISABLE_ALL, 'basic': ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             'extended': ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             'all': ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[graph_optimization]
-        options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if execution_mode == 'parallel'
-                                  else ort.ExecutionMode.ORT_SEQUENTIAL)
         for value, attr in ((threads, 'intra_op_num_threads'), (inter_op_threads, 'inter_op_num_threads')):
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -155,11 +149,9 @@ class OnnxFaceDetector(FaceDetector):
             (the released SCRFD files: 640 x 640), which is letterboxed to that size (the released pre-processing).
         clip_boxes (bool): as FaceDetector's.
         ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
-            default, one per physical core). ort_inter_op_threads: its inter-op threads, used by
-            ``ort_execution_mode='parallel'``.
+            default, one per physical core). ort_inter_op_threads: its inter-op threads.
         ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
         ort_providers (list, optional): onnxruntime execution providers (default: the CPU one).
-        ort_execution_mode (str): 'sequential' (default) or 'parallel'.
 
     The session options are this detector's own: nothing process-wide changes. Several threads may call one
     detector at once, as with FaceDetector (``InferenceSession.run`` is thread-safe).
@@ -170,8 +162,7 @@ class OnnxFaceDetector(FaceDetector):
 
     def __init__(self, config, onnx: str, letterbox: Optional[int] = None, clip_boxes: bool = True,
                  ort_threads: Optional[int] = None, ort_inter_op_threads: Optional[int] = None,
-                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None,
-                 ort_execution_mode: str = 'sequential'):
+                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None):
         import torch
 
         from mmdet_face.apis.inference import init_face_detector
@@ -183,7 +174,7 @@ class OnnxFaceDetector(FaceDetector):
                 else getattr(model.cfg, 'filename', None)) or 'the config'
         self.network = OnnxNetwork(os.fspath(onnx), model.bbox_head, config_name=name, threads=ort_threads,
                                    inter_op_threads=ort_inter_op_threads, graph_optimization=ort_graph_optimization,
-                                   providers=ort_providers, execution_mode=ort_execution_mode)
+                                   providers=ort_providers)
         fixed = self.network.fixed_hw
         if letterbox is None and fixed is not None and fixed[0] == fixed[1]:
             letterbox = fixed[0]

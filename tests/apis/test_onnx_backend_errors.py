@@ -82,10 +82,9 @@ def test_detector_arguments_as_face_detector(exported, kwargs, message):
 def test_session_options_are_the_sessions_own(exported):
     threads = torch.get_num_threads()
     detector = OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'), ort_threads=2,
-                                ort_inter_op_threads=1, ort_graph_optimization='disable', ort_execution_mode='parallel')
+                                ort_inter_op_threads=1, ort_graph_optimization='disable')
     options = detector.network.session.get_session_options()
     assert options.intra_op_num_threads == 2 and options.inter_op_num_threads == 1
-    assert options.execution_mode == ort.ExecutionMode.ORT_PARALLEL
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     assert detector.network.session.get_providers() == ['CPUExecutionProvider']
     default = OnnxFaceDetector(SCRFD, str(exported / 'scrfd.onnx'))
