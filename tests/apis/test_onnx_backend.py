@@ -18,11 +18,10 @@ import threading
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from mmdet_face.apis import FaceDetector
 from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
-from tests.helpers.detections import detection_differences
+from tests.helpers.detections import assert_same
 from tests.helpers.onnx_backend import TOY_CONFIGS, export, random_checkpoint
 from tests.helpers.paths import REPO_ROOT, shared_path
 
@@ -36,31 +35,6 @@ FAMILIES = dict(TOY_CONFIGS, scrfd_no_kps=TOY_CONFIGS['scrfd_kps'])
 UNCAPPED = {'model.test_cfg.max_per_img': -1}
 OPTIONS = dict(scrfd_no_kps={'model.bbox_head.use_kps': False}, dsfd=UNCAPPED, srn=UNCAPPED, ainnoface=UNCAPPED)
 SCORE_THR = dict(scrfd_kps=0.55, scrfd_no_kps=0.55, retinaface=0.55, dsfd=0.65, srn=0.95, ainnoface=0.9)
-
-
-def tolerance(*detections):
-    """1e-4 px or 4 float32 ulps of the largest coordinate (see the module docstring)."""
-    largest = max([float(np.abs(d.bboxes).max(initial=0)) for d in detections] +
-                  [float(np.abs(d.keypoints).max(initial=0)) for d in detections if d.keypoints is not None])
-    return max(1e-4, 4 * float(np.spacing(np.float32(largest))))
-
-
-def assert_same(pytorch, onnx, label, plain=None):
-    """``plain``: the PyTorch model without its exact rewrites, whose differences to ``pytorch`` set the float32
-    noise floor of the network (see the module docstring)."""
-    diff = detection_differences(pytorch, onnx)
-    floor = None if plain is None else detection_differences(pytorch, plain)
-    print(f'{label}: {diff}' + ('' if floor is None else f'; PyTorch optimize on / off: box {floor["box"]}'))
-    assert diff['count'][0] > 0, f'{label}: no detection, the comparison would say nothing'
-    assert diff['count'][0] == diff['count'][1], diff
-    tol = tolerance(pytorch, onnx)
-    if floor is not None and floor['box'] is not None:
-        tol = max(tol, 2 * floor['box'])
-    assert diff['box'] <= tol and diff['score'] <= 1e-5, (diff, tol)
-    assert (pytorch.keypoints is None) == (onnx.keypoints is None)
-    if pytorch.keypoints is not None:
-        assert diff['keypoints'] <= tol, (diff, tol)
-    return diff
 
 
 def mixed_sizes():

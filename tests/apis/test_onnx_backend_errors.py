@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet_face.apis import FaceDetector
-from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
 from mmdet_face.deployment.onnx_layouts import OnnxLayoutError
+from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
 from tests.helpers.onnx_backend import TOY_CONFIGS, export
 from tests.helpers.paths import REPO_ROOT
 

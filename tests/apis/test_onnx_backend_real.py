@@ -6,7 +6,7 @@ import pytest
 
 from mmdet_face.apis import FaceDetector
 from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
-from tests.apis.test_onnx_backend import assert_same
+from tests.helpers.detections import assert_same
 from tests.helpers.paths import REPO_ROOT, shared_path
 
 pytest.importorskip('onnxruntime')

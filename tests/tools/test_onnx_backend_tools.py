@@ -103,12 +103,20 @@ def _test_run(config, root, out, *model_args):
                            'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=2'])
 
 
-def test_test_tool_refuses_a_file_of_another_family_before_writing(srn_files, tmp_path):
+@pytest.mark.parametrize('damage', ['another family', 'truncated'])
+def test_test_tool_refuses_a_bad_file_before_writing(srn_files, tmp_path, damage):
     root = _toy_val(tmp_path)
+    if damage == 'truncated':
+        config, path = SRN, tmp_path / 'cut.onnx'
+        data = (srn_files / 'srn.onnx').read_bytes()
+        path.write_bytes(data[:len(data) // 3])
+        message = f'{path}: not an ONNX model ('
+    else:
+        config, path = SCRFD, srn_files / 'srn.onnx'
+        message = 'srn.onnx: the ONNX file has outputs score_first, bbox_first, score_second, bbox_second'
     with pytest.raises(SystemExit) as info:
-        _test_run(SCRFD, root, tmp_path / 'sub', '--onnx', str(srn_files / 'srn.onnx'))
-    assert 'srn.onnx: the ONNX file has outputs score_first, bbox_first, score_second, bbox_second' in \
-        str(info.value.code)
+        _test_run(config, root, tmp_path / 'sub', '--onnx', str(path))
+    assert message in str(info.value.code)
     assert not (tmp_path / 'sub').exists() and not (tmp_path / 'sub_work').exists()
 
 
