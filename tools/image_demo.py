@@ -14,8 +14,8 @@ Arguments, the input and the output are checked before the model is built. The c
 exactly unless --partial-load is given. Faces are drawn by mmdet_face's FaceLocalVisualizer (boxes, scores, the five
 landmarks).
 --backend onnxruntime runs MODEL.onnx (an export of CONFIG by tools/deployment/export_onnx.py, or a released SCRFD
-file; a file with a fixed square input is letterboxed to its size) with the same pre-processing and decoding; the
-ONNX file is checked against CONFIG's family before any input is read.
+file; a file with a fixed square input is letterboxed to its size) with the same pre-processing and decoding; a
+file of another family than CONFIG's, or a damaged one, is an error before anything is written.
 --tune-allocator raises glibc's malloc thresholds for this process (mmdet_face.apis.cpu_runtime.tune_cpu_allocator)
 so activation buffers are reused between frames: SCRFD-500M at 640 x 640 on one CPU thread ran 1.3-1.8x faster.
 """
