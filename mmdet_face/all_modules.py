@@ -10,3 +10,4 @@ _register_mmdet_modules(init_default_scope=False)
 
 from . import datasets, engine, evaluation, models, visualization  # noqa: F401,E402
 from .engine import hooks  # noqa: F401,E402
+from .deployment import onnx_face_model  # noqa: F401,E402  (OnnxFaceModel: an ONNX file in the test loop)

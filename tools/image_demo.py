@@ -2,6 +2,7 @@
 
     python tools/image_demo.py CONFIG CHECKPOINT INPUT [--out OUT] [--score-thr 0.5] [--nms-thr 0.4] [--max-size N]
                          [--device cpu|cuda] [--show-fps] [--overwrite] [--partial-load] [--tune-allocator]
+    python tools/image_demo.py CONFIG INPUT --backend onnxruntime --onnx MODEL.onnx [--ort-threads N] [same options]
 
 INPUT: an image file, a folder (every .jpg/.jpeg/.png/.bmp/.webp inside, recursively) or a video
 (.mp4/.avi/.mov/.mkv/.webm).
@@ -12,6 +13,9 @@ INPUT itself (OUT equal to INPUT, or an output image that is one of the input im
 Arguments, the input and the output are checked before the model is built. The checkpoint must fit the config
 exactly unless --partial-load is given. Faces are drawn by mmdet_face's FaceLocalVisualizer (boxes, scores, the five
 landmarks).
+--backend onnxruntime runs MODEL.onnx (an export of CONFIG by tools/deployment/export_onnx.py, or a released SCRFD
+file; a file with a fixed square input is letterboxed to its size) with the same pre-processing and decoding; a
+file of another family than CONFIG's, or a damaged one, is an error before anything is written.
 --tune-allocator raises glibc's malloc thresholds for this process (mmdet_face.apis.cpu_runtime.tune_cpu_allocator)
 so activation buffers are reused between frames: SCRFD-500M at 640 x 640 on one CPU thread ran 1.3-1.8x faster.
 """
@@ -33,8 +37,13 @@ VIDEO_OUT_EXTS = ('.mp4', '.avi', '.mov', '.mkv')  # containers that take the mp
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('checkpoint', nargs='?', help='the weights (not with --backend onnxruntime)')
     parser.add_argument('input')
+    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'], default='pytorch',
+                        help='run CHECKPOINT with PyTorch (default) or --onnx FILE with onnxruntime')
+    parser.add_argument('--onnx', help='with --backend onnxruntime: the ONNX file to run')
+    parser.add_argument('--ort-threads', type=positive_int,
+                        help='with --backend onnxruntime: intra-op threads (default: one per physical core)')
     parser.add_argument('--out')
     parser.add_argument('--score-thr', type=real_number, default=0.5, help='minimum score drawn')
     parser.add_argument('--nms-thr', type=float_in(0, 1, what='an IoU threshold'), default=0.4,
@@ -51,7 +60,25 @@ def parse_args(argv=None):
                         help="CPU: raise glibc's malloc thresholds so activation buffers are reused between frames "
                              '(1.3-1.8x faster network for SCRFD-500M at 640x640 on one thread; changes this '
                              'process\'s allocator; MMDET_FACE_DEFAULT_MALLOC=1 vetoes it)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.backend == 'onnxruntime':
+        if not args.onnx:
+            parser.error('--backend onnxruntime needs --onnx FILE')
+        if args.checkpoint:
+            parser.error(f'--backend onnxruntime runs the weights of --onnx {args.onnx}; give CONFIG INPUT without '
+                         f'a CHECKPOINT (got {args.checkpoint})')
+        for dest in ('partial_load', 'tune_allocator'):
+            if getattr(args, dest):
+                parser.error(f'--{dest.replace("_", "-")} applies to the PyTorch backend')
+        if args.device != 'cpu':
+            parser.error(f'--device {args.device} applies to the PyTorch backend; --backend onnxruntime runs on the '
+                         'CPU')
+    else:
+        if args.onnx or args.ort_threads:
+            parser.error('--onnx and --ort-threads apply to --backend onnxruntime')
+        if not args.checkpoint:
+            parser.error('give CONFIG CHECKPOINT INPUT (or CONFIG INPUT --backend onnxruntime --onnx FILE)')
+    return args
 
 
 def _default_out(path, kind):
@@ -144,8 +171,12 @@ def run(args):
         if not capture.isOpened():
             raise ValueError(f'{args.input}: cannot be opened as a video')
     try:
-        detector = FaceDetector(args.config, args.checkpoint, device=args.device, strict=not args.partial_load,
-                                tune_allocator=args.tune_allocator)
+        if args.backend == 'onnxruntime':
+            from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
+            detector = OnnxFaceDetector(args.config, args.onnx, ort_threads=args.ort_threads)
+        else:
+            detector = FaceDetector(args.config, args.checkpoint, device=args.device, strict=not args.partial_load,
+                                    tune_allocator=args.tune_allocator)
     except BaseException:
         if kind == 'video':
             capture.release()

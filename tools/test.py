@@ -10,6 +10,10 @@ Run a model on the validation set through mmengine's test loop, then score it:
         [--mode vga|origin|fixed --size N] [--tta] [--max-size N] [--cfg-options ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [same options]
 
+Run an ONNX export of CONFIG instead (onnxruntime; same pipeline, head decoding, metric and submission files, so an
+FP32 and an INT8 file are one command each; not with --tta or --partial-load):
+    python tools/test.py CONFIG --onnx FILE [--ort-threads N] [--out DIR] [--gt-dir GT_DIR] [--mode ...]
+
 Test-time scales (the Resize step of ``cfg.test_dataloader.dataset.pipeline`` is replaced):
     vga     long side 640, aspect ratio kept (SCRFD's "VGA" protocol; --size changes 640)
     origin  the original image, no resizing (RetinaFace's single-scale protocol)
@@ -112,6 +116,9 @@ def parse_args(argv=None, prog=None):
                         help='score on another benchmark: take test_dataloader\'s dataset and test_evaluator from '
                         'this dataset config (e.g. configs/_base_/datasets/afw.py or pascal_face.py), keeping the '
                         'model config\'s test pipeline; --cfg-options apply after it')
+    parser.add_argument('--onnx', help='run this ONNX export of CONFIG with onnxruntime instead of CHECKPOINT')
+    parser.add_argument('--ort-threads', type=positive_int,
+                        help='with --onnx: onnxruntime intra-op threads (default: one per physical core)')
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
                         help='config overrides key=value (mmengine DictAction: numbers, tuples, lists parsed)')
@@ -127,15 +134,19 @@ def parse_args(argv=None, prog=None):
             if args.json and is_inside(args.json, folder):
                 parser.error(f'--json {args.json}: is inside the {option} folder {folder}; writing there would '
                              'change an input of the scoring. Write the JSON file elsewhere')
-    elif not (args.config and args.checkpoint):
-        parser.error('give CONFIG CHECKPOINT, or --pred-dir DIR --gt-dir GT_DIR')
+    elif args.onnx and args.checkpoint:
+        parser.error(f'--onnx {args.onnx}: the ONNX file holds the weights; give CONFIG --onnx FILE without a '
+                     f'CHECKPOINT (got {args.checkpoint})')
+    elif not (args.config and (args.checkpoint or args.onnx)):
+        parser.error('give CONFIG CHECKPOINT, CONFIG --onnx FILE, or --pred-dir DIR --gt-dir GT_DIR')
     check_option_combinations(parser, args)
     return args
 
 
 MODEL_RUN_OPTIONS = ('out', 'overwrite', 'submission', 'zip', 'image_list', 'image_root', 'partial_load', 'mode',
                      'size', 'tta', 'tta_scales', 'tta_merge', 'tta_iou',
-                     'max_size', 'max_size_mode', 'work_dir', 'cfg_options', 'dataset_config')
+                     'max_size', 'max_size_mode', 'work_dir', 'cfg_options', 'dataset_config',
+                     'onnx', 'ort_threads')
 
 
 def check_option_combinations(parser, args):
@@ -185,6 +196,12 @@ def check_option_combinations(parser, args):
         parser.error(f'{"--out" if args.out else "--gt-dir"} applies to WIDER FACE; with --dataset-config the '
                      'dataset config\'s test_evaluator scores the run (set its options with --cfg-options, e.g. '
                      'test_evaluator.outfile=DETS.txt)')
+    if args.ort_threads is not None and not args.onnx:
+        parser.error('--ort-threads applies to --onnx, which is not given')
+    for dest in ('tta', 'partial_load'):
+        if args.onnx and getattr(args, dest):
+            parser.error(f'{flag(dest)} is not available with --onnx (the ONNX file is run on the single test scale '
+                         'and holds all its weights)')
     args.tta_scales = args.tta_scales or [1.0]
     args.tta_merge = args.tta_merge or 'nms'
     args.max_size_mode = args.max_size_mode or 'area'

@@ -7,6 +7,9 @@
     faces.keypoints  # (N, K, 2), K = the head's num_keypoints (5: left eye, right eye, nose, left mouth,
                      # right mouth), or None for a model without landmarks
 
+An ONNX export runs the same way with onnxruntime: :class:`mmdet_face.deployment.onnx_runtime.OnnxFaceDetector`
+(the same pre-processing, head decoding and result type).
+
 Inference only: building the model is :func:`mmdet_face.apis.inference.init_face_detector`, the CPU speed-ups are
 :mod:`mmdet_face.apis.cpu_runtime` (exact ones on by default; the process-wide allocator tuning only on request,
 ``tune_allocator=True``) and drawing is :class:`mmdet_face.visualization.FaceLocalVisualizer`.
@@ -183,6 +186,14 @@ def _check_call_args(score_thr, nms_thr, max_size, batch_size) -> None:
         raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
 
 
+def check_detector_args(letterbox, clip_boxes) -> None:
+    """Refuse a ``letterbox`` that is not a positive int or None, a ``clip_boxes`` that is not a bool."""
+    if not isinstance(clip_boxes, bool):
+        raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
+    if letterbox is not None and not _is_positive_int(letterbox):
+        raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
+
+
 def _clip_to_image(bboxes: np.ndarray, shape) -> None:
     """Clip (N, 4) x1y1x2y2 boxes in place to an image of ``shape`` (h, w)."""
     h, w = shape
@@ -224,6 +235,12 @@ class FaceDetector:
 
     A detector may be called from several threads at once: a call's ``score_thr`` / ``nms_thr`` go to the head
     as that call's own test config, and nothing of the detector is changed by a call.
+
+    The stages of a call are methods of their own, for tools that time or replace one: :meth:`preprocess` (images
+    -> the network's input batch and the image metas), :meth:`run_network` (batch -> the head's ``forward``
+    outputs) and :meth:`decode` (those outputs -> :class:`FaceDetections`: the head's ``predict_by_feat``, NMS,
+    clipping). :class:`mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` replaces :meth:`run_network` by an
+    onnxruntime session of an ONNX file and keeps the other two.
     """
 
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
@@ -231,27 +248,31 @@ class FaceDetector:
                  strict: bool = True, tune_allocator: bool = False, clip_boxes: bool = True):
         from mmdet_face.apis import cpu_runtime
         from mmdet_face.apis.inference import init_face_detector
-        from mmdet_face.keypoints import NUM_KEYPOINTS
 
-        if not isinstance(clip_boxes, bool):
-            raise TypeError(f'clip_boxes must be True or False, got {clip_boxes!r}')
-        if letterbox is not None and not _is_positive_int(letterbox):
-            raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
+        check_detector_args(letterbox, clip_boxes)
         self.device = torch.device(device)
-        self.model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
+        model = init_face_detector(config, checkpoint, device=self.device, strict=strict)
+        cfg = model.cfg
         if checkpoint is None:
             name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
-                    else getattr(self.model.cfg, 'filename', None))
+                    else getattr(model.cfg, 'filename', None))
             warnings.warn(f'FaceDetector: no checkpoint given, so the model of {name or "the config"} runs with its '
                           f'initial (random) weights and its detections mean nothing; pass the trained weights as '
                           f'checkpoint', RandomWeightsWarning, stacklevel=2)
-        self.cfg = self.model.cfg
         if optimize:
-            self.model = cpu_runtime.optimize_for_inference(self.model, self.device)
+            model = cpu_runtime.optimize_for_inference(model, self.device)
         if tune_allocator and self.device.type == 'cpu':
             cpu_runtime.tune_cpu_allocator()
         self.fp16 = (self.device.type == 'cuda') if fp16 is None else fp16
-        self.head = self.model.bbox_head
+        self._attach(model, cfg, letterbox, clip_boxes)
+
+    def _attach(self, model, cfg, letterbox: Optional[int], clip_boxes: bool) -> None:
+        """Hold ``model`` (built from the config ``cfg``): its head, test pipeline and the options the stages
+        read."""
+        from mmdet_face.keypoints import NUM_KEYPOINTS
+        self.model = model
+        self.cfg = cfg
+        self.head = model.bbox_head
         self.num_keypoints = getattr(self.head, 'num_keypoints', NUM_KEYPOINTS)
         self._scope = self.cfg.get('default_scope', 'mmdet_face')
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
@@ -306,14 +327,42 @@ class FaceDetector:
         cfg.nms = nms
         return cfg
 
-    def _predict(self, batch: dict, cfg) -> list:
-        """``model.test_step`` (data preprocessor, features, head, decoding rescaled to the original images) with
-        ``cfg`` passed to the head's ``predict_by_feat`` instead of its own ``test_cfg``."""
-        data = self.model.data_preprocessor(batch, False)
-        feats = self.model.extract_feat(data['inputs'])
-        outs = self.head(feats)
-        img_metas = [sample.metainfo for sample in data['data_samples']]
-        return self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
+    @torch.no_grad()
+    def preprocess(self, images: Sequence[np.ndarray], max_size: Optional[int] = None, first_id: int = 0):
+        """Stage 1: BGR uint8 images (:func:`read_image`'s) -> ``(inputs, img_metas)``: the network's input batch
+        ``(B, 3, H, W)`` float32 (the test pipeline or letterbox, then the config's ``data_preprocessor``:
+        normalised, channel order converted, padded to a common size) and one meta dict per image
+        (``ori_shape``, ``img_shape``, ``scale_factor``, ``batch_input_shape`` ...)."""
+        if self.letterbox:
+            data = [self._letterbox(img, first_id + i, max_size or self.letterbox) for i, img in enumerate(images)]
+        else:
+            pipeline = self._pipeline(max_size)
+            data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
+        batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
+        batch = self.model.data_preprocessor(batch, False)
+        return batch['inputs'], [sample.metainfo for sample in batch['data_samples']]
+
+    @torch.no_grad()
+    def run_network(self, inputs: torch.Tensor) -> tuple:
+        """Stage 2: the preprocessed batch -> the head's ``forward`` outputs (lists over levels of
+        ``(B, A * C, h, w)``)."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            return self.head(self.model.extract_feat(inputs))
+
+    @torch.no_grad()
+    def decode(self, outs: tuple, img_metas: List[dict], cfg) -> List[FaceDetections]:
+        """Stage 3: the head's outputs -> one :class:`FaceDetections` per image (the head's ``predict_by_feat``
+        with the call's ``cfg`` (:meth:`_call_cfg`), rescaled to the original images, then clipped to them unless
+        ``clip_boxes=False``)."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            predictions = self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
+        results = []
+        for meta, pred in zip(img_metas, predictions):
+            faces = self._to_numpy(pred)
+            if self.clip_boxes:
+                _clip_to_image(faces.bboxes, meta['ori_shape'][:2])
+            results.append(faces)
+        return results
 
     @torch.no_grad()
     def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], score_thr: float = 0.5,
@@ -335,23 +384,12 @@ class FaceDetector:
         _check_call_args(score_thr, nms_thr, max_size, batch_size)
         single = not isinstance(images, (list, tuple))
         images = [images] if single else list(images)
-        pipeline = self._pipeline(max_size)
         cfg = self._call_cfg(score_thr, nms_thr)
         results = []
         for start in range(0, len(images), batch_size):
             chunk = [read_image(img) for img in images[start:start + batch_size]]
-            if self.letterbox:
-                data = [self._letterbox(img, start + i, max_size or self.letterbox) for i, img in enumerate(chunk)]
-            else:
-                data = [pipeline(dict(img=img, img_id=start + i)) for i, img in enumerate(chunk)]
-            batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-                predictions = self._predict(batch, cfg)
-            for img, pred in zip(chunk, predictions):
-                faces = self._to_numpy(pred)
-                if self.clip_boxes:
-                    _clip_to_image(faces.bboxes, img.shape[:2])
-                results.append(faces)
+            inputs, img_metas = self.preprocess(chunk, max_size, first_id=start)
+            results.extend(self.decode(self.run_network(inputs), img_metas, cfg))
         return results[0] if single else results
 
     @staticmethod

@@ -1,7 +1,9 @@
 """One file per job: ``<family>_onnx_export.py`` (our model -> ONNX in the family's released layout, all through
-:func:`onnx_export.export_onnx`), ``<family>_<format>_import.py`` (released weights -> our checkpoint), ``dsfd_strip_first_shot.py`` (a DSFD training
-checkpoint -> the inference checkpoint), ``quantize_onnx.py`` (FP32 ONNX -> INT8 ONNX, onnxruntime's static
-quantisation).
+:func:`onnx_export.export_onnx`, and its inverse for the onnxruntime backend), ``onnx_layouts.py`` (the families'
+layouts side by side), ``onnx_runtime.py`` (:class:`OnnxFaceDetector`: an ONNX file run like FaceDetector runs a
+checkpoint), ``onnx_face_model.py`` (the same inside mmengine's test loop), ``<family>_<format>_import.py``
+(released weights -> our checkpoint), ``dsfd_strip_first_shot.py`` (a DSFD training checkpoint -> the inference
+checkpoint), ``quantize_onnx.py`` (FP32 ONNX -> INT8 ONNX, onnxruntime's static quantisation).
 
 The names below load on first use (torch, onnx). The atomic, never-overwriting output writes they use live in
 :mod:`mmdet_face.utils.output_file`."""
@@ -17,6 +19,8 @@ _LAZY = {
     'find_matching_configs': 'scrfd_onnx_import', 'load_scrfd_onnx_weights': 'scrfd_onnx_import',
     'read_onnx_model': 'scrfd_onnx_import',
     'QuantizationCheckError': 'quantize_onnx', 'QuantizationError': 'quantize_onnx', 'quantize_onnx': 'quantize_onnx',
+    'OnnxFaceDetector': 'onnx_runtime', 'OnnxNetwork': 'onnx_runtime', 'OnnxLayoutError': 'onnx_layouts',
+    'SRNExportWrapper': 'srn_onnx_export', 'export_srn_onnx': 'srn_onnx_export',
 }
 
 __all__ = list(_LAZY)

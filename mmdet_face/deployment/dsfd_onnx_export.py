@@ -19,11 +19,14 @@ H)`` and size ``w = min(a / sqrt(1.5), W)``, ``h = min(a * sqrt(1.5), H)`` pixel
 ``(cx, cy) + loc[:2] * 0.1 * (w, h)``, its size ``(w, h) * exp(loc[2:] * 0.2)``. The release's test then keeps
 ``conf[:, 1] > 0.01``, the 5000 best, NMS 0.3 (areas without +1) and, in the paper, 750.
 """
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
+import torch
 import torch.nn as nn
 
 from .onnx_export import HeadExportWrapper, export_onnx
+from .onnx_layouts import batched, level_grids, log_probs, rows_to_maps
 
 OUTPUT_NAMES = ('loc', 'conf')
 INPUT_NAME = 'input'
@@ -44,6 +47,23 @@ class DSFDExportWrapper(HeadExportWrapper):
         return loc, conf
 
 
+def onnx_output_names(head) -> List[str]:
+    """``loc``, ``conf``."""
+    return list(OUTPUT_NAMES)
+
+
+def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]) -> Tuple:
+    """The inverse of the layout (see :mod:`mmdet_face.deployment.onnx_layouts`): ``{name: (B, N, C)}`` of a run
+    on an ``input_hw`` batch -> ``(cls_scores, bbox_preds)`` as :meth:`DSFDHead.forward` returns them, lists over
+    levels of ``(B, C, h, w)``: ``conf`` [background, face] as ``log`` of the softmax, flipped back to the head's
+    (face, background) order; deltas unchanged."""
+    loc = batched(outputs['loc'], 'loc', 4)
+    conf = batched(outputs['conf'], 'conf', 2)
+    grids = level_grids(input_hw, head.prior_generator.strides, head.num_anchors, [loc.shape[1]], 'output loc')
+    return (rows_to_maps(log_probs(conf).flip(-1), grids, head.num_anchors),
+            rows_to_maps(torch.from_numpy(loc), grids, head.num_anchors))
+
+
 def export_dsfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
                      opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1,
                      overwrite: bool = False, check: bool = True) -> List[str]:
@@ -58,4 +78,5 @@ def export_dsfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (64
                        overwrite=overwrite, check=check)
 
 
-__all__ = ['DEFAULT_OPSET', 'DSFDExportWrapper', 'export_dsfd_onnx']
+__all__ = ['DEFAULT_OPSET', 'DSFDExportWrapper', 'export_dsfd_onnx', 'onnx_output_names',
+           'onnx_outputs_to_head_inputs']

@@ -24,12 +24,14 @@ centre ``= c + loc[:2] * 0.1 * size``, box size ``= size * exp(loc[2:] * 0.2)``,
 ``LandmarkHead`` (:mod:`mmdet_face.deployment.retinaface_pth_import` copies them unchanged), so the released weights
 converted with ``tools/model_converters/retinaface_pth2mmdet.py`` export to the same numbers as the release.
 """
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 from .onnx_export import HeadExportWrapper, export_onnx
+from .onnx_layouts import batched, level_grids, log_probs, rows_to_maps
 
 OUTPUT_NAMES = ('loc', 'conf', 'landms')
 INPUT_NAME = 'input'
@@ -55,6 +57,25 @@ class RetinaFaceExportWrapper(HeadExportWrapper):
         return loc, conf, landms
 
 
+def onnx_output_names(head) -> List[str]:
+    """``loc``, ``conf``, ``landms``."""
+    return list(OUTPUT_NAMES)
+
+
+def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]) -> Tuple:
+    """The inverse of the layout (see :mod:`mmdet_face.deployment.onnx_layouts`): ``{name: (B, N, C)}`` of a run
+    on an ``input_hw`` batch -> ``(cls_scores, bbox_preds, kps_preds)`` as :meth:`RetinaFaceHead.forward` returns
+    them, lists over levels of ``(B, A * C, h, w)``: ``conf`` as ``log`` of the softmax (the head's softmax gives it
+    back), deltas unchanged."""
+    anchors, classes = head.num_anchors, head.num_classes + 1
+    loc = batched(outputs['loc'], 'loc', 4)
+    conf = batched(outputs['conf'], 'conf', classes)
+    landms = batched(outputs['landms'], 'landms', 2 * head.num_keypoints)
+    grids = level_grids(input_hw, head.prior_generator.strides, anchors, [loc.shape[1]], 'output loc')
+    return (rows_to_maps(log_probs(conf), grids, anchors), rows_to_maps(torch.from_numpy(loc), grids, anchors),
+            rows_to_maps(torch.from_numpy(landms), grids, anchors))
+
+
 def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640),
                            dynamic: bool = False, opset: int = DEFAULT_OPSET, simplify: bool = False,
                            batch_size: int = 1, overwrite: bool = False, check: bool = True) -> List[str]:
@@ -69,4 +90,5 @@ def export_retinaface_onnx(model: nn.Module, out_file: str, shape: Sequence[int]
                        overwrite=overwrite, check=check)
 
 
-__all__ = ['DEFAULT_OPSET', 'RetinaFaceExportWrapper', 'export_retinaface_onnx']
+__all__ = ['DEFAULT_OPSET', 'RetinaFaceExportWrapper', 'export_retinaface_onnx', 'onnx_output_names',
+           'onnx_outputs_to_head_inputs']

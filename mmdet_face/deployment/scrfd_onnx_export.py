@@ -3,7 +3,9 @@
 Input ``input.1``: ``(B, 3, H, W)`` float32, RGB, ``(x - 127.5) / 128``. Outputs ``score_8/16/32`` ``(B, N, 1)``
 sigmoid scores, ``bbox_8/16/32`` ``(B, N, 4)`` distances (left, top, right, bottom) in stride units and, with
 keypoints, ``kps_8/16/32`` ``(B, N, 10)`` offsets in stride units; row r is location ``divmod(r // A, W / s)``,
-anchor ``r % A``. :mod:`mmdet_face.deployment.scrfd_onnx_import` reads such files (ours and the released ones) back.
+anchor ``r % A``. :mod:`mmdet_face.deployment.scrfd_onnx_import` reads such files (ours and the released ones) back
+into a checkpoint; :func:`onnx_outputs_to_head_inputs` maps their outputs back to the head's maps, so the
+onnxruntime backend (:mod:`mmdet_face.deployment.onnx_runtime`) decodes them with the head's own code.
 
 GroupNorm (the GN-head models) is written as one ``GroupNormalization`` node at opset >= 21 (per-channel scale and
 bias, = torch's GroupNorm); at opsets 18-20 as one ``GroupNormalization`` with unit per-group scale followed by the
@@ -12,12 +14,14 @@ InstanceNormalization -> Reshape -> Mul -> Add`` decomposition is kept. The sing
 the GroupNorm modules of the exporter's private copy of the model for :class:`ExportGroupNorm`; ``nn.GroupNorm``
 itself is never patched.
 """
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 from .onnx_export import export_onnx
+from .onnx_layouts import batched, level_grids, logit, rows_to_maps, strides_of
 
 DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
 INPUT_NAME = 'input.1'
@@ -88,11 +92,9 @@ class SCRFDExportWrapper(nn.Module):
         super().__init__()
         self.detector = detector
         self.head = detector.bbox_head
-        self.strides = [s[0] if isinstance(s, (tuple, list)) else s for s in self.head.prior_generator.strides]
 
     def output_names(self) -> List[str]:
-        kinds = ['score', 'bbox'] + (['kps'] if self.head.use_kps else [])
-        return [f'{kind}_{s}' for kind in kinds for s in self.strides]
+        return onnx_output_names(self.head)
 
     def forward(self, x):
         cls_scores, bbox_preds, kps_preds = self.detector._forward(x)
@@ -106,6 +108,32 @@ class SCRFDExportWrapper(nn.Module):
         if self.head.use_kps:
             outs += [flat(t, 2 * self.head.num_keypoints) for t in kps_preds]
         return tuple(outs)
+
+
+def onnx_output_names(head) -> List[str]:
+    """``score_<s>``, ``bbox_<s>`` and (with keypoints) ``kps_<s>`` for the head's strides ``s``."""
+    kinds = ['score', 'bbox'] + (['kps'] if head.use_kps else [])
+    return [f'{kind}_{s}' for kind in kinds for s in strides_of(head)]
+
+
+def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]) -> Tuple:
+    """The inverse of the layout (see :mod:`mmdet_face.deployment.onnx_layouts`): ``{name: (B, N, C)}`` of a run
+    on an ``input_hw`` batch -> ``(cls_scores, bbox_preds, kps_preds)`` as :meth:`SCRFDHead.forward` returns them,
+    lists over levels of ``(B, A * C, h, w)``: scores as logits of the sigmoid scores, distances and keypoint offsets
+    unchanged (stride units, as the head's maps); ``kps_preds`` None without keypoints. Outputs without a batch
+    dimension (older released files) are read as a batch of one."""
+    anchors, classes = head.num_base_priors, head.cls_out_channels
+
+    def maps(kind, channels, convert):
+        rows = [batched(outputs[f'{kind}_{s}'], f'{kind}_{s}', channels) for s in strides_of(head)]
+        grids = level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows],
+                            f'outputs {kind}_*')
+        return [rows_to_maps(convert(r), [grid], anchors)[0] for r, grid in zip(rows, grids)]
+
+    cls_scores = maps('score', classes, logit)
+    bbox_preds = maps('bbox', 4, torch.from_numpy)
+    kps_preds = maps('kps', 2 * head.num_keypoints, torch.from_numpy) if head.use_kps else None
+    return cls_scores, bbox_preds, kps_preds
 
 
 def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
@@ -122,4 +150,5 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
                        overwrite=overwrite, check=check, rewrite=swap_group_norms, fallback_opset=17)
 
 
-__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'swap_group_norms']
+__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'onnx_output_names',
+           'onnx_outputs_to_head_inputs', 'swap_group_norms']

@@ -136,6 +136,10 @@ def build_test_cfg(args, prog=None):
     elif not dataset_config:
         cfg.test_evaluator = widerface_evaluator(cfg.get('test_evaluator'), args.gt_dir, args.out, args.overwrite,
                                                  prog)
+    if getattr(args, 'onnx', None):
+        import mmdet_face.deployment.onnx_face_model  # noqa: F401  (registers OnnxFaceModel)
+        cfg.model = dict(type='OnnxFaceModel', detector=cfg.model, onnx=args.onnx, config_name=args.config,
+                         ort_threads=getattr(args, 'ort_threads', None))
     return cfg
 
 
@@ -198,6 +202,21 @@ def use_test_dataset(cfg, dataset_config, cfg_options=None):
 
 # the metrics of the other benchmarks: a config testing with one of them gets no WiderFaceMetric added
 OTHER_BENCHMARK_METRICS = ('FDDBMetric', 'AFWPascalMetric')
+
+
+def check_onnx_file(cfg, prog=None):
+    """``--onnx``: refuse a missing, damaged or other-family ONNX file before the runner starts (and writes its work
+    dir): the config's head is built and :class:`~mmdet_face.deployment.onnx_runtime.OnnxNetwork` reads the file."""
+    from mmengine.registry import DefaultScope
+
+    from mmdet_face.deployment.onnx_runtime import OnnxNetwork
+    from mmdet_face.registry import MODELS
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet_face')):
+        head = MODELS.build(cfg.model.detector.bbox_head)
+    try:
+        OnnxNetwork(cfg.model.onnx, head, config_name=cfg.model.config_name)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(_said_by(prog, exc)) from None
 
 
 def widerface_evaluator(evaluator, gt_dir=None, out=None, overwrite=False, prog=None):
@@ -304,9 +323,12 @@ def run_model(args, prog=None):
             rank0_decides(check_output_free, args.out.rstrip('/\\'), args.overwrite)
         except OSError as exc:
             exit_with(_said_by(prog, f'--out {exc}'))
+    if getattr(args, 'onnx', None):
+        check_onnx_file(cfg, prog)
     runner = Runner.from_cfg(cfg)
     try:
-        load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
+        if not getattr(args, 'onnx', None):  # an ONNX file holds its weights
+            load_runner_checkpoint(runner, args.checkpoint, strict=not args.partial_load, config_name=args.config)
     except (CheckpointMismatchError, FileNotFoundError) as exc:
         exit_with(_said_by(prog, exc))
     from mmdet_face.evaluation.metrics.widerface_submission_metric import SubmissionCheckError

@@ -281,5 +281,6 @@ def test_export_tool_dispatch(tmp_path, monkeypatch, capsys):
     assert [o.name for o in sess.get_outputs()] == ['loc', 'conf', 'landms']
     assert sess.get_outputs()[0].shape[1:] == [_num_priors(64, 96), 4]
     assert onnx.load(str(out)).opset_import[0].version == 17  # RetinaFace's default opset, not SCRFD's 21
-    with pytest.raises(SystemExit, match=r'srn_toy\.py.*SCRFDHead, RetinaFaceHead, DSFDHead only'):
-        _export_tool(monkeypatch, configs / 'toy' / 'srn_toy.py', tmp_path / 'srn.onnx')
+    _export_tool(monkeypatch, configs / 'toy' / 'srn_toy.py', tmp_path / 'srn.onnx', '--shape', 64, 64)
+    assert 'outputs score_first, bbox_first, score_second, bbox_second' in capsys.readouterr().out
+    assert onnx.load(str(tmp_path / 'srn.onnx')).opset_import[0].version == 17

@@ -418,9 +418,12 @@ def test_export_tool_refuses_a_checkpoint_of_another_family(tmp_path, trained):
 
 
 def test_export_tool_names_an_unsupported_family(tmp_path):
-    """Before: a raw NotImplementedError traceback for a family without an ONNX layout."""
-    config, out = REPO_ROOT / 'configs/toy/srn_toy.py', tmp_path / 'model.onnx'
+    """Before: a raw NotImplementedError traceback for a family without an ONNX layout (mmdet's RetinaHead here)."""
+    config, out = tmp_path / 'retinanet_head.py', tmp_path / 'model.onnx'
+    config.write_text(f"_base_ = ['{REPO_ROOT / 'configs/toy/srn_toy.py'}']\n"
+                      "model = dict(train_cfg=None, bbox_head=dict(_delete_=True, type='mmdet.RetinaHead', "
+                      "num_classes=1, in_channels=48))\n")
     msg = _run(EXPORT_TOOL, config, out, '--shape', 32, 32)
-    assert msg == (f'error: {config}: its head is SRNHead; ONNX export is implemented for SCRFDHead, '
-                   'RetinaFaceHead, DSFDHead only')
+    assert msg == (f'error: {config}: ONNX export and the onnxruntime backend cover the heads SCRFDHead, '
+                   'RetinaFaceHead, DSFDHead, SRNHead; this config has a RetinaHead')
     assert not out.exists() and _no_temp_files(tmp_path)

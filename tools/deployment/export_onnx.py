@@ -1,4 +1,4 @@
-"""Export an SCRFD, RetinaFace or DSFD config + checkpoint to ONNX in the output layout of the widely used releases.
+"""Export an SCRFD, RetinaFace, DSFD, SRN or AInnoFace config + checkpoint to ONNX (the releases' output layouts).
 
     python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] OUT.onnx [--shape H W | --dynamic] [--simplify]
         [--opset N] [--batch 1] [--force]
@@ -24,6 +24,18 @@ of training configs is never exported): input ``input``, BGR minus the mean (104
 levels at strides 4..128 concatenated, one prior per location (decoding: mmdet_face/deployment/dsfd_onnx_export.py).
 Default opset 17.
 
+SRN and AInnoFace (``SRNHead``; no release ships an export, the layout is this package's): input ``input``, the
+config's normalisation (RGB, ImageNet mean / std); both steps, all levels concatenated (strides 4..128, rows,
+columns, the anchors of a location consecutive): ``score_first`` (B, N, 1) first-step sigmoid scores (read on the STC
+levels), ``bbox_first`` (B, N, 4) first-step deltas (read on the STR levels, where they refine the anchors),
+``score_second`` (B, N, 1) second-step sigmoid scores, ``bbox_second`` (B, N, 4) second-step deltas
+(mmdet_face/deployment/srn_onnx_export.py documents the decoding). Default opset 17.
+
+Every exporter traces a dynamic batch; ``--dynamic`` adds a dynamic height and width (any input size, e.g. a padded
+batch of images of different sizes). Run the file with the package's onnxruntime backend, which decodes it with the
+config's head exactly as PyTorch does: ``mmdet_face.deployment.onnx_runtime.OnnxFaceDetector(CONFIG, OUT.onnx)``,
+``tools/image_demo.py CONFIG INPUT --backend onnxruntime --onnx OUT.onnx``, ``tools/test.py CONFIG --onnx OUT.onnx``.
+
 ``--simplify``: onnxsim when it is installed, otherwise onnxruntime's basic offline graph optimisation (constant
 folding, redundant-node removal; standard ONNX ops only); the log says which one ran. Input / output names are kept,
 and a result larger than the export (onnxruntime expands opset-21 GroupNormalization) is not used.
@@ -38,7 +50,6 @@ import sys
 import mmdet_face  # noqa: F401
 from mmdet_face.engine.cli import positive_int, read_tool_config
 
-SUPPORTED_HEADS = ('SCRFDHead', 'RetinaFaceHead', 'DSFDHead')
 
 
 def main(argv=None):
@@ -52,7 +63,7 @@ def main(argv=None):
     parser.add_argument('--simplify', action='store_true',
                         help='simplify the graph (onnxsim if installed, else onnxruntime basic optimisation)')
     parser.add_argument('--opset', type=positive_int, default=None,
-                        help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace and DSFD)')
+                        help='ONNX opset (default: 21 for SCRFD, 17 for RetinaFace, DSFD, SRN and AInnoFace)')
     parser.add_argument('--batch', type=positive_int, default=1, help='batch size of the trace input')
     parser.add_argument('--force', action='store_true', help='replace OUT if it exists')
     args = parser.parse_args(argv)
@@ -68,18 +79,13 @@ def main(argv=None):
         model = init_face_detector(read_tool_config(args.config), args.checkpoint)
     except (FileNotFoundError, CheckpointMismatchError) as err:
         sys.exit(f'error: {err}')
-    head = type(getattr(model, 'bbox_head', None)).__name__
-    if head == 'SCRFDHead':
-        from mmdet_face.deployment.scrfd_onnx_export import DEFAULT_OPSET, export_scrfd_onnx as export
-    elif head == 'RetinaFaceHead':
-        from mmdet_face.deployment.retinaface_onnx_export import DEFAULT_OPSET, export_retinaface_onnx as export
-    elif head == 'DSFDHead':
-        from mmdet_face.deployment.dsfd_onnx_export import DEFAULT_OPSET, export_dsfd_onnx as export
-    else:
-        sys.exit(f'error: {args.config}: its head is {head}; ONNX export is implemented for '
-                 f'{", ".join(SUPPORTED_HEADS)} only')
+    from mmdet_face.deployment.onnx_layouts import OnnxLayoutError, export_function
+    try:
+        export, default_opset = export_function(getattr(model, 'bbox_head', None))
+    except OnnxLayoutError as err:
+        sys.exit(f'error: {args.config}: {err}')
     names = export(model, args.out, shape=tuple(args.shape), dynamic=args.dynamic,
-                   opset=DEFAULT_OPSET if args.opset is None else args.opset, simplify=args.simplify,
+                   opset=default_opset if args.opset is None else args.opset, simplify=args.simplify,
                    batch_size=args.batch, overwrite=args.force)
     print(f'wrote {args.out}: outputs {", ".join(names)}')
 

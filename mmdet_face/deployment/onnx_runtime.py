@@ -1,0 +1,189 @@
+"""The onnxruntime backend: an ONNX file of one of our families run where the PyTorch network runs, with the same
+pre-processing, decoding, post-processing and result type.
+
+    detector = OnnxFaceDetector('configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py', 'scrfd_500m_bnkps.onnx')
+    faces = detector('photo.jpg', score_thr=0.5)      # as FaceDetector: paths, arrays, PIL images, lists
+
+:class:`OnnxFaceDetector` is :class:`~mmdet_face.apis.FaceDetector` with its network stage replaced:
+``preprocess`` (the config's test pipeline or the SCRFD letterbox, then the ``data_preprocessor``) and ``decode``
+(the head's own ``predict_by_feat`` and face tail, clipping) are FaceDetector's, ``run_network`` runs
+:class:`OnnxNetwork`. Each stage is callable on its own (for timing, or to swap the file for a quantised one):
+
+    inputs, metas = detector.preprocess([image])                 # (B, 3, H, W) float32 tensor, image metas
+    outputs = detector.network.run(inputs.numpy())               # {name: (B, N, C) array}
+    head_inputs = detector.network.to_head_inputs(outputs, inputs.shape[2:])   # lists of (B, A * C, h, w)
+    faces = detector.decode(head_inputs, metas, detector._call_cfg(0.5, 0.4))  # list of FaceDetections
+
+The test tool's ``--onnx`` runs :class:`OnnxNetwork` inside mmengine's test loop
+(:class:`~mmdet_face.deployment.onnx_face_model.OnnxFaceModel`).
+
+Files it reads: every export of :mod:`mmdet_face.deployment` (``<family>_onnx_export.py``: SCRFD with or without
+keypoints, RetinaFace, DSFD, SRN / AInnoFace; static or dynamic) and insightface's released SCRFD files (fixed batch
+1 and 640 x 640 in some: a batch is then run image by image, and an input of another size is refused, naming the
+``letterbox`` to use). The layout is recognised from the output names and must be the config's family
+(:func:`mmdet_face.deployment.onnx_layouts.check_output_names`).
+
+Session options are per session (``SessionOptions``: intra- / inter-op threads, graph optimisation level;
+providers): nothing process-wide is changed. ``InferenceSession.run`` may be called from several threads at once
+(onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
+"""
+import os
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from mmdet_face.apis.face_detector import FaceDetector, check_detector_args
+
+from .onnx_layouts import check_output_names, exporter_module
+
+GRAPH_OPTIMIZATION_LEVELS = ('disable', 'basic', 'extended', 'all')
+
+
+class OnnxNetwork:
+    """An onnxruntime session of an ONNX file whose layout is ``head``'s family's.
+
+    Args:
+        path: the ONNX file.
+        head: the config's built head (its weights are not used: it gives the layout, strides and anchors).
+        config_name: what errors call the config.
+        threads: onnxruntime's intra-op threads (None: onnxruntime's default, one per physical core).
+        inter_op_threads: inter-op threads (None: onnxruntime's default).
+        graph_optimization: one of :data:`GRAPH_OPTIMIZATION_LEVELS` (default 'all', onnxruntime's default).
+        providers: execution providers in order of preference (default: ``['CPUExecutionProvider']``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not an ONNX model (a truncated or damaged file included) or one onnxruntime cannot load; an
+            :class:`~mmdet_face.deployment.onnx_layouts.OnnxLayoutError` when its outputs are another family's or
+            variant's (the message names the expected outputs and the config to use).
+    """
+
+    def __init__(self, path: str, head, config_name: str = 'the config', threads: Optional[int] = None,
+                 inter_op_threads: Optional[int] = None, graph_optimization: str = 'all',
+                 providers: Optional[Sequence[str]] = None):
+        import onnxruntime as ort
+
+        from .scrfd_onnx_import import read_onnx_model
+        self.path = str(path)
+        self.head = head
+        self.layout = exporter_module(head)
+        model = read_onnx_model(self.path, expected=f'an ONNX export of {config_name}')
+        initializers = {i.name for i in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in initializers]
+        outputs = [o.name for o in model.graph.output]
+        if len(inputs) != 1:
+            names = ', '.join(i.name for i in inputs)
+            raise ValueError(f'{self.path}: the ONNX graph has {len(inputs)} inputs ({names}), expected one image '
+                             'batch (B, 3, H, W)')
+        check_output_names(outputs, head, self.path, config_name)
+        self.input_name = inputs[0].name
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField('dim_value') else None for d in dims]
+        if len(shape) != 4 or shape[1] not in (3, None):
+            raise ValueError(f'{self.path}: the input {self.input_name} has shape {shape}, expected (B, 3, H, W)')
+        #: fixed sizes of the graph input (None where symbolic): batch, height, width
+        self.fixed_batch, self.fixed_hw = shape[0], (None if None in shape[2:] else (shape[2], shape[3]))
+        del model
+        if graph_optimization not in GRAPH_OPTIMIZATION_LEVELS:
+            raise ValueError(f'graph_optimization must be one of {", ".join(GRAPH_OPTIMIZATION_LEVELS)}, got '
+                             f'{graph_optimization!r}')
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            'disable': ort.GraphOptimizationLevel.ORT_DISABLE_ALL, 'basic': ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            'extended': ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            'all': ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[graph_optimization]
+        for value, attr in ((threads, 'intra_op_num_threads'), (inter_op_threads, 'inter_op_num_threads')):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f'{attr.replace("_num", "")}: expected a positive int or None, got {value!r}')
+                setattr(options, attr, value)
+        self.providers = list(providers) if providers else ['CPUExecutionProvider']
+        try:
+            self.session = ort.InferenceSession(self.path, options, providers=self.providers)
+        except Exception as err:  # onnxruntime's own exception types (Fail, InvalidGraph, ...)
+            raise ValueError(f'{self.path}: onnxruntime cannot load this model ({type(err).__name__}: {err})') from err
+        self.output_names = outputs
+
+    def check_input_size(self, hw: Sequence[int]) -> None:
+        """Refuse an input of ``hw`` that a graph with a fixed height and width cannot take."""
+        if self.fixed_hw is not None and tuple(hw) != tuple(self.fixed_hw):
+            side = f'; use letterbox={self.fixed_hw[0]}' if self.fixed_hw[0] == self.fixed_hw[1] else ''
+            raise ValueError(f'{self.path}: the ONNX graph takes {self.fixed_hw[0]} x {self.fixed_hw[1]} inputs only '
+                             f'(a static export), got {hw[0]} x {hw[1]}{side}, or export the model with --dynamic')
+
+    def run(self, blob: np.ndarray) -> Dict[str, np.ndarray]:
+        """``{output name: (B, N, C) array}`` for a preprocessed batch ``blob`` ``(B, 3, H, W)`` float32 (a graph
+        with a fixed batch size is run that many images at a time)."""
+        blob = np.ascontiguousarray(blob, dtype=np.float32)
+        self.check_input_size(blob.shape[2:])
+        step = self.fixed_batch or len(blob)
+        if len(blob) % step:
+            raise ValueError(f'{self.path}: the ONNX graph takes batches of {step} images, got {len(blob)}')
+        runs = [self.session.run(self.output_names, {self.input_name: blob[i:i + step]})
+                for i in range(0, len(blob), step)]
+        outputs = {}
+        for k, name in enumerate(self.output_names):
+            parts = [run[k] if run[k].ndim == 3 else run[k][None] for run in runs]  # older files: no batch axis
+            outputs[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return outputs
+
+    def to_head_inputs(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int]):
+        """What the head's ``forward`` returns for these outputs (the family's ``onnx_outputs_to_head_inputs``)."""
+        return self.layout.onnx_outputs_to_head_inputs(outputs, self.head, input_hw)
+
+    def __call__(self, inputs):
+        """``head.forward``'s result for a preprocessed batch (a ``(B, 3, H, W)`` tensor or array)."""
+        blob = inputs.detach().cpu().float().numpy() if hasattr(inputs, 'detach') else np.asarray(inputs)
+        return self.to_head_inputs(self.run(blob), blob.shape[2:])
+
+
+class OnnxFaceDetector(FaceDetector):
+    """:class:`~mmdet_face.apis.FaceDetector` running an ONNX file with onnxruntime (see the module docstring).
+
+    Args:
+        config (str | mmengine.Config): the config the file was exported from (its head decodes the outputs; its
+            family is checked against the file's output names). No weights are loaded into it.
+        onnx (str): the ONNX file: an export of :mod:`mmdet_face.deployment` (static or dynamic) or a released
+            SCRFD file.
+        letterbox (int, optional): as FaceDetector's. Default: None, except for a file with a fixed square input
+            (the released SCRFD files: 640 x 640), which is letterboxed to that size (the released pre-processing).
+        clip_boxes (bool): as FaceDetector's.
+        ort_threads (int, optional): onnxruntime intra-op threads of this detector's session (None: onnxruntime's
+            default, one per physical core). ort_inter_op_threads: its inter-op threads.
+        ort_graph_optimization (str): 'disable', 'basic', 'extended' or 'all' (onnxruntime's default).
+        ort_providers (list, optional): onnxruntime execution providers (default: the CPU one).
+
+    The session options are this detector's own: nothing process-wide changes. Several threads may call one
+    detector at once, as with FaceDetector (``InferenceSession.run`` is thread-safe).
+
+    Raises:
+        FileNotFoundError / ValueError / OnnxLayoutError: see :class:`OnnxNetwork`.
+    """
+
+    def __init__(self, config, onnx: str, letterbox: Optional[int] = None, clip_boxes: bool = True,
+                 ort_threads: Optional[int] = None, ort_inter_op_threads: Optional[int] = None,
+                 ort_graph_optimization: str = 'all', ort_providers: Optional[Sequence[str]] = None):
+        import torch
+
+        from mmdet_face.apis.inference import init_face_detector
+        check_detector_args(letterbox, clip_boxes)
+        self.device = torch.device('cpu')
+        self.fp16 = False
+        model = init_face_detector(config)  # the data preprocessor and the head; its weights are not used
+        name = (os.fspath(config) if isinstance(config, (str, os.PathLike))
+                else getattr(model.cfg, 'filename', None)) or 'the config'
+        self.network = OnnxNetwork(os.fspath(onnx), model.bbox_head, config_name=name, threads=ort_threads,
+                                   inter_op_threads=ort_inter_op_threads, graph_optimization=ort_graph_optimization,
+                                   providers=ort_providers)
+        fixed = self.network.fixed_hw
+        if letterbox is None and fixed is not None and fixed[0] == fixed[1]:
+            letterbox = fixed[0]
+        self._attach(model, model.cfg, letterbox, clip_boxes)
+
+    def run_network(self, inputs) -> tuple:
+        """Stage 2: the preprocessed batch -> the head's ``forward`` outputs, by the onnxruntime session (the
+        family's ``onnx_outputs_to_head_inputs`` maps the file's outputs back)."""
+        return self.network(inputs)
+
+
+__all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxFaceDetector', 'OnnxNetwork']
