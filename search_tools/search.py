@@ -121,7 +121,14 @@ def parse_args(argv=None):
     e.add_argument('--storage')
     e.add_argument('--force', action='store_true', help='move an existing --out aside (NAME.<time>)')
     add_score_parser(sub)
+    from search_tools.evolve_command import add_parsers, check_args
+    from search_tools.proxies import PROXIES
+    add_parsers(sub, dict(input_type=input_size, positive_float=positive_float, positive_int=positive_int,
+                          seed_int=seed_int, tolerance=tolerance, finite_float=finite_float, proxies=PROXIES,
+                          samplers=SAMPLERS, steps=STEPS))
     args = parser.parse_args(argv)
+    if args.command in ('evolve', 'prerank'):
+        check_args(args, parser)
     if args.command == 'score' and args.alpha is not None and args.proxy != 'ddsar':
         parser.error(f'--alpha is an option of --proxy ddsar, not of {args.proxy}')
     if args.command == 'score' and (args.trial is not None) != (args.study is not None):
@@ -176,7 +183,10 @@ def default_proxy(template_cfg, args) -> dict:
     return proxy
 
 
-def cmd_sample(args) -> str:
+def cmd_sample(args, draw=None, resumable=()) -> str:
+    """Create the study folder. ``draw(space, template_arch, prepare) -> (candidates, stats)`` replaces the random
+    draw (``evolve``, ``prerank``); it calls ``prepare()`` before it writes into ``--out``. Files named in
+    ``resumable`` (a search's own checkpoint) do not make ``--out`` occupied."""
     from search_tools.arch import arch_from_config, read_config
     from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
@@ -185,7 +195,7 @@ def cmd_sample(args) -> str:
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
-    occupied = osp.exists(out) and (not osp.isdir(out) or bool(os.listdir(out)))
+    occupied = osp.exists(out) and (not osp.isdir(out) or bool(set(os.listdir(out)) - set(resumable)))
     if occupied and not args.force:
         raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
                          'study (nothing was changed)')
@@ -234,18 +244,27 @@ def cmd_sample(args) -> str:
         open_storage(out, args.storage)
     proxy = default_proxy(template_cfg, args)
 
+    def prepare():
+        nonlocal occupied
+        if occupied:
+            print(f'[search] moved the existing {out} to {move_aside(out)}')
+            occupied = False
+        os.makedirs(out, exist_ok=True)
+
     t0 = time.time()
-    cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops, tolerance=args.tolerance,
-                                     input_shape=tuple(args.input), step=args.step, template=template_arch)
+    if draw is None:
+        cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
+                                         tolerance=args.tolerance, input_shape=tuple(args.input), step=args.step,
+                                         template=template_arch)
+    else:
+        cands, stats = draw(space, template_arch, prepare)
     seconds = time.time() - t0
     if not cands:  # an unreachable budget: say so instead of creating an empty study
         reason = stats.get('last_infeasible') or 'none of them meets the budget'
         raise StudyError(f'no candidate of the {args.space} space meets {args.gflops:g} GFLOPs +- '
                          f'{args.tolerance:.0%} at {args.input[1]}x{args.input[0]} in {stats["raw_samples"]} raw '
                          f'samples ({stats["infeasible"]} infeasible; last: {reason}); nothing was written')
-    if occupied:
-        print(f'[search] moved the existing {out} to {move_aside(out)}')
-    os.makedirs(out, exist_ok=True)
+    prepare()
     written = write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
@@ -272,7 +291,7 @@ def cmd_sample(args) -> str:
         params = raw_params(space, cand.raw) if cand.raw else {}
         enqueue(study, params, dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
-            has_params=bool(params), source='sample'))
+            has_params=bool(params), source=args.command))
     print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
           f'in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
           f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
@@ -374,11 +393,21 @@ def cmd_score(args) -> dict:
     return record
 
 
+def cmd_evolve(args):
+    from search_tools.evolve_command import cmd_evolve as run
+    return run(args, cmd_sample)
+
+
+def cmd_prerank(args):
+    from search_tools.evolve_command import cmd_prerank as run
+    return run(args, cmd_sample)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export,
-                    score=cmd_score)[args.command](args)
+                    score=cmd_score, evolve=cmd_evolve, prerank=cmd_prerank)[args.command](args)
     except StudyError as exc:
         sys.exit(f'search.py {args.command}: {exc}')
 
