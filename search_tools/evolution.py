@@ -64,6 +64,79 @@ def damofd_space_names() -> List[str]:
     return [f'damofd-{m}' for m in load_damofd_space()['models']]
 
 
+def rechain(blocks) -> tuple:
+    """``blocks`` with every block's input width set to its predecessor's output width (the first block keeps
+    its own), as ``search_tools.damofd_space.replace_block`` re-chains a mutated structure, on the records."""
+    from dataclasses import replace
+    out = [blocks[0]]
+    for b in blocks[1:]:
+        prev = out[-1].out_channels
+        out.append(b if b.in_channels == prev else replace(b, in_channels=prev, position=0))
+    return tuple(out)
+
+
+class BlockSampler:
+    """A uniform draw from the joined candidate lists of ``search_tools.damofd_space.block_candidates`` (the
+    released ``random.choice`` over the flattened ``gen_search_space`` lists, repeats included) without writing
+    the thousands of block strings: list ``k`` of a group holds the group's types ``0..min(k + 1, last)`` times
+    every (width, layers, bottleneck) combination, so an index into the joined lists decomposes into a list, a
+    type and a combination. ``enumerate()`` lists every outcome once per index (for tests)."""
+
+    def __init__(self, block, rules: dict, round_base: int = 8, min_channels: int = 8):
+        import itertools
+
+        from mmdet_face.models.backbones.damofd_structure import parse_structure, smart_round
+        from search_tools.damofd_space import _widths, block_candidates
+        self.block = block
+        if block.kind == 'conv':   # a handful of candidates: take them as written
+            lists = block_candidates(block, rules, round_base, min_channels)
+            self.fixed = [parse_structure(s, block.in_channels, source='candidate block')[0]
+                          for sub in lists for s in sub]
+            self.total = len(self.fixed)
+            return
+        self.fixed = None
+        outs = _widths(block.out_channels, rules['out_factors'], rules['out_clip'], round_base)
+        layers = sorted({max(0, round(block.num_layers + d)) for d in rules['layer_deltas']}, reverse=True)
+        btns = _widths(block.bottleneck_channels, rules['bottleneck_factors'], rules['bottleneck_clip'],
+                       round_base)
+        combos = []
+        for c, n, b in itertools.product(outs, layers, btns):
+            c, b = smart_round(c, round_base), smart_round(b, round_base)
+            if c >= min_channels and b >= min_channels and n > 0:
+                combos.append((c, n, b))
+        self.combos = sorted(set(combos))
+        self.segments = []   # (types, size) per joined list
+        for names in rules['block_groups']:
+            for k in range(len(names)):
+                types = names[:min(k + 1, len(names) - 1) + 1]
+                self.segments.append((types, len(types) * len(self.combos)))
+        self.total = sum(size for _, size in self.segments)
+
+    def block_at(self, j: int):
+        """The ``j``-th outcome, ``0 <= j < total``."""
+        from mmdet_face.models.backbones.damofd_structure import BLOCK_NAMES, DamoBlock
+        if self.fixed is not None:
+            return self.fixed[j]
+        for types, size in self.segments:
+            if j < size:
+                t, i = divmod(j, len(self.combos))
+                name = types[t]
+                c, n, b = self.combos[i]
+                kind, kernel, expansion = BLOCK_NAMES[name]
+                blk = self.block
+                return DamoBlock(name=name, kind=kind, in_channels=blk.in_channels, out_channels=c,
+                                 stride=blk.stride, num_layers=n, kernel_size=kernel, bottleneck_channels=b,
+                                 expansion=expansion)
+            j -= size
+        raise IndexError(j)
+
+    def draw(self, rng: np.random.Generator):
+        return self.block_at(int(rng.integers(self.total)))
+
+    def enumerate(self):
+        return [self.block_at(j) for j in range(self.total)]
+
+
 class DamoFDProblem:
     """Mutation, budget check and score of DamoFD structure strings.
 
@@ -76,13 +149,15 @@ class DamoFDProblem:
         proxy: A proxy name of ``search_tools.proxies``; ``ddsar`` is computed from the block records.
         proxy_options: Extra keyword arguments of the proxy (``alpha``).
         init: A structure string to start from instead of the model's.
+        at_most: Accept every child of at most ``budget (1 + tolerance)`` FLOPs, the released rule
+            (``budget_flops < flops`` is skipped), instead of the two-sided band.
     """
 
     kind = 'damofd'
 
     def __init__(self, model: str, budget_flops: float, tolerance: float, resolution: int = 224,
                  proxy: str = 'ddsar', proxy_options: Optional[dict] = None, init: Optional[str] = None,
-                 seed: int = 0):
+                 seed: int = 0, at_most: bool = False):
         from mmdet_face.models.backbones.damofd_structure import parse_structure
         from search_tools.damofd_space import initial_structure, load_damofd_space
         from search_tools.proxies import get_proxy
@@ -100,12 +175,12 @@ class DamoFDProblem:
         self.max_layers = int(spec['max_layers'])
         self.num_stages = 5   # the released score skips every structure whose block list is not 5 long
         self.budget, self.tolerance, self.resolution = float(budget_flops), float(tolerance), int(resolution)
-        self.low, self.high = self.budget * (1 - tolerance), self.budget * (1 + tolerance)
+        self.low, self.high = 0.0 if at_most else self.budget * (1 - tolerance), self.budget * (1 + tolerance)
         self.proxy_name, self.proxy_options, self.seed = proxy, dict(proxy_options or {}), seed
         self.proxy = get_proxy(proxy)
         text = init or initial_structure(model, space)
         self.initial = parse_structure(text, rechain=True, source='initial structure')
-        self._choices: Dict[Any, Tuple[str, ...]] = {}
+        self._choices: Dict[Any, 'BlockSampler'] = {}
         self.ddsar_alpha = self.proxy_options.get('alpha')
 
     # genome: the structure string; the block records are kept next to it in memory
@@ -121,32 +196,31 @@ class DamoFDProblem:
         from search_tools.damofd_flops import structure_flops
         return structure_flops(blocks, self.resolution)
 
-    def _block_choices(self, block) -> Tuple[str, ...]:
-        choices = self._choices.get(block)
-        if choices is None:
-            from search_tools.damofd_space import block_candidates
-            lists = block_candidates(block, self.rules, self.round_base, self.min_channels)
-            # the released search draws uniformly from the lists joined together (repeats included)
-            choices = tuple(c for sub in lists for c in sub)
-            self._choices[block] = choices
-        return choices
+    def block_sampler(self, block) -> 'BlockSampler':
+        sampler = self._choices.get(block)
+        if sampler is None:
+            sampler = self._choices[block] = BlockSampler(block, self.rules, self.round_base, self.min_channels)
+        return sampler
 
     def mutate(self, blocks, rng: np.random.Generator, replaces: int):
         """One child of ``blocks``: ``replaces`` draws of a block position (a position drawn twice is replaced
-        once), each replaced by a uniform draw among its candidates, widths re-chained, long blocks split.
-        Returns ``(blocks, why)``: the child, or None and the rule it broke."""
-        from search_tools.damofd_space import replace_block, split_blocks, total_layers
+        once, as released), each replaced by a uniform draw among its candidates, widths re-chained, long blocks
+        split. Returns ``(blocks, why)``: the child, or None and the rule it broke."""
+        from search_tools.damofd_space import split_blocks, total_layers
         done = set()
+        blocks = list(blocks)
         for _ in range(replaces):
             index = int(rng.integers(self.first_mutable, len(blocks)))
             if index in done:
                 continue
             done.add(index)
-            choices = self._block_choices(blocks[index])
-            if not choices:
+            sampler = self.block_sampler(blocks[index])
+            if not sampler.total:
                 return None, 'no candidate block'
-            blocks = replace_block(blocks, index, choices[int(rng.integers(len(choices)))])
-        blocks = split_blocks(blocks, self.split_threshold)
+            blocks[index] = sampler.draw(rng)
+        blocks = rechain(blocks)
+        if any(b.kind != 'conv' and b.num_layers >= self.split_threshold for b in blocks):
+            blocks = split_blocks(blocks, self.split_threshold)
         if total_layers(blocks) > self.max_layers:
             return None, 'layers'
         if len(blocks) != self.num_stages:
@@ -354,7 +428,7 @@ def _load_state(path: str, settings: dict) -> Optional[dict]:
 
 def evolve(problem, *, population: int, iterations: int, seed: int, settings: dict, state_dir: Optional[str] = None,
            checkpoint_every: int = 1000, log_every: int = 500, stop_after: Optional[int] = None,
-           max_initial_draws: int = 20000, prepare: Optional[Callable[[], None]] = None, resume: bool = True,
+           max_initial_draws: int = 5000, prepare: Optional[Callable[[], None]] = None, resume: bool = True,
            log: Callable[[str], None] = print) -> dict:
     """Run the evolutionary loop (see the module docstring).
 

@@ -67,6 +67,9 @@ def add_parsers(sub, types: dict) -> None:
     e.add_argument('--iterations', type=types['positive_int'], default=96000,
                    help='children drawn, rejected ones included (default 96000, as DamoFD)')
     e.add_argument('--init', help='damofd-*: the structure string to start from (default: the released one)')
+    e.add_argument('--at-most', action='store_true',
+                   help='damofd-*: accept every child of at most --gflops x (1 + --tolerance), the released '
+                   'DamoFD rule, instead of the band --gflops +- --tolerance')
     e.add_argument('--checkpoint-every', type=types['positive_int'], default=1000,
                    help='iterations between checkpoints a killed search resumes from (default 1000)')
     p = sub.add_parser('prerank', help='sample M candidates, score them with a proxy, queue the K best')
@@ -87,8 +90,9 @@ def check_args(args, parser) -> None:
                      f'most {args.population} candidates')
     if args.command == 'prerank' and args.num < args.keep:
         parser.error(f'--num {args.num} is smaller than --keep {args.keep}')
-    if args.command == 'evolve' and args.init and not str(args.space).startswith(DAMOFD_PREFIX):
-        parser.error('--init is an option of the damofd-* spaces')
+    if args.command == 'evolve' and (args.init or args.at_most) and not str(args.space).startswith(DAMOFD_PREFIX):
+        parser.error('--init and --at-most are options of the damofd-* spaces (the SCRFD spaces project every '
+                     'candidate into the band)')
 
 
 def _proxy_options(args) -> dict:
@@ -97,7 +101,7 @@ def _proxy_options(args) -> dict:
 
 def _settings(args, **extra) -> dict:
     keys = ('space', 'gflops', 'tolerance', 'input', 'step', 'proxy', 'proxy_input', 'alpha', 'population',
-            'iterations', 'seed', 'template', 'init', 'checkpoint_every')
+            'iterations', 'seed', 'template', 'init', 'at_most', 'checkpoint_every')
     settings = {k: getattr(args, k, None) for k in keys}
     if settings['template']:
         settings['template'] = osp.abspath(settings['template'])
@@ -132,7 +136,7 @@ def _evolve_draw(args):
         except EvolveError as exc:
             raise StudyError(f'{exc}; nothing was written' if 'no child' in str(exc) else str(exc)) from None
         return _as_candidates(result['population'], result['objects'], args.keep,
-                              _evolve_stats(result, args), 'evolve')
+                              _evolve_stats(result, args), args.proxy)
     return draw
 
 
@@ -158,9 +162,7 @@ def _evolve_stats(result, args) -> dict:
                 population=args.population, iterations=args.iterations, counts=counts,
                 seconds=result['seconds'], resumed_from=result['resumed_from'],
                 scored_per_s=result['scored_per_s'], iterations_per_s=result['iterations_per_s'],
-                history_file=LOG_FILE, raw_samples=result['iterations'], raw_per_s=result['iterations_per_s'],
-                met_budget_raw_share=counts['scored'] / max(1, args.iterations), infeasible=rejected,
-                duplicates=counts['duplicates'])
+                history_file=LOG_FILE, rejected=rejected, duplicates=counts['duplicates'])
 
 
 def _counts_text(counts) -> str:
@@ -187,7 +189,7 @@ def _prerank_draw(args):
         stats.update(method='prerank', proxy=args.proxy, proxy_input=list(args.proxy_input), alpha=args.alpha,
                      sampled=len(cands), score_seconds=result['seconds'], scored_per_s=result['scored_per_s'],
                      scores=[dict(key=m.key, score=m.score) for m in result['ranked']])
-        return _as_candidates(result['ranked'], result['objects'], args.keep, stats, 'prerank')
+        return _as_candidates(result['ranked'], result['objects'], args.keep, stats, args.proxy)
     return draw
 
 
@@ -214,7 +216,7 @@ def _evolve_damofd(args) -> str:
         raise StudyError(f'--space {args.space}: --step full and --template are options of the SCRFD spaces')
     try:
         problem = DamoFDProblem(model, _damofd_budget(args, resolution), args.tolerance, resolution, args.proxy,
-                                _proxy_options(args), init=args.init, seed=args.seed)
+                                _proxy_options(args), init=args.init, seed=args.seed, at_most=args.at_most)
     except (EvolveError, StructureError) as exc:
         raise StudyError(f'--space {args.space}: {exc}' if isinstance(exc, EvolveError) else f'--init {exc}') \
             from None

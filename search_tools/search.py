@@ -292,11 +292,15 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
         enqueue(study, params, dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
             has_params=bool(params), source=args.command))
-    print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
-          f'in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
-          f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
-          f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
-          f'duplicates; queued in {storage_label(out, args.storage)}')
+    if draw is not None:
+        print(f'[search] study {name!r}: the {len(cands)} best by {args.proxy} queued in '
+              f'{storage_label(out, args.storage)}')
+    else:
+        print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw '
+              f'samples in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
+              f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
+              f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
+              f'duplicates; queued in {storage_label(out, args.storage)}')
     if len(cands) < args.num:
         print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
