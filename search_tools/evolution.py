@@ -26,6 +26,7 @@ an uninterrupted run.
 import copy
 import json
 import math
+import os
 import os.path as osp
 import time
 from dataclasses import dataclass, field
@@ -445,7 +446,8 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
             search with it).
         max_initial_draws: Children drawn without a single one inside the band before the budget is declared
             out of reach (:class:`EvolveError`, raised before any file is written).
-        prepare: Called once before the first file is written (the caller creates or moves aside the folder).
+        prepare: Called once before the first file is written (the caller creates or moves aside the folder;
+            default: create ``state_dir``).
         resume: Continue from a saved state in ``state_dir`` (False: start anew, ignoring it).
 
     Returns:
@@ -478,12 +480,17 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
 
     prepared = [state is not None]
 
+    def _prepare():
+        if prepare is not None:
+            prepare()
+        else:
+            os.makedirs(state_dir, exist_ok=True)
+
     def checkpoint(iteration):
         if not state_path or not members:
             return
         if not prepared[0]:
-            if prepare is not None:
-                prepare()
+            _prepare()
             prepared[0] = True
         write_json_atomic(state_path, dict(
             version=STATE_VERSION, settings=settings, iteration=iteration, rng=rng.bit_generator.state,
@@ -546,8 +553,8 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
                   iterations_per_s=(iterations - start_iter) / seconds if seconds else math.inf)
     if log_path:
         from search_tools.study import write_text_atomic
-        if not prepared[0] and prepare is not None:
-            prepare()
+        if not prepared[0]:
+            _prepare()
         write_text_atomic(log_path, ''.join(json.dumps(h, sort_keys=True) + '\n' for h in history))
     return result
 

@@ -195,7 +195,7 @@ def test_evolve_writes_a_study_that_report_and_export_take(tmp_path, capsys, mon
     for hard in (0.3, 0.5, 0.4):  # made-up APs: the queued candidates are the trials
         study.tell(study.ask(), hard)
     report = search.main(['report', '--study', str(out), '--repeats', '20'])
-    assert [r['rank'] for r in report['rows']] == [3, 1, 2]
+    assert [(r['rank'], r['trial']) for r in report['rows']] == [(1, 1), (2, 2), (3, 0)]
     winner = tmp_path / 'winner.py'
     search.main(['export', '--study', str(out), '--rank', '1', '--out', str(winner)])
     assert kept[1]['key'] in winner.read_text()
@@ -256,7 +256,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
             (['evolve', '--space', 'mobilenet', '--proxy', 'synflow'], "invalid choice: 'synflow'"),
             (['evolve', '--space', 'mobilenet', '--proxy', 'zen', '--alpha', '1'], '--alpha is an option of')):
         with pytest.raises(SystemExit) as exc:
-            search.main(argv + common)
+            search.main(argv[:1] + common + argv[1:])  # argparse: the last --proxy wins
         assert exc.value.code == 2 and message in capsys.readouterr().err
     for argv, message in (
             (['evolve', '--space', 'nospace'], "unknown search space 'nospace'"),
@@ -269,7 +269,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
              r'no child within the budget in 5000 draws .* starts from 0.0649297 GFLOPs at 224x224 .*nothing was '
              r'written')):
         with pytest.raises(SystemExit, match=message):
-            search.main(argv + common)
+            search.main(argv[:1] + common + argv[1:])
         assert not out.exists()
 
 
