@@ -29,7 +29,7 @@ import math
 import os
 import os.path as osp
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -451,8 +451,10 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
         resume: Continue from a saved state in ``state_dir`` (False: start anew, ignoring it).
 
     Returns:
-        dict: ``population`` (members, best first), ``history``, ``counts`` (scored, rejected by rule,
-        duplicates), ``seconds`` (this run), ``scored_per_s``, ``iterations_per_s``, ``resumed_from``.
+        dict: ``population`` (members, best first), ``objects`` (their architectures), ``history``, ``counts``
+        (scored, rejected by rule, duplicates), ``seconds`` (this run), ``iterations_per_s`` (children drawn,
+        checked and, inside the band, scored), ``score_seconds`` and ``scored_per_s`` (the proxy alone),
+        ``resumed_from``.
     """
     from search_tools.study import write_json_atomic
     if population < 1 or iterations < 1:
@@ -497,6 +499,7 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
             population=[m.__dict__ for m in members], counts=counts, history=history))
 
     t0 = time.perf_counter()
+    score_seconds = 0.0
     scored_before = counts['scored']
     for it in range(start_iter, iterations):
         if len(members) <= SEED_FROM_INITIAL:
@@ -519,7 +522,9 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
             if key in keys:
                 counts['duplicates'] += 1
             else:
+                s0 = time.perf_counter()
                 score = float(problem.score(child))
+                score_seconds += time.perf_counter() - s0
                 counts['scored'] += 1
                 members.append(Member(key=key, genome=problem.encode(child), score=score, flops=flops))
                 objects.append(child)
@@ -549,7 +554,7 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
     scored = counts['scored'] - scored_before
     result = dict(population=[members[i] for i in order], objects=[objects[i] for i in order], history=history,
                   counts=counts, seconds=seconds, iterations=iterations - start_iter, resumed_from=start_iter,
-                  scored_per_s=scored / seconds if seconds else math.inf,
+                  score_seconds=score_seconds, scored_per_s=scored / score_seconds if score_seconds else math.inf,
                   iterations_per_s=(iterations - start_iter) / seconds if seconds else math.inf)
     if log_path:
         from search_tools.study import write_text_atomic

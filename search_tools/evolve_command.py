@@ -8,7 +8,6 @@ checkpoint (``evolve_state.json``) and log (``evolve_log.jsonl``). For the DamoF
 ...) ``evolve`` writes the ranked structures (``evolve.json``, ``best_structures.txt``) beside the same
 checkpoint and log.
 """
-import json
 import os
 import os.path as osp
 import sys
@@ -122,17 +121,20 @@ def _print_ranked(members, keep, what):
 
 
 # --------------------------------------------------------------------------------------------- SCRFD spaces
+def _space_problem(args, space, template_arch) -> SpaceProblem:
+    _speed_note(args)
+    return SpaceProblem(space, args.gflops, args.tolerance, args.input, args.step, template_arch, args.proxy,
+                        args.proxy_input, _proxy_options(args), args.seed)
+
+
 def _evolve_draw(args):
     def draw(space, template_arch, prepare):
-        if args.input is None:
-            args.input = (480, 640)
-        problem = SpaceProblem(space, args.gflops, args.tolerance, args.input, args.step, template_arch,
-                               args.proxy, args.proxy_input, _proxy_options(args), args.seed)
-        _speed_note(args)
+        problem = _space_problem(args, space, template_arch)
         try:
             result = evolve(problem, population=args.population, iterations=args.iterations, seed=args.seed,
                             settings=_settings(args), state_dir=args.out, checkpoint_every=args.checkpoint_every,
-                            max_initial_draws=200, prepare=prepare, resume=not args.force, log=lambda m: print(m, flush=True))
+                            max_initial_draws=200, prepare=prepare, resume=not args.force,
+                            log=lambda m: print(m, flush=True))
         except EvolveError as exc:
             raise StudyError(f'{exc}; nothing was written' if 'no child' in str(exc) else str(exc)) from None
         return _as_candidates(result['population'], result['objects'], args.keep,
@@ -154,13 +156,15 @@ def _evolve_stats(result, args) -> dict:
     counts = result['counts']
     rejected = sum(v for k, v in counts.items() if k not in ('scored', 'duplicates'))
     print(f'[search] evolve: {result["iterations"]} iterations in {result["seconds"]:.2f} s '
-          f'({result["iterations_per_s"]:.0f} children/s, {result["scored_per_s"]:.0f} scored/s with '
-          f'{args.proxy}); {counts["scored"]} scored, {rejected} rejected ({_counts_text(counts)}), '
+          f'({result["iterations_per_s"]:.0f} children/s drawn, checked and, inside the band, scored); '
+          f'{counts["scored"]} scored by {args.proxy} in {result["score_seconds"]:.2f} s '
+          f'({result["scored_per_s"]:.0f}/s), {rejected} rejected ({_counts_text(counts)}), '
           f'{counts["duplicates"]} duplicates' + (f'; resumed at iteration {result["resumed_from"]}'
                                                   if result['resumed_from'] else ''), flush=True)
     return dict(method='evolve', proxy=args.proxy, proxy_input=list(args.proxy_input), alpha=args.alpha,
                 population=args.population, iterations=args.iterations, counts=counts,
-                seconds=result['seconds'], resumed_from=result['resumed_from'],
+                seconds=result['seconds'], score_seconds=result['score_seconds'],
+                resumed_from=result['resumed_from'],
                 scored_per_s=result['scored_per_s'], iterations_per_s=result['iterations_per_s'],
                 history_file=LOG_FILE, rejected=rejected, duplicates=counts['duplicates'])
 
@@ -172,11 +176,7 @@ def _counts_text(counts) -> str:
 def _prerank_draw(args):
     def draw(space, template_arch, prepare):
         from search_tools.candidates import sample_candidates
-        if args.input is None:
-            args.input = (480, 640)
-        problem = SpaceProblem(space, args.gflops, args.tolerance, args.input, args.step, template_arch,
-                               args.proxy, args.proxy_input, _proxy_options(args), args.seed)
-        _speed_note(args)
+        problem = _space_problem(args, space, template_arch)
         cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
                                          tolerance=args.tolerance, input_shape=tuple(args.input), step=args.step,
                                          template=template_arch)

@@ -11,11 +11,17 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
     python search_tools/search.py export  --study DIR [--rank 1 | --trial N] --out configs/scrfd/[NAME.py] [--force]
     python search_tools/search.py score   --proxy ddsar|zen|naswot|params|flops (--struct STRING | --config FILE |
             --study DIR --trial N) [--input 224 | 640x480] [--alpha A] [--seed S]
+    python search_tools/search.py evolve  --space SPACE|damofd-0.5g|... --gflops X --proxy NAME [--population P]
+            [--iterations N] [--keep K] [--proxy-input 224] [--at-most] [--init STRUCT] [sample's options] --out DIR
+    python search_tools/search.py prerank --space SPACE --gflops X --proxy NAME --num M --keep K [sample's options]
+            --out DIR
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
 folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config; ``score`` prints one training-free proxy of one
-architecture (its last line is JSON).
+architecture (its last line is JSON);
+``evolve`` searches by a proxy (population, mutations, the budget band) and ``prerank`` scores M sampled candidates:
+both queue the K best in a study as ``sample`` does (the DamoFD block spaces: the ranked structures).
 See search_tools/README.md.
 """
 import argparse
