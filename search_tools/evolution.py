@@ -283,8 +283,8 @@ class SpaceProblem:
 
     def _genes(self) -> List[List[Tuple[str, int, dict]]]:
         """What one mutation re-draws: ``[(dimension key, index in its list or -1, dimension)]`` per gene. Step
-        ``backbone``: one gene per stage C2..C5 (its depth and the width ratio that sets its width; the stem
-        width for the first stage whose width is the stem's); step ``full``: one gene per dimension."""
+        ``backbone``: one gene per stage C2..C5 (its depth and the width ratio that sets its width; the stem or
+        base width for the first stage whose width is the stem's); step ``full``: one gene per dimension."""
         dims = self.space.dims[self.step]
 
         def item(key, i):
@@ -293,13 +293,15 @@ class SpaceProblem:
 
         if self.step != 'backbone':
             return [[item(key, i)] for key, items in dims.items() for i in range(len(items))]
-        ratios = len(dims['width_ratios']) if 'width_ratios' in dims else 0
+        # the chain of width ratios: width_ratios (projected spaces), stage_planes_ratio (the released scrfd rules)
+        ratio_key = next((k for k in ('width_ratios', 'stage_planes_ratio') if k in dims), None)
+        ratios = len(dims[ratio_key]) if ratio_key else 0
         genes = []
         for stage in range(len(dims['stage_blocks'])):
             gene = [item('stage_blocks', stage)]
             r = ratios - len(dims['stage_blocks']) + stage
             if ratios and r >= 0:
-                gene.append(item('width_ratios', r))
+                gene.append(item(ratio_key, r))
             elif 'stem_channels' in dims:
                 gene.append(item('stem_channels', -1))
             elif 'base_channels' in dims:

@@ -123,6 +123,13 @@ def test_an_scrfd_space_mutation_stays_in_the_band_and_in_the_space():
             assert dims[f'stage_blocks_{i}']['low'] <= d <= dims[f'stage_blocks_{i}']['high']
         # one or two stages re-drawn: at most two depths differ
         assert sum(a != b for a, b in zip(parent.raw['stage_blocks'], child.raw['stage_blocks'])) <= 2
+    # the genes: C2's depth with the stem-dw -> C2 ratio, ..., C5's depth with the C4 -> C5 ratio
+    assert [[(key, i) for key, i, _ in gene] for gene in problem.genes] == [
+        [('stage_blocks', i), ('width_ratios', i + 1)] for i in range(4)]
+    released = SpaceProblem(load_space('scrfd'), 2.5, 0.02, (480, 640))
+    assert [[(key, i) for key, i, _ in gene] for gene in released.genes] == [
+        [('stage_blocks', 0), ('base_channels', -1)]] + [
+        [('stage_blocks', i), ('stage_planes_ratio', i - 1)] for i in range(1, 4)]
 
 
 # ------------------------------------------------------------------------------------------------- the loop
