@@ -34,8 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['EvolveError', 'Member', 'DamoFDProblem', 'SpaceProblem', 'evolve', 'prerank', 'STATE_FILE',
-           'LOG_FILE', 'damofd_space_names']
+__all__ = ['EvolveError', 'EvolveInterrupted', 'Member', 'BlockSampler', 'DamoFDProblem', 'SpaceProblem', 'evolve',
+           'prerank', 'rechain', 'STATE_FILE', 'LOG_FILE', 'damofd_space_names']
 
 STATE_FILE = 'evolve_state.json'
 LOG_FILE = 'evolve_log.jsonl'
@@ -45,6 +45,10 @@ SEED_FROM_INITIAL = 10   # the released loop mutates the initial architecture wh
 
 class EvolveError(ValueError):
     """Bad input or a state that cannot be resumed; the message says what and what was expected."""
+
+
+class EvolveInterrupted(KeyboardInterrupt):
+    """The search was stopped (Ctrl-C, ``stop_after``); the message names the checkpoint a rerun resumes from."""
 
 
 @dataclass
@@ -503,51 +507,58 @@ def evolve(problem, *, population: int, iterations: int, seed: int, settings: di
     t0 = time.perf_counter()
     score_seconds = 0.0
     scored_before = counts['scored']
-    for it in range(start_iter, iterations):
-        if len(members) <= SEED_FROM_INITIAL:
-            parent, replaces = problem.first_parent(rng), 1
-        else:
-            parent, replaces = objects[int(rng.integers(len(objects)))], 2
-        child, why = problem.mutate(parent, rng, replaces)
-        if child is not None:
-            flops = problem.flops(child)
-            if not problem.in_band(flops):
-                child, why = None, 'band'
-        if child is None:
-            counts[why.split(':')[0]] = counts.get(why.split(':')[0], 0) + 1
-            if not in_band_seen and it + 1 >= max_initial_draws:
-                raise EvolveError(f'no child within the budget in {it + 1} draws (last: {why}); '
-                                  + getattr(problem, 'out_of_reach_hint', lambda: '')())
-        else:
-            in_band_seen = True
-            key = problem.key(child)
-            if key in keys:
-                counts['duplicates'] += 1
+    saved = [start_iter if state is not None else None]
+    try:
+        for it in range(start_iter, iterations):
+            if len(members) <= SEED_FROM_INITIAL:
+                parent, replaces = problem.first_parent(rng), 1
             else:
-                s0 = time.perf_counter()
-                score = float(problem.score(child))
-                score_seconds += time.perf_counter() - s0
-                counts['scored'] += 1
-                members.append(Member(key=key, genome=problem.encode(child), score=score, flops=flops))
-                objects.append(child)
-                keys.add(key)
-                if len(members) > population:
-                    worst = min(range(len(members)), key=lambda i: members[i].score)
-                    keys.discard(members[worst].key)
-                    del members[worst], objects[worst]
-        done = it + 1
-        if done % log_every == 0 or done == iterations:
-            scores = [m.score for m in members]
-            best = max(range(len(members)), key=lambda i: members[i].score) if members else None
-            history.append(dict(iteration=done, best=max(scores) if scores else None,
-                                mean=sum(scores) / len(scores) if scores else None,
-                                worst=min(scores) if scores else None, size=len(members),
-                                best_key=members[best].key if best is not None else None,
-                                scored=counts['scored']))
-        if state_path and (done % checkpoint_every == 0 or done == iterations):
-            checkpoint(done)
-            if stop_after is not None and done >= stop_after and done < iterations:
-                raise KeyboardInterrupt(f'stopped after iteration {done} (stop_after)')
+                parent, replaces = objects[int(rng.integers(len(objects)))], 2
+            child, why = problem.mutate(parent, rng, replaces)
+            if child is not None:
+                flops = problem.flops(child)
+                if not problem.in_band(flops):
+                    child, why = None, 'band'
+            if child is None:
+                counts[why.split(':')[0]] = counts.get(why.split(':')[0], 0) + 1
+                if not in_band_seen and it + 1 >= max_initial_draws:
+                    raise EvolveError(f'no child within the budget in {it + 1} draws (last: {why}); '
+                                      + getattr(problem, 'out_of_reach_hint', lambda: '')())
+            else:
+                in_band_seen = True
+                key = problem.key(child)
+                if key in keys:
+                    counts['duplicates'] += 1
+                else:
+                    s0 = time.perf_counter()
+                    score = float(problem.score(child))
+                    score_seconds += time.perf_counter() - s0
+                    counts['scored'] += 1
+                    members.append(Member(key=key, genome=problem.encode(child), score=score, flops=flops))
+                    objects.append(child)
+                    keys.add(key)
+                    if len(members) > population:
+                        worst = min(range(len(members)), key=lambda i: members[i].score)
+                        keys.discard(members[worst].key)
+                        del members[worst], objects[worst]
+            done = it + 1
+            if done % log_every == 0 or done == iterations:
+                scores = [m.score for m in members]
+                best = max(range(len(members)), key=lambda i: members[i].score) if members else None
+                history.append(dict(iteration=done, best=max(scores) if scores else None,
+                                    mean=sum(scores) / len(scores) if scores else None,
+                                    worst=min(scores) if scores else None, size=len(members),
+                                    best_key=members[best].key if best is not None else None,
+                                    scored=counts['scored']))
+            if state_path and (done % checkpoint_every == 0 or done == iterations):
+                checkpoint(done)
+                saved[0] = done if members else saved[0]
+                if stop_after is not None and done >= stop_after and done < iterations:
+                    raise KeyboardInterrupt(f'stop_after {stop_after}')
+    except KeyboardInterrupt as exc:
+        where = (f'rerun the same command to resume from the checkpoint at iteration {saved[0]}'
+                 if saved[0] is not None and state_path else 'no checkpoint was written yet')
+        raise EvolveInterrupted(f'interrupted{f" ({exc})" if str(exc) else ""}; {where}') from None
     seconds = time.perf_counter() - t0
     if not members:
         raise EvolveError('no child within the budget in all iterations; '

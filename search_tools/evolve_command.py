@@ -13,7 +13,8 @@ import os.path as osp
 import sys
 import time
 
-from search_tools.evolution import LOG_FILE, STATE_FILE, DamoFDProblem, EvolveError, SpaceProblem, evolve, prerank
+from search_tools.evolution import (LOG_FILE, STATE_FILE, DamoFDProblem, EvolveError, EvolveInterrupted, SpaceProblem,
+                                    evolve, prerank)
 from search_tools.study import StudyError, write_json_atomic, write_text_atomic
 
 __all__ = ['add_parsers', 'cmd_evolve', 'cmd_prerank', 'RESUMABLE_FILES']
@@ -135,11 +136,17 @@ def _evolve_draw(args):
                             settings=_settings(args), state_dir=args.out, checkpoint_every=args.checkpoint_every,
                             max_initial_draws=200, prepare=prepare, resume=not args.force,
                             log=lambda m: print(m, flush=True))
-        except EvolveError as exc:
-            raise StudyError(f'{exc}; nothing was written' if 'no child' in str(exc) else str(exc)) from None
+        except (EvolveError, EvolveInterrupted) as exc:
+            raise StudyError(_evolve_error(exc)) from None
         return _as_candidates(result['population'], result['objects'], args.keep,
                               _evolve_stats(result, args), args.proxy)
     return draw
+
+
+def _evolve_error(exc) -> str:
+    if isinstance(exc, EvolveError) and 'no child' in str(exc):
+        return f'{exc}; nothing was written'  # raised before the first checkpoint
+    return str(exc)
 
 
 def _as_candidates(members, cands, keep, stats, what):
@@ -240,8 +247,8 @@ def _evolve_damofd(args) -> str:
         result = evolve(problem, population=args.population, iterations=args.iterations, seed=args.seed,
                         settings=_settings(args), state_dir=out, checkpoint_every=args.checkpoint_every,
                         prepare=prepare, resume=not args.force, log=lambda m: print(m, flush=True))
-    except EvolveError as exc:
-        raise StudyError(f'{exc}; nothing was written' if 'no child' in str(exc) else str(exc)) from None
+    except (EvolveError, EvolveInterrupted) as exc:
+        raise StudyError(_evolve_error(exc)) from None
     stats = _evolve_stats(result, args)
     members = result['population']
     kept = members[:args.keep]

@@ -158,7 +158,7 @@ def test_a_killed_evolve_resumes_to_the_uninterrupted_result(tmp_path):
 
     whole = run(tmp_path / 'whole')
     (tmp_path / 'killed').mkdir()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match='resume from the checkpoint at iteration 600'):
         run(tmp_path / 'killed', stop_after=600)
     state = json.loads((tmp_path / 'killed' / evolution.STATE_FILE).read_text())
     assert state['iteration'] == 600
@@ -217,7 +217,8 @@ def test_evolve_command_resumes_after_a_kill(tmp_path, capsys, monkeypatch):
             '--checkpoint-every', '300']
     search.main(argv + ['--out', str(tmp_path / 'whole')])
     monkeypatch.setattr(evolve_command, 'evolve', functools.partial(evolution.evolve, stop_after=300))
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit, match=r'search.py evolve: interrupted \(stop_after 300\); rerun the same command '
+                                         r'to resume from the checkpoint at iteration 300$'):
         search.main(argv + ['--out', str(tmp_path / 'killed')])
     assert sorted(p.name for p in (tmp_path / 'killed').iterdir()) == [evolution.STATE_FILE]
     monkeypatch.undo()
