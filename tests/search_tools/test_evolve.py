@@ -232,6 +232,13 @@ def test_evolve_command_resumes_after_a_kill(tmp_path, capsys, monkeypatch):
     assert resumed['best'] == whole['best'] and len(whole['best']) == 4
     assert (tmp_path / 'killed' / 'best_structures.txt').read_text().split() == [b['structure'] for b in
                                                                                   whole['best']]
+    # --force starts anew: the finished search is moved aside, not resumed nor overwritten
+    capsys.readouterr()
+    search.main(argv + ['--out', str(tmp_path / 'killed'), '--force'])
+    printed = capsys.readouterr().out
+    assert f'moved the existing {tmp_path / "killed"} to' in printed and 'resuming' not in printed
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith('killed.')]
+    assert len(aside) == 1 and json.loads((aside[0] / 'evolve.json').read_text())['best'] == whole['best']
 
 
 def test_prerank_queues_the_top_k_by_score(tmp_path, capsys):
