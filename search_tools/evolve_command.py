@@ -124,6 +124,9 @@ def _print_ranked(members, keep, what):
 # --------------------------------------------------------------------------------------------- SCRFD spaces
 def _space_problem(args, space, template_arch) -> SpaceProblem:
     _speed_note(args)
+    if args.step == 'full':
+        print(f'[search] NOTE: --proxy {args.proxy} scores the backbone only; with --step full it sees nothing of '
+              'the neck and head, and favours candidates that give the budget to the backbone', flush=True)
     return SpaceProblem(space, args.gflops, args.tolerance, args.input, args.step, template_arch, args.proxy,
                         args.proxy_input, _proxy_options(args), args.seed)
 
