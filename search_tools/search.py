@@ -14,12 +14,18 @@ Redistribution for Efficient Face Detection", ICLR 2022): the one entry point.
             --study DIR --trial N) [--input 224 | 640x480] [--alpha A] [--seed S]
     python search_tools/search.py calibrate --study DIR [--against DIR2 ...] [--scores FILE ...] [--proxy NAME ...]
             [--top-k K] [--bootstrap N] [--seed S] --out DIR [--force]
+    python search_tools/search.py evolve  --space SPACE|damofd-0.5g|... --gflops X --proxy NAME [--population P]
+            [--iterations N] [--keep K] [--proxy-input 224] [--at-most] [--init STRUCT] [sample's options] --out DIR
+    python search_tools/search.py prerank --space SPACE --gflops X --proxy NAME --num M --keep K [sample's options]
+            --out DIR
 
 ``sample`` creates the study folder (``study.json``, the sampled configs and their FLOPs table, the Optuna study
 with those candidates queued); ``run`` is one worker (start as many as you have GPUs, on any machine that sees the
 folder and the storage); ``report`` ranks and plots; ``export`` writes a winner as a full-schedule config;
 ``score`` prints one training-free proxy of one architecture (its last line is JSON); ``calibrate`` measures how
 far one ranking of the candidates agrees with another (Kendall tau-b, Spearman rho, top-k overlap).
+``evolve`` searches by a proxy (population, mutations, the budget band) and ``prerank`` scores M sampled candidates:
+both queue the K best in a study as ``sample`` does (the DamoFD block spaces: the ranked structures).
 See search_tools/README.md.
 """
 import argparse
@@ -154,7 +160,14 @@ def parse_args(argv=None):
     c.add_argument('--storage', help='database URL of --study (default: its journal file)')
     c.add_argument('--out', required=True, help='the report folder to create')
     c.add_argument('--force', action='store_true', help='move an existing --out aside (DIR.<time>)')
+    from search_tools.evolve_command import add_parsers, check_args
+    from search_tools.proxies import PROXIES
+    add_parsers(sub, dict(input_type=input_size, positive_float=positive_float, positive_int=positive_int,
+                          seed_int=seed_int, tolerance=tolerance, finite_float=finite_float, proxies=PROXIES,
+                          samplers=SAMPLERS, steps=STEPS))
     args = parser.parse_args(argv)
+    if args.command in ('evolve', 'prerank'):
+        check_args(args, parser)
     if args.command == 'score' and args.alpha is not None and args.proxy != 'ddsar':
         parser.error(f'--alpha is an option of --proxy ddsar, not of {args.proxy}')
     if args.command == 'score' and (args.trial is not None) != (args.study is not None):
@@ -216,7 +229,10 @@ def default_proxy(template_cfg, args) -> dict:
     return proxy
 
 
-def cmd_sample(args) -> str:
+def cmd_sample(args, draw=None, resumable=()) -> str:
+    """Create the study folder. ``draw(space, template_arch, prepare) -> (candidates, stats)`` replaces the random
+    draw (``evolve``, ``prerank``); it calls ``prepare()`` before it writes into ``--out``. Files named in
+    ``resumable`` (a search's own checkpoint) do not make ``--out`` occupied."""
     from search_tools.arch import arch_from_config, read_config
     from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
@@ -225,7 +241,7 @@ def cmd_sample(args) -> str:
     out = args.out
     # an existing --out is moved aside (--force) only once everything below has been checked: a refused command
     # leaves the user's folder where it was
-    occupied = osp.exists(out) and (not osp.isdir(out) or bool(os.listdir(out)))
+    occupied = osp.exists(out) and (not osp.isdir(out) or bool(set(os.listdir(out)) - set(resumable)))
     if occupied and not args.force:
         raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start a new '
                          'study (nothing was changed)')
@@ -274,18 +290,27 @@ def cmd_sample(args) -> str:
         open_storage(out, args.storage)
     proxy = default_proxy(template_cfg, args)
 
+    def prepare():
+        nonlocal occupied
+        if occupied:
+            print(f'[search] moved the existing {out} to {move_aside(out)}')
+            occupied = False
+        os.makedirs(out, exist_ok=True)
+
     t0 = time.time()
-    cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops, tolerance=args.tolerance,
-                                     input_shape=tuple(args.input), step=args.step, template=template_arch)
+    if draw is None:
+        cands, stats = sample_candidates(space, args.num, seed=args.seed, gflops=args.gflops,
+                                         tolerance=args.tolerance, input_shape=tuple(args.input), step=args.step,
+                                         template=template_arch)
+    else:
+        cands, stats = draw(space, template_arch, prepare)
     seconds = time.time() - t0
     if not cands:  # an unreachable budget: say so instead of creating an empty study
         reason = stats.get('last_infeasible') or 'none of them meets the budget'
         raise StudyError(f'no candidate of the {args.space} space meets {args.gflops:g} GFLOPs +- '
                          f'{args.tolerance:.0%} at {args.input[1]}x{args.input[0]} in {stats["raw_samples"]} raw '
                          f'samples ({stats["infeasible"]} infeasible; last: {reason}); nothing was written')
-    if occupied:
-        print(f'[search] moved the existing {out} to {move_aside(out)}')
-    os.makedirs(out, exist_ok=True)
+    prepare()
     written = write_candidates(osp.join(out, CANDIDATES_DIR), cands, template_cfg)
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
@@ -312,12 +337,16 @@ def cmd_sample(args) -> str:
         params = raw_params(space, cand.raw) if cand.raw else {}
         enqueue(study, params, dict(
             key=cand.key(), arch=cand.arch, breakdown=cand.breakdown, config=osp.relpath(path, out),
-            has_params=bool(params), source='sample'))
-    print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw samples '
-          f'in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
-          f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
-          f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
-          f'duplicates; queued in {storage_label(out, args.storage)}')
+            has_params=bool(params), source=args.command))
+    if draw is not None:
+        print(f'[search] study {name!r}: the {len(cands)} best by {args.proxy} queued in '
+              f'{storage_label(out, args.storage)}')
+    else:
+        print(f'[search] study {name!r}: {len(cands)} distinct candidates from {stats["raw_samples"]} raw '
+              f'samples in {seconds:.2f} s ({stats["raw_per_s"]:.0f} raw samples/s); before projection '
+              f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
+              f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
+              f'duplicates; queued in {storage_label(out, args.storage)}')
     if len(cands) < args.num:
         print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
@@ -422,11 +451,22 @@ def cmd_calibrate(args):
                      storage=args.storage)
 
 
+def cmd_evolve(args):
+    from search_tools.evolve_command import cmd_evolve as run
+    return run(args, cmd_sample)
+
+
+def cmd_prerank(args):
+    from search_tools.evolve_command import cmd_prerank as run
+    return run(args, cmd_sample)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         return dict(sample=cmd_sample, run=cmd_run, report=cmd_report, export=cmd_export,
-                    score=cmd_score, calibrate=cmd_calibrate)[args.command](args)
+                    score=cmd_score, calibrate=cmd_calibrate, evolve=cmd_evolve,
+                    prerank=cmd_prerank)[args.command](args)
     except StudyError as exc:
         sys.exit(f'search.py {args.command}: {exc}')
 
