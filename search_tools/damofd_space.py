@@ -36,7 +36,7 @@ def load_damofd_space(path=None) -> dict:
     return data
 
 
-def _widths(value: int, factors: Sequence[float], clip: Sequence[Optional[float]], base: int) -> List[int]:
+def candidate_widths(value: int, factors: Sequence[float], clip: Sequence[Optional[float]], base: int) -> List[int]:
     low, high = clip
     out = set()
     for f in factors:
@@ -60,14 +60,14 @@ def block_candidates(block: DamoBlock, rules: dict, round_base: int = 8, min_cha
         block: The block to replace.
         rules: One entry of the space file's ``spaces`` (``xxbl`` or ``idw``).
     """
-    out_widths = _widths(block.out_channels, rules['out_factors'], rules['out_clip'], round_base)
+    out_widths = candidate_widths(block.out_channels, rules['out_factors'], rules['out_clip'], round_base)
     if block.kind == 'conv':
         if rules.get('keep_1x1_conv_width') and block.kernel_size == 1:
             out_widths = [block.out_channels]
         # the released rule resets a conv block to one layer
         return [sorted({f'{block.name}({block.in_channels},{c},{block.stride},1)' for c in out_widths})]
     layers = sorted({max(0, round(block.num_layers + d)) for d in rules['layer_deltas']}, reverse=True)
-    bottlenecks = _widths(block.bottleneck_channels, rules['bottleneck_factors'], rules['bottleneck_clip'],
+    bottlenecks = candidate_widths(block.bottleneck_channels, rules['bottleneck_factors'], rules['bottleneck_clip'],
                           round_base)
     groups = []
     for names in rules['block_groups']:

@@ -91,7 +91,7 @@ class BlockSampler:
         import itertools
 
         from mmdet_face.models.backbones.damofd_structure import parse_structure, smart_round
-        from search_tools.damofd_space import _widths, block_candidates
+        from search_tools.damofd_space import candidate_widths, block_candidates
         self.block = block
         if block.kind == 'conv':   # a handful of candidates: take them as written
             lists = block_candidates(block, rules, round_base, min_channels)
@@ -100,9 +100,9 @@ class BlockSampler:
             self.total = len(self.fixed)
             return
         self.fixed = None
-        outs = _widths(block.out_channels, rules['out_factors'], rules['out_clip'], round_base)
+        outs = candidate_widths(block.out_channels, rules['out_factors'], rules['out_clip'], round_base)
         layers = sorted({max(0, round(block.num_layers + d)) for d in rules['layer_deltas']}, reverse=True)
-        btns = _widths(block.bottleneck_channels, rules['bottleneck_factors'], rules['bottleneck_clip'],
+        btns = candidate_widths(block.bottleneck_channels, rules['bottleneck_factors'], rules['bottleneck_clip'],
                        round_base)
         combos = []
         for c, n, b in itertools.product(outs, layers, btns):
@@ -346,7 +346,7 @@ class SpaceProblem:
         """FLOPs of the space's lightest and heaviest architectures at ``input_shape`` (every dimension at its
         low / high end, every width at the space's narrowest / widest)."""
         from search_tools.flops import count_flops
-        from search_tools.projection import _plan
+        from search_tools.projection import projection_plan
         ends = []
         for end in (0, -1):
             raw = {'step': self.step}
@@ -354,7 +354,7 @@ class SpaceProblem:
                 values = [dim['choices'][end] if dim['type'] == 'choice' else dim[('low', 'high')[end]]
                           for _, dim in items]
                 raw[key] = values if len(items) > 1 else values[0]
-            plan = _plan(self.space, raw, self.gflops, self.input_shape, self.template)
+            plan = projection_plan(self.space, raw, self.gflops, self.input_shape, self.template)
             width = self.space.width_range[end]
             ends.append(count_flops(plan.build([width] * len(plan.base)), self.input_shape)['total']['flops'])
         return min(ends), max(ends)
@@ -370,7 +370,7 @@ class SpaceProblem:
                 f'the band is {self.gflops:g} GFLOPs +- {self.tolerance:.0%}')
 
     def mutate(self, cand, rng: np.random.Generator, replaces: int):
-        from search_tools.space import _draw
+        from search_tools.space import draw_dimension
         suggest = self._suggester(rng)
         if cand is None:
             raw = self.space.sample(suggest, self.step)
@@ -383,7 +383,7 @@ class SpaceProblem:
                     continue
                 done.add(g)
                 for key, index, dim in self.genes[g]:
-                    value = _draw(suggest, f'{key}_{index}', dim)
+                    value = draw_dimension(suggest, f'{key}_{index}', dim)
                     if index < 0:
                         raw[key] = value
                     else:

@@ -153,7 +153,7 @@ def default_neck_head(space: SearchSpace, gflops: float, input_shape) -> Tuple[d
     return neck, head
 
 
-def _plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: Optional[dict],
+def projection_plan(space: SearchSpace, raw: dict, gflops: float, input_shape, template: Optional[dict],
           depth_factor: float = 1.0) -> _Plan:
     step = raw.get('step', 'backbone')
     check_step(step)
@@ -335,7 +335,7 @@ def _project_with_depth_fallback(space, raw, gflops, tolerance, input_shape, tem
     Returns (arch, multiplier, depth factor)."""
     factor, last_depths = 1.0, None
     while True:
-        plan = _plan(space, raw, gflops, input_shape, template, depth_factor=factor)
+        plan = projection_plan(space, raw, gflops, input_shape, template, depth_factor=factor)
         depths = plan.build(_widths_at(plan, 1.0, space.width_step, *space.width_range))['backbone']['stage_blocks']
         if depths != last_depths:
             try:
@@ -359,7 +359,7 @@ def raw_arch(space: SearchSpace, raw: dict, gflops: float, input_shape=(480, 640
     template = template_arch(template)
     if space.faithful:
         return scrfd_arch(space, raw, template)
-    plan = _plan(space, raw, gflops, input_shape, template)
+    plan = projection_plan(space, raw, gflops, input_shape, template)
     return plan.build(_widths_at(plan, 1.0, space.width_step, *space.width_range))
 
 

@@ -102,7 +102,7 @@ def _expand(key: str, spec, where: str) -> List[Tuple[str, dict]]:
     return [(f'{key}_{i}', dim) for i in range(num)] if num > 1 else [(key, dim)]
 
 
-def _draw(suggest, name: str, dim: dict):
+def draw_dimension(suggest, name: str, dim: dict):
     if dim['type'] == 'int':
         return int(suggest.suggest_int(name, int(dim['low']), int(dim['high']), step=int(dim.get('step', 1)),
                                        log=bool(dim.get('log', False))))
@@ -202,7 +202,7 @@ class SearchSpace:
         check_step(step)
         raw = {'step': step}
         for key, items in self.dims[step].items():
-            values = [_draw(suggest, name, dim) for name, dim in items]
+            values = [draw_dimension(suggest, name, dim) for name, dim in items]
             raw[key] = values if len(items) > 1 else values[0]
         return raw
 

@@ -143,7 +143,7 @@ def test_the_projections_count_equals_the_count_of_the_arch_it_builds(name):
     refuses (no GN group count divides the head width: odd widths, a group choice of 16 only)."""
     import numpy as np
 
-    from search_tools.projection import _plan
+    from search_tools.projection import projection_plan
     space = load_space(name)
     space.ties['gn_groups'] = (16,)
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ def test_the_projections_count_equals_the_count_of_the_arch_it_builds(name):
     for step in ('backbone', 'full'):
         for _ in range(40):
             raw = space.sample(suggest, step)
-            plan = _plan(space, raw, 1.0, (481, 643), space.reference, depth_factor=float(rng.choice([1.0, 0.8])))
+            plan = projection_plan(space, raw, 1.0, (481, 643), space.reference, depth_factor=float(rng.choice([1.0, 0.8])))
             for _ in range(5):
                 widths = [int(w) for w in rng.integers(1, 300, len(plan.base))]
                 try:
