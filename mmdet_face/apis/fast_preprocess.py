@@ -47,7 +47,7 @@ def normalize_and_pad(images: Sequence[torch.Tensor], samples: List, preprocesso
     channels = images[0].shape[0]
     height = math.ceil(max(img.shape[1] for img in images) / divisor) * divisor
     width = math.ceil(max(img.shape[2] for img in images) / divisor) * divisor
-    batch = np.full((len(images), channels, height, width), preprocessor.pad_value, np.float32)
+    batch = np.empty((len(images), channels, height, width), np.float32)
     normalize = preprocessor._enable_normalize
     if normalize:
         mean = np.broadcast_to(preprocessor.mean.detach().cpu().float().numpy().reshape(-1), (channels,))
@@ -56,6 +56,8 @@ def normalize_and_pad(images: Sequence[torch.Tensor], samples: List, preprocesso
         array = img.numpy()
         order = [2, 1, 0] if preprocessor._channel_conversion else range(channels)
         h, w = array.shape[1:]
+        batch[b, :, h:, :] = preprocessor.pad_value  # only the padding is filled: the image is written below
+        batch[b, :, :h, w:] = preprocessor.pad_value
         for c_out, c_in in enumerate(order):
             dst = batch[b, c_out, :h, :w]
             if normalize:
