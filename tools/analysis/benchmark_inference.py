@@ -42,7 +42,10 @@ runs onnxruntime's CUDAExecutionProvider (and PyTorch on CUDA); ``--fp16`` adds 
 (onnxruntime's ``float16`` converter, float32 inputs and outputs) and a float16 PyTorch row; both are refused
 with "not available here" where there is no CUDA provider. The default image is the crowded real photo
 ``../shared/real/images/0_Parade_marchingband_1_765.jpg`` when present, else seeded noise of 1024 x 732.
-Every cell of every row is timed in one rotation (blocks of 5 calls per cell).
+Every cell of every row is timed in one rotation (blocks of 5 calls per cell). On the CPU the process opts in to
+:func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` first, as the PyTorch table does (``--default-malloc``
+keeps glibc's thresholds): end to end allocates the blob and the outputs anew on every call, which glibc otherwise
+maps and faults in again each time.
 
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
 """
@@ -191,6 +194,8 @@ def main(argv=None):
                         help="keep glibc's allocator thresholds (by default the benchmark opts in to "
                         "cpu_runtime.tune_cpu_allocator, as FaceDetector(tune_allocator=True) does)")
     args = parser.parse_args(argv)
+    if args.default_malloc:
+        os.environ['MMDET_FACE_DEFAULT_MALLOC'] = '1'
     if args.onnx:
         args.sizes = args.sizes or [parse_size('640x480')]
         args.threads = args.threads or [1]
@@ -206,8 +211,6 @@ def main(argv=None):
                      'table by itself when CUDA is available')
     args.sizes = args.sizes or [parse_size(f'{w}x{h}') for h, w in SIZES]
     args.threads = args.threads or [1, 2]
-    if args.default_malloc:
-        os.environ['MMDET_FACE_DEFAULT_MALLOC'] = '1'
 
     import cv2
     import onnxruntime as ort
@@ -568,6 +571,10 @@ def benchmark_onnx(args):
     except (ValueError, TypeError) as err:
         raise OnnxModeError(f'--image: {err}')
     threads = args.threads[0] if args.threads else 1
+    from mmdet_face.apis.cpu_runtime import tune_cpu_allocator
+    # as in the PyTorch table: FaceDetector(tune_allocator=True)'s opt-in, for every row alike
+    allocator = 'glibc thresholds raised (tune_cpu_allocator)' if args.device == 'cpu' and tune_cpu_allocator() \
+        else 'default'
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     providers = ['CUDAExecutionProvider'] if args.device == 'cuda' else ['CPUExecutionProvider']
@@ -617,7 +624,7 @@ def benchmark_onnx(args):
     print(f'image {image or "generated 1024x732 noise"}; size {width}x{height} (long side {max_size}; a fixed-size '
           f'graph runs at its own size), score >= {args.score_thr}, NMS IoU 0.4, {threads} thread(s), device '
           f'{args.device}; {len(next(iter(times.values())))} timed runs per cell, interleaved; milliseconds: median '
-          f'and interquartile range (iqr)')
+          f'and interquartile range (iqr); allocator: {allocator}')
     header = (f'{"row":>3} {"pipeline":<8} {"model":<32} {"prec":<4} {"input":>7} {"faces":>5} '
               + ' '.join(f'{stage:>7} {"iqr":>5}' for stage in ('pre', 'net', 'decode', 'e2e')))
     print(header)
