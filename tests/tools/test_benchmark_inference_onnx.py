@@ -31,12 +31,13 @@ def tool():
 
 @pytest.fixture(scope='module')
 def toy_files(tmp_path_factory):
-    """A seeded toy SCRFD-with-keypoints checkpoint, its dynamic ONNX export, an INT8 (dynamically quantised)
-    copy and a 64 x 48 photo-like image."""
+    """A seeded toy SCRFD-with-keypoints checkpoint, its dynamic and static (64 x 64) ONNX exports, an INT8
+    (dynamically quantised) copy and a 64 x 48 photo-like image."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     folder = tmp_path_factory.mktemp('bench_onnx')
     model = random_checkpoint(TOY_CONFIGS['scrfd_kps'], folder / 'toy.pth')
     export(model, folder / 'toy.onnx', shape=(64, 64), dynamic=True)
+    export(model, folder / 'toy_static.onnx', shape=(64, 64))
     quantize_dynamic(str(folder / 'toy.onnx'), str(folder / 'toy_int8.onnx'), weight_type=QuantType.QUInt8)
     image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     cv2.imwrite(str(folder / 'photo.png'), cv2.GaussianBlur(image, (5, 5), 2))
@@ -74,6 +75,17 @@ def test_side_by_side_table(tool, toy_files, capsys):
     assert re.search(r'agreement at score >= 0.3: faces \d+ ours, \d+ official, \d+ matched', out)
     assert re.search(r'row 3 INT8 toy_int8.onnx vs row 1 FP32 toy.onnx: network \d+\.\d\dx faster '
                      r'\(target >= 1.5: (NOT )?met\)', out)
+
+
+def test_a_static_graph_runs_at_its_own_size(tool, toy_files, capsys):
+    """--size 128x96 runs the dynamic export at 128 x 96 (the 64 x 48 photo enlarged, padded to 32) and the static
+    64 x 64 one at its size (letterboxed), in both pipelines."""
+    tool['main']([TOY, '--onnx', str(toy_files / 'toy.onnx'), str(toy_files / 'toy_static.onnx'), '--image',
+                  str(toy_files / 'photo.png'), '--size', '128x96', '--repeat', '1'])
+    rows = _table(capsys.readouterr().out)
+    assert [(r[1], r[2], r[4], r[5]) for r in rows] == [
+        ('ours', 'toy.onnx', '128', '96'), ('official', 'toy.onnx', '128', '96'),
+        ('ours', 'toy_static.onnx', '64', '64'), ('official', 'toy_static.onnx', '64', '64')]
 
 
 def test_official_pipeline_matches_insightface_conventions(tool):

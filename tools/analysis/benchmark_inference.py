@@ -590,7 +590,9 @@ def benchmark_onnx(args):
         try:
             detector = OnnxFaceDetector(config, path, ort_threads=threads, ort_inter_op_threads=1,
                                         ort_providers=providers)
-            jobs, hw, faces = _row_jobs(detector, img, max_size, args.score_thr, sync)
+            fixed = detector.network.fixed_hw  # a static graph runs at its own size: letterbox, else its long side
+            size = max_size if fixed is None else (None if detector.letterbox else max(fixed))
+            jobs, hw, faces = _row_jobs(detector, img, size, args.score_thr, sync)
         except (ValueError, FileNotFoundError) as err:
             raise OnnxModeError(str(err))
         label = osp.basename(path)
