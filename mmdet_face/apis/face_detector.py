@@ -27,6 +27,8 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from mmdet_face.apis import fast_preprocess
+
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
 
 
@@ -282,6 +284,7 @@ class FaceDetector:
         # ``clips_boxes``) still comes back wider than the image after the letterbox's one scale factor (1024.9 px
         # for 1024 x 687 at 640), and the RetinaFace and DSFD heads keep their releases' unclipped boxes.
         self.clip_boxes = clip_boxes
+        self._plain_preprocessor = fast_preprocess.is_plain_det_preprocessor(model.data_preprocessor)
 
     @staticmethod
     def _inference_pipeline(pipeline):
@@ -338,9 +341,13 @@ class FaceDetector:
         else:
             pipeline = self._pipeline(max_size)
             data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
-        batch = dict(inputs=[d['inputs'] for d in data], data_samples=[d['data_samples'] for d in data])
-        batch = self.model.data_preprocessor(batch, False)
-        return batch['inputs'], [sample.metainfo for sample in batch['data_samples']]
+        images, samples = [d['inputs'] for d in data], [d['data_samples'] for d in data]
+        if self._plain_preprocessor and fast_preprocess.applies_to(images):  # the same batch, bitwise, faster
+            inputs, samples = fast_preprocess.normalize_and_pad(images, samples, self.model.data_preprocessor)
+        else:
+            batch = self.model.data_preprocessor(dict(inputs=images, data_samples=samples), False)
+            inputs, samples = batch['inputs'], batch['data_samples']
+        return inputs, [sample.metainfo for sample in samples]
 
     @torch.no_grad()
     def run_network(self, inputs: torch.Tensor) -> tuple:

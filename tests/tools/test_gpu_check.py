@@ -19,7 +19,7 @@ def test_without_a_gpu_every_step_is_skipped_with_the_reason():
     lines = done.stdout.splitlines()
     assert 'GPUs: none' in lines[0]
     skips = [line for line in lines if line.startswith('[gpu_check] SKIP ')]
-    assert [line.split()[2] for line in skips] == ['1.', '2.', '3.', '4.', '5.']
+    assert [line.split()[2] for line in skips] == ['1.', '2.', '3.', '4.', '5.', '6.']
     assert all('no CUDA GPU visible' in line for line in skips)
     assert lines[-1] == '[gpu_check] done: no step failed'
     assert not any(' FAIL ' in line or ' PASS ' in line for line in lines)

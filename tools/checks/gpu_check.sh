@@ -13,6 +13,8 @@
 #   4. FaceDetector fp16 vs fp32 on the real photos (SHARED/real/images, released weights converted on the fly):
 #      faces found, largest box-corner difference of matched faces
 #   5. ONNX export of SCRFD run by onnxruntime's CUDA provider vs its CPU provider (when onnxruntime-gpu is there)
+#   6. the ONNX speed harness (tools/analysis/benchmark_inference.py --onnx) with onnxruntime's CUDA provider, fp32
+#      and fp16: our export of the released SCRFD-500M-kps at 640x480, the released file, the official pipeline
 # Exit status: 0 when no step failed (skips are not failures), else 1.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -265,6 +267,29 @@ EOF
         ORT_DEVICE=$([ "$HAS_ORT_CUDA" = 1 ] && [ "$NGPU" -gt 0 ] && echo cuda || echo cpu)
         run_step "5. SCRFD ONNX export run by onnxruntime ($ORT_DEVICE provider)" 180 \
             "$PYTHON" "$TMP/real.py" "$ORT_DEVICE" "$SHARED" "$TMP" onnx && grep -v '^Loads checkpoint' "$STEP_LOG" | sed 's/^/    /'
+    fi
+fi
+
+# ---- 6. the ONNX speed harness on onnxruntime's CUDA provider, fp32 and fp16 -------------------------------
+SCRFD500=configs/scrfd/scrfd_500m_bnkps_4xb16-640e_widerface.py
+RELEASED=$SHARED/real/weights/scrfd_500m_bnkps.onnx
+ORT_CUDA=$("$PYTHON" -c 'import onnxruntime as o; print(int("CUDAExecutionProvider" in o.get_available_providers()))' 2>/dev/null || echo none)
+if [ "$ON_CPU" != 1 ] && [ "$NGPU" -eq 0 ]; then
+    say "SKIP 6. ONNX speed harness on onnxruntime CUDA: $NO_GPU"
+elif [ "$ON_CPU" != 1 ] && [ "$ORT_CUDA" != 1 ]; then
+    say "SKIP 6. ONNX speed harness on onnxruntime CUDA: no CUDAExecutionProvider in this onnxruntime (pip install onnxruntime-gpu)"
+elif [ ! -f "$RELEASED" ]; then
+    say "SKIP 6. ONNX speed harness: no released SCRFD file ($RELEASED; set SHARED=...)"
+else
+    if [ "$NGPU" -gt 0 ] && [ "$ORT_CUDA" = 1 ]; then HARNESS=(--device cuda --fp16 --repeat 50); else HARNESS=(--device cpu --repeat 2); fi
+    if run_step "6a. released SCRFD-500M-kps -> checkpoint -> our ONNX export at 640x480" 180 bash -c "
+        '$PYTHON' tools/model_converters/scrfd_onnx2mmdet.py '$RELEASED' $SCRFD500 '$TMP/scrfd500.pth' --force &&
+        '$PYTHON' tools/deployment/export_onnx.py $SCRFD500 '$TMP/scrfd500.pth' '$TMP/scrfd500_640x480.onnx' \
+            --shape 480 640 --force"; then
+        run_step "6b. tools/analysis/benchmark_inference.py --onnx ${HARNESS[*]} (ours, official, PyTorch)" 300 \
+            "$PYTHON" tools/analysis/benchmark_inference.py $SCRFD500 --onnx "$TMP/scrfd500_640x480.onnx" "$RELEASED" \
+            --checkpoint "$TMP/scrfd500.pth" --size 640x480 --score-thr 0.02 --threads 1 "${HARNESS[@]}" \
+            && grep -vE '^Loads checkpoint' "$STEP_LOG" | sed 's/^/    /'
     fi
 fi
 
