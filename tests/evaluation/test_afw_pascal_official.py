@@ -56,11 +56,11 @@ import numpy
 import database, loadData, VOCpr
 
 captured = {}
-draw_dimension = VOCpr.drawPrfast
+_draw = VOCpr.drawPrfast
 
 
 def drawPrfast(tp, fp, tot, show=True, col="g"):
-    rec, prec, ap = draw_dimension(tp, fp, tot, show=False, col=col)
+    rec, prec, ap = _draw(tp, fp, tot, show=False, col=col)
     captured.update(recall=[float(v) for v in rec], precision=[float(v) for v in prec], ap=float(ap),
                     num_gt=float(tot))
     return rec, prec, ap
