@@ -128,8 +128,9 @@ def test_import_searches_only_the_given_configs(tmp_path, monkeypatch):
         convert_scrfd_onnx(str(path), str(GN_CONFIG))
     assert 'use ' not in str(plain.value) and 'candidate' not in str(plain.value)
     candidates = sorted(str(p) for p in (ROOT / 'configs' / 'toy').glob('*.py'))
-    # the search's toy template (configs/toy/search_scrfd_toy.py) has the same network, so it is named too
-    with pytest.raises(SCRFDOnnxMismatch, match=r'; use \S*scrfd_toy_kps\.py or \S*search_scrfd_toy\.py$'):
+    # the search's toy template and the toy fine-tuning recipe have the same network, so they are named too
+    with pytest.raises(SCRFDOnnxMismatch, match=r'; use \S*scrfd_toy_kps\.py or \S*scrfd_toy_kps_from_release\.py '
+                                                r'or \S*search_scrfd_toy\.py$'):
         convert_scrfd_onnx(str(path), str(GN_CONFIG), candidate_configs=candidates)
     with pytest.raises(SCRFDOnnxMismatch, match='none of the 1 candidate configs matches'):
         convert_scrfd_onnx(str(path), str(GN_CONFIG), candidate_configs=[str(RETINA_TOY)])

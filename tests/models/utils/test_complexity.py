@@ -26,7 +26,8 @@ PUBLISHED = {
 
 
 def test_every_config_is_listed():
-    assert sorted(p.name for p in CONFIG_DIR.glob('scrfd_*.py')) == sorted(PUBLISHED)
+    # the fine-tuning recipes (*_finetune_*) train a published model further; they are no model of their own
+    assert sorted(p.name for p in CONFIG_DIR.glob('scrfd_*.py') if '_finetune_' not in p.name) == sorted(PUBLISHED)
 
 
 @pytest.mark.parametrize('name', sorted(PUBLISHED))
