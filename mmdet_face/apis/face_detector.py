@@ -402,18 +402,11 @@ class FaceDetector:
     @staticmethod
     def _letterbox(img: np.ndarray, img_id: int, size: int) -> dict:
         """The released SCRFD preprocessing (same integer sizes and scale as insightface's ``SCRFD.detect``)."""
-        import cv2
         from mmdet.structures import DetDataSample
+
+        from mmdet_face.utils.letterbox import letterbox
         h, w = img.shape[:2]
-        ratio = float(h) / w
-        if ratio > 1.0:
-            new_h, new_w = size, int(size / ratio)
-        else:
-            new_w, new_h = size, int(size * ratio)
-        new_w, new_h = max(new_w, 1), max(new_h, 1)
-        scale = float(new_h) / h
-        canvas = np.zeros((size, size, 3), np.uint8)
-        canvas[:new_h, :new_w] = cv2.resize(img, (new_w, new_h))
+        canvas, new_h, new_w, scale = letterbox(img, size, size)
         sample = DetDataSample(metainfo=dict(img_id=img_id, ori_shape=(h, w), img_shape=(new_h, new_w),
                                              scale_factor=(scale, scale), pad_shape=(size, size)))
         return dict(inputs=torch.from_numpy(canvas).permute(2, 0, 1).contiguous(), data_samples=sample)

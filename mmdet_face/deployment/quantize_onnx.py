@@ -45,6 +45,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdet_face.utils.letterbox import letterbox
 from mmdet_face.utils.output_file import atomic_output, check_output_path
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -189,25 +190,9 @@ def find_images(folder: str) -> List[str]:
     return sorted(found)
 
 
-def letterbox(img: np.ndarray, height: int, width: int) -> Tuple[np.ndarray, float]:
-    """``img`` (H0, W0, 3) resized with its aspect ratio kept into the top-left of a black ``(height, width, 3)``
-    canvas, with insightface ``SCRFD.detect``'s integer sizes (the side that limits gets the full size, the other
-    ``int(size * ratio)``); returns ``(canvas, scale)`` (input pixels per original pixel)."""
-    import cv2
-    h0, w0 = img.shape[:2]
-    if h0 / w0 > height / width:
-        new_h, new_w = height, int(height * w0 / h0)
-    else:
-        new_w, new_h = width, int(width * h0 / w0)
-    new_w, new_h = max(new_w, 1), max(new_h, 1)
-    canvas = np.zeros((height, width, 3), np.uint8)
-    canvas[:new_h, :new_w] = cv2.resize(img, (new_w, new_h))
-    return canvas, new_h / h0
-
-
 def image_blob(img: np.ndarray, layout: BlobLayout, height: int, width: int) -> np.ndarray:
     """A BGR uint8 image as the ``(1, 3, height, width)`` float32 input of a graph of ``layout``."""
-    canvas, _ = letterbox(img, height, width)
+    canvas = letterbox(img, height, width).canvas
     pixels = canvas[:, :, ::-1] if layout.to_rgb else canvas
     blob = (pixels.astype(np.float32) - np.asarray(layout.mean, np.float32)) / np.asarray(layout.std, np.float32)
     return np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
@@ -517,7 +502,7 @@ def quantize_onnx(fp32_path: str, int8_path: str, calibration, *, num_images: in
 __all__ = ['DEFAULT_EXCLUDE', 'EXCLUDE_GROUPS', 'IMAGE_EXTENSIONS', 'QUANT_FORMATS', 'BlobLayout', 'BlobReader',
            'QuantizationCheckError', 'QuantizationError', 'QuantizationReport', 'blob_layout', 'check_quantized',
            'config_blobs', 'depthwise_convs', 'find_images', 'first_conv_and_heads', 'folder_blobs', 'image_blob',
-           'letterbox', 'quantize_onnx', 'read_onnx', 'resolve_input_size']
+           'quantize_onnx', 'read_onnx', 'resolve_input_size']
 
 
 def time_networks(paths: Sequence[str], blob: np.ndarray, repeat: int = 20, threads: int = 1,

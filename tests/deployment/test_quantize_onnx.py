@@ -9,8 +9,9 @@ import torch
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.deployment.quantize_onnx import (SCRFD_LAYOUT, BlobReader, QuantizationCheckError, QuantizationError,
-                                                 blob_layout, first_conv_and_heads, image_blob, letterbox,
-                                                 quantize_onnx, read_onnx)
+                                                 blob_layout, first_conv_and_heads, image_blob, quantize_onnx,
+                                                 read_onnx)
+from mmdet_face.utils.letterbox import letterbox
 from mmdet_face.utils.output_file import OutputExistsError
 from tests.helpers.paths import REPO_ROOT
 from tests.helpers.tools import run_tool
@@ -54,7 +55,7 @@ def _ops(path):
 
 def test_letterbox_sizes_and_blob_values():
     img = np.full((50, 200, 3), (10, 20, 30), np.uint8)  # BGR
-    canvas, scale = letterbox(img, 96, 128)
+    canvas, _, _, scale = letterbox(img, 96, 128)
     assert canvas.shape == (96, 128, 3) and scale == 128 / 200  # width limits: 200 -> 128, 50 -> int(32.0)
     assert (canvas[:32] == (10, 20, 30)).all() and (canvas[32:] == 0).all()
     blob = image_blob(img, SCRFD_LAYOUT, 96, 128)
