@@ -15,7 +15,7 @@ from mmdet_face.keypoints import NUM_KEYPOINTS
 from mmdet_face.registry import DATASETS
 
 from mmdet_face.evaluation.functional.fddb_files import NUM_FOLDS, ellipse_bounding_boxes, read_fddb_folds
-from .image_file import UnreadableImageError, image_size
+from .image_file import listed_image_size
 
 
 @DATASETS.register_module()
@@ -52,13 +52,7 @@ class FDDBDataset(BaseDetDataset):
         data_list = []
         for image in read_fddb_folds(self.ann_file, self.folds):
             img_path = osp.join(img_root, image['name'] + self.image_ext)
-            if not osp.isfile(img_path):
-                raise FileNotFoundError(f'{image["source"]}: expected the image file {img_path} to exist')
-            try:
-                width, height = image_size(img_path)
-            except Exception as e:
-                raise UnreadableImageError(f'{image["source"]}: cannot read the size of the image {img_path} '
-                                           f'({type(e).__name__}: {e})') from e
+            width, height = listed_image_size(img_path, image['source'])
             boxes = np.clip(ellipse_bounding_boxes(image['regions']), 0, [width, height, width, height])
             instances = [dict(bbox=box.astype(np.float32).tolist(), bbox_label=0, ignore_flag=0,
                               ellipse=ellipse.tolist(), keypoints=[[0.0, 0.0]] * NUM_KEYPOINTS,

@@ -20,6 +20,20 @@ def image_size(img_path: str) -> Tuple[int, int]:
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
+def listed_image_size(img_path: str, where: str) -> Tuple[int, int]:
+    """``(width, height)`` (:func:`image_size`) of an image that the annotations at ``where`` (``file:line`` /
+    ``file:object``) list. Raises ``FileNotFoundError`` when the file is missing and :class:`UnreadableImageError`
+    when its size cannot be read, each naming ``where`` and the path."""
+    import os.path as osp
+    if not osp.isfile(img_path):
+        raise FileNotFoundError(f'{where}: expected the image file {img_path} to exist')
+    try:
+        return image_size(img_path)
+    except Exception as e:
+        raise UnreadableImageError(f'{where}: cannot read the size of the image {img_path} '
+                                   f'({type(e).__name__}: {e})') from e
+
+
 def image_problem(img_path: str, backend_args: Optional[dict] = None) -> Optional[str]:
     """Why ``img_path`` cannot be read or decoded as a colour image, or ``None`` if it can."""
     import mmcv
@@ -51,13 +65,7 @@ def check_image_sizes(images: List[dict], img_root: str, ann_file: str) -> int:
     for image in images:
         where = record_location(image, ann_file)
         img_path = osp.join(img_root, image['name'])
-        if not osp.isfile(img_path):
-            raise FileNotFoundError(f'{where}: expected the image file {img_path} to exist')
-        try:
-            width, height = image_size(img_path)
-        except Exception as e:
-            raise UnreadableImageError(f'{where}: cannot read the size of the image {img_path} '
-                                       f'({type(e).__name__}: {e})') from e
+        width, height = listed_image_size(img_path, where)
         if image['width'] is None:
             image['width'], image['height'] = width, height
             filled += 1
