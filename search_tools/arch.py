@@ -23,6 +23,20 @@ def read_config(path):
     return read_config_file(path, name_any_error=True)
 
 
+def read_option_config(path: str, option: str):
+    """:func:`read_config` of the config file a command-line ``option`` names (``--template``, ``--config``); a
+    missing or broken file is a ``StudyError`` naming the option, before anything is written."""
+    import os.path as osp
+
+    from search_tools.study import StudyError
+    if not osp.isfile(path):
+        raise StudyError(f'{option} {path}: no such config file')
+    try:
+        return read_config(path)
+    except ValueError as exc:
+        raise StudyError(f'{option} {exc}') from None
+
+
 def _load(cfg):
     from mmengine.config import Config
     if isinstance(cfg, Config):

@@ -18,13 +18,8 @@ __all__ = ['backbone_from_args', 'score_architecture', 'result_line']
 
 
 def _backbone_of_config(path: str, what: str) -> dict:
-    from search_tools.arch import read_config
-    if not osp.isfile(path):
-        raise StudyError(f'{what} {path}: no such config file')
-    try:
-        cfg = read_config(path)
-    except ValueError as exc:
-        raise StudyError(f'{what} {exc}') from None
+    from search_tools.arch import read_option_config
+    cfg = read_option_config(path, what)
     backbone = (cfg.get('model') or {}).get('backbone')
     if not backbone or 'type' not in backbone:
         raise StudyError(f'{what} {path}: the config has no model.backbone with a type')

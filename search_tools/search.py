@@ -233,7 +233,7 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
     """Create the study folder. ``draw(space, template_arch, prepare) -> (candidates, stats)`` replaces the random
     draw (``evolve``, ``prerank``); it calls ``prepare()`` before it writes into ``--out``. Files named in
     ``resumable`` (a search's own checkpoint) do not make ``--out`` occupied."""
-    from search_tools.arch import arch_from_config, read_config
+    from search_tools.arch import arch_from_config, read_option_config
     from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
     from search_tools.export import resolve_bases
@@ -255,12 +255,7 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
     else:
         template_file = args.template or osp.join(REPO_ROOT, DEFAULT_TEMPLATES.get(args.space,
                                                                                   DEFAULT_TEMPLATES['resnet']))
-    if not osp.isfile(template_file):
-        raise StudyError(f'--template {template_file}: no such config file')
-    try:
-        template_cfg = read_config(template_file)
-    except ValueError as exc:
-        raise StudyError(f'--template {exc}') from None
+    template_cfg = read_option_config(template_file, '--template')
     if args.data_root:
         set_data_root(template_cfg, args.data_root)
         # a data root that is not in the layout would make every trial fail in its training subprocess
