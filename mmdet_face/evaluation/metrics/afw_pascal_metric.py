@@ -12,7 +12,7 @@ from mmdet_face.registry import METRICS
 from mmdet_face.utils.output_file import check_output_path
 from ..functional.afw_pascal_files import ground_truth_by_key, load_face_eval_annotations, write_detections
 from ..functional.face_pr import FACE_PR_MIN_SIZE, evaluate_face_pr, image_key
-from .sample_fields import sample_field, to_numpy
+from .sample_fields import predicted_boxes, sample_field
 
 
 @METRICS.register_module()
@@ -68,9 +68,8 @@ class AFWPascalMetric(BaseMetric):
             img_path = sample_field(sample, 'img_path')
             if img_path is None:
                 raise KeyError('AFWPascalMetric needs img_path in each data sample (its file name is the image id)')
-            pred = sample_field(sample, 'pred_instances')
-            self.results.append(dict(name=osp.basename(img_path), boxes=to_numpy(sample_field(pred, 'bboxes'), 4),
-                                     scores=to_numpy(sample_field(pred, 'scores'), 0)))
+            boxes, scores = predicted_boxes(sample)
+            self.results.append(dict(name=osp.basename(img_path), boxes=boxes, scores=scores))
 
     def compute_metrics(self, results: list) -> dict:
         logger = MMLogger.get_current_instance()

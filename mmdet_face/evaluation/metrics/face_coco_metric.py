@@ -10,7 +10,7 @@ from mmengine.logging import MMLogger
 
 from mmdet_face.registry import METRICS
 from ..functional.coco_face import COCO_MAX_DETS, coco_face_ap
-from .sample_fields import sample_field, to_numpy
+from .sample_fields import predicted_boxes, sample_field, to_numpy
 
 
 @METRICS.register_module()
@@ -42,13 +42,12 @@ class FaceCocoMetric(BaseMetric):
             img_path = sample_field(sample, 'img_path')
             if img_path is None:
                 raise KeyError('FaceCocoMetric needs img_path in each data sample (to count each image once)')
-            pred = sample_field(sample, 'pred_instances')
-            scores = to_numpy(sample_field(pred, 'scores'), 0)
+            pred_boxes, scores = predicted_boxes(sample)
             self.results.append(dict(
                 img_path=img_path,
                 boxes=to_numpy(sample_field(sample_field(sample, 'gt_instances'), 'bboxes'), 4),
                 ignore=to_numpy(sample_field(sample_field(sample, 'ignored_instances'), 'bboxes'), 4),
-                dets=np.concatenate([to_numpy(sample_field(pred, 'bboxes'), 4), scores[:, None]], axis=1)))
+                dets=np.concatenate([pred_boxes, scores[:, None]], axis=1)))
 
     def compute_metrics(self, results: list) -> dict:
         images = {}

@@ -16,7 +16,7 @@ from mmdet_face.utils.output_file import check_output_path
 from ..functional.fddb import DET_FORMATS, FDDB_MAX_FP, MATCHING_METHODS, boxes_to_fddb, evaluate_fddb, tpr_at_fp
 from ..functional.fddb_detections import write_fddb_detections
 from ..functional.fddb_roc import format_headline, roc_paths, write_roc_files
-from .sample_fields import sample_field, to_numpy
+from .sample_fields import predicted_boxes, sample_field
 
 
 @METRICS.register_module()
@@ -80,9 +80,7 @@ class FDDBMetric(BaseMetric):
             shape = sample_field(sample, 'ori_shape')
             if img_id is None or shape is None:
                 raise KeyError('FDDBMetric needs img_id (the FDDB image name) and ori_shape in each data sample')
-            pred = sample_field(sample, 'pred_instances')
-            boxes = to_numpy(sample_field(pred, 'bboxes'), 4)
-            scores = to_numpy(sample_field(pred, 'scores'), 0)
+            boxes, scores = predicted_boxes(sample)
             dets = boxes_to_fddb(boxes, scores, self.height_scale, self.to_ellipse)
             self.results.append(dict(name=str(img_id), size=(int(shape[0]), int(shape[1])), dets=dets))
 

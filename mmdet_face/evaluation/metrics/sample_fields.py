@@ -1,7 +1,7 @@
 """What the metrics read from the data samples ``Evaluator.process`` hands them (dicts or data elements)."""
 import numpy as np
 
-__all__ = ['sample_field', 'to_numpy']
+__all__ = ['sample_field', 'to_numpy', 'predicted_boxes']
 
 
 def sample_field(obj, key, default=None):
@@ -23,3 +23,10 @@ def to_numpy(x, cols):
     if hasattr(x, 'detach'):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64).reshape(-1, cols) if cols else np.asarray(x, np.float64).reshape(-1)
+
+
+def predicted_boxes(sample):
+    """``(boxes, scores)`` of a data sample's ``pred_instances``: float64 ``(N, 4)`` x1y1x2y2 and ``(N,)``, empty
+    when the sample has no predictions."""
+    pred = sample_field(sample, 'pred_instances')
+    return to_numpy(sample_field(pred, 'bboxes'), 4), to_numpy(sample_field(pred, 'scores'), 0)

@@ -18,7 +18,7 @@ from ..functional.widerface import SETTINGS, FlatGroundTruth, evaluate_widerface
 from ..functional.widerface_gt_mat import load_ground_truth
 from ..functional.widerface_report import dump_pr_curves
 from ..functional.widerface_submission import write_submission
-from .sample_fields import sample_field, to_numpy
+from .sample_fields import predicted_boxes, sample_field, to_numpy
 
 
 def _xyxy_to_xywh(boxes):
@@ -33,9 +33,7 @@ def sample_prediction(sample, metric_name: str) -> dict:
     img_path = sample_field(sample, 'img_path')
     if img_path is None:
         raise KeyError(f'{metric_name} needs img_path in each data sample (event = parent folder name)')
-    pred = sample_field(sample, 'pred_instances')
-    boxes = to_numpy(sample_field(pred, 'bboxes'), 4)
-    scores = to_numpy(sample_field(pred, 'scores'), 0)
+    boxes, scores = predicted_boxes(sample)
     return {
         'event': osp.basename(osp.dirname(img_path)),
         'name': osp.splitext(osp.basename(img_path))[0],
