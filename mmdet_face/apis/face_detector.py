@@ -279,6 +279,7 @@ class FaceDetector:
         self._scope = self.cfg.get('default_scope', 'mmdet_face')
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
+        self._plain_pipelines = {}  # max_size -> fast_preprocess.plain_pipeline of its pipeline
         self.letterbox = letterbox
         # Clipped to the image itself, whatever the head does: a head that clips to the network input (its
         # ``clips_boxes``) still comes back wider than the image after the letterbox's one scale factor (1024.9 px
@@ -336,16 +337,25 @@ class FaceDetector:
         ``(B, 3, H, W)`` float32 (the test pipeline or letterbox, then the config's ``data_preprocessor``:
         normalised, channel order converted, padded to a common size) and one meta dict per image
         (``ori_shape``, ``img_shape``, ``scale_factor``, ``batch_input_shape`` ...)."""
+        prep = self.model.data_preprocessor
+        fuse = self._plain_preprocessor and fast_preprocess.fusable(images)
         if self.letterbox:
+            if fuse:  # the letterbox written straight into the batch
+                return fast_preprocess.letterbox_normalize_pad(images, max_size or self.letterbox, prep, first_id)
             data = [self._letterbox(img, first_id + i, max_size or self.letterbox) for i, img in enumerate(images)]
         else:
             pipeline = self._pipeline(max_size)
+            plain = self._plain_pipelines.get(max_size, False)
+            if plain is False:
+                plain = self._plain_pipelines[max_size] = fast_preprocess.plain_pipeline(pipeline.transforms)
+            if fuse and plain is not None:  # a pipeline that only resizes, fused with the normalisation
+                return fast_preprocess.resize_normalize_pad(images, plain, prep, first_id)
             data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
         images, samples = [d['inputs'] for d in data], [d['data_samples'] for d in data]
         if self._plain_preprocessor and fast_preprocess.applies_to(images):  # the same batch, bitwise, faster
-            inputs, samples = fast_preprocess.normalize_and_pad(images, samples, self.model.data_preprocessor)
+            inputs, samples = fast_preprocess.normalize_and_pad(images, samples, prep)
         else:
-            batch = self.model.data_preprocessor(dict(inputs=images, data_samples=samples), False)
+            batch = prep(dict(inputs=images, data_samples=samples), False)
             inputs, samples = batch['inputs'], batch['data_samples']
         return inputs, [sample.metainfo for sample in samples]
 
