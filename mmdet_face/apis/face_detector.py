@@ -373,6 +373,11 @@ class FaceDetector:
         ``clip_boxes=False``)."""
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
             predictions = self.head.predict_by_feat(*outs, batch_img_metas=img_metas, cfg=cfg, rescale=True)
+        return self.finish(predictions, img_metas)
+
+    def finish(self, predictions: list, img_metas: List[dict]) -> List[FaceDetections]:
+        """The head's per-image predictions (``InstanceData``, original-image pixels) -> :class:`FaceDetections`,
+        clipped to the images unless ``clip_boxes=False``."""
         results = []
         for meta, pred in zip(img_metas, predictions):
             faces = self._to_numpy(pred)
@@ -406,8 +411,12 @@ class FaceDetector:
         for start in range(0, len(images), batch_size):
             chunk = [read_image(img) for img in images[start:start + batch_size]]
             inputs, img_metas = self.preprocess(chunk, max_size, first_id=start)
-            results.extend(self.decode(self.run_network(inputs), img_metas, cfg))
+            results.extend(self._detect(inputs, img_metas, cfg))
         return results[0] if single else results
+
+    def _detect(self, inputs: torch.Tensor, img_metas: List[dict], cfg) -> List[FaceDetections]:
+        """One preprocessed batch -> its detections (:meth:`run_network`, then :meth:`decode`)."""
+        return self.decode(self.run_network(inputs), img_metas, cfg)
 
     @staticmethod
     def _letterbox(img: np.ndarray, img_id: int, size: int) -> dict:

@@ -28,7 +28,7 @@ providers): nothing process-wide is changed. ``InferenceSession.run`` may be cal
 (onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
 """
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -131,6 +131,13 @@ class OnnxNetwork:
         """What the head's ``forward`` returns for these outputs (the family's ``onnx_outputs_to_head_inputs``)."""
         return self.layout.onnx_outputs_to_head_inputs(outputs, self.head, input_hw)
 
+    def to_candidates(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int], cfg) -> Optional[list]:
+        """Per image the head's ``decode_image`` candidates read from the outputs directly (the family's
+        ``onnx_outputs_to_candidates``: only the candidate rows decoded), or None where the family or ``cfg`` has
+        no such path (then :meth:`to_head_inputs` and the head's ``predict_by_feat`` decode them)."""
+        direct = getattr(self.layout, 'onnx_outputs_to_candidates', None)
+        return None if direct is None else direct(outputs, self.head, input_hw, cfg)
+
     def __call__(self, inputs):
         """``head.forward``'s result for a preprocessed batch (a ``(B, 3, H, W)`` tensor or array)."""
         blob = inputs.detach().cpu().float().numpy() if hasattr(inputs, 'detach') else np.asarray(inputs)
@@ -184,6 +191,24 @@ class OnnxFaceDetector(FaceDetector):
         """Stage 2: the preprocessed batch -> the head's ``forward`` outputs, by the onnxruntime session (the
         family's ``onnx_outputs_to_head_inputs`` maps the file's outputs back)."""
         return self.network(inputs)
+
+    def decode_outputs(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int], img_metas: List[dict],
+                       cfg) -> list:
+        """Stages 2b + 3: the session's outputs (``{name: (B, N, C)}`` of a batch of ``input_hw``) -> one
+        :class:`~mmdet_face.apis.face_detector.FaceDetections` per image, the same as
+        ``decode(network.to_head_inputs(outputs, input_hw), img_metas, cfg)`` gives: the candidates straight from
+        the rows where the family has that path (:meth:`OnnxNetwork.to_candidates`), then the head's own face tail
+        (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps."""
+        candidates = self.network.to_candidates(outputs, input_hw, cfg)
+        if candidates is None:
+            return self.decode(self.network.to_head_inputs(outputs, input_hw), img_metas, cfg)
+        return self.finish([self.head._face_post_process(c, meta, cfg, rescale=True)
+                            for c, meta in zip(candidates, img_metas)], img_metas)
+
+    def _detect(self, inputs, img_metas: List[dict], cfg) -> list:
+        """One preprocessed batch -> its detections: the session, then :meth:`decode_outputs`."""
+        blob = inputs.numpy()
+        return self.decode_outputs(self.network.run(blob), blob.shape[2:], img_metas, cfg)
 
 
 __all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxFaceDetector', 'OnnxNetwork']

@@ -14,7 +14,8 @@ InstanceNormalization -> Reshape -> Mul -> Add`` decomposition is kept. The sing
 the GroupNorm modules of the exporter's private copy of the model for :class:`ExportGroupNorm`; ``nn.GroupNorm``
 itself is never patched.
 """
-from typing import Dict, List, Sequence, Tuple
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -136,6 +137,57 @@ def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: 
     return cls_scores, bbox_preds, kps_preds
 
 
+def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int],
+                               cfg) -> Optional[List]:
+    """Per image the candidates ``head.decode_image`` gives for :func:`onnx_outputs_to_head_inputs`'s maps, read
+    from the rows directly: bitwise the same ``InstanceData`` (``bboxes``, ``scores``, ``labels``, ``keypoints``,
+    in the same order), with only the candidate rows decoded.
+
+    Per level, the rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are gathered in the head's
+    order (anchor, then location); only their scores go back to logits (:func:`logit`), where the head's own test
+    ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
+    logit, so no row the head keeps is left out); their scores are the sigmoid of those logits and their boxes and
+    keypoints :meth:`SCRFDHead.decode_rows` of their rows.
+
+    Returns None where the head's selection is not this one (a per-level ``nms_pre`` top-k that cuts,
+    ``score_thr`` outside (0, 1), several classes): the caller then decodes the maps.
+    """
+    anchors = head.num_base_priors
+    score_thr, nms_pre = cfg.get('score_thr', 0.0), cfg.get('nms_pre', -1)
+    if head.cls_out_channels != 1 or not 0 < score_thr < 1:
+        return None
+    strides = strides_of(head)
+    scores = [batched(outputs[f'score_{s}'], f'score_{s}', 1) for s in strides]
+    if any(0 < nms_pre < r.shape[1] for r in scores):
+        return None
+    bboxes = [batched(outputs[f'bbox_{s}'], f'bbox_{s}', 4) for s in strides]
+    kps = ([batched(outputs[f'kps_{s}'], f'kps_{s}', 2 * head.num_keypoints) for s in strides] if head.use_kps
+           else None)
+    grids = level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in scores],
+                        'outputs score_*')
+    for kind, rows in (('bbox', bboxes), ('kps', kps)) if kps is not None else (('bbox', bboxes),):
+        level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
+    mlvl_centers = head._prior_centers(grids, torch.float32, 'cpu')
+    logit_thr = math.log(score_thr / (1 - score_thr))
+    results = []
+    for b in range(scores[0].shape[0]):
+        mlvl = ([], [], [], [])
+        for level, stride in enumerate(strides):
+            by_anchor = scores[level][b, :, 0].reshape(-1, anchors).T  # (A, locations): the head's order
+            anchor, loc = np.nonzero(by_anchor > score_thr * 0.999)
+            logits = logit(by_anchor[anchor, loc])
+            keep = logits > logit_thr  # the head's own test, on the same float32 logits
+            rows = loc[keep.numpy()] * anchors + anchor[keep.numpy()]
+            level_bboxes, level_kps = head.decode_rows(
+                mlvl_centers[level][torch.from_numpy(rows)], torch.from_numpy(bboxes[level][b, rows]),
+                None if kps is None else torch.from_numpy(kps[level][b, rows]), stride)
+            for out, value in zip(mlvl, (level_bboxes, logits[keep].sigmoid(),
+                                         torch.zeros(len(rows), dtype=torch.long), level_kps)):
+                out.append(value)
+        results.append(head.gather_candidates(*mlvl[:3], mlvl[3] if kps is not None else None))
+    return results
+
+
 def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,
                       opset: int = DEFAULT_OPSET, simplify: bool = False, batch_size: int = 1,
                       overwrite: bool = False, check: bool = True) -> List[str]:
@@ -151,4 +203,4 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
 
 
 __all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'onnx_output_names',
-           'onnx_outputs_to_head_inputs', 'swap_group_norms']
+           'onnx_outputs_to_candidates', 'onnx_outputs_to_head_inputs', 'swap_group_norms']

@@ -149,3 +149,44 @@ def test_threads_share_one_detector(family):
     assert len(expected[0.5]) > len(expected[0.6]) > 0
     for thr, faces in results.values():
         np.testing.assert_array_equal(faces.bboxes, expected[thr].bboxes)
+
+
+def assert_identical(a, b, label):
+    """Two FaceDetections bit for bit: boxes, scores and keypoints, in the same order."""
+    assert len(a) == len(b), label
+    np.testing.assert_array_equal(a.bboxes, b.bboxes, err_msg=label)
+    np.testing.assert_array_equal(a.scores, b.scores, err_msg=label)
+    assert (a.keypoints is None) == (b.keypoints is None), label
+    if a.keypoints is not None:
+        np.testing.assert_array_equal(a.keypoints, b.keypoints, err_msg=label)
+
+
+def test_direct_decoding_equals_the_head_maps(family):
+    """decode_outputs (SCRFD: candidates read from the output rows) gives bit for bit what the head's
+    predict_by_feat gives on the maps, for real photos and a padded batch of three sizes; the other families and
+    the test configs the direct path does not cover (a cutting nms_pre, score_thr 0) take the maps."""
+    name, _, pytorch, onnx, _ = family
+    photos = [cv2.imread(str(shared_path('real', 'images', p))) for p in PHOTOS]
+    batches = [[photo] for photo in photos] + [mixed_sizes()]
+    covered = name.startswith('scrfd')
+    for thr in (SCORE_THR[name], 0.3):
+        cfg = onnx._call_cfg(thr, 0.4)
+        for k, images in enumerate(batches):
+            inputs, metas = onnx.preprocess(images, max_size=320)
+            outputs = onnx.network.run(inputs.numpy())
+            hw = tuple(inputs.shape[2:])
+            assert (onnx.network.to_candidates(outputs, hw, cfg) is not None) == covered
+            direct = onnx.decode_outputs(outputs, hw, metas, cfg)
+            maps = onnx.decode(onnx.network.to_head_inputs(outputs, hw), metas, cfg)
+            assert len(direct) == len(images)
+            for i, (a, b) in enumerate(zip(direct, maps)):
+                assert_identical(a, b, f'{name} score_thr={thr} batch {k} image {i}')
+            assert sum(len(faces) for faces in direct) > 0
+    inputs, metas = onnx.preprocess(mixed_sizes()[:1], max_size=320)
+    outputs, hw = onnx.network.run(inputs.numpy()), tuple(inputs.shape[2:])
+    for option in (dict(nms_pre=10), dict(score_thr=0.0)):
+        cfg = onnx._call_cfg(SCORE_THR[name], 0.4)
+        cfg.update(option)
+        assert onnx.network.to_candidates(outputs, hw, cfg) is None, option
+        assert_identical(onnx.decode_outputs(outputs, hw, metas, cfg)[0],
+                         onnx.decode(onnx.network.to_head_inputs(outputs, hw), metas, cfg)[0], f'{name} {option}')

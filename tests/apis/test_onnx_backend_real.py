@@ -2,6 +2,7 @@
 640 input: letterboxed automatically, run image by image) against its weights converted into our model, and the
 released RetinaFace MobileNet-0.25 converted and exported with a dynamic shape, against PyTorch. Same count, scores
 within 1e-5, boxes and landmarks within 1e-4 px or 4 float32 ulps of the coordinate (see test_onnx_backend.py)."""
+import numpy as np
 import pytest
 
 from mmdet_face.apis import FaceDetector
@@ -59,3 +60,23 @@ def test_released_retinaface_exported_matches_pytorch(tmp_path):
         for photo, a, b in zip(PHOTOS, pytorch(photos(), score_thr=thr, max_size=640, batch_size=3),
                                onnx(photos(), score_thr=thr, max_size=640, batch_size=3)):
             assert_same(a, b, f'released RetinaFace {photo} score_thr={thr}')
+
+
+def test_released_scrfd_direct_decoding_equals_the_head_maps():
+    """The released SCRFD-500M file on the real photos at the evaluation threshold and at 0.5: the candidates read
+    straight from its output rows give bit for bit the detections of the head's predict_by_feat on the maps."""
+    from mmdet_face.apis.face_detector import read_image
+    onnx = OnnxFaceDetector(SCRFD_CONFIG, str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')),
+                            ort_threads=1)
+    for photo in photos() + [str(shared_path('real', 'images', '0_Parade_marchingband_1_765.jpg'))]:
+        inputs, metas = onnx.preprocess([read_image(photo)])
+        outputs, hw = onnx.network.run(inputs.numpy()), tuple(inputs.shape[2:])
+        for thr in (0.02, 0.5):
+            cfg = onnx._call_cfg(thr, 0.4)
+            assert onnx.network.to_candidates(outputs, hw, cfg) is not None
+            direct = onnx.decode_outputs(outputs, hw, metas, cfg)[0]
+            maps = onnx.decode(onnx.network.to_head_inputs(outputs, hw), metas, cfg)[0]
+            assert len(direct) == len(maps) > (500 if thr == 0.02 else 5), (photo, thr)
+            for field in ('bboxes', 'scores', 'keypoints'):
+                assert np.array_equal(getattr(direct, field), getattr(maps, field)), (photo, thr, field)
+            assert direct.keypoints.shape == (len(direct), 5, 2)

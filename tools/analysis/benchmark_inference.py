@@ -31,7 +31,7 @@ The ONNX mode runs several ONNX files side by side on the same image, thresholds
 Each FILE (ours, a released file, an INT8 one) runs through
 :class:`~mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` with its CONFIG (default the positional one): one
 row of ``pre`` (``preprocess``: resize so the long side is max(W, H), normalise, pad), ``net`` (the onnxruntime
-session), ``decode`` (outputs -> the head's decoding + NMS) and ``e2e`` (the detector's own call on the decoded
+session), ``decode`` (``decode_outputs``: outputs -> candidates, the head's tail with NMS) and ``e2e`` (the detector's own call on the decoded
 image, not the sum), each as the median and the interquartile range. A graph with a fixed input size runs at that
 size (insightface's released SCRFD files: 640 x 640 letterbox). A file of the SCRFD layout gets a second row, the
 official insightface pipeline (:class:`InsightfaceScrfdPipeline`) on the same file, input size and session options,
@@ -516,7 +516,7 @@ def _row_jobs(detector, img, max_size, score_thr, sync):
         blob = inputs.numpy()
         outputs = onnx_net.run(blob)
         net = lambda: onnx_net.run(blob)  # noqa: E731
-        decode = lambda: detector.decode(onnx_net.to_head_inputs(outputs, blob.shape[2:]), metas, cfg)  # noqa: E731
+        decode = lambda: detector.decode_outputs(outputs, blob.shape[2:], metas, cfg)  # noqa: E731
     else:
         inputs = inputs.to(detector.device)
         feats = detector.run_network(inputs)

@@ -427,19 +427,43 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
                 labels = anchor.new_zeros(anchor.shape)
                 keep = loc * num_anchors + anchor  # row of (location, anchor) in the priors
             # channel a * 4 + k of the map holds coordinate k of anchor a
-            boxes = bbox_pred.reshape(num_anchors, 4, -1)[anchor, :, loc] * stride
-            centers = centers[keep]
-            mlvl_bboxes.append(distance2bbox(centers, boxes))
+            distances = bbox_pred.reshape(num_anchors, 4, -1)[anchor, :, loc]
+            offsets = (None if kps_preds is None else
+                       kps_preds[level].reshape(num_anchors, self.num_keypoints * 2, -1)[anchor, :, loc])
+            bboxes, kps = self.decode_rows(centers[keep], distances, offsets, stride)
+            mlvl_bboxes.append(bboxes)
             mlvl_scores.append(scores)
             mlvl_labels.append(labels)
-            if kps_preds is not None:
-                kps = kps_preds[level].reshape(num_anchors, self.num_keypoints * 2, -1)[anchor, :, loc] * stride
-                mlvl_kps.append(centers[:, None, :] + kps.reshape(-1, self.num_keypoints, 2))
+            mlvl_kps.append(kps)
+        return self.gather_candidates(mlvl_bboxes, mlvl_scores, mlvl_labels, mlvl_kps if kps_preds is not None
+                                      else None)
 
+    def decode_rows(self, centers: Tensor, distances: Tensor, offsets: Optional[Tensor],
+                    stride) -> Tuple[Tensor, Optional[Tensor]]:
+        """Boxes and keypoints of ``N`` candidates of one level, in input pixels.
+
+        Args:
+            centers: ``(N, 2)`` anchor centres (x, y) in pixels.
+            distances: ``(N, 4)`` (left, top, right, bottom) distances from the centre in stride units.
+            offsets: ``(N, 2 * K)`` keypoint offsets (x, y per point) in stride units, or None.
+            stride: the level's stride.
+
+        Returns:
+            ``(N, 4)`` x1y1x2y2 boxes (not clipped) and ``(N, K, 2)`` keypoints (None without ``offsets``).
+        """
+        bboxes = distance2bbox(centers, distances * stride)
+        if offsets is None:
+            return bboxes, None
+        return bboxes, centers[:, None, :] + (offsets * stride).reshape(-1, self.num_keypoints, 2)
+
+    @staticmethod
+    def gather_candidates(mlvl_bboxes: List[Tensor], mlvl_scores: List[Tensor], mlvl_labels: List[Tensor],
+                          mlvl_kps: Optional[List[Tensor]]) -> InstanceData:
+        """The per-level candidates as one :class:`InstanceData` (``keypoints`` only when ``mlvl_kps`` is given)."""
         results = InstanceData()
         results.bboxes = torch.cat(mlvl_bboxes)
         results.scores = torch.cat(mlvl_scores)
         results.labels = torch.cat(mlvl_labels)
-        if kps_preds is not None:
+        if mlvl_kps is not None:
             results.keypoints = torch.cat(mlvl_kps)
         return results
