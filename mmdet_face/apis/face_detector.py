@@ -286,6 +286,11 @@ class FaceDetector:
         # for 1024 x 687 at 640), and the RetinaFace and DSFD heads keep their releases' unclipped boxes.
         self.clip_boxes = clip_boxes
         self._plain_preprocessor = fast_preprocess.is_plain_det_preprocessor(model.data_preprocessor)
+        # read-only, computed once: the fused pipelines read them on every call
+        self._norm_tables = (fast_preprocess.normalization_tables(model.data_preprocessor)
+                             if self._plain_preprocessor else None)
+        if self._norm_tables is not None:
+            self._norm_tables.flags.writeable = False
 
     @staticmethod
     def _inference_pipeline(pipeline):
@@ -341,7 +346,8 @@ class FaceDetector:
         fuse = self._plain_preprocessor and fast_preprocess.fusable(images)
         if self.letterbox:
             if fuse:  # the letterbox written straight into the batch
-                return fast_preprocess.letterbox_normalize_pad(images, max_size or self.letterbox, prep, first_id)
+                return fast_preprocess.letterbox_normalize_pad(images, max_size or self.letterbox, prep, first_id,
+                                                               self._norm_tables)
             data = [self._letterbox(img, first_id + i, max_size or self.letterbox) for i, img in enumerate(images)]
         else:
             pipeline = self._pipeline(max_size)
@@ -349,7 +355,7 @@ class FaceDetector:
             if plain is False:
                 plain = self._plain_pipelines[max_size] = fast_preprocess.plain_pipeline(pipeline.transforms)
             if fuse and plain is not None:  # a pipeline that only resizes, fused with the normalisation
-                return fast_preprocess.resize_normalize_pad(images, plain, prep, first_id)
+                return fast_preprocess.resize_normalize_pad(images, plain, prep, first_id, self._norm_tables)
             data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
         images, samples = [d['inputs'] for d in data], [d['data_samples'] for d in data]
         if self._plain_preprocessor and fast_preprocess.applies_to(images):  # the same batch, bitwise, faster

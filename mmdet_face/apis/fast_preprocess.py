@@ -70,7 +70,7 @@ def _padded(size: int, divisor: int) -> int:
 
 
 def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple[int, int]],
-                preprocessor) -> np.ndarray:
+                preprocessor, tables: Optional[np.ndarray] = None) -> np.ndarray:
     """The ``(B, C, H, W)`` float32 batch of images given as planes.
 
     Args:
@@ -78,6 +78,7 @@ def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple
         canvases: per image ``(ch, cw)`` >= ``(h, w)``: the image's own extent in the batch; the part of it outside
             the planes holds the tables' value of a 0 byte (a letterbox's black), the batch beyond it ``pad_value``.
         preprocessor: a plain ``DetDataPreprocessor``.
+        tables: its :func:`normalization_tables` when the caller holds them (computed here otherwise).
 
     ``H, W``: the largest canvas rounded up to ``pad_size_divisor``.
     """
@@ -86,7 +87,8 @@ def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple
     channels = len(planes[0])
     height = _padded(max(c[0] for c in canvases), divisor)
     width = _padded(max(c[1] for c in canvases), divisor)
-    tables = normalization_tables(preprocessor, channels)
+    if tables is None:
+        tables = normalization_tables(preprocessor, channels)
     order = _channel_order(preprocessor, channels)
     pad_value = preprocessor.pad_value
     batch = np.empty((len(planes), channels, height, width), np.float32)
@@ -159,7 +161,7 @@ def _split(img: np.ndarray) -> List[np.ndarray]:
 
 
 def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, preprocessor,
-                         first_id: int = 0) -> Tuple[torch.Tensor, List[dict]]:
+                         first_id: int = 0, tables: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, List[dict]]:
     """``(inputs, metas)`` as the plain test ``pipeline`` and then ``preprocessor`` give them (bitwise the same batch,
     equal metas).
 
@@ -168,6 +170,7 @@ def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, 
         pipeline: :func:`plain_pipeline`'s result.
         preprocessor: a plain ``DetDataPreprocessor``.
         first_id: ``img_id`` of the first image.
+        tables: the preprocessor's :func:`normalization_tables` when the caller holds them.
 
     Returns:
         The ``(B, 3, H, W)`` float32 batch and per image ``img_id``, ``ori_shape``, ``img_shape``, ``scale_factor``
@@ -188,18 +191,19 @@ def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, 
         meta['pad_shape'] = (_padded(img.shape[0], divisor), _padded(img.shape[1], divisor))
         planes.append(_split(img))
         metas.append(meta)
-    batch = _fill_batch(planes, [p[0].shape for p in planes], preprocessor)
+    batch = _fill_batch(planes, [p[0].shape for p in planes], preprocessor, tables)
     for meta in metas:
         meta['batch_input_shape'] = tuple(batch.shape[2:])
     return torch.from_numpy(batch), metas
 
 
-def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocessor,
-                            first_id: int = 0) -> Tuple[torch.Tensor, List[dict]]:
+def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocessor, first_id: int = 0,
+                            tables: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, List[dict]]:
     """``(inputs, metas)`` of the released SCRFD letterbox to ``size x size``
     (:func:`mmdet_face.utils.letterbox.letterbox`) and then ``preprocessor``: bitwise the batch of the letterboxed
     canvases through it; metas ``img_id``, ``ori_shape``, ``img_shape`` (the resized image inside the canvas),
-    ``scale_factor`` (one scale for both axes), ``pad_shape`` and ``batch_input_shape``."""
+    ``scale_factor`` (one scale for both axes), ``pad_shape`` and ``batch_input_shape`` (``tables``: as in
+    :func:`resize_normalize_pad`)."""
     import cv2
 
     from mmdet_face.utils.letterbox import letterbox_size
@@ -211,7 +215,7 @@ def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocesso
         planes.append(_split(cv2.resize(img, (new_w, new_h))))
         metas.append(dict(img_id=first_id + i, ori_shape=(h, w), img_shape=(new_h, new_w),
                           scale_factor=(scale, scale), pad_shape=(_padded(size, divisor),) * 2))
-    batch = _fill_batch(planes, [(size, size)] * len(planes), preprocessor)
+    batch = _fill_batch(planes, [(size, size)] * len(planes), preprocessor, tables)
     for meta in metas:
         meta['batch_input_shape'] = tuple(batch.shape[2:])
     return torch.from_numpy(batch), metas

@@ -147,7 +147,7 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
     order (anchor, then location); only their scores go back to logits (:func:`logit`), where the head's own test
     ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
     logit, so no row the head keeps is left out); their scores are the sigmoid of those logits and their boxes and
-    keypoints :meth:`SCRFDHead.decode_rows` of their rows.
+    keypoints :meth:`SCRFDHead.decode_rows` of their rows (all levels at once, each row with its level's stride).
 
     Returns None where the head's selection is not this one (a per-level ``nms_pre`` top-k that cuts,
     ``score_thr`` outside (0, 1), several classes): the caller then decodes the maps.
@@ -169,22 +169,28 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
         level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
     mlvl_centers = head._prior_centers(grids, torch.float32, 'cpu')
     logit_thr = math.log(score_thr / (1 - score_thr))
+    centers = [c.numpy() for c in mlvl_centers]
     results = []
     for b in range(scores[0].shape[0]):
-        mlvl = ([], [], [], [])
+        parts = ([], [], [], [], [])  # per level: centres, distances, offsets, strides, scores of the kept rows
         for level, stride in enumerate(strides):
             by_anchor = scores[level][b, :, 0].reshape(-1, anchors).T  # (A, locations): the head's order
             anchor, loc = np.nonzero(by_anchor > score_thr * 0.999)
             logits = logit(by_anchor[anchor, loc])
             keep = logits > logit_thr  # the head's own test, on the same float32 logits
             rows = loc[keep.numpy()] * anchors + anchor[keep.numpy()]
-            level_bboxes, level_kps = head.decode_rows(
-                mlvl_centers[level][torch.from_numpy(rows)], torch.from_numpy(bboxes[level][b, rows]),
-                None if kps is None else torch.from_numpy(kps[level][b, rows]), stride)
-            for out, value in zip(mlvl, (level_bboxes, logits[keep].sigmoid(),
-                                         torch.zeros(len(rows), dtype=torch.long), level_kps)):
+            for out, value in zip(parts, (centers[level][rows], bboxes[level][b, rows],
+                                          None if kps is None else kps[level][b, rows],
+                                          np.full((len(rows), 1), stride, np.float32), logits[keep].sigmoid())):
                 out.append(value)
-        results.append(head.gather_candidates(*mlvl[:3], mlvl[3] if kps is not None else None))
+        # one decoding for all levels: the per-row stride multiplies as the level's scalar stride does
+        level_bboxes, level_kps = head.decode_rows(
+            torch.from_numpy(np.concatenate(parts[0])), torch.from_numpy(np.concatenate(parts[1])),
+            None if kps is None else torch.from_numpy(np.concatenate(parts[2])),
+            torch.from_numpy(np.concatenate(parts[3])))
+        results.append(head.gather_candidates([level_bboxes], parts[4],
+                                              [torch.zeros(len(level_bboxes), dtype=torch.long)],
+                                              None if kps is None else [level_kps]))
     return results
 
 

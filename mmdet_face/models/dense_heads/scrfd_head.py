@@ -446,7 +446,7 @@ class SCRFDHead(FaceHeadMixin, AnchorHead):
             centers: ``(N, 2)`` anchor centres (x, y) in pixels.
             distances: ``(N, 4)`` (left, top, right, bottom) distances from the centre in stride units.
             offsets: ``(N, 2 * K)`` keypoint offsets (x, y per point) in stride units, or None.
-            stride: the level's stride.
+            stride: the level's stride, or an ``(N, 1)`` tensor of each candidate's (several levels at once).
 
         Returns:
             ``(N, 4)`` x1y1x2y2 boxes (not clipped) and ``(N, K, 2)`` keypoints (None without ``offsets``).
