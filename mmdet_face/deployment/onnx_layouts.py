@@ -148,11 +148,16 @@ def rows_to_maps(rows, grids: Sequence[Tuple[int, int]], anchors: int) -> List[t
     return maps
 
 
-def logit(probability) -> torch.Tensor:
-    """float32 logits whose sigmoid is ``probability`` (see the module docstring)."""
+def logit_array(probability) -> np.ndarray:
+    """float32 logits whose sigmoid is ``probability``, as a numpy array (see the module docstring)."""
     p = np.asarray(probability, dtype=np.float64)
     with np.errstate(divide='ignore'):
-        return torch.from_numpy((np.log(p) - np.log1p(-p)).astype(np.float32))
+        return (np.log(p) - np.log1p(-p)).astype(np.float32)
+
+
+def logit(probability) -> torch.Tensor:
+    """:func:`logit_array` as a tensor."""
+    return torch.from_numpy(logit_array(probability))
 
 
 def log_probs(probability) -> torch.Tensor:
@@ -168,4 +173,4 @@ def strides_of(head) -> list:
 
 __all__ = ['EXPORTERS', 'OnnxLayoutError', 'batched', 'check_output_names', 'export_function', 'exporter_module',
            'family_of_outputs',
-           'level_grids', 'log_probs', 'logit', 'rows_to_maps', 'strides_of']
+           'level_grids', 'log_probs', 'logit', 'logit_array', 'rows_to_maps', 'strides_of']

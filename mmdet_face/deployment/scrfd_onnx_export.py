@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from .onnx_export import export_onnx
-from .onnx_layouts import batched, level_grids, logit, rows_to_maps, strides_of
+from .onnx_layouts import batched, level_grids, logit, logit_array, rows_to_maps, strides_of
 
 DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
 INPUT_NAME = 'input.1'
@@ -144,7 +144,7 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
     in the same order), with only the candidate rows decoded.
 
     Per level, the rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are gathered in the head's
-    order (anchor, then location); only their scores go back to logits (:func:`logit`), where the head's own test
+    order (anchor, then location); only their scores go back to logits (:func:`logit_array`), where the head's test
     ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
     logit, so no row the head keeps is left out); their scores are the sigmoid of those logits and their boxes and
     keypoints :meth:`SCRFDHead.decode_rows` of their rows (all levels at once, each row with its level's stride).
@@ -176,12 +176,13 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
         for level, stride in enumerate(strides):
             by_anchor = scores[level][b, :, 0].reshape(-1, anchors).T  # (A, locations): the head's order
             anchor, loc = np.nonzero(by_anchor > score_thr * 0.999)
-            logits = logit(by_anchor[anchor, loc])
-            keep = logits > logit_thr  # the head's own test, on the same float32 logits
-            rows = loc[keep.numpy()] * anchors + anchor[keep.numpy()]
+            logits = logit_array(by_anchor[anchor, loc])
+            keep = logits > logit_thr  # the head's test on the same float32 logits (both compare in float32)
+            rows = loc[keep] * anchors + anchor[keep]
             for out, value in zip(parts, (centers[level][rows], bboxes[level][b, rows],
                                           None if kps is None else kps[level][b, rows],
-                                          np.full((len(rows), 1), stride, np.float32), logits[keep].sigmoid())):
+                                          np.full((len(rows), 1), stride, np.float32),
+                                          torch.from_numpy(logits[keep]).sigmoid())):
                 out.append(value)
         # one decoding for all levels: the per-row stride multiplies as the level's scalar stride does
         level_bboxes, level_kps = head.decode_rows(
