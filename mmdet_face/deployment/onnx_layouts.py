@@ -6,7 +6,10 @@ Each family's exporter module (``<family>_onnx_export.py``) states its output la
 * ``onnx_outputs_to_head_inputs(outputs, head, input_hw) -> tuple``: ``{name: (B, N, C) array}`` of one run on an
   input batch of height / width ``input_hw`` -> what ``head.forward`` returns (lists over levels of
   ``(B, A * C, h, w)`` float32 tensors), so the head's own ``predict_by_feat`` (candidates, decoding, the face tail)
-  turns them into detections exactly as it does for the PyTorch network.
+  turns them into detections exactly as it does for the PyTorch network;
+* optionally ``onnx_outputs_to_candidates(outputs, head, input_hw, cfg) -> list | None``: per image the candidates
+  ``head.decode_image`` gives for those maps, read from the rows directly (only the rows above the score threshold
+  decoded), or None for a test config it does not cover (SCRFD has it; the onnxruntime backend uses it when present).
 
 This module finds the exporter of a head (:func:`exporter_module`), recognises the family of an ONNX file from its
 output names (:func:`family_of_outputs`, :func:`check_output_names`) and holds what the inverses share: the level

@@ -11,8 +11,16 @@ pre-processing, decoding, post-processing and result type.
 
     inputs, metas = detector.preprocess([image])                 # (B, 3, H, W) float32 tensor, image metas
     outputs = detector.network.run(inputs.numpy())               # {name: (B, N, C) array}
+    faces = detector.decode_outputs(outputs, inputs.shape[2:], metas, detector._call_cfg(0.5, 0.4))
+    # the same through the head's maps:
     head_inputs = detector.network.to_head_inputs(outputs, inputs.shape[2:])   # lists of (B, A * C, h, w)
     faces = detector.decode(head_inputs, metas, detector._call_cfg(0.5, 0.4))  # list of FaceDetections
+
+A call runs ``preprocess``, the session and ``decode_outputs``. Where the family's exporter module reads the
+candidates straight from the output rows (SCRFD: ``onnx_outputs_to_candidates``, only the rows above the score
+threshold decoded), ``decode_outputs`` hands them to the head's own face tail (rescale, NMS, ``max_per_img``):
+bitwise the detections of ``decode`` on the maps, without rebuilding the maps. Other families, and test configs
+that path does not cover, go through the maps.
 
 The test tool's ``--onnx`` runs :class:`OnnxNetwork` inside mmengine's test loop
 (:class:`~mmdet_face.deployment.onnx_face_model.OnnxFaceModel`).
