@@ -88,6 +88,23 @@ def test_a_static_graph_runs_at_its_own_size(tool, toy_files, capsys):
         ('ours', 'toy_static.onnx', '64', '64'), ('official', 'toy_static.onnx', '64', '64')]
 
 
+def test_cpu_clock(tool, toy_files, capsys):
+    """--clock cpu: the same table, timed by the calling thread's CPU time. onnxruntime with one thread computes on
+    the calling thread, so the network's CPU time is counted: a good part of its wall time, not near zero."""
+    args = [TOY, '--onnx', str(toy_files / 'toy.onnx'), '--image', str(toy_files / 'photo.png'), '--size',
+            '256x192', '--repeat', '5']
+    tool['main'](args + ['--clock', 'cpu'])
+    out = capsys.readouterr().out
+    assert 'milliseconds (CPU time of the calling thread)' in out, out
+    rows = _table(out)
+    assert [(r[1], r[2]) for r in rows] == [('ours', 'toy.onnx'), ('official', 'toy.onnx')], out
+    tool['main'](args)
+    wall = _table(capsys.readouterr().out)
+    for cpu_row, wall_row in zip(rows, wall):
+        assert all(float(v) > 0 for v in cpu_row[7::2]), cpu_row
+        assert float(cpu_row[9]) > 0.2 * float(wall_row[9]), (cpu_row, wall_row)  # net
+
+
 def test_official_pipeline_matches_insightface_conventions(tool):
     """Hand-made outputs of one 16 x 16 input (strides 8 / 16 / 32: 4 + 1 + 0 locations, 2 anchors each): the
     boxes are centre -/+ distance * stride, divided by det_scale, sorted by score, overlapping ones suppressed with
@@ -146,6 +163,9 @@ def _run(*args):
     (['--onnx', '{onnx}', '--image', 'nowhere.jpg'], '--image nowhere.jpg: no such file'),
     (['--onnx', '{onnx}', '--fp16'], '--fp16 runs with --device cuda only'),
     (['--onnx', '{onnx}', '--size', '64x48', '32x32'], '--onnx takes one --size WxH'),
+    (['--onnx', '{onnx}', '--clock', 'cpu', '--threads', '2'], '--clock cpu measures the calling thread: it needs '
+                                                               '--threads 1 and --device cpu'),
+    (['--clock', 'cpu'], '--clock belongs to the ONNX mode'),
 ])
 def test_bad_options_are_clear_errors(toy_files, extra, message):
     result = _run(TOY, *[e.format(onnx=toy_files / 'toy.onnx') for e in extra])

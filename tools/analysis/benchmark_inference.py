@@ -26,7 +26,7 @@ The ONNX mode runs several ONNX files side by side on the same image, thresholds
 
     python tools/analysis/benchmark_inference.py CONFIG --onnx FILE[=CONFIG] [FILE[=CONFIG] ...] \
         [--checkpoint C] [--image PHOTO] [--size 640x480] [--score-thr 0.02] [--threads 1] [--repeat 20] \
-        [--device cpu|cuda] [--fp16]
+        [--device cpu|cuda] [--fp16] [--clock wall|cpu]
 
 Each FILE (ours, a released file, an INT8 one) runs through
 :class:`~mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` with its CONFIG (default the positional one): one
@@ -40,7 +40,10 @@ Under the table: end to end / network of each of our rows, ours / official end t
 each INT8 file over each FP32 file of the same input size, with the targets they are held to. ``--device cuda``
 runs onnxruntime's CUDAExecutionProvider (and PyTorch on CUDA); ``--fp16`` adds a float16 copy of every FP32 file
 (onnxruntime's ``float16`` converter, float32 inputs and outputs) and a float16 PyTorch row; both are refused
-with "not available here" where there is no CUDA provider. The default image is the crowded real photo
+with "not available here" where there is no CUDA provider. ``--clock cpu`` times every call by the calling thread's
+CPU time instead of the wall clock (one thread on the CPU only: onnxruntime with one intra-op thread, PyTorch and
+OpenCV with one thread compute on the calling thread), which leaves out the time other jobs of a shared machine
+hold the core; the caches they share still count. The default image is the crowded real photo
 ``../shared/real/images/0_Parade_marchingband_1_765.jpg`` when present, else seeded noise of 1024 x 732.
 Every cell of every row is timed in one rotation (blocks of 5 calls per cell). On the CPU the process opts in to
 :func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` first, as the PyTorch table does (``--default-malloc``
@@ -77,11 +80,12 @@ def median_ms(fn, repeat, warmup=2):
     return 1000 * statistics.median(times)
 
 
-def interleaved_times(jobs, repeat, block=5):
+def interleaved_times(jobs, repeat, block=5, clock=time.perf_counter):
     """Milliseconds of each job's ``repeat`` (rounded up to whole blocks) timed calls, run in rotating blocks
     (``block`` + 1 calls of one job, the first untimed, then the next job) so that a slow spell of a shared machine
     hits every column alike, while no job is timed right after another one's threads (onnxruntime's spin, OpenMP's)
-    or cache use. Returns ``{name: [ms, ...]}``."""
+    or cache use. ``clock``: seconds, the wall clock by default (``time.thread_time``: the calling thread's CPU
+    time). Returns ``{name: [ms, ...]}``."""
     names = list(jobs)
     times = {name: [] for name in names}
     block = max(1, min(block, repeat))
@@ -90,9 +94,9 @@ def interleaved_times(jobs, repeat, block=5):
         for name in names[r % len(names):] + names[:r % len(names)]:
             jobs[name]()
             for _ in range(block):
-                start = time.perf_counter()
+                start = clock()
                 jobs[name]()
-                times[name].append(1000 * (time.perf_counter() - start))
+                times[name].append(1000 * (clock() - start))
     return times
 
 
@@ -190,6 +194,10 @@ def main(argv=None):
     parser.add_argument('--fp16', action='store_true',
                         help='the ONNX mode with --device cuda: also a float16 copy of each FP32 file and the PyTorch '
                         'row in float16')
+    parser.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                        help='the ONNX mode: time calls by the wall clock (default) or by the calling thread\'s CPU '
+                        'time (cpu: leaves out the time other jobs of a shared machine hold the core; --threads 1 '
+                        'on the CPU only, where onnxruntime, PyTorch and OpenCV compute on the calling thread)')
     parser.add_argument('--default-malloc', action='store_true',
                         help="keep glibc's allocator thresholds (by default the benchmark opts in to "
                         "cpu_runtime.tune_cpu_allocator, as FaceDetector(tune_allocator=True) does)")
@@ -206,6 +214,8 @@ def main(argv=None):
         except OnnxModeError as err:
             print(f'error: {err}', file=sys.stderr)
             sys.exit(2)
+    if args.clock != 'wall':
+        parser.error('--clock belongs to the ONNX mode (--onnx FILE ...)')
     if args.device != 'cpu' or args.fp16:
         parser.error('--device and --fp16 belong to the ONNX mode (--onnx FILE ...); the PyTorch table adds a GPU '
                      'table by itself when CUDA is available')
@@ -551,6 +561,9 @@ def benchmark_onnx(args):
                             'not available here on the CPU')
     if len(args.sizes) != 1:
         raise OnnxModeError('--onnx takes one --size WxH')
+    if args.clock == 'cpu' and (args.device != 'cpu' or args.threads[0] != 1):
+        raise OnnxModeError('--clock cpu measures the calling thread: it needs --threads 1 and --device cpu (other '
+                            'threads and the GPU would not be counted)')
     height, width = args.sizes[0]
     files = []
     for path, config in args.onnx:
@@ -620,13 +633,15 @@ def benchmark_onnx(args):
                          None))
     all_jobs = {(i, stage): fn for i, row in enumerate(rows) for stage, fn in row[3].items()}
     with torch.no_grad():
-        times = interleaved_times(all_jobs, args.repeat)
+        times = interleaved_times(all_jobs, args.repeat,
+                                  clock=time.thread_time if args.clock == 'cpu' else time.perf_counter)
     stats = {key: spread(value) for key, value in times.items()}
 
+    clock = 'CPU time of the calling thread' if args.clock == 'cpu' else 'wall clock'
     print(f'image {image or "generated 1024x732 noise"}; size {width}x{height} (long side {max_size}; a fixed-size '
           f'graph runs at its own size), score >= {args.score_thr}, NMS IoU 0.4, {threads} thread(s), device '
-          f'{args.device}; {len(next(iter(times.values())))} timed runs per cell, interleaved; milliseconds: median '
-          f'and interquartile range (iqr); allocator: {allocator}')
+          f'{args.device}; {len(next(iter(times.values())))} timed runs per cell, interleaved; milliseconds ({clock}): '
+          f'median and interquartile range (iqr); allocator: {allocator}')
     header = (f'{"row":>3} {"pipeline":<8} {"model":<32} {"prec":<4} {"input":>7} {"faces":>5} '
               + ' '.join(f'{stage:>7} {"iqr":>5}' for stage in ('pre', 'net', 'decode', 'e2e')))
     print(header)
