@@ -143,11 +143,13 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
     from the rows directly: bitwise the same ``InstanceData`` (``bboxes``, ``scores``, ``labels``, ``keypoints``,
     in the same order), with only the candidate rows decoded.
 
-    Per level, the rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are gathered in the head's
-    order (anchor, then location); only their scores go back to logits (:func:`logit_array`), where the head's test
+    The rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are copied out in the head's order
+    (level, anchor, location; :func:`_gather_rows_py`, compiled with numba when installed); only their scores go
+    back to logits (:func:`logit_array`, elementwise, so the same values as over all rows), where the head's test
     ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
-    logit, so no row the head keeps is left out); their scores are the sigmoid of those logits and their boxes and
-    keypoints :meth:`SCRFDHead.decode_rows` of their rows (all levels at once, each row with its level's stride).
+    logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level by level as
+    the head takes it, and their boxes and keypoints :meth:`SCRFDHead.decode_rows` of their rows (all levels at
+    once, each row with its level's stride).
 
     Returns None where the head's selection is not this one (a per-level ``nms_pre`` top-k that cuts,
     ``score_thr`` outside (0, 1), several classes): the caller then decodes the maps.
@@ -169,30 +171,65 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
         level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
     mlvl_centers = head._prior_centers(grids, torch.float32, 'cpu')
     logit_thr = math.log(score_thr / (1 - score_thr))
-    centers = [c.numpy() for c in mlvl_centers]
+    low = np.float32(score_thr * 0.999)
+    total = sum(r.shape[1] for r in scores)
+    num_offsets = 2 * head.num_keypoints
+    gather = _gather_rows if _gather_rows is not None else _gather_rows_py
     results = []
     for b in range(scores[0].shape[0]):
-        parts = ([], [], [], [], [])  # per level: centres, distances, offsets, strides, scores of the kept rows
+        # every level's rows above `low` side by side, in the head's order (level, anchor, location)
+        probs, centres = np.empty(total, np.float32), np.empty((total, 2), np.float32)
+        distances, strides_col = np.empty((total, 4), np.float32), np.empty((total, 1), np.float32)
+        offsets = np.empty((total, num_offsets), np.float32)
+        bounds = [0]
         for level, stride in enumerate(strides):
-            by_anchor = scores[level][b, :, 0].reshape(-1, anchors).T  # (A, locations): the head's order
-            anchor, loc = np.nonzero(by_anchor > score_thr * 0.999)
-            logits = logit_array(by_anchor[anchor, loc])
-            keep = logits > logit_thr  # the head's test on the same float32 logits (both compare in float32)
-            rows = loc[keep] * anchors + anchor[keep]
-            for out, value in zip(parts, (centers[level][rows], bboxes[level][b, rows],
-                                          None if kps is None else kps[level][b, rows],
-                                          np.full((len(rows), 1), stride, np.float32),
-                                          torch.from_numpy(logits[keep]).sigmoid())):
-                out.append(value)
+            bounds.append(gather(
+                np.ascontiguousarray(scores[level][b, :, 0]), np.ascontiguousarray(bboxes[level][b]),
+                np.ascontiguousarray(kps[level][b]) if kps is not None else offsets[:0],
+                mlvl_centers[level].numpy(), anchors, low, np.float32(stride), bounds[-1], probs, distances,
+                offsets, centres, strides_col))
+        logits = logit_array(probs[:bounds[-1]])
+        keep = logits > logit_thr  # the head's test on the same float32 logits (both compare in float32)
+        # the sigmoid level by level, on arrays as long as the head's (its vectorised and scalar paths round apart)
+        scores_kept = [torch.from_numpy(logits[lo:hi][keep[lo:hi]]).sigmoid()
+                       for lo, hi in zip(bounds[:-1], bounds[1:])]
         # one decoding for all levels: the per-row stride multiplies as the level's scalar stride does
-        level_bboxes, level_kps = head.decode_rows(
-            torch.from_numpy(np.concatenate(parts[0])), torch.from_numpy(np.concatenate(parts[1])),
-            None if kps is None else torch.from_numpy(np.concatenate(parts[2])),
-            torch.from_numpy(np.concatenate(parts[3])))
-        results.append(head.gather_candidates([level_bboxes], parts[4],
-                                              [torch.zeros(len(level_bboxes), dtype=torch.long)],
-                                              None if kps is None else [level_kps]))
+        bboxes_kept, kps_kept = head.decode_rows(
+            torch.from_numpy(centres[:bounds[-1]][keep]), torch.from_numpy(distances[:bounds[-1]][keep]),
+            None if kps is None else torch.from_numpy(offsets[:bounds[-1]][keep]),
+            torch.from_numpy(strides_col[:bounds[-1]][keep]))
+        results.append(head.gather_candidates([bboxes_kept], scores_kept,
+                                              [torch.zeros(len(bboxes_kept), dtype=torch.long)],
+                                              None if kps is None else [kps_kept]))
     return results
+
+
+def _gather_rows_py(scores, bboxes, kps, centres, anchors, low, stride, start, out_probs, out_distances,
+                    out_offsets, out_centres, out_strides):
+    """The rows of one level whose score is above ``low``, in the head's order (anchor, then location; row
+    ``location * anchors + anchor``), copied from ``start`` on into the ``out_*`` arrays (``kps`` empty: none);
+    returns the end position. Compiled with numba when it is installed."""
+    locations = scores.shape[0] // anchors
+    k = start
+    for a in range(anchors):
+        for loc in range(locations):
+            r = loc * anchors + a
+            if scores[r] > low:
+                out_probs[k] = scores[r]
+                out_distances[k, :] = bboxes[r, :]
+                if kps.shape[0]:
+                    out_offsets[k, :] = kps[r, :]
+                out_centres[k, :] = centres[r, :]
+                out_strides[k, 0] = stride
+                k += 1
+    return k
+
+
+try:  # pragma: no cover - both branches run where numba is present (the tests call the Python version too)
+    import numba
+    _gather_rows = numba.njit(cache=True, nogil=True)(_gather_rows_py)
+except ImportError:  # pragma: no cover
+    _gather_rows = None
 
 
 def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,

@@ -62,10 +62,18 @@ def test_released_retinaface_exported_matches_pytorch(tmp_path):
             assert_same(a, b, f'released RetinaFace {photo} score_thr={thr}')
 
 
-def test_released_scrfd_direct_decoding_equals_the_head_maps():
+@pytest.mark.parametrize('compiled', [True, False])
+def test_released_scrfd_direct_decoding_equals_the_head_maps(compiled, monkeypatch):
     """The released SCRFD-500M file on the real photos at the evaluation threshold and at 0.5: the candidates read
-    straight from its output rows give bit for bit the detections of the head's predict_by_feat on the maps."""
+    straight from its output rows give bit for bit the detections of the head's predict_by_feat on the maps, with
+    the row gathering compiled by numba and in plain Python (what runs without numba)."""
     from mmdet_face.apis.face_detector import read_image
+    from mmdet_face.deployment import scrfd_onnx_export
+    if compiled:
+        pytest.importorskip('numba')
+        assert scrfd_onnx_export._gather_rows is not None
+    else:
+        monkeypatch.setattr(scrfd_onnx_export, '_gather_rows', None)
     onnx = OnnxFaceDetector(SCRFD_CONFIG, str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')),
                             ort_threads=1)
     for photo in photos() + [str(shared_path('real', 'images', '0_Parade_marchingband_1_765.jpg'))]:
