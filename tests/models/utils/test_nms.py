@@ -80,10 +80,11 @@ def test_pure_python_fallback_matches_mmcv():
     """The same algorithm without numba (slow: a small input)."""
     boxes, scores = crowd(num_faces=6, per_face=8, seed=5, span=200.0)
     order = torch.sort(scores, descending=True, stable=True)[1].numpy()
-    keep = fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1, 10 ** 9)
+    by_x = np.argsort(boxes.numpy()[:, 0], kind='stable')
+    keep = fast._sweep_nms_py(boxes.numpy(), by_x, order, np.float32(0.4), -1, 10 ** 9)
     assert keep.tolist() == mmcv_nms(boxes, scores, 0.4)[1].tolist()
     # over the work limit it declines
-    assert fast._sweep_nms_py(boxes.numpy(), order, np.float32(0.4), -1, 10).tolist() == [-1]
+    assert fast._sweep_nms_py(boxes.numpy(), by_x, order, np.float32(0.4), -1, 10).tolist() == [-1]
 
 
 @needs_numba
