@@ -41,6 +41,11 @@ def test_applies_only_to_plain_cpu_uint8_images():
     assert fast_preprocess.is_plain_det_preprocessor(DetDataPreprocessor())
     assert not fast_preprocess.applies_to([torch.zeros(3, 4, 4)])  # float
     assert not fast_preprocess.applies_to([torch.zeros(1, 4, 4, dtype=torch.uint8)])  # one channel
+    # the fused pipelines take BGR uint8 (H, W, 3) arrays only
+    assert fast_preprocess.fusable([np.zeros((4, 5, 3), np.uint8)] * 2)
+    assert not fast_preprocess.fusable([np.zeros((4, 5, 3), np.uint8), np.zeros((4, 5, 3), np.float32)])
+    assert not fast_preprocess.fusable([np.zeros((4, 5), np.uint8)])
+    assert not fast_preprocess.fusable([torch.zeros(4, 5, 3, dtype=torch.uint8)])
 
 
 def test_face_detector_batch_unchanged():
