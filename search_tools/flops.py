@@ -24,6 +24,8 @@ ceil-mode average pool: ``ceil(h / 2)``), so any input shape is counted as the c
 from functools import lru_cache
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import numpy as np
+
 # the parts every count, table and report of the search uses: the backbone's stages, then the network's parts
 STAGE_PARTS = ('stem', 'c2', 'c3', 'c4', 'c5')
 NETWORK_PARTS = ('backbone', 'neck', 'head')
@@ -261,15 +263,44 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
 # same count as :func:`count_flops` (every term is one of its ``_Tally`` calls, summed per block instead of per
 # call, and the head's and neck's per-level terms factored by the level area); tests/search_tools/test_flops.py
 # checks equality on thousands of random architectures.
-def _res_block_total(block: str, cin: int, planes: int, out_c: int, hw_in: int, hw: int, stride: bool) -> int:
+def _res_block_total(block: str, cin, planes, out_c, hw_in: int, hw: int, shortcut) -> int:
+    """One block's FLOPs; ``shortcut``: whether it has the average-pool + 1x1 shortcut (strided, or the channels
+    change). Widths may be ints or numpy int64 arrays of one value per architecture; ``shortcut`` then a bool
+    array."""
     if block == 'BasicBlock':
         flops = hw * (9 * cin * planes + 9 * planes * planes + 5 * planes)
     else:
         flops = hw_in * (cin * planes + 3 * planes) + hw * (9 * planes * planes + planes * out_c + 3 * planes
                                                              + 2 * out_c)
-    if stride or cin != out_c:  # avg-pool shortcut (counted on its input) + 1x1 conv + norm
-        flops += cin * hw_in + hw * (cin * out_c + 2 * out_c)
+    if shortcut is not False:  # avg-pool shortcut (counted on its input) + 1x1 conv + norm
+        flops = flops + shortcut * (cin * hw_in + hw * (cin * out_c + 2 * out_c))
     return flops + out_c * hw  # ReLU after the addition
+
+
+def _resnet_stem_total(stem_area: int, stem_c):
+    """The ResNetV1e deep stem with its max-pool (ints or numpy int64 arrays)."""
+    half = stem_c // 2
+    return stem_area * (33 * half + 9 * half * half + 9 * half * stem_c + 4 * stem_c)
+
+
+def _neck_head_total(areas: Sequence[int], outs: Sequence, neck_c, feat, stacked: int, dw_conv: bool,
+                     towers: int, outputs: int):
+    """PAFPN on C3..C5 (channels ``outs``, areas ``areas``) and the head; widths ints or numpy int64 arrays."""
+    all_areas = areas[0] + areas[1] + areas[2]
+    flops = areas[0] * (outs[0] + 1) * neck_c + areas[1] * (outs[1] + 1) * neck_c \
+        + areas[2] * (outs[2] + 1) * neck_c  # laterals (1x1 with bias) on C3..C5
+    flops += (9 * neck_c * neck_c + neck_c) * (all_areas + 2 * (areas[1] + areas[2]))  # fpn; bottom-up + pafpn
+    per_position, last = 0, neck_c
+    for _ in range(stacked):
+        per_position += (12 * last + last * feat + 3 * feat) if dw_conv else (9 * last * feat + 3 * feat)
+        last = feat
+    return flops + (towers * per_position + 9 * last * outputs + outputs) * all_areas
+
+
+def _head_constants(head: dict) -> Tuple[int, int]:
+    """``(towers, outputs per position)`` of a head description."""
+    towers = 1 if head['cls_reg_share'] else 2
+    return towers, head['num_anchors'] * (5 + (2 * head['num_keypoints'] if head['use_kps'] else 0))
 
 
 def _dw_separable_total(cin: int, cout: int, hw: int) -> int:
@@ -310,21 +341,12 @@ def width_counter(arch: dict, input_shape: Sequence[int] = (480, 640)) -> Callab
     backbone, head = arch['backbone'], arch['head']
     kind = backbone['type']
     stem_area, stages, areas = _geometry(kind, int(input_shape[0]), int(input_shape[1]))
-    all_areas = areas[0] + areas[1] + areas[2]
     depths = list(backbone['stage_blocks'])
     stacked, dw_conv = head['stacked_convs'], head['dw_conv']
-    towers = 1 if head['cls_reg_share'] else 2
-    outputs = head['num_anchors'] * (5 + (2 * head['num_keypoints'] if head['use_kps'] else 0))
+    towers, outputs = _head_constants(head)
 
     def neck_and_head(outs, neck_c, feat):
-        flops = areas[0] * (outs[0] + 1) * neck_c + areas[1] * (outs[1] + 1) * neck_c \
-            + areas[2] * (outs[2] + 1) * neck_c  # laterals (1x1 with bias) on C3..C5
-        flops += (9 * neck_c * neck_c + neck_c) * (all_areas + 2 * (areas[1] + areas[2]))  # fpn; bottom-up + pafpn
-        per_position, last = 0, neck_c
-        for _ in range(stacked):
-            per_position += (12 * last + last * feat + 3 * feat) if dw_conv else (9 * last * feat + 3 * feat)
-            last = feat
-        return flops + (towers * per_position + 9 * last * outputs + outputs) * all_areas
+        return _neck_head_total(areas, outs, neck_c, feat, stacked, dw_conv, towers, outputs)
 
     if kind == 'ResNetV1e':
         block = backbone['block']
@@ -332,12 +354,11 @@ def width_counter(arch: dict, input_shape: Sequence[int] = (480, 640)) -> Callab
 
         def count(widths, neck_c, feat):
             stem_c = widths[0]
-            half = stem_c // 2
-            flops = stem_area * (33 * half + 9 * half * half + 9 * half * stem_c + 4 * stem_c)  # with the max-pool
+            flops = _resnet_stem_total(stem_area, stem_c)
             inplanes = stem_c
             for (hw_in, hw, strided), depth, planes in zip(stages, depths, widths[1:]):
                 out_c = planes * expansion
-                flops += _res_block_total(block, inplanes, planes, out_c, hw_in, hw, strided)
+                flops += _res_block_total(block, inplanes, planes, out_c, hw_in, hw, strided or inplanes != out_c)
                 if depth > 1:
                     flops += (depth - 1) * _res_block_total(block, out_c, planes, out_c, hw, hw, False)
                 inplanes = out_c
@@ -367,3 +388,134 @@ def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
     breakdown (about five times faster)."""
     return width_counter(arch, input_shape)(searched_widths(arch), arch['neck']['out_channels'],
                                             arch['head']['feat_channels'])
+
+
+
+# ------------------------------------------------------------------------------------------- many at once (numpy)
+# The same closed forms on int64 arrays, one value per architecture: the released SCRFD rejection sampler
+# (search_tools.scrfd_replay) counts tens of thousands of raw samples per batch. tests/search_tools/test_flops.py
+# checks equality with total_flops.
+def _check_int64(widest: int, deepest: int, input_shape: Sequence[int]) -> None:
+    """Refuse counts whose terms could pass 2**62: numpy's int64 would wrap silently."""
+    stem_area = _geometry('ResNetV1e', int(input_shape[0]), int(input_shape[1]))[0]
+    # every term of a block is below ~20 * (4 * width)^2 * area, the stem's area is the largest, 4 stages
+    if 20.0 * (4.0 * max(widest, 1)) ** 2 * stem_area * 4 * (max(deepest, 1) + 8) >= 2.0 ** 62:
+        raise ValueError(f'widths up to {widest} and depths up to {deepest} at {tuple(input_shape)} may overflow '
+                         'int64: count them one by one with total_flops')
+
+
+def _shape2(input_shape: Sequence[int]) -> Tuple[int, int]:
+    return (int(input_shape[0]), int(input_shape[-1]))
+
+
+def _block_rows(block, num: int):
+    """``[(block name, row indices or None for all rows)]`` of one name or an ``(N,)`` array of names."""
+    if isinstance(block, str):
+        if block not in BLOCK_EXPANSION:
+            raise ValueError(f'block must be one of {sorted(BLOCK_EXPANSION)}, got {block!r}')
+        return [(block, None)]
+    block = np.asarray(block)
+    groups, covered = [], 0
+    for name in BLOCK_EXPANSION:
+        rows = np.flatnonzero(block == name)
+        covered += rows.size
+        if rows.size:
+            groups.append((name, rows))
+    if covered != num:
+        unknown = sorted(set(block.tolist()) - set(BLOCK_EXPANSION))
+        raise ValueError(f'block must be one of {sorted(BLOCK_EXPANSION)}, got {unknown}')
+    return groups
+
+
+def resnet_backbone_flops_batch(block, depths, widths, input_shape: Sequence[int] = (480, 640)) -> np.ndarray:
+    """Backbone FLOPs (stem with its max-pool, C2..C5) of many ResNetV1e architectures, as :func:`count_flops`'s
+    ``backbone`` total.
+
+    Args:
+        block: ``'BasicBlock'`` / ``'Bottleneck'``, or an ``(N,)`` array of these names.
+        depths: ``(N, 4)`` ints, the blocks of C2..C5 (below 1 builds one block, as :func:`count_flops` counts).
+        widths: ``(N, 5)`` ints, the stem width then the planes of C2..C5.
+        input_shape: ``(H, W)`` (or one int for a square).
+
+    Returns:
+        np.ndarray: ``(N,)`` int64.
+
+    Raises:
+        ValueError: an unknown block, or widths and depths that could overflow int64.
+    """
+    input_shape = _shape2(input_shape)
+    stem_area, stages, _ = _geometry('ResNetV1e', *input_shape)
+    depths = np.asarray(depths, dtype=np.int64).reshape(-1, 4)
+    widths = np.asarray(widths, dtype=np.int64).reshape(-1, 5)
+    total = np.zeros(len(widths), dtype=np.int64)
+    if not len(widths):
+        return total
+    _check_int64(int(widths.max()), int(depths.max()), input_shape)
+    for name, rows in _block_rows(block, len(widths)):  # the closed form branches on the block type
+        expansion = BLOCK_EXPANSION[name]
+        w, d = (widths, depths) if rows is None else (widths[rows], depths[rows])
+        inplanes = w[:, 0]
+        flops = _resnet_stem_total(stem_area, inplanes)
+        for i, (hw_in, hw, strided) in enumerate(stages):
+            planes = w[:, i + 1]
+            out_c = planes * expansion
+            flops += _res_block_total(name, inplanes, planes, out_c, hw_in, hw, True if strided else inplanes != out_c)
+            flops += np.maximum(d[:, i] - 1, 0) * _res_block_total(name, out_c, planes, out_c, hw, hw, False)
+            inplanes = out_c
+        if rows is None:
+            return flops
+        total[rows] = flops
+    return total
+
+
+def neck_head_flops_batch(outs, neck_channels, feat_channels, head: dict, input_shape: Sequence[int] = (480, 640),
+                          stacked_convs=None, family: str = 'ResNetV1e') -> np.ndarray:
+    """PAFPN + head FLOPs of many architectures, as :func:`count_flops`'s ``neck`` + ``head``.
+
+    Args:
+        outs: ``(N, 3)`` ints, the channels of C3..C5 (``backbone_out_channels``).
+        neck_channels, feat_channels: ``(N,)`` ints (or one int): the PAFPN width, the head's tower width.
+        head: the head description (``dw_conv``, ``cls_reg_share``, ``num_anchors``, ``use_kps``,
+            ``num_keypoints``, and ``stacked_convs`` unless ``stacked_convs`` is given).
+        input_shape: ``(H, W)`` (or one int for a square).
+        stacked_convs: ``(N,)`` ints: the head's tower depth per architecture (default ``head['stacked_convs']``).
+        family: the backbone family (it sets the areas of C3..C5).
+
+    Returns:
+        np.ndarray: ``(N,)`` int64.
+    """
+    input_shape = _shape2(input_shape)
+    areas = _geometry(family, *input_shape)[2]
+    outs = np.asarray(outs, dtype=np.int64).reshape(-1, 3)
+    num = len(outs)
+    neck_channels = np.broadcast_to(np.asarray(neck_channels, dtype=np.int64), (num,))
+    feat_channels = np.broadcast_to(np.asarray(feat_channels, dtype=np.int64), (num,))
+    stacked = np.broadcast_to(np.asarray(head['stacked_convs'] if stacked_convs is None else stacked_convs,
+                                         dtype=np.int64), (num,))
+    total = np.zeros(num, dtype=np.int64)
+    if not num:
+        return total
+    _check_int64(max(int(outs.max()), int(neck_channels.max()), int(feat_channels.max())) // 4 + 1, 1,
+                 input_shape)
+    towers, outputs = _head_constants(head)
+    low, high = int(stacked.min()), int(stacked.max())
+    if low == high:
+        return _neck_head_total(areas, outs.T, neck_channels, feat_channels, low, head['dw_conv'], towers, outputs)
+    for convs in range(low, high + 1):  # the tower is a loop over its depth
+        rows = np.flatnonzero(stacked == convs)
+        if rows.size:
+            total[rows] = _neck_head_total(areas, outs[rows].T, neck_channels[rows], feat_channels[rows], convs,
+                                           head['dw_conv'], towers, outputs)
+    return total
+
+
+def resnet_total_flops_batch(block, depths, widths, neck_channels, feat_channels, head: dict,
+                             input_shape: Sequence[int] = (480, 640), stacked_convs=None) -> np.ndarray:
+    """:func:`total_flops` of many ResNetV1e architectures (arguments as :func:`resnet_backbone_flops_batch` and
+    :func:`neck_head_flops_batch`); ``(N,)`` int64."""
+    widths = np.asarray(widths, dtype=np.int64).reshape(-1, 5)
+    expansion = np.ones(len(widths), dtype=np.int64)
+    for name, rows in _block_rows(block, len(widths)):
+        expansion[slice(None) if rows is None else rows] = BLOCK_EXPANSION[name]
+    return resnet_backbone_flops_batch(block, depths, widths, input_shape) + neck_head_flops_batch(
+        widths[:, 2:] * expansion[:, None], neck_channels, feat_channels, head, input_shape, stacked_convs)

@@ -6,14 +6,15 @@ rejects a sample outside the band (or, in step 2, outside the stage-ratio lock) 
 as the original rejection loop did. Step 2 effectively freezes the template's depths (the +-10 % stage/stem
 FLOPs-ratio lock), so it only moves compute between backbone width, neck and head.
 """
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.flops import printed_module_gflops, total_flops
+from search_tools.flops import (BLOCK_EXPANSION, neck_head_flops_batch, printed_module_gflops,
+                                resnet_backbone_flops_batch, resnet_total_flops_batch, total_flops)
 from search_tools.space import InfeasibleBudget, SearchSpace, in_band
 
-__all__ = ['scrfd_arch', 'scrfd_project']
+__all__ = ['scrfd_arch', 'scrfd_project', 'ReleasedRulesBatch']
 
 
 def scrfd_arch(space: SearchSpace, raw: dict, template: Optional[dict] = None) -> dict:
@@ -32,18 +33,10 @@ def scrfd_arch(space: SearchSpace, raw: dict, template: Optional[dict] = None) -
         backbone = dict(type='ResNetV1e', block=raw['block'], stem_channels=base,
                         stage_blocks=[max(1, int(d)) for d in raw['stage_blocks']], stage_planes=planes)
         return dict(backbone=backbone, neck=dict(tpl['neck']), head=dict(tpl['head']))
-    tpl = template if template is not None else space.reference
+    tpl = _full_template(space, template)
     tb = tpl['backbone']
-    if tb['type'] != 'ResNetV1e':
-        raise ValueError('the scrfd space searches ResNetV1e templates only')
-    if tpl['head']['norm'] != 'GN':
-        raise ValueError("the released mode 2 sets the head's GN group count: the template head must use GN")
-    # numpy.round rounds half to even (2.5 -> 2) and 0 blocks still build one (mmdet's ResLayer)
-    depths = [max(1, int(np.round(d * raw['stage_blocks_ratio']))) for d in tb['stage_blocks']]
-    widths = [int(np.round(w * raw['base_channels_ratio'])) // 8 * 8
-              for w in [tb['stem_channels']] + list(tb['stage_planes'])]
-    # the released script scales stage_planes and sets base_channels = stage_planes[0] (the stem follows C2)
-    planes = widths[1:]
+    depths = _mode2_depths(tb, raw['stage_blocks_ratio'])
+    planes = _mode2_planes(tb, raw['base_channels_ratio'])
     head_c = int(raw['head_channel']) // 8 * 8
     groups = 8
     for g in space.data.get('gn_groups_walk', (8, 16, 32, 64)):
@@ -59,6 +52,44 @@ def scrfd_arch(space: SearchSpace, raw: dict, template: Optional[dict] = None) -
                 head=head)
 
 
+def _mode2_depths(template_backbone: dict, ratio):
+    """Mode 2's depths: numpy.round rounds half to even (2.5 -> 2) and 0 blocks still build one (mmdet's
+    ResLayer). ``ratio``: a float (a list back) or an ``(N,)`` array (an ``(N, 4)`` int64 array back). Each depth
+    is a non-decreasing function of ``ratio``."""
+    depths = np.maximum(1, np.round(np.multiply.outer(ratio, template_backbone['stage_blocks']))).astype(np.int64)
+    return depths.tolist() if np.ndim(ratio) == 0 else depths
+
+
+def _mode2_planes(template_backbone: dict, ratio):
+    """Mode 2's C2..C5 planes, multiples of 8 floored (``ratio`` as :func:`_mode2_depths`), each a
+    non-decreasing function of ``ratio``. The released script scales stage_planes and sets
+    base_channels = stage_planes[0]: the stem follows C2."""
+    planes = np.round(np.multiply.outer(ratio, template_backbone['stage_planes'])).astype(np.int64) // 8 * 8
+    return planes.tolist() if np.ndim(ratio) == 0 else planes
+
+
+def _full_template(space: SearchSpace, template: Optional[dict]) -> dict:
+    """Mode 2's template (default: the space's reference), checked."""
+    tpl = template if template is not None else space.reference
+    if tpl['backbone']['type'] != 'ResNetV1e':
+        raise ValueError('the scrfd space searches ResNetV1e templates only')
+    if tpl['head']['norm'] != 'GN':
+        raise ValueError("the released mode 2 sets the head's GN group count: the template head must use GN")
+    return tpl
+
+
+def _lock_failure(reference: dict, candidate: dict, lock: float) -> Optional[str]:
+    """Why mode 2's stage-ratio lock rejects ``candidate`` (``printed_module_gflops`` of both), or None."""
+    for layer in ('layer1', 'layer2', 'layer3', 'layer4'):
+        if reference['stem'] == 0 or candidate['stem'] == 0:
+            return 'stem FLOPs print as 0.000 G: the stage ratios are undefined'
+        t_ratio, c_ratio = reference[layer] / reference['stem'], candidate[layer] / candidate['stem']
+        # is_flops_valid(template_ratio, candidate_ratio, 5 * eps)
+        if not (1 - lock) * c_ratio <= t_ratio <= (1 + lock) * c_ratio:
+            return f"stage-ratio lock: {layer}/stem {c_ratio:.3f} vs the template's {t_ratio:.3f} (+-{lock:.0%})"
+    return None
+
+
 def scrfd_project(space: SearchSpace, raw: dict, gflops: float, tolerance: float, input_shape,
                   template: Optional[dict]) -> Tuple[dict, int]:
     """``(arch, flops)`` of ``raw`` under the released rules; :class:`InfeasibleBudget` when they reject it."""
@@ -66,19 +97,154 @@ def scrfd_project(space: SearchSpace, raw: dict, gflops: float, tolerance: float
     flops = total_flops(arch, input_shape)
     if raw.get('step') == 'full':
         tpl = template if template is not None else space.reference
-        lock = float(space.data.get('ratio_lock', 5)) * tolerance
-        ref = printed_module_gflops(tpl, input_shape)
-        cand = printed_module_gflops(arch, input_shape)
-        for layer in ('layer1', 'layer2', 'layer3', 'layer4'):
-            if ref['stem'] == 0 or cand['stem'] == 0:
-                raise InfeasibleBudget('stem FLOPs print as 0.000 G: the stage ratios are undefined')
-            t_ratio, c_ratio = ref[layer] / ref['stem'], cand[layer] / cand['stem']
-            # is_flops_valid(template_ratio, candidate_ratio, 5 * eps)
-            if not (1 - lock) * c_ratio <= t_ratio <= (1 + lock) * c_ratio:
-                raise InfeasibleBudget(f'stage-ratio lock: {layer}/stem {c_ratio:.3f} vs the template\'s '
-                                       f'{t_ratio:.3f} (+-{lock:.0%})')
+        reason = _lock_failure(printed_module_gflops(tpl, input_shape), printed_module_gflops(arch, input_shape),
+                               float(space.data.get('ratio_lock', 5)) * tolerance)
+        if reason:
+            raise InfeasibleBudget(reason)
     if not in_band(flops, gflops, tolerance):
         raise InfeasibleBudget(f'{flops / 1e9:.4f} GFLOPs outside {gflops:g} GF +- {tolerance:.1%} '
                                f'(released rule: rejection, no projection)')
     return arch, flops
 
+
+
+class _RatioChain:
+    """The integer tuples ``rule(ratio)`` takes for ``ratio`` in ``[low, high]``, when every entry is a
+    non-decreasing function of ``ratio`` (mode 2's depths and widths): they form a chain, so the tuple changes at
+    a few thresholds only, and along the chain its sum identifies it. ``thresholds`` is sorted; segment
+    ``k = np.searchsorted(thresholds, r, 'right')`` holds the ratios from ``thresholds[k - 1]`` (``low`` for 0) up
+    to the next threshold, and ``values[k]`` is its tuple. A threshold is the first float at which the sum grows,
+    found by bisection over the floats with ``rule`` itself (on arrays), so a segment's tuple is exactly
+    ``rule`` of any ratio in it."""
+
+    def __init__(self, rule: Callable[[np.ndarray], np.ndarray], low: float, high: float, grid: int = 4097):
+        self.low, self.high = float(low), float(high)
+        points = np.unique(np.linspace(self.low, self.high, grid))
+        points[-1] = self.high
+        sums = rule(points).sum(axis=1)
+        # grid intervals whose ends differ hold at least one change; the others none (monotone)
+        steps = np.flatnonzero(np.diff(sums) > 0)
+        lo, hi, end = points[steps], points[steps + 1], points[steps + 1]
+        thresholds = []
+        while len(lo):
+            current = rule(lo).sum(axis=1)
+            for _ in range(2100):  # halving a float interval reaches adjacent floats in at most ~2100 steps
+                mid = lo + (hi - lo) / 2
+                inside = (mid > lo) & (mid < hi)
+                if not inside.any():
+                    break
+                past = rule(mid).sum(axis=1) > current
+                hi, lo = np.where(inside & past, mid, hi), np.where(inside & ~past, mid, lo)
+            thresholds.extend(hi.tolist())
+            # an interval may hold several changes: search again from each one found up to its interval's end
+            again = rule(hi).sum(axis=1) < rule(end).sum(axis=1)
+            lo, hi, end = hi[again], end[again], end[again]
+        self.thresholds = np.unique(np.asarray(thresholds, dtype=np.float64))
+        self.values = rule(np.concatenate([[self.low], self.thresholds]))
+
+    def covers(self, ratios: np.ndarray) -> bool:
+        return not len(ratios) or (self.low <= ratios.min() and ratios.max() <= self.high)
+
+    def index(self, ratios: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.thresholds, ratios, side='right')
+
+
+class ReleasedRulesBatch:
+    """The released rules on many raw samples at once: :func:`scrfd_project`'s verdict and FLOPs, with numpy.
+
+    Called on :meth:`SearchSpace.sample_batch`'s columns, it returns ``(flops, met, accepted)``, three ``(N,)``
+    arrays: each sample's total FLOPs (int64; 0 where a width rounds to 0 and the released script could not build
+    it), whether they lie in the band, and whether the released rules keep the sample (the band, and in mode 2 the
+    stage-ratio lock). The rounding is :func:`scrfd_arch`'s element by element and the count
+    ``flops.resnet_total_flops_batch``, equal to :func:`total_flops`.
+    """
+
+    def __init__(self, space: SearchSpace, step: str, gflops: float, tolerance: float, input_shape,
+                 template: Optional[dict] = None):
+        if not space.faithful:
+            raise ValueError(f'space {space.name!r}: the released rules apply to a faithful space (scrfd)')
+        self.space, self.step = space, step
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.low, self.high = (1 - tolerance) * gflops * 1e9, (1 + tolerance) * gflops * 1e9
+        if step == 'backbone':
+            self.template = template if template is not None else space.step1_template
+        elif step == 'full':
+            self.template = _full_template(space, template)
+            self.lock = float(space.data.get('ratio_lock', 5)) * tolerance
+            self.reference = printed_module_gflops(self.template, self.input_shape)
+            dims = dict(space.dimensions('full'))
+            self._chains((dims['stage_blocks_ratio']['low'], dims['stage_blocks_ratio']['high']),
+                         (dims['base_channels_ratio']['low'], dims['base_channels_ratio']['high']))
+        else:
+            raise ValueError(f"step must be 'backbone' or 'full', got {step!r}")
+
+    def __call__(self, columns: dict) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.step == 'backbone':
+            return self._backbone(columns)
+        return self._full(columns)
+
+    def _band(self, flops: np.ndarray) -> np.ndarray:
+        return (self.low <= flops) & (flops <= self.high)  # in_band's comparisons, on int64 counts
+
+    def _backbone(self, columns: dict):
+        choices = np.asarray(dict(self.space.dimensions('backbone'))['block']['choices'])
+        base = np.maximum(8, columns['base_channels'] // 8 * 8)
+        planes = [base]
+        ratios = np.atleast_2d(columns['stage_planes_ratio'].T).T
+        for k in range(ratios.shape[1]):  # int(planes * ratio) // 8 * 8, as scrfd_arch
+            planes.append(np.trunc(planes[-1] * ratios[:, k]).astype(np.int64) // 8 * 8)
+        widths = np.stack([base] + planes, axis=1)  # the stem is C2's width
+        depths = np.maximum(1, np.atleast_2d(columns['stage_blocks'].T).T)
+        tpl = self.template
+        flops = resnet_total_flops_batch(choices[columns['block']], depths, widths, tpl['neck']['out_channels'],
+                                         tpl['head']['feat_channels'], tpl['head'], self.input_shape)
+        met = self._band(flops)
+        return flops, met, met
+
+    def _chains(self, depth_range: Sequence[float], width_range: Sequence[float]) -> None:
+        """Mode 2's depths and widths per segment of their ratio, and per (depth, width) cell the backbone FLOPs;
+        the lock verdicts are filled in as cells first meet the band."""
+        tb = self.template['backbone']
+        self.depths = _RatioChain(lambda r: _mode2_depths(tb, r), *depth_range)
+        self.planes = _RatioChain(lambda r: _mode2_planes(tb, r), *width_range)
+        planes, depths = self.planes.values, self.depths.values
+        self.buildable = planes.min(axis=1) >= 1  # per width segment
+        self.outs = planes[:, 1:] * BLOCK_EXPANSION[tb['block']]  # C3..C5 channels
+        cells_d, cells_w = np.meshgrid(np.arange(len(depths)), np.arange(len(planes)), indexing='ij')
+        cells_d, cells_w = cells_d.ravel(), cells_w.ravel()
+        widths = np.concatenate([planes[cells_w, :1], planes[cells_w]], axis=1)  # the stem follows C2
+        self.backbone = resnet_backbone_flops_batch(tb['block'], depths[cells_d], np.maximum(widths, 0),
+                                                    self.input_shape).reshape(len(depths), len(planes))
+        self.locked = np.full((len(depths), len(planes)), -1, dtype=np.int8)  # -1 unknown, 0 rejected, 1 kept
+
+    def _full(self, columns: dict):
+        ratio_d, ratio_w = columns['stage_blocks_ratio'], columns['base_channels_ratio']
+        if not (self.depths.covers(ratio_d) and self.planes.covers(ratio_w)):  # a draw past the dimension's range
+            self._chains((min(self.depths.low, ratio_d.min()), max(self.depths.high, ratio_d.max())),
+                         (min(self.planes.low, ratio_w.min()), max(self.planes.high, ratio_w.max())))
+        d, w = self.depths.index(ratio_d), self.planes.index(ratio_w)
+        head = self.template['head']
+        flops = self.backbone[d, w] + neck_head_flops_batch(
+            self.outs[w], columns['fpn_channel'] // 8 * 8, columns['head_channel'] // 8 * 8, head,
+            self.input_shape, stacked_convs=columns['head_stack'])
+        buildable = self.buildable[w]
+        flops[~buildable] = 0
+        met = buildable & self._band(flops)
+        rows = np.flatnonzero(met)
+        verdict = self.locked[d[rows], w[rows]]
+        for row in rows[verdict < 0]:
+            if self.locked[d[row], w[row]] < 0:
+                self.locked[d[row], w[row]] = self._lock_verdict(columns, row, d[row], w[row], flops[row])
+        accepted = np.zeros(len(met), dtype=bool)
+        accepted[rows] = self.locked[d[rows], w[rows]] == 1
+        return flops, met, accepted
+
+    def _lock_verdict(self, columns: dict, row: int, d: int, w: int, flops: int) -> int:
+        """The stage-ratio lock of cell ``(d, w)``, decided on sample ``row`` by :func:`scrfd_arch` itself."""
+        arch = scrfd_arch(self.space, self.space.batch_row(columns, row, 'full'), self.template)
+        backbone = arch['backbone']
+        if (backbone['stage_blocks'] != self.depths.values[d].tolist()
+                or backbone['stage_planes'] != self.planes.values[w].tolist()
+                or total_flops(arch, self.input_shape) != flops):
+            raise RuntimeError(f'the batch rules disagree with scrfd_arch on {arch}: a bug in ReleasedRulesBatch')
+        return int(_lock_failure(self.reference, printed_module_gflops(arch, self.input_shape), self.lock) is None)

@@ -1,0 +1,125 @@
+"""The released SCRFD rejection sampler on numpy batches (search_tools.scrfd_replay.ReleasedRulesBatch,
+SearchSpace.sample_batch): every raw sample gets exactly scrfd_project's verdict and total_flops' count, and the
+batch draws are distributed as RandomSuggester's."""
+import os
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from search_tools.arch import arch_from_config
+from search_tools.flops import total_flops
+from search_tools.scrfd_replay import ReleasedRulesBatch, _mode2_depths, _mode2_planes, _RatioChain, scrfd_arch, \
+    scrfd_project
+from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
+
+# (step, GFLOPs, tolerance, template, input shape, raw samples): the defaults of `sample --space scrfd`, a wide
+# tolerance that accepts hundreds in step 2, another template, budget and input size
+CASES = [('backbone', 2.5, 0.02, None, (480, 640), 20000), ('full', 2.5, 0.02, None, (480, 640), 20000),
+         ('full', 2.5, 0.1, SCRFD_25G, (481, 643), 3000), ('backbone', 0.5, 0.05, SCRFD_25G, (320, 320), 3000),
+         ('full', 10.0, 0.15, None, (640, 640), 3000)]
+
+
+@pytest.mark.parametrize('step,gflops,tolerance,template,shape,num', CASES,
+                         ids=[f'{c[0]}-{c[1]:g}g-{c[2]:g}' for c in CASES])
+def test_batch_verdict_is_scrfd_project_on_every_sample(step, gflops, tolerance, template, shape, num):
+    space = load_space('scrfd')
+    template = arch_from_config(template) if template else None
+    judge = ReleasedRulesBatch(space, step, gflops, tolerance, shape, template)
+    columns = space.sample_batch(np.random.default_rng(5), step, num)
+    flops, met, accepted = judge(columns)
+    assert flops.shape == met.shape == accepted.shape == (num,)
+    kept = 0
+    for row in range(num):
+        raw = space.batch_row(columns, row, step)
+        try:
+            arch = scrfd_arch(space, raw, template)
+        except InfeasibleBudget:  # a width rounds to 0: never in the band
+            assert flops[row] == 0 and not met[row] and not accepted[row], raw
+            continue
+        assert flops[row] == total_flops(arch, shape), raw
+        assert met[row] == ((1 - tolerance) * gflops * 1e9 <= flops[row] <= (1 + tolerance) * gflops * 1e9), raw
+        try:
+            _, counted = scrfd_project(space, raw, gflops, tolerance, shape, template)
+            assert accepted[row] and counted == flops[row], raw
+            kept += 1
+        except InfeasibleBudget:
+            assert not accepted[row], raw
+    assert kept == accepted.sum() > 0  # the cases accept some: both verdicts are exercised
+    if step == 'backbone':
+        assert (met == accepted).all()  # step 1 has no lock
+    else:
+        assert (met & ~accepted).any()  # the lock rejects some samples inside the band
+
+
+def test_ratio_chain_thresholds_are_the_first_floats_of_each_tuple():
+    template = arch_from_config(SCRFD_25G)['backbone']  # depths (3, 5, 3, 2), planes (24, 48, 48, 80)
+    for rule in (lambda r: _mode2_depths(template, r), lambda r: _mode2_planes(template, r)):
+        chain = _RatioChain(rule, 0.5, 3.0)
+        assert len(chain.thresholds) == len(chain.values) - 1 > 10
+        for k, t in enumerate(chain.thresholds):
+            before = np.nextafter(t, -np.inf)
+            assert rule(t) == chain.values[k + 1].tolist() != rule(before) == chain.values[k].tolist()
+        ratios = np.random.default_rng(0).uniform(0.5, 3.0, 20000)
+        assert (chain.values[chain.index(ratios)] == rule(ratios)).all()
+    # by hand: round(3r) reaches 2 at r = 0.5 (1.5 -> 2, half to even), round(2r) reaches 2 past r = 0.75
+    # (1.5 -> 2); the depths start at [2, 2, 2, 1] (r = 0.5: 1.5, 2.5, 1.5, 1.0)
+    depths = _RatioChain(lambda r: _mode2_depths(template, r), 0.5, 3.0)
+    assert depths.values[0].tolist() == [2, 2, 2, 1] and depths.values[-1].tolist() == [9, 15, 9, 6]
+    assert depths.thresholds[0] == np.nextafter(0.5, 1)  # 2.5000000000000004 -> 3 in C3 (5 * r)
+
+
+def test_sample_batch_draws_as_the_suggester():
+    """Same dimensions, types and ranges as SearchSpace.sample, the same marginal distributions (two-sample
+    Kolmogorov-Smirnov on 4,000 draws each, seeded), a fixed stream per seed."""
+    space = load_space('scrfd')
+    for step in ('backbone', 'full'):
+        columns = space.sample_batch(np.random.default_rng(0), step, 4000)
+        again = space.sample_batch(np.random.default_rng(0), step, 4000)
+        assert all((columns[k] == again[k]).all() for k in columns)
+        suggest = RandomSuggester(1)
+        one_by_one = [space.sample(suggest, step) for _ in range(4000)]
+        batch = [space.batch_row(columns, i, step) for i in range(4000)]
+        for key in space.dims[step]:
+            a = np.array([raw[key] for raw in one_by_one])
+            b = np.array([raw[key] for raw in batch])
+            assert type(batch[0][key]) is type(one_by_one[0][key]), key
+            assert a.shape == b.shape, key
+            if a.dtype.kind in 'if':
+                assert a.min() == b.min() if a.dtype.kind == 'i' else a.min() >= 0
+                for i in range(a.shape[1] if a.ndim > 1 else 1):
+                    x, y = (a[:, i], b[:, i]) if a.ndim > 1 else (a, b)
+                    assert stats.ks_2samp(x, y).pvalue > 1e-3, (step, key, i)
+            else:  # the block choice: both halves drawn about equally
+                assert abs((a == 'Bottleneck').mean() - (b == 'Bottleneck').mean()) < 0.05
+    dims = dict(space.dimensions('backbone'))
+    columns = space.sample_batch(np.random.default_rng(2), 'backbone', 50000)
+    assert columns['stage_blocks'].shape == (50000, 4) and columns['block'].shape == (50000,)
+    assert columns['stage_blocks'].min() == 1 and columns['stage_blocks'].max() == 10
+    assert columns['base_channels'].min() == dims['base_channels']['low'] == 8
+    assert columns['base_channels'].max() == dims['base_channels']['high'] == 64
+    assert 1.0 <= columns['stage_planes_ratio'].min() and columns['stage_planes_ratio'].max() < 4.0
+
+
+def test_sample_batch_log_and_step_dimensions(tmp_path):
+    """Log-uniform and stepped dimensions of a space file stay in their range and on their grid."""
+    text = (SPACES_DIR / 'scrfd.py').read_text()
+    text = text.replace("base_channels=dict(type='int', low=8, high=64)",
+                        "base_channels=dict(type='int', low=8, high=64, step=8, log=True)")
+    text = text.replace("fpn_channel=dict(type='int', low=8, high=128)",
+                        "fpn_channel=dict(type='int', low=16, high=128, step=16)")
+    text = text.replace("stage_blocks_ratio=dict(type='float', low=0.5, high=3.0)",
+                        "stage_blocks_ratio=dict(type='float', low=0.5, high=3.0, log=True)")
+    path = tmp_path / 'logs.py'
+    path.write_text(text)
+    space = load_space(str(path))
+    backbone = space.sample_batch(np.random.default_rng(0), 'backbone', 20000)
+    assert set(np.unique(backbone['base_channels']).tolist()) == set(range(8, 65, 8))
+    full = space.sample_batch(np.random.default_rng(0), 'full', 20000)
+    assert set(np.unique(full['fpn_channel']).tolist()) == set(range(16, 129, 16))
+    ratio = full['stage_blocks_ratio']
+    assert 0.5 <= ratio.min() and ratio.max() <= 3.0
+    assert np.median(ratio) == pytest.approx(np.sqrt(0.5 * 3.0), rel=0.03)  # log-uniform: the geometric mean
