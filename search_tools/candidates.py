@@ -11,7 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from search_tools.flops import NETWORK_PARTS, SHARE_PARTS, total_flops
-from search_tools.projection import Candidate, default_neck_head, project, raw_arch, template_arch
+from search_tools.projection import (Candidate, default_neck_head, project, raw_arch, released_candidate,
+                                     template_arch)
 from search_tools.scrfd_replay import ReleasedRulesBatch
 from search_tools.space import InfeasibleBudget, RandomSuggester, SearchSpace, check_step, in_band
 
@@ -115,13 +116,10 @@ def _sample_released(space, num, rng, gflops, tolerance, input_shape, step, temp
         used = min(RELEASED_BATCH, max_draws - stats['raw_samples'])
         for row in np.flatnonzero(accepted[:used]):
             raw = space.batch_row(columns, row, step)
-            try:
-                cand = project(space, raw, gflops, tolerance, input_shape, template)
-            except InfeasibleBudget as err:
-                raise RuntimeError(f'ReleasedRulesBatch accepted {raw}, scrfd_project rejects it ({err})') from None
-            if cand.breakdown['total']['flops'] != flops[row]:
+            cand = released_candidate(space, raw, gflops, tolerance, input_shape, template)
+            if cand.breakdown['total']['flops'] != flops[row]:  # the batch and the per-part count must agree
                 raise RuntimeError(f'ReleasedRulesBatch counted {flops[row]} FLOPs for {raw}, count_flops '
-                                   f"{cand.breakdown['total']['flops']}")
+                                   f"{cand.breakdown['total']['flops']}: a bug in search_tools")
             stats['accepted'] += 1
             if cand.key() in keys:
                 stats['duplicates'] += 1

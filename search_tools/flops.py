@@ -32,6 +32,8 @@ NETWORK_PARTS = ('backbone', 'neck', 'head')
 SHARE_PARTS = STAGE_PARTS + NETWORK_PARTS  # the parts a FLOPs share is given for
 PARTS = SHARE_PARTS + ('total',)
 BLOCK_EXPANSION = {'BasicBlock': 1, 'Bottleneck': 4}
+# the detector's modules as mmcv's per-layer table names them (printed_module_gflops)
+PRINTED_MODULES = dict(stem='stem', c2='layer1', c3='layer2', c4='layer3', c5='layer4', neck='neck', head='bbox_head')
 HEAD_STRIDES = (8, 16, 32)
 
 
@@ -225,8 +227,7 @@ def printed_module_gflops(arch: dict, input_shape: Sequence[int] = (480, 640)) -
     ``bbox_head`` rounded to 3 decimals, as mmcv's per-layer table prints them: the numbers SCRFD's generator
     parsed for its mode-2 stage-ratio filter."""
     parts = _count(arch, input_shape)
-    names = dict(stem='stem', c2='layer1', c3='layer2', c4='layer3', c5='layer4', neck='neck', head='bbox_head')
-    return {names[k]: round(parts[k].flops / 1e9, 3) for k in names}
+    return {name: round(parts[part].flops / 1e9, 3) for part, name in PRINTED_MODULES.items()}
 
 
 def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
@@ -277,10 +278,11 @@ def _res_block_total(block: str, cin, planes, out_c, hw_in: int, hw: int, shortc
     return flops + out_c * hw  # ReLU after the addition
 
 
-def _resnet_stem_total(stem_area: int, stem_c):
-    """The ResNetV1e deep stem with its max-pool (ints or numpy int64 arrays)."""
+def _resnet_stem_total(stem_area: int, stem_c, maxpool: bool = True):
+    """The ResNetV1e deep stem, with its max-pool (``stem_c`` per position) or without (ints or numpy int64
+    arrays)."""
     half = stem_c // 2
-    return stem_area * (33 * half + 9 * half * half + 9 * half * stem_c + 4 * stem_c)
+    return stem_area * (33 * half + 9 * half * half + 9 * half * stem_c + (4 if maxpool else 3) * stem_c)
 
 
 def _neck_head_total(areas: Sequence[int], outs: Sequence, neck_c, feat, stacked: int, dw_conv: bool,
@@ -427,9 +429,9 @@ def _block_rows(block, num: int):
     return groups
 
 
-def resnet_backbone_flops_batch(block, depths, widths, input_shape: Sequence[int] = (480, 640)) -> np.ndarray:
-    """Backbone FLOPs (stem with its max-pool, C2..C5) of many ResNetV1e architectures, as :func:`count_flops`'s
-    ``backbone`` total.
+def resnet_backbone_parts_batch(block, depths, widths, input_shape: Sequence[int] = (480, 640)) -> Dict[str, np.ndarray]:
+    """Backbone FLOPs of many ResNetV1e architectures, module by module as :func:`printed_module_gflops` takes
+    them: ``stem`` (without the max-pool), ``maxpool``, ``c2``..``c5``.
 
     Args:
         block: ``'BasicBlock'`` / ``'Bottleneck'``, or an ``(N,)`` array of these names.
@@ -438,7 +440,7 @@ def resnet_backbone_flops_batch(block, depths, widths, input_shape: Sequence[int
         input_shape: ``(H, W)`` (or one int for a square).
 
     Returns:
-        np.ndarray: ``(N,)`` int64.
+        dict: ``{part: (N,) int64 array}``.
 
     Raises:
         ValueError: an unknown block, or widths and depths that could overflow int64.
@@ -447,25 +449,31 @@ def resnet_backbone_flops_batch(block, depths, widths, input_shape: Sequence[int
     stem_area, stages, _ = _geometry('ResNetV1e', *input_shape)
     depths = np.asarray(depths, dtype=np.int64).reshape(-1, 4)
     widths = np.asarray(widths, dtype=np.int64).reshape(-1, 5)
-    total = np.zeros(len(widths), dtype=np.int64)
+    parts = {name: np.zeros(len(widths), dtype=np.int64) for name in ('stem', 'maxpool', 'c2', 'c3', 'c4', 'c5')}
     if not len(widths):
-        return total
+        return parts
     _check_int64(int(widths.max()), int(depths.max()), input_shape)
     for name, rows in _block_rows(block, len(widths)):  # the closed form branches on the block type
         expansion = BLOCK_EXPANSION[name]
         w, d = (widths, depths) if rows is None else (widths[rows], depths[rows])
+        rows = slice(None) if rows is None else rows
         inplanes = w[:, 0]
-        flops = _resnet_stem_total(stem_area, inplanes)
+        parts['stem'][rows] = _resnet_stem_total(stem_area, inplanes, maxpool=False)
+        parts['maxpool'][rows] = stem_area * inplanes  # counted on its input
         for i, (hw_in, hw, strided) in enumerate(stages):
             planes = w[:, i + 1]
             out_c = planes * expansion
-            flops += _res_block_total(name, inplanes, planes, out_c, hw_in, hw, True if strided else inplanes != out_c)
-            flops += np.maximum(d[:, i] - 1, 0) * _res_block_total(name, out_c, planes, out_c, hw, hw, False)
+            parts[f'c{i + 2}'][rows] = _res_block_total(
+                name, inplanes, planes, out_c, hw_in, hw, True if strided else inplanes != out_c) \
+                + np.maximum(d[:, i] - 1, 0) * _res_block_total(name, out_c, planes, out_c, hw, hw, False)
             inplanes = out_c
-        if rows is None:
-            return flops
-        total[rows] = flops
-    return total
+    return parts
+
+
+def resnet_backbone_flops_batch(block, depths, widths, input_shape: Sequence[int] = (480, 640)) -> np.ndarray:
+    """Backbone FLOPs (stem with its max-pool, C2..C5) of many ResNetV1e architectures, :func:`count_flops`'s
+    ``backbone`` total; arguments as :func:`resnet_backbone_parts_batch`. Returns ``(N,)`` int64."""
+    return sum(resnet_backbone_parts_batch(block, depths, widths, input_shape).values())
 
 
 def neck_head_flops_batch(outs, neck_channels, feat_channels, head: dict, input_shape: Sequence[int] = (480, 640),

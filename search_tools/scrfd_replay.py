@@ -10,8 +10,8 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from search_tools.flops import (BLOCK_EXPANSION, neck_head_flops_batch, printed_module_gflops,
-                                resnet_backbone_flops_batch, resnet_total_flops_batch, total_flops)
+from search_tools.flops import (BLOCK_EXPANSION, PRINTED_MODULES, neck_head_flops_batch, printed_module_gflops,
+                                resnet_backbone_parts_batch, resnet_total_flops_batch, total_flops)
 from search_tools.space import InfeasibleBudget, SearchSpace, in_band
 
 __all__ = ['scrfd_arch', 'scrfd_project', 'ReleasedRulesBatch']
@@ -141,12 +141,36 @@ class _RatioChain:
             lo, hi, end = hi[again], end[again], end[again]
         self.thresholds = np.unique(np.asarray(thresholds, dtype=np.float64))
         self.values = rule(np.concatenate([[self.low], self.thresholds]))
+        self._buckets()
+
+    def _buckets(self) -> None:
+        """Equal buckets of ``[low, high]``, 16 per threshold: :meth:`index` looks a segment up instead of
+        searching for it. ``bucket(r)`` is non-decreasing in ``r``, so every threshold of an earlier bucket lies
+        below ``r`` and every one of a later bucket above it; only the few of its own bucket (thresholds may be
+        one float apart) need comparing."""
+        self.size = 16 * max(1, len(self.thresholds))
+        span = self.high - self.low
+        self.scale = self.size / span if span > 0 else 0.0
+        bucket = self._bucket(self.thresholds, self.scale, self.size)
+        self.before = np.searchsorted(bucket, np.arange(self.size), side='left')  # thresholds in earlier buckets
+        rank = np.arange(len(bucket)) - self.before[bucket]  # each threshold's place in its bucket
+        self.edges = np.full((int(rank.max()) + 1 if len(rank) else 0, self.size), np.inf)
+        self.edges[rank, bucket] = self.thresholds
+
+    def _bucket(self, ratios: np.ndarray, scale: float, size: int) -> np.ndarray:
+        return np.minimum(((ratios - self.low) * scale).astype(np.int64), size - 1)
 
     def covers(self, ratios: np.ndarray) -> bool:
         return not len(ratios) or (self.low <= ratios.min() and ratios.max() <= self.high)
 
     def index(self, ratios: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.thresholds, ratios, side='right')
+        """The segment of each ratio (``np.searchsorted(thresholds, ratios, 'right')``); ``ratios`` must lie in
+        ``[low, high]`` (:meth:`covers`)."""
+        bucket = self._bucket(ratios, self.scale, self.size)
+        index = self.before[bucket]
+        for edge in self.edges:
+            index += ratios >= edge[bucket]
+        return index
 
 
 class ReleasedRulesBatch:
@@ -173,6 +197,13 @@ class ReleasedRulesBatch:
             self.lock = float(space.data.get('ratio_lock', 5)) * tolerance
             self.reference = printed_module_gflops(self.template, self.input_shape)
             dims = dict(space.dimensions('full'))
+            self.grids = {}  # the neck/head dimensions: (first index, number of indices) of each
+            for key, unit in (('fpn_channel', 8), ('head_channel', 8), ('head_stack', 1)):
+                dim = dims.get(key, {})
+                if dim.get('type') != 'int' or int(dim['low']) < 0:
+                    raise ValueError(f"{space.source}: full.{key}: the released rules draw it as an int >= 0 "
+                                     f'(at.Int), got {dim}')
+                self.grids[key] = (int(dim['low']) // unit, int(dim['high']) // unit - int(dim['low']) // unit + 1)
             self._chains((dims['stage_blocks_ratio']['low'], dims['stage_blocks_ratio']['high']),
                          (dims['base_channels_ratio']['low'], dims['base_channels_ratio']['high']))
         else:
@@ -202,49 +233,50 @@ class ReleasedRulesBatch:
         return flops, met, met
 
     def _chains(self, depth_range: Sequence[float], width_range: Sequence[float]) -> None:
-        """Mode 2's depths and widths per segment of their ratio, and per (depth, width) cell the backbone FLOPs;
-        the lock verdicts are filled in as cells first meet the band."""
+        """Mode 2's tables. The depths and widths per segment of their ratio (:class:`_RatioChain`); the backbone
+        FLOPs per (depth, width) cell; the neck + head FLOPs per (width, neck width, head width, head depth), all
+        0 where a width rounds to 0; the lock verdicts, filled in as cells first meet the band."""
         tb = self.template['backbone']
         self.depths = _RatioChain(lambda r: _mode2_depths(tb, r), *depth_range)
         self.planes = _RatioChain(lambda r: _mode2_planes(tb, r), *width_range)
         planes, depths = self.planes.values, self.depths.values
-        self.buildable = planes.min(axis=1) >= 1  # per width segment
-        self.outs = planes[:, 1:] * BLOCK_EXPANSION[tb['block']]  # C3..C5 channels
-        cells_d, cells_w = np.meshgrid(np.arange(len(depths)), np.arange(len(planes)), indexing='ij')
-        cells_d, cells_w = cells_d.ravel(), cells_w.ravel()
-        widths = np.concatenate([planes[cells_w, :1], planes[cells_w]], axis=1)  # the stem follows C2
-        self.backbone = resnet_backbone_flops_batch(tb['block'], depths[cells_d], np.maximum(widths, 0),
-                                                    self.input_shape).reshape(len(depths), len(planes))
-        self.locked = np.full((len(depths), len(planes)), -1, dtype=np.int8)  # -1 unknown, 0 rejected, 1 kept
+        buildable = planes.min(axis=1) >= 1  # per width segment
+        cell_d, cell_w = (grid.ravel() for grid in np.meshgrid(np.arange(len(depths)), np.arange(len(planes)),
+                                                                indexing='ij'))
+        widths = np.maximum(np.concatenate([planes[cell_w, :1], planes[cell_w]], axis=1), 0)  # stem = C2
+        self.parts = resnet_backbone_parts_batch(tb['block'], depths[cell_d], widths, self.input_shape)
+        self.backbone = np.where(buildable[cell_w], sum(self.parts.values()), 0)
+        # every (width segment, fpn // 8, head // 8, head depth) the draws can give
+        (f0, nf), (h0, nh), (s0, ns) = (self.grids[k] for k in ('fpn_channel', 'head_channel', 'head_stack'))
+        w, f, h, s = (grid.ravel() for grid in np.meshgrid(np.arange(len(planes)), np.arange(f0, f0 + nf),
+                                                             np.arange(h0, h0 + nh), np.arange(s0, s0 + ns),
+                                                             indexing='ij'))
+        outs = np.maximum(planes[w, 1:], 0) * BLOCK_EXPANSION[tb['block']]  # C3..C5 channels
+        self.neck_head = np.where(buildable[w], neck_head_flops_batch(
+            outs, f * 8, h * 8, self.template['head'], self.input_shape, stacked_convs=s), 0)
+        self.locked = np.full(len(depths) * len(planes), -1, dtype=np.int8)  # -1 unknown, 0 rejected, 1 kept
 
     def _full(self, columns: dict):
         ratio_d, ratio_w = columns['stage_blocks_ratio'], columns['base_channels_ratio']
         if not (self.depths.covers(ratio_d) and self.planes.covers(ratio_w)):  # a draw past the dimension's range
             self._chains((min(self.depths.low, ratio_d.min()), max(self.depths.high, ratio_d.max())),
                          (min(self.planes.low, ratio_w.min()), max(self.planes.high, ratio_w.max())))
-        d, w = self.depths.index(ratio_d), self.planes.index(ratio_w)
-        head = self.template['head']
-        flops = self.backbone[d, w] + neck_head_flops_batch(
-            self.outs[w], columns['fpn_channel'] // 8 * 8, columns['head_channel'] // 8 * 8, head,
-            self.input_shape, stacked_convs=columns['head_stack'])
-        buildable = self.buildable[w]
-        flops[~buildable] = 0
-        met = buildable & self._band(flops)
+        w = self.planes.index(ratio_w)
+        cell = self.depths.index(ratio_d) * len(self.planes.values) + w
+        (f0, nf), (h0, nh), (s0, ns) = (self.grids[k] for k in ('fpn_channel', 'head_channel', 'head_stack'))
+        neck_head = ((w * nf + (columns['fpn_channel'] // 8 - f0)) * nh + (columns['head_channel'] // 8 - h0)) * ns \
+            + (columns['head_stack'] - s0)
+        flops = self.backbone[cell] + self.neck_head[neck_head]
+        met = self._band(flops)  # a width rounding to 0 counts 0 FLOPs: never in the band
         rows = np.flatnonzero(met)
-        verdict = self.locked[d[rows], w[rows]]
-        for row in rows[verdict < 0]:
-            if self.locked[d[row], w[row]] < 0:
-                self.locked[d[row], w[row]] = self._lock_verdict(columns, row, d[row], w[row], flops[row])
+        for new in np.unique(cell[rows][self.locked[cell[rows]] < 0]):
+            self.locked[new] = self._lock_verdict(new)
         accepted = np.zeros(len(met), dtype=bool)
-        accepted[rows] = self.locked[d[rows], w[rows]] == 1
+        accepted[rows] = self.locked[cell[rows]] == 1
         return flops, met, accepted
 
-    def _lock_verdict(self, columns: dict, row: int, d: int, w: int, flops: int) -> int:
-        """The stage-ratio lock of cell ``(d, w)``, decided on sample ``row`` by :func:`scrfd_arch` itself."""
-        arch = scrfd_arch(self.space, self.space.batch_row(columns, row, 'full'), self.template)
-        backbone = arch['backbone']
-        if (backbone['stage_blocks'] != self.depths.values[d].tolist()
-                or backbone['stage_planes'] != self.planes.values[w].tolist()
-                or total_flops(arch, self.input_shape) != flops):
-            raise RuntimeError(f'the batch rules disagree with scrfd_arch on {arch}: a bug in ReleasedRulesBatch')
-        return int(_lock_failure(self.reference, printed_module_gflops(arch, self.input_shape), self.lock) is None)
+    def _lock_verdict(self, cell: int) -> int:
+        """The stage-ratio lock of ``cell``: mmcv's printed GFLOPs of its stem and stages (3 decimals)."""
+        printed = {PRINTED_MODULES[part]: round(int(self.parts[part][cell]) / 1e9, 3)
+                   for part in ('stem', 'c2', 'c3', 'c4', 'c5')}
+        return int(_lock_failure(self.reference, printed, self.lock) is None)

@@ -168,7 +168,8 @@ def test_batch_counts_equal_the_breakdown():
     depths) at odd input shapes."""
     import numpy as np
 
-    from search_tools.flops import neck_head_flops_batch, resnet_backbone_flops_batch, resnet_total_flops_batch
+    from search_tools.flops import (neck_head_flops_batch, resnet_backbone_flops_batch, resnet_backbone_parts_batch,
+                                    resnet_total_flops_batch)
     rng = np.random.default_rng(1)
     for _ in range(10):
         archs = []
@@ -191,6 +192,14 @@ def test_batch_counts_equal_the_breakdown():
         assert total.dtype == np.int64 and total.tolist() == [c['total']['flops'] for c in counts]
         assert resnet_backbone_flops_batch(blocks, depths, widths, shape).tolist() == \
             [c['backbone']['flops'] for c in counts]
+        parts = resnet_backbone_parts_batch(blocks, depths, widths, shape)
+        assert (parts['stem'] + parts['maxpool']).tolist() == [c['stem']['flops'] for c in counts]
+        for i, arch in enumerate(archs):  # the modules of mmcv's printed table (the stem without its max-pool)
+            printed = printed_module_gflops(arch, shape)
+            assert [round(int(parts[p][i]) / 1e9, 3) for p in ('stem', 'c2', 'c3', 'c4', 'c5')] == \
+                [printed[m] for m in ('stem', 'layer1', 'layer2', 'layer3', 'layer4')]
+            assert [int(parts[p][i]) for p in ('c2', 'c3', 'c4', 'c5')] == \
+                [counts[i][p]['flops'] for p in ('c2', 'c3', 'c4', 'c5')]
         outs = np.array([backbone_out_channels(a['backbone'])[1:] for a in archs])
         assert neck_head_flops_batch(outs, neck, feat, head, shape, stacked).tolist() == \
             [c['neck']['flops'] + c['head']['flops'] for c in counts]

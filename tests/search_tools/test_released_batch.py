@@ -65,6 +65,10 @@ def test_ratio_chain_thresholds_are_the_first_floats_of_each_tuple():
             assert rule(t) == chain.values[k + 1].tolist() != rule(before) == chain.values[k].tolist()
         ratios = np.random.default_rng(0).uniform(0.5, 3.0, 20000)
         assert (chain.values[chain.index(ratios)] == rule(ratios)).all()
+        # the bucket look-up at and just below every threshold, and at the ends: the binary search's segments
+        edges = np.concatenate([chain.thresholds, np.nextafter(chain.thresholds, -np.inf), [0.5, 3.0]])
+        assert chain.index(edges).tolist() == np.searchsorted(chain.thresholds, edges, side='right').tolist()
+        assert (chain.values[chain.index(edges)] == rule(edges)).all()
     # by hand: round(3r) reaches 2 at r = 0.5 (1.5 -> 2, half to even), round(2r) reaches 2 past r = 0.75
     # (1.5 -> 2); the depths start at [2, 2, 2, 1] (r = 0.5: 1.5, 2.5, 1.5, 1.0)
     depths = _RatioChain(lambda r: _mode2_depths(template, r), 0.5, 3.0)
