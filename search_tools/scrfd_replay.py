@@ -179,8 +179,18 @@ class ReleasedRulesBatch:
     Called on :meth:`SearchSpace.sample_batch`'s columns, it returns ``(flops, met, accepted)``, three ``(N,)``
     arrays: each sample's total FLOPs (int64; 0 where a width rounds to 0 and the released script could not build
     it), whether they lie in the band, and whether the released rules keep the sample (the band, and in mode 2 the
-    stage-ratio lock). The rounding is :func:`scrfd_arch`'s element by element and the count
-    ``flops.resnet_total_flops_batch``, equal to :func:`total_flops`.
+    stage-ratio lock).
+
+    - Mode 1 applies :func:`scrfd_arch`'s rounding element by element and counts with
+      ``flops.resnet_total_flops_batch`` (equal to :func:`total_flops`).
+    - Mode 2's depths depend on ``stage_blocks_ratio`` alone and its widths on ``base_channels_ratio`` alone, each
+      through a few thresholds (:class:`_RatioChain`), and its neck and head widths take a few values (multiples
+      of 8): the FLOPs are two table look-ups, backbone per (depth, width) cell and neck + head per (width, neck,
+      head, head depth), and the lock is decided once per cell from the cell's per-module counts rounded as mmcv
+      prints them (``flops.resnet_backbone_parts_batch``, equal to :func:`printed_module_gflops`).
+
+    ``tests/search_tools/test_released_batch.py`` checks every verdict and count against :func:`scrfd_project` and
+    :func:`total_flops` on tens of thousands of raw samples.
     """
 
     def __init__(self, space: SearchSpace, step: str, gflops: float, tolerance: float, input_shape,

@@ -127,3 +127,43 @@ def test_sample_batch_log_and_step_dimensions(tmp_path):
     ratio = full['stage_blocks_ratio']
     assert 0.5 <= ratio.min() and ratio.max() <= 3.0
     assert np.median(ratio) == pytest.approx(np.sqrt(0.5 * 3.0), rel=0.03)  # log-uniform: the geometric mean
+
+
+def test_ratios_past_the_dimension_range_rebuild_the_chains():
+    """A log-uniform or hand-made draw may step past a ratio's range: the chains are rebuilt over the wider range
+    and the verdicts stay scrfd_project's."""
+    space = load_space('scrfd')
+    judge = ReleasedRulesBatch(space, 'full', 2.5, 0.1, (480, 640))
+    columns = space.sample_batch(np.random.default_rng(0), 'full', 400)
+    columns['stage_blocks_ratio'][:200] = np.linspace(0.05, 4.0, 200)
+    columns['base_channels_ratio'][200:] = np.linspace(0.01, 3.5, 200)  # 0.01 rounds every width to 0
+    flops, met, accepted = judge(columns)
+    assert judge.depths.low == 0.05 and judge.depths.high == 4.0 and judge.planes.low == 0.01
+    for row in range(400):
+        raw = space.batch_row(columns, row, 'full')
+        try:
+            scrfd_project(space, raw, 2.5, 0.1, (480, 640), None)
+            assert accepted[row], raw
+        except InfeasibleBudget:
+            assert not accepted[row], raw
+        try:
+            assert flops[row] == total_flops(scrfd_arch(space, raw), (480, 640)), raw
+        except InfeasibleBudget:
+            assert flops[row] == 0 and not met[row]
+    assert flops[200] == 0 and accepted.any()
+
+
+def test_released_rules_refuse_what_they_cannot_replay(tmp_path):
+    text = (SPACES_DIR / 'scrfd.py').read_text().replace("head_channel=dict(type='int', low=8, high=256)",
+                                                        "head_channel=dict(type='float', low=8, high=256)")
+    path = tmp_path / 'float_head.py'
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"float_head.py: full.head_channel: the released rules draw it as an int "
+                                         r">= 0 \(at.Int\), got \{'type': 'float'"):
+        ReleasedRulesBatch(load_space(str(path)), 'full', 2.5, 0.02, (480, 640))
+    with pytest.raises(ValueError, match="space 'resnet': the released rules apply to a faithful space"):
+        ReleasedRulesBatch(load_space('resnet'), 'backbone', 2.5, 0.02, (480, 640))
+    template = arch_from_config(SCRFD_25G)
+    template['head']['norm'] = 'BN'
+    with pytest.raises(ValueError, match="the template head must use GN"):
+        ReleasedRulesBatch(load_space('scrfd'), 'full', 2.5, 0.02, (480, 640), template)
