@@ -90,13 +90,18 @@ def _sample_projected(space, num, rng, gflops, tolerance, input_shape, step, tem
             stats['infeasible'] += 1
             stats['last_infeasible'] = str(err)
             continue
-        stats['accepted'] += 1
-        if cand.key() in keys:
-            stats['duplicates'] += 1
-            continue
-        keys.add(cand.key())
-        candidates.append(cand)
+        _keep(cand, candidates, keys, stats)
     return raw_seconds, stats['raw_samples']
+
+
+def _keep(cand: Candidate, candidates: list, keys: set, stats: dict) -> None:
+    """Count an accepted candidate; keep it unless its architecture is already there."""
+    stats['accepted'] += 1
+    if cand.key() in keys:
+        stats['duplicates'] += 1
+        return
+    keys.add(cand.key())
+    candidates.append(cand)
 
 
 def _sample_released(space, num, rng, gflops, tolerance, input_shape, step, template, max_draws, candidates,
@@ -120,12 +125,7 @@ def _sample_released(space, num, rng, gflops, tolerance, input_shape, step, temp
             if cand.breakdown['total']['flops'] != flops[row]:  # the batch and the per-part count must agree
                 raise RuntimeError(f'ReleasedRulesBatch counted {flops[row]} FLOPs for {raw}, count_flops '
                                    f"{cand.breakdown['total']['flops']}: a bug in search_tools")
-            stats['accepted'] += 1
-            if cand.key() in keys:
-                stats['duplicates'] += 1
-                continue
-            keys.add(cand.key())
-            candidates.append(cand)
+            _keep(cand, candidates, keys, stats)
             if len(candidates) == num:
                 used = row + 1
                 break

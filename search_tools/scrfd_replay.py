@@ -107,7 +107,6 @@ def scrfd_project(space: SearchSpace, raw: dict, gflops: float, tolerance: float
     return arch, flops
 
 
-
 class _RatioChain:
     """The integer tuples ``rule(ratio)`` takes for ``ratio`` in ``[low, high]``, when every entry is a
     non-decreasing function of ``ratio`` (mode 2's depths and widths): they form a chain, so the tuple changes at
@@ -120,7 +119,6 @@ class _RatioChain:
     def __init__(self, rule: Callable[[np.ndarray], np.ndarray], low: float, high: float, grid: int = 4097):
         self.low, self.high = float(low), float(high)
         points = np.unique(np.linspace(self.low, self.high, grid))
-        points[-1] = self.high
         sums = rule(points).sum(axis=1)
         # grid intervals whose ends differ hold at least one change; the others none (monotone)
         steps = np.flatnonzero(np.diff(sums) > 0)
@@ -128,13 +126,15 @@ class _RatioChain:
         thresholds = []
         while len(lo):
             current = rule(lo).sum(axis=1)
-            for _ in range(2100):  # halving a float interval reaches adjacent floats in at most ~2100 steps
+            for _ in range(2200):  # halving reaches adjacent floats within ~1100 steps across all exponents
                 mid = lo + (hi - lo) / 2
                 inside = (mid > lo) & (mid < hi)
                 if not inside.any():
                     break
                 past = rule(mid).sum(axis=1) > current
                 hi, lo = np.where(inside & past, mid, hi), np.where(inside & ~past, mid, lo)
+            else:
+                raise RuntimeError(f'no threshold found between {lo} and {hi}: a bug in _RatioChain')
             thresholds.extend(hi.tolist())
             # an interval may hold several changes: search again from each one found up to its interval's end
             again = rule(hi).sum(axis=1) < rule(end).sum(axis=1)
@@ -231,11 +231,10 @@ class ReleasedRulesBatch:
         choices = np.asarray(dict(self.space.dimensions('backbone'))['block']['choices'])
         base = np.maximum(8, columns['base_channels'] // 8 * 8)
         planes = [base]
-        ratios = np.atleast_2d(columns['stage_planes_ratio'].T).T
-        for k in range(ratios.shape[1]):  # int(planes * ratio) // 8 * 8, as scrfd_arch
-            planes.append(np.trunc(planes[-1] * ratios[:, k]).astype(np.int64) // 8 * 8)
+        for ratio in columns['stage_planes_ratio'].T:  # int(planes * ratio) // 8 * 8, as scrfd_arch
+            planes.append(np.trunc(planes[-1] * ratio).astype(np.int64) // 8 * 8)
         widths = np.stack([base] + planes, axis=1)  # the stem is C2's width
-        depths = np.maximum(1, np.atleast_2d(columns['stage_blocks'].T).T)
+        depths = np.maximum(1, columns['stage_blocks'])
         tpl = self.template
         flops = resnet_total_flops_batch(choices[columns['block']], depths, widths, tpl['neck']['out_channels'],
                                          tpl['head']['feat_channels'], tpl['head'], self.input_shape)

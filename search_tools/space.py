@@ -226,7 +226,6 @@ class SearchSpace:
             raw[key] = values if len(items) > 1 else values[0]
         return raw
 
-
     def sample_batch(self, rng: np.random.Generator, step: str = 'backbone', size: int = 1) -> dict:
         """Draw ``size`` raw samples at once, as columns: what :meth:`sample` draws one at a time (every dimension
         independent, the same distributions), from another random stream.
