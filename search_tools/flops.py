@@ -429,7 +429,8 @@ def _block_rows(block, num: int):
     return groups
 
 
-def resnet_backbone_parts_batch(block, depths, widths, input_shape: Sequence[int] = (480, 640)) -> Dict[str, np.ndarray]:
+def resnet_backbone_parts_batch(block, depths, widths,
+                                input_shape: Sequence[int] = (480, 640)) -> Dict[str, np.ndarray]:
     """Backbone FLOPs of many ResNetV1e architectures, module by module as :func:`printed_module_gflops` takes
     them: ``stem`` (without the max-pool), ``maxpool``, ``c2``..``c5``.
 

@@ -255,14 +255,14 @@ class ReleasedRulesBatch:
         widths = np.maximum(np.concatenate([planes[cell_w, :1], planes[cell_w]], axis=1), 0)  # stem = C2
         self.parts = resnet_backbone_parts_batch(tb['block'], depths[cell_d], widths, self.input_shape)
         self.backbone = np.where(buildable[cell_w], sum(self.parts.values()), 0)
-        # every (width segment, fpn // 8, head // 8, head depth) the draws can give
+        # every (width segment, fpn // 8, head // 8, head depth) the draws can give, in that order
         (f0, nf), (h0, nh), (s0, ns) = (self.grids[k] for k in ('fpn_channel', 'head_channel', 'head_stack'))
-        w, f, h, s = (grid.ravel() for grid in np.meshgrid(np.arange(len(planes)), np.arange(f0, f0 + nf),
-                                                             np.arange(h0, h0 + nh), np.arange(s0, s0 + ns),
-                                                             indexing='ij'))
-        outs = np.maximum(planes[w, 1:], 0) * BLOCK_EXPANSION[tb['block']]  # C3..C5 channels
-        self.neck_head = np.where(buildable[w], neck_head_flops_batch(
-            outs, f * 8, h * 8, self.template['head'], self.input_shape, stacked_convs=s), 0)
+        _, f, h = np.indices((len(planes), nf, nh)).reshape(3, -1)
+        outs = np.repeat(np.maximum(planes[:, 1:], 0) * BLOCK_EXPANSION[tb['block']], nf * nh, axis=0)  # C3..C5
+        table = np.stack([neck_head_flops_batch(outs, (f + f0) * 8, (h + h0) * 8, self.template['head'],
+                                                self.input_shape, stacked_convs=s0 + k) for k in range(ns)], axis=-1)
+        table.reshape(len(planes), -1)[~buildable] = 0
+        self.neck_head = table.ravel()
         self.locked = np.full(len(depths) * len(planes), -1, dtype=np.int8)  # -1 unknown, 0 rejected, 1 kept
 
     def _full(self, columns: dict):
