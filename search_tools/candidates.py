@@ -1,5 +1,6 @@
-"""Many candidates at once: :func:`sample_candidates` draws seeded, de-duplicated candidates
-(``search_tools.projection``), :func:`write_candidates` writes one complete config per candidate and a
+"""Many candidates at once: :func:`sample_candidates` draws seeded, de-duplicated candidates (projected by
+``search_tools.projection``, or for the ``scrfd`` space judged in numpy batches by the released rules of
+``search_tools.scrfd_replay``), :func:`write_candidates` writes one complete config per candidate and a
 FLOPs/params table of the parts ``search_tools.flops.SHARE_PARTS``.
 """
 import csv

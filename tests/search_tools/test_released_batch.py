@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from search_tools.arch import arch_from_config
+from search_tools.arch import arch_from_config, arch_key
 from search_tools.flops import total_flops
 from search_tools.scrfd_replay import ReleasedRulesBatch, _mode2_depths, _mode2_planes, _RatioChain, scrfd_arch, \
     scrfd_project
@@ -168,3 +168,27 @@ def test_released_rules_refuse_what_they_cannot_replay(tmp_path):
     template['head']['norm'] = 'BN'
     with pytest.raises(ValueError, match="the template head must use GN"):
         ReleasedRulesBatch(load_space('scrfd'), 'full', 2.5, 0.02, (480, 640), template)
+
+
+def test_step2_at_2_5gf_has_109_architectures():
+    """The figure search_tools/README.md gives: at 2.5 GF (VGA, +-2 %) exactly 109 (cell, neck, head, head depth)
+    combinations pass the released step-2 rules; each, drawn from its segments' first ratios, is accepted by
+    scrfd_project, and they are 109 distinct architectures."""
+    space = load_space('scrfd')
+    judge = ReleasedRulesBatch(space, 'full', 2.5, 0.02, (480, 640))
+    depths, planes = len(judge.depths.values), len(judge.planes.values)
+    judge.locked[:] = [judge._lock_verdict(cell) for cell in range(depths * planes)]
+    (f0, nf), (h0, nh), (s0, ns) = (judge.grids[k] for k in ('fpn_channel', 'head_channel', 'head_stack'))
+    flops = judge.backbone.reshape(depths, planes, 1, 1, 1) + judge.neck_head.reshape(1, planes, nf, nh, ns)
+    kept = (judge.low <= flops) & (flops <= judge.high) & (judge.locked.reshape(depths, planes, 1, 1, 1) == 1)
+    assert kept.sum() == 109
+    keys = set()
+    for d, w, f, h, s in zip(*np.nonzero(kept)):
+        first = [np.concatenate([[chain.low], chain.thresholds])[i] for chain, i in ((judge.depths, d),
+                                                                                    (judge.planes, w))]
+        raw = dict(step='full', stage_blocks_ratio=float(first[0]), base_channels_ratio=float(first[1]),
+                   fpn_channel=int((f + f0) * 8), head_channel=int((h + h0) * 8), head_stack=int(s + s0))
+        arch, counted = scrfd_project(space, raw, 2.5, 0.02, (480, 640), None)
+        assert counted == flops[d, w, f, h, s]
+        keys.add(arch_key(arch))
+    assert len(keys) == 109
