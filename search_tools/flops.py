@@ -392,7 +392,6 @@ def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
                                             arch['head']['feat_channels'])
 
 
-
 # ------------------------------------------------------------------------------------------- many at once (numpy)
 # The same closed forms on int64 arrays, one value per architecture: the released SCRFD rejection sampler
 # (search_tools.scrfd_replay) counts tens of thousands of raw samples per batch. tests/search_tools/test_flops.py
