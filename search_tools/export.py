@@ -145,7 +145,8 @@ def export(study_dir: str, rank: Optional[int] = 1, out: str = 'configs/scrfd', 
         f'# rank {rank} of {len(rows)} completed trials of study {spec["name"]!r} ({osp.abspath(study_dir)}),',
         f'# trial {row["trial"]} (key {row["key"]}), space {spec["space"]}, step {spec["step"]}.',
         f'# Budget {spec["gflops"]} GFLOPs +- {spec["tolerance"]:.0%} at {spec["input_shape"][0]}x'
-        f'{spec["input_shape"][1]} (HxW){budget_of}; this model: {row["gflops"]:.4f} GFLOPs, {row["params_m"]:.4f} M params '
+        f'{spec["input_shape"][1]} (HxW){budget_of}; this model: {row["gflops"]:.4f} GFLOPs, '
+        f'{row["params_m"]:.4f} M params '
         f'(analytic).' if row.get('gflops') is not None else f'# Budget {spec["gflops"]} GFLOPs.',
         f'# FLOPs shares: {shares}.' if shares else '#',
         f'# Proxy result ({proxy["epochs"]} epochs, {proxy["batch_size"]} images/GPU, lr {proxy["lr"]}): '

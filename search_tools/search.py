@@ -46,8 +46,8 @@ from mmdet_face.engine.cli import (finite_float, int_in, non_negative_int, posit
 from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
 from search_tools.study import (DAMOFD_PREFIX, PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError,  # noqa: E402
-                                enqueue, git_sha, open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
-                                versions, write_json_atomic)
+                                enqueue, git_sha, open_storage, open_study, spec_path, storage_label, template_path,
+                                validate_spec, versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
