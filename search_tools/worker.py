@@ -32,8 +32,8 @@ from typing import Any, Callable, Dict, Optional
 
 from search_tools.study import (DAMOFD_PREFIX, QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease,
                                 StudyError, enqueue, git_sha, load_spec, make_pruner, make_sampler, open_study,
-                                read_result, reap_stale_trials, requeue, spec_path, template_path, versions, worker_identity,
-                                write_json_atomic, write_text_atomic)
+                                read_result, reap_stale_trials, requeue, spec_path, template_path, versions,
+                                worker_identity, write_json_atomic, write_text_atomic)
 from search_tools.training import (TRAIN_SCRIPT, apply_proxy, checkpoint_epoch, die_with_parent, read_metrics,
                                    read_validations, tail_lines, train_command)
 
