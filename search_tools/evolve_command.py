@@ -43,7 +43,8 @@ def _common(p, input_type, positive_float, positive_int, seed_int, tolerance, fi
     p.add_argument('--keep', type=positive_int, default=16, help='candidates queued in the study (default 16)')
     p.add_argument('--seed', type=seed_int, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     p.add_argument('--template', help='config the candidates are written from (default: the published SCRFD '
-                   'config of the space)')
+                   'config of the space' + ('; damofd-*: its configs/damofd model, whose neck and head the '
+                                            'structures get' if p.prog.endswith('evolve') else '') + ')')
     p.add_argument('--sampler', choices=samplers, default='random', help='how workers draw beyond the queue')
     p.add_argument('--proxy-epochs', type=positive_int, help='proxy training epochs of the study\'s trials')
     p.add_argument('--proxy-batch', type=positive_int, help='images per GPU of the study\'s trials')
