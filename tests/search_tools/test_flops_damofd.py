@@ -8,8 +8,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
-from mmcv.cnn.utils.flops_counter import add_flops_counting_methods
 from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
@@ -19,6 +17,7 @@ from search_tools.arch import arch_from_config, arch_key, materialise
 from search_tools.evolution import DamoFDProblem
 from search_tools.flops import backbone_out_channels, count_flops, damofd_layout, total_flops
 from tests.helpers.damofd import STRUCTURES
+from tests.helpers.flops_counter import counted_forward
 from tests.helpers.paths import REPO_ROOT
 
 DAMOFD_CONFIGS = sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', 'damofd', '*.py')))
@@ -43,16 +42,7 @@ def test_analytic_count_equals_get_flops_on_the_damofd_configs(config):
 def _counted_parts(model, input_shape):
     """FLOPs per part as mmcv's hooks accumulate them in one forward, the backbone's blocks grouped by the part
     damofd_layout names."""
-    model.eval()
-    counted = add_flops_counting_methods(model)
-    counted.start_flops_count()
-    with torch.no_grad():
-        model._forward(torch.zeros(1, 3, *input_shape))
-    counted.stop_flops_count()
-
-    def flops(module):
-        return sum(getattr(m, '__flops__', 0) for m in module.modules())
-
+    flops = counted_forward(model, input_shape)
     _, _, names = damofd_layout(model.backbone.structure)
     parts = dict(stem=0, c2=0, c3=0, c4=0, c5=0, neck=flops(model.neck), head=flops(model.bbox_head))
     params = dict(stem=0, c2=0, c3=0, c4=0, c5=0)
