@@ -285,6 +285,13 @@ def cmd_sample(args, draw=None, resumable=(), space=None) -> str:
         space = load_space(args.space) if space is None else space
     except (ValueError, FileNotFoundError) as exc:
         raise StudyError(f'--space {exc}') from None
+    family = getattr(space, 'family', None)
+    if args.step == 'full' and template_arch is not None and template_arch['backbone']['type'] != family:
+        # step 2 rescales the template's own backbone, so it must be one the space searches
+        option = '--template-from' if args.template_from else '--template'
+        raise StudyError(f'{option} {args.template_from or template_file}: its backbone is '
+                         f'{template_arch["backbone"]["type"]}, and --step full rescales a backbone of the space '
+                         f'({args.space}: {family}); nothing was written')
     if args.export_bases:  # checked now, not at export time after the whole search
         try:
             resolve_bases(args.export_bases)

@@ -182,3 +182,21 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
         with pytest.raises(SystemExit, match=message):
             search.main(EVOLVE + extra + ['--out', str(out)])
         assert not out.exists()
+
+
+def test_sample_step_full_refuses_a_template_whose_backbone_the_space_does_not_search(tmp_path):
+    out = tmp_path / 'full'
+    template = str(REPO_ROOT / 'configs' / 'damofd' / 'damofd_0.5g_4xb8-640e_widerface.py')
+    with pytest.raises(SystemExit, match=r'--template .*damofd_0.5g_4xb8-640e_widerface.py: its backbone is '
+                                         r'DamoFDNet, and --step full rescales a backbone of the space \(mobilenet: '
+                                         r'MobileNetV1\); nothing was written'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.5', '--num', '2', '--step', 'full',
+                     '--template', template, '--out', str(out)])
+    assert not out.exists()
+    # the same for a ResNetV1e template in the MobileNetV1 space (was a ValueError traceback from the projection)
+    template = str(REPO_ROOT / 'configs' / 'scrfd' / 'scrfd_2.5g_4xb8-640e_widerface.py')
+    with pytest.raises(SystemExit, match=r'its backbone is ResNetV1e, and --step full rescales a backbone of the '
+                                         r'space \(mobilenet: MobileNetV1\)'):
+        search.main(['sample', '--space', 'mobilenet', '--gflops', '0.5', '--num', '2', '--step', 'full',
+                     '--template', template, '--out', str(out)])
+    assert not out.exists()
