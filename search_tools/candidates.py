@@ -17,7 +17,8 @@ from search_tools.projection import (Candidate, default_neck_head, project, raw_
 from search_tools.scrfd_replay import ReleasedRulesBatch
 from search_tools.space import InfeasibleBudget, RandomSuggester, SearchSpace, check_step, in_band
 
-__all__ = ['sample_candidates', 'write_candidates', 'candidate_rows', 'config_source', 'RELEASED_BATCH']
+__all__ = ['sample_candidates', 'write_candidates', 'candidate_rows', 'candidate_name', 'config_source',
+           'RELEASED_BATCH']
 
 # raw samples the released rejection sampler (faithful spaces) draws and judges at a time; the stream a seed gives
 # depends on it, so it is a constant
@@ -138,10 +139,14 @@ def _sample_released(space, num, rng, gflops, tolerance, input_shape, step, temp
 
 def _arch_summary(arch: dict) -> str:
     bb, head = arch['backbone'], arch['head']
-    block = bb.get('block', 'dw')
-    stem = f"stem {bb['stem_channels']} " if 'stem_channels' in bb else ''
     norm = f"{head['norm']}{head['num_groups'] or ''}"
-    return (f"{bb['type']}:{block} {stem}d{tuple(bb['stage_blocks'])} w{tuple(bb['stage_planes'])}; "
+    if bb['type'] == 'DamoFDNet':
+        backbone = f"DamoFDNet {bb['structure']}"
+    else:
+        block = bb.get('block', 'dw')
+        stem = f"stem {bb['stem_channels']} " if 'stem_channels' in bb else ''
+        backbone = f"{bb['type']}:{block} {stem}d{tuple(bb['stage_blocks'])} w{tuple(bb['stage_planes'])}"
+    return (f"{backbone}; "
             f"PAFPN {arch['neck']['out_channels']}; head {head['stacked_convs']}x{head['feat_channels']} {norm}"
             f"{' dw' if head['dw_conv'] else ''}{' shared' if head['strides_share'] else ''}"
             f"{' kps' if head['use_kps'] else ''}")
@@ -163,6 +168,11 @@ def candidate_rows(candidates: Sequence[Candidate], names: Sequence[str]) -> Lis
         row['arch'] = _arch_summary(cand.arch)
         rows.append(row)
     return rows
+
+
+def candidate_name(index: int, cand: Candidate) -> str:
+    """``cand_<index>_<key>``: the name of the ``index``-th candidate's config (without ``.py``)."""
+    return f'cand_{index:03d}_{cand.key()}'
 
 
 def config_source(cfg) -> str:
@@ -193,7 +203,7 @@ def write_candidates(out_dir, candidates: Sequence[Candidate], template_cfg, for
                                    fix='Pass force=True (--force) to write into it.'))
     out.mkdir(parents=True, exist_ok=True)
     template = template_cfg if isinstance(template_cfg, Config) else Config.fromfile(str(template_cfg))
-    names = [f'cand_{i:03d}_{c.key()}' for i, c in enumerate(candidates)]
+    names = [candidate_name(i, c) for i, c in enumerate(candidates)]
     source = getattr(template, 'filename', None) or '<Config>'
     for name, cand in zip(names, candidates):
         cfg = cand.to_config(template)

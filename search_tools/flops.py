@@ -13,7 +13,9 @@ the counter does not see and are not counted here either. Parameters are all tra
 weights, the head's per-stride ``Scale`` factors). The count is exact (integer) for the modules below:
 
 - backbone ``ResNetV1e`` (deep 3x3 stem, 2x2 max-pool, mmdet ``BasicBlock``/``Bottleneck`` stages with
-  average-pool shortcuts) or ``MobileNetV1`` (3x3 conv + depthwise-separable stem, depthwise-separable stages);
+  average-pool shortcuts), ``MobileNetV1`` (3x3 conv + depthwise-separable stem, depthwise-separable stages) or
+  ``DamoFDNet`` (a DamoFD structure string, ``mmdet_face/models/backbones/damofd_net.py``: every block's layers as
+  built there; the parts are the blocks grouped by their total stride, see :func:`damofd_layout`);
 - neck mmdet ``PAFPN`` on C3..C5 (``start_level=1``, 3 outputs, no norm, no activation);
 - head ``SCRFDHead`` (conv or depthwise-separable towers with GN/BN + ReLU, 3x3 predictors with bias).
 
@@ -82,7 +84,37 @@ def backbone_out_channels(backbone: dict) -> List[int]:
         return [p * expansion for p in backbone['stage_planes']]
     if backbone['type'] == 'MobileNetV1':
         return list(backbone['stage_planes'][2:])
-    raise ValueError(f"backbone.type must be 'ResNetV1e' or 'MobileNetV1', got {backbone['type']!r}")
+    if backbone['type'] == 'DamoFDNet':
+        blocks, out_indices, _ = damofd_layout(backbone['structure'])
+        return [blocks[i].out_channels for i in out_indices]
+    raise ValueError(f"backbone.type must be 'ResNetV1e', 'MobileNetV1' or 'DamoFDNet', got {backbone['type']!r}")
+
+
+@lru_cache(maxsize=4096)
+def damofd_layout(structure: str) -> Tuple[tuple, Tuple[int, ...], Tuple[str, ...]]:
+    """``(blocks, out_indices, parts)`` of a DamoFD structure string as ``DamoFDNet`` builds it (default
+    ``out_indices``): the parsed blocks (``damofd_structure.DamoBlock``), the indices of the first block at total
+    stride 4, 8, 16 and 32 (C2..C5), and the part each block's FLOPs and parameters count towards: by its total
+    stride, ``stem`` up to 2 (the first block, in the released structures), ``c2`` at 4, ``c3`` at 8, ``c4`` at 16,
+    ``c5`` from 32 on.
+
+    Raises:
+        ValueError (``StructureError``): an invalid string, or one without a block at one of the four strides.
+    """
+    from mmdet_face.models.backbones.damofd_structure import StructureError, parse_structure
+    blocks = parse_structure(structure, source='arch.backbone.structure')
+    strides, total = [], 1
+    for block in blocks:
+        total *= block.stride
+        strides.append(total)
+    missing = [s for s in (4, 8, 16, 32) if s not in strides]
+    if missing:
+        raise StructureError(f'arch.backbone.structure {structure!r}: no block reaches total stride {missing[0]} '
+                             f'(block strides {tuple(strides)}): DamoFDNet needs C2..C5 at strides 4/8/16/32')
+    out_indices = tuple(strides.index(s) for s in (4, 8, 16, 32))
+    names = {4: 'c2', 8: 'c3', 16: 'c4'}
+    parts = tuple('stem' if s <= 2 else names.get(s, 'c5') for s in strides)
+    return blocks, out_indices, parts
 
 
 def _resnet(backbone: dict, size: Tuple[int, int], parts: Dict[str, _Tally]) -> List[Tuple[int, int]]:
@@ -165,6 +197,71 @@ def _mobilenet(backbone: dict, size: Tuple[int, int], parts: Dict[str, _Tally]) 
     return sizes
 
 
+def _damofd_unit(t: _Tally, layers, size: Tuple[int, int], project: bool) -> Tuple[int, int]:
+    """One ``damofd_net.ResidualUnit``: ``layers`` ``[(cin, cout, k, stride, groups)]``, each conv -> BN and
+    ReLU after all but the last; the shortcut (1x1 conv with bias carrying the stride, BN) when ``project``, a
+    stride or a width change; the ReLU after the addition. Returns the output size."""
+    cin, cout, strided = layers[0][0], layers[-1][1], False
+    for j, (a, b, k, stride, groups) in enumerate(layers):
+        if stride > 1:
+            size, strided = _down(size), True
+        hw = _area(size)
+        t.conv(a, b, k, hw, groups=groups), t.norm(b, hw)
+        if j < len(layers) - 1:
+            t.elementwise(b, hw)
+    hw = _area(size)
+    if project or strided or cin != cout:
+        t.conv(cin, cout, 1, hw, bias=True), t.norm(cout, hw)
+    t.elementwise(cout, hw)
+    return size
+
+
+def _damofd_block(t: _Tally, block, size: Tuple[int, int]) -> Tuple[int, int]:
+    """The layers ``damofd_net.build_block`` builds for one block entered at ``size``; returns the output size.
+    (Every conv has 'same' padding, so a stride-2 layer of any kernel gives :func:`_down` of its input.)"""
+    from mmdet_face.models.backbones.damofd_structure import smart_round
+    cin, cout, k, btn = block.in_channels, block.out_channels, block.kernel_size, block.bottleneck_channels
+    for i in range(block.num_layers):
+        stride, first = (block.stride if i == 0 else 1), i == 0
+        if block.kind == 'conv':
+            size = _down(size) if stride > 1 else size
+            hw = _area(size)
+            t.conv(cin, cout, k, hw), t.norm(cout, hw), t.elementwise(cout, hw)
+        elif block.kind == 'res_kxkx':
+            size = _damofd_unit(t, [(cin, btn, k, stride, 1), (btn, cout, k, 1, 1)], size, first)
+        elif block.kind == 'res_k1kxk1':
+            size = _damofd_unit(t, [(cin, btn, 1, 1, 1), (btn, btn, k, stride, 1), (btn, cout, 1, 1, 1)], size,
+                                first)
+            size = _damofd_unit(t, [(cout, btn, 1, 1, 1), (btn, btn, k, 1, 1), (btn, cout, 1, 1, 1)], size, False)
+        elif block.kind == 'res_idw':
+            mid1, mid2 = smart_round(btn * block.expansion), smart_round(cout * block.expansion)
+            size = _damofd_unit(t, [(cin, mid1, 1, 1, 1), (mid1, mid1, k, stride, mid1), (mid1, btn, 1, 1, 1)],
+                                size, first)
+            size = _damofd_unit(t, [(btn, mid2, 1, 1, 1), (mid2, mid2, k, 1, mid2), (mid2, cout, 1, 1, 1)],
+                                size, False)
+        else:
+            raise ValueError(f'arch.backbone.structure: block {block}: no FLOPs rule for kind {block.kind!r}')
+        cin = cout
+    return size
+
+
+def _damofd(backbone: dict, size: Tuple[int, int], parts: Dict[str, _Tally]) -> List[Tuple[int, int]]:
+    """DamoFDNet: each block into the part of its total stride (:func:`damofd_layout`). Its forward stops after
+    the C5 block, so later blocks are not run: their parameters count, their FLOPs do not."""
+    blocks, out_indices, names = damofd_layout(backbone['structure'])
+    sizes = []
+    for i, (block, name) in enumerate(zip(blocks, names)):
+        if i > out_indices[-1]:
+            idle = _Tally()
+            _damofd_block(idle, block, size)
+            parts[name].params += idle.params
+            continue
+        size = _damofd_block(parts[name], block, size)
+        if i in out_indices:
+            sizes.append(size)
+    return sizes
+
+
 def _pafpn(in_channels: Sequence[int], out_c: int, sizes: Sequence[Tuple[int, int]], t: _Tally) -> None:
     """mmdet PAFPN without norm/activation: every conv has a bias."""
     for cin, size in zip(in_channels, sizes):
@@ -212,8 +309,11 @@ def _count(arch: dict, input_shape: Sequence[int]) -> Dict[str, _Tally]:
         sizes = _resnet(backbone, size, parts)
     elif backbone['type'] == 'MobileNetV1':
         sizes = _mobilenet(backbone, size, parts)
+    elif backbone['type'] == 'DamoFDNet':
+        sizes = _damofd(backbone, size, parts)
     else:
-        raise ValueError(f"arch.backbone.type must be 'ResNetV1e' or 'MobileNetV1', got {backbone['type']!r}")
+        raise ValueError(f"arch.backbone.type must be 'ResNetV1e', 'MobileNetV1' or 'DamoFDNet', got "
+                         f"{backbone['type']!r}")
     out_channels = backbone_out_channels(backbone)
     neck_c = arch['neck']['out_channels']
     _pafpn(out_channels[1:], neck_c, sizes[1:], parts['neck'])
@@ -240,6 +340,8 @@ def count_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> dict:
                            stage_blocks: [4 ints], stage_planes: [4 ints]}            (C2..C5 planes)
                        or {type: 'MobileNetV1', stage_blocks: [4 ints], stage_planes: [6 ints]}
                                                                (stem conv, stem dw-sep, C2..C5 widths)
+                       or {type: 'DamoFDNet', structure: str}  (a DamoFD structure string, C2..C5 as
+                                                                DamoFDNet takes them by default)
                 neck:     {type: 'PAFPN', out_channels: int}    (on C3..C5)
                 head:     {feat_channels, stacked_convs, norm: 'GN' | 'BN', num_groups, dw_conv,
                            strides_share, cls_reg_share, scale_mode, use_kps, num_keypoints, num_anchors}
@@ -387,7 +489,9 @@ def searched_widths(arch: dict) -> List[int]:
 
 def total_flops(arch: dict, input_shape: Sequence[int] = (480, 640)) -> int:
     """``count_flops(arch, input_shape)['total']['flops']``, computed in closed form without the per-part
-    breakdown (about five times faster)."""
+    breakdown (about five times faster; a ``DamoFDNet`` arch, which has no width vector, by the breakdown)."""
+    if arch['backbone']['type'] == 'DamoFDNet':
+        return count_flops(arch, input_shape)['total']['flops']
     return width_counter(arch, input_shape)(searched_widths(arch), arch['neck']['out_channels'],
                                             arch['head']['feat_channels'])
 

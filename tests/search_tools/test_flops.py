@@ -6,14 +6,13 @@ import glob
 import os
 
 import pytest
-import torch
-from mmcv.cnn.utils.flops_counter import add_flops_counting_methods
 from mmengine.config import Config
 
 from mmdet_face.apis.inference import init_face_detector
 from mmdet_face.models.utils import get_model_complexity
 from search_tools.arch import arch_from_config
 from search_tools.flops import backbone_out_channels, count_flops, printed_module_gflops, total_flops
+from tests.helpers.flops_counter import counted_forward
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PUBLISHED = sorted(glob.glob(os.path.join(REPO, 'configs', 'scrfd', '*.py')))
@@ -48,16 +47,7 @@ def test_readme_figures_of_published_models():
 
 def _counted_parts(model, input_shape):
     """FLOPs per part as mmcv's hooks accumulate them in one forward of detector._forward."""
-    model.eval()
-    counted = add_flops_counting_methods(model)
-    counted.start_flops_count()
-    with torch.no_grad():
-        model._forward(torch.zeros(1, 3, *input_shape))
-    counted.stop_flops_count()
-
-    def flops(module):
-        return sum(getattr(m, '__flops__', 0) for m in module.modules())
-
+    flops = counted_forward(model, input_shape)
     bb = model.backbone
     parts = dict(stem=flops(bb.stem) + (flops(bb.maxpool) if hasattr(bb, 'maxpool') else 0),
                  c2=flops(bb.layer1), c3=flops(bb.layer2), c4=flops(bb.layer3), c5=flops(bb.layer4),
