@@ -360,8 +360,10 @@ def cmd_sample(args, draw=None, resumable=(), space=None) -> str:
               f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
               f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
               f'duplicates; queued in {storage_label(out, args.storage)}')
-    if len(cands) < args.num:
-        print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
+    # prerank keeps --keep of the --num it drew: the warning is about the draw (evolve has no --num)
+    drawn = len(cands) if draw is None else stats.get('sampled')
+    if drawn is not None and drawn < args.num:
+        print(f'[search] WARNING: only {drawn} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
           + (f' --storage {args.storage}' if args.storage else ''))
     return out

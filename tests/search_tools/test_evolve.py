@@ -257,6 +257,8 @@ def test_prerank_queues_the_top_k_by_score(tmp_path, capsys):
     assert [a['key'] for a in attrs] == expected
     spec = json.loads((out / 'study.json').read_text())
     assert [s['score'] for s in spec['sampling']['scores']] == sorted(scores.values(), reverse=True)
+    # all 10 were drawn: no warning that fewer than --num could be (it compared the 3 kept with --num)
+    assert 'distinct candidates could be drawn' not in capsys.readouterr().out
 
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
