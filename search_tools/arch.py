@@ -2,8 +2,10 @@
 
 An *arch* is a small JSON-able dict (the search's unit of de-duplication and of FLOPs counting, see
 ``search_tools.flops.count_flops`` for its fields). :func:`arch_from_config` reads one from an SCRFD-style config
-(ResNetV1e or MobileNetV1 + PAFPN on C3..C5 + SCRFDHead), :func:`model_config` writes one into a template
-config's ``model``, and :func:`arch_key` names it.
+(ResNetV1e, MobileNetV1 or DamoFDNet + PAFPN on C3..C5 + SCRFDHead), :func:`model_config` writes one into a
+template config's ``model``, and :func:`arch_key` names it. A ``DamoFDNet`` backbone is its structure string
+(DamoFD, Liu et al., ICLR 2023), written canonically (``damofd_structure.format_structure``) so that equal
+networks have equal keys.
 """
 import copy
 import hashlib
@@ -64,8 +66,8 @@ def arch_from_config(cfg) -> dict:
         dict: the canonical arch (see ``search_tools.flops.count_flops``).
 
     Raises:
-        ValueError: naming the config file and the field when the model is not ResNetV1e/MobileNetV1 + PAFPN
-            (start_level 1, 3 outputs, no norm) + SCRFDHead with anchors at strides 8/16/32.
+        ValueError: naming the config file and the field when the model is not ResNetV1e/MobileNetV1/DamoFDNet
+            + PAFPN (start_level 1, 3 outputs, no norm) + SCRFDHead with anchors at strides 8/16/32.
     """
     cfg = _load(cfg)
     if 'model' not in cfg:
@@ -94,9 +96,11 @@ def arch_from_config(cfg) -> dict:
             _fail(cfg, 'backbone.out_indices', 'the search handles out_indices (0, 1, 2, 3)')
         backbone = dict(type='MobileNetV1', stage_blocks=[int(b) for b in block_cfg['stage_blocks']],
                         stage_planes=[int(p) for p in block_cfg['stage_planes']])
+    elif bb.get('type') == 'DamoFDNet':
+        backbone = _damofd_backbone(cfg, bb)
     else:
-        _fail(cfg, 'backbone.type', f"expected 'ResNetV1e' or 'MobileNetV1', got {bb.get('type')!r}")
-    if len(backbone['stage_blocks']) != 4:
+        _fail(cfg, 'backbone.type', f"expected 'ResNetV1e', 'MobileNetV1' or 'DamoFDNet', got {bb.get('type')!r}")
+    if backbone['type'] != 'DamoFDNet' and len(backbone['stage_blocks']) != 4:
         _fail(cfg, 'backbone.block_cfg.stage_blocks', f"expected 4 stages, got {backbone['stage_blocks']}")
 
     neck = model.get('neck', {})
@@ -138,6 +142,30 @@ def arch_from_config(cfg) -> dict:
     return dict(backbone=backbone, neck=dict(type='PAFPN', out_channels=int(neck['out_channels'])), head=head)
 
 
+def _damofd_backbone(cfg, bb) -> dict:
+    """The arch backbone of a config's ``DamoFDNet``: its structure, canonical; only what the FLOPs count models
+    (RGB input, the default C2..C5 outputs, BN and ReLU) is accepted."""
+    from search_tools.flops import damofd_layout
+    if bb.get('in_channels', 3) != 3:
+        _fail(cfg, 'backbone.in_channels', f"expected 3 (RGB), got {bb.get('in_channels')!r}")
+    if (bb.get('norm_cfg') or {}).get('type', 'BN') != 'BN':
+        _fail(cfg, 'backbone.norm_cfg', 'the FLOPs count assumes BN in the backbone')
+    if (bb.get('act_cfg') or {}).get('type', 'ReLU') != 'ReLU':
+        _fail(cfg, 'backbone.act_cfg', 'the FLOPs count assumes ReLU in the backbone')
+    structure = bb.get('structure')
+    if not isinstance(structure, str):
+        _fail(cfg, 'backbone.structure', f'expected a DamoFD structure string, got {structure!r}')
+    try:
+        blocks, out_indices, _ = damofd_layout(structure)
+    except ValueError as exc:
+        _fail(cfg, 'backbone.structure', str(exc))
+    if bb.get('out_indices') is not None and tuple(bb['out_indices']) != out_indices:
+        _fail(cfg, 'backbone.out_indices', f'the search handles the default C2..C5 (the first blocks at total '
+                                           f'stride 4/8/16/32: {out_indices}), got {tuple(bb["out_indices"])}')
+    from mmdet_face.models.backbones.damofd_structure import format_structure
+    return dict(type='DamoFDNet', structure=format_structure(blocks))
+
+
 def arch_key(arch: dict) -> str:
     """A stable 12-hex-digit name of ``arch`` (sha1 of its sorted JSON)."""
     return hashlib.sha1(json.dumps(arch, sort_keys=True).encode()).hexdigest()[:12]
@@ -146,7 +174,10 @@ def arch_key(arch: dict) -> str:
 def check_arch(arch: dict) -> None:
     """Raise ``ValueError`` naming the field when ``arch`` would not build (zero widths, GN divisibility...)."""
     bb = arch['backbone']
-    if any(int(w) < 1 for w in bb['stage_planes']) or any(int(d) < 1 for d in bb['stage_blocks']):
+    if bb['type'] == 'DamoFDNet':
+        from search_tools.flops import damofd_layout
+        damofd_layout(bb['structure'])  # a StructureError (ValueError) naming the block and the field
+    elif any(int(w) < 1 for w in bb['stage_planes']) or any(int(d) < 1 for d in bb['stage_blocks']):
         raise ValueError(f'arch.backbone: widths and depths must be >= 1, got {bb}')
     if bb['type'] == 'ResNetV1e' and bb['stem_channels'] < 2:
         raise ValueError(f"arch.backbone.stem_channels must be >= 2, got {bb['stem_channels']}")
@@ -176,6 +207,11 @@ def model_config(arch: dict, template_model: dict) -> dict:
         backbone.update(block_cfg=dict(block=bb['block'], stage_blocks=tuple(bb['stage_blocks']),
                                        stage_planes=list(bb['stage_planes'])),
                         base_channels=bb['stem_channels'])
+    elif bb['type'] == 'DamoFDNet':
+        # a DamoFDNet template keeps its other settings (norm, init); the outputs are the default C2..C5
+        backbone = dict(old) if old.get('type') == 'DamoFDNet' else dict(type='DamoFDNet')
+        backbone.pop('out_indices', None)
+        backbone['structure'] = bb['structure']
     else:
         backbone = dict(old) if old.get('type') == 'MobileNetV1' else dict(type='MobileNetV1')
         backbone.update(block_cfg=dict(stage_blocks=tuple(bb['stage_blocks']),

@@ -1,12 +1,13 @@
 """``search.py evolve`` and ``search.py prerank``: the searches ranked by a training-free proxy
 (``search_tools.evolution``), their options, and what they write.
 
-For the SCRFD spaces (``resnet``, ``mobilenet``, ``scrfd``, a space file) both end as ``sample`` ends: a study
-folder (``study.json``, the candidate configs and their FLOPs table, the Optuna study) whose queued candidates are
-the ``--keep`` best by the proxy, so ``run`` / ``report`` / ``export`` work on it unchanged; ``evolve`` adds its
-checkpoint (``evolve_state.json``) and log (``evolve_log.jsonl``). For the DamoFD block spaces (``damofd-0.5g``
-...) ``evolve`` writes the ranked structures (``evolve.json``, ``best_structures.txt``) beside the same
-checkpoint and log.
+Both end as ``sample`` ends: a study folder (``study.json``, the candidate configs and their FLOPs table, the
+Optuna study) whose queued candidates are the ``--keep`` best by the proxy, so ``run`` / ``report`` / ``export``
+work on it unchanged; ``evolve`` adds its checkpoint (``evolve_state.json``) and log (``evolve_log.jsonl``). On the
+DamoFD block spaces (``damofd-0.5g`` ...) a candidate is the evolved ``DamoFDNet`` structure under the template's
+neck and head (default template: the space's ``configs/damofd/`` model), and ``evolve`` also writes the ranked
+structures (``evolve.json``, ``best_structures.txt``); the workers of such a study train its queue only (the
+block space is not one they draw from).
 """
 import os
 import os.path as osp
@@ -15,12 +16,11 @@ import time
 
 from search_tools.evolution import (LOG_FILE, STATE_FILE, DamoFDProblem, EvolveError, EvolveInterrupted, SpaceProblem,
                                     evolve, prerank)
-from search_tools.study import StudyError, write_json_atomic, write_text_atomic
+from search_tools.study import DAMOFD_PREFIX, StudyError, write_json_atomic, write_text_atomic
 
 __all__ = ['add_parsers', 'cmd_evolve', 'cmd_prerank', 'RESUMABLE_FILES']
 
 RESUMABLE_FILES = (STATE_FILE, LOG_FILE)
-DAMOFD_PREFIX = 'damofd-'
 
 
 def _common(p, input_type, positive_float, positive_int, seed_int, tolerance, finite_float, proxies, samplers,
@@ -43,7 +43,8 @@ def _common(p, input_type, positive_float, positive_int, seed_int, tolerance, fi
     p.add_argument('--keep', type=positive_int, default=16, help='candidates queued in the study (default 16)')
     p.add_argument('--seed', type=seed_int, default=0, help='random seed in [0, 2**32 - 1] (default 0)')
     p.add_argument('--template', help='config the candidates are written from (default: the published SCRFD '
-                   'config of the space)')
+                   'config of the space' + ('; damofd-*: its configs/damofd model, whose neck and head the '
+                                            'structures get' if p.prog.endswith('evolve') else '') + ')')
     p.add_argument('--sampler', choices=samplers, default='random', help='how workers draw beyond the queue')
     p.add_argument('--proxy-epochs', type=positive_int, help='proxy training epochs of the study\'s trials')
     p.add_argument('--proxy-batch', type=positive_int, help='images per GPU of the study\'s trials')
@@ -211,66 +212,92 @@ def _damofd_budget(args, resolution: int) -> float:
     return args.gflops * 1e9 * resolution * resolution / (h * w)
 
 
-def _evolve_damofd(args) -> str:
+FLOPS_RULE = ('gflops is the backbone budget of the released DamoFD search: --gflops at input_shape, scaled by '
+              'area to the square search resolution R (x R^2 / (H W), as DDSAR/scripts/DamoFd_*.sh scale the VGA '
+              'budget) and compared with the backbone FLOPs as DDSAR/Masternet.get_FLOPs counts them at R '
+              '(search_tools/damofd_flops.py); the candidates\' FLOPs tables count the whole detector (backbone, '
+              'neck, head) at input_shape as tools/analysis/get_flops.py does')
+
+
+def _damofd_candidate(member, template_arch: dict, args, resolution: int):
+    """The study candidate of an evolved structure: a ``DamoFDNet`` backbone under the template's neck and head,
+    its FLOPs/params table counted at ``--input`` (``search_tools.flops``)."""
+    from search_tools.arch import check_arch
+    from search_tools.flops import count_flops
+    from search_tools.projection import Candidate
+    from search_tools.space import canonical_arch
+    arch = canonical_arch(dict(backbone=dict(type='DamoFDNet', structure=member.key),
+                               neck=template_arch['neck'], head=template_arch['head']))
+    check_arch(arch)
+    return Candidate(arch=arch, breakdown=count_flops(arch, tuple(args.input)), raw=None,
+                     info=dict(space=args.space, step='backbone', input_shape=list(args.input),
+                               structure=member.key, search_flops=member.flops, search_resolution=resolution))
+
+
+def _evolve_damofd(args, cmd_sample) -> str:
+    """``evolve --space damofd-<model>``: the block-space search, then the study of its ``--keep`` best (written
+    by ``cmd_sample``, as for the SCRFD spaces), plus ``evolve.json`` and ``best_structures.txt``."""
     from mmdet_face.models.backbones.damofd_structure import StructureError
-    from mmdet_face.utils.output_file import move_aside
     model = args.space[len(DAMOFD_PREFIX):]
-    out = args.out
     if args.proxy_input[0] != args.proxy_input[1]:
         raise StudyError(f'--proxy-input {args.proxy_input[1]}x{args.proxy_input[0]}: the DamoFD search counts '
                          'FLOPs and scores at a square resolution')
     resolution = args.proxy_input[0]
     if args.input is None:
         args.input = (resolution, resolution)
-    if args.step != 'backbone' or args.template:
-        raise StudyError(f'--space {args.space}: --step full and --template are options of the SCRFD spaces')
+    if args.step != 'backbone':
+        raise StudyError(f'--space {args.space}: --step full is an option of the SCRFD spaces (the DamoFD block '
+                         'spaces search the backbone; the neck and head are the template\'s)')
     try:
         problem = DamoFDProblem(model, _damofd_budget(args, resolution), args.tolerance, resolution, args.proxy,
                                 _proxy_options(args), init=args.init, seed=args.seed, at_most=args.at_most)
     except (EvolveError, StructureError) as exc:
         raise StudyError(f'--space {args.space}: {exc}' if isinstance(exc, EvolveError) else f'--init {exc}') \
             from None
-    resumable = () if args.force else RESUMABLE_FILES
-    occupied = osp.exists(out) and (not osp.isdir(out) or bool(set(os.listdir(out)) - set(resumable)))
-    if occupied and not args.force:
-        raise StudyError(f'--out {out} exists and is not empty; give --force to move it aside and start anew '
-                         '(nothing was changed)')
+    found = {}
 
-    def prepare():
-        if occupied:
-            print(f'[search] moved the existing {out} to {move_aside(out)}')
-        os.makedirs(out, exist_ok=True)
+    def draw(space, template_arch, prepare):
+        _speed_note(args)
+        info = problem.describe()
+        print(f'[search] evolve {args.space}: {info["rules"]} rules, at most {info["max_layers"]} layers, band '
+              f'{info["band"][0] / 1e9:.6g}..{info["band"][1] / 1e9:.6g} GFLOPs at {resolution}x{resolution}, '
+              f'population {args.population}, {args.iterations} iterations, proxy {args.proxy}', flush=True)
+        try:
+            result = evolve(problem, population=args.population, iterations=args.iterations, seed=args.seed,
+                            settings=_settings(args), state_dir=args.out, checkpoint_every=args.checkpoint_every,
+                            prepare=prepare, resume=not args.force, log=lambda m: print(m, flush=True))
+        except (EvolveError, EvolveInterrupted) as exc:
+            raise StudyError(_evolve_error(exc)) from None
+        members = result['population']
+        cands = [_damofd_candidate(m, template_arch, args, resolution) for m in members[:args.keep]]
+        kept, stats = _as_candidates(members, cands, args.keep, _evolve_stats(result, args), args.proxy)
+        for entry, cand in zip(stats['kept'], kept):  # the study's keys; the structures' search FLOPs
+            entry.update(key=cand.key(), structure=cand.info['structure'], search_flops=cand.info['search_flops'],
+                         gflops=cand.breakdown['total']['gflops'])
+        stats.update(search=info, flops_rule=FLOPS_RULE, search_resolution=resolution)
+        found.update(info=info, stats=stats, kept=kept)
+        return kept, stats
 
-    _speed_note(args)
-    info = problem.describe()
-    print(f'[search] evolve {args.space}: {info["rules"]} rules, at most {info["max_layers"]} layers, band '
-          f'{info["band"][0] / 1e9:.6g}..{info["band"][1] / 1e9:.6g} GFLOPs at {resolution}x{resolution}, '
-          f'population {args.population}, {args.iterations} iterations, proxy {args.proxy}', flush=True)
-    try:
-        result = evolve(problem, population=args.population, iterations=args.iterations, seed=args.seed,
-                        settings=_settings(args), state_dir=out, checkpoint_every=args.checkpoint_every,
-                        prepare=prepare, resume=not args.force, log=lambda m: print(m, flush=True))
-    except (EvolveError, EvolveInterrupted) as exc:
-        raise StudyError(_evolve_error(exc)) from None
-    stats = _evolve_stats(result, args)
-    members = result['population']
-    kept = members[:args.keep]
-    _print_ranked(members, args.keep, args.proxy)
-    record = dict(space=args.space, search=info, settings=_settings(args), result=stats,
-                  best=[dict(rank=i + 1, structure=m.key, score=m.score, flops=m.flops) for i, m in enumerate(kept)],
+    out = cmd_sample(args, draw=draw, resumable=() if args.force else RESUMABLE_FILES, space=problem)
+    from search_tools.candidates import candidate_name
+    best = [dict(rank=i + 1, structure=c.info['structure'], key=c.key(), score=c.info['proxy_score'],
+                 flops=c.info['search_flops'], config=f'candidates/{candidate_name(i, c)}.py')
+            for i, c in enumerate(found['kept'])]
+    record = dict(space=args.space, search=found['info'], settings=_settings(args), result=found['stats'],
+                  best=best, study=osp.join(out, 'study.json'), flops_rule=FLOPS_RULE,
                   created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), command=' '.join(sys.argv))
     write_json_atomic(osp.join(out, 'evolve.json'), record)
-    write_text_atomic(osp.join(out, 'best_structures.txt'), ''.join(m.key + '\n' for m in kept))
-    print(f'[search] wrote {osp.join(out, "evolve.json")} and best_structures.txt (the {len(kept)} best, best '
+    write_text_atomic(osp.join(out, 'best_structures.txt'), ''.join(b['structure'] + '\n' for b in best))
+    print(f'[search] wrote {osp.join(out, "evolve.json")} and best_structures.txt (the {len(best)} best, best '
           'first); score one with: python search_tools/search.py score --proxy ddsar --struct "..."')
     return out
 
 
 # --------------------------------------------------------------------------------------------- commands
 def cmd_evolve(args, cmd_sample):
-    if str(args.space).startswith(DAMOFD_PREFIX):
-        return _evolve_damofd(args)
     args.num = args.keep
+    if str(args.space).startswith(DAMOFD_PREFIX):
+        return _evolve_damofd(args, cmd_sample)
     return cmd_sample(args, draw=_evolve_draw(args), resumable=() if args.force else RESUMABLE_FILES)
 
 

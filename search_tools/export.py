@@ -54,11 +54,18 @@ def schedule_of(bases: Sequence[str]) -> Dict[str, Any]:
                 dataset=dataset.replace('_', '-'))
 
 
+def is_damofd(arch: Optional[Dict[str, Any]]) -> bool:
+    """Whether ``arch`` has a DamoFD structure-string backbone (a study of ``evolve --space damofd-<model>``)."""
+    return bool(arch) and arch.get('backbone', {}).get('type') == 'DamoFDNet'
+
+
 def conventional_name(spec: Dict[str, Any], arch: Optional[Dict[str, Any]], bases: Sequence[str]) -> str:
-    """``scrfd_<budget>-searched[_kps]_<gpus>xb<batch>-<epochs>e_<dataset>.py`` for a study's winner."""
+    """``<family>_<budget>-searched[_kps]_<gpus>xb<batch>-<epochs>e_<dataset>.py`` for a study's winner: family
+    ``damofd`` for a DamoFDNet backbone, else ``scrfd``; the budget is the study's ``gflops`` (at its input)."""
     sched = schedule_of(bases)
     kps = '_kps' if arch and arch.get('head', {}).get('use_kps') else ''
-    return (f'scrfd_{budget_name(spec["gflops"])}-searched{kps}_{sched["gpus"]}xb{sched["batch"]}'
+    family = 'damofd' if is_damofd(arch) else 'scrfd'
+    return (f'{family}_{budget_name(spec["gflops"])}-searched{kps}_{sched["gpus"]}xb{sched["batch"]}'
             f'-{sched["epochs"]}e_{sched["dataset"]}.py')
 
 
@@ -127,12 +134,19 @@ def export(study_dir: str, rank: Optional[int] = 1, out: str = 'configs/scrfd', 
     medium = f'{row["medium"]:.4f}' if row.get('medium') is not None else '-'
     easy = f'{row["easy"]:.4f}' if row.get('easy') is not None else '-'
     proxy = row.get('proxy') or spec['proxy']  # what this trial trained on
+    found_by = ('# DamoFD backbone found by search_tools evolve (DDSAR-ranked evolution, Liu et al., ICLR 2023) under '
+                'an SCRFD neck and head:' if is_damofd(row.get('arch')) else
+                '# SCRFD-style face detector found by search_tools (SCRFD computation redistribution, Guo et al., '
+                'ICLR 2022):')
+    budget_of = (' (the backbone, as the released DamoFD search counts it: study.json sampling.flops_rule)'
+                 if is_damofd(row.get('arch')) else '')
     header = [
-        '# SCRFD-style face detector found by search_tools (SCRFD computation redistribution, Guo et al., ICLR 2022):',
+        found_by,
         f'# rank {rank} of {len(rows)} completed trials of study {spec["name"]!r} ({osp.abspath(study_dir)}),',
         f'# trial {row["trial"]} (key {row["key"]}), space {spec["space"]}, step {spec["step"]}.',
         f'# Budget {spec["gflops"]} GFLOPs +- {spec["tolerance"]:.0%} at {spec["input_shape"][0]}x'
-        f'{spec["input_shape"][1]} (HxW); this model: {row["gflops"]:.4f} GFLOPs, {row["params_m"]:.4f} M params '
+        f'{spec["input_shape"][1]} (HxW){budget_of}; this model: {row["gflops"]:.4f} GFLOPs, '
+        f'{row["params_m"]:.4f} M params '
         f'(analytic).' if row.get('gflops') is not None else f'# Budget {spec["gflops"]} GFLOPs.',
         f'# FLOPs shares: {shares}.' if shares else '#',
         f'# Proxy result ({proxy["epochs"]} epochs, {proxy["batch_size"]} images/GPU, lr {proxy["lr"]}): '

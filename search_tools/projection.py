@@ -19,7 +19,7 @@ from search_tools.flops import count_flops, width_counter
 from search_tools.scrfd_replay import scrfd_arch, scrfd_project
 from search_tools.space import InfeasibleBudget, SearchSpace, canonical_arch, check_step
 
-__all__ = ['Candidate', 'project', 'raw_arch', 'template_arch', 'default_neck_head']
+__all__ = ['Candidate', 'project', 'released_candidate', 'raw_arch', 'template_arch', 'default_neck_head']
 
 
 class _TooHeavy(InfeasibleBudget):
@@ -381,15 +381,7 @@ def project(space: SearchSpace, raw: dict, gflops: float, tolerance: float = 0.0
         InfeasibleBudget: with the reason (too heavy at the narrowest widths, rounding cannot land inside the
             band, or for ``scrfd`` the released rejection rules).
     """
-    if gflops <= 0 or not 0 < tolerance < 1:
-        raise ValueError(f'need gflops > 0 and 0 < tolerance < 1, got {gflops}, {tolerance}')
-    if len(input_shape) == 1:
-        input_shape = (input_shape[0], input_shape[0])
-    input_shape = tuple(int(v) for v in input_shape)
-    step = _check_raw(space, raw)
-    template = template_arch(template)
-    info = dict(step=step, space=space.name, gflops_target=gflops, tolerance=tolerance,
-                input_shape=list(input_shape))
+    input_shape, step, template, info = _prepare(space, raw, gflops, tolerance, input_shape, template)
     if space.faithful:
         arch, _ = scrfd_project(space, raw, gflops, tolerance, input_shape, template)
         info.update(multiplier=1.0)
@@ -397,8 +389,37 @@ def project(space: SearchSpace, raw: dict, gflops: float, tolerance: float = 0.0
         arch, multiplier, depth_factor = _project_with_depth_fallback(space, raw, gflops, tolerance,
                                                                       input_shape, template)
         info.update(multiplier=multiplier, depth_factor=depth_factor)
+    return _candidate(arch, raw, info, input_shape)
+
+
+def _prepare(space: SearchSpace, raw: dict, gflops: float, tolerance: float, input_shape, template):
+    """:func:`project`'s checks: ``(input_shape, step, template arch, info)``."""
+    if gflops <= 0 or not 0 < tolerance < 1:
+        raise ValueError(f'need gflops > 0 and 0 < tolerance < 1, got {gflops}, {tolerance}')
+    if len(input_shape) == 1:
+        input_shape = (input_shape[0], input_shape[0])
+    input_shape = tuple(int(v) for v in input_shape)
+    step = _check_raw(space, raw)
+    info = dict(step=step, space=space.name, gflops_target=gflops, tolerance=tolerance,
+                input_shape=list(input_shape))
+    return input_shape, step, template_arch(template), info
+
+
+def _candidate(arch: dict, raw: dict, info: dict, input_shape) -> Candidate:
     arch = canonical_arch(arch)
     check_arch(arch)
     return Candidate(arch=arch, breakdown=count_flops(arch, input_shape), raw=copy.deepcopy(raw), info=info)
+
+
+def released_candidate(space: SearchSpace, raw: dict, gflops: float, tolerance: float = 0.02,
+                       input_shape=(480, 640), template: Optional[dict] = None) -> Candidate:
+    """:func:`project` of a raw sample of a faithful space that the released rules already accepted
+    (``scrfd_replay.ReleasedRulesBatch`` judged it): its architecture without judging it again. The caller
+    checks the candidate's FLOPs against its own count."""
+    if not space.faithful:
+        raise ValueError(f'space {space.name!r} is projected, not judged by the released rules: use project()')
+    input_shape, _, template, info = _prepare(space, raw, gflops, tolerance, input_shape, template)
+    info.update(multiplier=1.0)
+    return _candidate(scrfd_arch(space, raw, template), raw, info, input_shape)
 
 

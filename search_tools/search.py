@@ -25,7 +25,8 @@ folder and the storage); ``report`` ranks and plots; ``export`` writes a winner 
 ``score`` prints one training-free proxy of one architecture (its last line is JSON); ``calibrate`` measures how
 far one ranking of the candidates agrees with another (Kendall tau-b, Spearman rho, top-k overlap).
 ``evolve`` searches by a proxy (population, mutations, the budget band) and ``prerank`` scores M sampled candidates:
-both queue the K best in a study as ``sample`` does (the DamoFD block spaces: the ranked structures).
+both queue the K best in a study as ``sample`` does (``evolve`` on the DamoFD block spaces also writes the ranked
+structures).
 See search_tools/README.md.
 """
 import argparse
@@ -44,14 +45,19 @@ from mmdet_face.engine.cli import (finite_float, int_in, non_negative_int, posit
                                    seed_int)
 from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
-from search_tools.study import (PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue, git_sha,  # noqa: E402
-                                open_storage, open_study, spec_path, storage_label, template_path, validate_spec,
-                                versions, write_json_atomic)
+from search_tools.study import (DAMOFD_PREFIX, PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError,  # noqa: E402
+                                enqueue, git_sha, open_storage, open_study, spec_path, storage_label, template_path,
+                                validate_spec, versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
     'scrfd': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
     'mobilenet': 'configs/scrfd/scrfd_500m_4xb8-640e_widerface.py',
+    # evolve's DamoFD block spaces: the published model of the space, whose neck and head the candidates keep
+    'damofd-0.5g': 'configs/damofd/damofd_0.5g_4xb8-640e_widerface.py',
+    'damofd-2.5g': 'configs/damofd/damofd_2.5g_4xb8-640e_widerface.py',
+    'damofd-10g': 'configs/damofd/damofd_10g_4xb8-640e_widerface.py',
+    'damofd-34g': 'configs/damofd/damofd_34g_4xb8-640e_widerface.py',
 }
 CANDIDATES_DIR = 'candidates'
 MAX_REPEATS = 10 ** 6  # bootstrap resamples: the draws take repeats x (n / 4) integers of memory
@@ -229,10 +235,11 @@ def default_proxy(template_cfg, args) -> dict:
     return proxy
 
 
-def cmd_sample(args, draw=None, resumable=()) -> str:
+def cmd_sample(args, draw=None, resumable=(), space=None) -> str:
     """Create the study folder. ``draw(space, template_arch, prepare) -> (candidates, stats)`` replaces the random
     draw (``evolve``, ``prerank``); it calls ``prepare()`` before it writes into ``--out``. Files named in
-    ``resumable`` (a search's own checkpoint) do not make ``--out`` occupied."""
+    ``resumable`` (a search's own checkpoint) do not make ``--out`` occupied. ``space`` replaces
+    ``load_space(args.space)`` (``evolve``'s DamoFD block spaces, whose candidates carry no raw draw)."""
     from search_tools.arch import arch_from_config, read_option_config
     from search_tools.candidates import sample_candidates, write_candidates
     from search_tools.data_check import check_data, data_problems
@@ -266,16 +273,25 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
             print(f'[search] WARNING: the data of {template_file} is not usable here (' + '; '.join(problems)
                   + '); workers refuse to train until it is (give --data-root DIR to point the study at the data)')
     try:
-        if template_arch is None and (args.step == 'full' or args.template):
+        if template_arch is None and (args.step == 'full' or args.template
+                                      or str(args.space).startswith(DAMOFD_PREFIX)):
             # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
-            # mode 1), else the space's own, scaled to the budget
+            # mode 1), else the space's own, scaled to the budget; the DamoFD block spaces always keep the
+            # template's neck and head
             template_arch = arch_from_config(template_cfg)
     except ValueError as exc:
         raise StudyError(f'--template {exc}') from None
     try:
-        space = load_space(args.space)
+        space = load_space(args.space) if space is None else space
     except (ValueError, FileNotFoundError) as exc:
         raise StudyError(f'--space {exc}') from None
+    family = getattr(space, 'family', None)
+    if args.step == 'full' and template_arch is not None and template_arch['backbone']['type'] != family:
+        # step 2 rescales the template's own backbone, so it must be one the space searches
+        option = '--template-from' if args.template_from else '--template'
+        raise StudyError(f'{option} {args.template_from or template_file}: its backbone is '
+                         f'{template_arch["backbone"]["type"]}, and --step full rescales a backbone of the space '
+                         f'({args.space}: {family}); nothing was written')
     if args.export_bases:  # checked now, not at export time after the whole search
         try:
             resolve_bases(args.export_bases)
@@ -310,7 +326,9 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
 
-    name = args.name or f'{osp.basename(str(args.space)).split(".")[0]}-{args.gflops:g}g-{args.step}'
+    space_name = (str(args.space) if str(args.space).startswith(DAMOFD_PREFIX)
+                  else osp.basename(str(args.space)).split(".")[0])
+    name = args.name or f'{space_name}-{args.gflops:g}g-{args.step}'
     spec = dict(
         spec_version=SPEC_VERSION, name=name, space=str(args.space), step=args.step, gflops=args.gflops,
         tolerance=args.tolerance, input_shape=list(args.input), seed=args.seed, sampler=args.sampler,
@@ -342,8 +360,10 @@ def cmd_sample(args, draw=None, resumable=()) -> str:
               f'{stats["met_budget_raw_share"]:.2%} of the raw samples met {args.gflops:g} GFLOPs '
               f'+- {args.tolerance:.0%}; {stats["infeasible"]} infeasible, {stats["duplicates"]} '
               f'duplicates; queued in {storage_label(out, args.storage)}')
-    if len(cands) < args.num:
-        print(f'[search] WARNING: only {len(cands)} of --num {args.num} distinct candidates could be drawn')
+    # prerank keeps --keep of the --num it drew: the warning is about the draw (evolve has no --num)
+    drawn = len(cands) if draw is None else stats.get('sampled')
+    if drawn is not None and drawn < args.num:
+        print(f'[search] WARNING: only {drawn} of --num {args.num} distinct candidates could be drawn')
     print(f'[search] next: python search_tools/search.py run --study {out}'
           + (f' --storage {args.storage}' if args.storage else ''))
     return out

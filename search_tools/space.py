@@ -102,6 +102,26 @@ def _expand(key: str, spec, where: str) -> List[Tuple[str, dict]]:
     return [(f'{key}_{i}', dim) for i in range(num)] if num > 1 else [(key, dim)]
 
 
+def draw_dimension_batch(rng: np.random.Generator, dim: dict, size: int) -> np.ndarray:
+    """``size`` independent draws of one dimension, distributed as :class:`RandomSuggester` draws it (uniform,
+    log-uniform with ``log``, rounded to ``step``); a choice gives indices into its ``choices``."""
+    if dim['type'] == 'choice':
+        return rng.integers(0, len(dim['choices']), size)
+    low, high = dim['low'], dim['high']
+    if dim['type'] == 'int':
+        low, high, step = int(low), int(high), int(dim.get('step', 1))
+        if not dim.get('log', False):
+            return low + step * rng.integers(0, (high - low) // step + 1, size)
+        value = np.exp(rng.uniform(math.log(low - 0.5 if low > 0.5 else low), math.log(high + 0.5), size))
+        return np.minimum(high, np.maximum(low, low + np.round((value - low) / step) * step)).astype(np.int64)
+    low, high = float(low), float(high)
+    value = (np.exp(rng.uniform(math.log(low), math.log(high), size)) if dim.get('log', False)
+             else rng.uniform(low, high, size))
+    if dim.get('step'):
+        value = np.minimum(high, low + np.round((value - low) / dim['step']) * dim['step'])
+    return value
+
+
 def draw_dimension(suggest, name: str, dim: dict):
     if dim['type'] == 'int':
         return int(suggest.suggest_int(name, int(dim['low']), int(dim['high']), step=int(dim.get('step', 1)),
@@ -203,6 +223,32 @@ class SearchSpace:
         raw = {'step': step}
         for key, items in self.dims[step].items():
             values = [draw_dimension(suggest, name, dim) for name, dim in items]
+            raw[key] = values if len(items) > 1 else values[0]
+        return raw
+
+    def sample_batch(self, rng: np.random.Generator, step: str = 'backbone', size: int = 1) -> dict:
+        """Draw ``size`` raw samples at once, as columns: what :meth:`sample` draws one at a time (every dimension
+        independent, the same distributions), from another random stream.
+
+        Returns:
+            dict: ``{key: np.ndarray}``, shape ``(size,)`` for a key drawn once, ``(size, k)`` for ``k`` draws;
+            a choice dimension holds indices into its ``choices``. :meth:`batch_row` gives one row as
+            :meth:`sample` returns it.
+        """
+        check_step(step)
+        columns = {}
+        for key, items in self.dims[step].items():
+            values = [draw_dimension_batch(rng, dim, size) for _, dim in items]
+            columns[key] = np.stack(values, axis=1) if len(items) > 1 else values[0]
+        return columns
+
+    def batch_row(self, columns: dict, index: int, step: str = 'backbone') -> dict:
+        """Row ``index`` of :meth:`sample_batch`'s columns as the raw sample :meth:`sample` returns."""
+        raw = {'step': step}
+        for key, items in self.dims[step].items():
+            row = np.atleast_1d(columns[key][index])
+            values = [dim['choices'][int(v)] if dim['type'] == 'choice' else
+                      (int(v) if dim['type'] == 'int' else float(v)) for (_, dim), v in zip(items, row)]
             raw[key] = values if len(items) > 1 else values[0]
         return raw
 

@@ -43,6 +43,9 @@ SAMPLERS = ('random', 'qmc', 'tpe')
 PRUNERS = ('none', 'median', 'hyperband')
 STEPS = ('backbone', 'full')
 SPEC_VERSION = 1
+# spaces whose studies hold only queued candidates (search.py evolve --space damofd-<model>): their workers
+# train the queue and draw nothing beyond it
+DAMOFD_PREFIX = 'damofd-'
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # keys study.json must hold, and their types (checked when a study is opened: a hand-edited file fails here with

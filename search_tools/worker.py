@@ -30,10 +30,10 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional
 
-from search_tools.study import (QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, enqueue,
-                                git_sha, load_spec, make_pruner, make_sampler, open_study, read_result,
-                                reap_stale_trials, requeue, spec_path, template_path, versions, worker_identity,
-                                write_json_atomic, write_text_atomic)
+from search_tools.study import (DAMOFD_PREFIX, QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease,
+                                StudyError, enqueue, git_sha, load_spec, make_pruner, make_sampler, open_study,
+                                read_result, reap_stale_trials, requeue, spec_path, template_path, versions,
+                                worker_identity, write_json_atomic, write_text_atomic)
 from search_tools.training import (TRAIN_SCRIPT, apply_proxy, checkpoint_epoch, die_with_parent, read_metrics,
                                    read_validations, tail_lines, train_command)
 
@@ -74,6 +74,14 @@ class Worker:
         self.storage = storage
         self.study = open_study(self.study_dir, storage, spec=self.spec)
         self.target = target or self.spec['num']
+        # a study of a DamoFD block space (evolve --space damofd-<model>) holds its candidates in the queue only:
+        # the block space is searched by evolve, not drawn from trial by trial
+        self.queue_only = str(self.spec['space']).startswith(DAMOFD_PREFIX)
+        if self.queue_only and self.target > self.spec['num']:
+            raise StudyError(f'--trials {self.target}: {self.study_dir} is a study of the {self.spec["space"]} '
+                             f'block space with {self.spec["num"]} queued candidates, and its workers train the '
+                             'queue only (nothing is drawn beyond it); give --trials '
+                             f'{self.spec["num"]} or less, or rerun search.py evolve with --keep {self.target}')
         self.gpus = gpus
         self.sampler = sampler or self.spec['sampler']
         self.proxy = dict(self.spec['proxy'])
@@ -192,6 +200,7 @@ class Worker:
                 ``MAX_FAILED_CANDIDATES_IN_A_ROW`` different candidates failed one after the other (their
                 candidates are queued again for a restart after the fix).
         """
+        from optuna.trial import TrialState
         counts = dict(complete=0, pruned=0, fail=0, reused=0, infeasible=0, reaped=0, surplus=0)
         infeasible_in_a_row = 0
         failed_in_a_row = {}  # candidate key -> the last failure's trial number, log and error line
@@ -203,6 +212,15 @@ class Worker:
             if done + running >= self.target:
                 self.log(f'[search] {done} trial(s) finished, {running} running: target {self.target} reached')
                 break
+            if self.queue_only and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                if running:  # the other workers train the rest; a failure of theirs is queued again for a restart
+                    self.log(f'[search] the queue is empty ({done} trial(s) finished, {running} running): '
+                             'nothing left for this worker')
+                    break
+                raise StudyError(f'{done} of the {self.target} trials finished and the queue of this '
+                                 f'{self.spec["space"]} study is empty (its failed candidates used up --max-attempts '
+                                 f'{self.max_attempts}), and nothing is drawn beyond the queue of a DamoFD block '
+                                 'space: search.py report lists the failed trials and their errors')
             if not data_checked:  # before the first trial: a missing data set fails here, not in every trial
                 self.check_data()
                 data_checked = True

@@ -17,3 +17,15 @@ def test_prints_one_row_per_case():
     for row in rows:
         assert float(row[3]) > 0 and re.fullmatch(r'\d+\.\d+%', row[4]) and row[-1] == '2'
         assert float(row[6]) > 0 and float(row[7]) > 0  # candidates per second of wall and of CPU time
+
+
+def test_scrfd_rows_count_the_released_batches():
+    done = run_tool('search_tools/benchmark_sampling.py', '--raw', 20000, '--candidates', 3, '--scrfd-full-candidates',
+                    2, '--case', 'scrfd:backbone:2.5', '--case', 'scrfd:full:2.5', '--repeats', 1, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[3:]]
+    assert [row[:3] + row[-1:] for row in rows] == [['scrfd', 'backbone', '2.50', '3'], ['scrfd', 'full', '2.50', '2']]
+    backbone, full = ([float(v.rstrip('%')) for v in row[3:6]] for row in rows)
+    # raw/s of the batches; met raw and accepted: ~0.7 % in step 1 (the same share), the lock cuts step 2's
+    assert backbone[0] > 0 and 0.4 < backbone[1] < 1.0 and full[1] > 0.1
+    assert full[2] < 0.1

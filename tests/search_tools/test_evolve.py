@@ -257,6 +257,8 @@ def test_prerank_queues_the_top_k_by_score(tmp_path, capsys):
     assert [a['key'] for a in attrs] == expected
     spec = json.loads((out / 'study.json').read_text())
     assert [s['score'] for s in spec['sampling']['scores']] == sorted(scores.values(), reverse=True)
+    # all 10 were drawn: no warning that fewer than --num could be (it compared the 3 kept with --num)
+    assert 'distinct candidates could be drawn' not in capsys.readouterr().out
 
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
@@ -303,3 +305,26 @@ def test_evolve_and_prerank_as_a_user_runs_them(tmp_path):
     proc = run_tool('search_tools/search.py', 'evolve', '--space', 'mobilenet', '--gflops', '0.2', '--proxy',
                     'ddsar', '--population', '1', '--keep', '2', '--out', tmp_path / 'bad')
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr and not (tmp_path / 'bad').exists()
+
+
+@pytest.mark.parametrize('step', ['backbone', 'full'])
+def test_prerank_on_the_released_scrfd_sampler(tmp_path, capsys, step):
+    """prerank --space scrfd draws through sample's released batches: the same candidates as sample_candidates
+    for the seed, the top K by the proxy queued."""
+    from search_tools.arch import arch_from_config, model_config
+    from search_tools.candidates import sample_candidates
+    from search_tools.proxies import get_proxy
+    from tests.helpers.paths import REPO_ROOT
+    out = tmp_path / f'pre-{step}'
+    search.main(['prerank', '--space', 'scrfd', '--gflops', '2.5', '--step', step, '--num', '12', '--keep', '4',
+                 '--seed', '2', '--proxy', 'ddsar', '--out', str(out)])
+    template = (arch_from_config(str(REPO_ROOT / 'configs' / 'scrfd' / 'scrfd_2.5g_4xb8-640e_widerface.py'))
+                if step == 'full' else None)
+    cands, _ = sample_candidates(load_space('scrfd'), 12, seed=2, gflops=2.5, step=step, template=template)
+    ddsar = get_proxy('ddsar')
+    scores = {c.key(): ddsar(model_config(c.arch, dict(bbox_head=dict(type='SCRFDHead')))['backbone']).total
+              for c in cands}
+    assert len(scores) == 12
+    _, attrs = _queued(out)
+    assert [a['key'] for a in attrs] == sorted(scores, key=lambda k: (-scores[k], k))[:4]
+    assert 'prerank: 12 candidates drawn' in capsys.readouterr().out

@@ -36,14 +36,18 @@ def test_seeded_sampling_is_reproducible_and_distinct():
 
 # sha1 of [[key, total FLOPs, total params], ...] of the candidates search_tools drew before the projection counted
 # its width vectors in closed form (search_tools.flops.total_flops, commit 435329c's count_flops for every one):
-# the faster path draws the same candidates with the same counts
+# the faster path draws the same candidates with the same counts. The scrfd rows are pinned on the released
+# sampler's numpy batches (candidates.RELEASED_BATCH raw samples per draw): another random stream than the
+# one-at-a-time RandomSuggester it replaced, the same distribution and the same verdict on every raw sample
+# (test_released_batch.py)
 PINNED_CANDIDATES = [
     (('resnet', 'backbone', 2.5, 0, 40, (480, 640)), '9a5d4c2ddd365e29'),
     (('resnet', 'full', 2.5, 1, 40, (480, 640)), '7ded4efc4196f8d3'),
     (('resnet', 'backbone', 0.5, 2, 40, (480, 640)), '9d379d1d0c80d032'),
     (('mobilenet', 'backbone', 0.5, 0, 40, (480, 640)), '6aefd407b0439a7f'),
     (('mobilenet', 'full', 0.5, 3, 40, (480, 640)), '2d2805bdc4f5e599'),
-    (('scrfd', 'backbone', 2.5, 0, 5, (480, 640)), '2ba38195cae95ee5'),
+    (('scrfd', 'backbone', 2.5, 0, 5, (480, 640)), '3f8c99ec4426f3c0'),
+    (('scrfd', 'full', 2.5, 0, 5, (480, 640)), '966e1404aaac3559'),
     (('resnet', 'backbone', 1.0, 5, 30, (481, 643)), '1c0ed6af8521ec64'),
     (('mobilenet', 'backbone', 0.2, 0, 30, (320, 320)), '8df0c2fdc700bd19'),
     (('resnet', 'full', 10.0, 4, 30, (479, 641)), '1e88e1dc43c8e90c'),
@@ -58,6 +62,35 @@ def test_same_seed_same_candidates_as_the_reference_count(case, digest):
     cands, _ = sample_candidates(load_space(name), num, seed=seed, gflops=gflops, step=step, input_shape=shape)
     listing = [[c.key(), c.breakdown['total']['flops'], c.breakdown['total']['params']] for c in cands]
     assert hashlib.sha1(json.dumps(listing).encode()).hexdigest()[:16] == digest
+
+
+def test_released_sampler_stream_and_stats():
+    """The scrfd space's batches: a seed gives one stream whatever num asks (a smaller num is a prefix), and the
+    stats are those of drawing that stream one raw sample at a time up to the num-th candidate."""
+    from search_tools.candidates import RELEASED_BATCH
+    space = load_space('scrfd')
+    kwargs = dict(gflops=2.5, tolerance=0.02, input_shape=(480, 640))
+    few, few_stats = sample_candidates(space, 4, seed=3, **kwargs)
+    many, stats = sample_candidates(space, 150, seed=3, **kwargs)  # about 20,000 raw samples: two batches
+    assert [c.key() for c in many[:4]] == [c.key() for c in few]
+    assert stats['raw_samples'] > RELEASED_BATCH and not stats['exhausted'] and stats['candidates'] == 150
+    for s in (few_stats, stats):
+        assert s['raw_samples'] == s['accepted'] + s['infeasible']
+        assert s['accepted'] == s['candidates'] + s['duplicates']
+        assert s['met_budget_raw'] == s['accepted']  # step 1: the band is the only rule
+        assert 0.004 < s['accepted_share'] < 0.01  # the released acceptance at 2.5 GF: ~0.7 %
+    assert few_stats['raw_samples'] < stats['raw_samples']
+    # the last raw sample counted is the one that gave the last candidate: one sample fewer loses it
+    shorter, short_stats = sample_candidates(space, 4, seed=3, max_draws=few_stats['raw_samples'] - 1, **kwargs)
+    assert [c.key() for c in shorter] == [c.key() for c in few[:3]] and short_stats['exhausted']
+    assert short_stats['raw_samples'] == few_stats['raw_samples'] - 1
+    for cand in many:
+        assert cand.info['space'] == 'scrfd' and cand.raw['step'] == 'backbone'
+        assert abs(cand.breakdown['total']['gflops'] - 2.5) <= 0.05
+    full, full_stats = sample_candidates(space, 3, seed=0, step='full', template=arch_from_config(SCRFD_25G),
+                                         **kwargs)
+    assert len(full) == 3 and full_stats['met_budget_raw'] > full_stats['accepted']  # the lock rejects more
+    assert all(c.arch['backbone']['stage_blocks'] == [3, 5, 3, 2] for c in full)  # the lock keeps the depths
 
 
 def test_duplicates_are_dropped(tmp_path):
