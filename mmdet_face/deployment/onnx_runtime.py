@@ -146,6 +146,14 @@ class OnnxNetwork:
         direct = getattr(self.layout, 'onnx_outputs_to_candidates', None)
         return None if direct is None else direct(outputs, self.head, input_hw, cfg)
 
+    def to_detections(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int], img_metas: List[dict], cfg,
+                      clip_boxes: bool = True) -> Optional[list]:
+        """Per image the final :class:`~mmdet_face.apis.face_detector.FaceDetections` computed from the outputs in
+        one compiled pass (the family's ``onnx_outputs_to_detections``: SCRFD on the CPU with its standard test
+        config, bitwise the head's path), or None where the family, ``cfg`` or the metas have no such path."""
+        direct = getattr(self.layout, 'onnx_outputs_to_detections', None)
+        return None if direct is None else direct(outputs, self.head, input_hw, img_metas, cfg, clip_boxes)
+
     def __call__(self, inputs):
         """``head.forward``'s result for a preprocessed batch (a ``(B, 3, H, W)`` tensor or array)."""
         blob = inputs.detach().cpu().float().numpy() if hasattr(inputs, 'detach') else np.asarray(inputs)
@@ -207,6 +215,9 @@ class OnnxFaceDetector(FaceDetector):
         ``decode(network.to_head_inputs(outputs, input_hw), img_metas, cfg)`` gives: the candidates straight from
         the rows where the family has that path (:meth:`OnnxNetwork.to_candidates`), then the head's own face tail
         (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps."""
+        detections = self.network.to_detections(outputs, input_hw, img_metas, cfg, self.clip_boxes)
+        if detections is not None:
+            return detections
         candidates = self.network.to_candidates(outputs, input_hw, cfg)
         if candidates is None:
             return self.decode(self.network.to_head_inputs(outputs, input_hw), img_metas, cfg)

@@ -15,7 +15,7 @@ the GroupNorm modules of the exporter's private copy of the model for :class:`Ex
 itself is never patched.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -137,23 +137,38 @@ def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: 
     return cls_scores, bbox_preds, kps_preds
 
 
-def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int],
-                               cfg) -> Optional[List]:
-    """Per image the candidates ``head.decode_image`` gives for :func:`onnx_outputs_to_head_inputs`'s maps, read
-    from the rows directly: bitwise the same ``InstanceData`` (``bboxes``, ``scores``, ``labels``, ``keypoints``,
-    in the same order), with only the candidate rows decoded.
+class CandidateRows(NamedTuple):
+    """The rows of one image within 0.1 % below ``score_thr`` or above, gathered in the head's order (level,
+    anchor, location), and which of them the head keeps.
+
+    ``keep`` ``(R,)`` bool (the head's test ``logit > logit(score_thr)``), ``level_scores`` per level the kept rows'
+    scores ``(M_l,)`` float32 tensors (the head's sigmoid of their logits), ``centres`` ``(R, 2)`` anchor centres
+    (x, y) in pixels, ``distances`` ``(R, 4)`` and ``offsets`` ``(R, 2K)`` (``K = 0`` without keypoints) in stride
+    units, ``strides`` ``(R, 1)`` each row's level stride; all float32."""
+    keep: np.ndarray
+    level_scores: List[torch.Tensor]
+    centres: np.ndarray
+    distances: np.ndarray
+    offsets: np.ndarray
+    strides: np.ndarray
+
+    @property
+    def scores(self) -> np.ndarray:
+        """``(M,)`` float32: the kept rows' scores, all levels in order."""
+        return torch.cat(self.level_scores).numpy()
+
+
+def candidate_rows(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int],
+                   cfg) -> Optional[List[CandidateRows]]:
+    """Per image :class:`CandidateRows` of the outputs of one run on an ``input_hw`` batch, or None where the head's
+    selection is not the direct one (see :func:`onnx_outputs_to_candidates`).
 
     The rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are copied out in the head's order
-    (level, anchor, location; :func:`_gather_rows_py`, compiled with numba when installed); only their scores go
-    back to logits (:func:`logit_array`, elementwise, so the same values as over all rows), where the head's test
+    (:func:`_gather_rows_py`, compiled with numba when installed); only their scores go back to logits
+    (:func:`logit_array`, elementwise, so the same values as over all rows), where the head's test
     ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
     logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level by level as
-    the head takes it, and their boxes and keypoints :meth:`SCRFDHead.decode_rows` of their rows (all levels at
-    once, each row with its level's stride).
-
-    Returns None where the head's selection is not this one (a per-level ``nms_pre`` top-k that cuts,
-    ``score_thr`` outside (0, 1), several classes): the caller then decodes the maps.
-    """
+    the head takes it (torch's vectorised and scalar paths round apart, so on arrays as long as the head's)."""
     anchors = head.num_base_priors
     score_thr, nms_pre = cfg.get('score_thr', 0.0), cfg.get('nms_pre', -1)
     if head.cls_out_channels != 1 or not 0 < score_thr < 1:
@@ -169,15 +184,14 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
                         'outputs score_*')
     for kind, rows in (('bbox', bboxes), ('kps', kps)) if kps is not None else (('bbox', bboxes),):
         level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
-    mlvl_centers = head._prior_centers(grids, torch.float32, 'cpu')
+    mlvl_centers = [c.numpy() for c in head._prior_centers(grids, torch.float32, 'cpu')]
     logit_thr = math.log(score_thr / (1 - score_thr))
     low = np.float32(score_thr * 0.999)
     total = sum(r.shape[1] for r in scores)
-    num_offsets = 2 * head.num_keypoints
+    num_offsets = 2 * head.num_keypoints if kps is not None else 0
     gather = _gather_rows if _gather_rows is not None else _gather_rows_py
     results = []
     for b in range(scores[0].shape[0]):
-        # every level's rows above `low` side by side, in the head's order (level, anchor, location)
         probs, centres = np.empty(total, np.float32), np.empty((total, 2), np.float32)
         distances, strides_col = np.empty((total, 4), np.float32), np.empty((total, 1), np.float32)
         offsets = np.empty((total, num_offsets), np.float32)
@@ -186,22 +200,49 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
             bounds.append(gather(
                 np.ascontiguousarray(scores[level][b, :, 0]), np.ascontiguousarray(bboxes[level][b]),
                 np.ascontiguousarray(kps[level][b]) if kps is not None else offsets[:0],
-                mlvl_centers[level].numpy(), anchors, low, np.float32(stride), bounds[-1], probs, distances,
+                mlvl_centers[level], anchors, low, np.float32(stride), bounds[-1], probs, distances,
                 offsets, centres, strides_col))
-        logits = logit_array(probs[:bounds[-1]])
+        n = bounds[-1]
+        logits = logit_array(probs[:n])
         keep = logits > logit_thr  # the head's test on the same float32 logits (both compare in float32)
-        # the sigmoid level by level, on arrays as long as the head's (its vectorised and scalar paths round apart)
-        scores_kept = [torch.from_numpy(logits[lo:hi][keep[lo:hi]]).sigmoid()
-                       for lo, hi in zip(bounds[:-1], bounds[1:])]
-        # one decoding for all levels: the per-row stride multiplies as the level's scalar stride does
-        bboxes_kept, kps_kept = head.decode_rows(
-            torch.from_numpy(centres[:bounds[-1]][keep]), torch.from_numpy(distances[:bounds[-1]][keep]),
-            None if kps is None else torch.from_numpy(offsets[:bounds[-1]][keep]),
-            torch.from_numpy(strides_col[:bounds[-1]][keep]))
-        results.append(head.gather_candidates([bboxes_kept], scores_kept,
-                                              [torch.zeros(len(bboxes_kept), dtype=torch.long)],
-                                              None if kps is None else [kps_kept]))
+        level_scores = [torch.from_numpy(logits[lo:hi][keep[lo:hi]]).sigmoid()
+                        for lo, hi in zip(bounds[:-1], bounds[1:])]
+        results.append(CandidateRows(keep, level_scores, centres[:n], distances[:n], offsets[:n], strides_col[:n]))
     return results
+
+
+def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int],
+                               cfg) -> Optional[List]:
+    """Per image the candidates ``head.decode_image`` gives for :func:`onnx_outputs_to_head_inputs`'s maps, read
+    from the rows directly: bitwise the same ``InstanceData`` (``bboxes``, ``scores``, ``labels``, ``keypoints``,
+    in the same order), with only the candidate rows decoded: :func:`candidate_rows`, then
+    :meth:`SCRFDHead.decode_rows` of the kept rows (all levels at once, each row with its level's stride, which
+    multiplies as the level's scalar stride does).
+
+    Returns None where the head's selection is not this one (a per-level ``nms_pre`` top-k that cuts,
+    ``score_thr`` outside (0, 1), several classes): the caller then decodes the maps.
+    """
+    rows = candidate_rows(outputs, head, input_hw, cfg)
+    if rows is None:
+        return None
+    results = []
+    for image in rows:
+        keep = image.keep
+        bboxes_kept, kps_kept = head.decode_rows(
+            torch.from_numpy(image.centres[keep]), torch.from_numpy(image.distances[keep]),
+            torch.from_numpy(image.offsets[keep]) if head.use_kps else None, torch.from_numpy(image.strides[keep]))
+        results.append(head.gather_candidates([bboxes_kept], image.level_scores,
+                                              [torch.zeros(len(bboxes_kept), dtype=torch.long)],
+                                              [kps_kept] if head.use_kps else None))
+    return results
+
+
+def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int], img_metas: List[dict],
+                               cfg, clip_boxes: bool = True) -> Optional[list]:
+    """The final detections of the batch in one compiled pass where it applies, else None
+    (:func:`mmdet_face.deployment.scrfd_onnx_tail.onnx_outputs_to_detections`)."""
+    from .scrfd_onnx_tail import onnx_outputs_to_detections as direct
+    return direct(outputs, head, input_hw, img_metas, cfg, clip_boxes)
 
 
 def _gather_rows_py(scores, bboxes, kps, centres, anchors, low, stride, start, out_probs, out_distances,
@@ -246,5 +287,6 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
                        overwrite=overwrite, check=check, rewrite=swap_group_norms, fallback_opset=17)
 
 
-__all__ = ['DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'export_scrfd_onnx', 'onnx_output_names',
-           'onnx_outputs_to_candidates', 'onnx_outputs_to_head_inputs', 'swap_group_norms']
+__all__ = ['CandidateRows', 'DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'candidate_rows', 'export_scrfd_onnx',
+           'onnx_output_names', 'onnx_outputs_to_candidates', 'onnx_outputs_to_detections',
+           'onnx_outputs_to_head_inputs', 'swap_group_norms']
