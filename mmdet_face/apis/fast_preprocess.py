@@ -13,8 +13,9 @@ over the image). :func:`is_plain_det_preprocessor` says when it applies: exactly
 Fused pipelines. :func:`plain_pipeline` recognises the test pipelines that only resize: ``LoadImageFromNDArray``,
 at most one keep-ratio ``Resize`` / ``FaceResize`` (bilinear, OpenCV), then ``PackDetInputs`` / ``PackFaceInputs``.
 For them :func:`resize_normalize_pad` resizes each image with the transform's own size rule
-(``mmcv.rescale_size``, then ``cv2.resize`` as ``mmcv.imresize`` calls it), splits the resized image into planes
-and writes them through the tables into the batch: no HWC -> CHW packing copy, no data samples. The metas are the
+(``mmcv.rescale_size``, then ``cv2.resize`` as ``mmcv.imresize`` calls it) and writes each resized image through
+the tables into the batch in one compiled pass (HWC bytes in, CHW floats out: no packing copy, no channel split; the
+planes through ``cv2.LUT`` without numba), without data samples. The metas are the
 ones the pipeline and the preprocessor give (``img_id``, ``ori_shape``, ``img_shape``, ``scale_factor`` when it
 resizes, ``pad_shape``, ``batch_input_shape``). :func:`letterbox_normalize_pad` does the same for the released
 SCRFD letterbox (:mod:`mmdet_face.utils.letterbox`): the canvas outside the image holds the table's value of a
@@ -69,12 +70,33 @@ def _padded(size: int, divisor: int) -> int:
     return math.ceil(size / divisor) * divisor
 
 
-def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple[int, int]],
+def _lut_hwc_to_chw_py(image: np.ndarray, tables: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
+    """``out[c, y, x] = tables[c, image[y, x, order[c]]]`` for the ``(h, w)`` top-left part of ``out``
+    ``(C, H, W)`` float32 (``image``: ``(h, w, C')`` uint8). Channel by channel: each output plane is written in
+    memory order, which runs faster than three planes at once. Compiled with numba when it is installed."""
+    h, w = image.shape[0], image.shape[1]
+    for c in range(out.shape[0]):
+        table = tables[c]
+        src = order[c]
+        for y in range(h):
+            for x in range(w):
+                out[c, y, x] = table[image[y, x, src]]
+
+
+try:  # pragma: no cover - numba is a runtime dependency; without it the images are split into planes
+    import numba
+    _lut_hwc_to_chw = numba.njit(cache=True, nogil=True)(_lut_hwc_to_chw_py)
+except ImportError:  # pragma: no cover
+    _lut_hwc_to_chw = None
+
+
+def _fill_batch(planes: Sequence, canvases: Sequence[Tuple[int, int]],
                 preprocessor, tables: Optional[np.ndarray] = None) -> np.ndarray:
-    """The ``(B, C, H, W)`` float32 batch of images given as planes.
+    """The ``(B, C, H, W)`` float32 batch of images given as planes or as ``(h, w, C)`` uint8 arrays.
 
     Args:
-        planes: per image, per input channel a ``(h, w)`` uint8 plane (rows may be strided).
+        planes: per image, per input channel a ``(h, w)`` uint8 plane (rows may be strided), or the image as one
+            C-contiguous ``(h, w, C)`` uint8 array (written by :func:`_lut_hwc_to_chw`).
         canvases: per image ``(ch, cw)`` >= ``(h, w)``: the image's own extent in the batch; the part of it outside
             the planes holds the tables' value of a 0 byte (a letterbox's black), the batch beyond it ``pad_value``.
         preprocessor: a plain ``DetDataPreprocessor``.
@@ -84,7 +106,7 @@ def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple
     """
     import cv2
     divisor = int(preprocessor.pad_size_divisor)
-    channels = len(planes[0])
+    channels = planes[0].shape[2] if isinstance(planes[0], np.ndarray) else len(planes[0])
     height = _padded(max(c[0] for c in canvases), divisor)
     width = _padded(max(c[1] for c in canvases), divisor)
     if tables is None:
@@ -93,12 +115,19 @@ def _fill_batch(planes: Sequence[Sequence[np.ndarray]], canvases: Sequence[Tuple
     pad_value = preprocessor.pad_value
     batch = np.empty((len(planes), channels, height, width), np.float32)
     for b, (image, (ch, cw)) in enumerate(zip(planes, canvases)):
-        h, w = image[0].shape
-        for c_out, c_in in enumerate(order):
-            dst = batch[b, c_out, :h, :w]
-            out = cv2.LUT(image[c_in], tables[c_out], dst=dst)
-            if not np.may_share_memory(out, dst):  # OpenCV wrote a new array instead of the view
-                dst[...] = out
+        if isinstance(image, np.ndarray) and _lut_hwc_to_chw is not None:  # one compiled pass through the tables
+            h, w = image.shape[:2]
+            _lut_hwc_to_chw(image, tables, np.asarray(order, np.int64), batch[b])
+        else:
+            if isinstance(image, np.ndarray):
+                image = cv2.split(image)
+            h, w = image[0].shape
+            for c_out, c_in in enumerate(order):
+                dst = batch[b, c_out, :h, :w]
+                out = cv2.LUT(image[c_in], tables[c_out], dst=dst)
+                if not np.may_share_memory(out, dst):  # OpenCV wrote a new array instead of the view
+                    dst[...] = out
+        for c_out in range(channels):
             if ch > h or cw > w:  # inside the canvas, outside the image
                 batch[b, c_out, h:ch, :cw] = tables[c_out, 0]
                 batch[b, c_out, :h, w:cw] = tables[c_out, 0]
@@ -155,11 +184,6 @@ def plain_pipeline(transforms: Sequence) -> Optional[PlainPipeline]:
     return PlainPipeline(tuple(int(v) for v in resize.scale))
 
 
-def _split(img: np.ndarray) -> List[np.ndarray]:
-    import cv2
-    return list(cv2.split(np.ascontiguousarray(img)))
-
-
 def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, preprocessor,
                          first_id: int = 0, tables: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, List[dict]]:
     """``(inputs, metas)`` as the plain test ``pipeline`` and then ``preprocessor`` give them (bitwise the same batch,
@@ -189,9 +213,9 @@ def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, 
             meta['scale_factor'] = (new_w / w, new_h / h)
         meta['img_shape'] = img.shape[:2]
         meta['pad_shape'] = (_padded(img.shape[0], divisor), _padded(img.shape[1], divisor))
-        planes.append(_split(img))
+        planes.append(np.ascontiguousarray(img))
         metas.append(meta)
-    batch = _fill_batch(planes, [p[0].shape for p in planes], preprocessor, tables)
+    batch = _fill_batch(planes, [p.shape[:2] for p in planes], preprocessor, tables)
     for meta in metas:
         meta['batch_input_shape'] = tuple(batch.shape[2:])
     return torch.from_numpy(batch), metas
@@ -212,7 +236,7 @@ def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocesso
     for i, img in enumerate(images):
         h, w = img.shape[:2]
         new_h, new_w, scale = letterbox_size((h, w), size, size)
-        planes.append(_split(cv2.resize(img, (new_w, new_h))))
+        planes.append(np.ascontiguousarray(cv2.resize(img, (new_w, new_h))))
         metas.append(dict(img_id=first_id + i, ori_shape=(h, w), img_shape=(new_h, new_w),
                           scale_factor=(scale, scale), pad_shape=(_padded(size, divisor),) * 2))
     batch = _fill_batch(planes, [(size, size)] * len(planes), preprocessor, tables)

@@ -83,10 +83,17 @@ def _generic_preprocess(detector, images, max_size, first_id=0):
     ('configs/toy/srn_toy.py', 200, None),  # ImageNet mean / std, pad to 128
     ('configs/toy/srn_toy.py', None, 100),  # letterbox canvas inside a batch padded to 128
 ])
-def test_fused_pipeline_same_batch_and_metas_on_real_photos(config, max_size, letterbox):
+@pytest.mark.parametrize('compiled', [True, False])
+def test_fused_pipeline_same_batch_and_metas_on_real_photos(config, max_size, letterbox, compiled, monkeypatch):
     """The fused resize / letterbox + normalisation gives bitwise the batch and the same metas as the pipeline and
-    DetDataPreprocessor, for a batch of three real photos of different sizes (one portrait)."""
+    DetDataPreprocessor, for a batch of three real photos of different sizes (one portrait), with the tables applied
+    by the compiled HWC -> CHW pass and by cv2.LUT on the planes (what runs without numba)."""
     import warnings
+    if compiled:
+        pytest.importorskip('numba')
+        assert fast_preprocess._lut_hwc_to_chw is not None
+    else:
+        monkeypatch.setattr(fast_preprocess, '_lut_hwc_to_chw', None)
 
     from mmdet_face.apis import FaceDetector, RandomWeightsWarning
     from mmdet_face.apis.face_detector import read_image
