@@ -337,17 +337,19 @@ class FaceDetector:
         return cfg
 
     @torch.no_grad()
-    def preprocess(self, images: Sequence[np.ndarray], max_size: Optional[int] = None, first_id: int = 0):
+    def preprocess(self, images: Sequence[np.ndarray], max_size: Optional[int] = None, first_id: int = 0,
+                   allocate=None):
         """Stage 1: BGR uint8 images (:func:`read_image`'s) -> ``(inputs, img_metas)``: the network's input batch
         ``(B, 3, H, W)`` float32 (the test pipeline or letterbox, then the config's ``data_preprocessor``:
         normalised, channel order converted, padded to a common size) and one meta dict per image
-        (``ori_shape``, ``img_shape``, ``scale_factor``, ``batch_input_shape`` ...)."""
+        (``ori_shape``, ``img_shape``, ``scale_factor``, ``batch_input_shape`` ...). ``allocate(shape)``: the array
+        the fused pipelines write the batch into (default: a new one)."""
         prep = self.model.data_preprocessor
         fuse = self._plain_preprocessor and fast_preprocess.fusable(images)
         if self.letterbox:
             if fuse:  # the letterbox written straight into the batch
                 return fast_preprocess.letterbox_normalize_pad(images, max_size or self.letterbox, prep, first_id,
-                                                               self._norm_tables)
+                                                               self._norm_tables, allocate)
             data = [self._letterbox(img, first_id + i, max_size or self.letterbox) for i, img in enumerate(images)]
         else:
             pipeline = self._pipeline(max_size)
@@ -355,7 +357,8 @@ class FaceDetector:
             if plain is False:
                 plain = self._plain_pipelines[max_size] = fast_preprocess.plain_pipeline(pipeline.transforms)
             if fuse and plain is not None:  # a pipeline that only resizes, fused with the normalisation
-                return fast_preprocess.resize_normalize_pad(images, plain, prep, first_id, self._norm_tables)
+                return fast_preprocess.resize_normalize_pad(images, plain, prep, first_id, self._norm_tables,
+                                                            allocate)
             data = [pipeline(dict(img=img, img_id=first_id + i)) for i, img in enumerate(images)]
         images, samples = [d['inputs'] for d in data], [d['data_samples'] for d in data]
         if self._plain_preprocessor and fast_preprocess.applies_to(images):  # the same batch, bitwise, faster
@@ -416,9 +419,13 @@ class FaceDetector:
         results = []
         for start in range(0, len(images), batch_size):
             chunk = [read_image(img) for img in images[start:start + batch_size]]
-            inputs, img_metas = self.preprocess(chunk, max_size, first_id=start)
+            inputs, img_metas = self.preprocess(chunk, max_size, first_id=start, allocate=self._batch_allocator())
             results.extend(self._detect(inputs, img_metas, cfg))
         return results[0] if single else results
+
+    def _batch_allocator(self):
+        """Where a call's preprocessing writes the batch (None: a new array)."""
+        return None
 
     def _detect(self, inputs: torch.Tensor, img_metas: List[dict], cfg) -> List[FaceDetections]:
         """One preprocessed batch -> its detections (:meth:`run_network`, then :meth:`decode`)."""

@@ -91,7 +91,7 @@ except ImportError:  # pragma: no cover
 
 
 def _fill_batch(planes: Sequence, canvases: Sequence[Tuple[int, int]],
-                preprocessor, tables: Optional[np.ndarray] = None) -> np.ndarray:
+                preprocessor, tables: Optional[np.ndarray] = None, allocate=None) -> np.ndarray:
     """The ``(B, C, H, W)`` float32 batch of images given as planes or as ``(h, w, C)`` uint8 arrays.
 
     Args:
@@ -101,6 +101,8 @@ def _fill_batch(planes: Sequence, canvases: Sequence[Tuple[int, int]],
             the planes holds the tables' value of a 0 byte (a letterbox's black), the batch beyond it ``pad_value``.
         preprocessor: a plain ``DetDataPreprocessor``.
         tables: its :func:`normalization_tables` when the caller holds them (computed here otherwise).
+        allocate: ``allocate(shape)`` returns the C-contiguous float32 array to write the batch into (every
+            element is written); default ``np.empty``.
 
     ``H, W``: the largest canvas rounded up to ``pad_size_divisor``.
     """
@@ -113,7 +115,8 @@ def _fill_batch(planes: Sequence, canvases: Sequence[Tuple[int, int]],
         tables = normalization_tables(preprocessor, channels)
     order = _channel_order(preprocessor, channels)
     pad_value = preprocessor.pad_value
-    batch = np.empty((len(planes), channels, height, width), np.float32)
+    shape = (len(planes), channels, height, width)
+    batch = np.empty(shape, np.float32) if allocate is None else allocate(shape)
     for b, (image, (ch, cw)) in enumerate(zip(planes, canvases)):
         if isinstance(image, np.ndarray) and _lut_hwc_to_chw is not None:  # one compiled pass through the tables
             h, w = image.shape[:2]
@@ -185,7 +188,8 @@ def plain_pipeline(transforms: Sequence) -> Optional[PlainPipeline]:
 
 
 def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, preprocessor,
-                         first_id: int = 0, tables: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, List[dict]]:
+                         first_id: int = 0, tables: Optional[np.ndarray] = None,
+                         allocate=None) -> Tuple[torch.Tensor, List[dict]]:
     """``(inputs, metas)`` as the plain test ``pipeline`` and then ``preprocessor`` give them (bitwise the same batch,
     equal metas).
 
@@ -195,6 +199,7 @@ def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, 
         preprocessor: a plain ``DetDataPreprocessor``.
         first_id: ``img_id`` of the first image.
         tables: the preprocessor's :func:`normalization_tables` when the caller holds them.
+        allocate: where the batch is written (see :func:`_fill_batch`; default a new array).
 
     Returns:
         The ``(B, 3, H, W)`` float32 batch and per image ``img_id``, ``ori_shape``, ``img_shape``, ``scale_factor``
@@ -215,18 +220,18 @@ def resize_normalize_pad(images: Sequence[np.ndarray], pipeline: PlainPipeline, 
         meta['pad_shape'] = (_padded(img.shape[0], divisor), _padded(img.shape[1], divisor))
         planes.append(np.ascontiguousarray(img))
         metas.append(meta)
-    batch = _fill_batch(planes, [p.shape[:2] for p in planes], preprocessor, tables)
+    batch = _fill_batch(planes, [p.shape[:2] for p in planes], preprocessor, tables, allocate)
     for meta in metas:
         meta['batch_input_shape'] = tuple(batch.shape[2:])
     return torch.from_numpy(batch), metas
 
 
 def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocessor, first_id: int = 0,
-                            tables: Optional[np.ndarray] = None) -> Tuple[torch.Tensor, List[dict]]:
+                            tables: Optional[np.ndarray] = None, allocate=None) -> Tuple[torch.Tensor, List[dict]]:
     """``(inputs, metas)`` of the released SCRFD letterbox to ``size x size``
     (:func:`mmdet_face.utils.letterbox.letterbox`) and then ``preprocessor``: bitwise the batch of the letterboxed
     canvases through it; metas ``img_id``, ``ori_shape``, ``img_shape`` (the resized image inside the canvas),
-    ``scale_factor`` (one scale for both axes), ``pad_shape`` and ``batch_input_shape`` (``tables``: as in
+    ``scale_factor`` (one scale for both axes), ``pad_shape`` and ``batch_input_shape`` (``tables``, ``allocate``: as in
     :func:`resize_normalize_pad`)."""
     import cv2
 
@@ -239,7 +244,7 @@ def letterbox_normalize_pad(images: Sequence[np.ndarray], size: int, preprocesso
         planes.append(np.ascontiguousarray(cv2.resize(img, (new_w, new_h))))
         metas.append(dict(img_id=first_id + i, ori_shape=(h, w), img_shape=(new_h, new_w),
                           scale_factor=(scale, scale), pad_shape=(_padded(size, divisor),) * 2))
-    batch = _fill_batch(planes, [(size, size)] * len(planes), preprocessor, tables)
+    batch = _fill_batch(planes, [(size, size)] * len(planes), preprocessor, tables, allocate)
     for meta in metas:
         meta['batch_input_shape'] = tuple(batch.shape[2:])
     return torch.from_numpy(batch), metas

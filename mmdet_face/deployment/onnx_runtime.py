@@ -36,6 +36,7 @@ providers): nothing process-wide is changed. ``InferenceSession.run`` may be cal
 (onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
 """
 import os
+import threading
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -111,6 +112,9 @@ class OnnxNetwork:
         except Exception as err:  # onnxruntime's own exception types (Fail, InvalidGraph, ...)
             raise ValueError(f'{self.path}: onnxruntime cannot load this model ({type(err).__name__}: {err})') from err
         self.output_names = outputs
+        # runs bound to preallocated arrays (the CPU provider only): per thread, per input shape
+        self._bindable = self.providers == ['CPUExecutionProvider']
+        self._bindings = threading.local()
 
     def check_input_size(self, hw: Sequence[int]) -> None:
         """Refuse an input of ``hw`` that a graph with a fixed height and width cannot take."""
@@ -135,6 +139,45 @@ class OnnxNetwork:
             outputs[name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return outputs
 
+    def input_buffer(self, shape: Sequence[int]) -> Optional[np.ndarray]:
+        """This thread's float32 input array of ``shape`` ``(B, 3, H, W)`` for :meth:`run_bound` (the preprocessing
+        writes the batch into it), or None where runs are not bound (a provider other than the CPU's alone, a graph
+        that takes another batch size). Each thread holds its own arrays (a few shapes at most)."""
+        shape = tuple(int(v) for v in shape)
+        if not self._bindable or (self.fixed_batch and shape[0] != self.fixed_batch):
+            return None
+        bindings = self._bindings.__dict__.setdefault('by_shape', {})
+        binding = bindings.get(shape)
+        if binding is None:
+            if len(bindings) >= 4:
+                bindings.clear()
+            binding = bindings[shape] = _Binding(np.empty(shape, np.float32))
+        return binding.input
+
+    def run_bound(self, blob: np.ndarray) -> Dict[str, np.ndarray]:
+        """:meth:`run` of a ``blob`` that :meth:`input_buffer` gave this thread, through an ``io_binding`` whose
+        outputs are this thread's preallocated arrays: no input wrapping and no output allocation per call. The
+        returned arrays are overwritten by this thread's next bound run of the same shape: read them before (copy
+        what is kept). Any other array runs through :meth:`run`."""
+        binding = self._bindings.__dict__.get('by_shape', {}).get(tuple(blob.shape))
+        if binding is None or binding.input is not blob or binding.io is False:
+            return self.run(blob)
+        if binding.io is None:  # the first run of this shape: a plain one, which gives the output shapes
+            self.check_input_size(blob.shape[2:])
+            raw = self.session.run(self.output_names, {self.input_name: blob})
+            if not all(r.ndim == 3 and r.dtype == np.float32 and r.flags.c_contiguous for r in raw):
+                binding.io = False  # outputs without a batch axis (older files): plain runs
+                return self.run(blob)
+            io = self.session.io_binding()
+            io.bind_cpu_input(self.input_name, binding.input)
+            binding.outputs = {name: np.empty_like(r) for name, r in zip(self.output_names, raw)}
+            for name, array in binding.outputs.items():
+                io.bind_output(name, 'cpu', 0, np.float32, list(array.shape), array.ctypes.data)
+            binding.io = io
+            return dict(zip(self.output_names, raw))
+        self.session.run_with_iobinding(binding.io)
+        return binding.outputs
+
     def to_head_inputs(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int]):
         """What the head's ``forward`` returns for these outputs (the family's ``onnx_outputs_to_head_inputs``)."""
         return self.layout.onnx_outputs_to_head_inputs(outputs, self.head, input_hw)
@@ -154,10 +197,26 @@ class OnnxNetwork:
         direct = getattr(self.layout, 'onnx_outputs_to_detections', None)
         return None if direct is None else direct(outputs, self.head, input_hw, img_metas, cfg, clip_boxes)
 
+    def detections_apply(self, cfg, img_metas: List[dict]) -> bool:
+        """Whether :meth:`to_detections` computes the final detections for this ``cfg`` and these metas (the
+        family's ``onnx_detections_apply``)."""
+        check = getattr(self.layout, 'onnx_detections_apply', None)
+        return check is not None and check(self.head, cfg, img_metas)
+
     def __call__(self, inputs):
         """``head.forward``'s result for a preprocessed batch (a ``(B, 3, H, W)`` tensor or array)."""
         blob = inputs.detach().cpu().float().numpy() if hasattr(inputs, 'detach') else np.asarray(inputs)
         return self.to_head_inputs(self.run(blob), blob.shape[2:])
+
+
+class _Binding:
+    """One thread's bound run of one input shape: the input array, the ``io_binding`` (None before the first run,
+    False when the file's outputs cannot be bound) and the output arrays it writes."""
+
+    def __init__(self, input_array: np.ndarray):
+        self.input = input_array
+        self.io = None
+        self.outputs = None
 
 
 class OnnxFaceDetector(FaceDetector):
@@ -212,9 +271,10 @@ class OnnxFaceDetector(FaceDetector):
                        cfg) -> list:
         """Stages 2b + 3: the session's outputs (``{name: (B, N, C)}`` of a batch of ``input_hw``) -> one
         :class:`~mmdet_face.apis.face_detector.FaceDetections` per image, the same as
-        ``decode(network.to_head_inputs(outputs, input_hw), img_metas, cfg)`` gives: the candidates straight from
-        the rows where the family has that path (:meth:`OnnxNetwork.to_candidates`), then the head's own face tail
-        (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps."""
+        ``decode(network.to_head_inputs(outputs, input_hw), img_metas, cfg)`` gives: in one compiled pass where the
+        family has it (:meth:`OnnxNetwork.to_detections`: SCRFD with its standard test config), else the candidates
+        straight from the rows where the family has that path (:meth:`OnnxNetwork.to_candidates`), then the head's
+        own face tail (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps."""
         detections = self.network.to_detections(outputs, input_hw, img_metas, cfg, self.clip_boxes)
         if detections is not None:
             return detections
@@ -224,10 +284,25 @@ class OnnxFaceDetector(FaceDetector):
         return self.finish([self.head._face_post_process(c, meta, cfg, rescale=True)
                             for c, meta in zip(candidates, img_metas)], img_metas)
 
+    def _batch_allocator(self):
+        """Where a call's preprocessing writes the batch: this thread's input array bound to the session
+        (:meth:`OnnxNetwork.input_buffer`), or a new array where runs are not bound."""
+        network = self.network
+
+        def allocate(shape):
+            buffer = network.input_buffer(shape)
+            return np.empty(shape, np.float32) if buffer is None else buffer
+        return allocate
+
     def _detect(self, inputs, img_metas: List[dict], cfg) -> list:
-        """One preprocessed batch -> its detections: the session, then :meth:`decode_outputs`."""
+        """One preprocessed batch -> its detections: the session, then :meth:`decode_outputs`. A batch in this
+        thread's bound input array runs bound (:meth:`OnnxNetwork.run_bound`) where the outputs go straight to final
+        detections (:meth:`OnnxNetwork.detections_apply`): those copy out what they keep before the next run."""
         blob = inputs.numpy()
-        return self.decode_outputs(self.network.run(blob), blob.shape[2:], img_metas, cfg)
+        network = self.network
+        bound = network.detections_apply(cfg, img_metas)
+        outputs = network.run_bound(blob) if bound else network.run(blob)
+        return self.decode_outputs(outputs, blob.shape[2:], img_metas, cfg)
 
 
 __all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxFaceDetector', 'OnnxNetwork']

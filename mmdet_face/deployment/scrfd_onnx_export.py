@@ -237,6 +237,13 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
     return results
 
 
+def onnx_detections_apply(head, cfg, img_metas: List[dict]) -> bool:
+    """Whether :func:`onnx_outputs_to_detections` applies to this head, test config and batch
+    (:func:`mmdet_face.deployment.scrfd_onnx_tail.applies`)."""
+    from .scrfd_onnx_tail import applies
+    return applies(head, cfg, img_metas)
+
+
 def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int], img_metas: List[dict],
                                cfg, clip_boxes: bool = True) -> Optional[list]:
     """The final detections of the batch in one compiled pass where it applies, else None
@@ -288,5 +295,5 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
 
 
 __all__ = ['CandidateRows', 'DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'candidate_rows', 'export_scrfd_onnx',
-           'onnx_output_names', 'onnx_outputs_to_candidates', 'onnx_outputs_to_detections',
+           'onnx_detections_apply', 'onnx_output_names', 'onnx_outputs_to_candidates', 'onnx_outputs_to_detections',
            'onnx_outputs_to_head_inputs', 'swap_group_norms']
