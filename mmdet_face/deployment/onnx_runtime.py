@@ -160,7 +160,8 @@ class OnnxNetwork:
         returned arrays are overwritten by this thread's next bound run of the same shape: read them before (copy
         what is kept). Any other array runs through :meth:`run`."""
         binding = self._bindings.__dict__.get('by_shape', {}).get(tuple(blob.shape))
-        if binding is None or binding.input is not blob or binding.io is False:
+        if (binding is None or binding.io is False or blob.dtype != np.float32 or not blob.flags.c_contiguous
+                or blob.__array_interface__['data'][0] != binding.input.__array_interface__['data'][0]):
             return self.run(blob)
         if binding.io is None:  # the first run of this shape: a plain one, which gives the output shapes
             self.check_input_size(blob.shape[2:])

@@ -137,6 +137,40 @@ def onnx_outputs_to_head_inputs(outputs: Dict[str, np.ndarray], head, input_hw: 
     return cls_scores, bbox_preds, kps_preds
 
 
+class LevelOutputs(NamedTuple):
+    """The outputs of one run, level by level, checked against the head's anchors: ``scores`` ``(B, N_l, 1)``,
+    ``bboxes`` ``(B, N_l, 4)``, ``kps`` ``(B, N_l, 2K)`` (None without keypoints) float32 arrays, ``centres``
+    ``(N_l, 2)`` float32 anchor centres (x, y) in pixels (row ``location * A + anchor``), ``strides`` ints."""
+    scores: List[np.ndarray]
+    bboxes: List[np.ndarray]
+    kps: Optional[List[np.ndarray]]
+    centres: List[np.ndarray]
+    strides: List[int]
+
+
+def level_outputs(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int], cfg) -> Optional[LevelOutputs]:
+    """:class:`LevelOutputs` of ``outputs`` (``{name: (B, N, C)}`` of a run on an ``input_hw`` batch; row counts
+    checked against the level grids), or None where the head's selection for ``cfg`` is not the direct one: a
+    per-level ``nms_pre`` top-k that cuts, ``score_thr`` outside (0, 1), several classes."""
+    anchors = head.num_base_priors
+    score_thr, nms_pre = cfg.get('score_thr', 0.0), cfg.get('nms_pre', -1)
+    if head.cls_out_channels != 1 or not 0 < score_thr < 1:
+        return None
+    strides = strides_of(head)
+    scores = [batched(outputs[f'score_{s}'], f'score_{s}', 1) for s in strides]
+    if any(0 < nms_pre < r.shape[1] for r in scores):
+        return None
+    bboxes = [batched(outputs[f'bbox_{s}'], f'bbox_{s}', 4) for s in strides]
+    kps = ([batched(outputs[f'kps_{s}'], f'kps_{s}', 2 * head.num_keypoints) for s in strides] if head.use_kps
+           else None)
+    grids = level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in scores],
+                        'outputs score_*')
+    for kind, rows in (('bbox', bboxes), ('kps', kps)) if kps is not None else (('bbox', bboxes),):
+        level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
+    centres = [c.numpy() for c in head._prior_centers(grids, torch.float32, 'cpu')]
+    return LevelOutputs(scores, bboxes, kps, centres, strides)
+
+
 class CandidateRows(NamedTuple):
     """The rows of one image within 0.1 % below ``score_thr`` or above, gathered in the head's order (level,
     anchor, location), and which of them the head keeps.
@@ -169,22 +203,11 @@ def candidate_rows(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]
     ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
     logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level by level as
     the head takes it (torch's vectorised and scalar paths round apart, so on arrays as long as the head's)."""
-    anchors = head.num_base_priors
-    score_thr, nms_pre = cfg.get('score_thr', 0.0), cfg.get('nms_pre', -1)
-    if head.cls_out_channels != 1 or not 0 < score_thr < 1:
+    levels = level_outputs(outputs, head, input_hw, cfg)
+    if levels is None:
         return None
-    strides = strides_of(head)
-    scores = [batched(outputs[f'score_{s}'], f'score_{s}', 1) for s in strides]
-    if any(0 < nms_pre < r.shape[1] for r in scores):
-        return None
-    bboxes = [batched(outputs[f'bbox_{s}'], f'bbox_{s}', 4) for s in strides]
-    kps = ([batched(outputs[f'kps_{s}'], f'kps_{s}', 2 * head.num_keypoints) for s in strides] if head.use_kps
-           else None)
-    grids = level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in scores],
-                        'outputs score_*')
-    for kind, rows in (('bbox', bboxes), ('kps', kps)) if kps is not None else (('bbox', bboxes),):
-        level_grids(input_hw, head.prior_generator.strides, anchors, [r.shape[1] for r in rows], f'outputs {kind}_*')
-    mlvl_centers = [c.numpy() for c in head._prior_centers(grids, torch.float32, 'cpu')]
+    scores, bboxes, kps, mlvl_centers, strides = levels
+    anchors, score_thr = head.num_base_priors, cfg['score_thr']
     logit_thr = math.log(score_thr / (1 - score_thr))
     low = np.float32(score_thr * 0.999)
     total = sum(r.shape[1] for r in scores)
@@ -294,6 +317,7 @@ def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (6
                        overwrite=overwrite, check=check, rewrite=swap_group_norms, fallback_opset=17)
 
 
-__all__ = ['CandidateRows', 'DEFAULT_OPSET', 'ExportGroupNorm', 'SCRFDExportWrapper', 'candidate_rows', 'export_scrfd_onnx',
+__all__ = ['CandidateRows', 'DEFAULT_OPSET', 'ExportGroupNorm', 'LevelOutputs', 'SCRFDExportWrapper', 'candidate_rows',
+           'export_scrfd_onnx', 'level_outputs',
            'onnx_detections_apply', 'onnx_output_names', 'onnx_outputs_to_candidates', 'onnx_outputs_to_detections',
            'onnx_outputs_to_head_inputs', 'swap_group_norms']
