@@ -1,4 +1,4 @@
-"""SCRFD ONNX outputs -> final detections in one compiled pass (the onnxruntime backend's CPU fast path).
+"""SCRFD ONNX outputs -> final detections in compiled passes (the onnxruntime backend's CPU fast path).
 
 SCRFD: Guo et al., "Sample and Computation Redistribution for Efficient Face Detection", ICLR 2022; the released
 files' layout is insightface's ``detection/scrfd/tools/scrfd2onnx.py`` (see :mod:`.scrfd_onnx_export`).
@@ -7,23 +7,30 @@ The reference is the head's own path: :func:`.scrfd_onnx_export.onnx_outputs_to_
 read from the outputs, logits, sigmoid level by level, :meth:`SCRFDHead.decode_rows`), then
 :meth:`FaceHeadMixin._face_post_process` (clip to ``img_shape``, rescale by ``scale_factor``, ``min_bbox_size``,
 :func:`~mmdet_face.models.utils.nms.sweep_batched_nms`, ``max_per_img``) and ``FaceDetector.finish`` (float32 numpy,
-clipped to ``ori_shape``). :func:`onnx_outputs_to_detections` shares the first half (the same row gathering, the
-same float64 logits and the same torch sigmoid per level, so the scores are the same numbers) and does the rest in
-one numba function, :func:`_decode_and_suppress`, with the head's float32 operations in the head's order:
+clipped to ``ori_shape``). :func:`onnx_outputs_to_detections` computes the same with two compiled calls per image and
+torch's sigmoid between them:
 
-* boxes ``x1 = cx - d_left * s``, ``y1 = cy - d_top * s``, ``x2 = cx + d_right * s``, ``y2 = cy + d_bottom * s``
-  (mmdet's ``distance2bbox`` of ``distances * stride``), keypoints ``c + o * s``;
-* clamp to ``[0, w] x [0, h]`` of ``img_shape``, divide by the float32 ``(w_scale, h_scale)``, drop boxes whose
-  width or height is not above ``min_bbox_size``;
-* greedy NMS by the compiled sweep of :mod:`mmdet_face.models.utils.nms` (called from the compiled code: the same
-  function, the same visiting order, a stable sort by decreasing score, the boxes by ``x1`` with a stable sort);
-* ``max_per_img``, then the boxes clamped to ``ori_shape`` (keypoints are never clipped).
+* :func:`_gather_kept`: the rows the head keeps, all levels in the head's order (level, anchor, location), each
+  kept where its logit (``log(p) - log1p(-p)`` in float64, rounded to float32: the values of
+  :func:`~mmdet_face.deployment.onnx_layouts.logit_array`) is above the head's float32 threshold;
+* their scores: torch's sigmoid of those logits level by level, on arrays as long as the head's (torch's vectorised
+  and scalar paths round apart), so the same numbers;
+* :func:`_decode_and_suppress`: the head's float32 operations in the head's order:
 
-Every operation is a single IEEE float32 operation on the same operands (numba compiles without fast-math, so no
-fused multiply-adds), so the detections are bitwise the reference's (``tests/deployment/test_scrfd_onnx_tail.py``
-holds them together on the real photos). Where the reference would not take the sweep (fewer than
-``MIN_BOXES_FOR_SWEEP`` boxes reach the NMS, or the sweep would visit too many pairs), the compiled function stops
-before the NMS and :func:`sweep_batched_nms` decides on the decoded boxes, as in the head.
+  - boxes ``x1 = cx - d_left * s``, ``y1 = cy - d_top * s``, ``x2 = cx + d_right * s``, ``y2 = cy + d_bottom * s``
+    (mmdet's ``distance2bbox`` of ``distances * stride``), keypoints ``c + o * s``;
+  - clamp to ``[0, w] x [0, h]`` of ``img_shape``, divide by the float32 ``(w_scale, h_scale)``, drop boxes whose
+    width or height is not above ``min_bbox_size``;
+  - greedy NMS by the compiled sweep of :mod:`mmdet_face.models.utils.nms` (called from the compiled code: the same
+    function and visiting orders: by decreasing score and by ``x1``, ties in row order, as the stable sorts give);
+  - ``max_per_img``, then the boxes clamped to ``ori_shape`` (keypoints are never clipped).
+
+Every operation is a single IEEE float32 (float64 for the logits) operation on the same operands (numba compiles
+without fast-math, so no fused multiply-adds), so the detections are bitwise the reference's
+(``tests/deployment/test_scrfd_onnx_tail.py`` holds them together on the real photos). Where the reference would
+not take the sweep (fewer than ``MIN_BOXES_FOR_SWEEP`` boxes reach the NMS, or the sweep would visit too many pairs),
+the compiled function stops before the NMS and :func:`sweep_batched_nms` decides on the decoded boxes, as in the
+head.
 
 It applies to one-class SCRFD heads with the head's own conventions (clip to the input, scores from the NMS) and
 test configs with ``0 < score_thr < 1``, no cutting ``nms_pre``, ``nms`` of type ``'nms'`` without ``offset`` or
@@ -255,14 +262,13 @@ def _decode_and_suppress_py(scores, centres, distances, offsets, strides, w, h, 
     points = np.empty((m, num_offsets), np.float32)
     kept = np.empty(m, np.bool_)
     for j in range(m):
-        i = j
-        s = strides[i]
-        cx = centres[i, 0]
-        cy = centres[i, 1]
-        x1 = cx - distances[i, 0] * s
-        y1 = cy - distances[i, 1] * s
-        x2 = cx + distances[i, 2] * s
-        y2 = cy + distances[i, 3] * s
+        s = strides[j]
+        cx = centres[j, 0]
+        cy = centres[j, 1]
+        x1 = cx - distances[j, 0] * s
+        y1 = cy - distances[j, 1] * s
+        x2 = cx + distances[j, 2] * s
+        y2 = cy + distances[j, 3] * s
         # clamp_(min=0, max=w) keeps NaN, as torch does
         x1 = zero if x1 < zero else (w if x1 > w else x1)
         x2 = zero if x2 < zero else (w if x2 > w else x2)
@@ -277,8 +283,8 @@ def _decode_and_suppress_py(scores, centres, distances, offsets, strides, w, h, 
         boxes[j, 2] = x2
         boxes[j, 3] = y2
         for k in range(0, num_offsets, 2):
-            points[j, k] = (cx + offsets[i, k] * s) / scale_w
-            points[j, k + 1] = (cy + offsets[i, k + 1] * s) / scale_h
+            points[j, k] = (cx + offsets[j, k] * s) / scale_w
+            points[j, k + 1] = (cy + offsets[j, k + 1] * s) / scale_h
         kept[j] = min_size <= zero or (x2 - x1 > min_size and y2 - y1 > min_size)
     n = 0
     for j in range(m):

@@ -21,7 +21,7 @@ import pytest
 
 from mmdet_face.apis import FaceDetector
 from mmdet_face.deployment.onnx_runtime import OnnxFaceDetector
-from tests.helpers.detections import assert_same
+from tests.helpers.detections import assert_identical, assert_same
 from tests.helpers.onnx_backend import TOY_CONFIGS, export, random_checkpoint
 from tests.helpers.paths import REPO_ROOT, shared_path
 
@@ -149,16 +149,6 @@ def test_threads_share_one_detector(family):
     assert len(expected[0.5]) > len(expected[0.6]) > 0
     for thr, faces in results.values():
         np.testing.assert_array_equal(faces.bboxes, expected[thr].bboxes)
-
-
-def assert_identical(a, b, label):
-    """Two FaceDetections bit for bit: boxes, scores and keypoints, in the same order."""
-    assert len(a) == len(b), label
-    np.testing.assert_array_equal(a.bboxes, b.bboxes, err_msg=label)
-    np.testing.assert_array_equal(a.scores, b.scores, err_msg=label)
-    assert (a.keypoints is None) == (b.keypoints is None), label
-    if a.keypoints is not None:
-        np.testing.assert_array_equal(a.keypoints, b.keypoints, err_msg=label)
 
 
 def test_direct_decoding_equals_the_head_maps(family):

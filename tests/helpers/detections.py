@@ -53,3 +53,13 @@ def assert_same(pytorch, onnx, label, plain=None):
     if pytorch.keypoints is not None:
         assert diff['keypoints'] <= tol, (diff, tol)
     return diff
+
+
+def assert_identical(a, b, label):
+    """Two FaceDetections bit for bit: boxes, scores and keypoints, in the same order."""
+    assert len(a) == len(b), label
+    np.testing.assert_array_equal(a.bboxes, b.bboxes, err_msg=label)
+    np.testing.assert_array_equal(a.scores, b.scores, err_msg=label)
+    assert (a.keypoints is None) == (b.keypoints is None), label
+    if a.keypoints is not None:
+        np.testing.assert_array_equal(a.keypoints, b.keypoints, err_msg=label)
