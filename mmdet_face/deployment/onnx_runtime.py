@@ -16,11 +16,16 @@ pre-processing, decoding, post-processing and result type.
     head_inputs = detector.network.to_head_inputs(outputs, inputs.shape[2:])   # lists of (B, A * C, h, w)
     faces = detector.decode(head_inputs, metas, detector._call_cfg(0.5, 0.4))  # list of FaceDetections
 
-A call runs ``preprocess``, the session and ``decode_outputs``. Where the family's exporter module reads the
-candidates straight from the output rows (SCRFD: ``onnx_outputs_to_candidates``, only the rows above the score
-threshold decoded), ``decode_outputs`` hands them to the head's own face tail (rescale, NMS, ``max_per_img``):
-bitwise the detections of ``decode`` on the maps, without rebuilding the maps. Other families, and test configs
-that path does not cover, go through the maps.
+A call runs ``preprocess``, the session and ``decode_outputs``. Where the family's exporter module goes from the
+outputs to the final detections itself (SCRFD with its standard test config on the CPU:
+``onnx_outputs_to_detections``, compiled, :mod:`mmdet_face.deployment.scrfd_onnx_tail`), ``decode_outputs`` returns
+those; where it reads the candidates straight from the output rows (SCRFD: ``onnx_outputs_to_candidates``, only
+the rows above the score threshold decoded), it hands them to the head's own face tail (rescale, NMS,
+``max_per_img``). Both give bitwise the detections of ``decode`` on the maps, without rebuilding the maps. Other
+families, and test configs those paths do not cover, go through the maps. Where the compiled path applies, a call
+writes its batch into its thread's input array and runs the session through an ``io_binding`` whose outputs are
+that thread's preallocated arrays (:meth:`OnnxNetwork.input_buffer`, :meth:`OnnxNetwork.run_bound`): no input
+wrapping and no output allocation per call.
 
 The test tool's ``--onnx`` runs :class:`OnnxNetwork` inside mmengine's test loop
 (:class:`~mmdet_face.deployment.onnx_face_model.OnnxFaceModel`).
@@ -33,7 +38,8 @@ keypoints, RetinaFace, DSFD, SRN / AInnoFace; static or dynamic) and insightface
 
 Session options are per session (``SessionOptions``: intra- / inter-op threads, graph optimisation level;
 providers): nothing process-wide is changed. ``InferenceSession.run`` may be called from several threads at once
-(onnxruntime's documented guarantee), and :class:`OnnxNetwork` holds no per-call state.
+(onnxruntime's documented guarantee); :class:`OnnxNetwork` holds no per-call state, and its bound arrays are per
+thread (``threading.local``), so concurrent calls never share them.
 """
 import os
 import threading
