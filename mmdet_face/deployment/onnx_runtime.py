@@ -41,6 +41,7 @@ providers): nothing process-wide is changed. ``InferenceSession.run`` may be cal
 (onnxruntime's documented guarantee); :class:`OnnxNetwork` holds no per-call state, and its bound arrays are per
 thread (``threading.local``), so concurrent calls never share them.
 """
+import math
 import os
 import threading
 from typing import Dict, List, Optional, Sequence
@@ -52,6 +53,10 @@ from mmdet_face.apis.face_detector import FaceDetector, check_detector_args
 from .onnx_layouts import check_output_names, exporter_module
 
 GRAPH_OPTIMIZATION_LEVELS = ('disable', 'basic', 'extended', 'all')
+#: input shapes whose bound arrays a thread keeps (a dataset of many sizes runs the others unbound or rebinds)
+MAX_BOUND_SHAPES = 2
+#: larger inputs run unbound: their arrays are not kept between calls (1 x 3 x 640 x 640 float32 is 4.9 MB)
+MAX_BOUND_INPUT_BYTES = 64 << 20
 
 
 class OnnxNetwork:
@@ -148,14 +153,16 @@ class OnnxNetwork:
     def input_buffer(self, shape: Sequence[int]) -> Optional[np.ndarray]:
         """This thread's float32 input array of ``shape`` ``(B, 3, H, W)`` for :meth:`run_bound` (the preprocessing
         writes the batch into it), or None where runs are not bound (a provider other than the CPU's alone, a graph
-        that takes another batch size). Each thread holds its own arrays (a few shapes at most)."""
+        that takes another batch size, an input over ``MAX_BOUND_INPUT_BYTES``). Each thread holds its own arrays,
+        for ``MAX_BOUND_SHAPES`` input shapes at most (a new shape beyond them drops the others)."""
         shape = tuple(int(v) for v in shape)
-        if not self._bindable or (self.fixed_batch and shape[0] != self.fixed_batch):
+        if (not self._bindable or (self.fixed_batch and shape[0] != self.fixed_batch)
+                or 4 * math.prod(shape) > MAX_BOUND_INPUT_BYTES):
             return None
         bindings = self._bindings.__dict__.setdefault('by_shape', {})
         binding = bindings.get(shape)
         if binding is None:
-            if len(bindings) >= 4:
+            if len(bindings) >= MAX_BOUND_SHAPES:
                 bindings.clear()
             binding = bindings[shape] = _Binding(np.empty(shape, np.float32))
         return binding.input

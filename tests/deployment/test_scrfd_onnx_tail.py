@@ -148,3 +148,21 @@ def test_stable_orders_match_the_stable_sorts():
         broken = boxes.copy()
         broken[7, 0] = bad
         assert scrfd_onnx_tail._stable_orders(scores, broken)[0].shape == (0,)
+
+
+def test_bound_arrays_are_kept_for_few_small_shapes(monkeypatch):
+    """A thread keeps bound arrays for MAX_BOUND_SHAPES input shapes at most, and none for inputs over
+    MAX_BOUND_INPUT_BYTES (those run unbound, with the same detections)."""
+    from mmdet_face.deployment import onnx_runtime
+    detector = OnnxFaceDetector(CONFIG, released(), ort_threads=1)
+    network = detector.network
+    assert network.input_buffer((1, 3, 640, 640)) is network.input_buffer((1, 3, 640, 640))
+    assert network.input_buffer((2, 3, 640, 640)) is None  # the released graph takes batches of one
+    for side in (32, 64, 96):
+        network.input_buffer((1, 3, side, side))
+    assert len(network._bindings.by_shape) <= onnx_runtime.MAX_BOUND_SHAPES
+    image = photos()[3]
+    reference = detector(image, score_thr=0.02)
+    monkeypatch.setattr(onnx_runtime, 'MAX_BOUND_INPUT_BYTES', 4 * 3 * 640 * 640 - 1)
+    assert network.input_buffer((1, 3, 640, 640)) is None
+    assert_identical(detector(image, score_thr=0.02), reference, 'unbound')
