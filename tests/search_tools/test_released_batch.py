@@ -11,7 +11,8 @@ from search_tools.arch import arch_from_config, arch_key
 from search_tools.flops import total_flops
 from search_tools.scrfd_replay import ReleasedRulesBatch, _mode2_depths, _mode2_planes, _RatioChain, scrfd_arch, \
     scrfd_project
-from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space
+from search_tools.space import InfeasibleBudget, RandomSuggester, load_space
+from tests.helpers.space_files import edited_space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
@@ -111,16 +112,12 @@ def test_sample_batch_draws_as_the_suggester():
 
 def test_sample_batch_log_and_step_dimensions(tmp_path):
     """Log-uniform and stepped dimensions of a space file stay in their range and on their grid."""
-    text = (SPACES_DIR / 'scrfd.py').read_text()
-    text = text.replace("base_channels=dict(type='int', low=8, high=64)",
-                        "base_channels=dict(type='int', low=8, high=64, step=8, log=True)")
-    text = text.replace("fpn_channel=dict(type='int', low=8, high=128)",
-                        "fpn_channel=dict(type='int', low=16, high=128, step=16)")
-    text = text.replace("stage_blocks_ratio=dict(type='float', low=0.5, high=3.0)",
-                        "stage_blocks_ratio=dict(type='float', low=0.5, high=3.0, log=True)")
-    path = tmp_path / 'logs.py'
-    path.write_text(text)
-    space = load_space(str(path))
+    space = load_space(edited_space(tmp_path, 'scrfd', {
+        "base_channels=dict(type='int', low=8, high=64)":
+            "base_channels=dict(type='int', low=8, high=64, step=8, log=True)",
+        "fpn_channel=dict(type='int', low=8, high=128)": "fpn_channel=dict(type='int', low=16, high=128, step=16)",
+        "stage_blocks_ratio=dict(type='float', low=0.5, high=3.0)":
+            "stage_blocks_ratio=dict(type='float', low=0.5, high=3.0, log=True)"}, 'logs.py'))
     backbone = space.sample_batch(np.random.default_rng(0), 'backbone', 20000)
     assert set(np.unique(backbone['base_channels']).tolist()) == set(range(8, 65, 8))
     full = space.sample_batch(np.random.default_rng(0), 'full', 20000)
@@ -155,10 +152,8 @@ def test_ratios_past_the_dimension_range_rebuild_the_chains():
 
 
 def test_released_rules_refuse_what_they_cannot_replay(tmp_path):
-    text = (SPACES_DIR / 'scrfd.py').read_text().replace("head_channel=dict(type='int', low=8, high=256)",
-                                                        "head_channel=dict(type='float', low=8, high=256)")
-    path = tmp_path / 'float_head.py'
-    path.write_text(text)
+    path = edited_space(tmp_path, 'scrfd', {"head_channel=dict(type='int', low=8, high=256)":
+                                            "head_channel=dict(type='float', low=8, high=256)"}, 'float_head.py')
     with pytest.raises(ValueError, match=r"float_head.py: full.head_channel: the released rules draw it as an int "
                                          r">= 0 \(at.Int\), got \{'type': 'float'"):
         ReleasedRulesBatch(load_space(str(path)), 'full', 2.5, 0.02, (480, 640))

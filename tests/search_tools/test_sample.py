@@ -10,7 +10,8 @@ from mmengine.config import Config
 from mmdet_face.models.utils import get_model_complexity
 from search_tools.arch import arch_from_config
 from search_tools.candidates import sample_candidates, write_candidates
-from search_tools.space import SPACES_DIR, load_space
+from search_tools.space import load_space
+from tests.helpers.space_files import edited_space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
@@ -95,18 +96,14 @@ def test_released_sampler_stream_and_stats():
 
 def test_duplicates_are_dropped(tmp_path):
     # a space whose every draw is the same architecture: one candidate, the rest counted as duplicates
-    text = (SPACES_DIR / 'resnet.py').read_text()
-    text = text.replace("block=dict(type='choice', choices=['BasicBlock', 'Bottleneck'])",
-                        "block=dict(type='choice', choices=['BasicBlock'])")
-    text = text.replace("stem_channels=dict(type='int', low=8, high=64, step=8)",
-                        "stem_channels=dict(type='int', low=16, high=16)")
-    text = text.replace("stage_blocks=dict(type='int', low=1, high=10, num=4)",
-                        "stage_blocks=dict(type='int', low=2, high=2, num=4)")
-    text = text.replace("width_ratios=dict(type='float', low=1.0, high=3.0, num=3)",
-                        "width_ratios=dict(type='float', low=2.0, high=2.0, num=3)")
-    path = tmp_path / 'single.py'
-    path.write_text(text)
-    cands, stats = sample_candidates(load_space(str(path)), 3, seed=0, gflops=1.0, step='backbone', max_draws=25)
+    path = edited_space(tmp_path, 'resnet', {
+        "block=dict(type='choice', choices=['BasicBlock', 'Bottleneck'])":
+            "block=dict(type='choice', choices=['BasicBlock'])",
+        "stem_channels=dict(type='int', low=8, high=64, step=8)": "stem_channels=dict(type='int', low=16, high=16)",
+        "stage_blocks=dict(type='int', low=1, high=10, num=4)": "stage_blocks=dict(type='int', low=2, high=2, num=4)",
+        "width_ratios=dict(type='float', low=1.0, high=3.0, num=3)":
+            "width_ratios=dict(type='float', low=2.0, high=2.0, num=3)"}, 'single.py')
+    cands, stats = sample_candidates(load_space(path), 3, seed=0, gflops=1.0, step='backbone', max_draws=25)
     assert len(cands) == 1 and stats['duplicates'] == 24 and stats['exhausted']
 
 

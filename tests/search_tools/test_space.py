@@ -12,6 +12,7 @@ from search_tools.projection import project, raw_arch
 from search_tools.scrfd_replay import scrfd_arch
 from search_tools.space import SPACES_DIR, InfeasibleBudget, RandomSuggester, load_space
 from search_tools.flops import count_flops
+from tests.helpers.space_files import edited_space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRFD_25G = os.path.join(REPO, 'configs', 'scrfd', 'scrfd_2.5g_4xb8-640e_widerface.py')
@@ -235,14 +236,10 @@ def test_raw_arch_is_the_unprojected_sample():
 
 def test_a_space_file_can_untie_the_stem(tmp_path):
     # the tie rules are data too: without stem_equals_c2 the ResNet chain has 5 widths (stem, C2..C5)
-    text = (SPACES_DIR / 'resnet.py').read_text()
-    text = text.replace("width_ratios=dict(type='float', low=1.0, high=3.0, num=3)",
-                        "width_ratios=[dict(type='float', low=1.5, high=2.0), "
-                        "dict(type='float', low=1.0, high=4.0, num=3)]")
-    text = text.replace('stem_equals_c2=True,', 'stem_equals_c2=False,')
-    path = tmp_path / 'untied.py'
-    path.write_text(text)
-    space = load_space(str(path))
+    space = load_space(edited_space(tmp_path, 'resnet', {
+        "width_ratios=dict(type='float', low=1.0, high=3.0, num=3)":
+            "width_ratios=[dict(type='float', low=1.5, high=2.0), dict(type='float', low=1.0, high=4.0, num=3)]",
+        'stem_equals_c2=True,': 'stem_equals_c2=False,'}, 'untied.py'))
     assert [n for n, _ in space.dimensions('backbone')][-4:] == [f'width_ratios_{i}' for i in range(4)]
     suggest = RandomSuggester(1)
     untied = 0
