@@ -43,11 +43,12 @@ CALIBRATION_FILES = ('calibration.md', 'calibration.csv', 'calibration.json')
 
 
 class Ranking:
-    """Scores of candidates by one criterion: ``name`` (for tables and file names), ``scores`` (``{key: score}``)
-    and ``source`` (where they come from)."""
+    """Scores of candidates by one criterion: ``name`` (for tables and file names), ``scores`` (``{key: score}``),
+    ``source`` (where they come from) and ``alias``, the name used instead where several rankings share ``name``
+    (a study's folder: studies sampled with the same seed are often named alike)."""
 
-    def __init__(self, name: str, scores: Dict[str, float], source: str):
-        self.name, self.scores, self.source = name, scores, source
+    def __init__(self, name: str, scores: Dict[str, float], source: str, alias: Optional[str] = None):
+        self.name, self.scores, self.source, self.alias = name, scores, source, alias
 
     def __repr__(self):
         return f'Ranking({self.name!r}, {len(self.scores)} candidates)'
@@ -66,7 +67,8 @@ def study_ranking(study_dir: str, storage: Optional[str] = None, name: Optional[
         key = trial.user_attrs.get('key')
         if key is not None and key not in scores and trial.value is not None:
             scores[key] = float(trial.value)
-    return Ranking(name or f'hard:{spec["name"]}', scores, f'Hard AP of the completed trials of {study_dir}')
+    return Ranking(name or f'hard:{spec["name"]}', scores, f'Hard AP of the completed trials of {study_dir}',
+                   alias=f'hard:{osp.basename(osp.normpath(study_dir))}')
 
 
 def _score(value, where: str) -> float:
@@ -259,6 +261,13 @@ def _json_clean(value):
 
 
 def _unique_names(rankings: Sequence[Ranking]) -> None:
+    """Rankings sharing a name take their aliases where those tell them apart, else ``name#2``, ``name#3`` ..."""
+    shared = [r for r in rankings if sum(o.name == r.name for o in rankings) > 1]
+    aliases = [r.alias for r in shared]
+    if shared and None not in aliases and len(set(aliases)) == len(aliases) and not (
+            set(aliases) & {r.name for r in rankings}):
+        for ranking in shared:
+            ranking.name = ranking.alias
     seen = {}
     for ranking in rankings:
         base = ranking.name

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip('optuna', reason='optuna is not installed (requirements/search.txt)')
 
-from search_tools.calibrate import calibrate, read_scores  # noqa: E402
+from search_tools.calibrate import Ranking, _unique_names, calibrate, read_scores  # noqa: E402
 from search_tools.rank_stats import (average_ranks, bootstrap_correlations, kendall_tau_b,  # noqa: E402
                                      spearman_rho, top_k_overlap)
 from search_tools.study import StudyError, open_study, validate_spec, write_json_atomic  # noqa: E402
@@ -212,3 +212,19 @@ def test_one_ranking_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(StudyError, match='needs at least two rankings'):
         calibrate(str(study), str(tmp_path / 'out'), log=lambda *_: None)
     assert not (tmp_path / 'out').exists()
+
+
+def test_rankings_of_the_same_name_are_told_apart_by_their_folders():
+    """Two studies sampled alike share a name: their rankings are labelled by the study folders, not 'name#2'."""
+    short = Ranking('hard:mobilenet-0.2g', {'a': 1.0}, 'short', alias='hard:toy_3e')
+    long = Ranking('hard:mobilenet-0.2g', {'a': 2.0}, 'long', alias='hard:toy_12e')
+    zen = Ranking('proxy:zen', {'a': 3.0}, 'zen')
+    _unique_names([short, long, zen])
+    assert (short.name, long.name, zen.name) == ('hard:toy_3e', 'hard:toy_12e', 'proxy:zen')
+    # aliases that do not tell them apart (or are missing): numbered as before
+    twins = [Ranking('hard:x', {}, 's', alias='hard:same'), Ranking('hard:x', {}, 's', alias='hard:same')]
+    _unique_names(twins)
+    assert [r.name for r in twins] == ['hard:x', 'hard:x#2']
+    files = [Ranking('scores', {}, 'f1'), Ranking('scores', {}, 'f2')]
+    _unique_names(files)
+    assert [r.name for r in files] == ['scores', 'scores#2']
