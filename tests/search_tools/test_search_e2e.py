@@ -190,3 +190,33 @@ def test_run_with_the_median_pruner_on_real_training(toy_data, tmp_path):
         else:
             assert trial.state.name == 'COMPLETE' and at_1 >= median and sorted(trial.intermediate_values) == [1, 2]
     assert 'worker done:' in log
+
+
+@pytest.mark.slow
+def test_an_evolved_damofd_study_trains_ranks_and_exports(toy_data, tmp_path, capsys):
+    """evolve on DamoFD-0.5G's block space -> a study whose queued structure trains through a `run` worker (real
+    tools/train.py), is ranked by `report` and exported as a damofd_* config."""
+    template = tiny_template(tmp_path / 'template.py', toy_data)
+    study = tmp_path / 'damofd'
+    search.main(['evolve', '--space', 'damofd-0.5g', '--gflops', '0.065', '--input', '224', '--tolerance', '0.05',
+                 '--proxy', 'ddsar', '--population', '8', '--iterations', '300', '--keep', '1', '--seed', '1',
+                 '--template', str(template), '--data-root', str(toy_data), '--proxy-epochs', '1',
+                 '--proxy-batch', '4', '--out', str(study)])
+    best = json.loads((study / 'evolve.json').read_text())['best'][0]
+    [queued] = search.open_study(str(study)).get_trials()
+    assert queued.state.name == 'WAITING' and queued.user_attrs['key'] == best['key']
+    assert queued.user_attrs['arch']['backbone']['type'] == 'DamoFDNet'
+
+    code, log = run_cli('run', '--study', study, '--heartbeat', '1')
+    assert code == 0, log[-3000:]
+    [trial] = search.open_study(str(study)).get_trials()
+    assert trial.state.name == 'COMPLETE', log[-3000:]
+    result = json.loads((study / trial.user_attrs['trial_dir'] / 'result.json').read_text())
+    assert result['hard'] == trial.value and 0.0 <= trial.value <= 1.0 and result['key'] == best['key']
+    assert (study / result['checkpoint']).is_file()
+
+    capsys.readouterr()
+    report = search.main(['report', '--study', str(study), '--repeats', '50'])
+    assert [(r['rank'], r['key']) for r in report['rows']] == [(1, best['key'])]
+    exported = search.main(['export', '--study', str(study), '--rank', '1', '--out', str(tmp_path) + '/'])
+    assert Path(exported).name.startswith('damofd_') and best['structure'] in Path(exported).read_text()
