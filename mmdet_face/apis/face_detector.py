@@ -196,7 +196,7 @@ def check_detector_args(letterbox, clip_boxes) -> None:
         raise ValueError(f'letterbox must be a positive int (the canvas side in pixels) or None, got {letterbox!r}')
 
 
-def _clip_to_image(bboxes: np.ndarray, shape) -> None:
+def clip_to_image(bboxes: np.ndarray, shape) -> None:
     """Clip (N, 4) x1y1x2y2 boxes in place to an image of ``shape`` (h, w)."""
     h, w = shape
     np.clip(bboxes[:, 0::2], 0, w, out=bboxes[:, 0::2])
@@ -391,7 +391,7 @@ class FaceDetector:
         for meta, pred in zip(img_metas, predictions):
             faces = self._to_numpy(pred)
             if self.clip_boxes:
-                _clip_to_image(faces.bboxes, meta['ori_shape'][:2])
+                clip_to_image(faces.bboxes, meta['ori_shape'][:2])
             results.append(faces)
         return results
 

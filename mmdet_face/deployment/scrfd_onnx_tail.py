@@ -196,7 +196,7 @@ def _mmcv_suppress(bboxes, scores, keypoints, nms_cfg, max_per_img, ori_h, ori_w
     final clip, on decoded, rescaled, size-filtered candidates."""
     import torch
 
-    from mmdet_face.apis.face_detector import _clip_to_image
+    from mmdet_face.apis.face_detector import clip_to_image
     if len(scores):
         boxes_t, scores_t = torch.from_numpy(bboxes), torch.from_numpy(scores)
         dets, keep = nms_module.sweep_batched_nms(boxes_t, scores_t, torch.zeros(len(scores), dtype=torch.long),
@@ -206,7 +206,7 @@ def _mmcv_suppress(bboxes, scores, keypoints, nms_cfg, max_per_img, ori_h, ori_w
             keep = keep[:max_per_img]
         bboxes, scores, keypoints = bboxes[keep], dets[:len(keep), -1].numpy().copy(), keypoints[keep]
     if clip_boxes:
-        _clip_to_image(bboxes, (ori_h, ori_w))
+        clip_to_image(bboxes, (ori_h, ori_w))
     return bboxes, scores, keypoints
 
 
