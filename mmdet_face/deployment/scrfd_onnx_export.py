@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from .onnx_export import export_onnx
-from .onnx_layouts import batched, level_grids, logit, logit_array, rows_to_maps, strides_of
+from .onnx_layouts import batched, level_grids, logit, rows_to_maps, strides_of
 
 DEFAULT_OPSET = 21  # first opset whose GroupNormalization has per-channel scale/bias (= torch's GroupNorm)
 INPUT_NAME = 'input.1'
@@ -172,14 +172,12 @@ def level_outputs(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int],
 
 
 class CandidateRows(NamedTuple):
-    """The rows of one image within 0.1 % below ``score_thr`` or above, gathered in the head's order (level,
-    anchor, location), and which of them the head keeps.
+    """The rows of one image the head keeps (its test ``logit > logit(score_thr)``), gathered in the head's order
+    (level, anchor, location).
 
-    ``keep`` ``(R,)`` bool (the head's test ``logit > logit(score_thr)``), ``level_scores`` per level the kept rows'
-    scores ``(M_l,)`` float32 tensors (the head's sigmoid of their logits), ``centres`` ``(R, 2)`` anchor centres
-    (x, y) in pixels, ``distances`` ``(R, 4)`` and ``offsets`` ``(R, 2K)`` (``K = 0`` without keypoints) in stride
-    units, ``strides`` ``(R, 1)`` each row's level stride; all float32."""
-    keep: np.ndarray
+    ``level_scores`` per level the rows' scores ``(M_l,)`` float32 tensors (the head's sigmoid of their logits),
+    ``centres`` ``(M, 2)`` anchor centres (x, y) in pixels, ``distances`` ``(M, 4)`` and ``offsets`` ``(M, 2K)``
+    (``K = 0`` without keypoints) in stride units, ``strides`` ``(M, 1)`` each row's level stride; all float32."""
     level_scores: List[torch.Tensor]
     centres: np.ndarray
     distances: np.ndarray
@@ -188,7 +186,7 @@ class CandidateRows(NamedTuple):
 
     @property
     def scores(self) -> np.ndarray:
-        """``(M,)`` float32: the kept rows' scores, all levels in order."""
+        """``(M,)`` float32: the rows' scores, all levels in order."""
         return torch.cat(self.level_scores).numpy()
 
 
@@ -197,40 +195,37 @@ def candidate_rows(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]
     """Per image :class:`CandidateRows` of the outputs of one run on an ``input_hw`` batch, or None where the head's
     selection is not the direct one (see :func:`onnx_outputs_to_candidates`).
 
-    The rows whose sigmoid score is within 0.1 % below ``score_thr`` or above are copied out in the head's order
-    (:func:`_gather_rows_py`, compiled with numba when installed); only their scores go back to logits
-    (:func:`logit_array`, elementwise, so the same values as over all rows), where the head's test
-    ``logit > logit(score_thr)`` keeps exactly its candidates (the margin is far wider than float32 rounding of a
-    logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level by level as
-    the head takes it (torch's vectorised and scalar paths round apart, so on arrays as long as the head's)."""
+    The rows are copied out by :func:`_gather_kept_py` (compiled with numba when installed): only rows whose
+    sigmoid score is within 0.1 % below ``score_thr`` or above go back to logits (the values of
+    :func:`~.onnx_layouts.logit_array`), where the head's test keeps exactly its candidates (the margin is far wider than float32
+    rounding of a logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level
+    by level as the head takes it (torch's vectorised and scalar paths round apart, so on arrays as long as the
+    head's)."""
     levels = level_outputs(outputs, head, input_hw, cfg)
     if levels is None:
         return None
-    scores, bboxes, kps, mlvl_centers, strides = levels
-    anchors, score_thr = head.num_base_priors, cfg['score_thr']
-    logit_thr = math.log(score_thr / (1 - score_thr))
+    score_thr = cfg['score_thr']
+    logit_thr = np.float32(math.log(score_thr / (1 - score_thr)))  # the head compares float32 logits with it
     low = np.float32(score_thr * 0.999)
-    total = sum(r.shape[1] for r in scores)
-    num_offsets = 2 * head.num_keypoints if kps is not None else 0
-    gather = _gather_rows if _gather_rows is not None else _gather_rows_py
+    total = sum(r.shape[1] for r in levels.scores)
+    num_offsets = 2 * head.num_keypoints if levels.kps is not None else 0
+    centres = tuple(levels.centres)
+    strides = np.asarray(levels.strides, np.float32)
+    no_kps = tuple(np.empty((0, 0), np.float32) for _ in levels.strides)
+    gather = _gather_kept if _gather_kept is not None else _gather_kept_py
     results = []
-    for b in range(scores[0].shape[0]):
-        probs, centres = np.empty(total, np.float32), np.empty((total, 2), np.float32)
-        distances, strides_col = np.empty((total, 4), np.float32), np.empty((total, 1), np.float32)
-        offsets = np.empty((total, num_offsets), np.float32)
-        bounds = [0]
-        for level, stride in enumerate(strides):
-            bounds.append(gather(
-                np.ascontiguousarray(scores[level][b, :, 0]), np.ascontiguousarray(bboxes[level][b]),
-                np.ascontiguousarray(kps[level][b]) if kps is not None else offsets[:0],
-                mlvl_centers[level], anchors, low, np.float32(stride), bounds[-1], probs, distances,
-                offsets, centres, strides_col))
+    for b in range(levels.scores[0].shape[0]):
+        rows = _KeptRows(total, num_offsets, len(levels.strides))
+        gather(tuple(np.ascontiguousarray(r[b]) for r in levels.scores),
+               tuple(np.ascontiguousarray(r[b]) for r in levels.bboxes),
+               no_kps if levels.kps is None else tuple(np.ascontiguousarray(r[b]) for r in levels.kps),
+               centres, strides, head.num_base_priors, low, logit_thr, rows.logits, rows.centres, rows.distances,
+               rows.offsets, rows.strides, rows.bounds)
+        bounds = rows.bounds.tolist()
         n = bounds[-1]
-        logits = logit_array(probs[:n])
-        keep = logits > logit_thr  # the head's test on the same float32 logits (both compare in float32)
-        level_scores = [torch.from_numpy(logits[lo:hi][keep[lo:hi]]).sigmoid()
-                        for lo, hi in zip(bounds[:-1], bounds[1:])]
-        results.append(CandidateRows(keep, level_scores, centres[:n], distances[:n], offsets[:n], strides_col[:n]))
+        level_scores = [torch.from_numpy(rows.logits[lo:hi]).sigmoid() for lo, hi in zip(bounds[:-1], bounds[1:])]
+        results.append(CandidateRows(level_scores, rows.centres[:n], rows.distances[:n], rows.offsets[:n],
+                                     rows.strides[:n, None]))
     return results
 
 
@@ -250,10 +245,9 @@ def onnx_outputs_to_candidates(outputs: Dict[str, np.ndarray], head, input_hw: S
         return None
     results = []
     for image in rows:
-        keep = image.keep
         bboxes_kept, kps_kept = head.decode_rows(
-            torch.from_numpy(image.centres[keep]), torch.from_numpy(image.distances[keep]),
-            torch.from_numpy(image.offsets[keep]) if head.use_kps else None, torch.from_numpy(image.strides[keep]))
+            torch.from_numpy(image.centres), torch.from_numpy(image.distances),
+            torch.from_numpy(image.offsets) if head.use_kps else None, torch.from_numpy(image.strides))
         results.append(head.gather_candidates([bboxes_kept], image.level_scores,
                                               [torch.zeros(len(bboxes_kept), dtype=torch.long)],
                                               [kps_kept] if head.use_kps else None))
@@ -275,32 +269,71 @@ def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: S
     return direct(outputs, head, input_hw, img_metas, cfg, clip_boxes)
 
 
-def _gather_rows_py(scores, bboxes, kps, centres, anchors, low, stride, start, out_probs, out_distances,
-                    out_offsets, out_centres, out_strides):
-    """The rows of one level whose score is above ``low``, in the head's order (anchor, then location; row
-    ``location * anchors + anchor``), copied from ``start`` on into the ``out_*`` arrays (``kps`` empty: none);
-    returns the end position. Compiled with numba when it is installed."""
-    locations = scores.shape[0] // anchors
-    k = start
-    for a in range(anchors):
-        for loc in range(locations):
-            r = loc * anchors + a
-            if scores[r] > low:
-                out_probs[k] = scores[r]
-                out_distances[k, :] = bboxes[r, :]
-                if kps.shape[0]:
-                    out_offsets[k, :] = kps[r, :]
-                out_centres[k, :] = centres[r, :]
-                out_strides[k, 0] = stride
+class _KeptRows:
+    """Room for the kept rows of one image (``total``: the rows of all levels): their float32 logits, anchor
+    centres, distances, keypoint offsets and strides, and where each level's rows end (``bounds``)."""
+
+    def __init__(self, total: int, num_offsets: int, num_levels: int):
+        self.logits = np.empty(total, np.float32)
+        self.centres = np.empty((total, 2), np.float32)
+        self.distances = np.empty((total, 4), np.float32)
+        self.offsets = np.empty((total, num_offsets), np.float32)
+        self.strides = np.empty(total, np.float32)
+        self.bounds = np.zeros(num_levels + 1, np.int64)
+
+
+def _gather_kept_py(scores, bboxes, kps, centres, strides, anchors, low, logit_thr, out_logits, out_centres,
+                    out_distances, out_offsets, out_strides, bounds):
+    """The rows the head keeps, level by level in the head's order (anchor, then location; row
+    ``location * anchors + anchor``), copied into the ``out_*`` arrays; ``bounds[l + 1]``: where level ``l`` ends.
+
+    Args:
+        scores, bboxes, kps: per level (tuples) one image's ``(N_l, 1)`` sigmoid scores, ``(N_l, 4)`` distances and
+            ``(N_l, 2K)`` keypoint offsets (``(0, 0)`` arrays: no keypoints).
+        centres: per level ``(N_l, 2)`` anchor centres; strides: ``(L,)`` float32.
+        low: rows at or below it are skipped unread (just below ``score_thr``); logit_thr: the head's float32
+            threshold on the logits.
+
+    A row is kept where its logit, ``log(p) - log1p(-p)`` in float64 rounded to float32 (the values of
+    :func:`~mmdet_face.deployment.onnx_layouts.logit_array`), is above ``logit_thr``: the head's own test on the
+    logits its maps hold."""
+    k = 0
+    for level in range(len(scores)):
+        level_scores = scores[level]
+        level_bboxes = bboxes[level]
+        level_kps = kps[level]
+        level_centres = centres[level]
+        stride = strides[level]
+        num_offsets = level_kps.shape[1]
+        locations = level_scores.shape[0] // anchors
+        for a in range(anchors):
+            for loc in range(locations):
+                r = loc * anchors + a
+                p = level_scores[r, 0]
+                if not p > low:
+                    continue
+                x = np.float64(p)
+                logit = np.float32(np.log(x) - np.log1p(-x))
+                if not logit > logit_thr:
+                    continue
+                out_logits[k] = logit
+                for c in range(4):
+                    out_distances[k, c] = level_bboxes[r, c]
+                for c in range(num_offsets):
+                    out_offsets[k, c] = level_kps[r, c]
+                out_centres[k, 0] = level_centres[r, 0]
+                out_centres[k, 1] = level_centres[r, 1]
+                out_strides[k] = stride
                 k += 1
+        bounds[level + 1] = k
     return k
 
 
 try:  # pragma: no cover - both branches run where numba is present (the tests call the Python version too)
     import numba
-    _gather_rows = numba.njit(cache=True, nogil=True)(_gather_rows_py)
+    _gather_kept = numba.njit(cache=True, nogil=True)(_gather_kept_py)
 except ImportError:  # pragma: no cover
-    _gather_rows = None
+    _gather_kept = None
 
 
 def export_scrfd_onnx(model: nn.Module, out_file: str, shape: Sequence[int] = (640, 640), dynamic: bool = False,

@@ -10,7 +10,8 @@ read from the outputs, logits, sigmoid level by level, :meth:`SCRFDHead.decode_r
 clipped to ``ori_shape``). :func:`onnx_outputs_to_detections` computes the same with two compiled calls per image and
 torch's sigmoid between them:
 
-* :func:`_gather_kept`: the rows the head keeps, all levels in the head's order (level, anchor, location), each
+* :func:`~.scrfd_onnx_export.candidate_rows` (its compiled gathering kernel, shared with the candidates path of
+  the other test configs): the rows the head keeps, all levels in the head's order (level, anchor, location), each
   kept where its logit (``log(p) - log1p(-p)`` in float64, rounded to float32: the values of
   :func:`~mmdet_face.deployment.onnx_layouts.logit_array`) is above the head's float32 threshold;
 * their scores: torch's sigmoid of those logits level by level, on arrays as long as the head's (torch's vectorised
@@ -37,7 +38,6 @@ test configs with ``0 < score_thr < 1``, no cutting ``nms_pre``, ``nms`` of type
 ``score_threshold``, rescaling with a ``scale_factor`` in every meta, and numba installed; :func:`applies` says when,
 and everything else keeps the head's path.
 """
-import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -78,48 +78,27 @@ def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: S
         cfg: the call's test config.
         clip_boxes: clamp the final boxes to ``ori_shape`` (FaceDetector's ``clip_boxes``).
     """
-    import torch
-
     from mmdet_face.apis.face_detector import FaceDetections
 
-    from .scrfd_onnx_export import level_outputs
+    from .scrfd_onnx_export import candidate_rows
     if not applies(head, cfg, img_metas):
         return None
-    levels = level_outputs(outputs, head, input_hw, cfg)
-    if levels is None:
+    rows = candidate_rows(outputs, head, input_hw, cfg)
+    if rows is None:
         return None
-    score_thr = cfg['score_thr']
-    logit_thr = np.float32(math.log(score_thr / (1 - score_thr)))  # the head compares float32 logits with it
-    low = np.float32(score_thr * 0.999)
     nms = dict(cfg['nms'])
     iou_thr = np.float32(nms.get('iou_threshold', 0.5))
     max_num = int(nms.get('max_num', -1))
     min_size = np.float32(cfg.get('min_bbox_size', -1))
     max_per_img = int(cfg.get('max_per_img', -1))
     num_keypoints = head.num_keypoints if head.use_kps else 0
-    total = sum(r.shape[1] for r in levels.scores)
-    centres = tuple(levels.centres)
-    strides = np.asarray(levels.strides, np.float32)
-    no_kps = tuple(np.empty((0, 0), np.float32) for _ in levels.strides)
     results = []
-    for b, meta in enumerate(img_metas):
-        rows = _Rows(total, 2 * num_keypoints, len(levels.strides))
-        _gather_kept(tuple(np.ascontiguousarray(r[b]) for r in levels.scores),
-                     tuple(np.ascontiguousarray(r[b]) for r in levels.bboxes),
-                     no_kps if levels.kps is None else tuple(np.ascontiguousarray(r[b]) for r in levels.kps),
-                     centres, strides, head.num_base_priors, low, logit_thr, rows.logits, rows.centres,
-                     rows.distances, rows.offsets, rows.strides, rows.bounds)
-        # the head's sigmoid, level by level on arrays as long as the head's (torch's vectorised and scalar paths
-        # round apart): the same scores
-        bounds = rows.bounds.tolist()
-        scores = torch.cat([torch.from_numpy(rows.logits[lo:hi]).sigmoid()
-                            for lo, hi in zip(bounds[:-1], bounds[1:])]).numpy()
-        n = bounds[-1]
+    for image, meta in zip(rows, img_metas):
         h, w = meta['img_shape'][:2]
         ori_h, ori_w = meta['ori_shape'][:2]
         scale_w, scale_h = (np.float32(v) for v in meta['scale_factor'][:2])
         bboxes, scores, keypoints, decoded = _decode_and_suppress(
-            scores, rows.centres[:n], rows.distances[:n], rows.offsets[:n], rows.strides[:n],
+            image.scores, image.centres, image.distances, image.offsets, image.strides.reshape(-1),
             np.float32(w), np.float32(h), scale_w, scale_h, min_size, iou_thr, max_num,
             nms_module.MIN_BOXES_FOR_SWEEP, nms_module.MAX_SWEEP_VISITS, max_per_img,
             np.float32(ori_w), np.float32(ori_h), clip_boxes)
@@ -129,66 +108,6 @@ def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: S
         results.append(FaceDetections(bboxes=bboxes, scores=scores,
                                       keypoints=keypoints.reshape(-1, num_keypoints, 2) if num_keypoints else None))
     return results
-
-
-class _Rows:
-    """Room for the kept rows of one image (``total``: the rows of all levels): their float32 logits, anchor
-    centres, distances, keypoint offsets and strides, and where each level's rows end (``bounds``)."""
-
-    def __init__(self, total: int, num_offsets: int, num_levels: int):
-        self.logits = np.empty(total, np.float32)
-        self.centres = np.empty((total, 2), np.float32)
-        self.distances = np.empty((total, 4), np.float32)
-        self.offsets = np.empty((total, num_offsets), np.float32)
-        self.strides = np.empty(total, np.float32)
-        self.bounds = np.zeros(num_levels + 1, np.int64)
-
-
-def _gather_kept_py(scores, bboxes, kps, centres, strides, anchors, low, logit_thr, out_logits, out_centres,
-                    out_distances, out_offsets, out_strides, bounds):
-    """The rows the head keeps, level by level in the head's order (anchor, then location; row
-    ``location * anchors + anchor``), copied into the ``out_*`` arrays; ``bounds[l + 1]``: where level ``l`` ends.
-
-    Args:
-        scores, bboxes, kps: per level (tuples) one image's ``(N_l, 1)`` sigmoid scores, ``(N_l, 4)`` distances and
-            ``(N_l, 2K)`` keypoint offsets (``(0, 0)`` arrays: no keypoints).
-        centres: per level ``(N_l, 2)`` anchor centres; strides: ``(L,)`` float32.
-        low: rows at or below it are skipped unread (just below ``score_thr``); logit_thr: the head's float32
-            threshold on the logits.
-
-    A row is kept where its logit, ``log(p) - log1p(-p)`` in float64 rounded to float32 (the values of
-    :func:`~mmdet_face.deployment.onnx_layouts.logit_array`), is above ``logit_thr``: the head's own test on the
-    logits its maps hold."""
-    k = 0
-    for level in range(len(scores)):
-        level_scores = scores[level]
-        level_bboxes = bboxes[level]
-        level_kps = kps[level]
-        level_centres = centres[level]
-        stride = strides[level]
-        num_offsets = level_kps.shape[1]
-        locations = level_scores.shape[0] // anchors
-        for a in range(anchors):
-            for loc in range(locations):
-                r = loc * anchors + a
-                p = level_scores[r, 0]
-                if not p > low:
-                    continue
-                x = np.float64(p)
-                logit = np.float32(np.log(x) - np.log1p(-x))
-                if not logit > logit_thr:
-                    continue
-                out_logits[k] = logit
-                for c in range(4):
-                    out_distances[k, c] = level_bboxes[r, c]
-                for c in range(num_offsets):
-                    out_offsets[k, c] = level_kps[r, c]
-                out_centres[k, 0] = level_centres[r, 0]
-                out_centres[k, 1] = level_centres[r, 1]
-                out_strides[k] = stride
-                k += 1
-        bounds[level + 1] = k
-    return k
 
 
 def _mmcv_suppress(bboxes, scores, keypoints, nms_cfg, max_per_img, ori_h, ori_w, clip_boxes):
@@ -323,11 +242,10 @@ try:  # pragma: no cover - numba is a runtime dependency; without it the head's 
     import numba
     _sweep = nms_module._sweep_nms
     _stable_orders = numba.njit(cache=True, nogil=True)(_stable_orders_py)
-    _gather_kept = numba.njit(cache=True, nogil=True)(_gather_kept_py)
     _decode_and_suppress = (numba.njit(cache=True, nogil=True)(_decode_and_suppress_py) if _sweep is not None
                             else None)
 except ImportError:  # pragma: no cover
-    _decode_and_suppress = _stable_orders = _gather_kept = _sweep = None
+    _decode_and_suppress = _stable_orders = _sweep = None
 
 
 __all__ = ['applies', 'onnx_outputs_to_detections']

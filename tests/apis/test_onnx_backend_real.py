@@ -71,9 +71,9 @@ def test_released_scrfd_direct_decoding_equals_the_head_maps(compiled, monkeypat
     from mmdet_face.deployment import scrfd_onnx_export
     if compiled:
         pytest.importorskip('numba')
-        assert scrfd_onnx_export._gather_rows is not None
+        assert scrfd_onnx_export._gather_kept is not None
     else:
-        monkeypatch.setattr(scrfd_onnx_export, '_gather_rows', None)
+        monkeypatch.setattr(scrfd_onnx_export, '_gather_kept', None)
     onnx = OnnxFaceDetector(SCRFD_CONFIG, str(shared_path('real', 'weights', 'scrfd_500m_bnkps.onnx')),
                             ort_threads=1)
     for photo in photos() + [str(shared_path('real', 'images', '0_Parade_marchingband_1_765.jpg'))]:
