@@ -30,6 +30,8 @@ import torch
 from mmdet_face.apis import fast_preprocess
 
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']
+#: threshold pairs whose call configs a detector keeps (:meth:`FaceDetector._shared_call_cfg`)
+MAX_SHARED_CALL_CFGS = 8
 
 
 class RandomWeightsWarning(UserWarning):
@@ -280,6 +282,7 @@ class FaceDetector:
         self._base_pipeline = self._inference_pipeline(self.cfg.test_dataloader.dataset.pipeline)
         self._pipelines = {}
         self._plain_pipelines = {}  # max_size -> fast_preprocess.plain_pipeline of its pipeline
+        self._call_cfgs = {}  # (score_thr, nms_thr) -> (the head's test_cfg then, the call's cfg): _shared_call_cfg
         self.letterbox = letterbox
         # Clipped to the image itself, whatever the head does: a head that clips to the network input (its
         # ``clips_boxes``) still comes back wider than the image after the letterbox's one scale factor (1024.9 px
@@ -334,6 +337,20 @@ class FaceDetector:
         nms = ConfigDict(cfg.get('nms') or dict(type='nms'))
         nms.iou_threshold = float(nms_thr)
         cfg.nms = nms
+        return cfg
+
+    def _shared_call_cfg(self, score_thr: float, nms_thr: float):
+        """:meth:`_call_cfg`, kept for the next calls with the same thresholds while the head's ``test_cfg`` stays
+        equal to what it was (the stages only read it; building a ``ConfigDict`` costs a call more than its
+        decoding's Python around the compiled passes). At most ``MAX_SHARED_CALL_CFGS`` threshold pairs are kept."""
+        key = (float(score_thr), float(nms_thr))
+        kept = self._call_cfgs.get(key)
+        if kept is not None and kept[0] == self.head.test_cfg:
+            return kept[1]
+        cfg = self._call_cfg(score_thr, nms_thr)
+        if len(self._call_cfgs) >= MAX_SHARED_CALL_CFGS:
+            self._call_cfgs.clear()
+        self._call_cfgs[key] = (copy.deepcopy(self.head.test_cfg), cfg)
         return cfg
 
     @torch.no_grad()
@@ -415,7 +432,7 @@ class FaceDetector:
         _check_call_args(score_thr, nms_thr, max_size, batch_size)
         single = not isinstance(images, (list, tuple))
         images = [images] if single else list(images)
-        cfg = self._call_cfg(score_thr, nms_thr)
+        cfg = self._shared_call_cfg(score_thr, nms_thr)
         results = []
         for start in range(0, len(images), batch_size):
             chunk = [read_image(img) for img in images[start:start + batch_size]]

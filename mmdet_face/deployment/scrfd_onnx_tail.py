@@ -129,12 +129,41 @@ def _mmcv_suppress(bboxes, scores, keypoints, nms_cfg, max_per_img, ori_h, ori_w
     return bboxes, scores, keypoints
 
 
+def _radix_order_py(keys):
+    """The stable ascending order of ``keys`` (uint32): a least-significant-digit radix sort, one pass per byte
+    (skipped where every key has the same byte). Stable, so ties keep their index order."""
+    n = keys.shape[0]
+    counts = np.zeros((4, 257), np.int64)
+    for i in range(n):
+        key = keys[i]
+        counts[0, (key & 0xFF) + 1] += 1
+        counts[1, ((key >> 8) & 0xFF) + 1] += 1
+        counts[2, ((key >> 16) & 0xFF) + 1] += 1
+        counts[3, (key >> 24) + 1] += 1
+    order = np.arange(n)
+    spare = np.empty(n, np.int64)
+    for d in range(4):
+        start = counts[d]
+        if start.max() == n:
+            continue
+        for v in range(256):
+            start[v + 1] += start[v]
+        shift = 8 * d
+        for i in range(n):
+            j = order[i]
+            digit = (keys[j] >> shift) & 0xFF
+            spare[start[digit]] = j
+            start[digit] += 1
+        order, spare = spare, order
+    return order
+
+
 def _stable_orders_py(scores, boxes):
     """The sweep's two visiting orders: the rows by decreasing score and by increasing ``x1``, ties in row order
     (what torch's and numpy's stable sorts give), or empty arrays when a score or an ``x1`` is negative or NaN.
 
-    Each sorts unique int64 keys: the float32's bit pattern, which orders non-negative floats as their values
-    (``+ 0.0`` turns ``-0.0`` into ``0.0``), above the row index."""
+    Each is :func:`_radix_order` of uint32 keys: the float32's bit pattern, which orders non-negative floats as
+    their values (``+ 0.0`` turns ``-0.0`` into ``0.0``), subtracted from ``0x7FFFFFFF`` for the decreasing one."""
     n = scores.shape[0]
     zero = np.float32(0.0)
     values = np.empty((2, n), np.float32)
@@ -143,19 +172,11 @@ def _stable_orders_py(scores, boxes):
             return np.empty(0, np.int64), np.empty(0, np.int64)
         values[0, i] = scores[i] + zero
         values[1, i] = boxes[i, 0] + zero
-    bits = values.view(np.int32)
-    by_score = np.empty(n, np.int64)
-    by_x = np.empty(n, np.int64)
+    bits = values.view(np.uint32)
+    by_score = np.empty(n, np.uint32)
     for i in range(n):
-        by_score[i] = ((np.int64(0x7FFFFFFF) - np.int64(bits[0, i])) << 32) | i
-        by_x[i] = (np.int64(bits[1, i]) << 32) | i
-    by_score.sort()
-    by_x.sort()
-    mask = np.int64(0xFFFFFFFF)
-    for i in range(n):
-        by_score[i] &= mask
-        by_x[i] &= mask
-    return by_score, by_x
+        by_score[i] = np.uint32(0x7FFFFFFF) - bits[0, i]
+    return _radix_order(by_score), _radix_order(bits[1].copy())
 
 
 def _decode_and_suppress_py(scores, centres, distances, offsets, strides, w, h, scale_w, scale_h, min_size, iou_thr,
@@ -241,11 +262,12 @@ def _decode_and_suppress_py(scores, centres, distances, offsets, strides, w, h, 
 try:  # pragma: no cover - numba is a runtime dependency; without it the head's path runs (applies() is False)
     import numba
     _sweep = nms_module._sweep_nms
+    _radix_order = numba.njit(cache=True, nogil=True)(_radix_order_py)
     _stable_orders = numba.njit(cache=True, nogil=True)(_stable_orders_py)
     _decode_and_suppress = (numba.njit(cache=True, nogil=True)(_decode_and_suppress_py) if _sweep is not None
                             else None)
 except ImportError:  # pragma: no cover
-    _decode_and_suppress = _stable_orders = _sweep = None
+    _decode_and_suppress = _stable_orders = _radix_order = _sweep = None
 
 
 __all__ = ['applies', 'onnx_outputs_to_detections']

@@ -97,6 +97,30 @@ def test_call_thresholds_reach_the_head(detector):
     np.testing.assert_array_equal(np.sort(high.scores), np.sort(loose.scores[loose.scores > thr]))
 
 
+def test_a_changed_test_cfg_reaches_the_next_call(detector):
+    """A call's config is kept for the next calls with the same thresholds: a change of the head's test_cfg between
+    calls (here its max_per_img) still applies to the next one, and calls leave the kept config as built."""
+    from mmdet_face.apis import face_detector
+    img = _image(4)
+    before = copy.deepcopy(detector.head.test_cfg)
+    full = detector(img, score_thr=0.0, nms_thr=1.0, max_size=96)
+    assert detector(img, score_thr=0.0, nms_thr=1.0, max_size=96) is not full  # kept config: same result
+    _same(detector(img, score_thr=0.0, nms_thr=1.0, max_size=96), full)
+    assert len(full) > 5
+    try:
+        detector.head.test_cfg.max_per_img = 5
+        capped = detector(img, score_thr=0.0, nms_thr=1.0, max_size=96)
+        np.testing.assert_array_equal(capped.scores, full.scores[:5])
+    finally:
+        detector.head.test_cfg = before
+    _same(detector(img, score_thr=0.0, nms_thr=1.0, max_size=96), full)
+    for (score_thr, nms_thr), (_, kept) in detector._call_cfgs.items():
+        assert kept == detector._call_cfg(score_thr, nms_thr)
+    for k in range(2 * face_detector.MAX_SHARED_CALL_CFGS):
+        detector(img, score_thr=0.01 * k, max_size=96)
+    assert len(detector._call_cfgs) <= face_detector.MAX_SHARED_CALL_CFGS
+
+
 def test_keypoint_count_comes_from_the_head():
     cfg = Config.fromfile(TOY)
     cfg.model.bbox_head.num_keypoints = 3

@@ -148,6 +148,25 @@ def test_stable_orders_match_the_stable_sorts():
         broken = boxes.copy()
         broken[7, 0] = bad
         assert scrfd_onnx_tail._stable_orders(scores, broken)[0].shape == (0,)
+    # every byte of the keys varies (and +inf), one row, none
+    for n in (5000, 1, 0):
+        scores = np.abs(rng.standard_cauchy(n)).astype(np.float32)
+        boxes = np.abs(rng.normal(0, 300, (n, 4))).astype(np.float32)
+        if n > 1:
+            scores[:3], boxes[:3, 0] = np.inf, np.inf
+        by_score, by_x = scrfd_onnx_tail._stable_orders(scores, boxes)
+        expected = torch.sort(torch.from_numpy(scores), descending=True, stable=True)[1].numpy()
+        np.testing.assert_array_equal(by_score, expected)
+        np.testing.assert_array_equal(by_x, np.argsort(boxes[:, 0], kind='stable'))
+
+
+@pytest.mark.parametrize('spread', [1, 1 << 8, 1 << 16, 1 << 32])
+def test_radix_order_is_a_stable_argsort(spread):
+    """Keys whose high bytes are all equal (those passes skipped) or all differ; plain Python and compiled."""
+    keys = np.random.default_rng(spread % 7).integers(0, spread, 3000).astype(np.uint32)
+    expected = np.argsort(keys, kind='stable')
+    np.testing.assert_array_equal(scrfd_onnx_tail._radix_order(keys), expected)
+    np.testing.assert_array_equal(scrfd_onnx_tail._radix_order_py(keys[:300]), expected[expected < 300])
 
 
 def test_bound_arrays_are_kept_for_few_small_shapes(monkeypatch):

@@ -5,9 +5,16 @@ a thousand or more survive. The classic greedy loop (mmcv's ``nms`` on the CPU, 
 SCRFD and RetinaFace releases) compares every kept box with every later one: O(n x kept) (the README lists measured
 times). This module computes the *same* result (same kept boxes, same order) from the few pairs that can overlap:
 
-* two boxes with IoU > t overlap horizontally by more than ``t * max(w_i, w_j)``, so with boxes sorted by ``x1``
-  and ``x1_j >= x1_i`` only ``x1_j - x1_i < (1 - t) * w_i`` can suppress each other: a forward sweep over the
-  sorted boxes lists every pair with IoU > t, checking a small window per box;
+* two boxes with IoU > t overlap by more than ``t`` times each one's width and height, so the right one's ``x1``
+  is less than ``(1 - t) * w`` of the left one to the right of the left one's ``x1``, and the lower one's ``y1``
+  less than ``(1 - t) * h`` of the upper one below the upper one's ``y1``;
+* the boxes are cut into horizontal strips by ``y1`` (about half the mean ``(1 - t) * h`` high), each strip in
+  ``x1`` order. A box looks for its pairs in its own strip among the boxes after it within its reach in ``x1``,
+  and in the strips below within its reach in ``y1`` among the boxes within reach in ``x1`` on either side (a
+  box left of it reaches it with its own width: at most the widest box of that strip's). Every pair is found once
+  (from its left box inside a strip, from its upper box across strips) and only boxes near each other in both
+  axes are compared: on a crowded photo at score 0.02, 14,000 comparisons for 2,573 boxes where a sweep in
+  ``x1`` alone makes 79,000;
 * greedy suppression then walks the boxes by decreasing score over that pair list.
 
 The sweep is compiled with numba when it is installed (``requirements/runtime.txt``); without numba, on CUDA tensors,
@@ -38,83 +45,147 @@ MAX_SWEEP_VISITS = 4_000_000
 def _sweep_nms_py(boxes: np.ndarray, by_x: np.ndarray, order: np.ndarray, iou_thr: np.float32, max_num: int,
                   max_visits: int) -> np.ndarray:
     """Greedy NMS of ``boxes`` (float32 (n, 4)) visited in ``order``; returns kept indices in visiting order.
-    ``by_x``: the box indices by increasing ``x1``, ties in index order (a stable argsort: numpy's, outside the
-    compiled code, runs faster than numba's mergesort here).
+    ``by_x``: the box indices by increasing ``x1`` (a stable argsort: numpy's, outside the compiled code, runs
+    faster than numba's sort here).
 
-    Returns ``[-1]`` instead when the sweep would look at more than ``max_visits`` box pairs (many wide,
-    overlapping boxes: the classic loop, which stops at the few boxes kept, is then the cheaper one)."""
+    The pairs come from the strip sweep of the module docstring. Returns ``[-1]`` instead (the caller then runs
+    mmcv's loop: the same result) where the strips do not apply (a negative threshold, a non-finite coordinate) or
+    the work would exceed ``max_visits`` box pairs: estimated before from every 16th box's window in ``x1`` alone
+    (many wide, overlapping boxes: the classic loop, which stops at the few boxes kept, is then the cheaper one),
+    and counted as the sweep goes."""
     n = boxes.shape[0]
     zero = np.float32(0.0)
-    rank = np.empty(n, np.int64)
-    for r in range(n):
-        rank[order[r]] = r
-    # boxes in x1 order, copied contiguous: the sweep reads its window in memory order
-    x1 = np.empty(n, np.float32)
-    y1 = np.empty(n, np.float32)
-    x2 = np.empty(n, np.float32)
-    y2 = np.empty(n, np.float32)
-    for a in range(n):
-        x1[a] = boxes[by_x[a], 0]
-        y1[a] = boxes[by_x[a], 1]
-        x2[a] = boxes[by_x[a], 2]
-        y2[a] = boxes[by_x[a], 3]
-    areas = (x2 - x1) * (y2 - y1)
+    if not iou_thr >= zero:  # every pair suppresses at IoU 0: not a local question
+        return np.full(1, -1, np.int64)
     # window factor (1 - thr), widened a little so float rounding can never hide a pair
     reach = (np.float32(1.0) - iou_thr) * np.float32(1.0001)
-    # window of each box: the boxes after it whose x1 is within reach (binary search); their count bounds the work
-    ends = np.empty(n, np.int64)
-    visits = 0
-    for a in range(n):
-        wa = x2[a] - x1[a]
-        if not wa > zero:  # empty boxes overlap nothing
-            ends[a] = a + 1
-            continue
-        limit = x1[a] + reach * wa + np.float32(1e-4)
+    margin = np.float32(1e-4)
+    y_lo = np.inf
+    y_hi = -np.inf
+    total_h = 0.0
+    for i in range(n):
+        for c in range(4):
+            if not np.isfinite(boxes[i, c]):
+                return np.full(1, -1, np.int64)
+        y_lo = min(y_lo, np.float64(boxes[i, 1]))
+        y_hi = max(y_hi, np.float64(boxes[i, 1]))
+        total_h += max(np.float64(boxes[i, 3] - boxes[i, 1]), 0.0)
+    # the work estimate: every 16th box's window in x1 order (binary search)
+    estimate = 0
+    for a in range(0, n, 16):
+        i = by_x[a]
+        limit = boxes[i, 0] + reach * max(boxes[i, 2] - boxes[i, 0], zero) + margin
         lo = a + 1
         hi = n
         while lo < hi:
             mid = (lo + hi) >> 1
-            if x1[mid] > limit:
+            if boxes[by_x[mid], 0] > limit:
                 hi = mid
             else:
                 lo = mid + 1
-        ends[a] = lo
-        visits += lo - a - 1
-    if visits > max_visits:
+        estimate += 16 * (lo - a - 1)
+    if estimate > max_visits:
         return np.full(1, -1, np.int64)
-    # pairs (higher-ranked, lower-ranked) with IoU > thr. Per window: the IoUs branch-free (the compiler
-    # vectorises that loop), then the hits compacted branch-free, then recorded.
-    ious = np.empty(n, np.float32)
+    rank = np.empty(n, np.int64)
+    for r in range(n):
+        rank[order[r]] = r
+    # strips of y1: about half the mean reach in y high, at most 4n of them
+    height = max(np.float64(reach) * total_h / (2 * n), (y_hi - y_lo) / (4 * n), 1e-3)
+    strip = np.empty(n, np.int64)  # of the boxes in x1 order
+    num_strips = 0
+    for a in range(n):
+        strip[a] = np.int64((np.float64(boxes[by_x[a], 1]) - y_lo) / height)
+        num_strips = max(num_strips, strip[a] + 1)
+    start = np.zeros(num_strips + 1, np.int64)
+    for a in range(n):
+        start[strip[a] + 1] += 1
+    for s in range(num_strips):
+        start[s + 1] += start[s]
+    # the boxes strip by strip, in x1 order inside each (a counting sort of the x1 order), copied contiguous
+    fill = start[:-1].copy()
+    position = np.empty(n, np.int64)
+    index = np.empty(n, np.int64)
+    x1 = np.empty(n, np.float32)
+    y1 = np.empty(n, np.float32)
+    x2 = np.empty(n, np.float32)
+    y2 = np.empty(n, np.float32)
+    widest = np.zeros(num_strips, np.float32)
+    for a in range(n):
+        s = strip[a]
+        k = fill[s]
+        fill[s] += 1
+        position[a] = k
+        i = by_x[a]
+        index[k] = i
+        x1[k] = boxes[i, 0]
+        y1[k] = boxes[i, 1]
+        x2[k] = boxes[i, 2]
+        y2[k] = boxes[i, 3]
+        widest[s] = max(widest[s], x2[k] - x1[k])
+    areas = (x2 - x1) * (y2 - y1)
+    # pairs (higher-ranked, lower-ranked) with IoU > thr, each found once: from its left box inside a strip, from
+    # its upper box across strips. The boxes are taken in x1 order, so each strip's first box within reach on the
+    # left only moves right (``first``).
+    first = start[:-1].copy()
     hits = np.empty(n, np.int64)
     src = np.empty(4 * n + 16, np.int64)
     dst = np.empty(4 * n + 16, np.int64)
     num_pairs = 0
+    visits = 0
     for a in range(n):
-        lo = a + 1
-        hi = ends[a]
-        if hi <= lo:
+        k = position[a]
+        s = strip[a]
+        xa1 = x1[k]
+        ya1 = y1[k]
+        xa2 = x2[k]
+        ya2 = y2[k]
+        wa = xa2 - xa1
+        ha = ya2 - ya1
+        if not (wa > zero and ha > zero):  # empty boxes overlap nothing
             continue
-        ya1 = y1[a]
-        ya2 = y2[a]
-        xa2 = x2[a]
-        area_a = areas[a]
-        for b in range(lo, hi):
-            # the float32 operations of mmcv's kernel; max(x1) is x1[b] (sorted); 0 / 0 = nan is not > thr
+        area_a = areas[k]
+        x_limit = xa1 + reach * wa + margin
+        last = min(np.int64((np.float64(ya1) - y_lo + np.float64(reach) * np.float64(ha) + 1e-4) / height),
+                   num_strips - 1)
+        num_hits = 0
+        # its strip: the boxes after it (x1 >= its x1) within reach
+        b = k + 1
+        end = start[s + 1]
+        while b < end and x1[b] <= x_limit:
+            # the float32 operations of mmcv's kernel (max(x1) is x1[b]: sorted); 0 / 0 = nan is not > thr
             h = max(zero, min(ya2, y2[b]) - max(ya1, y1[b]))
             w = max(zero, min(xa2, x2[b]) - x1[b])
             inter = w * h
-            ious[b - lo] = inter / (area_a + areas[b] - inter)
-        num_hits = 0
-        for b in range(lo, hi):
             hits[num_hits] = b
-            num_hits += ious[b - lo] > iou_thr
+            num_hits += inter / (area_a + areas[b] - inter) > iou_thr
+            b += 1
+        visits += b - k - 1
+        # the strips below within its reach in y: the boxes within reach in x on either side (max(y1) is y1[b])
+        for t in range(s + 1, last + 1):
+            x_first = xa1 - reach * widest[t] - margin
+            b = first[t]
+            end = start[t + 1]
+            while b < end and x1[b] < x_first:
+                b += 1
+            first[t] = b
+            begin = b
+            while b < end and x1[b] <= x_limit:
+                h = max(zero, min(ya2, y2[b]) - y1[b])
+                w = max(zero, min(xa2, x2[b]) - max(xa1, x1[b]))
+                inter = w * h
+                hits[num_hits] = b
+                num_hits += inter / (area_a + areas[b] - inter) > iou_thr
+                b += 1
+            visits += b - begin
+        if visits > max_visits:
+            return np.full(1, -1, np.int64)
         if num_pairs + num_hits > src.shape[0]:
             grow = max(src.shape[0], num_hits)
             src = np.concatenate((src, np.empty(grow, np.int64)))
             dst = np.concatenate((dst, np.empty(grow, np.int64)))
-        i = by_x[a]
-        for k in range(num_hits):
-            j = by_x[hits[k]]
+        i = index[k]
+        for m in range(num_hits):
+            j = index[hits[m]]
             if rank[i] < rank[j]:
                 src[num_pairs] = i
                 dst[num_pairs] = j

@@ -61,6 +61,59 @@ def test_identical_and_degenerate_boxes():
     assert keep[:2].tolist() == [0, 100] and len(keep) == 2 + 100
 
 
+def scene(seed, n=2500, tall=0.05, wide=0.05, origin=(-300.0, -200.0), grid=False):
+    """Faces of many sizes scattered over a 1000 x 800 canvas shifted to ``origin`` (negative coordinates), with a
+    share of tall and of wide boxes (their reach spans many strips or a whole strip's width); ``grid``: coordinates
+    on a 4-pixel grid, so many boxes share ``y1`` (and strip boundaries)."""
+    rng = np.random.default_rng(seed)
+    size = np.exp(rng.uniform(np.log(3), np.log(60), (n, 1)))
+    wh = size * np.exp(rng.normal(0, 0.1, (n, 2)))
+    wh[rng.random(n) < tall, 1] *= 8
+    wh[rng.random(n) < wide, 0] *= 12
+    xy = rng.uniform(0, 1, (n, 2)) * np.array([1000.0, 800.0]) + np.array(origin)
+    boxes = np.concatenate([xy, xy + wh], 1)
+    near = boxes[:n // 4] + rng.normal(0, 0.01, (n // 4, 4)) * wh[:n // 4].repeat(2, 1)  # near duplicates
+    boxes = np.concatenate([boxes, near])
+    if grid:
+        boxes = np.round(boxes / 4) * 4
+    scores = rng.permutation(len(boxes)).astype(np.float32) / len(boxes)
+    return torch.from_numpy(boxes.astype(np.float32)), torch.from_numpy(scores)
+
+
+@needs_numba
+@pytest.mark.parametrize('thr', [0.0, 0.2, 0.4, 0.6, 0.9])
+@pytest.mark.parametrize('kind', ['plain', 'tall_and_wide', 'grid'])
+def test_strips_same_result_as_mmcv(kind, thr):
+    """Pairs across strips (tall boxes reach many strips down; a wide box widens its strip's reach to the left),
+    boxes sharing y1 (each pair found once), negative coordinates: still mmcv's result."""
+    options = dict(plain=dict(tall=0.0, wide=0.0), tall_and_wide=dict(tall=0.2, wide=0.2), grid=dict(grid=True))
+    boxes, scores = scene(seed=len(kind), **options[kind])
+    keep_ref = mmcv_nms(boxes, scores, thr)[1]
+    assert torch.equal(fast.sweep_nms(boxes, scores, thr, max_visits=10 ** 9), keep_ref)
+    assert 0 < len(keep_ref) < len(boxes)
+
+
+@needs_numba
+@pytest.mark.parametrize('thr', [-0.1, -1.0])
+def test_negative_threshold_suppresses_everything_as_mmcv(thr):
+    """IoU > a negative threshold holds for every pair, however far apart (the sweep's reach only holds for
+    t >= 0: it kept every box it saw no overlap for)."""
+    boxes, scores = crowd(seed=0)
+    keep_ref = mmcv_nms(boxes, scores, thr)[1]
+    assert torch.equal(fast.sweep_nms(boxes, scores, thr), keep_ref)
+    assert len(keep_ref) < 5
+
+
+@needs_numba
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_coordinates_as_mmcv(value):
+    boxes, scores = crowd(seed=1)
+    boxes[::37, 1] = value
+    boxes[5::41, 3] = value
+    keep_ref = mmcv_nms(boxes, scores, 0.4)[1]
+    assert torch.equal(fast.sweep_nms(boxes, scores, 0.4), keep_ref)
+
+
 @needs_numba
 def test_max_num_and_classes():
     boxes, scores = crowd(seed=3)
@@ -77,7 +130,7 @@ def test_max_num_and_classes():
 
 
 def test_pure_python_fallback_matches_mmcv():
-    """The same algorithm without numba (slow: a small input)."""
+    """The same algorithm without numba (slow: a small input, in several strips)."""
     boxes, scores = crowd(num_faces=6, per_face=8, seed=5, span=200.0)
     order = torch.sort(scores, descending=True, stable=True)[1].numpy()
     by_x = np.argsort(boxes.numpy()[:, 0], kind='stable')
