@@ -204,12 +204,15 @@ class OnnxNetwork:
         return None if direct is None else direct(outputs, self.head, input_hw, cfg)
 
     def to_detections(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int], img_metas: List[dict], cfg,
-                      clip_boxes: bool = True) -> Optional[list]:
+                      clip_boxes: bool = True, applicable: Optional[bool] = None) -> Optional[list]:
         """Per image the final :class:`~mmdet_face.apis.face_detector.FaceDetections` computed from the outputs in
         one compiled pass (the family's ``onnx_outputs_to_detections``: SCRFD on the CPU with its standard test
-        config, bitwise the head's path), or None where the family, ``cfg`` or the metas have no such path."""
+        config, bitwise the head's path), or None where the family, ``cfg`` or the metas have no such path.
+        ``applicable``: :meth:`detections_apply`'s verdict where the caller has it (None: asked here)."""
         direct = getattr(self.layout, 'onnx_outputs_to_detections', None)
-        return None if direct is None else direct(outputs, self.head, input_hw, img_metas, cfg, clip_boxes)
+        if direct is None or applicable is False:
+            return None
+        return direct(outputs, self.head, input_hw, img_metas, cfg, clip_boxes, applicable)
 
     def detections_apply(self, cfg, img_metas: List[dict]) -> bool:
         """Whether :meth:`to_detections` computes the final detections for this ``cfg`` and these metas (the
@@ -282,14 +285,15 @@ class OnnxFaceDetector(FaceDetector):
         return self.network(inputs)
 
     def decode_outputs(self, outputs: Dict[str, np.ndarray], input_hw: Sequence[int], img_metas: List[dict],
-                       cfg) -> list:
+                       cfg, applicable: Optional[bool] = None) -> list:
         """Stages 2b + 3: the session's outputs (``{name: (B, N, C)}`` of a batch of ``input_hw``) -> one
         :class:`~mmdet_face.apis.face_detector.FaceDetections` per image, the same as
         ``decode(network.to_head_inputs(outputs, input_hw), img_metas, cfg)`` gives: in one compiled pass where the
         family has it (:meth:`OnnxNetwork.to_detections`: SCRFD with its standard test config), else the candidates
         straight from the rows where the family has that path (:meth:`OnnxNetwork.to_candidates`), then the head's
-        own face tail (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps."""
-        detections = self.network.to_detections(outputs, input_hw, img_metas, cfg, self.clip_boxes)
+        own face tail (rescale, NMS ...) and FaceDetector's clipping; otherwise through the head's maps.
+        ``applicable``: :meth:`OnnxNetwork.detections_apply`'s verdict where the caller has it (None: asked here)."""
+        detections = self.network.to_detections(outputs, input_hw, img_metas, cfg, self.clip_boxes, applicable)
         if detections is not None:
             return detections
         candidates = self.network.to_candidates(outputs, input_hw, cfg)
@@ -316,7 +320,7 @@ class OnnxFaceDetector(FaceDetector):
         network = self.network
         bound = network.detections_apply(cfg, img_metas)
         outputs = network.run_bound(blob) if bound else network.run(blob)
-        return self.decode_outputs(outputs, blob.shape[2:], img_metas, cfg)
+        return self.decode_outputs(outputs, blob.shape[2:], img_metas, cfg, applicable=bound)
 
 
 __all__ = ['GRAPH_OPTIMIZATION_LEVELS', 'OnnxFaceDetector', 'OnnxNetwork']

@@ -262,11 +262,12 @@ def onnx_detections_apply(head, cfg, img_metas: List[dict]) -> bool:
 
 
 def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int], img_metas: List[dict],
-                               cfg, clip_boxes: bool = True) -> Optional[list]:
+                               cfg, clip_boxes: bool = True, applicable: Optional[bool] = None) -> Optional[list]:
     """The final detections of the batch in one compiled pass where it applies, else None
-    (:func:`mmdet_face.deployment.scrfd_onnx_tail.onnx_outputs_to_detections`)."""
+    (:func:`mmdet_face.deployment.scrfd_onnx_tail.onnx_outputs_to_detections`; ``applicable``:
+    :func:`onnx_detections_apply`'s verdict where the caller has it)."""
     from .scrfd_onnx_tail import onnx_outputs_to_detections as direct
-    return direct(outputs, head, input_hw, img_metas, cfg, clip_boxes)
+    return direct(outputs, head, input_hw, img_metas, cfg, clip_boxes, applicable)
 
 
 class _KeptRows:

@@ -66,7 +66,7 @@ def applies(head, cfg, img_metas: Sequence[dict]) -> bool:
 
 
 def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int], img_metas: List[dict],
-                               cfg, clip_boxes: bool = True) -> Optional[list]:
+                               cfg, clip_boxes: bool = True, applicable: Optional[bool] = None) -> Optional[list]:
     """One :class:`~mmdet_face.apis.face_detector.FaceDetections` per image of the batch, bitwise what
     ``FaceDetector.finish`` of the head's path gives (see the module docstring), or None where :func:`applies` is
     false or the outputs' selection is not the direct one (the caller then takes the head's path).
@@ -77,11 +77,12 @@ def onnx_outputs_to_detections(outputs: Dict[str, np.ndarray], head, input_hw: S
         img_metas: per image ``img_shape``, ``scale_factor`` ``(w_scale, h_scale)`` and ``ori_shape``.
         cfg: the call's test config.
         clip_boxes: clamp the final boxes to ``ori_shape`` (FaceDetector's ``clip_boxes``).
+        applicable: :func:`applies`'s verdict where the caller has it (None: asked here).
     """
     from mmdet_face.apis.face_detector import FaceDetections
 
     from .scrfd_onnx_export import candidate_rows
-    if not applies(head, cfg, img_metas):
+    if not (applies(head, cfg, img_metas) if applicable is None else applicable):
         return None
     rows = candidate_rows(outputs, head, input_hw, cfg)
     if rows is None:

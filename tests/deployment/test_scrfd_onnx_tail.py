@@ -133,6 +133,24 @@ def test_configs_the_tail_does_not_cover_take_the_head_path():
     assert not detector.network.detections_apply(detector._call_cfg(0.3, 0.4), without_scale)
 
 
+def test_a_call_asks_whether_the_tail_applies_once(monkeypatch):
+    """The detector's call decides bound or plain run by whether the tail applies and passes that on: the check
+    runs once per batch (it ran again inside the tail before). A verdict given as False skips the tail."""
+    detector = OnnxFaceDetector(CONFIG, released(), ort_threads=1)
+    image = photos()[3]
+    reference = detector(image, score_thr=0.02)
+    calls = []
+    check = scrfd_onnx_tail.applies
+    monkeypatch.setattr(scrfd_onnx_tail, 'applies', lambda *args: calls.append(1) or check(*args))
+    assert_identical(detector(image, score_thr=0.02), reference, 'counted')
+    assert len(calls) == 1
+    inputs, metas = detector.preprocess([image])
+    outputs, hw = detector.network.run(inputs.numpy()), tuple(inputs.shape[2:])
+    cfg = detector._call_cfg(0.02, 0.4)
+    assert detector.network.to_detections(outputs, hw, metas, cfg, applicable=False) is None
+    assert_identical(detector.decode_outputs(outputs, hw, metas, cfg, applicable=False)[0], reference, 'head path')
+
+
 def test_stable_orders_match_the_stable_sorts():
     """By decreasing score and by increasing x1, ties in row order (torch's and numpy's stable sorts), -0.0 as
     0.0; a NaN or a negative value gives empty orders (the caller hands the NMS to mmcv)."""
