@@ -83,6 +83,44 @@ class ConvReLU2d(torch.nn.Conv2d):
         return torch.relu_(super().forward(x))
 
 
+#: instruction sets that decide CPU inference speed, in /proc/cpuinfo's names: AVX2 / AVX-512 for float convs,
+#: VNNI (AVX-512 or AVX) and AMX for int8 dot products (onnxruntime's INT8 kernels gain little without them)
+CPU_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8')
+
+
+def cpu_description(cpuinfo: Optional[str] = None) -> str:
+    """The CPU model, its logical CPUs and which of :data:`CPU_FEATURES` it has, for speed reports: e.g.
+    ``'AMD EPYC, 2 logical CPUs, avx2 (no avx512f, avx512_vnni, avx_vnni, amx_int8)'``.
+
+    Read from ``/proc/cpuinfo`` (``cpuinfo``: its text, for tests); elsewhere the platform's processor name and
+    "instruction sets unknown"."""
+    if cpuinfo is None:
+        try:
+            with open('/proc/cpuinfo') as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ''
+    model, flags, count = None, None, 0
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(':')
+        key = key.strip()
+        if key == 'processor':
+            count += 1
+        elif key == 'model name' and model is None:
+            model = value.strip()
+        elif key == 'flags' and flags is None:
+            flags = set(value.split())
+    if flags is None:
+        name = model or platform.processor() or platform.machine() or 'unknown CPU'
+        return f'{name}, {os.cpu_count()} logical CPUs, instruction sets unknown'
+    has = [f for f in CPU_FEATURES if f in flags]
+    lacks = [f for f in CPU_FEATURES if f not in flags]
+    features = ' '.join(has) or 'none of ' + ', '.join(CPU_FEATURES)
+    if has and lacks:
+        features += f' (no {", ".join(lacks)})'
+    return f'{model or "unknown model"}, {count or os.cpu_count()} logical CPUs, {features}'
+
+
 def _fused_conv_relu(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     # the private op Inductor's CPU backend calls; fused_conv_relu_available checks it before any model uses it
     return torch.ops.mkldnn._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride),
@@ -171,5 +209,5 @@ def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torc
     return model
 
 
-__all__ = ['tune_cpu_allocator', 'allocator_tuned', 'allocator_tuning_disabled', 'optimize_for_inference',
+__all__ = ['CPU_FEATURES', 'cpu_description', 'tune_cpu_allocator', 'allocator_tuned', 'allocator_tuning_disabled', 'optimize_for_inference',
            'ConvReLU2d', 'fused_conv_relu_available', 'fuse_conv_relu']

@@ -38,6 +38,7 @@ def test_runs_for_each_family(tool, image, capsys, config, onnx):
     out = capsys.readouterr().out
     rows = _rows(out)
     assert len(rows) == 1, out
+    assert '\ncpu: ' in out and 'logical CPUs' in out
     threads, size, pre, torch_ms, opt_ms, ours, post, opt_onnx, post_net, faces = rows[0]
     assert size == '64x48' and faces.isdigit()
     for value in (pre, torch_ms, opt_ms, post):

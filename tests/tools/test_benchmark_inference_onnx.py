@@ -69,6 +69,7 @@ def test_side_by_side_table(tool, toy_files, capsys):
     # the PyTorch checkpoint and its FP32 export find the same faces; every row ran on the same 64 x 64 input
     assert rows[0][6] == rows[4][6] and {(r[4], r[5]) for r in rows} == {('64', '64')}, out
     assert '2 timed runs per cell' in out and '1 thread(s)' in out and 'score >= 0.3' in out and 'allocator: ' in out
+    assert 'cpu: ' in out and 'logical CPUs' in out
     assert re.search(r'row 1 ours toy.onnx fp32: end to end / network \d+\.\d{3} \(target <= 1.15: (NOT )?met\)', out)
     assert re.search(r'row 1 ours / row 2 official pipeline, end to end: \d+\.\d{3} \(target <= 1.00: (NOT )?met\)',
                      out)

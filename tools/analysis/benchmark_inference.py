@@ -225,7 +225,7 @@ def main(argv=None):
     import cv2
     import onnxruntime as ort
     import mmdet_face  # noqa: F401
-    from mmdet_face.apis.cpu_runtime import optimize_for_inference, tune_cpu_allocator
+    from mmdet_face.apis.cpu_runtime import cpu_description, optimize_for_inference, tune_cpu_allocator
     from mmdet_face.apis.inference import init_face_detector
 
     model = init_face_detector(read_tool_config(args.config), args.checkpoint)  # strict load
@@ -244,6 +244,7 @@ def main(argv=None):
     # FaceDetector does this on the CPU; done first so every column (onnxruntime has its own arena) runs alike
     print('allocator: ' + ('glibc thresholds raised (tune_cpu_allocator)' if tune_cpu_allocator()
                            else 'default'))
+    print(f'cpu: {cpu_description()}')
 
     fast = optimize_for_inference(copy.deepcopy(model), torch.device('cpu'))
     export, no_onnx = onnx_exporter(model)
@@ -584,7 +585,7 @@ def benchmark_onnx(args):
     except (ValueError, TypeError) as err:
         raise OnnxModeError(f'--image: {err}')
     threads = args.threads[0] if args.threads else 1
-    from mmdet_face.apis.cpu_runtime import tune_cpu_allocator
+    from mmdet_face.apis.cpu_runtime import cpu_description, tune_cpu_allocator
     # as in the PyTorch table: FaceDetector(tune_allocator=True)'s opt-in, for every row alike
     allocator = 'glibc thresholds raised (tune_cpu_allocator)' if args.device == 'cpu' and tune_cpu_allocator() \
         else 'default'
@@ -642,6 +643,7 @@ def benchmark_onnx(args):
           f'graph runs at its own size), score >= {args.score_thr}, NMS IoU 0.4, {threads} thread(s), device '
           f'{args.device}; {len(next(iter(times.values())))} timed runs per cell, interleaved; milliseconds ({clock}): '
           f'median and interquartile range (iqr); allocator: {allocator}')
+    print(f'cpu: {cpu_description()}')
     header = (f'{"row":>3} {"pipeline":<8} {"model":<32} {"prec":<4} {"input":>7} {"faces":>5} '
               + ' '.join(f'{stage:>7} {"iqr":>5}' for stage in ('pre', 'net', 'decode', 'e2e')))
     print(header)

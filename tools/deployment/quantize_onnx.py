@@ -90,6 +90,7 @@ def main(argv=None):
     if args.time:
         import onnx
 
+        from mmdet_face.apis.cpu_runtime import cpu_description
         from mmdet_face.deployment.quantize_onnx import folder_blobs, blob_layout, config_blobs, time_networks
         h, w = report.input_size
         layout = blob_layout(onnx.load(args.fp32, load_external_data=False)) if isinstance(calibration, str) else None
@@ -98,7 +99,8 @@ def main(argv=None):
                                                                      repeat=args.time)
         print(f'network at {h}x{w}, one thread, {args.time} runs: FP32 median {fp32_med:.2f} ms (best '
               f'{fp32_best:.2f}), INT8 median {int8_med:.2f} ms (best {int8_best:.2f}); INT8 is '
-              f'{fp32_med / int8_med:.2f}x faster (median), {fp32_best / int8_best:.2f}x (best)')
+              f'{fp32_med / int8_med:.2f}x faster (median), {fp32_best / int8_best:.2f}x (best); cpu: '
+              f'{cpu_description()}')
 
 
 if __name__ == '__main__':
