@@ -42,6 +42,21 @@ MIN_BOXES_FOR_SWEEP = 200
 MAX_SWEEP_VISITS = 4_000_000
 
 
+def _bucket_starts_py(keys: np.ndarray, num_keys: int, num_buckets: int) -> np.ndarray:
+    """Where each bucket starts in a counting sort of ``keys[:num_keys]`` (ints in ``[0, num_buckets)``): bucket
+    ``b`` takes positions ``start[b]:start[b + 1]``."""
+    start = np.zeros(num_buckets + 1, np.int64)
+    for p in range(num_keys):
+        start[keys[p] + 1] += 1
+    for b in range(num_buckets):
+        start[b + 1] += start[b]
+    return start
+
+
+_bucket_starts = (numba.njit(cache=True, nogil=True)(_bucket_starts_py) if numba is not None
+                  else _bucket_starts_py)
+
+
 def _sweep_nms_py(boxes: np.ndarray, by_x: np.ndarray, order: np.ndarray, iou_thr: np.float32, max_num: int,
                   max_visits: int) -> np.ndarray:
     """Greedy NMS of ``boxes`` (float32 (n, 4)) visited in ``order``; returns kept indices in visiting order.
@@ -96,11 +111,7 @@ def _sweep_nms_py(boxes: np.ndarray, by_x: np.ndarray, order: np.ndarray, iou_th
     for a in range(n):
         strip[a] = np.int64((np.float64(boxes[by_x[a], 1]) - y_lo) / height)
         num_strips = max(num_strips, strip[a] + 1)
-    start = np.zeros(num_strips + 1, np.int64)
-    for a in range(n):
-        start[strip[a] + 1] += 1
-    for s in range(num_strips):
-        start[s + 1] += start[s]
+    start = _bucket_starts(strip, n, num_strips)
     # the boxes strip by strip, in x1 order inside each (a counting sort of the x1 order), copied contiguous
     fill = start[:-1].copy()
     position = np.empty(n, np.int64)
@@ -194,11 +205,7 @@ def _sweep_nms_py(boxes: np.ndarray, by_x: np.ndarray, order: np.ndarray, iou_th
                 dst[num_pairs] = i
             num_pairs += 1
     # CSR adjacency keyed by the higher-ranked box
-    start = np.zeros(n + 1, np.int64)
-    for p in range(num_pairs):
-        start[src[p] + 1] += 1
-    for i in range(n):
-        start[i + 1] += start[i]
+    start = _bucket_starts(src, num_pairs, n)
     fill = start[:-1].copy()
     nbr = np.empty(max(num_pairs, 1), np.int64)
     for p in range(num_pairs):
