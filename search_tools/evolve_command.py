@@ -16,7 +16,8 @@ import time
 
 from search_tools.evolution import (LOG_FILE, STATE_FILE, DamoFDProblem, EvolveError, EvolveInterrupted, SpaceProblem,
                                     evolve, prerank)
-from search_tools.study import DAMOFD_PREFIX, StudyError, write_json_atomic, write_text_atomic
+from search_tools.study import (DAMOFD_PREFIX, StudyError, is_damofd_space, write_json_atomic,
+                                write_text_atomic)
 
 __all__ = ['add_parsers', 'cmd_evolve', 'cmd_prerank', 'RESUMABLE_FILES']
 
@@ -82,7 +83,7 @@ def check_args(args, parser) -> None:
     """Option combinations argparse cannot see (a parser error, exit 2, before anything is read or written); fills
     in what ``sample``'s code path reads and these commands do not take."""
     args.template_from, args.pick = None, 'best'
-    if args.input is None and not str(args.space).startswith(DAMOFD_PREFIX):
+    if args.input is None and not is_damofd_space(args.space):
         args.input = (480, 640)
     if args.alpha is not None and args.proxy != 'ddsar':
         parser.error(f'--alpha is an option of --proxy ddsar, not of {args.proxy}')
@@ -91,7 +92,7 @@ def check_args(args, parser) -> None:
                      f'most {args.population} candidates')
     if args.command == 'prerank' and args.num < args.keep:
         parser.error(f'--num {args.num} is smaller than --keep {args.keep}')
-    if args.command == 'evolve' and (args.init or args.at_most) and not str(args.space).startswith(DAMOFD_PREFIX):
+    if args.command == 'evolve' and (args.init or args.at_most) and not is_damofd_space(args.space):
         parser.error('--init and --at-most are options of the damofd-* spaces (the SCRFD spaces project every '
                      'candidate into the band)')
 
@@ -296,13 +297,13 @@ def _evolve_damofd(args, cmd_sample) -> str:
 # --------------------------------------------------------------------------------------------- commands
 def cmd_evolve(args, cmd_sample):
     args.num = args.keep
-    if str(args.space).startswith(DAMOFD_PREFIX):
+    if is_damofd_space(args.space):
         return _evolve_damofd(args, cmd_sample)
     return cmd_sample(args, draw=_evolve_draw(args), resumable=() if args.force else RESUMABLE_FILES)
 
 
 def cmd_prerank(args, cmd_sample):
-    if str(args.space).startswith(DAMOFD_PREFIX):
+    if is_damofd_space(args.space):
         raise StudyError(f'--space {args.space}: prerank samples the SCRFD spaces; the DamoFD block spaces are '
                          'searched by evolve')
     return cmd_sample(args, draw=_prerank_draw(args))

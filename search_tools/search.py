@@ -45,9 +45,9 @@ from mmdet_face.engine.cli import (finite_float, int_in, non_negative_int, posit
                                    seed_int)
 from mmdet_face.utils.output_file import move_aside  # noqa: E402
 from search_tools.arguments import input_size, tolerance  # noqa: E402
-from search_tools.study import (DAMOFD_PREFIX, PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError,  # noqa: E402
-                                enqueue, git_sha, open_storage, open_study, spec_path, storage_label, template_path,
-                                validate_spec, versions, write_json_atomic)
+from search_tools.study import (PRUNERS, SAMPLERS, SPEC_VERSION, STEPS, StudyError, enqueue,  # noqa: E402
+                                git_sha, is_damofd_space, open_storage, open_study, spec_path, storage_label,
+                                template_path, validate_spec, versions, write_json_atomic)
 
 DEFAULT_TEMPLATES = {
     'resnet': 'configs/scrfd/scrfd_2.5g_4xb8-640e_widerface.py',
@@ -274,7 +274,7 @@ def cmd_sample(args, draw=None, resumable=(), space=None) -> str:
                   + '); workers refuse to train until it is (give --data-root DIR to point the study at the data)')
     try:
         if template_arch is None and (args.step == 'full' or args.template
-                                      or str(args.space).startswith(DAMOFD_PREFIX)):
+                                      or is_damofd_space(args.space)):
             # step 2 rescales a template; step 1 keeps the neck and head of a template the user gave (SCRFD's
             # mode 1), else the space's own, scaled to the budget; the DamoFD block spaces always keep the
             # template's neck and head
@@ -326,7 +326,7 @@ def cmd_sample(args, draw=None, resumable=(), space=None) -> str:
     with open(template_path(out), 'w', encoding='utf-8') as f:
         f.write(template_cfg.pretty_text)
 
-    space_name = (str(args.space) if str(args.space).startswith(DAMOFD_PREFIX)
+    space_name = (str(args.space) if is_damofd_space(args.space)
                   else osp.basename(str(args.space)).split(".")[0])
     name = args.name or f'{space_name}-{args.gflops:g}g-{args.step}'
     spec = dict(

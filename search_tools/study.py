@@ -64,9 +64,15 @@ class StudyError(RuntimeError):
     """A study folder or its definition is missing or wrong (the message names the file and the field)."""
 
 
+def is_damofd_space(space) -> bool:
+    """Whether ``space`` names a DamoFD block space (``damofd-<model>``): its studies hold only queued candidates."""
+    return str(space).startswith(DAMOFD_PREFIX)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # study.json
 # --------------------------------------------------------------------------------------------------------------
+
 def spec_path(study_dir: str) -> str:
     return osp.join(study_dir, STUDY_FILE)
 

@@ -30,8 +30,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional
 
-from search_tools.study import (DAMOFD_PREFIX, QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease,
-                                StudyError, enqueue, git_sha, load_spec, make_pruner, make_sampler, open_study,
+from search_tools.study import (QUEUED_PARAMS, REPO_ROOT, RESULT_FILE, TRIALS_DIR, Lease, StudyError, enqueue,
+                                git_sha, is_damofd_space, load_spec, make_pruner, make_sampler, open_study,
                                 read_result, reap_stale_trials, requeue, spec_path, template_path, versions,
                                 worker_identity, write_json_atomic, write_text_atomic)
 from search_tools.training import (TRAIN_SCRIPT, apply_proxy, checkpoint_epoch, die_with_parent, read_metrics,
@@ -76,7 +76,7 @@ class Worker:
         self.target = target or self.spec['num']
         # a study of a DamoFD block space (evolve --space damofd-<model>) holds its candidates in the queue only:
         # the block space is searched by evolve, not drawn from trial by trial
-        self.queue_only = str(self.spec['space']).startswith(DAMOFD_PREFIX)
+        self.queue_only = is_damofd_space(self.spec['space'])
         if self.queue_only and self.target > self.spec['num']:
             raise StudyError(f'--trials {self.target}: {self.study_dir} is a study of the {self.spec["space"]} '
                              f'block space with {self.spec["num"]} queued candidates, and its workers train the '
