@@ -209,5 +209,5 @@ def optimize_for_inference(model: torch.nn.Module, device: torch.device) -> torc
     return model
 
 
-__all__ = ['CPU_FEATURES', 'cpu_description', 'tune_cpu_allocator', 'allocator_tuned', 'allocator_tuning_disabled', 'optimize_for_inference',
-           'ConvReLU2d', 'fused_conv_relu_available', 'fuse_conv_relu']
+__all__ = ['CPU_FEATURES', 'cpu_description', 'tune_cpu_allocator', 'allocator_tuned', 'allocator_tuning_disabled',
+           'optimize_for_inference', 'ConvReLU2d', 'fused_conv_relu_available', 'fuse_conv_relu']

@@ -197,10 +197,10 @@ def candidate_rows(outputs: Dict[str, np.ndarray], head, input_hw: Sequence[int]
 
     The rows are copied out by :func:`_gather_kept_py` (compiled with numba when installed): only rows whose
     sigmoid score is within 0.1 % below ``score_thr`` or above go back to logits (the values of
-    :func:`~.onnx_layouts.logit_array`), where the head's test keeps exactly its candidates (the margin is far wider than float32
-    rounding of a logit, so no row the head keeps is left out). Their scores are the sigmoid of those logits, level
-    by level as the head takes it (torch's vectorised and scalar paths round apart, so on arrays as long as the
-    head's)."""
+    :func:`~.onnx_layouts.logit_array`), where the head's test keeps exactly its candidates (the margin is far wider
+    than float32 rounding of a logit, so no row the head keeps is left out). Their scores are the sigmoid of those
+    logits, level by level as the head takes it (torch's vectorised and scalar paths round apart, so on arrays as
+    long as the head's)."""
     levels = level_outputs(outputs, head, input_hw, cfg)
     if levels is None:
         return None

@@ -29,26 +29,26 @@ The ONNX mode runs several ONNX files side by side on the same image, thresholds
         [--device cpu|cuda] [--fp16] [--clock wall|cpu]
 
 Each FILE (ours, a released file, an INT8 one) runs through
-:class:`~mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` with its CONFIG (default the positional one): one
-row of ``pre`` (``preprocess``: resize so the long side is max(W, H), normalise, pad), ``net`` (the onnxruntime
-session), ``decode`` (``decode_outputs``: outputs -> candidates, the head's tail with NMS) and ``e2e`` (the detector's own call on the decoded
-image, not the sum), each as the median and the interquartile range. A graph with a fixed input size runs at that
-size (insightface's released SCRFD files: 640 x 640 letterbox). A file of the SCRFD layout gets a second row, the
-official insightface pipeline (:class:`InsightfaceScrfdPipeline`) on the same file, input size and session options,
-and the agreement of its faces with ours. ``--checkpoint`` adds a PyTorch row (CONFIG + C through FaceDetector).
-Under the table: end to end / network of each of our rows, ours / official end to end, and the network speed-up of
-each INT8 file over each FP32 file of the same input size, with the targets they are held to. ``--device cuda``
-runs onnxruntime's CUDAExecutionProvider (and PyTorch on CUDA); ``--fp16`` adds a float16 copy of every FP32 file
-(onnxruntime's ``float16`` converter, float32 inputs and outputs) and a float16 PyTorch row; both are refused
-with "not available here" where there is no CUDA provider. ``--clock cpu`` times every call by the calling thread's
-CPU time instead of the wall clock (one thread on the CPU only: onnxruntime with one intra-op thread, PyTorch and
-OpenCV with one thread compute on the calling thread), which leaves out the time other jobs of a shared machine
-hold the core; the caches they share still count. The default image is the crowded real photo
-``../shared/real/images/0_Parade_marchingband_1_765.jpg`` when present, else seeded noise of 1024 x 732.
-Every cell of every row is timed in one rotation (blocks of 5 calls per cell). On the CPU the process opts in to
-:func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` first, as the PyTorch table does (``--default-malloc``
-keeps glibc's thresholds): end to end allocates the blob and the outputs anew on every call, which glibc otherwise
-maps and faults in again each time.
+:class:`~mmdet_face.deployment.onnx_runtime.OnnxFaceDetector` with its CONFIG (default the positional one): one row
+of ``pre`` (``preprocess``: resize so the long side is max(W, H), normalise, pad), ``net`` (the onnxruntime session),
+``decode`` (``decode_outputs``: outputs -> final detections, decoding and NMS) and ``e2e`` (the detector's own call
+on the decoded image, not the sum), each as the median and the interquartile range. A graph with a fixed input size
+runs at that size (insightface's released SCRFD files: 640 x 640 letterbox). A file of the SCRFD layout gets a second
+row, the official insightface pipeline (:class:`InsightfaceScrfdPipeline`) on the same file, input size and session
+options, and the agreement of its faces with ours. ``--checkpoint`` adds a PyTorch row (CONFIG + C through
+FaceDetector). Under the table: end to end / network of each of our rows, ours / official end to end, and the network
+speed-up of each INT8 file over each FP32 file of the same input size, with the targets they are held to.
+``--device cuda`` runs onnxruntime's CUDAExecutionProvider (and PyTorch on CUDA); ``--fp16`` adds a float16 copy of
+every FP32 file (onnxruntime's ``float16`` converter, float32 inputs and outputs) and a float16 PyTorch row; both are
+refused with "not available here" where there is no CUDA provider. ``--clock cpu`` times every call by the calling
+thread's CPU time instead of the wall clock (one thread on the CPU only: onnxruntime with one intra-op thread,
+PyTorch and OpenCV with one thread compute on the calling thread), which leaves out the time other jobs of a shared
+machine hold the core; the caches they share still count. The default image is the crowded real photo
+``../shared/real/images/0_Parade_marchingband_1_765.jpg`` when present, else seeded noise of 1024 x 732. Every cell
+of every row is timed in one rotation (blocks of 5 calls per cell). On the CPU the process opts in to
+:func:`~mmdet_face.apis.cpu_runtime.tune_cpu_allocator` first, as the PyTorch table does (``--default-malloc`` keeps
+glibc's thresholds): a call that does not run bound to preallocated arrays (``OnnxNetwork.run_bound``) allocates the
+blob and the outputs anew, which glibc otherwise maps and faults in again each time.
 
 Run it on an otherwise idle machine: other jobs on the same cores make every column meaningless.
 """
