@@ -56,10 +56,7 @@ def applies(head, cfg, img_metas: Sequence[dict]) -> bool:
     if not 0 < cfg.get('score_thr', 0.0) < 1:
         return False
     nms = cfg.get('nms')
-    if nms is None:
-        return False
-    nms = dict(nms)
-    if (nms.get('type', 'nms') != 'nms' or nms.get('offset', 0) != 0 or nms.get('score_threshold', 0) != 0
+    if (not nms_module.sweep_settings(nms)
             or set(nms) - {'type', 'iou_threshold', 'offset', 'score_threshold', 'max_num', 'class_agnostic'}):
         return False
     return all('scale_factor' in meta and 'img_shape' in meta and 'ori_shape' in meta for meta in img_metas)

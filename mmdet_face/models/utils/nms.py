@@ -251,13 +251,19 @@ def sweep_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_num: int 
     return torch.from_numpy(keep).to(boxes.device)
 
 
-def use_sweep(boxes: Tensor, nms_cfg: Optional[Dict]) -> bool:
-    """Whether :func:`sweep_batched_nms` takes the sweep path for these boxes and settings."""
-    if nms_cfg is None or _sweep_nms is None or boxes.device.type != 'cpu':
+def sweep_settings(nms_cfg: Optional[Dict]) -> bool:
+    """Whether mmcv NMS settings are ones the sweep computes: plain ``nms``, no ``offset``, no ``score_threshold``."""
+    if nms_cfg is None:
         return False
     cfg = dict(nms_cfg)
-    return (cfg.get('type', 'nms') == 'nms' and cfg.get('offset', 0) == 0 and boxes.size(-1) == 4
-            and cfg.get('score_threshold', 0) == 0 and boxes.shape[0] >= MIN_BOXES_FOR_SWEEP)
+    return cfg.get('type', 'nms') == 'nms' and cfg.get('offset', 0) == 0 and cfg.get('score_threshold', 0) == 0
+
+
+def use_sweep(boxes: Tensor, nms_cfg: Optional[Dict]) -> bool:
+    """Whether :func:`sweep_batched_nms` takes the sweep path for these boxes and settings."""
+    if _sweep_nms is None or boxes.device.type != 'cpu' or not sweep_settings(nms_cfg):
+        return False
+    return boxes.size(-1) == 4 and boxes.shape[0] >= MIN_BOXES_FOR_SWEEP
 
 
 def sweep_batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, nms_cfg: Optional[Dict],
