@@ -130,9 +130,9 @@ class OnnxNetwork:
     def check_input_size(self, hw: Sequence[int]) -> None:
         """Refuse an input of ``hw`` that a graph with a fixed height and width cannot take."""
         if self.fixed_hw is not None and tuple(hw) != tuple(self.fixed_hw):
-            side = f'; use letterbox={self.fixed_hw[0]}' if self.fixed_hw[0] == self.fixed_hw[1] else ''
+            side = f'use letterbox={self.fixed_hw[0]}, or ' if self.fixed_hw[0] == self.fixed_hw[1] else ''
             raise ValueError(f'{self.path}: the ONNX graph takes {self.fixed_hw[0]} x {self.fixed_hw[1]} inputs only '
-                             f'(a static export), got {hw[0]} x {hw[1]}{side}, or export the model with --dynamic')
+                             f'(a static export), got {hw[0]} x {hw[1]}; {side}export the model with --dynamic')
 
     def run(self, blob: np.ndarray) -> Dict[str, np.ndarray]:
         """``{output name: (B, N, C) array}`` for a preprocessed batch ``blob`` ``(B, 3, H, W)`` float32 (a graph

@@ -116,3 +116,7 @@ def test_a_static_square_file_letterboxes_to_its_size(exported):
     with pytest.raises(ValueError, match=r'takes 64 x 64 inputs only \(a static export\), got 96 x 96; use '
                                          r'letterbox=64, or export the model with --dynamic'):
         detector(np.full((30, 50, 3), 128, np.uint8), max_size=96)
+    # a static non-square export has no letterbox to offer (the message read "got 96 x 96, or export ...")
+    detector.network.fixed_hw = (48, 64)
+    with pytest.raises(ValueError, match=r'got 96 x 96; export the model with --dynamic$'):
+        detector.network.check_input_size((96, 96))
